@@ -1,0 +1,52 @@
+// AdminServer: the admin HTTP port every ixcluster process serves (DESIGN.md §8).
+//
+//   /metrics  the process's metrics registry, Prometheus text format 0.0.4
+//   /healthz  200 while the event loop answers at all
+//   /readyz   200 when the process can do its job, 503 with the reason when it cannot
+//   /status   JSON from the owner's status function, plus process name, version and uptime
+//
+// The owner may add routes (the proxy's status page) through http(). Single-threaded.
+#pragma once
+
+#include <uv.h>
+
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "protocol/http/http_server.h"
+#include "protocol/http/metrics.h"
+
+namespace ix::http {
+
+struct Readiness {
+  bool ready = true;
+  std::string reason;  // why not, for people
+};
+
+class AdminServer {
+ public:
+  AdminServer(uv_loop_t* loop, metrics::Registry& registry, std::string process_name,
+              HttpServerOptions options = {});
+
+  void set_readiness(std::function<Readiness()> readiness) { readiness_ = std::move(readiness); }
+  void set_status(std::function<nlohmann::json()> status) { status_ = std::move(status); }
+
+  Status listen(const net::Endpoint& endpoint) { return http_.listen(endpoint); }
+  uint16_t port() const { return http_.port(); }
+  HttpServer& http() { return http_; }
+  void close() { http_.close(); }
+
+ private:
+  HttpResponse count(HttpResponse response);
+
+  uv_loop_t* loop_;
+  metrics::Registry& registry_;
+  std::string process_name_;
+  uint64_t started_ms_;
+  HttpServer http_;
+  std::function<Readiness()> readiness_;
+  std::function<nlohmann::json()> status_;
+};
+
+}  // namespace ix::http

@@ -1,0 +1,97 @@
+// Metrics registry: counters, gauges and fixed-bucket histograms, rendered in the Prometheus text
+// exposition format (version 0.0.4) for the admin port's /metrics.
+//
+// Registration happens at startup (or when a new label value first appears) and takes a lock;
+// updating a metric is a relaxed atomic operation and is safe from any thread, so the proxy's
+// worker loops can share one registry. A metric name registered twice with the same type and
+// labels returns the same object; a name reused with another type or help is a programming error
+// and throws std::invalid_argument, as does a name or label that Prometheus would reject.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace ix::metrics {
+
+using Labels = std::vector<std::pair<std::string, std::string>>;
+
+class Counter {
+ public:
+  void inc(uint64_t n = 1) { value_.fetch_add(n, std::memory_order_relaxed); }
+  uint64_t value() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<uint64_t> value_{0};
+};
+
+class Gauge {
+ public:
+  void set(double v) { value_.store(v, std::memory_order_relaxed); }
+  void add(double v) { value_.fetch_add(v, std::memory_order_relaxed); }
+  double value() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<double> value_{0};
+};
+
+class Histogram {
+ public:
+  explicit Histogram(std::vector<double> upper_bounds);
+  void observe(double v);
+  const std::vector<double>& upper_bounds() const { return bounds_; }
+  // Cumulative count of observations <= upper_bounds()[i]; the last entry is +Inf.
+  std::vector<uint64_t> cumulative_counts() const;
+  double sum() const { return sum_.load(std::memory_order_relaxed); }
+  uint64_t count() const { return count_.load(std::memory_order_relaxed); }
+
+ private:
+  std::vector<double> bounds_;
+  std::unique_ptr<std::atomic<uint64_t>[]> buckets_;  // bounds_.size() + 1 (the +Inf bucket)
+  std::atomic<double> sum_{0};
+  std::atomic<uint64_t> count_{0};
+};
+
+// Bucket layouts used across the product.
+std::vector<double> latency_buckets_seconds();
+
+class Registry {
+ public:
+  Counter& counter(const std::string& name, const std::string& help, const Labels& labels = {});
+  Gauge& gauge(const std::string& name, const std::string& help, const Labels& labels = {});
+  Histogram& histogram(const std::string& name, const std::string& help,
+                       const std::vector<double>& upper_bounds, const Labels& labels = {});
+  // A gauge whose value is read at render time (queue depths, open connections). The function
+  // runs on the rendering thread and must be safe there.
+  void gauge_function(const std::string& name, const std::string& help, const Labels& labels,
+                      std::function<double()> read);
+
+  std::string render() const;
+
+ private:
+  enum class Type { kCounter, kGauge, kHistogram };
+  struct Series {
+    Labels labels;
+    std::unique_ptr<Counter> counter;
+    std::unique_ptr<Gauge> gauge;
+    std::unique_ptr<Histogram> histogram;
+    std::function<double()> read;
+  };
+  struct Family {
+    Type type;
+    std::string help;
+    std::map<std::string, Series> series;  // keyed by rendered label set
+  };
+  Series& series(const std::string& name, const std::string& help, Type type, const Labels& labels);
+
+  mutable std::mutex mutex_;
+  std::map<std::string, Family> families_;
+};
+
+}  // namespace ix::metrics

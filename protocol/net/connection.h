@@ -1,0 +1,161 @@
+// Connection: one TCP stream, optionally TLS, as every ixcluster process uses it.
+//
+// - Writes are batched: write() appends to a pending buffer and a prepare handle flushes it
+//   with one uv_write right before the loop next blocks, however many frames were queued in
+//   between. Buffers live until their write callback.
+// - Backpressure: when the bytes queued for the peer pass the high watermark the connection
+//   stops reading from that peer; it resumes below the low watermark. A peer that does not read
+//   therefore cannot make us buffer more than about one watermark of its replies.
+// - Timers: an optional idle timeout (no bytes received), a connect timeout, and a bound on how
+//   long a graceful close waits for queued output.
+// - TLS (BoringSSL, memory BIOs) sits inside the same type and is switched on by passing a
+//   TlsContext; callers see plaintext either way.
+// - Lifetime: created through accept() or connect() as a shared_ptr that keeps itself alive
+//   while its libuv handles are open. on_close is always the last callback, exactly once, and
+//   runs from the handles' close callbacks, after which the object releases its self-reference.
+//   close() and abort() are idempotent and never call back synchronously.
+//
+// A Connection belongs to the thread that runs its loop; nothing in it is thread-safe.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "protocol/net/tls_context.h"
+
+struct ssl_st;
+struct bio_st;
+
+namespace ix::net {
+
+struct ConnectionOptions {
+  size_t high_watermark = 8 * 1024 * 1024;
+  size_t low_watermark = 2 * 1024 * 1024;
+  uint64_t idle_timeout_ms = 0;     // 0 = never time out an idle peer
+  uint64_t connect_timeout_ms = 5000;
+  uint64_t close_linger_ms = 2000;  // graceful close gives up on undelivered output after this
+};
+
+struct ConnectionStats {
+  uint64_t bytes_read = 0;
+  uint64_t bytes_written = 0;
+  uint64_t writes = 0;          // uv_write calls: fewer than frames when batching works
+  uint64_t read_pauses = 0;     // times backpressure stopped reading
+  size_t max_queued_bytes = 0;  // high-water mark of the output queue
+};
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  using DataCallback = std::function<void(std::span<const uint8_t>)>;
+  using OpenCallback = std::function<void()>;
+  using CloseCallback = std::function<void(const std::string& reason)>;
+
+  // Accepts a pending connection from a listening stream. Returns nullptr if accept failed.
+  // Reading starts with start(), so that callbacks can be set first.
+  static std::shared_ptr<Connection> accept(uv_stream_t* server, const ConnectionOptions& options,
+                                            std::shared_ptr<TlsContext> tls);
+  // Starts connecting. on_open runs once the connection is usable (TCP connected and, with TLS,
+  // the handshake done); a failure or timeout ends in on_close with the reason instead.
+  static std::shared_ptr<Connection> connect(uv_loop_t* loop, const sockaddr* address,
+                                             const ConnectionOptions& options,
+                                             std::shared_ptr<TlsContext> tls);
+
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  void set_on_data(DataCallback cb) { on_data_ = std::move(cb); }
+  void set_on_open(OpenCallback cb) { on_open_ = std::move(cb); }
+  void set_on_close(CloseCallback cb) { on_close_ = std::move(cb); }
+  // Drops every callback (the owner is going away); the connection still closes cleanly.
+  void clear_callbacks();
+
+  // Begins reading an accepted connection.
+  void start();
+  // Queues bytes for the peer; ignored once the connection is closing.
+  void write(std::span<const uint8_t> bytes);
+  // Graceful close: stop reading, deliver what is queued (bounded by close_linger_ms), close.
+  void close(std::string reason = "closed locally");
+  // Immediate close; queued output is dropped.
+  void abort(std::string reason);
+
+  // Reading paused by the owner (for example while an upstream is backed up), independent of
+  // the connection's own backpressure.
+  void pause_reading();
+  void resume_reading();
+
+  bool is_open() const { return state_ == State::kOpen; }
+  bool is_closing() const { return state_ == State::kClosing || state_ == State::kClosed; }
+  bool is_reading() const { return reading_; }
+  bool is_tls() const { return ssl_ != nullptr; }
+  size_t queued_bytes() const { return queued_bytes_; }
+  const std::string& peer() const { return peer_; }
+  const ConnectionStats& stats() const { return stats_; }
+  uv_loop_t* loop() const { return loop_; }
+
+ private:
+  enum class State { kConnecting, kHandshaking, kOpen, kClosing, kClosed };
+  struct WriteRequest;
+
+  Connection(uv_loop_t* loop, const ConnectionOptions& options, std::shared_ptr<TlsContext> tls);
+  void init_tls();
+  void on_connected(int status);
+  void on_read(ssize_t nread, const uv_buf_t* buf);
+  void on_tls_input(std::span<const uint8_t> data);
+  void become_open();
+  void deliver(std::span<const uint8_t> data);
+  void flush();
+  void submit_write(std::vector<uint8_t> data, size_t accounted);
+  void drain_tls_output(size_t accounted);
+  void on_write_done(WriteRequest* request, int status);
+  void update_reading();
+  void arm_idle_timer(uint64_t timeout_ms);
+  void on_idle_timer();
+  void maybe_finish_graceful_close();
+  void close_handles();
+  void on_handle_closed();
+  void note_peer();
+
+  uv_loop_t* loop_;
+  ConnectionOptions options_;
+  std::shared_ptr<TlsContext> tls_context_;
+  std::shared_ptr<Connection> self_;  // keeps us alive while libuv handles are open
+
+  uv_tcp_t tcp_;
+  uv_prepare_t flush_handle_;
+  uv_timer_t idle_timer_;
+  uv_timer_t deadline_timer_;  // connect timeout, then close linger
+  uv_connect_t connect_request_;
+  uv_shutdown_t shutdown_request_;
+  int handles_open_ = 0;
+
+  State state_ = State::kConnecting;
+  bool reading_ = false;
+  bool user_paused_ = false;
+  bool backpressure_paused_ = false;
+  bool shutdown_started_ = false;
+  std::string close_reason_;
+  std::string peer_;
+
+  std::vector<uint8_t> pending_;  // written but not yet flushed (plaintext)
+  size_t queued_bytes_ = 0;       // pending + in flight
+  int writes_in_flight_ = 0;
+  uint64_t last_read_ms_ = 0;
+
+  ssl_st* ssl_ = nullptr;
+  bio_st* tls_in_ = nullptr;   // ciphertext from the peer, read by BoringSSL
+  bio_st* tls_out_ = nullptr;  // ciphertext BoringSSL produced for the peer
+
+  DataCallback on_data_;
+  OpenCallback on_open_;
+  CloseCallback on_close_;
+  ConnectionStats stats_;
+};
+
+}  // namespace ix::net

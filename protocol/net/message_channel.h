@@ -1,0 +1,85 @@
+// MessageChannel: the ixcluster protocol on top of one Connection.
+//
+// Incoming bytes are cut into frames (FrameDecoder), each frame is verified (verify_envelope)
+// and only then handed to the owner as an Envelope. Every problem a peer can cause is answered
+// here, the same way in every process (DESIGN.md §3):
+//   - a frame longer than the maximum: EventError FrameTooLarge, then the connection is closed
+//     (the byte stream has lost its framing);
+//   - a buffer that fails verification: EventError MalformedMessage, the connection stays;
+//   - an unknown message type: EventError UnknownMessage, the connection stays;
+//   - on the server side, anything before RequestRegisterClient: EventError NotRegistered and
+//     close; a second registration: AlreadyRegistered; a protocol version we do not speak:
+//     UnsupportedProtocolVersion and close.
+// The owner receives RequestRegisterClient (already checked) and answers it itself.
+//
+// The channel does not own the connection's on_close; whoever owns the connection does.
+// Single-threaded, on the connection's loop.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "protocol/net/connection.h"
+#include "protocol/wire/frame_codec.h"
+#include "protocol/wire/messages.h"
+
+namespace ix::net {
+
+struct ChannelOptions {
+  size_t max_frame_size = wire::kDefaultMaxFrameSize;
+  // Server side: the peer must register before anything else.
+  bool require_registration = false;
+  wire::VerifyLimits verify;
+};
+
+struct ChannelStats {
+  uint64_t frames_in = 0;
+  uint64_t frames_out = 0;
+  uint64_t protocol_errors = 0;
+};
+
+class MessageChannel {
+ public:
+  using MessageCallback = std::function<void(const proto::Envelope&)>;
+  // Every protocol error the channel answered on its own, for metrics and logs.
+  using ProtocolErrorCallback = std::function<void(proto::ErrorCode code, const std::string& text)>;
+
+  MessageChannel(std::shared_ptr<Connection> connection, ChannelOptions options);
+  ~MessageChannel();
+  MessageChannel(const MessageChannel&) = delete;
+  MessageChannel& operator=(const MessageChannel&) = delete;
+
+  void set_on_message(MessageCallback cb) { on_message_ = std::move(cb); }
+  void set_on_protocol_error(ProtocolErrorCallback cb) { on_protocol_error_ = std::move(cb); }
+
+  // Sends one complete frame (from wire::encode_*).
+  void send(std::span<const uint8_t> frame);
+  void send_error(uint64_t ref_id, uint64_t client_id, proto::ErrorCode code, std::string text);
+
+  bool registered() const { return registered_; }
+  proto::ClientType client_type() const { return client_type_; }
+  const std::string& client_name() const { return client_name_; }
+  Connection& connection() { return *connection_; }
+  const std::shared_ptr<Connection>& connection_ptr() const { return connection_; }
+  const ChannelStats& stats() const { return stats_; }
+
+ private:
+  void on_data(std::span<const uint8_t> data);
+  void on_frame(std::span<const uint8_t> payload);
+  void reject(uint64_t ref_id, uint64_t client_id, proto::ErrorCode code, const std::string& text,
+              bool close);
+
+  std::shared_ptr<Connection> connection_;
+  ChannelOptions options_;
+  wire::FrameDecoder decoder_;
+  bool registered_ = false;
+  proto::ClientType client_type_ = proto::ClientType::Unknown;
+  std::string client_name_;
+  MessageCallback on_message_;
+  ProtocolErrorCallback on_protocol_error_;
+  ChannelStats stats_;
+};
+
+}  // namespace ix::net

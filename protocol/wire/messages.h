@@ -1,0 +1,85 @@
+// Typed helpers over the generated FlatBuffers code, so that callers never assemble buffers by
+// hand and never read one that the verifier has not checked.
+//
+// Building: fill the generated native type (proto::RequestSubmitT, …) and call encode_frame(),
+// or use the short helpers for the replies every server sends (ack, error, pong).
+// Reading: verify_envelope() checks a payload with the FlatBuffers verifier (file identifier,
+// bounds, depth, table count) and that the body is a message this build knows; only then may
+// a caller touch it. Functions here are pure and thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "protocol/result.h"
+#include "protocol/wire/frame_codec.h"
+#include "protocol/wire/ixcluster_generated.h"
+
+namespace ix::wire {
+
+inline constexpr uint32_t kProtocolVersion = 1;
+
+using Frame = std::vector<uint8_t>;
+
+// Encodes an envelope around body (any generated native message type, e.g. proto::EventAckT)
+// and returns the complete frame, length header included.
+template <class NativeMessage>
+Frame encode_frame(uint64_t ref_id, uint64_t client_id, NativeMessage body,
+                   std::unique_ptr<proto::KvListT> extension = nullptr);
+
+// Encodes a whole native envelope (used by tests and by code that rewrites envelopes).
+Frame encode_envelope(const proto::EnvelopeT& envelope);
+
+Frame encode_ack(uint64_t ref_id, uint64_t client_id);
+Frame encode_error(uint64_t ref_id, uint64_t client_id, proto::ErrorCode code, std::string text);
+Frame encode_error(uint64_t ref_id, uint64_t client_id, const Error& error);
+Frame encode_register_client(uint64_t ref_id, proto::ClientType type, std::string name,
+                             std::vector<std::string> tenant_ids);
+Frame encode_ping(uint64_t ref_id);
+
+struct VerifyLimits {
+  uint32_t max_depth = 64;
+  uint32_t max_tables = 1'000'000;
+};
+
+// Checks a frame payload and returns its envelope. Errors are MalformedMessage (fails the
+// verifier or carries the wrong file identifier) or UnknownMessage (a body type this build does
+// not know, e.g. from a newer peer); their texts say which.
+Result<const proto::Envelope*> verify_envelope(std::span<const uint8_t> payload,
+                                               const VerifyLimits& limits = {});
+
+// "RequestSubmit", or "message type 250" for a type this build does not know.
+std::string message_name(proto::Message type);
+bool is_known_message(proto::Message type);
+// Requests are what a client sends; everything else is an event a server sends.
+bool is_request(proto::Message type);
+// Reporting events carry a ReportingHeader; returns nullptr for any other message.
+const proto::ReportingHeader* reporting_header(const proto::Envelope& envelope);
+
+// --- implementation -------------------------------------------------------------------------
+
+namespace detail {
+Frame finish_frame(flatbuffers::FlatBufferBuilder& builder,
+                   flatbuffers::Offset<proto::Envelope> envelope);
+flatbuffers::FlatBufferBuilder& thread_builder();
+}  // namespace detail
+
+template <class NativeMessage>
+Frame encode_frame(uint64_t ref_id, uint64_t client_id, NativeMessage body,
+                   std::unique_ptr<proto::KvListT> extension) {
+  using Table = typename NativeMessage::TableType;
+  auto& builder = detail::thread_builder();
+  builder.Clear();
+  auto body_offset = Table::Pack(builder, &body);
+  flatbuffers::Offset<proto::KvList> ext_offset;
+  if (extension) ext_offset = proto::KvList::Pack(builder, extension.get());
+  auto envelope = proto::CreateEnvelope(builder, ref_id, client_id,
+                                        proto::MessageTraits<Table>::enum_value,
+                                        body_offset.Union(), ext_offset);
+  return detail::finish_frame(builder, envelope);
+}
+
+}  // namespace ix::wire
