@@ -45,12 +45,13 @@ Status use_identity(SSL_CTX* ctx, const TlsOptions& options) {
 
   bssl::UniquePtr<BIO> key_bio(BIO_new_mem_buf(key_pem->data(), static_cast<int>(key_pem->size())));
   bssl::UniquePtr<EVP_PKEY> key(PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr));
-  if (!key || SSL_CTX_use_PrivateKey(ctx, key.get()) != 1) {
+  if (!key) {
     return Error{0, "cannot load TLS private key from " + source_name(options.key_file, "private key") +
                         ": " + last_tls_error()};
   }
-  if (SSL_CTX_check_private_key(ctx) != 1) {
-    return Error{0, "TLS private key does not match the certificate: " + last_tls_error()};
+  if (SSL_CTX_use_PrivateKey(ctx, key.get()) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+    return Error{0, "TLS private key " + source_name(options.key_file, "private key") +
+                        " does not match the certificate: " + last_tls_error()};
   }
   return {};
 }

@@ -1,0 +1,277 @@
+#include "protocol/net/connection.h"
+
+#include <gtest/gtest.h>
+
+#include "protocol/net/connector.h"
+#include "protocol/net/listener.h"
+#include "protocol/wire/frame_codec.h"
+#include "tests/support/frame_peers.h"
+#include "tests/support/test_loop.h"
+
+namespace ix::net {
+namespace {
+
+using test::EchoServer;
+using test::TestLoop;
+
+// Frame payload: an 8-byte sequence number plus filler.
+std::vector<uint8_t> numbered_frame(uint64_t seq, size_t filler = 24) {
+  std::vector<uint8_t> payload(8 + filler, static_cast<uint8_t>(seq));
+  std::memcpy(payload.data(), &seq, 8);
+  return wire::make_frame(payload);
+}
+
+// Decodes echoed frames and checks that sequence numbers arrive in order.
+struct OrderedReceiver {
+  wire::FrameDecoder decoder;
+  uint64_t next = 0;
+  bool in_order = true;
+  void feed(std::span<const uint8_t> data) {
+    decoder.feed(data, [this](std::span<const uint8_t> payload) {
+      uint64_t seq;
+      std::memcpy(&seq, payload.data(), 8);
+      if (seq != next) in_order = false;
+      ++next;
+    });
+  }
+};
+
+TEST(Connection, EchoesOneHundredThousandSmallFramesInOrder) {
+  TestLoop loop;
+  EchoServer server(loop.get());
+  ASSERT_TRUE(server.start()) << server.error;
+
+  auto client = test::connect_to(loop.get(), server.port());
+  OrderedReceiver receiver;
+  client->set_on_data([&](std::span<const uint8_t> d) { receiver.feed(d); });
+  constexpr uint64_t kFrames = 100'000;
+  for (uint64_t i = 0; i < kFrames; ++i) client->write(numbered_frame(i));
+
+  ASSERT_TRUE(loop.run_until([&] { return receiver.next == kFrames; }, 30'000))
+      << "received " << receiver.next << " of " << kFrames;
+  EXPECT_TRUE(receiver.in_order);
+  // All frames were queued in one loop turn: batching turns them into very few writes.
+  EXPECT_LT(client->stats().writes, 10u);
+  EXPECT_EQ(client->queued_bytes(), 0u);
+  client->close();
+  server.stop();
+  ASSERT_TRUE(loop.run_until([&] { return server.connections.empty(); }));
+}
+
+TEST(Connection, SlowReaderTriggersBackpressureAndMemoryStaysBounded) {
+  TestLoop loop;
+  ListenerOptions options;
+  options.connection.high_watermark = 1 << 20;
+  options.connection.low_watermark = 256 << 10;
+  EchoServer server(loop.get(), options);
+  ASSERT_TRUE(server.start());
+
+  auto client = test::connect_to(loop.get(), server.port());
+  OrderedReceiver receiver;
+  client->set_on_data([&](std::span<const uint8_t> d) { receiver.feed(d); });
+  client->pause_reading();  // the slow reader: it does not read its echoes
+
+  // Produce for a while, politely (never more than 2 MiB queued on our side).
+  uint64_t sent = 0;
+  auto produce = [&] {
+    while (client->queued_bytes() < (2u << 20)) client->write(numbered_frame(sent++, 1000));
+  };
+  uint64_t until = uv_now(loop.get()) + 1500;
+  loop.run_until([&] {
+    produce();
+    return uv_now(loop.get()) >= until;
+  }, 5000);
+
+  ASSERT_EQ(server.connections.size(), 1u);
+  const ConnectionStats& stats = server.connections[0]->stats();
+  EXPECT_GE(stats.read_pauses, 1u) << "the server must stop reading a peer that does not read";
+  EXPECT_FALSE(server.connections[0]->is_reading());
+  // Bounded: the high watermark plus what one read (64 KiB) can add before reading stops.
+  EXPECT_LE(stats.max_queued_bytes, options.connection.high_watermark + 64 * 1024);
+  const uint64_t bytes_sent_while_stalled = sent * 1012;
+  EXPECT_GT(bytes_sent_while_stalled, 8u << 20) << "the test should have pushed well past the watermark";
+
+  // The reader catches up: everything arrives, in order, and the server reads again.
+  client->resume_reading();
+  ASSERT_TRUE(loop.run_until([&] {
+    return receiver.next == sent;
+  }, 30'000)) << receiver.next << " of " << sent;
+  EXPECT_TRUE(receiver.in_order);
+  EXPECT_TRUE(server.connections[0]->is_reading());
+  client->close();
+  server.stop();
+  loop.run_until([&] { return server.connections.empty(); });
+}
+
+TEST(Connection, ConnectorReconnectsAfterTheServerRestarts) {
+  TestLoop loop;
+  auto server = std::make_unique<EchoServer>(loop.get());
+  ASSERT_TRUE(server->start());
+  const uint16_t port = server->port();
+
+  ConnectorOptions options;
+  options.initial_backoff_ms = 20;
+  options.max_backoff_ms = 100;
+  Connector connector(loop.get(), {"127.0.0.1", port}, options);
+  int connected = 0;
+  std::vector<std::string> disconnects;
+  std::string echoed;
+  connector.set_on_connected([&](const std::shared_ptr<Connection>& c) {
+    ++connected;
+    c->set_on_data([&](std::span<const uint8_t> d) { echoed.append(d.begin(), d.end()); });
+    std::string hello = "hello " + std::to_string(connected);
+    c->write(std::span(reinterpret_cast<const uint8_t*>(hello.data()), hello.size()));
+  });
+  connector.set_on_disconnected([&](const std::string& reason, uint64_t) { disconnects.push_back(reason); });
+  connector.start();
+  ASSERT_TRUE(loop.run_until([&] { return echoed == "hello 1"; }));
+
+  server.reset();  // the server goes away
+  ASSERT_TRUE(loop.run_until([&] { return disconnects.size() >= 2; }))
+      << "the connector keeps retrying while the server is down";
+  EXPECT_EQ(connector.connection(), nullptr);
+
+  server = std::make_unique<EchoServer>(loop.get());
+  ASSERT_TRUE(server->start(port)) << server->error;
+  ASSERT_TRUE(loop.run_until([&] { return echoed == "hello 1hello 2"; }));
+  EXPECT_EQ(connected, 2);
+  EXPECT_EQ(connector.connects(), 2u);
+  EXPECT_GT(connector.attempts(), 2u);
+
+  connector.stop();
+  server->stop();
+  loop.run_until([&] { return server->connections.empty(); });
+}
+
+TEST(Connection, BackoffGrowsExponentiallyUpToTheMaximum) {
+  TestLoop loop;
+  uint16_t port;
+  {
+    // Find a port that nobody listens on.
+    EchoServer probe(loop.get());
+    ASSERT_TRUE(probe.start());
+    port = probe.port();
+  }
+  ConnectorOptions options;
+  options.initial_backoff_ms = 5;
+  options.max_backoff_ms = 40;
+  options.jitter = 0;
+  Connector connector(loop.get(), {"127.0.0.1", port}, options);
+  std::vector<uint64_t> delays;
+  std::string reason;
+  connector.set_on_disconnected([&](const std::string& r, uint64_t delay) {
+    delays.push_back(delay);
+    reason = r;
+  });
+  connector.start();
+  ASSERT_TRUE(loop.run_until([&] { return delays.size() >= 6; }));
+  connector.stop();
+  EXPECT_EQ(std::vector<uint64_t>(delays.begin(), delays.begin() + 6),
+            (std::vector<uint64_t>{5, 10, 20, 40, 40, 40}));
+  EXPECT_NE(reason.find("connect failed"), std::string::npos) << reason;
+  EXPECT_NE(reason.find(std::to_string(port)), std::string::npos) << "names the endpoint: " << reason;
+}
+
+TEST(Connection, ConnectorResolvesHostNames) {
+  TestLoop loop;
+  EchoServer server(loop.get());
+  ASSERT_TRUE(server.start());
+  Connector connector(loop.get(), {"localhost", server.port()}, {});
+  bool connected = false;
+  connector.set_on_connected([&](const std::shared_ptr<Connection>&) { connected = true; });
+  connector.start();
+  EXPECT_TRUE(loop.run_until([&] { return connected; }));
+  connector.stop();
+  server.stop();
+  loop.run_until([&] { return server.connections.empty(); });
+}
+
+TEST(Connection, IdlePeerIsClosedAfterTheIdleTimeout) {
+  TestLoop loop;
+  ListenerOptions options;
+  options.connection.idle_timeout_ms = 100;
+  EchoServer server(loop.get(), options);
+  ASSERT_TRUE(server.start());
+  auto client = test::connect_to(loop.get(), server.port());
+  bool closed = false;
+  client->set_on_close([&](const std::string&) { closed = true; });
+  uint64_t started = uv_now(loop.get());
+  ASSERT_TRUE(loop.run_until([&] { return closed; }, 5000));
+  uint64_t elapsed = uv_now(loop.get()) - started;
+  EXPECT_GE(elapsed, 90u);
+  EXPECT_LT(elapsed, 2000u);
+  ASSERT_EQ(server.close_reasons.size(), 1u);
+  EXPECT_NE(server.close_reasons[0].find("idle timeout"), std::string::npos) << server.close_reasons[0];
+  server.stop();
+}
+
+TEST(Connection, GracefulCloseDeliversQueuedOutputFirst) {
+  TestLoop loop;
+  std::shared_ptr<Connection> accepted;
+  auto listener = Listener::listen(loop.get(), {"127.0.0.1", 0}, {}, [&](std::shared_ptr<Connection> c) {
+    accepted = c;
+    c->start();
+    std::vector<uint8_t> big(3 << 20, 0x5A);
+    c->write(big);
+    c->close("done sending");
+  });
+  ASSERT_TRUE(listener.ok());
+  auto client = test::connect_to(loop.get(), (*listener)->port());
+  size_t received = 0;
+  bool closed = false;
+  client->set_on_data([&](std::span<const uint8_t> d) { received += d.size(); });
+  client->set_on_close([&](const std::string&) { closed = true; });
+  ASSERT_TRUE(loop.run_until([&] { return closed; }));
+  EXPECT_EQ(received, 3u << 20);
+  (*listener)->close();
+}
+
+TEST(Connection, RefusedConnectEndsInOnCloseWithTheReason) {
+  TestLoop loop;
+  uint16_t port;
+  {
+    EchoServer probe(loop.get());
+    ASSERT_TRUE(probe.start());
+    port = probe.port();
+  }
+  auto client = test::connect_to(loop.get(), port);
+  bool opened = false;
+  std::string reason;
+  client->set_on_open([&] { opened = true; });
+  client->set_on_close([&](const std::string& r) { reason = r; });
+  ASSERT_TRUE(loop.run_until([&] { return !reason.empty(); }));
+  EXPECT_FALSE(opened);
+  EXPECT_NE(reason.find("connect failed"), std::string::npos) << reason;
+}
+
+TEST(Connection, CloseAndAbortAreIdempotent) {
+  TestLoop loop;
+  EchoServer server(loop.get());
+  ASSERT_TRUE(server.start());
+  auto client = test::connect_to(loop.get(), server.port());
+  int closes = 0;
+  client->set_on_close([&](const std::string&) { ++closes; });
+  ASSERT_TRUE(loop.run_until([&] { return server.connections.size() == 1; }));
+  client->close();
+  client->close();
+  client->abort("again");
+  client->write(numbered_frame(1));  // ignored once closing
+  ASSERT_TRUE(loop.run_until([&] { return closes == 1 && server.connections.empty(); }));
+  loop.run_for(20);
+  EXPECT_EQ(closes, 1);
+}
+
+TEST(Connection, ListenOnAPortInUseFailsWithAClearError) {
+  TestLoop loop;
+  EchoServer first(loop.get());
+  ASSERT_TRUE(first.start());
+  auto second = Listener::listen(loop.get(), {"127.0.0.1", first.port()}, {}, nullptr);
+  ASSERT_FALSE(second.ok());
+  EXPECT_NE(second.error().text.find("address already in use"), std::string::npos) << second.error().text;
+  auto bad = Listener::listen(loop.get(), {"not-an-ip", 0}, {}, nullptr);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().text.find("not-an-ip"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ix::net

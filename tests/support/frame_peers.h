@@ -1,0 +1,107 @@
+// Small peers for transport tests, built on the real Connection and Listener:
+//   EchoServer   accepts connections (plain or TLS) and writes every received byte back;
+//   FrameClient  connects, sends frames, and collects the verified envelopes it receives.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "protocol/net/connection.h"
+#include "protocol/net/listener.h"
+#include "protocol/wire/frame_codec.h"
+#include "protocol/wire/messages.h"
+
+namespace ix::test {
+
+class EchoServer {
+ public:
+  EchoServer(uv_loop_t* loop, net::ListenerOptions options = {}) : loop_(loop), options_(std::move(options)) {}
+  ~EchoServer() { stop(); }
+
+  bool start(uint16_t port = 0) {
+    auto listener = net::Listener::listen(loop_, {"127.0.0.1", port}, options_,
+                                          [this](std::shared_ptr<net::Connection> c) {
+      net::Connection* raw = c.get();
+      c->set_on_data([raw, this](std::span<const uint8_t> data) {
+        bytes_received += data.size();
+        raw->write(data);
+      });
+      c->set_on_close([this, raw](const std::string& reason) {
+        close_reasons.push_back(reason);
+        std::erase_if(connections, [raw](const auto& p) { return p.get() == raw; });
+      });
+      connections.push_back(c);
+      c->start();
+    });
+    if (!listener) {
+      error = listener.error().text;
+      return false;
+    }
+    listener_ = std::move(listener.value());
+    return true;
+  }
+  // Closes the listener and every connection.
+  void stop() {
+    listener_.reset();
+    for (auto& c : connections) c->abort("echo server stopped");
+  }
+  uint16_t port() const { return listener_ ? listener_->port() : 0; }
+
+  std::vector<std::shared_ptr<net::Connection>> connections;
+  std::vector<std::string> close_reasons;
+  size_t bytes_received = 0;
+  std::string error;
+
+ private:
+  uv_loop_t* loop_;
+  net::ListenerOptions options_;
+  std::unique_ptr<net::Listener> listener_;
+};
+
+// Collects every frame a connection receives, verified into native envelopes.
+class FrameClient {
+ public:
+  explicit FrameClient(std::shared_ptr<net::Connection> connection) : connection_(std::move(connection)) {
+    connection_->set_on_open([this] { opened = true; });
+    connection_->set_on_data([this](std::span<const uint8_t> data) {
+      decoder_.feed(data, [this](std::span<const uint8_t> payload) {
+        auto envelope = wire::verify_envelope(payload);
+        if (!envelope) {
+          bad_frames.push_back(envelope.error().text);
+          return;
+        }
+        received.emplace_back((*envelope)->UnPack());
+      });
+    });
+    connection_->set_on_close([this](const std::string& reason) {
+      closed = true;
+      close_reason = reason;
+    });
+  }
+  void send(const std::vector<uint8_t>& frame) { connection_->write(frame); }
+  net::Connection& connection() { return *connection_; }
+
+  bool opened = false;
+  bool closed = false;
+  std::string close_reason;
+  std::vector<std::unique_ptr<proto::EnvelopeT>> received;
+  std::vector<std::string> bad_frames;
+
+ private:
+  std::shared_ptr<net::Connection> connection_;
+  wire::FrameDecoder decoder_;
+};
+
+inline sockaddr_storage loopback(uint16_t port) {
+  return net::numeric_address({"127.0.0.1", port}).value();
+}
+
+inline std::shared_ptr<net::Connection> connect_to(uv_loop_t* loop, uint16_t port,
+                                                   std::shared_ptr<net::TlsContext> tls = nullptr,
+                                                   net::ConnectionOptions options = {}) {
+  sockaddr_storage address = loopback(port);
+  return net::Connection::connect(loop, reinterpret_cast<const sockaddr*>(&address), options, std::move(tls));
+}
+
+}  // namespace ix::test
