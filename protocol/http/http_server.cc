@@ -81,7 +81,7 @@ class HttpSession {
     if (closing_) return;
     llhttp_errno_t rc = llhttp_execute(&parser_, reinterpret_cast<const char*>(data.data()), data.size());
     if (rc == HPE_OK || closing_) return;
-    if (rc == HPE_USER) {
+    if (rejected_) {
       fail(error_status_, error_text_);
     } else {
       fail(400, std::string("malformed HTTP request: ") + llhttp_errno_name(rc) + ": " +
@@ -89,10 +89,12 @@ class HttpSession {
     }
   }
 
+  // Stops the parser; on_data() then answers with this status.
   int reject(int status, std::string text) {
+    rejected_ = true;
     error_status_ = status;
     error_text_ = std::move(text);
-    return HPE_USER;
+    return -1;
   }
 
   int count_header_bytes(size_t n) {
@@ -188,6 +190,7 @@ class HttpSession {
   size_t header_bytes_ = 0;
   bool in_value_ = false;
   bool closing_ = false;
+  bool rejected_ = false;
   int error_status_ = 400;
   std::string error_text_;
 };
