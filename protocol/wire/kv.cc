@@ -4,22 +4,19 @@ namespace ix::wire {
 
 namespace {
 
-proto::KvValueUnion to_union(const KvScalar& value) {
-  proto::KvValueUnion u;
+// Sets exactly one value field of a native pair.
+void assign(proto::KvPairT& pair, const KvScalar& value) {
+  pair.int_value = 0;
+  pair.string_value.clear();
+  pair.binary_value.clear();
+  pair.list_value.reset();
   if (const auto* i = std::get_if<int64_t>(&value)) {
-    proto::IntValueT v;
-    v.value = *i;
-    u.Set(std::move(v));
+    pair.int_value = *i;
   } else if (const auto* s = std::get_if<std::string>(&value)) {
-    proto::StringValueT v;
-    v.value = *s;
-    u.Set(std::move(v));
+    pair.string_value = *s;
   } else {
-    proto::BinaryValueT v;
-    v.value = std::get<std::vector<uint8_t>>(value);
-    u.Set(std::move(v));
+    pair.binary_value = std::get<std::vector<uint8_t>>(value);
   }
-  return u;
 }
 
 const proto::KvPair* find(const proto::KvList* list, std::string_view key) {
@@ -30,14 +27,23 @@ const proto::KvPair* find(const proto::KvList* list, std::string_view key) {
   return nullptr;
 }
 
-proto::KvPairT* find_native(proto::KvListT& list, std::string_view key) {
+proto::KvPairT& find_or_add(proto::KvListT& list, const std::string& key) {
   for (auto& pair : list.pairs) {
-    if (pair->key == key) return pair.get();
+    if (pair->key == key) return *pair;
   }
-  return nullptr;
+  list.pairs.push_back(std::make_unique<proto::KvPairT>());
+  list.pairs.back()->key = key;
+  return *list.pairs.back();
 }
 
 }  // namespace
+
+KvKind kv_kind(const proto::KvPair& pair) {
+  if (pair.string_value() != nullptr) return KvKind::kString;
+  if (pair.binary_value() != nullptr) return KvKind::kBinary;
+  if (pair.list_value() != nullptr) return KvKind::kList;
+  return KvKind::kInt;
+}
 
 std::unique_ptr<proto::KvListT> kv_list(std::initializer_list<KvEntry> entries) {
   auto list = std::make_unique<proto::KvListT>();
@@ -45,54 +51,36 @@ std::unique_ptr<proto::KvListT> kv_list(std::initializer_list<KvEntry> entries) 
   return list;
 }
 
-void kv_set(proto::KvListT& list, const KvEntry& entry) {
-  if (proto::KvPairT* existing = find_native(list, entry.key)) {
-    existing->value = to_union(entry.value);
-    return;
-  }
-  auto pair = std::make_unique<proto::KvPairT>();
-  pair->key = entry.key;
-  pair->value = to_union(entry.value);
-  list.pairs.push_back(std::move(pair));
-}
+void kv_set(proto::KvListT& list, const KvEntry& entry) { assign(find_or_add(list, entry.key), entry.value); }
 
-void kv_set_list(proto::KvListT& list, std::string key, std::unique_ptr<proto::KvListT> nested) {
-  proto::KvValueUnion u;
-  u.Set(std::move(*nested));
-  if (proto::KvPairT* existing = find_native(list, key)) {
-    existing->value = std::move(u);
-    return;
-  }
-  auto pair = std::make_unique<proto::KvPairT>();
-  pair->key = std::move(key);
-  pair->value = std::move(u);
-  list.pairs.push_back(std::move(pair));
+void kv_set_list(proto::KvListT& list, const std::string& key, std::unique_ptr<proto::KvListT> nested) {
+  proto::KvPairT& pair = find_or_add(list, key);
+  assign(pair, int64_t{0});
+  pair.list_value = std::move(nested);
 }
 
 std::optional<int64_t> kv_int(const proto::KvList* list, std::string_view key) {
   const proto::KvPair* pair = find(list, key);
-  if (pair == nullptr || pair->value_as_IntValue() == nullptr) return std::nullopt;
-  return pair->value_as_IntValue()->value();
+  if (pair == nullptr || kv_kind(*pair) != KvKind::kInt) return std::nullopt;
+  return pair->int_value();
 }
 
 std::optional<std::string_view> kv_string(const proto::KvList* list, std::string_view key) {
   const proto::KvPair* pair = find(list, key);
-  if (pair == nullptr || pair->value_as_StringValue() == nullptr) return std::nullopt;
-  const flatbuffers::String* s = pair->value_as_StringValue()->value();
-  return s == nullptr ? std::string_view() : s->string_view();
+  if (pair == nullptr || kv_kind(*pair) != KvKind::kString) return std::nullopt;
+  return pair->string_value()->string_view();
 }
 
 std::optional<std::span<const uint8_t>> kv_binary(const proto::KvList* list, std::string_view key) {
   const proto::KvPair* pair = find(list, key);
-  if (pair == nullptr || pair->value_as_BinaryValue() == nullptr) return std::nullopt;
-  const auto* bytes = pair->value_as_BinaryValue()->value();
-  if (bytes == nullptr) return std::span<const uint8_t>();
-  return std::span<const uint8_t>(bytes->data(), bytes->size());
+  if (pair == nullptr || kv_kind(*pair) != KvKind::kBinary) return std::nullopt;
+  return std::span<const uint8_t>(pair->binary_value()->data(), pair->binary_value()->size());
 }
 
 const proto::KvList* kv_nested(const proto::KvList* list, std::string_view key) {
   const proto::KvPair* pair = find(list, key);
-  return pair == nullptr ? nullptr : pair->value_as_KvList();
+  if (pair == nullptr || kv_kind(*pair) != KvKind::kList) return nullptr;
+  return pair->list_value();
 }
 
 }  // namespace ix::wire

@@ -32,10 +32,14 @@ struct KvEntry {
   KvScalar value;
 };
 
+// Which value a pair holds (see the schema: string, binary, list, else integer).
+enum class KvKind { kInt, kString, kBinary, kList };
+KvKind kv_kind(const proto::KvPair& pair);
+
 std::unique_ptr<proto::KvListT> kv_list(std::initializer_list<KvEntry> entries);
 // Sets key to value, replacing an existing pair with the same key.
 void kv_set(proto::KvListT& list, const KvEntry& entry);
-void kv_set_list(proto::KvListT& list, std::string key, std::unique_ptr<proto::KvListT> nested);
+void kv_set_list(proto::KvListT& list, const std::string& key, std::unique_ptr<proto::KvListT> nested);
 
 std::optional<int64_t> kv_int(const proto::KvList* list, std::string_view key);
 std::optional<std::string_view> kv_string(const proto::KvList* list, std::string_view key);

@@ -27,8 +27,8 @@ using Frame = std::vector<uint8_t>;
 // Encodes an envelope around body (any generated native message type, e.g. proto::EventAckT)
 // and returns the complete frame, length header included.
 template <class NativeMessage>
-Frame encode_frame(uint64_t ref_id, uint64_t client_id, NativeMessage body,
-                   std::unique_ptr<proto::KvListT> extension = nullptr);
+Frame encode_frame(uint64_t ref_id, uint64_t client_id, const NativeMessage& body,
+                   const proto::KvListT* extension = nullptr);
 
 // Encodes a whole native envelope (used by tests and by code that rewrites envelopes).
 Frame encode_envelope(const proto::EnvelopeT& envelope);
@@ -68,14 +68,14 @@ flatbuffers::FlatBufferBuilder& thread_builder();
 }  // namespace detail
 
 template <class NativeMessage>
-Frame encode_frame(uint64_t ref_id, uint64_t client_id, NativeMessage body,
-                   std::unique_ptr<proto::KvListT> extension) {
+Frame encode_frame(uint64_t ref_id, uint64_t client_id, const NativeMessage& body,
+                   const proto::KvListT* extension) {
   using Table = typename NativeMessage::TableType;
   auto& builder = detail::thread_builder();
   builder.Clear();
   auto body_offset = Table::Pack(builder, &body);
   flatbuffers::Offset<proto::KvList> ext_offset;
-  if (extension) ext_offset = proto::KvList::Pack(builder, extension.get());
+  if (extension) ext_offset = proto::KvList::Pack(builder, extension);
   auto envelope = proto::CreateEnvelope(builder, ref_id, client_id,
                                         proto::MessageTraits<Table>::enum_value,
                                         body_offset.Union(), ext_offset);

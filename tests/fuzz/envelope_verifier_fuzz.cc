@@ -2,6 +2,7 @@
 // to read in full (UnPack touches every field) and must survive a re-encode.
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -19,6 +20,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::unique_ptr<ix::proto::EnvelopeT> native((*envelope)->UnPack());
   ix::wire::Frame again = ix::wire::encode_envelope(*native);
   auto reverified = ix::wire::verify_envelope(std::span(again).subspan(ix::wire::kFrameHeaderSize));
-  if (!reverified.ok()) std::abort();  // our own encoder produced a buffer we reject
+  if (!reverified.ok()) {
+    // Our own encoder produced a buffer we reject.
+    std::fprintf(stderr, "re-encoded buffer rejected: %s\n", reverified.error().text.c_str());
+    std::abort();
+  }
   return 0;
 }
