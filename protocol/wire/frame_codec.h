@@ -68,6 +68,10 @@ class FrameDecoder {
 
 template <class OnFrame>
 void FrameDecoder::deliver(const uint8_t* payload, size_t size, OnFrame& on_frame) {
+  if (size == 0) {
+    on_frame(std::span<const uint8_t>());
+    return;
+  }
   if (reinterpret_cast<uintptr_t>(payload) % alignof(uint64_t) == 0) {
     on_frame(std::span<const uint8_t>(payload, size));
     return;

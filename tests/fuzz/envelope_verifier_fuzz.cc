@@ -13,7 +13,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Frame payloads are handed out 8-byte aligned; do the same, in an exactly sized allocation.
   std::unique_ptr<uint64_t[]> aligned(new uint64_t[size / 8 + 1]);
-  std::memcpy(aligned.get(), data, size);
+  if (size > 0) std::memcpy(aligned.get(), data, size);
   std::span<const uint8_t> payload(reinterpret_cast<const uint8_t*>(aligned.get()), size);
   auto envelope = ix::wire::verify_envelope(payload);
   if (!envelope.ok()) return 0;

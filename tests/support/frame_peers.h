@@ -41,10 +41,14 @@ class EchoServer {
     listener_ = std::move(listener.value());
     return true;
   }
-  // Closes the listener and every connection.
+  // Closes the listener and every connection; their callbacks no longer reach this object.
   void stop() {
     listener_.reset();
-    for (auto& c : connections) c->abort("echo server stopped");
+    for (auto& c : connections) {
+      c->clear_callbacks();
+      c->abort("echo server stopped");
+    }
+    connections.clear();
   }
   uint16_t port() const { return listener_ ? listener_->port() : 0; }
 

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Builds and runs every benchmark in perf/, printing the figures and the side-by-side ratios
+# that perf/RESULTS.md records. Usage: perf/run-benchmarks.sh [build-dir]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIX_BENCH=ON >/dev/null
+cmake --build "$build" -j2 --target codec_bench transport_bench >/dev/null
+
+echo "== $(date -u +%Y-%m-%d) on $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+"$build/perf/codec_bench" --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
+json=$(mktemp)
+"$build/perf/transport_bench" --benchmark_repetitions=3 --benchmark_report_aggregates_only=true \
+  --benchmark_out="$json" --benchmark_out_format=json
+# TLS versus plain, per payload size (medians).
+python3 - "$json" <<'PY'
+import json, sys
+runs = {b["run_name"]: b for b in json.load(open(sys.argv[1]))["benchmarks"] if b.get("aggregate_name") == "median"}
+print("\nTLS / plain echo throughput (median):")
+for size in (64, 1024, 16384):
+    plain = runs.get(f"BM_EchoPlain/{size}/real_time")
+    tls = runs.get(f"BM_EchoTls/{size}/real_time")
+    if plain and tls:
+        print(f"  {size:>6} B frames: plain {plain['items_per_second']/1e3:9.1f} k frames/s, "
+              f"TLS {tls['items_per_second']/1e3:9.1f} k frames/s, ratio {tls['items_per_second']/plain['items_per_second']:.2f}")
+PY
+rm -f "$json"

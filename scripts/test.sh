@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Sets everything up on a fresh Debian 12 machine and runs the whole test suite:
+#   1. installs the Debian packages (scripts/install-deps.sh, idempotent);
+#   2. builds and runs every test (RelWithDebInfo);
+#   3. builds and runs every test again under AddressSanitizer + UndefinedBehaviorSanitizer
+#      (with leak detection), so a leak or an overflow fails the run too.
+# Set IX_SKIP_SANITIZERS=1 to run only step 2 while iterating locally.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+./scripts/install-deps.sh
+
+jobs=2
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake --build build -j"$jobs"
+ctest --test-dir build -j"$jobs" --output-on-failure
+
+if [ "${IX_SKIP_SANITIZERS:-0}" != "1" ]; then
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DIX_SANITIZE=ON -DIX_BENCH=OFF
+  cmake --build build-asan -j"$jobs"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir build-asan -j"$jobs" --output-on-failure
+fi
