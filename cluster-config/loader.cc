@@ -403,8 +403,11 @@ std::string Entry::path_value(std::string_view key) {
 
 Entry Entry::sub(std::string_view key) {
   std::string child_section = join_path(section_, key);
+  std::string child_path = join_path(path_, key);
   const toml::node* n = node(key);
-  return Entry(builder_, n ? n->as_table() : nullptr, child_section, join_path(path_, key), n ? line_of(*n) : line_);
+  const int line = n ? line_of(*n) : line_;
+  builder_.lines_[child_path] = line;
+  return Entry(builder_, n ? n->as_table() : nullptr, child_section, child_path, line);
 }
 
 ServerEndpoint read_endpoint(Entry e) {

@@ -241,6 +241,7 @@ std::string format_ms(double ms) {
 }
 
 std::string format_number(double v) {
+  if (v == std::floor(v) && std::fabs(v) < 1e15) return std::to_string(static_cast<long long>(v));
   std::ostringstream out;
   out << v;
   return out.str();

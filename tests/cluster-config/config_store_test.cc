@@ -1,0 +1,144 @@
+#include "cluster-config/config_store.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace ix::config {
+namespace {
+
+std::string cluster_file(const std::string& delivering_timeout, const std::string& tag, bool second_pair = false,
+                         const std::string& extra = "") {
+  std::string text = R"(
+[[tenants]]
+id = "101"
+[[media-types]]
+name = "chat"
+[[node-pairs]]
+id = "pair-1"
+tag = ")" + tag + R"("
+tenants = ["101"]
+[node-pairs.primary]
+host = "127.0.0.1"
+port = 7101
+admin-port = 9101
+[node-pairs.backup]
+host = "127.0.0.1"
+port = 7102
+admin-port = 9102
+[node-pairs.storage]
+sqlite-path = "p1.db"
+[node-pairs.settings]
+delivering-timeout = ")" + delivering_timeout + R"("
+)";
+  if (second_pair) {
+    text += R"(
+[[node-pairs]]
+id = "pair-2"
+tag = "p2"
+tenants = ["101"]
+[node-pairs.primary]
+host = "127.0.0.1"
+port = 7201
+admin-port = 9201
+[node-pairs.backup]
+host = "127.0.0.1"
+port = 7202
+admin-port = 9202
+[node-pairs.storage]
+sqlite-path = "p2.db"
+)";
+  }
+  return text + extra;
+}
+
+class ConfigStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("ix-config-" + std::to_string(::getpid()) + "-" +
+                                                    ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+    path_ = (dir_ / "cluster.toml").string();
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void write(const std::string& text) { std::ofstream(path_) << text; }
+
+  std::filesystem::path dir_;
+  std::string path_;
+};
+
+TEST_F(ConfigStoreTest, ValidReloadSwapsTheSnapshot) {
+  write(cluster_file("30s", "p1"));
+  std::unique_ptr<ConfigStore> store;
+  ASSERT_TRUE(ConfigStore::open(path_, store).ok());
+  std::shared_ptr<const ClusterConfig> before = store->current();
+
+  write(cluster_file("45s", "p1"));
+  ReloadReport report = store->reload();
+  ASSERT_TRUE(report.applied) << report.to_string();
+  EXPECT_EQ(store->current()->node_pairs[0].settings.delivering_timeout, std::chrono::seconds(45));
+  EXPECT_EQ(before->node_pairs[0].settings.delivering_timeout, std::chrono::seconds(30))
+      << "a snapshot already handed out never changes";
+  ASSERT_EQ(report.changes.size(), 1u) << report.to_string();
+  EXPECT_EQ(report.changes[0].key_path, "node-pairs[pair-1].settings.delivering-timeout");
+  EXPECT_EQ(report.changes[0].old_value, "30s");
+  EXPECT_EQ(report.changes[0].new_value, "45s");
+  EXPECT_FALSE(report.changes[0].needs_restart);
+  EXPECT_TRUE(report.restart_needed().empty());
+}
+
+TEST_F(ConfigStoreTest, InvalidReloadKeepsTheOldSnapshotAndSaysWhy) {
+  write(cluster_file("30s", "p1"));
+  std::unique_ptr<ConfigStore> store;
+  ASSERT_TRUE(ConfigStore::open(path_, store).ok());
+  std::shared_ptr<const ClusterConfig> before = store->current();
+
+  write(cluster_file("-5s", "p1"));
+  ReloadReport report = store->reload();
+  EXPECT_FALSE(report.applied);
+  EXPECT_EQ(store->current(), before);
+  ASSERT_EQ(report.errors.size(), 1u);
+  EXPECT_EQ(report.errors[0].key_path, "node-pairs[pair-1].settings.delivering-timeout");
+  EXPECT_NE(report.to_string().find("keeping the previous one"), std::string::npos);
+
+  std::filesystem::remove(path_);
+  report = store->reload();
+  EXPECT_FALSE(report.applied);
+  EXPECT_EQ(store->current(), before);
+}
+
+TEST_F(ConfigStoreTest, ReportsWhichChangesNeedARestart) {
+  write(cluster_file("30s", "p1"));
+  std::unique_ptr<ConfigStore> store;
+  ASSERT_TRUE(ConfigStore::open(path_, store).ok());
+
+  write(cluster_file("20s", "p9", true));
+  ReloadReport report = store->reload();
+  ASSERT_TRUE(report.applied) << report.to_string();
+  EXPECT_EQ(report.restart_needed(), std::vector<std::string>{"node-pairs[pair-1].tag"}) << report.to_string();
+  bool pair_added = false;
+  for (const ConfigChange& c : report.changes) {
+    if (c.key_path == "node-pairs[pair-2]") {
+      pair_added = true;
+      EXPECT_EQ(c.new_value, "defined");
+      EXPECT_FALSE(c.needs_restart) << "proxies start routing to a new pair on reload";
+    }
+    EXPECT_EQ(c.key_path.find("node-pairs[pair-2]."), std::string::npos) << "an added entry is reported once";
+  }
+  EXPECT_TRUE(pair_added) << report.to_string();
+  EXPECT_NE(report.to_string().find("node-pairs[pair-1].tag: p1 -> p9  [takes effect after restart]"), std::string::npos)
+      << report.to_string();
+}
+
+TEST_F(ConfigStoreTest, UnchangedFileReportsNothing) {
+  write(cluster_file("30s", "p1"));
+  std::unique_ptr<ConfigStore> store;
+  ASSERT_TRUE(ConfigStore::open(path_, store).ok());
+  ReloadReport report = store->reload();
+  EXPECT_TRUE(report.applied);
+  EXPECT_TRUE(report.changes.empty()) << report.to_string();
+}
+
+}  // namespace
+}  // namespace ix::config

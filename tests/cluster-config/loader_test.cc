@@ -1,0 +1,514 @@
+// One rule per test: each feeds a file with one mistake and asserts that the error names the
+// line (marked "# <-" in the text), the key path, and what was expected.
+#include "cluster-config/loader.h"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+namespace ix::config {
+namespace {
+
+const std::string kBase = R"(
+[[tenants]]
+id = "101"
+
+[[tenants]]
+id = "202"
+
+[[media-types]]
+name = "chat"
+
+[[media-types]]
+name = "email"
+
+[[node-pairs]]
+id = "pair-1"
+tag = "p1"
+tenants = ["101"]
+
+[node-pairs.primary]
+host = "127.0.0.1"
+port = 7101
+admin-port = 9101
+
+[node-pairs.backup]
+host = "127.0.0.1"
+port = 7102
+admin-port = 9102
+
+[node-pairs.storage]
+sqlite-path = "data/p1.db"
+)";
+
+const std::string kProxy = R"(
+[[proxy-clusters]]
+id = "desktops"
+
+[[proxies]]
+id = "proxy-1"
+cluster = "desktops"
+host = "127.0.0.1"
+port = 7001
+admin-port = 9001
+)";
+
+LoadResult load(const std::string& text) { return load_config_text(text, "test.toml", "/etc/ix"); }
+
+int marked_line(const std::string& text) {
+  std::istringstream in(text);
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    if (line.find("# <-") != std::string::npos) return n;
+  }
+  return -1;
+}
+
+// Asserts that loading `text` fails with an error on the marked line, for key_path, whose
+// message contains `says`.
+void expect_error(const std::string& text, const std::string& key_path, const std::string& says) {
+  LoadResult result = load(text);
+  ASSERT_FALSE(result.ok()) << "the file should have been refused";
+  const int line = marked_line(text);
+  for (const ConfigIssue& issue : result.errors) {
+    if (issue.key_path == key_path && issue.message.find(says) != std::string::npos) {
+      EXPECT_EQ(issue.file, "test.toml");
+      EXPECT_EQ(issue.line, line) << issue.to_string();
+      EXPECT_EQ(issue.to_string().rfind("test.toml:" + std::to_string(line) + ": " + key_path + ": ", 0), 0u)
+          << issue.to_string();
+      return;
+    }
+  }
+  ADD_FAILURE() << "no error for " << key_path << " saying \"" << says << "\"; got:\n" << result.error_text();
+}
+
+TEST(ConfigLoader, MinimalFileGetsEveryDefault) {
+  LoadResult result = load(kBase + kProxy);
+  ASSERT_TRUE(result.ok()) << result.error_text();
+  const ClusterConfig& c = *result.config;
+  EXPECT_EQ(c.name, "ixcluster");
+  ASSERT_EQ(c.node_pairs.size(), 1u);
+  const NodePair& p = c.node_pairs[0];
+  EXPECT_EQ(p.settings.delivering_timeout, std::chrono::seconds(30));
+  EXPECT_EQ(p.settings.handling_timeout, std::chrono::minutes(180));
+  EXPECT_EQ(p.settings.max_interactions_per_snapshot, 500u);
+  EXPECT_EQ(p.settings.pull_hold_timeout, std::chrono::seconds(10));
+  EXPECT_EQ(p.settings.allow_multiple_agent_connections, MultipleAgentConnections::kDeny);
+  EXPECT_EQ(p.settings.max_frame_size, 4u * 1024 * 1024);
+  EXPECT_TRUE(p.enable_submit);
+  EXPECT_TRUE(p.media_types.empty());
+  EXPECT_TRUE(p.serves_media("anything")) << "an empty media list serves every media type";
+  EXPECT_EQ(p.agent_seats, 1000u);
+  EXPECT_EQ(p.storage.sqlite_path, "/etc/ix/data/p1.db") << "relative paths resolve against the file's folder";
+  EXPECT_FALSE(p.tls.enabled);
+  ASSERT_EQ(c.proxies.size(), 1u);
+  const ProxySettings& s = c.proxies[0].settings;
+  EXPECT_EQ(s.pull_hold_timeout, std::chrono::seconds(10));
+  EXPECT_EQ(s.interaction_cache_size, 10'000u);
+  EXPECT_EQ(s.request_timeout, std::chrono::seconds(10));
+  EXPECT_FALSE(s.mark_internal_requests);
+  EXPECT_EQ(s.workers, 1u);
+  EXPECT_TRUE(c.media_types[0].enabled);
+  EXPECT_EQ(c.proxy_clusters[0].proxies, std::vector<std::string>{"proxy-1"});
+  EXPECT_FALSE(c.pacing.has_value());
+  EXPECT_EQ(c.values.at("node-pairs[pair-1].settings.delivering-timeout"), "30s");
+}
+
+TEST(ConfigLoader, DurationsAcceptUnitsAndWholeSeconds) {
+  LoadResult result = load(kBase + R"(
+[node-pairs.settings]
+delivering-timeout = 45
+handling-timeout = "2h"
+pull-hold-timeout = "1500ms"
+allow-multiple-agent-connections = "force-logout"
+)");
+  ASSERT_TRUE(result.ok()) << result.error_text();
+  const NodeSettings& s = result.config->node_pairs[0].settings;
+  EXPECT_EQ(s.delivering_timeout, std::chrono::seconds(45));
+  EXPECT_EQ(s.handling_timeout, std::chrono::hours(2));
+  EXPECT_EQ(s.pull_hold_timeout, std::chrono::milliseconds(1500));
+  EXPECT_EQ(s.allow_multiple_agent_connections, MultipleAgentConnections::kForceLogout);
+}
+
+TEST(ConfigLoader, MalformedTomlNamesTheLine) {
+  std::string text = kBase + "\n[[queues]]\nid = \"q1\"\ntenant = \"101\"\nbroken = [1, 2  # <-\n";
+  LoadResult result = load(text);
+  ASSERT_FALSE(result.ok());
+  ASSERT_EQ(result.errors.size(), 1u);
+  EXPECT_NE(result.errors[0].message.find("TOML syntax error"), std::string::npos);
+  EXPECT_GE(result.errors[0].line, marked_line(text));
+}
+
+TEST(ConfigLoader, WrongType) {
+  expect_error(kBase + R"(
+[[queues]]
+id = "q1"
+tenant = 101   # <-
+)", "queues[q1].tenant", "expected a string, found an integer");
+}
+
+TEST(ConfigLoader, PortOutOfRange) {
+  expect_error(kBase + kProxy + R"(
+[[proxies]]
+id = "proxy-2"
+cluster = "desktops"
+host = "127.0.0.1"
+port = 70000   # <-
+admin-port = 9002
+)", "proxies[proxy-2].port", "70000 is out of range; expected an integer from 1 to 65535");
+}
+
+TEST(ConfigLoader, DurationOutOfRange) {
+  expect_error(kBase + R"(
+[node-pairs.settings]
+delivering-timeout = "0s"   # <-
+)", "node-pairs[pair-1].settings.delivering-timeout", "\"0s\" is out of range; expected a duration");
+}
+
+TEST(ConfigLoader, PullHoldTimeoutRangeIsOneToSixHundredSeconds) {
+  expect_error(kBase + kProxy + R"(
+[proxies.settings]
+pull-hold-timeout = "601s"   # <-
+)", "proxies[proxy-1].settings.pull-hold-timeout", "from 1s to 10m");
+}
+
+TEST(ConfigLoader, InteractionCacheSizeRange) {
+  expect_error(kBase + kProxy + R"(
+[proxies.settings]
+interaction-cache-size = 99   # <-
+)", "proxies[proxy-1].settings.interaction-cache-size", "from 100 to 10000000");
+}
+
+TEST(ConfigLoader, MalformedDuration) {
+  expect_error(kBase + R"(
+[node-pairs.settings]
+handling-timeout = "3 hours"   # <-
+)", "node-pairs[pair-1].settings.handling-timeout", "\"3 hours\" is not a duration");
+}
+
+TEST(ConfigLoader, EnumValueNotAllowed) {
+  expect_error(kBase + R"(
+[node-pairs.settings]
+allow-multiple-agent-connections = "maybe"   # <-
+)", "node-pairs[pair-1].settings.allow-multiple-agent-connections", "expected one of true, false, force-logout");
+}
+
+TEST(ConfigLoader, UnknownKeyWithASuggestion) {
+  expect_error(kBase + R"(
+[node-pairs.settings]
+delivering-timout = "10s"   # <-
+)", "node-pairs[pair-1].settings.delivering-timout", "unknown key; did you mean \"delivering-timeout\"?");
+}
+
+TEST(ConfigLoader, UnknownSectionListsWhatIsAllowed) {
+  expect_error(kBase + R"(
+[routing]   # <-
+strategy = "x"
+)", "routing", "unknown key; expected one of: name, tenants, media-types, node-pairs");
+}
+
+TEST(ConfigLoader, SecretsAreRefused) {
+  expect_error(kBase + R"(
+[pacing]
+tenant = "101"
+credentials-env = "X"
+client-secret = "hunter2"   # <-
+[pacing.endpoint]
+base-urls = ["https://e.example/api/"]
+)", "pacing.client-secret", "secrets do not belong in the configuration file");
+}
+
+TEST(ConfigLoader, PasswordInAPostgresqlConnectionString) {
+  std::string text = kBase;
+  text.replace(text.find("sqlite-path = \"data/p1.db\""), 26,
+               "postgresql = \"host=db user=ix password=hunter2\"   # <-");
+  expect_error(text, "node-pairs[pair-1].storage.postgresql", "secrets do not belong");
+}
+
+TEST(ConfigLoader, StorageNeedsExactlyOneBackend) {
+  std::string text = kBase;
+  text.replace(text.find("sqlite-path = \"data/p1.db\""), 26, "sqlite-path = \"a.db\"\npostgresql = \"host=db\"");
+  text.replace(text.find("[node-pairs.storage]"), 20, "[node-pairs.storage]   # <-");
+  expect_error(text, "node-pairs[pair-1].storage", "set exactly one of sqlite-path and postgresql");
+}
+
+TEST(ConfigLoader, DuplicateNodePairId) {
+  expect_error(kBase + R"(
+[[node-pairs]]   # <-
+id = "pair-1"
+tag = "p2"
+tenants = ["101"]
+[node-pairs.primary]
+host = "127.0.0.1"
+port = 7201
+admin-port = 9201
+[node-pairs.backup]
+host = "127.0.0.1"
+port = 7202
+admin-port = 9202
+[node-pairs.storage]
+sqlite-path = "p2.db"
+)", "node-pairs[pair-1].id", "duplicate \"pair-1\"; it is already defined on line 14");
+}
+
+TEST(ConfigLoader, DuplicateTenant) {
+  expect_error(kBase + R"(
+[[tenants]]   # <-
+id = "202"
+)", "tenants[202].id", "duplicate \"202\"");
+}
+
+std::string second_pair(const std::string& tag_line, int port = 7201, int admin = 9201) {
+  return R"(
+[[node-pairs]]
+id = "pair-2"
+)" + tag_line + R"(
+tenants = ["202"]
+[node-pairs.primary]
+host = "127.0.0.1"
+port = )" + std::to_string(port) + R"(
+admin-port = )" + std::to_string(admin) + R"(
+[node-pairs.backup]
+host = "127.0.0.1"
+port = 7202
+admin-port = 9202
+[node-pairs.storage]
+sqlite-path = "p2.db"
+)";
+}
+
+TEST(ConfigLoader, DuplicateTag) {
+  expect_error(kBase + second_pair("tag = \"p1\"   # <-"), "node-pairs[pair-2].tag",
+               "tag \"p1\" is already used by node pair \"pair-1\"");
+}
+
+TEST(ConfigLoader, InvalidTag) {
+  expect_error(kBase + second_pair("tag = \"Pair_2!\"   # <-"), "node-pairs[pair-2].tag",
+               "expected 1 to 8 characters of a-z and 0-9");
+}
+
+TEST(ConfigLoader, DuplicatePort) {
+  std::string text = kBase + second_pair("tag = \"p2\"", 7101);
+  text.replace(text.find("port = 7101", text.find("pair-2")), 11, "port = 7101   # <-");
+  expect_error(text, "node-pairs[pair-2].primary.port",
+               "port 7101 on 127.0.0.1 is already used by node-pairs[pair-1].primary.port");
+}
+
+TEST(ConfigLoader, MissingRequiredKeyNamesTheTable) {
+  std::string text = kBase;
+  text.replace(text.find("tag = \"p1\"\n"), 11, "");
+  text.replace(text.find("[[node-pairs]]"), 14, "[[node-pairs]]   # <-");
+  expect_error(text, "node-pairs[pair-1].tag", "missing required key");
+}
+
+TEST(ConfigLoader, MissingRequiredSection) {
+  LoadResult result = load("[[tenants]]\nid = \"1\"\n[[media-types]]\nname = \"chat\"\n");
+  ASSERT_FALSE(result.ok());
+  ASSERT_EQ(result.errors.size(), 1u) << result.error_text();
+  EXPECT_EQ(result.errors[0].key_path, "node-pairs");
+  EXPECT_NE(result.errors[0].message.find("at least one [[node-pairs]] entry is required"), std::string::npos);
+}
+
+TEST(ConfigLoader, NodePairNamesAnUnknownMediaType) {
+  std::string text = kBase;
+  text.replace(text.find("tenants = [\"101\"]"), 17, "tenants = [\"101\"]\nmedia-types = [\"fax\"]   # <-");
+  expect_error(text, "node-pairs[pair-1].media-types", "media type \"fax\" is not defined in [[media-types]]");
+}
+
+TEST(ConfigLoader, NodePairNamesAnUnknownTenant) {
+  std::string text = kBase;
+  text.replace(text.find("tenants = [\"101\"]"), 17, "tenants = [\"101\", \"999\"]   # <-");
+  expect_error(text, "node-pairs[pair-1].tenants", "tenant \"999\" is not defined");
+}
+
+TEST(ConfigLoader, ViewNamesAMissingQueue) {
+  expect_error(kBase + R"(
+[[queues]]
+id = "q1"
+tenant = "101"
+[[views]]
+id = "v1"
+tenant = "101"
+queues = ["q1", "nope"]   # <-
+)", "views[v1].queues", "queue \"nope\" is not defined");
+}
+
+TEST(ConfigLoader, ViewNamesAQueueOfAnotherTenant) {
+  expect_error(kBase + R"(
+[[queues]]
+id = "q2"
+tenant = "202"
+[[views]]
+id = "v1"
+tenant = "101"
+queues = ["q2"]   # <-
+)", "views[v1].queues", "queue \"q2\" belongs to tenant \"202\", not \"101\"");
+}
+
+TEST(ConfigLoader, ProxyNamesAnUnknownCluster) {
+  std::string text = kBase + kProxy;
+  text.replace(text.find("cluster = \"desktops\""), 20, "cluster = \"nowhere\"   # <-");
+  expect_error(text, "proxies[proxy-1].cluster", "proxy cluster \"nowhere\" is not defined");
+}
+
+TEST(ConfigLoader, AgentGroupNamesUnknownAgentsAndVirtualQueues) {
+  std::string text = kBase + R"(
+[[agent-groups]]
+id = "g1"
+tenant = "101"
+agents = ["ghost"]   # <-
+)";
+  expect_error(text, "agent-groups[g1].agents", "agent \"ghost\" is not defined");
+  expect_error(kBase + R"(
+[[agent-groups]]
+id = "g1"
+tenant = "101"
+origination-dns = ["Nowhere VQ"]   # <-
+)", "agent-groups[g1].origination-dns", "virtual queue \"Nowhere VQ\" is not defined");
+}
+
+TEST(ConfigLoader, AgentPlaceOfAnotherTenant) {
+  expect_error(kBase + R"(
+[[places]]
+id = "pl"
+tenant = "202"
+[[agents]]
+id = "a1"
+tenant = "101"
+place = "pl"   # <-
+)", "agents[a1].place", "place \"pl\" belongs to tenant \"202\"");
+}
+
+TEST(ConfigLoader, PacingMediaMustBeOneMediaTypeNotAList) {
+  expect_error(kBase + R"(
+[[virtual-queues]]
+id = "Proactive Chat"
+tenant = "101"
+[virtual-queues.pacing]
+media = ["chat", "email"]   # <-
+)", "virtual-queues[Proactive Chat].pacing.media",
+               "expected the name of one media type (a list is not allowed), found a list");
+}
+
+TEST(ConfigLoader, PacingMediaMustBeKnown) {
+  expect_error(kBase + R"(
+[[virtual-queues]]
+id = "Proactive Fax"
+tenant = "101"
+[virtual-queues.pacing]
+media = "fax"   # <-
+)", "virtual-queues[Proactive Fax].pacing.media", "media type \"fax\" is not defined");
+}
+
+TEST(ConfigLoader, OptimizationGoalRange) {
+  expect_error(kBase + R"(
+[[virtual-queues]]
+id = "Proactive Chat"
+tenant = "101"
+[virtual-queues.pacing]
+media = "chat"
+optimizationGoal = 100.5   # <-
+)", "virtual-queues[Proactive Chat].pacing.optimizationGoal", "100.5 is out of range; expected a number from 0 to 100");
+}
+
+TEST(ConfigLoader, PacingCredentialsExactlyOneSource) {
+  expect_error(kBase + R"(
+[pacing]   # <-
+tenant = "101"
+[pacing.endpoint]
+base-urls = ["https://e.example/api/"]
+)", "pacing", "set exactly one of credentials-file and credentials-env");
+}
+
+TEST(ConfigLoader, PacingBaseUrlMustBeHttp) {
+  expect_error(kBase + R"(
+[pacing]
+tenant = "101"
+credentials-env = "IX_CREDS"
+[pacing.endpoint]
+base-urls = ["ftp://e.example/"]   # <-
+)", "pacing.endpoint.base-urls", "\"ftp://e.example/\" is not an http:// or https:// URL");
+}
+
+TEST(ConfigLoader, TlsNeedsACertificate) {
+  expect_error(kBase + R"(
+[node-pairs.tls]
+enabled = true   # <-
+)", "node-pairs[pair-1].tls.enabled", "TLS needs cert-file and key-file");
+}
+
+TEST(ConfigLoader, EveryProblemIsReportedAtOnce) {
+  LoadResult result = load(kBase + R"(
+[node-pairs.settings]
+delivering-timeout = "0s"
+max-interactions-per-snapshot = "many"
+bogus = 1
+)");
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.errors.size(), 3u) << result.error_text();
+}
+
+TEST(ConfigLoader, PacingTargetsFromRegularAndBlendedAgentGroups) {
+  LoadResult result = load(kBase + R"(
+[[media-types]]
+name = "voice"
+[[agents]]
+id = "a1"
+tenant = "101"
+[[agents]]
+id = "a2"
+tenant = "101"
+[[virtual-queues]]
+id = "Proactive Chat"
+tenant = "101"
+[virtual-queues.pacing]
+media = "chat"
+[[virtual-queues]]
+id = "Proactive Voice"
+tenant = "101"
+[virtual-queues.pacing]
+media = "voice"
+optimizationGoal = 5
+[[virtual-queues]]
+id = "Not Paced"
+tenant = "101"
+[[agent-groups]]
+id = "Proactive Chat"
+tenant = "101"
+agents = ["a1"]
+origination-dns = ["Proactive Chat"]
+[[agent-groups]]
+id = "Proactive Chat Sales"
+tenant = "101"
+origination-dns = ["Proactive Chat", "Not Paced"]
+[[agent-groups]]
+id = "Proactive Voice"
+tenant = "101"
+origination-dns = ["Proactive Voice"]
+[[agent-groups]]
+id = "Proactive Blended"
+tenant = "101"
+agents = ["a1", "a2"]
+origination-dns = ["Proactive Chat", "Proactive Voice"]
+)");
+  ASSERT_TRUE(result.ok()) << result.error_text();
+  const auto& targets = result.config->pacing_targets;
+  ASSERT_EQ(targets.size(), 2u) << "a virtual queue without a pacing section is no target";
+  EXPECT_EQ(targets[0].name, "Proactive Chat - chat");
+  EXPECT_EQ(targets[0].media, "chat");
+  EXPECT_EQ(targets[0].optimization_goal, 3.0) << "default optimizationGoal";
+  EXPECT_EQ(targets[0].agent_groups, (std::vector<std::string>{"Proactive Chat", "Proactive Chat Sales", "Proactive Blended"}));
+  EXPECT_EQ(targets[1].name, "Proactive Voice - voice");
+  EXPECT_EQ(targets[1].optimization_goal, 5.0);
+  EXPECT_EQ(targets[1].agent_groups, (std::vector<std::string>{"Proactive Voice", "Proactive Blended"}));
+}
+
+TEST(ConfigLoader, UnreadableFileIsFlagged) {
+  LoadResult result = load_config_file("/nonexistent/cluster.toml");
+  ASSERT_FALSE(result.ok());
+  EXPECT_TRUE(result.unreadable);
+  EXPECT_NE(result.error_text().find("/nonexistent/cluster.toml: cannot read the file"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ix::config
