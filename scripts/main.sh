@@ -15,13 +15,16 @@ cmake --build build -j2
 echo
 echo "== ixcluster foundation built =="
 echo "Wire protocol:  protocol/schema/ixcluster.fbs ($(grep -c '^table ' protocol/schema/ixcluster.fbs) tables)"
+echo
+echo "The local cluster the main job will start (examples/local-cluster.toml):"
+./build/tools/ixctl config check examples/local-cluster.toml
+echo
 echo "Frame codec and transport, measured here:"
 ./build/perf/codec_bench --benchmark_min_time=0.2 --benchmark_filter='Submit|ReportingEvent'
 ./build/perf/transport_bench --benchmark_min_time=0.2 --benchmark_filter='/1024'
 cat <<'NEXT'
 
 Coming next (see `issues`):
-  - cluster-config: one validated TOML file for the whole cluster (`ixctl config check`)
   - ixnode: the interaction server node (SQLite store, queues, agents, reporting, failover)
   - ixproxy: the routing proxy that makes node pairs look like one server
   - ixctl cluster up: this command will then start a local cluster driven by ixsim

@@ -437,6 +437,62 @@ enabled = true   # <-
 )", "node-pairs[pair-1].tls.enabled", "TLS needs cert-file and key-file");
 }
 
+TEST(ConfigLoader, ArraySectionWrittenAsAValue) {
+  std::string text = kBase;
+  text.replace(text.find("[[tenants]]\nid = \"202\""), 22, "");
+  text.replace(text.find("[[tenants]]\nid = \"101\""), 22, "tenants = \"101\"   # <-");
+  expect_error(text, "tenants", "expected [[tenants]] entries, found a string");
+}
+
+TEST(ConfigLoader, TableSectionWrittenAsAValue) {
+  std::string text = kBase;
+  text.replace(text.find("[node-pairs.storage]\nsqlite-path = \"data/p1.db\""), 47, "");
+  text.replace(text.find("tenants = [\"101\"]"), 17, "tenants = [\"101\"]\nstorage = \"sqlite\"   # <-");
+  expect_error(text, "node-pairs[pair-1].storage", "expected a [node-pairs.storage] table, found a string");
+}
+
+TEST(ConfigLoader, RequiringClientCertificatesNeedsACa) {
+  expect_error(kBase + R"(
+[node-pairs.tls]
+enabled = true
+cert-file = "node.pem"
+key-file = "node.key"
+require-client-cert = true   # <-
+)", "node-pairs[pair-1].tls.require-client-cert", "needs ca-file");
+}
+
+TEST(ConfigLoader, QueueOfAnUnknownTenant) {
+  expect_error(kBase + R"(
+[[queues]]
+id = "q1"
+tenant = "999"   # <-
+)", "queues[q1].tenant", "tenant \"999\" is not defined in [[tenants]]");
+}
+
+TEST(ConfigLoader, PacingTenantMustExistAndBaseUrlsMustNotBeEmpty) {
+  std::string text = kBase + R"(
+[pacing]
+tenant = "999"   # <-
+credentials-env = "IX_CREDS"
+[pacing.endpoint]
+base-urls = []
+)";
+  expect_error(text, "pacing.tenant", "tenant \"999\" is not defined");
+  LoadResult result = load(text);
+  bool empty_urls = false;
+  for (const ConfigIssue& e : result.errors) empty_urls |= e.key_path == "pacing.endpoint.base-urls";
+  EXPECT_TRUE(empty_urls) << result.error_text();
+}
+
+TEST(ConfigLoader, WorkbinOwnerIsAgentOrPlace) {
+  expect_error(kBase + R"(
+[[workbin-types]]
+id = "drafts"
+tenant = "101"
+owner = "team"   # <-
+)", "workbin-types[drafts].owner", "\"team\" is not allowed; expected one of agent, place");
+}
+
 TEST(ConfigLoader, EveryProblemIsReportedAtOnce) {
   LoadResult result = load(kBase + R"(
 [node-pairs.settings]
