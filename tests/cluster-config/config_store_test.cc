@@ -5,52 +5,17 @@
 #include <filesystem>
 #include <fstream>
 
+#include "tests/cluster-config/test_files.h"
+
 namespace ix::config {
 namespace {
 
-std::string cluster_file(const std::string& delivering_timeout, const std::string& tag, bool second_pair = false,
-                         const std::string& extra = "") {
-  std::string text = R"(
-[[tenants]]
-id = "101"
-[[media-types]]
-name = "chat"
-[[node-pairs]]
-id = "pair-1"
-tag = ")" + tag + R"("
-tenants = ["101"]
-[node-pairs.primary]
-host = "127.0.0.1"
-port = 7101
-admin-port = 9101
-[node-pairs.backup]
-host = "127.0.0.1"
-port = 7102
-admin-port = 9102
-[node-pairs.storage]
-sqlite-path = "p1.db"
-[node-pairs.settings]
-delivering-timeout = ")" + delivering_timeout + R"("
-)";
-  if (second_pair) {
-    text += R"(
-[[node-pairs]]
-id = "pair-2"
-tag = "p2"
-tenants = ["101"]
-[node-pairs.primary]
-host = "127.0.0.1"
-port = 7201
-admin-port = 9201
-[node-pairs.backup]
-host = "127.0.0.1"
-port = 7202
-admin-port = 9202
-[node-pairs.storage]
-sqlite-path = "p2.db"
-)";
-  }
-  return text + extra;
+std::string cluster_file(const std::string& delivering_timeout, const std::string& tag, bool second_pair = false) {
+  std::string text = "[[tenants]]\nid = \"101\"\n[[media-types]]\nname = \"chat\"\n" +
+                     test::node_pair_toml("pair-1", "tag = \"" + tag + "\"", 7101) +
+                     "[node-pairs.settings]\ndelivering-timeout = \"" + delivering_timeout + "\"\n";
+  if (second_pair) text += test::node_pair_toml("pair-2", "tag = \"p2\"", 7201);
+  return text;
 }
 
 class ConfigStoreTest : public ::testing::Test {

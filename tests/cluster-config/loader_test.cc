@@ -6,6 +6,8 @@
 
 #include <sstream>
 
+#include "tests/cluster-config/test_files.h"
+
 namespace ix::config {
 namespace {
 
@@ -21,25 +23,7 @@ name = "chat"
 
 [[media-types]]
 name = "email"
-
-[[node-pairs]]
-id = "pair-1"
-tag = "p1"
-tenants = ["101"]
-
-[node-pairs.primary]
-host = "127.0.0.1"
-port = 7101
-admin-port = 9101
-
-[node-pairs.backup]
-host = "127.0.0.1"
-port = 7102
-admin-port = 9102
-
-[node-pairs.storage]
-sqlite-path = "data/p1.db"
-)";
+)" + test::node_pair_toml("pair-1", "tag = \"p1\"", 7101, "[\"101\"]", "data/p1.db");
 
 const std::string kProxy = R"(
 [[proxy-clusters]]
@@ -233,22 +217,9 @@ TEST(ConfigLoader, StorageNeedsExactlyOneBackend) {
 }
 
 TEST(ConfigLoader, DuplicateNodePairId) {
-  expect_error(kBase + R"(
-[[node-pairs]]   # <-
-id = "pair-1"
-tag = "p2"
-tenants = ["101"]
-[node-pairs.primary]
-host = "127.0.0.1"
-port = 7201
-admin-port = 9201
-[node-pairs.backup]
-host = "127.0.0.1"
-port = 7202
-admin-port = 9202
-[node-pairs.storage]
-sqlite-path = "p2.db"
-)", "node-pairs[pair-1].id", "duplicate \"pair-1\"; it is already defined on line 14");
+  std::string text = kBase + test::node_pair_toml("pair-1", "tag = \"p2\"", 7301);
+  text.replace(text.rfind("[[node-pairs]]"), 14, "[[node-pairs]]   # <-");
+  expect_error(text, "node-pairs[pair-1].id", "duplicate \"pair-1\"; it is already defined on line 14");
 }
 
 TEST(ConfigLoader, DuplicateTenant) {
@@ -258,23 +229,8 @@ id = "202"
 )", "tenants[202].id", "duplicate \"202\"");
 }
 
-std::string second_pair(const std::string& tag_line, int port = 7201, int admin = 9201) {
-  return R"(
-[[node-pairs]]
-id = "pair-2"
-)" + tag_line + R"(
-tenants = ["202"]
-[node-pairs.primary]
-host = "127.0.0.1"
-port = )" + std::to_string(port) + R"(
-admin-port = )" + std::to_string(admin) + R"(
-[node-pairs.backup]
-host = "127.0.0.1"
-port = 7202
-admin-port = 9202
-[node-pairs.storage]
-sqlite-path = "p2.db"
-)";
+std::string second_pair(const std::string& tag_line) {
+  return test::node_pair_toml("pair-2", tag_line, 7201, "[\"202\"]");
 }
 
 TEST(ConfigLoader, DuplicateTag) {
@@ -288,7 +244,7 @@ TEST(ConfigLoader, InvalidTag) {
 }
 
 TEST(ConfigLoader, DuplicatePort) {
-  std::string text = kBase + second_pair("tag = \"p2\"", 7101);
+  std::string text = kBase + test::node_pair_toml("pair-2", "tag = \"p2\"", 7101);
   text.replace(text.find("port = 7101", text.find("pair-2")), 11, "port = 7101   # <-");
   expect_error(text, "node-pairs[pair-2].primary.port",
                "port 7101 on 127.0.0.1 is already used by node-pairs[pair-1].primary.port");

@@ -101,6 +101,15 @@ inline sockaddr_storage loopback(uint16_t port) {
   return net::numeric_address({"127.0.0.1", port}).value();
 }
 
+// A loopback port that nothing listens on (it was bound a moment ago and released).
+inline uint16_t unused_port(uv_loop_t* loop) {
+  EchoServer probe(loop);
+  probe.start();
+  uint16_t port = probe.port();
+  probe.stop();
+  return port;
+}
+
 inline std::shared_ptr<net::Connection> connect_to(uv_loop_t* loop, uint16_t port,
                                                    std::shared_ptr<net::TlsContext> tls = nullptr,
                                                    net::ConnectionOptions options = {}) {

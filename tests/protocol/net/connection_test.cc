@@ -145,13 +145,7 @@ TEST(Connection, ConnectorReconnectsAfterTheServerRestarts) {
 
 TEST(Connection, BackoffGrowsExponentiallyUpToTheMaximum) {
   TestLoop loop;
-  uint16_t port;
-  {
-    // Find a port that nobody listens on.
-    EchoServer probe(loop.get());
-    ASSERT_TRUE(probe.start());
-    port = probe.port();
-  }
+  const uint16_t port = test::unused_port(loop.get());
   ConnectorOptions options;
   options.initial_backoff_ms = 5;
   options.max_backoff_ms = 40;
@@ -228,12 +222,7 @@ TEST(Connection, GracefulCloseDeliversQueuedOutputFirst) {
 
 TEST(Connection, RefusedConnectEndsInOnCloseWithTheReason) {
   TestLoop loop;
-  uint16_t port;
-  {
-    EchoServer probe(loop.get());
-    ASSERT_TRUE(probe.start());
-    port = probe.port();
-  }
+  const uint16_t port = test::unused_port(loop.get());
   auto client = test::connect_to(loop.get(), port);
   bool opened = false;
   std::string reason;
@@ -271,6 +260,17 @@ TEST(Connection, ListenOnAPortInUseFailsWithAClearError) {
   auto bad = Listener::listen(loop.get(), {"not-an-ip", 0}, {}, nullptr);
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.error().text.find("not-an-ip"), std::string::npos);
+}
+
+TEST(Connection, ReusePortLetsSeveralLoopsListenOnOnePort) {
+  TestLoop loop;
+  ListenerOptions options;
+  options.reuse_port = true;
+  auto first = Listener::listen(loop.get(), {"127.0.0.1", 0}, options, nullptr);
+  ASSERT_TRUE(first.ok()) << first.error().text;
+  auto second = Listener::listen(loop.get(), {"127.0.0.1", (*first)->port()}, options, nullptr);
+  ASSERT_TRUE(second.ok()) << second.error().text;
+  EXPECT_EQ((*second)->port(), (*first)->port());
 }
 
 }  // namespace
