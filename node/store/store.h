@@ -1,0 +1,94 @@
+// The node's durable store: what must survive a crash (open interactions, the event log, the
+// interaction-ID counter) behind one interface, so that SQLite (embedded default) and
+// PostgreSQL (pairs on two hosts, later) are interchangeable.
+//
+// Writes are asynchronous and grouped: the loop thread hands over a Transaction and gets its
+// completion back on the loop thread once the batch that contains it is durably committed
+// (group commit). Reads for start-up and for the reporting backlog are synchronous.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "protocol/result.h"
+
+namespace ix::node {
+
+// One interaction as stored: indexed columns plus its encoded InteractionInfo.
+struct StoredInteraction {
+  std::string id;
+  std::string tenant;
+  int state = 0;
+  std::vector<uint8_t> data;  // a FlatBuffers InteractionInfo buffer
+};
+
+struct StoredEvent {
+  uint64_t seq = 0;
+  int64_t timestamp_us = 0;
+  std::string tenant;
+  std::vector<uint8_t> frame;  // the complete reporting frame, as sent to subscribers
+};
+
+struct PutInteraction {
+  StoredInteraction interaction;
+};
+struct DeleteInteraction {
+  std::string id;
+};
+struct AppendEvent {
+  StoredEvent event;
+};
+struct SetCounter {
+  std::string name;
+  uint64_t value = 0;
+};
+// Event-log retention: drops events with seq < before_seq.
+struct TrimEvents {
+  uint64_t before_seq = 0;
+};
+
+using Mutation = std::variant<PutInteraction, DeleteInteraction, AppendEvent, SetCounter, TrimEvents>;
+
+// Everything one request changes; committed atomically, with other transactions.
+struct Transaction {
+  std::vector<Mutation> mutations;
+};
+
+// What a node loads when it becomes primary.
+struct LoadedState {
+  std::vector<StoredInteraction> interactions;
+  uint64_t last_seq = 0;
+  std::vector<std::pair<std::string, uint64_t>> counters;
+};
+
+struct CommitStats {
+  uint64_t batches = 0;
+  uint64_t transactions = 0;
+  double last_batch_seconds = 0;
+  size_t last_batch_size = 0;
+};
+
+class Store {
+ public:
+  using CommitCallback = std::function<void(const Status&)>;
+  // Observes every committed batch (size, seconds) on the loop thread, for metrics.
+  using BatchObserver = std::function<void(size_t transactions, double seconds)>;
+
+  virtual ~Store() = default;
+
+  virtual Result<LoadedState> load() = 0;
+  // Queues a transaction; done runs on the loop thread after it is committed (or failed).
+  virtual void commit(Transaction transaction, CommitCallback done) = 0;
+  // Events with seq > after_seq, oldest first, at most limit of them.
+  virtual Result<std::vector<StoredEvent>> read_events(uint64_t after_seq, size_t limit) = 0;
+  // The smallest seq still in the event log (0 when empty).
+  virtual Result<uint64_t> first_seq() = 0;
+  virtual void set_batch_observer(BatchObserver observer) = 0;
+  // Waits for every queued transaction and stops the writer thread.
+  virtual void close() = 0;
+};
+
+}  // namespace ix::node

@@ -1,0 +1,163 @@
+#include "node/store/sqlite_store.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <filesystem>
+
+#include "node/store/lease.h"
+#include "tests/support/test_loop.h"
+
+namespace ix::node {
+namespace {
+
+class SqliteStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("ix-store-" + std::to_string(::getpid()) + "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    path_ = (dir_ / "pair.db").string();
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::unique_ptr<SqliteStore> open(bool group_commit = true) {
+    auto store = SqliteStore::open(loop_.get(), {path_, true, group_commit, 10'000});
+    EXPECT_TRUE(store.ok()) << (store.ok() ? "" : store.error().text);
+    return store.ok() ? std::move(store.value()) : nullptr;
+  }
+
+  static Transaction submit(int n) {
+    Transaction t;
+    std::string id = "p1." + std::to_string(n);
+    t.mutations.push_back(PutInteraction{{id, "101", 1, std::vector<uint8_t>{1, 2, static_cast<uint8_t>(n)}}});
+    t.mutations.push_back(AppendEvent{{static_cast<uint64_t>(n), 1000 + n, "101", std::vector<uint8_t>{9, static_cast<uint8_t>(n)}}});
+    t.mutations.push_back(SetCounter{"interaction", static_cast<uint64_t>(n)});
+    return t;
+  }
+
+  test::TestLoop loop_;
+  std::filesystem::path dir_;
+  std::string path_;
+};
+
+TEST_F(SqliteStoreTest, GroupCommitAcknowledgesEveryTransactionInFewerBatches) {
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  int acknowledged = 0, failed = 0;
+  for (int i = 1; i <= 2000; ++i) {
+    store->commit(submit(i), [&](const Status& s) { s.ok() ? ++acknowledged : ++failed; });
+  }
+  ASSERT_TRUE(loop_.run_until([&] { return acknowledged + failed == 2000; }));
+  EXPECT_EQ(failed, 0);
+  EXPECT_EQ(store->stats().transactions, 2000u);
+  EXPECT_LT(store->stats().batches, 2000u) << "transactions queued together commit together";
+
+  auto state = store->load();
+  ASSERT_TRUE(state.ok()) << state.error().text;
+  EXPECT_EQ(state->interactions.size(), 2000u);
+  EXPECT_EQ(state->last_seq, 2000u);
+  ASSERT_EQ(state->counters.size(), 1u);
+  EXPECT_EQ(state->counters[0].second, 2000u);
+  store->close();
+}
+
+TEST_F(SqliteStoreTest, WithoutGroupCommitEveryTransactionIsItsOwnBatch) {
+  auto store = open(false);
+  ASSERT_NE(store, nullptr);
+  int acknowledged = 0;
+  for (int i = 1; i <= 50; ++i) store->commit(submit(i), [&](const Status&) { ++acknowledged; });
+  ASSERT_TRUE(loop_.run_until([&] { return acknowledged == 50; }));
+  EXPECT_EQ(store->stats().batches, 50u);
+  store->close();
+}
+
+TEST_F(SqliteStoreTest, CommittedDataSurvivesReopenAndDeletesAreKept) {
+  {
+    auto store = open();
+    int done = 0;
+    for (int i = 1; i <= 10; ++i) store->commit(submit(i), [&](const Status&) { ++done; });
+    Transaction stop;
+    stop.mutations.push_back(DeleteInteraction{"p1.3"});
+    store->commit(std::move(stop), [&](const Status&) { ++done; });
+    ASSERT_TRUE(loop_.run_until([&] { return done == 11; }));
+    store->close();
+  }
+  auto store = open();
+  auto state = store->load();
+  ASSERT_TRUE(state.ok());
+  EXPECT_EQ(state->interactions.size(), 9u);
+  for (const auto& i : state->interactions) EXPECT_NE(i.id, "p1.3");
+  auto events = store->read_events(7, 100);
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 3u);
+  EXPECT_EQ((*events)[0].seq, 8u);
+  EXPECT_EQ((*events)[0].frame, (std::vector<uint8_t>{9, 8}));
+  auto limited = store->read_events(0, 4);
+  EXPECT_EQ(limited->size(), 4u);
+  store->close();
+}
+
+TEST_F(SqliteStoreTest, RetentionTrimsTheOldestEvents) {
+  auto store = open();
+  int done = 0;
+  for (int i = 1; i <= 10; ++i) store->commit(submit(i), [&](const Status&) { ++done; });
+  Transaction trim;
+  trim.mutations.push_back(TrimEvents{6});
+  store->commit(std::move(trim), [&](const Status&) { ++done; });
+  ASSERT_TRUE(loop_.run_until([&] { return done == 11; }));
+  EXPECT_EQ(store->first_seq().value(), 6u);
+  EXPECT_EQ(store->read_events(0, 100)->size(), 5u);
+  store->close();
+}
+
+TEST_F(SqliteStoreTest, FailedBatchReportsTheErrorToEveryTransaction) {
+  auto store = open();
+  std::vector<std::string> errors;
+  store->commit(submit(1), [&](const Status& s) { errors.push_back(s.ok() ? "" : s.error().text); });
+  store->commit(submit(1), [&](const Status& s) { errors.push_back(s.ok() ? "" : s.error().text); });  // same seq
+  ASSERT_TRUE(loop_.run_until([&] { return errors.size() == 2; }));
+  EXPECT_NE(errors[1].find("UNIQUE"), std::string::npos) << "a duplicate event seq cannot commit: " << errors[1];
+  // Atomic: whatever was acknowledged is there, whatever failed left nothing behind.
+  auto state = store->load();
+  EXPECT_EQ(state->interactions.size(), errors[0].empty() ? 1u : 0u);
+  EXPECT_EQ(store->read_events(0, 10)->size(), state->interactions.size());
+  store->close();
+}
+
+TEST_F(SqliteStoreTest, NewerSchemaIsRefused) {
+  { auto store = open(); store->close(); }
+  sqlite3* db = nullptr;
+  sqlite3_open(path_.c_str(), &db);
+  sqlite3_exec(db, "UPDATE schema_version SET version = 99", nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+  auto store = SqliteStore::open(loop_.get(), {path_, true, true, 100});
+  ASSERT_FALSE(store.ok());
+  EXPECT_NE(store.error().text.find("schema version 99, newer than this ixnode's 1"), std::string::npos) << store.error().text;
+}
+
+TEST_F(SqliteStoreTest, UnopenableDatabaseSaysWhere) {
+  auto store = SqliteStore::open(loop_.get(), {"/nonexistent/dir/pair.db", true, true, 100});
+  ASSERT_FALSE(store.ok());
+  EXPECT_NE(store.error().text.find("/nonexistent/dir/pair.db"), std::string::npos);
+}
+
+TEST_F(SqliteStoreTest, LeaseIsExclusiveUntilReleased) {
+  const std::string lock = path_ + ".lock";
+  auto first = Lease::try_acquire(lock);
+  ASSERT_TRUE(first.ok());
+  EXPECT_TRUE(first->held());
+  auto second = Lease::try_acquire(lock);
+  ASSERT_TRUE(second.ok());
+  EXPECT_FALSE(second->held()) << "the lease is taken";
+  first->release();
+  auto third = Lease::try_acquire(lock);
+  ASSERT_TRUE(third.ok());
+  EXPECT_TRUE(third->held());
+  auto bad = Lease::try_acquire("/nonexistent/dir/pair.lock");
+  EXPECT_FALSE(bad.ok());
+}
+
+}  // namespace
+}  // namespace ix::node
