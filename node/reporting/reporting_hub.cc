@@ -1,0 +1,119 @@
+#include "node/reporting/reporting_hub.h"
+
+namespace ix::node {
+
+bool is_agent_event(proto::Message type) {
+  using M = proto::Message;
+  switch (type) {
+    case M::EventAgentLogin:
+    case M::EventAgentLogout:
+    case M::EventAgentReady:
+    case M::EventAgentNotReady:
+    case M::EventMediaAdded:
+    case M::EventMediaRemoved:
+    case M::EventDoNotDisturbOn:
+    case M::EventDoNotDisturbOff:
+    case M::EventAgentReasonChanged:
+      return true;
+    default:
+      return false;
+  }
+}
+
+ReportingHub::ReportingHub(uv_loop_t* loop, std::string node_id, Store& store)
+    : node_id_(std::move(node_id)), store_(store), pump_timer_(loop) {}
+
+void ReportingHub::reset(uint64_t last_committed_seq) {
+  assigned_seq_ = committed_seq_ = last_committed_seq;
+}
+
+bool ReportingHub::wants(const Subscriber& s, const std::string& tenant, bool agent_class) const {
+  if (agent_class ? !s.agents : !s.interactions) return false;
+  return s.tenants.empty() || s.tenants.contains(tenant);
+}
+
+void ReportingHub::send(Subscriber& s, uint64_t seq, const std::string& tenant, bool agent_class,
+                        std::span<const uint8_t> frame) {
+  if (seq <= s.cursor) return;  // already sent from the backlog
+  s.cursor = seq;
+  if (!wants(s, tenant, agent_class)) return;
+  s.channel->send(frame);
+}
+
+void ReportingHub::publish(const std::vector<RecordedEvent>& events) {
+  if (events.empty()) return;
+  committed_seq_ = std::max(committed_seq_, events.back().seq);
+  std::vector<net::MessageChannel*> too_slow;
+  for (auto& [channel, s] : subscribers_) {
+    if (!s.live) continue;
+    for (const RecordedEvent& e : events) send(s, e.seq, e.tenant, e.agent_class, *e.frame);
+    if (channel->connection().queued_bytes() > kMaxSubscriberBacklogBytes) too_slow.push_back(channel);
+  }
+  for (net::MessageChannel* channel : too_slow) {
+    channel->send_error(0, 0, proto::ErrorCode::WrongState,
+                        "reporting client reads too slowly: more than " + std::to_string(kMaxSubscriberBacklogBytes) +
+                            " bytes queued; disconnecting (resume from the last sequence number seen)");
+    unsubscribe(channel);
+    channel->connection().close("reporting client too slow");
+  }
+}
+
+Status ReportingHub::subscribe(net::MessageChannel* channel, std::set<std::string> tenants, bool interactions,
+                               bool agents, std::optional<uint64_t> resume_after) {
+  Subscriber s{channel, std::move(tenants), interactions, agents, committed_seq_, true};
+  if (resume_after) {
+    if (*resume_after > committed_seq_) {
+      return Error{static_cast<int>(proto::ErrorCode::InvalidAttribute),
+                   "resume position " + std::to_string(*resume_after) + " for node " + node_id_ +
+                       " is ahead of the event log (last sequence number " + std::to_string(committed_seq_) + ")"};
+    }
+    auto first = store_.first_seq();
+    if (!first) return first.error();
+    if (*first > 0 && *resume_after + 1 < *first) {
+      return Error{static_cast<int>(proto::ErrorCode::InvalidAttribute),
+                   "resume position " + std::to_string(*resume_after) + " for node " + node_id_ +
+                       " is older than the event log's retention (first sequence number " + std::to_string(*first) + ")"};
+    }
+    s.cursor = *resume_after;
+    s.live = s.cursor >= committed_seq_;
+  }
+  subscribers_[channel] = std::move(s);
+  schedule_pump();
+  return {};
+}
+
+void ReportingHub::unsubscribe(net::MessageChannel* channel) { subscribers_.erase(channel); }
+
+void ReportingHub::schedule_pump() {
+  if (!pump_timer_.active()) pump_timer_.start(0, [this] { pump(); });
+}
+
+void ReportingHub::pump() {
+  bool more = false;
+  for (auto& [channel, s] : subscribers_) {
+    if (s.live) continue;
+    if (channel->connection().queued_bytes() > (4u << 20)) {
+      more = true;  // let the client read what it has first
+      continue;
+    }
+    auto events = store_.read_events(s.cursor, kBacklogChunk);
+    if (!events) {
+      channel->send_error(0, 0, proto::ErrorCode::Internal, "reading the event log failed: " + events.error().text);
+      s.live = true;
+      continue;
+    }
+    for (const StoredEvent& e : *events) {
+      auto envelope = wire::verify_envelope(std::span(e.frame).subspan(wire::kFrameHeaderSize));
+      bool agent_class = envelope.ok() && is_agent_event((*envelope)->body_type());
+      send(s, e.seq, e.tenant, agent_class, e.frame);
+    }
+    if (s.cursor >= committed_seq_) {
+      s.live = true;
+    } else {
+      more = true;
+    }
+  }
+  if (more) pump_timer_.start(1, [this] { pump(); });
+}
+
+}  // namespace ix::node

@@ -1,0 +1,100 @@
+// ReportingHub: the node's reporting stream.
+//
+// Every state change records its reporting events here while the change is being prepared: the
+// hub stamps each with the pair's node ID, the next sequence number and a timestamp, encodes the
+// frame once, and adds it to the change's Transaction so that the event log is written in the
+// same commit as the state it describes. Only after that commit are the events published to
+// live subscribers; a subscriber that resumes from an older sequence number first reads the
+// backlog from the event log (in chunks, paced by its connection's output queue) and turns live
+// when it has caught up, so it sees every event once, without gap or duplicate.
+// Owned by the node's loop thread.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "node/store/store.h"
+#include "protocol/net/message_channel.h"
+#include "protocol/net/timer.h"
+#include "protocol/wire/messages.h"
+
+namespace ix::node {
+
+struct RecordedEvent {
+  uint64_t seq;
+  std::string tenant;
+  bool agent_class;
+  std::shared_ptr<const wire::Frame> frame;
+};
+
+class ReportingHub {
+ public:
+  // A subscriber whose queued output passes this many bytes is disconnected as too slow.
+  static constexpr size_t kMaxSubscriberBacklogBytes = 64u << 20;
+  static constexpr size_t kBacklogChunk = 1000;
+
+  ReportingHub(uv_loop_t* loop, std::string node_id, Store& store);
+
+  void reset(uint64_t last_committed_seq);
+  uint64_t last_committed_seq() const { return committed_seq_; }
+  uint64_t last_assigned_seq() const { return assigned_seq_; }
+
+  // Stamps `event` (a native reporting event with a `header`), encodes it and appends it to
+  // the transaction; returns the recorded event for publish().
+  template <class Event>
+  RecordedEvent record(Transaction& transaction, const std::string& tenant, Event event, int64_t now_us);
+
+  // Sends committed events to live subscribers.
+  void publish(const std::vector<RecordedEvent>& events);
+
+  // Starts (or restarts) a subscription on a channel: tenants (empty = all), classes, and the
+  // last sequence number the client has seen (0 = from the start of the log; no resume =
+  // live only).
+  Status subscribe(net::MessageChannel* channel, std::set<std::string> tenants, bool interactions, bool agents,
+                   std::optional<uint64_t> resume_after);
+  void unsubscribe(net::MessageChannel* channel);
+  size_t subscribers() const { return subscribers_.size(); }
+
+ private:
+  struct Subscriber {
+    net::MessageChannel* channel;
+    std::set<std::string> tenants;
+    bool interactions;
+    bool agents;
+    uint64_t cursor;  // the last seq this subscriber has been sent
+    bool live;
+  };
+  bool wants(const Subscriber& s, const std::string& tenant, bool agent_class) const;
+  void send(Subscriber& s, uint64_t seq, const std::string& tenant, bool agent_class, std::span<const uint8_t> frame);
+  void pump();
+  void schedule_pump();
+
+  std::string node_id_;
+  Store& store_;
+  net::Timer pump_timer_;
+  uint64_t assigned_seq_ = 0;
+  uint64_t committed_seq_ = 0;
+  std::map<net::MessageChannel*, Subscriber> subscribers_;
+};
+
+bool is_agent_event(proto::Message type);
+
+template <class Event>
+RecordedEvent ReportingHub::record(Transaction& transaction, const std::string& tenant, Event event, int64_t now_us) {
+  event.header = std::make_unique<proto::ReportingHeaderT>();
+  event.header->node_id = node_id_;
+  event.header->seq = ++assigned_seq_;
+  event.header->timestamp_us = now_us;
+  event.header->tenant_id = tenant;
+  auto frame = std::make_shared<const wire::Frame>(wire::encode_frame(0, 0, event));
+  transaction.mutations.push_back(AppendEvent{{assigned_seq_, now_us, tenant, *frame}});
+  return {assigned_seq_, tenant, is_agent_event(proto::MessageTraits<typename Event::TableType>::enum_value), frame};
+}
+
+}  // namespace ix::node

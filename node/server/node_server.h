@@ -1,0 +1,117 @@
+// NodeServer: one ixnode process — the protocol listener, client sessions, the pair's lease and
+// role, and the requests a node serves, on one libuv loop.
+//
+// A request that changes state is validated against the in-memory model, applied to it, and
+// turned into a Transaction (the new interaction rows and the reporting events); the client's
+// EventAck (or result) is sent only when the store reports the commit, and the events are
+// published to reporting subscribers at the same moment. If a commit fails the node cannot
+// vouch for its memory any more: it answers the error, gives up the lease and exits, so that the
+// backup reloads from the database (fail-stop).
+//
+// Role: the process listens on its own endpoint (primary or backup of its pair) in either role.
+// While another process holds the lease it is the backup: it answers registration saying so,
+// refuses work with NotPrimary, and retries the lease every lease-timeout. When it gets the
+// lease it loads the open interactions and tells every connected client EventServerRoleChanged.
+#pragma once
+
+#include <uv.h>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "cluster-config/model.h"
+#include "node/model/interaction_registry.h"
+#include "node/reporting/reporting_hub.h"
+#include "node/store/lease.h"
+#include "node/store/sqlite_store.h"
+#include "protocol/http/admin_server.h"
+#include "protocol/http/metrics.h"
+#include "protocol/net/listener.h"
+#include "protocol/net/message_channel.h"
+#include "protocol/net/timer.h"
+
+namespace ix::node {
+
+struct NodeOptions {
+  std::string pair_id;
+  bool preferred_primary = true;  // which of the pair's endpoints this process serves
+};
+
+class NodeServer {
+ public:
+  NodeServer(uv_loop_t* loop, std::shared_ptr<const config::ClusterConfig> config, NodeOptions options);
+  ~NodeServer();
+
+  // Listens on the protocol and admin ports and starts competing for the lease.
+  Status start();
+  // Stops accepting, closes clients, waits for pending commits, releases the lease.
+  void stop();
+  // Applies a reloaded configuration (timeouts, queues, media); endpoints need a restart.
+  void reload(std::shared_ptr<const config::ClusterConfig> config);
+  // Called when the node must stop on its own (a failed commit); the process should exit.
+  void set_on_fatal(std::function<void(const std::string&)> cb) { on_fatal_ = std::move(cb); }
+
+  bool is_primary() const { return primary_; }
+  uint16_t port() const { return listener_ ? listener_->port() : 0; }
+  uint16_t admin_port() const { return admin_.port(); }
+
+ private:
+  struct Session;
+  using Reply = std::function<void(const Status&)>;
+
+  const config::NodePair& pair() const { return *config_->node_pair(options_.pair_id); }
+  std::string role_name() const { return primary_ ? "primary" : "backup"; }
+  void try_lease();
+  Status become_primary();
+  void on_accept(std::shared_ptr<net::Connection> connection);
+  void on_message(Session& session, const proto::Envelope& envelope);
+  void dispatch(Session& session, const proto::Envelope& envelope);
+  void on_session_closed(Session* session);
+
+  // Commits a change; on success sends `ok` and publishes the events; on failure answers the
+  // error and fails the node.
+  void commit(Session& session, uint64_t ref_id, uint64_t client_id, Transaction transaction,
+              std::vector<RecordedEvent> events, wire::Frame ok);
+  std::vector<uint8_t> encode_interaction(const Interaction& interaction) const;
+  void persist(Transaction& t, const Interaction& interaction) const;
+  int64_t now_us() const;
+
+  // Requests.
+  void handle_submit(Session& s, const proto::Envelope& e);
+  void handle_get_properties(Session& s, const proto::Envelope& e);
+  void handle_change_properties(Session& s, const proto::Envelope& e);
+  void handle_place_in_queue(Session& s, const proto::Envelope& e);
+  void handle_stop_processing(Session& s, const proto::Envelope& e);
+  void handle_pull(Session& s, const proto::Envelope& e);
+  void handle_start_reporting(Session& s, const proto::Envelope& e);
+
+  Interaction* find_interaction(Session& s, const proto::Envelope& e, const flatbuffers::String* id, const char* what);
+  void refuse(Session& s, const proto::Envelope& e, proto::ErrorCode code, std::string text);
+  void register_metrics();
+
+  uv_loop_t* loop_;
+  std::shared_ptr<const config::ClusterConfig> config_;
+  NodeOptions options_;
+  metrics::Registry metrics_;
+  http::AdminServer admin_;
+  std::unique_ptr<net::Listener> listener_;
+  std::unordered_map<net::Connection*, std::unique_ptr<Session>> sessions_;
+  net::Timer lease_timer_;
+  Lease lease_;
+  bool primary_ = false;
+  bool failed_ = false;
+  std::unique_ptr<SqliteStore> store_;
+  std::unique_ptr<ReportingHub> reporting_;
+  InteractionRegistry interactions_;
+  uint64_t interaction_counter_ = 0;
+  std::function<void(const std::string&)> on_fatal_;
+
+  metrics::Counter* commits_failed_ = nullptr;
+  metrics::Histogram* batch_size_ = nullptr;
+  metrics::Histogram* batch_seconds_ = nullptr;
+};
+
+}  // namespace ix::node

@@ -1,0 +1,42 @@
+// Which client types may send which requests to a node. One table, so that the rule is stated
+// once: media servers submit and stop, routing engines pull and place, agent desktops handle,
+// reporting engines subscribe, and a proxy may send anything on behalf of its clients.
+#pragma once
+
+#include "protocol/wire/ixcluster_generated.h"
+
+namespace ix::node {
+
+inline bool client_may_send(proto::ClientType client, proto::Message request) {
+  using C = proto::ClientType;
+  using M = proto::Message;
+  if (client == C::Proxy) return true;
+  switch (request) {
+    case M::RequestRegisterClient:
+    case M::RequestPing:
+    case M::RequestGetProperties:
+    case M::RequestChangeProperties:
+    case M::RequestFind:
+      return true;
+    case M::RequestSubmit:
+    case M::RequestStopProcessing:
+      return client == C::MediaServer || client == C::AgentApplication || client == C::RoutingEngine;
+    case M::RequestPull:
+    case M::RequestPlaceInQueue:
+    case M::RequestPlaceInWorkbin:
+    case M::RequestDeliver:
+    case M::RequestLock:
+    case M::RequestUnlock:
+    case M::RequestTakeSnapshot:
+    case M::RequestSnapshotPage:
+    case M::RequestReleaseSnapshot:
+      return client == C::RoutingEngine || client == C::AgentApplication;
+    case M::RequestStartReporting:
+    case M::RequestStopReporting:
+      return client == C::ReportingEngine;
+    default:  // agent management, delivery answers, workbins
+      return client == C::AgentApplication;
+  }
+}
+
+}  // namespace ix::node

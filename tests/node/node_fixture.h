@@ -1,0 +1,130 @@
+// A node pair for integration tests: a temporary folder with a configuration file and a SQLite
+// database, and the real ixnode binary started as the pair's primary and/or backup.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+
+#include "tests/support/process.h"
+#include "tests/support/protocol_client.h"
+
+namespace ix::test {
+
+class NodePairFixture : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("ix-node-" + std::to_string(::getpid()) + "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    for (uint16_t* p : {&primary_port_, &primary_admin_, &backup_port_, &backup_admin_}) *p = unused_port(loop_.get());
+    std::ofstream(dir_ / "cluster.toml") << config_text();
+  }
+
+  void TearDown() override {
+    primary_.reset();
+    backup_.reset();
+    if (HasFailure()) {
+      for (const char* name : {"primary.log", "backup.log"}) {
+        std::ifstream in(dir_ / name);
+        if (in) std::cerr << "---- " << name << "\n" << in.rdbuf() << "\n";
+      }
+    }
+    std::filesystem::remove_all(dir_);
+  }
+
+  virtual std::string config_text() {
+    return R"(
+[[tenants]]
+id = "101"
+[[tenants]]
+id = "202"
+[[media-types]]
+name = "chat"
+[[media-types]]
+name = "email"
+[[node-pairs]]
+id = "pair-1"
+tag = "p1"
+tenants = ["101"]
+media-types = ["chat", "email"]
+[node-pairs.primary]
+host = "127.0.0.1"
+port = )" + std::to_string(primary_port_) + R"(
+admin-port = )" + std::to_string(primary_admin_) + R"(
+[node-pairs.backup]
+host = "127.0.0.1"
+port = )" + std::to_string(backup_port_) + R"(
+admin-port = )" + std::to_string(backup_admin_) + R"(
+[node-pairs.storage]
+sqlite-path = "data/pair-1.db"
+[node-pairs.settings]
+lease-timeout = "1s"
+[[queues]]
+id = "inbound"
+tenant = "101"
+[[queues]]
+id = "vip"
+tenant = "101"
+[[queues]]
+id = "other-tenant"
+tenant = "202"
+[[views]]
+id = "all-inbound"
+tenant = "101"
+queues = ["inbound", "vip"]
+[[views]]
+id = "filtered"
+tenant = "101"
+queues = ["inbound"]
+condition = "priority > 3"
+)";
+  }
+
+  std::unique_ptr<Process> start_node(const std::string& role) {
+    auto p = std::make_unique<Process>(
+        std::vector<std::string>{IX_IXNODE, "--config", (dir_ / "cluster.toml").string(), "--node", "pair-1", "--role", role},
+        (dir_ / (role + ".log")).string());
+    EXPECT_TRUE(p->start());
+    return p;
+  }
+
+  // Connects to a node's port (retrying while it starts) and registers.
+  std::unique_ptr<ProtocolClient> client(uint16_t port, proto::ClientType type, proto::ServerRole want) {
+    for (int attempt = 0; attempt < 200; ++attempt) {
+      auto c = std::make_unique<ProtocolClient>(loop_, port);
+      if (!c->closed()) {
+        EnvelopePtr reply = c->register_as(type);
+        if (reply && reply->body.AsEventClientRegistered() && reply->body.AsEventClientRegistered()->role == want) return c;
+      }
+      loop_.run_for(25);
+    }
+    ADD_FAILURE() << "no node became " << proto::EnumNameServerRole(want) << " on port " << port;
+    return nullptr;
+  }
+
+  std::unique_ptr<ProtocolClient> primary_client(proto::ClientType type = proto::ClientType::MediaServer) {
+    return client(primary_port_, type, proto::ServerRole::Primary);
+  }
+
+  TestLoop loop_;
+  std::filesystem::path dir_;
+  uint16_t primary_port_ = 0, primary_admin_ = 0, backup_port_ = 0, backup_admin_ = 0;
+  std::unique_ptr<Process> primary_, backup_;
+};
+
+inline proto::RequestSubmitT submit_request(const std::string& queue = "inbound", int priority = 0,
+                                            const std::string& media = "chat") {
+  proto::RequestSubmitT r;
+  r.tenant_id = "101";
+  r.media_type = media;
+  r.queue = queue;
+  r.interaction_type = "Inbound";
+  r.priority = priority;
+  return r;
+}
+
+}  // namespace ix::test

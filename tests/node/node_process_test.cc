@@ -1,0 +1,243 @@
+// ixnode as a real process on loopback with a temporary SQLite database.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "protocol/wire/kv.h"
+#include "tests/node/node_fixture.h"
+
+namespace ix::test {
+namespace {
+
+using proto::ClientType;
+using proto::ErrorCode;
+using proto::Message;
+
+class IxnodeTest : public NodePairFixture {};
+
+std::string submitted_id(const EnvelopePtr& reply) {
+  if (!reply || !reply->body.AsEventSubmitted()) return "";
+  return reply->body.AsEventSubmitted()->interaction_id;
+}
+
+void expect_error(const EnvelopePtr& reply, ErrorCode code, const std::string& says) {
+  ASSERT_NE(as_error(reply), nullptr) << "expected EventError " << static_cast<int>(code);
+  EXPECT_EQ(as_error(reply)->code, static_cast<int>(code)) << as_error(reply)->text;
+  EXPECT_NE(as_error(reply)->text.find(says), std::string::npos) << as_error(reply)->text;
+}
+
+TEST_F(IxnodeTest, SubmitGetChangeAndStop) {
+  primary_ = start_node("primary");
+  auto media = primary_client();
+  ASSERT_NE(media, nullptr);
+
+  proto::RequestSubmitT submit = submit_request();
+  submit.user_data = wire::kv_list({{"Subject", "where is my parcel"}, {"Score", 7}});
+  std::string id = submitted_id(media->call(submit));
+  ASSERT_EQ(id.rfind("p1-", 0), 0u) << "cluster-generated IDs carry the pair's tag: " << id;
+  EXPECT_EQ(id.size(), 3u + 16u);
+
+  proto::RequestGetPropertiesT get;
+  get.interaction_id = id;
+  EnvelopePtr props = media->call(get);
+  ASSERT_NE(props->body.AsEventProperties(), nullptr);
+  const proto::InteractionInfoT& info = *props->body.AsEventProperties()->interaction;
+  EXPECT_EQ(info.queue, "inbound");
+  EXPECT_EQ(info.state, proto::InteractionState::Queued);
+  EXPECT_EQ(info.media_type, "chat");
+  ASSERT_NE(info.user_data, nullptr);
+  EXPECT_EQ(info.user_data->pairs.size(), 2u);
+
+  proto::RequestChangePropertiesT change;
+  change.interaction_id = id;
+  change.changed = wire::kv_list({{"Score", 9}});
+  change.added = wire::kv_list({{"Language", "de"}});
+  change.deleted = {"Subject"};
+  EnvelopePtr ack = media->call(change);
+  ASSERT_NE(ack, nullptr);
+  EXPECT_EQ(ack->body.type, Message::EventAck) << (as_error(ack) ? as_error(ack)->text : "");
+  props = media->call(get);
+  const auto& pairs = props->body.AsEventProperties()->interaction->user_data->pairs;
+  ASSERT_EQ(pairs.size(), 2u);
+  std::set<std::string> keys{pairs[0]->key, pairs[1]->key};
+  EXPECT_EQ(keys, (std::set<std::string>{"Score", "Language"}));
+
+  // A refused change leaves the interaction as it was.
+  proto::RequestChangePropertiesT bad;
+  bad.interaction_id = id;
+  bad.added = wire::kv_list({{"New", 1}});
+  bad.changed = wire::kv_list({{"Missing", 1}});
+  expect_error(media->call(bad), ErrorCode::InvalidAttribute, "property \"Missing\" does not exist");
+  EXPECT_EQ(media->call(get)->body.AsEventProperties()->interaction->user_data->pairs.size(), 2u);
+
+  proto::RequestStopProcessingT stop;
+  stop.interaction_id = id;
+  EXPECT_EQ(media->call(stop)->body.type, Message::EventAck);
+  expect_error(media->call(get), ErrorCode::UnknownInteraction, id);
+}
+
+TEST_F(IxnodeTest, SubmitRefusesBadAttributesAndChangesNothing) {
+  primary_ = start_node("primary");
+  auto media = primary_client();
+  ASSERT_NE(media, nullptr);
+  proto::RequestSubmitT r = submit_request();
+  r.media_type = "";
+  expect_error(media->call(r), ErrorCode::MissingAttribute, "RequestSubmit.media_type is missing");
+  r = submit_request("inbound", 0, "fax");
+  expect_error(media->call(r), ErrorCode::InvalidAttribute, "\"fax\" is not a configured media type");
+  r = submit_request("nowhere");
+  expect_error(media->call(r), ErrorCode::UnknownQueue, "\"nowhere\" is not a queue of tenant 101");
+  r = submit_request("other-tenant");
+  expect_error(media->call(r), ErrorCode::UnknownQueue, "other-tenant");
+  r = submit_request();
+  r.tenant_id = "202";
+  expect_error(media->call(r), ErrorCode::InvalidAttribute, "is not served by node pair pair-1");
+  r = submit_request();
+  r.interaction_id = "p7-00000000000000ab";
+  expect_error(media->call(r), ErrorCode::InvalidAttribute, "form of a cluster-generated ID");
+  r = submit_request();
+  r.interaction_id = "chat-session-42";
+  EXPECT_EQ(submitted_id(media->call(r)), "chat-session-42") << "client-supplied IDs are kept";
+  expect_error(media->call(r), ErrorCode::DuplicateInteractionId, "chat-session-42 already exists");
+
+  proto::RequestPullT pull;
+  pull.queue = "inbound";
+  pull.count = 10;
+  auto router = primary_client(ClientType::RoutingEngine);
+  EnvelopePtr pulled = router->call(pull);
+  ASSERT_NE(pulled->body.AsEventPulled(), nullptr);
+  EXPECT_EQ(pulled->body.AsEventPulled()->interactions.size(), 1u) << "only the accepted submit exists";
+}
+
+TEST_F(IxnodeTest, PullTakesInPriorityThenAgeOrderAcrossTheViewsQueues) {
+  primary_ = start_node("primary");
+  auto media = primary_client();
+  ASSERT_NE(media, nullptr);
+  std::vector<std::string> ids;
+  ids.push_back(submitted_id(media->call(submit_request("inbound", 1))));  // 0: low, oldest
+  ids.push_back(submitted_id(media->call(submit_request("vip", 5))));      // 1: high
+  ids.push_back(submitted_id(media->call(submit_request("inbound", 5))));  // 2: high, younger
+  ids.push_back(submitted_id(media->call(submit_request("inbound", 1))));  // 3: low, youngest
+
+  auto router = primary_client(ClientType::RoutingEngine);
+  proto::RequestPullT pull;
+  pull.view_id = "all-inbound";
+  pull.count = 3;
+  EnvelopePtr first = router->call(pull);
+  ASSERT_NE(first->body.AsEventPulled(), nullptr);
+  const auto& got = first->body.AsEventPulled()->interactions;
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0]->interaction_id, ids[1]);
+  EXPECT_EQ(got[1]->interaction_id, ids[2]);
+  EXPECT_EQ(got[2]->interaction_id, ids[0]);
+  EXPECT_EQ(got[0]->state, proto::InteractionState::Handling);
+  EnvelopePtr second = router->call(pull);
+  ASSERT_EQ(second->body.AsEventPulled()->interactions.size(), 1u);
+  EXPECT_EQ(second->body.AsEventPulled()->interactions[0]->interaction_id, ids[3]);
+  EXPECT_TRUE(router->call(pull)->body.AsEventPulled()->interactions.empty());
+
+  // Back into a queue, and it can be pulled again.
+  proto::RequestPlaceInQueueT place;
+  place.interaction_id = ids[0];
+  place.queue = "vip";
+  EXPECT_EQ(router->call(place)->body.type, Message::EventAck);
+  pull.queue = "vip";
+  pull.view_id.clear();
+  EXPECT_EQ(router->call(pull)->body.AsEventPulled()->interactions[0]->interaction_id, ids[0]);
+
+  pull.queue.clear();
+  pull.view_id = "filtered";
+  expect_error(router->call(pull), ErrorCode::RequestNotAllowed, "has a condition");
+  pull.view_id = "nope";
+  expect_error(router->call(pull), ErrorCode::UnknownView, "\"nope\" does not exist");
+  pull.view_id = "all-inbound";
+  pull.count = 0;
+  expect_error(router->call(pull), ErrorCode::InvalidAttribute, "count 0 is out of range");
+}
+
+TEST_F(IxnodeTest, ClientTypesAreCheckedAndUnknownIdsNamed) {
+  primary_ = start_node("primary");
+  auto reporting = primary_client(ClientType::ReportingEngine);
+  ASSERT_NE(reporting, nullptr);
+  expect_error(reporting->call(submit_request()), ErrorCode::RequestNotAllowed, "ReportingEngine clients may not send RequestSubmit");
+  auto media = primary_client();
+  expect_error(media->call(proto::RequestStartReportingT{}), ErrorCode::RequestNotAllowed, "MediaServer clients may not send");
+  proto::RequestStopProcessingT stop;
+  stop.interaction_id = "p1-00000000000000ff";
+  expect_error(media->call(stop), ErrorCode::UnknownInteraction, "p1-00000000000000ff does not exist on node pair pair-1");
+  stop.interaction_id = "";
+  expect_error(media->call(stop), ErrorCode::MissingAttribute, "RequestStopProcessing.interaction_id is missing");
+  expect_error(media->call(proto::EventAckT{}), ErrorCode::RequestNotAllowed, "EventAck is an event, not a request");
+}
+
+// Collects the seq numbers of the reporting events a client has received.
+std::vector<uint64_t> seqs(const ProtocolClient& c) {
+  std::vector<uint64_t> out;
+  for (const EnvelopePtr& e : c.events) {
+    flatbuffers::FlatBufferBuilder b;
+    proto::FinishEnvelopeBuffer(b, proto::Envelope::Pack(b, e.get()));
+    const proto::ReportingHeader* h = wire::reporting_header(*proto::GetEnvelope(b.GetBufferPointer()));
+    if (h) out.push_back(h->seq());
+  }
+  return out;
+}
+
+TEST_F(IxnodeTest, ReportingBacklogThenLiveWithoutGapOrDuplicate) {
+  primary_ = start_node("primary");
+  auto media = primary_client();
+  ASSERT_NE(media, nullptr);
+  for (int i = 0; i < 5; ++i) ASSERT_FALSE(submitted_id(media->call(submit_request())).empty());  // seq 1..10
+
+  auto stats = primary_client(ClientType::ReportingEngine);
+  proto::RequestStartReportingT start;
+  auto resume = std::make_unique<proto::ResumePositionT>();
+  resume->node_id = "pair-1";
+  resume->seq = 4;
+  start.resume.push_back(std::move(resume));
+  EXPECT_EQ(stats->call(start)->body.type, Message::EventAck);
+  for (int i = 0; i < 3; ++i) ASSERT_FALSE(submitted_id(media->call(submit_request())).empty());  // seq 11..16
+  ASSERT_TRUE(stats->wait_for_events(12));
+  std::vector<uint64_t> expected;
+  for (uint64_t s = 5; s <= 16; ++s) expected.push_back(s);
+  EXPECT_EQ(seqs(*stats), expected);
+  EXPECT_EQ(stats->events[0]->body.type, Message::EventInteractionSubmitted) << "seq 5 opens the third submit";
+  EXPECT_EQ(stats->events[1]->body.type, Message::EventPlacedInQueue);
+
+  auto ahead = primary_client(ClientType::ReportingEngine);
+  start.resume[0]->seq = 999;
+  expect_error(ahead->call(start), ErrorCode::InvalidAttribute, "ahead of the event log");
+}
+
+TEST_F(IxnodeTest, BackupRefusesWorkAndTakesOverWhenThePrimaryDies) {
+  primary_ = start_node("primary");
+  auto media = primary_client();
+  ASSERT_NE(media, nullptr);
+  std::vector<std::string> acknowledged;
+  for (int i = 0; i < 20; ++i) acknowledged.push_back(submitted_id(media->call(submit_request())));
+
+  backup_ = start_node("backup");
+  auto on_backup = client(backup_port_, ClientType::MediaServer, proto::ServerRole::Backup);
+  ASSERT_NE(on_backup, nullptr);
+  expect_error(on_backup->call(submit_request()), ErrorCode::NotPrimary, "is the backup");
+
+  auto started = std::chrono::steady_clock::now();
+  primary_->kill(SIGKILL);
+  ASSERT_TRUE(on_backup->wait_for_events(1, 10'000)) << "the backup announces itself";
+  const auto* changed = on_backup->events[0]->body.AsEventServerRoleChanged();
+  ASSERT_NE(changed, nullptr);
+  EXPECT_EQ(changed->role, proto::ServerRole::Primary);
+  auto took = std::chrono::steady_clock::now() - started;
+  EXPECT_LT(took, std::chrono::seconds(3)) << "lease-timeout is 1s";
+
+  for (const std::string& id : acknowledged) {
+    proto::RequestGetPropertiesT get;
+    get.interaction_id = id;
+    EnvelopePtr reply = on_backup->call(get);
+    ASSERT_NE(reply, nullptr);
+    EXPECT_NE(reply->body.AsEventProperties(), nullptr) << id << " was acknowledged and must survive";
+  }
+  EXPECT_FALSE(submitted_id(on_backup->call(submit_request())).empty());
+}
+
+}  // namespace
+}  // namespace ix::test
