@@ -239,5 +239,92 @@ TEST_F(IxnodeTest, BackupRefusesWorkAndTakesOverWhenThePrimaryDies) {
   EXPECT_FALSE(submitted_id(on_backup->call(submit_request())).empty());
 }
 
+// Submits continuously (many requests in flight) and remembers which ones were acknowledged.
+struct SubmitStream {
+  explicit SubmitStream(TestLoop& loop, uint16_t port) : client(connect_to(loop.get(), port)) {}
+  void register_first() { client.send(wire::encode_register_client(1, ClientType::MediaServer, "stream", {})); }
+  void send_batch(int n) {
+    for (int i = 0; i < n; ++i) client.send(wire::encode_frame(next_ref++, 0, submit_request()));
+  }
+  std::vector<std::string> acknowledged() const {
+    std::vector<std::string> out;
+    for (const auto& e : client.received) {
+      if (e && e->body.AsEventSubmitted()) out.push_back(e->body.AsEventSubmitted()->interaction_id);
+    }
+    return out;
+  }
+  FrameClient client;
+  uint64_t next_ref = 2;
+};
+
+std::vector<uint64_t> all_seqs_from(ProtocolClient& stats, uint64_t after, size_t at_least) {
+  proto::RequestStartReportingT start;
+  auto resume = std::make_unique<proto::ResumePositionT>();
+  resume->node_id = "pair-1";
+  resume->seq = after;
+  start.resume.push_back(std::move(resume));
+  EnvelopePtr ack = stats.call(start);
+  EXPECT_TRUE(ack && ack->body.type == Message::EventAck);
+  stats.wait_for_events(at_least, 10'000);
+  return seqs(stats);
+}
+
+TEST_F(IxnodeTest, KillNineWhileSubmittingLosesNoAcknowledgedInteraction) {
+  primary_ = start_node("primary");
+  ASSERT_NE(primary_client(), nullptr);  // up and primary
+  SubmitStream stream(loop_, primary_port_);
+  stream.register_first();
+  // Keep many submits in flight, then kill the node in the middle of them.
+  stream.send_batch(2500);
+  ASSERT_TRUE(loop_.run_until([&] { return stream.acknowledged().size() >= 100; }));
+  stream.send_batch(2500);  // still being committed when the node dies
+  loop_.run_for(1);
+  primary_->kill(SIGKILL);
+  loop_.run_until([&] { return stream.client.closed; });
+  std::vector<std::string> acknowledged = stream.acknowledged();
+  ASSERT_GT(acknowledged.size(), 0u);
+  std::cout << acknowledged.size() << " of 5000 submits acknowledged before kill -9\n";
+
+  primary_ = start_node("primary");
+  auto media = primary_client();
+  ASSERT_NE(media, nullptr);
+  for (const std::string& id : acknowledged) {
+    proto::RequestGetPropertiesT get;
+    get.interaction_id = id;
+    EnvelopePtr reply = media->call(get);
+    ASSERT_NE(reply, nullptr);
+    ASSERT_NE(reply->body.AsEventProperties(), nullptr) << "acknowledged " << id << " was lost";
+  }
+  // The event log holds two events per committed submit, numbered without a gap.
+  auto stats = primary_client(ClientType::ReportingEngine);
+  std::vector<uint64_t> seq = all_seqs_from(*stats, 0, 2 * acknowledged.size());
+  ASSERT_GE(seq.size(), 2 * acknowledged.size());
+  for (size_t i = 0; i < seq.size(); ++i) ASSERT_EQ(seq[i], i + 1) << "gap or duplicate at position " << i;
+  EXPECT_EQ(seq.size() % 2, 0u) << "a submit's two events commit together";
+}
+
+TEST_F(IxnodeTest, ReportingClientResumesOnTheNewPrimaryExactlyOnce) {
+  primary_ = start_node("primary");
+  backup_ = start_node("backup");
+  auto media = primary_client();
+  ASSERT_NE(media, nullptr);
+  auto stats = primary_client(ClientType::ReportingEngine);
+  for (int i = 0; i < 10; ++i) ASSERT_FALSE(submitted_id(media->call(submit_request())).empty());
+  std::vector<uint64_t> before = all_seqs_from(*stats, 0, 20);
+  ASSERT_EQ(before.size(), 20u);
+
+  primary_->kill(SIGKILL);
+  auto new_primary = client(backup_port_, ClientType::MediaServer, proto::ServerRole::Primary);
+  ASSERT_NE(new_primary, nullptr);
+  for (int i = 0; i < 5; ++i) ASSERT_FALSE(submitted_id(new_primary->call(submit_request())).empty());
+
+  auto resumed = client(backup_port_, ClientType::ReportingEngine, proto::ServerRole::Primary);
+  std::vector<uint64_t> after = all_seqs_from(*resumed, before.back(), 10);
+  std::vector<uint64_t> all = before;
+  all.insert(all.end(), after.begin(), after.end());
+  ASSERT_EQ(all.size(), 30u);
+  for (size_t i = 0; i < all.size(); ++i) EXPECT_EQ(all[i], i + 1) << "every event exactly once";
+}
+
 }  // namespace
 }  // namespace ix::test
