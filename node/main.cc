@@ -23,12 +23,16 @@ struct Signals {
 
 int main(int argc, char** argv) {
   CLI::App app{"ixnode: an interaction server node (one of a primary/backup pair)"};
-  std::string config_path, pair_id, role = "primary", log_level = "info";
+  std::string config_path, pair_id, role = "primary", log_level = "info", commit_mode = "group";
   app.add_option("--config", config_path, "Cluster configuration file (TOML)")->required();
   app.add_option("--node", pair_id, "ID of the node pair this process belongs to")->required();
   app.add_option("--role", role, "Preferred role; the pair's lease decides")->check(CLI::IsMember({"primary", "backup"}));
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  app.add_option("--commit-mode", commit_mode,
+                 "group: commit concurrent requests together (default); single: one transaction per request "
+                 "(the baseline perf/node_submit_bench compares against)")
+      ->check(CLI::IsMember({"group", "single"}));
   CLI11_PARSE(app, argc, argv);
 
   ix::init_logging("ixnode", log_level);
@@ -45,7 +49,7 @@ int main(int argc, char** argv) {
 
   uv_loop_t* loop = uv_default_loop();
   int exit_code = 0;
-  ix::node::NodeServer server(loop, config->current(), {pair_id, role == "primary"});
+  ix::node::NodeServer server(loop, config->current(), {pair_id, role == "primary", commit_mode == "group"});
   Signals signals;
   auto shutdown = [&](const std::string& why, int code) {
     spdlog::info("event=stopping reason={}", ix::quote(why));

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIX_BENCH=ON >/dev/null
-cmake --build "$build" -j2 --target codec_bench transport_bench >/dev/null
+cmake --build "$build" -j2 --target codec_bench transport_bench node_submit_bench >/dev/null
 
 echo "== $(date -u +%Y-%m-%d) on $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 "$build/perf/codec_bench" --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
@@ -25,3 +25,7 @@ for size in (64, 1024, 16384):
               f"TLS {tls['items_per_second']/1e3:9.1f} k frames/s, ratio {tls['items_per_second']/plain['items_per_second']:.2f}")
 PY
 rm -f "$json"
+
+echo
+echo "ixnode submit throughput (real process, durable commits):"
+"$build/perf/node_submit_bench" "$build/node/ixnode" 20000 500

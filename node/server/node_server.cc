@@ -121,7 +121,7 @@ void NodeServer::try_lease() {
 }
 
 Status NodeServer::become_primary() {
-  auto store = SqliteStore::open(loop_, {pair().storage.sqlite_path, true, true, 10'000});
+  auto store = SqliteStore::open(loop_, {pair().storage.sqlite_path, true, options_.group_commit, 10'000});
   if (!store) return store.error();
   store_ = std::move(store.value());
   store_->set_batch_observer([this](size_t size, double seconds) {

@@ -38,6 +38,7 @@ namespace ix::node {
 struct NodeOptions {
   std::string pair_id;
   bool preferred_primary = true;  // which of the pair's endpoints this process serves
+  bool group_commit = true;       // false commits every request alone (a benchmark baseline)
 };
 
 class NodeServer {
