@@ -33,12 +33,6 @@ std::string hex16(uint64_t n) {
 
 }  // namespace
 
-struct NodeServer::Session {
-  std::shared_ptr<net::Connection> connection;
-  net::MessageChannel channel;
-  Session(std::shared_ptr<net::Connection> c, net::ChannelOptions o) : connection(c), channel(c, o) {}
-};
-
 NodeServer::NodeServer(uv_loop_t* loop, std::shared_ptr<const config::ClusterConfig> config, NodeOptions options)
     : loop_(loop),
       config_(std::move(config)),
@@ -172,6 +166,7 @@ void NodeServer::on_accept(std::shared_ptr<net::Connection> connection) {
 
 void NodeServer::on_session_closed(Session* session) {
   if (reporting_) reporting_->unsubscribe(&session->channel);
+  if (primary_ && !failed_) logout_agents_of(session);
   sessions_.erase(session->connection.get());
 }
 
@@ -223,6 +218,14 @@ void NodeServer::dispatch(Session& s, const proto::Envelope& e) {
     case M::RequestStopProcessing: return handle_stop_processing(s, e);
     case M::RequestPull: return handle_pull(s, e);
     case M::RequestStartReporting: return handle_start_reporting(s, e);
+    case M::RequestAgentLogin: return handle_agent_login(s, e);
+    case M::RequestAgentLogout: return handle_agent_logout(s, e);
+    case M::RequestAgentReady: return handle_agent_readiness(s, e, true);
+    case M::RequestAgentNotReady: return handle_agent_readiness(s, e, false);
+    case M::RequestAgentDoNotDisturb: return handle_agent_dnd(s, e);
+    case M::RequestAgentAddMedia: return handle_agent_add_media(s, e);
+    case M::RequestAgentRemoveMedia: return handle_agent_remove_media(s, e);
+    case M::RequestAgentStatus: return handle_agent_status(s, e);
     case M::RequestStopReporting:
       reporting_->unsubscribe(&s.channel);
       s.channel.send(wire::encode_ack(e.ref_id(), e.client_id()));
@@ -244,13 +247,13 @@ void NodeServer::persist(Transaction& t, const Interaction& interaction) const {
                                         static_cast<int>(interaction.state), encode_interaction(interaction)}});
 }
 
-void NodeServer::commit(Session& session, uint64_t ref_id, uint64_t client_id, Transaction transaction,
+void NodeServer::commit(Session* session, uint64_t ref_id, uint64_t client_id, Transaction transaction,
                         std::vector<RecordedEvent> events, wire::Frame ok) {
   // The session may be gone by the time the commit completes; look it up again then.
-  net::Connection* key = session.connection.get();
+  net::Connection* key = session ? session->connection.get() : nullptr;
   store_->commit(std::move(transaction), [this, key, ref_id, client_id, events = std::move(events),
                                           ok = std::move(ok)](const Status& status) {
-    auto it = sessions_.find(key);
+    auto it = key ? sessions_.find(key) : sessions_.end();
     Session* s = it == sessions_.end() ? nullptr : it->second.get();
     if (!status) {
       commits_failed_->inc();
@@ -260,7 +263,7 @@ void NodeServer::commit(Session& session, uint64_t ref_id, uint64_t client_id, T
       if (on_fatal_) on_fatal_("commit failed: " + status.error().text);
       return;
     }
-    if (s) s->channel.send(ok);
+    if (s && !ok.empty()) s->channel.send(ok);
     if (reporting_) reporting_->publish(events);
   });
 }
@@ -342,7 +345,7 @@ void NodeServer::handle_submit(Session& s, const proto::Envelope& e) {
   proto::EventSubmittedT reply;
   reply.interaction_id = id;
   reply.node_id = options_.pair_id;
-  commit(s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_frame(e.ref_id(), e.client_id(), reply));
+  commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_frame(e.ref_id(), e.client_id(), reply));
 }
 
 void NodeServer::handle_get_properties(Session& s, const proto::Envelope& e) {
@@ -418,7 +421,7 @@ void NodeServer::handle_change_properties(Session& s, const proto::Envelope& e) 
   Transaction t;
   persist(t, *interaction);
   std::vector<RecordedEvent> events{reporting_->record(t, interaction->tenant_id, std::move(changed), now_us())};
-  commit(s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_ack(e.ref_id(), e.client_id()));
+  commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_ack(e.ref_id(), e.client_id()));
 }
 
 void NodeServer::handle_place_in_queue(Session& s, const proto::Envelope& e) {
@@ -456,7 +459,7 @@ void NodeServer::handle_place_in_queue(Session& s, const proto::Envelope& e) {
   placed.queue = queue;
   events.push_back(reporting_->record(t, interaction->tenant_id, std::move(placed), now));
   persist(t, *interaction);
-  commit(s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_ack(e.ref_id(), e.client_id()));
+  commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_ack(e.ref_id(), e.client_id()));
 }
 
 void NodeServer::handle_stop_processing(Session& s, const proto::Envelope& e) {
@@ -486,7 +489,7 @@ void NodeServer::handle_stop_processing(Session& s, const proto::Envelope& e) {
   events.push_back(reporting_->record(t, tenant, std::move(stopped), now));
   interactions_.remove(id);
   t.mutations.push_back(DeleteInteraction{id});
-  commit(s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_ack(e.ref_id(), e.client_id()));
+  commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_ack(e.ref_id(), e.client_id()));
 }
 
 void NodeServer::handle_pull(Session& s, const proto::Envelope& e) {
@@ -532,7 +535,7 @@ void NodeServer::handle_pull(Session& s, const proto::Envelope& e) {
     s.channel.send(frame);
     return;
   }
-  commit(s, e.ref_id(), e.client_id(), std::move(t), std::move(events), std::move(frame));
+  commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), std::move(frame));
 }
 
 void NodeServer::handle_start_reporting(Session& s, const proto::Envelope& e) {
@@ -580,6 +583,8 @@ void NodeServer::register_metrics() {
   metrics_.gauge_function("ix_node_reporting_subscribers", "Reporting clients subscribed", {},
                           [this] { return reporting_ ? static_cast<double>(reporting_->subscribers()) : 0.0; });
   metrics_.gauge_function("ix_node_sessions", "Client connections", {}, [this] { return static_cast<double>(sessions_.size()); });
+  metrics_.gauge_function("ix_node_agents_logged_in", "Agents logged in on this node", {},
+                          [this] { return static_cast<double>(agents_.logged_in()); });
   for (const config::Queue& q : config_->queues) {
     metrics_.gauge_function("ix_node_queue_depth", "Interactions waiting in a queue", {{"queue", q.id}},
                             [this, id = q.id] { return static_cast<double>(interactions_.queue_depth(id)); });
@@ -597,6 +602,7 @@ void NodeServer::register_metrics() {
                           {"interactions", interactions_.size()},
                           {"queues", queues},
                           {"sessions", sessions_.size()},
+                          {"agents_logged_in", agents_.logged_in()},
                           {"event_log_seq", reporting_ ? reporting_->last_committed_seq() : 0},
                           {"reporting_subscribers", reporting_ ? reporting_->subscribers() : 0}};
   });

@@ -23,6 +23,7 @@
 #include <unordered_map>
 
 #include "cluster-config/model.h"
+#include "node/agents/agent_registry.h"
 #include "node/model/interaction_registry.h"
 #include "node/reporting/reporting_hub.h"
 #include "node/store/lease.h"
@@ -60,8 +61,12 @@ class NodeServer {
   uint16_t admin_port() const { return admin_.port(); }
 
  private:
-  struct Session;
-  using Reply = std::function<void(const Status&)>;
+  // One client connection and the protocol on it.
+  struct Session {
+    std::shared_ptr<net::Connection> connection;
+    net::MessageChannel channel;
+    Session(std::shared_ptr<net::Connection> c, net::ChannelOptions o) : connection(c), channel(c, o) {}
+  };
 
   const config::NodePair& pair() const { return *config_->node_pair(options_.pair_id); }
   std::string role_name() const { return primary_ ? "primary" : "backup"; }
@@ -72,9 +77,9 @@ class NodeServer {
   void dispatch(Session& session, const proto::Envelope& envelope);
   void on_session_closed(Session* session);
 
-  // Commits a change; on success sends `ok` and publishes the events; on failure answers the
-  // error and fails the node.
-  void commit(Session& session, uint64_t ref_id, uint64_t client_id, Transaction transaction,
+  // Commits a change; on success sends `ok` to the session (when there is one and it is still
+  // connected) and publishes the events; on failure answers the error and fails the node.
+  void commit(Session* session, uint64_t ref_id, uint64_t client_id, Transaction transaction,
               std::vector<RecordedEvent> events, wire::Frame ok);
   std::vector<uint8_t> encode_interaction(const Interaction& interaction) const;
   void persist(Transaction& t, const Interaction& interaction) const;
@@ -88,6 +93,20 @@ class NodeServer {
   void handle_stop_processing(Session& s, const proto::Envelope& e);
   void handle_pull(Session& s, const proto::Envelope& e);
   void handle_start_reporting(Session& s, const proto::Envelope& e);
+
+  // Agents (agent_requests.cc).
+  void handle_agent_login(Session& s, const proto::Envelope& e);
+  void handle_agent_logout(Session& s, const proto::Envelope& e);
+  void handle_agent_readiness(Session& s, const proto::Envelope& e, bool ready);
+  void handle_agent_dnd(Session& s, const proto::Envelope& e);
+  void handle_agent_add_media(Session& s, const proto::Envelope& e);
+  void handle_agent_remove_media(Session& s, const proto::Envelope& e);
+  void handle_agent_status(Session& s, const proto::Envelope& e);
+  AgentState* owned_agent(Session& s, const proto::Envelope& e, const flatbuffers::String* tenant,
+                          const flatbuffers::String* agent, const char* what);
+  bool check_media(Session& s, const proto::Envelope& e, const std::string& media, const char* what);
+  void logout_agents_of(Session* session);
+  RecordedEvent agent_logout_event(Transaction& t, const AgentState& agent, std::unique_ptr<proto::KvListT> reason);
 
   Interaction* find_interaction(Session& s, const proto::Envelope& e, const flatbuffers::String* id, const char* what);
   void refuse(Session& s, const proto::Envelope& e, proto::ErrorCode code, std::string text);
@@ -107,6 +126,7 @@ class NodeServer {
   std::unique_ptr<SqliteStore> store_;
   std::unique_ptr<ReportingHub> reporting_;
   InteractionRegistry interactions_;
+  AgentRegistry agents_;
   uint64_t interaction_counter_ = 0;
   std::function<void(const std::string&)> on_fatal_;
 

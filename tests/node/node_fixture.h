@@ -51,6 +51,7 @@ id = "pair-1"
 tag = "p1"
 tenants = ["101"]
 media-types = ["chat", "email"]
+agent-seats = 2
 [node-pairs.primary]
 host = "127.0.0.1"
 port = )" + std::to_string(primary_port_) + R"(
@@ -63,6 +64,7 @@ admin-port = )" + std::to_string(backup_admin_) + R"(
 sqlite-path = "data/pair-1.db"
 [node-pairs.settings]
 lease-timeout = "1s"
+allow-multiple-agent-connections = )" + multiple_connections_ + R"(
 [[queues]]
 id = "inbound"
 tenant = "101"
@@ -81,6 +83,15 @@ id = "filtered"
 tenant = "101"
 queues = ["inbound"]
 condition = "priority > 3"
+[[agents]]
+id = "a1"
+tenant = "101"
+[[agents]]
+id = "a2"
+tenant = "101"
+[[agents]]
+id = "a3"
+tenant = "101"
 )";
   }
 
@@ -110,6 +121,7 @@ condition = "priority > 3"
     return client(primary_port_, type, proto::ServerRole::Primary);
   }
 
+  std::string multiple_connections_ = "false";
   TestLoop loop_;
   std::filesystem::path dir_;
   uint16_t primary_port_ = 0, primary_admin_ = 0, backup_port_ = 0, backup_admin_ = 0;

@@ -300,5 +300,16 @@ TEST(Messages, DepthLimitStopsDeeplyNestedLists) {
   EXPECT_FALSE(result.ok()) << "a list nested 100 deep exceeds the depth limit of 64";
 }
 
+TEST(Messages, EveryErrorCodeIsDocumented) {
+  std::ifstream in(IX_SOURCE_DIR "/docs/errors.md");
+  std::stringstream doc;
+  doc << in.rdbuf();
+  for (proto::ErrorCode code : proto::EnumValuesErrorCode()) {
+    if (code == proto::ErrorCode::None) continue;
+    std::string row = "| " + std::to_string(static_cast<int>(code)) + " | " + proto::EnumNameErrorCode(code) + " |";
+    EXPECT_NE(doc.str().find(row), std::string::npos) << "docs/errors.md lacks the row \"" << row << "\"";
+  }
+}
+
 }  // namespace
 }  // namespace ix::wire

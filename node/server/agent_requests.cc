@@ -1,0 +1,288 @@
+// NodeServer's agent requests: login, logout, ready / not ready, do-not-disturb, media, status,
+// and logging out the agents of a desktop that disconnected. Every change is reported on the
+// reporting stream and acknowledged only after its events are committed to the event log.
+#include "node/server/node_server.h"
+#include "node/server/request_policy.h"
+#include "protocol/wire/kv.h"
+
+namespace ix::node {
+
+namespace {
+
+std::string str(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
+
+std::unique_ptr<proto::KvListT> copy(const proto::KvList* list) {
+  return list ? std::unique_ptr<proto::KvListT>(list->UnPack()) : nullptr;
+}
+
+}  // namespace
+
+bool NodeServer::check_media(Session& s, const proto::Envelope& e, const std::string& media, const char* what) {
+  if (media.empty()) {
+    refuse(s, e, proto::ErrorCode::MissingAttribute, std::string(what) + ".media_type is missing");
+    return false;
+  }
+  if (config_->media_type(media) == nullptr || !pair().serves_media(media)) {
+    refuse(s, e, proto::ErrorCode::InvalidAttribute,
+           std::string(what) + ".media_type \"" + media + "\" is not a media type of node pair " + options_.pair_id);
+    return false;
+  }
+  return true;
+}
+
+AgentState* NodeServer::owned_agent(Session& s, const proto::Envelope& e, const flatbuffers::String* tenant,
+                                    const flatbuffers::String* agent, const char* what) {
+  if (str(agent).empty()) {
+    refuse(s, e, proto::ErrorCode::MissingAttribute, std::string(what) + ".agent_id is missing");
+    return nullptr;
+  }
+  AgentState* state = agents_.find(agent->str());
+  if (state == nullptr || (!str(tenant).empty() && state->tenant != tenant->str())) {
+    refuse(s, e, proto::ErrorCode::UnknownAgent, "agent " + agent->str() + " is not logged in on node pair " + options_.pair_id);
+    return nullptr;
+  }
+  const AgentOwner me{&s, e.client_id()};
+  if (s.channel.client_type() != proto::ClientType::Proxy &&
+      std::find(state->owners.begin(), state->owners.end(), me) == state->owners.end()) {
+    refuse(s, e, proto::ErrorCode::WrongState, "agent " + agent->str() + " is logged in through another connection");
+    return nullptr;
+  }
+  return state;
+}
+
+RecordedEvent NodeServer::agent_logout_event(Transaction& t, const AgentState& agent, std::unique_ptr<proto::KvListT> reason) {
+  proto::EventAgentLogoutT logout;
+  logout.agent_id = agent.agent_id;
+  logout.place_id = agent.place_id;
+  logout.reason = std::move(reason);
+  return reporting_->record(t, agent.tenant, std::move(logout), now_us());
+}
+
+void NodeServer::handle_agent_login(Session& s, const proto::Envelope& e) {
+  const proto::RequestAgentLogin* r = e.body_as_RequestAgentLogin();
+  const std::string tenant = str(r->tenant_id()), agent = str(r->agent_id()), place = str(r->place_id());
+  for (auto [value, name] : {std::pair{&tenant, "tenant_id"}, std::pair{&agent, "agent_id"}, std::pair{&place, "place_id"}}) {
+    if (value->empty()) return refuse(s, e, proto::ErrorCode::MissingAttribute, std::string("RequestAgentLogin.") + name + " is missing");
+  }
+  if (!pair().serves_tenant(tenant)) {
+    return refuse(s, e, proto::ErrorCode::InvalidAttribute,
+                  "RequestAgentLogin.tenant_id \"" + tenant + "\" is not served by node pair " + options_.pair_id);
+  }
+  if (!config_->agents.empty()) {
+    auto known = std::find_if(config_->agents.begin(), config_->agents.end(),
+                              [&](const config::Agent& a) { return a.id == agent && a.tenant == tenant; });
+    if (known == config_->agents.end()) {
+      return refuse(s, e, proto::ErrorCode::UnknownAgent, "agent " + agent + " is not configured for tenant " + tenant);
+    }
+  }
+  if (!r->media() || r->media()->size() == 0) {
+    return refuse(s, e, proto::ErrorCode::MissingAttribute, "RequestAgentLogin.media lists no media");
+  }
+  for (const proto::MediaCapacity* m : *r->media()) {
+    if (!check_media(s, e, m->media_type()->str(), "RequestAgentLogin.media")) return;
+    if (m->capacity() < 0) {
+      return refuse(s, e, proto::ErrorCode::InvalidAttribute, "RequestAgentLogin.media capacity for " +
+                                                                  m->media_type()->str() + " is negative");
+    }
+  }
+
+  const AgentOwner me{&s, e.client_id()};
+  Transaction t;
+  std::vector<RecordedEvent> events;
+  if (AgentState* existing = agents_.find(agent)) {
+    const bool same_owner = std::find(existing->owners.begin(), existing->owners.end(), me) != existing->owners.end();
+    if (!same_owner) {
+      switch (pair().settings.allow_multiple_agent_connections) {
+        case config::MultipleAgentConnections::kDeny:
+          return refuse(s, e, proto::ErrorCode::AgentAlreadyLoggedIn,
+                        "agent " + agent + " is already logged in through another connection (allow-multiple-agent-connections = false)");
+        case config::MultipleAgentConnections::kForceLogout: {
+          proto::EventAgentStateChangedT forced;
+          forced.tenant_id = existing->tenant;
+          forced.agent_id = agent;
+          forced.logged_in = false;
+          forced.reason = wire::kv_list({{"reason", "logged in from another connection"}});
+          wire::Frame frame = wire::encode_frame(0, 0, forced);
+          for (const AgentOwner& owner : existing->owners) {
+            for (auto& [connection, session] : sessions_) {
+              if (session.get() == owner.session) session->channel.send(frame);
+            }
+          }
+          events.push_back(agent_logout_event(t, *existing, wire::kv_list({{"reason", "forced logout"}})));
+          agents_.logout(agent);
+          break;
+        }
+        case config::MultipleAgentConnections::kAllow:
+          break;
+      }
+    }
+  } else if (agents_.logged_in() >= pair().agent_seats) {
+    return refuse(s, e, proto::ErrorCode::NoSeatsAvailable,
+                  "node pair " + options_.pair_id + " has no free agent seat (" + std::to_string(pair().agent_seats) +
+                      " licensed, all in use); agent " + agent + " cannot log in");
+  }
+  AgentState& state = agents_.login(tenant, agent, place, me);
+  proto::EventAgentLoginT login;
+  login.agent_id = agent;
+  login.place_id = place;
+  for (const proto::MediaCapacity* m : *r->media()) {
+    MediaStatus& media = state.media[m->media_type()->str()];
+    media.capacity = m->capacity();
+    login.media.emplace_back(m->UnPack());
+  }
+  events.push_back(reporting_->record(t, tenant, std::move(login), now_us()));
+  commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_ack(e.ref_id(), e.client_id()));
+}
+
+void NodeServer::handle_agent_logout(Session& s, const proto::Envelope& e) {
+  const proto::RequestAgentLogout* r = e.body_as_RequestAgentLogout();
+  AgentState* agent = owned_agent(s, e, r->tenant_id(), r->agent_id(), "RequestAgentLogout");
+  if (agent == nullptr) return;
+  Transaction t;
+  std::vector<RecordedEvent> events{agent_logout_event(t, *agent, copy(r->reason()))};
+  agents_.logout(agent->agent_id);
+  commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_ack(e.ref_id(), e.client_id()));
+}
+
+void NodeServer::handle_agent_readiness(Session& s, const proto::Envelope& e, bool ready) {
+  const flatbuffers::String* tenant = ready ? e.body_as_RequestAgentReady()->tenant_id() : e.body_as_RequestAgentNotReady()->tenant_id();
+  const flatbuffers::String* agent_id = ready ? e.body_as_RequestAgentReady()->agent_id() : e.body_as_RequestAgentNotReady()->agent_id();
+  const std::string media = str(ready ? e.body_as_RequestAgentReady()->media_type() : e.body_as_RequestAgentNotReady()->media_type());
+  const proto::KvList* reason = ready ? e.body_as_RequestAgentReady()->reason() : e.body_as_RequestAgentNotReady()->reason();
+  const char* what = ready ? "RequestAgentReady" : "RequestAgentNotReady";
+  AgentState* agent = owned_agent(s, e, tenant, agent_id, what);
+  if (agent == nullptr) return;
+  if (!media.empty() && !agent->media.contains(media)) {
+    return refuse(s, e, proto::ErrorCode::InvalidAttribute,
+                  std::string(what) + ".media_type \"" + media + "\" is not one of agent " + agent->agent_id + "'s media");
+  }
+  Transaction t;
+  std::vector<RecordedEvent> events;
+  for (auto& [name, status] : agent->media) {
+    if (!media.empty() && name != media) continue;
+    const bool reason_changed = !ready && reason != nullptr;
+    if (status.ready == ready && !reason_changed) continue;
+    if (status.ready == ready) {
+      proto::EventAgentReasonChangedT changed;
+      changed.agent_id = agent->agent_id;
+      changed.media_type = name;
+      changed.reason = copy(reason);
+      events.push_back(reporting_->record(t, agent->tenant, std::move(changed), now_us()));
+    } else if (ready) {
+      proto::EventAgentReadyT event;
+      event.agent_id = agent->agent_id;
+      event.media_type = name;
+      events.push_back(reporting_->record(t, agent->tenant, std::move(event), now_us()));
+    } else {
+      proto::EventAgentNotReadyT event;
+      event.agent_id = agent->agent_id;
+      event.media_type = name;
+      event.reason = copy(reason);
+      events.push_back(reporting_->record(t, agent->tenant, std::move(event), now_us()));
+    }
+    status.ready = ready;
+    status.reason = ready ? nullptr : copy(reason);
+  }
+  if (events.empty()) {
+    s.channel.send(wire::encode_ack(e.ref_id(), e.client_id()));  // already in that state
+    return;
+  }
+  commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_ack(e.ref_id(), e.client_id()));
+}
+
+void NodeServer::handle_agent_dnd(Session& s, const proto::Envelope& e) {
+  const proto::RequestAgentDoNotDisturb* r = e.body_as_RequestAgentDoNotDisturb();
+  AgentState* agent = owned_agent(s, e, r->tenant_id(), r->agent_id(), "RequestAgentDoNotDisturb");
+  if (agent == nullptr) return;
+  if (agent->do_not_disturb == r->on()) {
+    s.channel.send(wire::encode_ack(e.ref_id(), e.client_id()));
+    return;
+  }
+  agent->do_not_disturb = r->on();
+  Transaction t;
+  std::vector<RecordedEvent> events;
+  if (r->on()) {
+    proto::EventDoNotDisturbOnT on;
+    on.agent_id = agent->agent_id;
+    events.push_back(reporting_->record(t, agent->tenant, std::move(on), now_us()));
+  } else {
+    proto::EventDoNotDisturbOffT off;
+    off.agent_id = agent->agent_id;
+    events.push_back(reporting_->record(t, agent->tenant, std::move(off), now_us()));
+  }
+  commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_ack(e.ref_id(), e.client_id()));
+}
+
+void NodeServer::handle_agent_add_media(Session& s, const proto::Envelope& e) {
+  const proto::RequestAgentAddMedia* r = e.body_as_RequestAgentAddMedia();
+  AgentState* agent = owned_agent(s, e, r->tenant_id(), r->agent_id(), "RequestAgentAddMedia");
+  if (agent == nullptr) return;
+  if (r->media() == nullptr) return refuse(s, e, proto::ErrorCode::MissingAttribute, "RequestAgentAddMedia.media is missing");
+  const std::string media = r->media()->media_type()->str();
+  if (!check_media(s, e, media, "RequestAgentAddMedia.media")) return;
+  if (agent->media.contains(media)) {
+    return refuse(s, e, proto::ErrorCode::WrongState, "agent " + agent->agent_id + " already has media " + media);
+  }
+  agent->media[media].capacity = r->media()->capacity();
+  Transaction t;
+  proto::EventMediaAddedT added;
+  added.agent_id = agent->agent_id;
+  added.media.reset(r->media()->UnPack());
+  std::vector<RecordedEvent> events{reporting_->record(t, agent->tenant, std::move(added), now_us())};
+  commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_ack(e.ref_id(), e.client_id()));
+}
+
+void NodeServer::handle_agent_remove_media(Session& s, const proto::Envelope& e) {
+  const proto::RequestAgentRemoveMedia* r = e.body_as_RequestAgentRemoveMedia();
+  AgentState* agent = owned_agent(s, e, r->tenant_id(), r->agent_id(), "RequestAgentRemoveMedia");
+  if (agent == nullptr) return;
+  const std::string media = str(r->media_type());
+  if (!agent->media.contains(media)) {
+    return refuse(s, e, proto::ErrorCode::InvalidAttribute,
+                  "RequestAgentRemoveMedia.media_type \"" + media + "\" is not one of agent " + agent->agent_id + "'s media");
+  }
+  agent->media.erase(media);
+  Transaction t;
+  proto::EventMediaRemovedT removed;
+  removed.agent_id = agent->agent_id;
+  removed.media_type = media;
+  std::vector<RecordedEvent> events{reporting_->record(t, agent->tenant, std::move(removed), now_us())};
+  commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_ack(e.ref_id(), e.client_id()));
+}
+
+void NodeServer::handle_agent_status(Session& s, const proto::Envelope& e) {
+  const proto::RequestAgentStatus* r = e.body_as_RequestAgentStatus();
+  proto::EventAgentStatusT status;
+  status.tenant_id = str(r->tenant_id());
+  status.agent_id = str(r->agent_id());
+  if (status.agent_id.empty()) return refuse(s, e, proto::ErrorCode::MissingAttribute, "RequestAgentStatus.agent_id is missing");
+  if (AgentState* agent = agents_.find(status.agent_id)) {
+    status.logged_in = true;
+    status.place_id = agent->place_id;
+    status.do_not_disturb = agent->do_not_disturb;
+    for (const auto& [name, m] : agent->media) {
+      auto media = std::make_unique<proto::MediaStateT>();
+      media->media_type = name;
+      media->capacity = m.capacity;
+      media->ready = m.ready;
+      if (m.reason) media->reason = std::make_unique<proto::KvListT>(*m.reason);
+      status.media.push_back(std::move(media));
+    }
+  }
+  s.channel.send(wire::encode_frame(e.ref_id(), e.client_id(), status));
+}
+
+void NodeServer::logout_agents_of(Session* session) {
+  Transaction t;
+  std::vector<RecordedEvent> events;
+  for (const std::string& id : agents_.owned_by(session)) {
+    AgentState* agent = agents_.find(id);
+    std::erase_if(agent->owners, [&](const AgentOwner& o) { return o.session == session; });
+    if (!agent->owners.empty()) continue;  // another desktop still speaks for it
+    events.push_back(agent_logout_event(t, *agent, wire::kv_list({{"reason", "desktop disconnected"}})));
+    agents_.logout(id);
+  }
+  if (!events.empty()) commit(nullptr, 0, 0, std::move(t), std::move(events), {});
+}
+
+}  // namespace ix::node
