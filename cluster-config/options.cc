@@ -59,7 +59,7 @@ std::vector<OptionSpec> build_options() {
                "Environment variable that holds the PostgreSQL password."});
   o.push_back({"node-pairs.settings", "delivering-timeout", kDuration, false, "30s", 1 * kSecond, kHour, {}, Reload::kImmediate,
                "An invitation not answered within this time returns to its queue (EventRevoked)."});
-  o.push_back({"node-pairs.settings", "handling-timeout", kDuration, false, "180m", kMinute, 7 * kDay, {}, Reload::kImmediate,
+  o.push_back({"node-pairs.settings", "handling-timeout", kDuration, false, "180m", kSecond, 7 * kDay, {}, Reload::kImmediate,
                "An interaction whose handling agent sends no request for this long is revoked back to its queue."});
   o.push_back({"node-pairs.settings", "max-interactions-per-snapshot", kInt, false, "500", 1, 100'000, {}, Reload::kImmediate,
                "Upper bound on a snapshot, per node (a cluster snapshot may hold more)."});

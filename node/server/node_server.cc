@@ -38,7 +38,8 @@ NodeServer::NodeServer(uv_loop_t* loop, std::shared_ptr<const config::ClusterCon
       config_(std::move(config)),
       options_(std::move(options)),
       admin_(loop, metrics_, "ixnode"),
-      lease_timer_(loop) {}
+      lease_timer_(loop),
+      interaction_timers_(loop, [this](uint64_t id) { on_interaction_timer(id); }) {}
 
 NodeServer::~NodeServer() { stop(); }
 
@@ -134,6 +135,14 @@ Status NodeServer::become_primary() {
   for (const auto& [name, value] : state->counters) {
     if (name == kInteractionCounter) interaction_counter_ = value;
   }
+  // Invitations and handlings that were open when the last primary stopped get fresh timers:
+  // their agents must log in again and answer, or the interactions go back to their queues.
+  interactions_.for_each([this](const Interaction& i) {
+    if (i.agent_id.empty()) return;
+    handled_by_[i.agent_id].insert(i.interaction_id);
+    start_timer(i, i.state == proto::InteractionState::Delivering ? pair().settings.delivering_timeout
+                                                                  : pair().settings.handling_timeout);
+  });
   reporting_ = std::make_unique<ReportingHub>(loop_, options_.pair_id, *store_);
   reporting_->reset(state->last_seq);
   primary_ = true;
@@ -205,6 +214,7 @@ void NodeServer::on_message(Session& s, const proto::Envelope& e) {
                   "this node of pair " + options_.pair_id + " is the backup; send requests to the primary");
   }
   if (failed_) return refuse(s, e, proto::ErrorCode::Internal, "this node is shutting down after a storage failure");
+  touch_handling(s, e.client_id());
   dispatch(s, e);
 }
 
@@ -226,6 +236,9 @@ void NodeServer::dispatch(Session& s, const proto::Envelope& e) {
     case M::RequestAgentAddMedia: return handle_agent_add_media(s, e);
     case M::RequestAgentRemoveMedia: return handle_agent_remove_media(s, e);
     case M::RequestAgentStatus: return handle_agent_status(s, e);
+    case M::RequestDeliver: return handle_deliver(s, e);
+    case M::RequestAccept: return handle_accept(s, e);
+    case M::RequestReject: return handle_reject(s, e);
     case M::RequestStopReporting:
       reporting_->unsubscribe(&s.channel);
       s.channel.send(wire::encode_ack(e.ref_id(), e.client_id()));
@@ -452,6 +465,7 @@ void NodeServer::handle_place_in_queue(Session& s, const proto::Envelope& e) {
     removed.agent_id = interaction->agent_id;
     removed.place_id = interaction->place_id;
     events.push_back(reporting_->record(t, interaction->tenant_id, std::move(removed), now));
+    unassign(*interaction);
   }
   interactions_.place_in_queue(*interaction, queue, now);
   proto::EventPlacedInQueueT placed;
@@ -482,6 +496,15 @@ void NodeServer::handle_stop_processing(Session& s, const proto::Envelope& e) {
     removed.agent_id = interaction->agent_id;
     removed.place_id = interaction->place_id;
     events.push_back(reporting_->record(t, tenant, std::move(removed), now));
+    // The agent's desktop learns that the interaction is gone (stopped by someone else).
+    if (interaction->agent_id != str(r->agent_id())) {
+      proto::EventRevokedT revoked;
+      revoked.interaction_id = id;
+      revoked.agent_id = interaction->agent_id;
+      revoked.reason = wire::kv_list({{"reason", "processing stopped"}});
+      notify_agent(interaction->agent_id, wire::encode_frame(0, 0, revoked));
+    }
+    unassign(*interaction);
   }
   proto::EventProcessingStoppedT stopped;
   stopped.interaction_id = id;

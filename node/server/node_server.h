@@ -19,6 +19,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 
@@ -32,6 +33,7 @@
 #include "protocol/http/metrics.h"
 #include "protocol/net/listener.h"
 #include "protocol/net/message_channel.h"
+#include "protocol/net/request_timers.h"
 #include "protocol/net/timer.h"
 
 namespace ix::node {
@@ -106,6 +108,22 @@ class NodeServer {
                           const flatbuffers::String* agent, const char* what);
   bool check_media(Session& s, const proto::Envelope& e, const std::string& media, const char* what);
   void logout_agents_of(Session* session);
+
+  // Delivery (delivery_requests.cc): invitations, accept/reject, delivering and handling timeouts.
+  void handle_deliver(Session& s, const proto::Envelope& e);
+  void handle_accept(Session& s, const proto::Envelope& e);
+  void handle_reject(Session& s, const proto::Envelope& e);
+  void assign(Interaction& interaction, const AgentState& agent);
+  void unassign(Interaction& interaction);
+  void start_timer(const Interaction& interaction, config::Duration timeout);
+  void cancel_timer(const std::string& interaction_id);
+  void on_interaction_timer(uint64_t timer_id);
+  // Sends an event to every session that speaks for the agent.
+  void notify_agent(const std::string& agent_id, const wire::Frame& frame);
+  void touch_handling(Session& s, uint64_t client_id);
+  // Returns an interaction that an agent had (invited or handling) to its queue, reporting why.
+  void return_to_queue(Interaction& interaction, Transaction& t, std::vector<RecordedEvent>& events,
+                       std::unique_ptr<proto::KvListT> reason, bool invitation);
   RecordedEvent agent_logout_event(Transaction& t, const AgentState& agent, std::unique_ptr<proto::KvListT> reason);
 
   Interaction* find_interaction(Session& s, const proto::Envelope& e, const flatbuffers::String* id, const char* what);
@@ -127,6 +145,12 @@ class NodeServer {
   std::unique_ptr<ReportingHub> reporting_;
   InteractionRegistry interactions_;
   AgentRegistry agents_;
+  std::unordered_map<std::string, std::set<std::string>> handled_by_;  // agent -> interactions invited/handled
+  net::RequestTimers interaction_timers_;
+  std::unordered_map<std::string, uint64_t> timer_of_;  // interaction -> timer ID
+  std::unordered_map<uint64_t, std::string> timed_;     // timer ID -> interaction
+  uint64_t next_timer_id_ = 0;
+  uint64_t next_ticket_ = 0;
   uint64_t interaction_counter_ = 0;
   std::function<void(const std::string&)> on_fatal_;
 

@@ -1,0 +1,247 @@
+// NodeServer's delivery: a routing engine delivers an interaction to an agent (EventInvite), the
+// agent accepts or rejects it, and two timers guard the agent's side — delivering-timeout for an
+// unanswered invitation and handling-timeout (reset by any request from the handling agent's
+// desktop) for a forgotten one. Either timeout returns the interaction to the queue it came from
+// and tells the desktop with EventRevoked.
+#include "node/server/node_server.h"
+#include "protocol/log.h"
+#include "protocol/wire/kv.h"
+
+namespace ix::node {
+
+namespace {
+
+std::string str(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
+
+}  // namespace
+
+void NodeServer::notify_agent(const std::string& agent_id, const wire::Frame& frame) {
+  AgentState* agent = agents_.find(agent_id);
+  if (agent == nullptr) return;
+  for (const AgentOwner& owner : agent->owners) {
+    for (auto& [connection, session] : sessions_) {
+      if (session.get() != owner.session) continue;
+      // Re-address the frame to the logical client that speaks for this agent.
+      auto envelope = wire::verify_envelope(std::span(frame).subspan(wire::kFrameHeaderSize));
+      if (!envelope.ok()) continue;
+      std::unique_ptr<proto::EnvelopeT> native((*envelope)->UnPack());
+      native->client_id = owner.client_id;
+      session->channel.send(wire::encode_envelope(*native));
+    }
+  }
+}
+
+void NodeServer::assign(Interaction& interaction, const AgentState& agent) {
+  interaction.agent_id = agent.agent_id;
+  interaction.place_id = agent.place_id;
+  handled_by_[agent.agent_id].insert(interaction.interaction_id);
+}
+
+void NodeServer::unassign(Interaction& interaction) {
+  cancel_timer(interaction.interaction_id);
+  auto it = handled_by_.find(interaction.agent_id);
+  if (it != handled_by_.end()) {
+    it->second.erase(interaction.interaction_id);
+    if (it->second.empty()) handled_by_.erase(it);
+  }
+  interaction.agent_id.clear();
+  interaction.place_id.clear();
+}
+
+void NodeServer::start_timer(const Interaction& interaction, config::Duration timeout) {
+  cancel_timer(interaction.interaction_id);
+  const uint64_t id = ++next_timer_id_;
+  timer_of_[interaction.interaction_id] = id;
+  timed_[id] = interaction.interaction_id;
+  interaction_timers_.start(id, static_cast<uint64_t>(timeout.count()));
+}
+
+void NodeServer::cancel_timer(const std::string& interaction_id) {
+  auto it = timer_of_.find(interaction_id);
+  if (it == timer_of_.end()) return;
+  interaction_timers_.cancel(it->second);
+  timed_.erase(it->second);
+  timer_of_.erase(it);
+}
+
+void NodeServer::touch_handling(Session& s, uint64_t client_id) {
+  const AgentOwner me{&s, client_id};
+  for (const std::string& agent_id : agents_.owned_by(&s)) {
+    AgentState* agent = agents_.find(agent_id);
+    if (std::find(agent->owners.begin(), agent->owners.end(), me) == agent->owners.end()) continue;
+    auto handled = handled_by_.find(agent_id);
+    if (handled == handled_by_.end()) continue;
+    for (const std::string& id : handled->second) {
+      Interaction* interaction = interactions_.find(id);
+      if (interaction && interaction->state == proto::InteractionState::Handling) {
+        start_timer(*interaction, pair().settings.handling_timeout);
+      }
+    }
+  }
+}
+
+void NodeServer::return_to_queue(Interaction& interaction, Transaction& t, std::vector<RecordedEvent>& events,
+                                 std::unique_ptr<proto::KvListT> reason, bool invitation) {
+  const int64_t now = now_us();
+  const std::string agent_id = interaction.agent_id;
+  if (invitation) {
+    proto::EventInvitationRevokedT revoked;
+    revoked.interaction_id = interaction.interaction_id;
+    revoked.agent_id = agent_id;
+    revoked.reason = reason ? std::make_unique<proto::KvListT>(*reason) : nullptr;
+    events.push_back(reporting_->record(t, interaction.tenant_id, std::move(revoked), now));
+  } else {
+    proto::EventPartyRemovedT removed;
+    removed.interaction_id = interaction.interaction_id;
+    removed.agent_id = agent_id;
+    removed.place_id = interaction.place_id;
+    events.push_back(reporting_->record(t, interaction.tenant_id, std::move(removed), now));
+  }
+  unassign(interaction);
+  interactions_.place_in_queue(interaction, interaction.queue, now);
+  proto::EventPlacedInQueueT placed;
+  placed.interaction_id = interaction.interaction_id;
+  placed.queue = interaction.queue;
+  events.push_back(reporting_->record(t, interaction.tenant_id, std::move(placed), now));
+  persist(t, interaction);
+}
+
+void NodeServer::on_interaction_timer(uint64_t timer_id) {
+  auto it = timed_.find(timer_id);
+  if (it == timed_.end()) return;
+  const std::string id = it->second;
+  timed_.erase(it);
+  timer_of_.erase(id);
+  Interaction* interaction = interactions_.find(id);
+  if (interaction == nullptr || interaction->agent_id.empty() || !primary_ || failed_) return;
+  const bool invitation = interaction->state == proto::InteractionState::Delivering;
+  const std::string agent_id = interaction->agent_id;
+  const char* why = invitation ? "delivering-timeout" : "handling-timeout";
+  spdlog::info("event=revoked interaction={} agent={} reason={}", id, agent_id, why);
+  metrics_.counter("ix_node_revocations_total", "Interactions taken back from agents by a timeout", {{"reason", why}}).inc();
+  proto::EventRevokedT revoked;
+  revoked.interaction_id = id;
+  revoked.agent_id = agent_id;
+  revoked.reason = wire::kv_list({{"reason", why}});
+  const wire::Frame frame = wire::encode_frame(0, 0, revoked);
+  Transaction t;
+  std::vector<RecordedEvent> events;
+  return_to_queue(*interaction, t, events, wire::kv_list({{"reason", why}}), invitation);
+  notify_agent(agent_id, frame);
+  commit(nullptr, 0, 0, std::move(t), std::move(events), {});
+}
+
+void NodeServer::handle_deliver(Session& s, const proto::Envelope& e) {
+  const proto::RequestDeliver* r = e.body_as_RequestDeliver();
+  Interaction* interaction = find_interaction(s, e, r->interaction_id(), "RequestDeliver");
+  if (interaction == nullptr) return;
+  const std::string agent_id = str(r->agent_id());
+  if (agent_id.empty()) return refuse(s, e, proto::ErrorCode::MissingAttribute, "RequestDeliver.agent_id is missing");
+  AgentState* agent = agents_.find(agent_id);
+  if (agent == nullptr || agent->tenant != interaction->tenant_id) {
+    return refuse(s, e, proto::ErrorCode::UnknownAgent, "agent " + agent_id + " is not logged in on node pair " + options_.pair_id);
+  }
+  if (interaction->locked) {
+    return refuse(s, e, proto::ErrorCode::InteractionLocked, "interaction " + interaction->interaction_id + " is locked");
+  }
+  if (!interaction->agent_id.empty()) {
+    return refuse(s, e, proto::ErrorCode::WrongState,
+                  "interaction " + interaction->interaction_id + " is already with agent " + interaction->agent_id);
+  }
+  auto media = agent->media.find(interaction->media_type);
+  if (media == agent->media.end() || !media->second.ready || agent->do_not_disturb) {
+    return refuse(s, e, proto::ErrorCode::WrongState,
+                  "agent " + agent_id + " is not ready for " + interaction->media_type +
+                      (agent->do_not_disturb ? " (do-not-disturb)" : ""));
+  }
+  const auto handled = handled_by_.find(agent_id);
+  int in_hand = 0;
+  if (handled != handled_by_.end()) {
+    for (const std::string& id : handled->second) {
+      const Interaction* other = interactions_.find(id);
+      if (other && other->media_type == interaction->media_type) ++in_hand;
+    }
+  }
+  if (in_hand >= media->second.capacity) {
+    return refuse(s, e, proto::ErrorCode::WrongState,
+                  "agent " + agent_id + " has no capacity left for " + interaction->media_type + " (" +
+                      std::to_string(in_hand) + " of " + std::to_string(media->second.capacity) + ")");
+  }
+
+  const int64_t now = now_us();
+  Transaction t;
+  std::vector<RecordedEvent> events;
+  if (interaction->state == proto::InteractionState::Queued) {
+    proto::EventTakenFromQueueT taken;
+    taken.interaction_id = interaction->interaction_id;
+    taken.queue = interaction->queue;
+    events.push_back(reporting_->record(t, interaction->tenant_id, std::move(taken), now));
+    interactions_.take_from_queue(*interaction);
+  }
+  interaction->state = proto::InteractionState::Delivering;
+  assign(*interaction, *agent);
+  if (!str(r->place_id()).empty()) interaction->place_id = r->place_id()->str();
+  proto::EventAgentInvitedT invited;
+  invited.interaction_id = interaction->interaction_id;
+  invited.agent_id = agent_id;
+  invited.place_id = interaction->place_id;
+  events.push_back(reporting_->record(t, interaction->tenant_id, std::move(invited), now));
+  persist(t, *interaction);
+  start_timer(*interaction, pair().settings.delivering_timeout);
+
+  proto::EventInviteT invite;
+  invite.interaction = std::make_unique<Interaction>(*interaction);
+  invite.agent_id = agent_id;
+  invite.place_id = interaction->place_id;
+  invite.ticket_id = ++next_ticket_;
+  notify_agent(agent_id, wire::encode_frame(0, 0, invite));
+  commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_ack(e.ref_id(), e.client_id()));
+}
+
+void NodeServer::handle_accept(Session& s, const proto::Envelope& e) {
+  const proto::RequestAccept* r = e.body_as_RequestAccept();
+  Interaction* interaction = find_interaction(s, e, r->interaction_id(), "RequestAccept");
+  if (interaction == nullptr) return;
+  if (interaction->state != proto::InteractionState::Delivering || interaction->agent_id != str(r->agent_id())) {
+    return refuse(s, e, proto::ErrorCode::WrongState,
+                  "interaction " + interaction->interaction_id + " is not being delivered to agent " + str(r->agent_id()));
+  }
+  interaction->state = proto::InteractionState::Handling;
+  start_timer(*interaction, pair().settings.handling_timeout);
+  Transaction t;
+  proto::EventPartyAddedT added;
+  added.interaction_id = interaction->interaction_id;
+  added.agent_id = interaction->agent_id;
+  added.place_id = interaction->place_id;
+  std::vector<RecordedEvent> events{reporting_->record(t, interaction->tenant_id, std::move(added), now_us())};
+  persist(t, *interaction);
+  commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_ack(e.ref_id(), e.client_id()));
+}
+
+void NodeServer::handle_reject(Session& s, const proto::Envelope& e) {
+  const proto::RequestReject* r = e.body_as_RequestReject();
+  Interaction* interaction = find_interaction(s, e, r->interaction_id(), "RequestReject");
+  if (interaction == nullptr) return;
+  if (interaction->state != proto::InteractionState::Delivering || interaction->agent_id != str(r->agent_id())) {
+    return refuse(s, e, proto::ErrorCode::WrongState,
+                  "interaction " + interaction->interaction_id + " is not being delivered to agent " + str(r->agent_id()));
+  }
+  Transaction t;
+  proto::EventInvitationRejectedT rejected;
+  rejected.interaction_id = interaction->interaction_id;
+  rejected.agent_id = interaction->agent_id;
+  if (r->reason()) rejected.reason.reset(r->reason()->UnPack());
+  std::vector<RecordedEvent> events{reporting_->record(t, interaction->tenant_id, std::move(rejected), now_us())};
+  // Back to the queue it was taken from; the rejection itself was reported above.
+  const int64_t now = now_us();
+  unassign(*interaction);
+  interactions_.place_in_queue(*interaction, interaction->queue, now);
+  proto::EventPlacedInQueueT placed;
+  placed.interaction_id = interaction->interaction_id;
+  placed.queue = interaction->queue;
+  events.push_back(reporting_->record(t, interaction->tenant_id, std::move(placed), now));
+  persist(t, *interaction);
+  commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_ack(e.ref_id(), e.client_id()));
+}
+
+}  // namespace ix::node

@@ -1,0 +1,168 @@
+// Delivery on a real ixnode: invite, accept, reject, and the delivering and handling timeouts.
+#include <gtest/gtest.h>
+
+#include "protocol/wire/kv.h"
+#include "tests/node/node_fixture.h"
+
+namespace ix::test {
+namespace {
+
+using proto::ClientType;
+using proto::ErrorCode;
+using proto::Message;
+
+bool acked(const EnvelopePtr& e) { return e && e->body.type == Message::EventAck; }
+std::string error_text(const EnvelopePtr& e) { return as_error(e) ? as_error(e)->text : "not an error"; }
+
+class DeliveryTest : public NodePairFixture {
+ protected:
+  void SetUp() override {
+    delivering_timeout_ = "1s";
+    handling_timeout_ = "2s";
+    NodePairFixture::SetUp();
+    primary_ = start_node("primary");
+    media_ = primary_client(ClientType::MediaServer);
+    router_ = primary_client(ClientType::RoutingEngine);
+    desktop_ = primary_client(ClientType::AgentApplication);
+    ASSERT_NE(desktop_, nullptr);
+    proto::RequestAgentLoginT login;
+    login.tenant_id = "101";
+    login.agent_id = "a1";
+    login.place_id = "pl-1";
+    auto chat = std::make_unique<proto::MediaCapacityT>();
+    chat->media_type = "chat";
+    chat->capacity = 1;
+    login.media.push_back(std::move(chat));
+    ASSERT_TRUE(acked(desktop_->call(login)));
+  }
+
+  void ready() {
+    proto::RequestAgentReadyT r;
+    r.agent_id = "a1";
+    ASSERT_TRUE(acked(desktop_->call(r)));
+  }
+
+  std::string submit() {
+    EnvelopePtr reply = media_->call(submit_request());
+    return reply && reply->body.AsEventSubmitted() ? reply->body.AsEventSubmitted()->interaction_id : "";
+  }
+
+  EnvelopePtr deliver(const std::string& id) {
+    proto::RequestDeliverT d;
+    d.interaction_id = id;
+    d.agent_id = "a1";
+    return router_->call(d);
+  }
+
+  // The next event of a type the desktop received.
+  const proto::EnvelopeT* desktop_event(Message type, size_t nth = 0) {
+    desktop_->wait_for_events(1, 100);
+    for (const EnvelopePtr& e : desktop_->events) {
+      if (e->body.type == type && nth-- == 0) return e.get();
+    }
+    return nullptr;
+  }
+
+  proto::InteractionState state_of(const std::string& id) {
+    proto::RequestGetPropertiesT get;
+    get.interaction_id = id;
+    EnvelopePtr reply = media_->call(get);
+    return reply && reply->body.AsEventProperties() ? reply->body.AsEventProperties()->interaction->state
+                                                    : proto::InteractionState::Unknown;
+  }
+
+  std::unique_ptr<ProtocolClient> media_, router_, desktop_;
+};
+
+TEST_F(DeliveryTest, InviteAcceptAndStop) {
+  ready();
+  std::string id = submit();
+  ASSERT_TRUE(acked(deliver(id))) << error_text(deliver(id));
+  ASSERT_TRUE(desktop_->wait_for_events(1));
+  const proto::EnvelopeT* invite = desktop_event(Message::EventInvite);
+  ASSERT_NE(invite, nullptr);
+  EXPECT_EQ(invite->body.AsEventInvite()->interaction->interaction_id, id);
+  EXPECT_EQ(state_of(id), proto::InteractionState::Delivering);
+
+  proto::RequestAcceptT accept;
+  accept.interaction_id = id;
+  accept.agent_id = "a1";
+  accept.ticket_id = invite->body.AsEventInvite()->ticket_id;
+  EXPECT_TRUE(acked(desktop_->call(accept)));
+  EXPECT_EQ(state_of(id), proto::InteractionState::Handling);
+
+  std::string second = submit();
+  EnvelopePtr full = deliver(second);
+  EXPECT_NE(error_text(full).find("no capacity left for chat (1 of 1)"), std::string::npos) << error_text(full);
+
+  proto::RequestStopProcessingT stop;
+  stop.interaction_id = id;
+  stop.agent_id = "a1";
+  EXPECT_TRUE(acked(desktop_->call(stop)));
+  EXPECT_TRUE(acked(deliver(second))) << "the stop freed the agent's capacity";
+}
+
+TEST_F(DeliveryTest, RejectReturnsTheInteractionToItsQueue) {
+  ready();
+  std::string id = submit();
+  ASSERT_TRUE(acked(deliver(id)));
+  proto::RequestRejectT reject;
+  reject.interaction_id = id;
+  reject.agent_id = "a1";
+  EXPECT_TRUE(acked(desktop_->call(reject)));
+  EXPECT_EQ(state_of(id), proto::InteractionState::Queued);
+  EXPECT_NE(error_text(desktop_->call(reject)).find("is not being delivered to agent a1"), std::string::npos);
+}
+
+TEST_F(DeliveryTest, AgentMustBeReadyAndTheInteractionFree) {
+  std::string id = submit();
+  EXPECT_NE(error_text(deliver(id)).find("agent a1 is not ready for chat"), std::string::npos);
+  ready();
+  proto::RequestDeliverT d;
+  d.interaction_id = id;
+  d.agent_id = "nobody";
+  EXPECT_EQ(as_error(router_->call(d))->code, static_cast<int>(ErrorCode::UnknownAgent));
+  ASSERT_TRUE(acked(deliver(id)));
+  EXPECT_NE(error_text(deliver(id)).find("already with agent a1"), std::string::npos);
+}
+
+TEST_F(DeliveryTest, UnansweredInvitationIsRevokedAfterTheDeliveringTimeout) {
+  ready();
+  std::string id = submit();
+  auto sent = std::chrono::steady_clock::now();
+  ASSERT_TRUE(acked(deliver(id)));
+  ASSERT_TRUE(desktop_->wait_for_events(2, 5000));
+  auto took = std::chrono::steady_clock::now() - sent;
+  const proto::EnvelopeT* revoked = desktop_event(Message::EventRevoked);
+  ASSERT_NE(revoked, nullptr);
+  EXPECT_EQ(revoked->body.AsEventRevoked()->interaction_id, id);
+  EXPECT_GE(took, std::chrono::milliseconds(900));
+  EXPECT_LT(took, std::chrono::milliseconds(3000));
+  EXPECT_EQ(state_of(id), proto::InteractionState::Queued) << "back in its queue";
+}
+
+TEST_F(DeliveryTest, HandlingTimeoutIsResetByTheAgentsRequestsThenRevokes) {
+  ready();
+  std::string id = submit();
+  ASSERT_TRUE(acked(deliver(id)));
+  ASSERT_TRUE(desktop_->wait_for_events(1));
+  proto::RequestAcceptT accept;
+  accept.interaction_id = id;
+  accept.agent_id = "a1";
+  ASSERT_TRUE(acked(desktop_->call(accept)));
+  // Keep working on it for longer than the 2 s handling-timeout.
+  proto::RequestGetPropertiesT get;
+  get.interaction_id = id;
+  for (int i = 0; i < 6; ++i) {
+    loop_.run_for(500);
+    ASSERT_NE(desktop_->call(get)->body.AsEventProperties(), nullptr);
+  }
+  EXPECT_EQ(desktop_event(Message::EventRevoked), nullptr) << "requests from the agent keep the interaction";
+  // Then forget it.
+  ASSERT_TRUE(desktop_->wait_for_events(2, 5000));
+  EXPECT_NE(desktop_event(Message::EventRevoked), nullptr);
+  EXPECT_EQ(state_of(id), proto::InteractionState::Queued);
+}
+
+}  // namespace
+}  // namespace ix::test
