@@ -48,6 +48,7 @@ int64_t NodeServer::now_us() const {
 }
 
 Status NodeServer::start() {
+  if (Status s = compile_views(*config_); !s) return s;
   const config::ServerEndpoint& endpoint = options_.preferred_primary ? pair().primary : pair().backup;
   net::ListenerOptions listener_options;
   auto listener = net::Listener::listen(loop_, {endpoint.host, endpoint.port}, listener_options,
@@ -87,6 +88,10 @@ void NodeServer::stop() {
 void NodeServer::reload(std::shared_ptr<const config::ClusterConfig> config) {
   if (config->node_pair(options_.pair_id) == nullptr) {
     spdlog::error("event=reload_refused reason={}", quote("node pair " + options_.pair_id + " is no longer in the configuration"));
+    return;
+  }
+  if (Status s = compile_views(*config); !s) {
+    spdlog::error("event=reload_refused reason={}", quote(s.error().text));
     return;
   }
   config_ = std::move(config);
@@ -130,7 +135,9 @@ Status NodeServer::become_primary() {
     if (!verifier.VerifyBuffer<proto::InteractionInfo>(nullptr)) {
       return Error{0, "interaction " + stored.id + " in the database is corrupt"};
     }
-    interactions_.put(std::unique_ptr<Interaction>(flatbuffers::GetRoot<proto::InteractionInfo>(stored.data.data())->UnPack()));
+    std::unique_ptr<Interaction> interaction(flatbuffers::GetRoot<proto::InteractionInfo>(stored.data.data())->UnPack());
+    interaction->locked = false;  // locks belong to client sessions, which did not survive
+    interactions_.put(std::move(interaction));
   }
   for (const auto& [name, value] : state->counters) {
     if (name == kInteractionCounter) interaction_counter_ = value;
@@ -175,6 +182,7 @@ void NodeServer::on_accept(std::shared_ptr<net::Connection> connection) {
 
 void NodeServer::on_session_closed(Session* session) {
   if (reporting_) reporting_->unsubscribe(&session->channel);
+  release_session_holds(session);
   if (primary_ && !failed_) logout_agents_of(session);
   sessions_.erase(session->connection.get());
 }
@@ -239,6 +247,12 @@ void NodeServer::dispatch(Session& s, const proto::Envelope& e) {
     case M::RequestDeliver: return handle_deliver(s, e);
     case M::RequestAccept: return handle_accept(s, e);
     case M::RequestReject: return handle_reject(s, e);
+    case M::RequestFind: return handle_find(s, e);
+    case M::RequestTakeSnapshot: return handle_take_snapshot(s, e);
+    case M::RequestSnapshotPage: return handle_snapshot_page(s, e);
+    case M::RequestReleaseSnapshot: return handle_release_snapshot(s, e);
+    case M::RequestLock: return handle_lock(s, e, true);
+    case M::RequestUnlock: return handle_lock(s, e, false);
     case M::RequestStopReporting:
       reporting_->unsubscribe(&s.channel);
       s.channel.send(wire::encode_ack(e.ref_id(), e.client_id()));
@@ -526,24 +540,25 @@ void NodeServer::handle_pull(Session& s, const proto::Envelope& e) {
                   "RequestPull.count " + std::to_string(r->count()) + " is out of range 1.." + std::to_string(kMaxPullCount));
   }
   std::vector<std::string> queues;
+  const CompiledView* compiled = nullptr;
   if (!queue.empty()) {
     auto q = std::find_if(config_->queues.begin(), config_->queues.end(), [&](const config::Queue& c) { return c.id == queue; });
     if (q == config_->queues.end()) return refuse(s, e, proto::ErrorCode::UnknownQueue, "RequestPull.queue \"" + queue + "\" does not exist");
     queues.push_back(queue);
   } else {
-    auto v = std::find_if(config_->views.begin(), config_->views.end(), [&](const config::View& c) { return c.id == view; });
-    if (v == config_->views.end()) return refuse(s, e, proto::ErrorCode::UnknownView, "RequestPull.view_id \"" + view + "\" does not exist");
-    if (!v->condition.empty()) {
-      return refuse(s, e, proto::ErrorCode::RequestNotAllowed,
-                    "view \"" + view + "\" has a condition; views with conditions are not served by this ixnode version");
-    }
-    queues = v->queues;
+    auto v = views_.find(view);
+    if (v == views_.end()) return refuse(s, e, proto::ErrorCode::UnknownView, "RequestPull.view_id \"" + view + "\" does not exist");
+    compiled = &v->second;
+    queues = v->second.view->queues;
   }
   const int64_t now = now_us();
   Transaction t;
   std::vector<RecordedEvent> events;
   proto::EventPulledT reply;
-  for (Interaction* interaction : interactions_.peek(queues, r->count())) {
+  const std::vector<Interaction*> pulled =
+      compiled ? select(queues, compiled->condition, compiled->order, compiled->default_order, r->count())
+               : interactions_.peek(queues, r->count());
+  for (Interaction* interaction : pulled) {
     proto::EventTakenFromQueueT taken;
     taken.interaction_id = interaction->interaction_id;
     taken.queue = interaction->queue;

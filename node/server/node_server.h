@@ -18,6 +18,7 @@
 
 #include <functional>
 #include <memory>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -26,6 +27,7 @@
 #include "cluster-config/model.h"
 #include "node/agents/agent_registry.h"
 #include "node/model/interaction_registry.h"
+#include "node/query/condition.h"
 #include "node/reporting/reporting_hub.h"
 #include "node/store/lease.h"
 #include "node/store/sqlite_store.h"
@@ -124,6 +126,30 @@ class NodeServer {
   // Returns an interaction that an agent had (invited or handling) to its queue, reporting why.
   void return_to_queue(Interaction& interaction, Transaction& t, std::vector<RecordedEvent>& events,
                        std::unique_ptr<proto::KvListT> reason, bool invitation);
+
+  // Queries (query_requests.cc): find, snapshots, locks, and the compiled views.
+  struct CompiledView {
+    const config::View* view;
+    Condition condition;
+    Order order;
+    bool default_order;
+  };
+  struct Snapshot {
+    const Session* owner;
+    std::vector<std::string> ids;
+    std::vector<std::string> locked;
+  };
+  Status compile_views(const config::ClusterConfig& config);
+  // Queued, unlocked interactions of the queues that meet the condition, in order.
+  std::vector<Interaction*> select(const std::vector<std::string>& queues, const Condition& condition,
+                                   const Order& order, bool default_order, size_t limit);
+  void handle_find(Session& s, const proto::Envelope& e);
+  void handle_take_snapshot(Session& s, const proto::Envelope& e);
+  void handle_snapshot_page(Session& s, const proto::Envelope& e);
+  void handle_release_snapshot(Session& s, const proto::Envelope& e);
+  void handle_lock(Session& s, const proto::Envelope& e, bool lock);
+  void release_snapshot(const std::string& id);
+  void release_session_holds(const Session* session);
   RecordedEvent agent_logout_event(Transaction& t, const AgentState& agent, std::unique_ptr<proto::KvListT> reason);
 
   Interaction* find_interaction(Session& s, const proto::Envelope& e, const flatbuffers::String* id, const char* what);
@@ -151,6 +177,10 @@ class NodeServer {
   std::unordered_map<uint64_t, std::string> timed_;     // timer ID -> interaction
   uint64_t next_timer_id_ = 0;
   uint64_t next_ticket_ = 0;
+  std::map<std::string, CompiledView> views_;
+  std::map<std::string, Snapshot> snapshots_;
+  std::unordered_map<std::string, const Session*> lock_owner_;  // interaction -> session holding its lock
+  uint64_t next_snapshot_ = 0;
   uint64_t interaction_counter_ = 0;
   std::function<void(const std::string&)> on_fatal_;
 

@@ -146,8 +146,6 @@ TEST_F(IxnodeTest, PullTakesInPriorityThenAgeOrderAcrossTheViewsQueues) {
   EXPECT_EQ(router->call(pull)->body.AsEventPulled()->interactions[0]->interaction_id, ids[0]);
 
   pull.queue.clear();
-  pull.view_id = "filtered";
-  expect_error(router->call(pull), ErrorCode::RequestNotAllowed, "has a condition");
   pull.view_id = "nope";
   expect_error(router->call(pull), ErrorCode::UnknownView, "\"nope\" does not exist");
   pull.view_id = "all-inbound";
@@ -237,6 +235,103 @@ TEST_F(IxnodeTest, BackupRefusesWorkAndTakesOverWhenThePrimaryDies) {
     EXPECT_NE(reply->body.AsEventProperties(), nullptr) << id << " was acknowledged and must survive";
   }
   EXPECT_FALSE(submitted_id(on_backup->call(submit_request())).empty());
+}
+
+TEST_F(IxnodeTest, ViewConditionsFindSnapshotsAndLocks) {
+  primary_ = start_node("primary");
+  auto media = primary_client();
+  ASSERT_NE(media, nullptr);
+  std::vector<std::string> ids;
+  for (int priority : {1, 7, 4, 9, 2}) {
+    proto::RequestSubmitT r = submit_request("inbound", priority);
+    r.user_data = wire::kv_list({{"Segment", priority > 5 ? "gold" : "silver"}});
+    ids.push_back(submitted_id(media->call(r)));
+  }
+  auto router = primary_client(ClientType::RoutingEngine);
+
+  // find: condition, order and limit
+  proto::RequestFindT find;
+  find.tenant_id = "101";
+  find.condition = "ud.Segment = 'gold' OR priority = 1";
+  find.order = "priority asc";
+  EnvelopePtr found = router->call(find);
+  ASSERT_NE(found->body.AsEventFindResult(), nullptr) << (as_error(found) ? as_error(found)->text : "");
+  const auto& hits = found->body.AsEventFindResult()->interactions;
+  ASSERT_EQ(hits.size(), 3u);
+  EXPECT_EQ(hits[0]->interaction_id, ids[0]);
+  EXPECT_EQ(hits[1]->interaction_id, ids[1]);
+  EXPECT_EQ(hits[2]->interaction_id, ids[3]);
+  find.limit = 1;
+  EXPECT_EQ(router->call(find)->body.AsEventFindResult()->interactions.size(), 1u);
+  find.condition = "priority >";
+  expect_error(router->call(find), ErrorCode::InvalidCondition, "RequestFind.condition at position 11: expected a value");
+
+  // snapshot with a lock: the locked interactions disappear from views until released
+  proto::RequestTakeSnapshotT take;
+  take.view_id = "all-inbound";
+  take.condition = "priority >= 4";
+  take.order = "priority desc";
+  take.lock = true;
+  EnvelopePtr taken = router->call(take);
+  ASSERT_NE(taken->body.AsEventSnapshotTaken(), nullptr) << (as_error(taken) ? as_error(taken)->text : "");
+  const std::string snapshot = taken->body.AsEventSnapshotTaken()->snapshot_id;
+  EXPECT_EQ(taken->body.AsEventSnapshotTaken()->count, 3u);
+  proto::RequestSnapshotPageT page;
+  page.snapshot_id = snapshot;
+  page.start = 1;
+  page.count = 5;
+  EnvelopePtr second_page = router->call(page);
+  ASSERT_NE(second_page->body.AsEventSnapshotPage(), nullptr);
+  const auto& paged = second_page->body.AsEventSnapshotPage()->interactions;
+  ASSERT_EQ(paged.size(), 2u);
+  EXPECT_EQ(paged[0]->interaction_id, ids[1]);  // 9, [7], [4]
+  EXPECT_EQ(paged[1]->interaction_id, ids[2]);
+  EXPECT_TRUE(paged[0]->locked);
+
+  proto::RequestPullT pull;
+  pull.view_id = "filtered";  // priority > 3: all three are locked
+  pull.count = 10;
+  EXPECT_TRUE(router->call(pull)->body.AsEventPulled()->interactions.empty()) << "locked interactions cannot be pulled";
+  proto::RequestDeliverT deliver;
+  deliver.interaction_id = ids[3];
+  deliver.agent_id = "a1";
+  expect_error(router->call(deliver), ErrorCode::UnknownAgent, "a1");
+
+  proto::RequestReleaseSnapshotT release;
+  release.snapshot_id = snapshot;
+  EXPECT_EQ(router->call(release)->body.type, Message::EventAck);
+  expect_error(router->call(page), ErrorCode::UnknownSnapshot, snapshot);
+  EnvelopePtr pulled = router->call(pull);
+  ASSERT_EQ(pulled->body.AsEventPulled()->interactions.size(), 3u) << "released: visible again";
+  EXPECT_EQ(pulled->body.AsEventPulled()->interactions[0]->interaction_id, ids[3]);
+
+  // explicit locks, released when their client disconnects
+  auto locker = primary_client(ClientType::AgentApplication);
+  proto::RequestLockT lock;
+  lock.interaction_id = ids[0];
+  EXPECT_EQ(locker->call(lock)->body.type, Message::EventAck);
+  expect_error(router->call(lock), ErrorCode::InteractionLocked, "already locked");
+  proto::RequestUnlockT unlock;
+  unlock.interaction_id = ids[0];
+  expect_error(router->call(unlock), ErrorCode::InteractionLocked, "locked by another client");
+  locker.reset();
+  EXPECT_EQ(router->call(lock)->body.type, Message::EventAck) << "the disconnect released the lock";
+}
+
+class BadViewTest : public NodePairFixture {
+ protected:
+  std::string config_text() override {
+    std::string text = NodePairFixture::config_text();
+    text.replace(text.find("condition = \"priority > 3\""), 26, "condition = \"priority >> 3\"");
+    return text;
+  }
+};
+
+TEST_F(BadViewTest, NodeRefusesToStartWithAnInvalidViewCondition) {
+  primary_ = start_node("primary");
+  EXPECT_EQ(primary_->wait_for_exit(std::chrono::seconds(10)), 1);
+  EXPECT_NE(primary_->log().find("view \\\"filtered\\\" condition: at position 11: expected a value, found \\\">\\\""), std::string::npos)
+      << primary_->log();
 }
 
 // Submits continuously (many requests in flight) and remembers which ones were acknowledged.

@@ -1,0 +1,215 @@
+// NodeServer's queries: views compiled from the configuration, find, snapshots (take, page,
+// release, with optional locking), and lock/unlock. Locks and snapshots belong to the client
+// session that made them and are released when it disconnects; they are not persisted, so a
+// failover releases them too.
+#include <algorithm>
+
+#include "node/server/node_server.h"
+#include "protocol/log.h"
+
+namespace ix::node {
+
+namespace {
+
+constexpr uint32_t kDefaultFindLimit = 100;
+constexpr uint32_t kMaxFindLimit = 10'000;
+constexpr uint32_t kMaxPage = 1'000;
+
+std::string str(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
+
+bool is_default_order(const std::string& order) {
+  return order.empty() || order == "priority desc, submitted asc";
+}
+
+}  // namespace
+
+Status NodeServer::compile_views(const config::ClusterConfig& config) {
+  std::map<std::string, CompiledView> compiled;
+  for (const config::View& view : config.views) {
+    auto condition = Condition::parse(view.condition);
+    if (!condition) return Error{0, "view \"" + view.id + "\" condition: " + condition.error().text};
+    auto order = Order::parse(view.order);
+    if (!order) return Error{0, "view \"" + view.id + "\" order: " + order.error().text};
+    compiled.emplace(view.id, CompiledView{&view, std::move(*condition), std::move(*order), is_default_order(view.order)});
+  }
+  views_ = std::move(compiled);
+  return {};
+}
+
+std::vector<Interaction*> NodeServer::select(const std::vector<std::string>& queues, const Condition& condition,
+                                             const Order& order, bool default_order, size_t limit) {
+  if (condition.empty() && default_order) return interactions_.peek(queues, limit);  // queue order already
+  std::vector<Interaction*> candidates;
+  for (Interaction* i : interactions_.peek(queues, SIZE_MAX)) {
+    if (condition.matches(*i)) candidates.push_back(i);
+  }
+  const size_t n = std::min(limit, candidates.size());
+  std::partial_sort(candidates.begin(), candidates.begin() + static_cast<ptrdiff_t>(n), candidates.end(),
+                    [&](const Interaction* a, const Interaction* b) { return order.less(*a, *b); });
+  candidates.resize(n);
+  return candidates;
+}
+
+void NodeServer::handle_find(Session& s, const proto::Envelope& e) {
+  const proto::RequestFind* r = e.body_as_RequestFind();
+  const std::string tenant = str(r->tenant_id());
+  if (tenant.empty()) return refuse(s, e, proto::ErrorCode::MissingAttribute, "RequestFind.tenant_id is missing");
+  auto condition = Condition::parse(str(r->condition()));
+  if (!condition) return refuse(s, e, proto::ErrorCode::InvalidCondition, "RequestFind.condition " + condition.error().text);
+  auto order = Order::parse(str(r->order()));
+  if (!order) return refuse(s, e, proto::ErrorCode::InvalidCondition, "RequestFind.order " + order.error().text);
+  const uint32_t limit = r->limit() == 0 ? kDefaultFindLimit : r->limit();
+  if (limit > kMaxFindLimit) {
+    return refuse(s, e, proto::ErrorCode::InvalidAttribute,
+                  "RequestFind.limit " + std::to_string(limit) + " exceeds " + std::to_string(kMaxFindLimit));
+  }
+  std::vector<const Interaction*> found;
+  interactions_.for_each([&](const Interaction& i) {
+    if (i.tenant_id == tenant && condition->matches(i)) found.push_back(&i);
+  });
+  const size_t n = std::min<size_t>(limit, found.size());
+  std::partial_sort(found.begin(), found.begin() + static_cast<ptrdiff_t>(n), found.end(),
+                    [&](const Interaction* a, const Interaction* b) { return order->less(*a, *b); });
+  proto::EventFindResultT reply;
+  for (size_t i = 0; i < n; ++i) reply.interactions.push_back(std::make_unique<Interaction>(*found[i]));
+  s.channel.send(wire::encode_frame(e.ref_id(), e.client_id(), reply));
+}
+
+void NodeServer::handle_take_snapshot(Session& s, const proto::Envelope& e) {
+  const proto::RequestTakeSnapshot* r = e.body_as_RequestTakeSnapshot();
+  const std::string view_id = str(r->view_id()), text = str(r->condition());
+  if (view_id.empty() && text.empty()) {
+    return refuse(s, e, proto::ErrorCode::MissingAttribute, "RequestTakeSnapshot needs a view_id or a condition");
+  }
+  auto condition = Condition::parse(text);
+  if (!condition) return refuse(s, e, proto::ErrorCode::InvalidCondition, "RequestTakeSnapshot.condition " + condition.error().text);
+  auto order = Order::parse(str(r->order()));
+  if (!order) return refuse(s, e, proto::ErrorCode::InvalidCondition, "RequestTakeSnapshot.order " + order.error().text);
+  const uint32_t cap = pair().settings.max_interactions_per_snapshot;
+  const uint32_t max = r->max() == 0 ? cap : std::min(r->max(), cap);
+
+  std::vector<Interaction*> selected;
+  if (!view_id.empty()) {
+    auto v = views_.find(view_id);
+    if (v == views_.end()) return refuse(s, e, proto::ErrorCode::UnknownView, "RequestTakeSnapshot.view_id \"" + view_id + "\" does not exist");
+    for (Interaction* i : interactions_.peek(v->second.view->queues, SIZE_MAX)) {
+      if (v->second.condition.matches(*i) && condition->matches(*i)) selected.push_back(i);
+    }
+  } else {
+    const std::string tenant = str(r->tenant_id());
+    interactions_.for_each([&](const Interaction& i) {
+      if (!i.locked && (tenant.empty() || i.tenant_id == tenant) && condition->matches(i)) {
+        selected.push_back(interactions_.find(i.interaction_id));
+      }
+    });
+  }
+  const size_t n = std::min<size_t>(max, selected.size());
+  std::partial_sort(selected.begin(), selected.begin() + static_cast<ptrdiff_t>(n), selected.end(),
+                    [&](const Interaction* a, const Interaction* b) { return order->less(*a, *b); });
+  selected.resize(n);
+
+  Snapshot snapshot{&s, {}, {}};
+  for (Interaction* i : selected) {
+    snapshot.ids.push_back(i->interaction_id);
+    if (r->lock()) {
+      i->locked = true;
+      lock_owner_[i->interaction_id] = &s;
+      snapshot.locked.push_back(i->interaction_id);
+    }
+  }
+  const std::string id = pair().tag + "-snap-" + std::to_string(++next_snapshot_);
+  proto::EventSnapshotTakenT reply;
+  reply.snapshot_id = id;
+  reply.count = static_cast<uint32_t>(snapshot.ids.size());
+  snapshots_.emplace(id, std::move(snapshot));
+  s.channel.send(wire::encode_frame(e.ref_id(), e.client_id(), reply));
+}
+
+void NodeServer::handle_snapshot_page(Session& s, const proto::Envelope& e) {
+  const proto::RequestSnapshotPage* r = e.body_as_RequestSnapshotPage();
+  auto it = snapshots_.find(str(r->snapshot_id()));
+  if (it == snapshots_.end()) {
+    return refuse(s, e, proto::ErrorCode::UnknownSnapshot, "snapshot \"" + str(r->snapshot_id()) + "\" does not exist (or was released)");
+  }
+  if (r->count() == 0 || r->count() > kMaxPage) {
+    return refuse(s, e, proto::ErrorCode::InvalidAttribute,
+                  "RequestSnapshotPage.count " + std::to_string(r->count()) + " is out of range 1.." + std::to_string(kMaxPage));
+  }
+  proto::EventSnapshotPageT page;
+  page.snapshot_id = it->first;
+  page.start = r->start();
+  const std::vector<std::string>& ids = it->second.ids;
+  for (size_t i = r->start(); i < ids.size() && i < static_cast<size_t>(r->start()) + r->count(); ++i) {
+    if (const Interaction* interaction = interactions_.find(ids[i])) {
+      page.interactions.push_back(std::make_unique<Interaction>(*interaction));
+    }
+  }
+  s.channel.send(wire::encode_frame(e.ref_id(), e.client_id(), page));
+}
+
+void NodeServer::release_snapshot(const std::string& id) {
+  auto it = snapshots_.find(id);
+  if (it == snapshots_.end()) return;
+  for (const std::string& locked : it->second.locked) {
+    if (Interaction* i = interactions_.find(locked)) i->locked = false;
+    lock_owner_.erase(locked);
+  }
+  snapshots_.erase(it);
+}
+
+void NodeServer::handle_release_snapshot(Session& s, const proto::Envelope& e) {
+  const std::string id = str(e.body_as_RequestReleaseSnapshot()->snapshot_id());
+  if (!snapshots_.contains(id)) {
+    return refuse(s, e, proto::ErrorCode::UnknownSnapshot, "snapshot \"" + id + "\" does not exist (or was released)");
+  }
+  release_snapshot(id);
+  s.channel.send(wire::encode_ack(e.ref_id(), e.client_id()));
+}
+
+void NodeServer::handle_lock(Session& s, const proto::Envelope& e, bool lock) {
+  const flatbuffers::String* id = lock ? e.body_as_RequestLock()->interaction_id() : e.body_as_RequestUnlock()->interaction_id();
+  Interaction* interaction = find_interaction(s, e, id, lock ? "RequestLock" : "RequestUnlock");
+  if (interaction == nullptr) return;
+  auto owner = lock_owner_.find(interaction->interaction_id);
+  if (lock) {
+    if (interaction->locked) {
+      return refuse(s, e, proto::ErrorCode::InteractionLocked, "interaction " + interaction->interaction_id + " is already locked");
+    }
+    if (!interaction->agent_id.empty()) {
+      return refuse(s, e, proto::ErrorCode::WrongState,
+                    "interaction " + interaction->interaction_id + " is with agent " + interaction->agent_id);
+    }
+    interaction->locked = true;
+    lock_owner_[interaction->interaction_id] = &s;
+  } else {
+    if (!interaction->locked) {
+      return refuse(s, e, proto::ErrorCode::WrongState, "interaction " + interaction->interaction_id + " is not locked");
+    }
+    if (owner != lock_owner_.end() && owner->second != &s && s.channel.client_type() != proto::ClientType::Proxy) {
+      return refuse(s, e, proto::ErrorCode::InteractionLocked,
+                    "interaction " + interaction->interaction_id + " is locked by another client");
+    }
+    interaction->locked = false;
+    lock_owner_.erase(interaction->interaction_id);
+    for (auto& [snapshot_id, snapshot] : snapshots_) std::erase(snapshot.locked, interaction->interaction_id);
+  }
+  s.channel.send(wire::encode_ack(e.ref_id(), e.client_id()));
+}
+
+void NodeServer::release_session_holds(const Session* session) {
+  std::vector<std::string> owned;
+  for (const auto& [id, snapshot] : snapshots_) {
+    if (snapshot.owner == session) owned.push_back(id);
+  }
+  for (const std::string& id : owned) release_snapshot(id);
+  for (auto it = lock_owner_.begin(); it != lock_owner_.end();) {
+    if (it->second != session) {
+      ++it;
+      continue;
+    }
+    if (Interaction* i = interactions_.find(it->first)) i->locked = false;
+    it = lock_owner_.erase(it);
+  }
+}
+
+}  // namespace ix::node
