@@ -129,6 +129,7 @@ void NodeServer::on_interaction_timer(uint64_t timer_id) {
   return_to_queue(*interaction, t, events, wire::kv_list({{"reason", why}}), invitation);
   notify_agent(agent_id, frame);
   commit(nullptr, 0, 0, std::move(t), std::move(events), {});
+  if (!held_pulls_.empty()) serve_held_pulls();
 }
 
 void NodeServer::handle_deliver(Session& s, const proto::Envelope& e) {

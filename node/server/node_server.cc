@@ -39,7 +39,17 @@ NodeServer::NodeServer(uv_loop_t* loop, std::shared_ptr<const config::ClusterCon
       options_(std::move(options)),
       admin_(loop, metrics_, "ixnode"),
       lease_timer_(loop),
-      interaction_timers_(loop, [this](uint64_t id) { on_interaction_timer(id); }) {}
+      interaction_timers_(loop, [this](uint64_t id) { on_interaction_timer(id); }),
+      held_pull_timers_(loop, [this](uint64_t id) {
+        // The hold time passed with nothing to take: answer with an empty result.
+        auto it = std::find_if(held_pulls_.begin(), held_pulls_.end(), [&](const HeldPull& p) { return p.timer_id == id; });
+        if (it == held_pulls_.end()) return;
+        auto session = sessions_.find(it->session_key);
+        if (session != sessions_.end()) {
+          session->second->channel.send(wire::encode_frame(it->ref_id, it->client_id, proto::EventPulledT{}));
+        }
+        held_pulls_.erase(it);
+      }) {}
 
 NodeServer::~NodeServer() { stop(); }
 
@@ -90,6 +100,15 @@ void NodeServer::reload(std::shared_ptr<const config::ClusterConfig> config) {
     spdlog::error("event=reload_refused reason={}", quote("node pair " + options_.pair_id + " is no longer in the configuration"));
     return;
   }
+  // Held pulls point at the compiled views that are about to be replaced: answer them now.
+  for (const HeldPull& pull : held_pulls_) {
+    held_pull_timers_.cancel(pull.timer_id);
+    auto session = sessions_.find(pull.session_key);
+    if (session != sessions_.end()) {
+      session->second->channel.send(wire::encode_frame(pull.ref_id, pull.client_id, proto::EventPulledT{}));
+    }
+  }
+  held_pulls_.clear();
   if (Status s = compile_views(*config); !s) {
     spdlog::error("event=reload_refused reason={}", quote(s.error().text));
     return;
@@ -185,6 +204,7 @@ void NodeServer::on_session_closed(Session* session) {
   release_session_holds(session);
   if (primary_ && !failed_) logout_agents_of(session);
   sessions_.erase(session->connection.get());
+  if (!held_pulls_.empty()) serve_held_pulls();  // drops this session's pulls; released locks may serve others
 }
 
 void NodeServer::refuse(Session& s, const proto::Envelope& e, proto::ErrorCode code, std::string text) {
@@ -224,6 +244,7 @@ void NodeServer::on_message(Session& s, const proto::Envelope& e) {
   if (failed_) return refuse(s, e, proto::ErrorCode::Internal, "this node is shutting down after a storage failure");
   touch_handling(s, e.client_id());
   dispatch(s, e);
+  if (!held_pulls_.empty()) serve_held_pulls();
 }
 
 void NodeServer::dispatch(Session& s, const proto::Envelope& e) {
@@ -551,13 +572,26 @@ void NodeServer::handle_pull(Session& s, const proto::Envelope& e) {
     compiled = &v->second;
     queues = v->second.view->queues;
   }
+  if (serve_pull(s, e.ref_id(), e.client_id(), queues, compiled, r->count())) return;
+  const uint64_t hold = std::min<uint64_t>(r->hold_time_ms(), static_cast<uint64_t>(pair().settings.pull_hold_timeout.count()));
+  if (hold == 0) {
+    s.channel.send(wire::encode_frame(e.ref_id(), e.client_id(), proto::EventPulledT{}));
+    return;
+  }
+  const uint64_t timer_id = ++next_held_pull_;
+  held_pulls_.push_back({s.connection.get(), e.ref_id(), e.client_id(), std::move(queues), compiled, r->count(), timer_id});
+  held_pull_timers_.start(timer_id, hold);
+}
+
+bool NodeServer::serve_pull(Session& s, uint64_t ref_id, uint64_t client_id, const std::vector<std::string>& queues,
+                            const CompiledView* view, uint32_t count) {
+  const std::vector<Interaction*> pulled =
+      view ? select(queues, view->condition, view->order, view->default_order, count) : interactions_.peek(queues, count);
+  if (pulled.empty()) return false;
   const int64_t now = now_us();
   Transaction t;
   std::vector<RecordedEvent> events;
   proto::EventPulledT reply;
-  const std::vector<Interaction*> pulled =
-      compiled ? select(queues, compiled->condition, compiled->order, compiled->default_order, r->count())
-               : interactions_.peek(queues, r->count());
   for (Interaction* interaction : pulled) {
     proto::EventTakenFromQueueT taken;
     taken.interaction_id = interaction->interaction_id;
@@ -568,12 +602,27 @@ void NodeServer::handle_pull(Session& s, const proto::Envelope& e) {
     persist(t, *interaction);
     reply.interactions.push_back(std::make_unique<Interaction>(*interaction));
   }
-  wire::Frame frame = wire::encode_frame(e.ref_id(), e.client_id(), reply);
-  if (events.empty()) {
-    s.channel.send(frame);
-    return;
+  commit(&s, ref_id, client_id, std::move(t), std::move(events), wire::encode_frame(ref_id, client_id, reply));
+  return true;
+}
+
+void NodeServer::serve_held_pulls() {
+  // Oldest first: a pull that has waited longest gets the first interaction.
+  for (size_t i = 0; i < held_pulls_.size();) {
+    HeldPull& pull = held_pulls_[i];
+    auto session = sessions_.find(pull.session_key);
+    if (session == sessions_.end()) {
+      held_pull_timers_.cancel(pull.timer_id);
+      held_pulls_.erase(held_pulls_.begin() + static_cast<ptrdiff_t>(i));
+      continue;
+    }
+    if (serve_pull(*session->second, pull.ref_id, pull.client_id, pull.queues, pull.view, pull.count)) {
+      held_pull_timers_.cancel(pull.timer_id);
+      held_pulls_.erase(held_pulls_.begin() + static_cast<ptrdiff_t>(i));
+      continue;
+    }
+    ++i;
   }
-  commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), std::move(frame));
 }
 
 void NodeServer::handle_start_reporting(Session& s, const proto::Envelope& e) {

@@ -96,6 +96,20 @@ class NodeServer {
   void handle_place_in_queue(Session& s, const proto::Envelope& e);
   void handle_stop_processing(Session& s, const proto::Envelope& e);
   void handle_pull(Session& s, const proto::Envelope& e);
+  struct CompiledView;
+  // A pull that found nothing and waits (up to its hold time) for an interaction to arrive.
+  struct HeldPull {
+    net::Connection* session_key;
+    uint64_t ref_id, client_id;
+    std::vector<std::string> queues;
+    const CompiledView* view;
+    uint32_t count;
+    uint64_t timer_id;
+  };
+  // Takes interactions for a pull; returns false when there were none.
+  bool serve_pull(Session& s, uint64_t ref_id, uint64_t client_id, const std::vector<std::string>& queues,
+                  const CompiledView* view, uint32_t count);
+  void serve_held_pulls();
   void handle_start_reporting(Session& s, const proto::Envelope& e);
 
   // Agents (agent_requests.cc).
@@ -181,6 +195,9 @@ class NodeServer {
   std::map<std::string, Snapshot> snapshots_;
   std::unordered_map<std::string, const Session*> lock_owner_;  // interaction -> session holding its lock
   uint64_t next_snapshot_ = 0;
+  std::vector<HeldPull> held_pulls_;
+  net::RequestTimers held_pull_timers_;
+  uint64_t next_held_pull_ = 0;
   uint64_t interaction_counter_ = 0;
   std::function<void(const std::string&)> on_fatal_;
 

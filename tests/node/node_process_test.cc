@@ -340,6 +340,37 @@ TEST_F(BadViewTest, NodeRefusesToStartWithAnInvalidViewCondition) {
       << primary_->log();
 }
 
+TEST_F(IxnodeTest, EmptyPullWaitsForAnInteractionUpToItsHoldTime) {
+  primary_ = start_node("primary");
+  auto router = primary_client(ClientType::RoutingEngine);
+  auto media = primary_client();
+  ASSERT_NE(media, nullptr);
+
+  proto::RequestPullT pull;
+  pull.view_id = "all-inbound";
+  pull.hold_time_ms = 300;
+  auto started = std::chrono::steady_clock::now();
+  EnvelopePtr empty = router->call(pull);
+  auto waited = std::chrono::steady_clock::now() - started;
+  ASSERT_NE(empty->body.AsEventPulled(), nullptr);
+  EXPECT_TRUE(empty->body.AsEventPulled()->interactions.empty());
+  EXPECT_GE(waited, std::chrono::milliseconds(280));
+
+  // A held pull is served by the first interaction that arrives.
+  pull.hold_time_ms = 5000;
+  started = std::chrono::steady_clock::now();
+  const uint64_t ref = router->send(pull);
+  loop_.run_for(200);
+  std::string id = submitted_id(media->call(submit_request("vip", 1)));
+  ASSERT_FALSE(id.empty());
+  EnvelopePtr served = router->wait_reply(ref);
+  ASSERT_NE(served, nullptr);
+  ASSERT_NE(served->body.AsEventPulled(), nullptr);
+  ASSERT_EQ(served->body.AsEventPulled()->interactions.size(), 1u);
+  EXPECT_EQ(served->body.AsEventPulled()->interactions[0]->interaction_id, id);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(2000)) << "served at once, not at the hold time";
+}
+
 // Submits continuously (many requests in flight) and remembers which ones were acknowledged.
 struct SubmitStream {
   explicit SubmitStream(TestLoop& loop, uint16_t port) : client(connect_to(loop.get(), port)) {}

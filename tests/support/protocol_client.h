@@ -46,6 +46,23 @@ class ProtocolClient {
     return request(wire::encode_frame(next_ref_, client_id, message));
   }
 
+  // Sends without waiting; the reply comes later through wait_reply(ref).
+  template <class Native>
+  uint64_t send(const Native& message, uint64_t client_id = 0) {
+    const uint64_t ref = next_ref_++;
+    client_->send(wire::encode_frame(ref, client_id, message));
+    return ref;
+  }
+
+  EnvelopePtr wait_reply(uint64_t ref, uint64_t timeout_ms = 5000) {
+    EnvelopePtr reply;
+    loop_.run_until([&] {
+      take_reply(ref, reply);
+      return reply != nullptr || client_->closed;
+    }, timeout_ms);
+    return reply;
+  }
+
   EnvelopePtr request(const wire::Frame& frame, uint64_t timeout_ms = 5000) {
     const uint64_t ref = next_ref_++;
     client_->send(frame);
