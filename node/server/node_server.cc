@@ -202,6 +202,7 @@ void NodeServer::on_accept(std::shared_ptr<net::Connection> connection) {
 void NodeServer::on_session_closed(Session* session) {
   if (reporting_) reporting_->unsubscribe(&session->channel);
   release_session_holds(session);
+  std::erase_if(workbin_listeners_, [&](const WorkbinListener& l) { return l.session == session; });
   if (primary_ && !failed_) logout_agents_of(session);
   sessions_.erase(session->connection.get());
   if (!held_pulls_.empty()) serve_held_pulls();  // drops this session's pulls; released locks may serve others
@@ -269,6 +270,9 @@ void NodeServer::dispatch(Session& s, const proto::Envelope& e) {
     case M::RequestAccept: return handle_accept(s, e);
     case M::RequestReject: return handle_reject(s, e);
     case M::RequestFind: return handle_find(s, e);
+    case M::RequestPlaceInWorkbin: return handle_place_in_workbin(s, e);
+    case M::RequestWorkbinContent: return handle_workbin_content(s, e);
+    case M::RequestWorkbinSubscribe: return handle_workbin_subscribe(s, e);
     case M::RequestTakeSnapshot: return handle_take_snapshot(s, e);
     case M::RequestSnapshotPage: return handle_snapshot_page(s, e);
     case M::RequestReleaseSnapshot: return handle_release_snapshot(s, e);
@@ -502,6 +506,7 @@ void NodeServer::handle_place_in_queue(Session& s, const proto::Envelope& e) {
     events.push_back(reporting_->record(t, interaction->tenant_id, std::move(removed), now));
     unassign(*interaction);
   }
+  leave_workbin(*interaction, t, events);
   interactions_.place_in_queue(*interaction, queue, now);
   proto::EventPlacedInQueueT placed;
   placed.interaction_id = interaction->interaction_id;
@@ -541,6 +546,7 @@ void NodeServer::handle_stop_processing(Session& s, const proto::Envelope& e) {
     }
     unassign(*interaction);
   }
+  leave_workbin(*interaction, t, events);
   proto::EventProcessingStoppedT stopped;
   stopped.interaction_id = id;
   if (r->reason()) stopped.reason.reset(r->reason()->UnPack());

@@ -163,6 +163,23 @@ class NodeServer {
   void handle_release_snapshot(Session& s, const proto::Envelope& e);
   void handle_lock(Session& s, const proto::Envelope& e, bool lock);
   void release_snapshot(const std::string& id);
+
+  // Workbins (workbin_requests.cc).
+  struct WorkbinListener {
+    const Session* session;
+    uint64_t client_id;
+    std::string workbin_type, owner;
+  };
+  void handle_place_in_workbin(Session& s, const proto::Envelope& e);
+  void handle_workbin_content(Session& s, const proto::Envelope& e);
+  void handle_workbin_subscribe(Session& s, const proto::Envelope& e);
+  // Resolves the owner of a workbin (agent or place, per its type); refuses and returns false
+  // when the type or owner is wrong.
+  bool workbin_owner(Session& s, const proto::Envelope& e, const std::string& tenant, const std::string& type,
+                     const std::string& agent, const std::string& place, std::string& owner, const char* what);
+  // Takes an interaction out of its workbin (reporting it) before it goes elsewhere.
+  void leave_workbin(Interaction& interaction, Transaction& t, std::vector<RecordedEvent>& events);
+  void notify_workbin(const Interaction& interaction, bool added);
   void release_session_holds(const Session* session);
   RecordedEvent agent_logout_event(Transaction& t, const AgentState& agent, std::unique_ptr<proto::KvListT> reason);
 
@@ -196,6 +213,7 @@ class NodeServer {
   std::unordered_map<std::string, const Session*> lock_owner_;  // interaction -> session holding its lock
   uint64_t next_snapshot_ = 0;
   std::vector<HeldPull> held_pulls_;
+  std::vector<WorkbinListener> workbin_listeners_;
   net::RequestTimers held_pull_timers_;
   uint64_t next_held_pull_ = 0;
   uint64_t interaction_counter_ = 0;

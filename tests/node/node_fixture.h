@@ -85,6 +85,14 @@ id = "filtered"
 tenant = "101"
 queues = ["inbound"]
 condition = "priority > 3"
+[[workbin-types]]
+id = "drafts"
+tenant = "101"
+owner = "agent"
+[[workbin-types]]
+id = "team"
+tenant = "101"
+owner = "place"
 [[agents]]
 id = "a1"
 tenant = "101"

@@ -371,6 +371,61 @@ TEST_F(IxnodeTest, EmptyPullWaitsForAnInteractionUpToItsHoldTime) {
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(2000)) << "served at once, not at the hold time";
 }
 
+TEST_F(IxnodeTest, WorkbinsHoldInteractionsForTheirOwnerAndNotifyListeners) {
+  primary_ = start_node("primary");
+  auto media = primary_client();
+  auto desktop = primary_client(ClientType::AgentApplication);
+  ASSERT_NE(desktop, nullptr);
+  std::string first = submitted_id(media->call(submit_request()));
+  std::string second = submitted_id(media->call(submit_request()));
+
+  proto::RequestWorkbinSubscribeT subscribe;
+  subscribe.tenant_id = "101";
+  subscribe.workbin_type = "drafts";
+  subscribe.owner_agent_id = "a1";
+  ASSERT_EQ(desktop->call(subscribe)->body.type, Message::EventAck);
+
+  proto::RequestPlaceInWorkbinT place;
+  place.interaction_id = first;
+  place.workbin_type = "drafts";
+  place.owner_agent_id = "a1";
+  ASSERT_EQ(desktop->call(place)->body.type, Message::EventAck);
+  place.interaction_id = second;
+  ASSERT_EQ(desktop->call(place)->body.type, Message::EventAck);
+  ASSERT_TRUE(desktop->wait_for_events(2));
+  ASSERT_NE(desktop->events[0]->body.AsEventWorkbinChanged(), nullptr);
+  EXPECT_TRUE(desktop->events[0]->body.AsEventWorkbinChanged()->added);
+  EXPECT_EQ(desktop->events[0]->body.AsEventWorkbinChanged()->interaction_id, first);
+
+  proto::RequestWorkbinContentT content;
+  content.tenant_id = "101";
+  content.workbin_type = "drafts";
+  content.owner_agent_id = "a1";
+  EnvelopePtr listed = desktop->call(content);
+  ASSERT_NE(listed->body.AsEventWorkbinContent(), nullptr);
+  ASSERT_EQ(listed->body.AsEventWorkbinContent()->interactions.size(), 2u);
+  EXPECT_EQ(listed->body.AsEventWorkbinContent()->interactions[0]->interaction_id, first);
+  EXPECT_EQ(listed->body.AsEventWorkbinContent()->interactions[0]->state, proto::InteractionState::InWorkbin);
+
+  // Out of the workbin into a queue: listeners hear of it, and a queue pull finds it.
+  proto::RequestPlaceInQueueT back;
+  back.interaction_id = first;
+  back.queue = "inbound";
+  ASSERT_EQ(desktop->call(back)->body.type, Message::EventAck);
+  ASSERT_TRUE(desktop->wait_for_events(3));
+  EXPECT_FALSE(desktop->events[2]->body.AsEventWorkbinChanged()->added);
+  EXPECT_EQ(desktop->call(content)->body.AsEventWorkbinContent()->interactions.size(), 1u);
+
+  content.owner_agent_id.clear();
+  expect_error(desktop->call(content), ErrorCode::MissingAttribute, "owner_agent_id is missing (workbin type drafts belongs to agents)");
+  content.workbin_type = "nope";
+  expect_error(desktop->call(content), ErrorCode::InvalidAttribute, "\"nope\" is not a workbin type of tenant 101");
+  place.workbin_type = "team";
+  place.owner_agent_id.clear();
+  place.owner_place_id = "pl-1";
+  EXPECT_EQ(desktop->call(place)->body.type, Message::EventAck) << "place workbins are owned by places";
+}
+
 // Submits continuously (many requests in flight) and remembers which ones were acknowledged.
 struct SubmitStream {
   explicit SubmitStream(TestLoop& loop, uint16_t port) : client(connect_to(loop.get(), port)) {}
