@@ -442,6 +442,7 @@ NodePair read_node_pair(Entry e) {
                                                                       : MultipleAgentConnections::kForceLogout;
   p.settings.pull_hold_timeout = s.duration("pull-hold-timeout");
   p.settings.lease_timeout = s.duration("lease-timeout");
+  p.settings.event_log_retention = s.duration("event-log-retention");
   p.settings.max_frame_size = static_cast<uint32_t>(s.integer("max-frame-size"));
   return p;
 }

@@ -57,6 +57,7 @@ struct NodeSettings {
   MultipleAgentConnections allow_multiple_agent_connections = MultipleAgentConnections::kDeny;
   Duration pull_hold_timeout{};
   Duration lease_timeout{};
+  Duration event_log_retention{};
   uint32_t max_frame_size = 0;
 };
 

@@ -70,6 +70,8 @@ std::vector<OptionSpec> build_options() {
                "`[settings] pull-hold-timeout`: longest time an empty pull waits for an interaction."});
   o.push_back({"node-pairs.settings", "lease-timeout", kDuration, false, "5s", kSecond, 60 * kSecond, {}, kRestart,
                "How often a backup retries the pair's lease."});
+  o.push_back({"node-pairs.settings", "event-log-retention", kDuration, false, "7d", kSecond, 365 * kDay, {}, Reload::kImmediate,
+               "Reporting events older than this are dropped from the event log; a reporting client cannot resume from before them."});
   o.push_back({"node-pairs.settings", "max-frame-size", kInt, false, "4194304", 1024, 64 << 20, {}, kRestart,
                "Largest protocol frame accepted, in bytes."});
 

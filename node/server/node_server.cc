@@ -39,6 +39,7 @@ NodeServer::NodeServer(uv_loop_t* loop, std::shared_ptr<const config::ClusterCon
       options_(std::move(options)),
       admin_(loop, metrics_, "ixnode"),
       lease_timer_(loop),
+      retention_timer_(loop),
       interaction_timers_(loop, [this](uint64_t id) { on_interaction_timer(id); }),
       held_pull_timers_(loop, [this](uint64_t id) {
         // The hold time passed with nothing to take: answer with an empty result.
@@ -80,6 +81,7 @@ Status NodeServer::start() {
 
 void NodeServer::stop() {
   lease_timer_.stop();
+  retention_timer_.stop();
   if (listener_) listener_->close();
   listener_.reset();
   for (auto& [connection, session] : sessions_) {
@@ -172,6 +174,7 @@ Status NodeServer::become_primary() {
   reporting_ = std::make_unique<ReportingHub>(loop_, options_.pair_id, *store_);
   reporting_->reset(state->last_seq);
   primary_ = true;
+  apply_retention();
   spdlog::info("event=primary pair={} interactions={} last_seq={}", options_.pair_id, interactions_.size(), state->last_seq);
   proto::EventServerRoleChangedT changed;
   changed.node_id = options_.pair_id;
@@ -661,6 +664,17 @@ void NodeServer::handle_start_reporting(Session& s, const proto::Envelope& e) {
     return refuse(s, e, static_cast<proto::ErrorCode>(st.error().code), st.error().text);
   }
   s.channel.send(wire::encode_ack(e.ref_id(), e.client_id()));
+}
+
+void NodeServer::apply_retention() {
+  if (!primary_ || failed_) return;
+  Transaction t;
+  t.mutations.push_back(TrimEvents{now_us() - std::chrono::duration_cast<std::chrono::microseconds>(
+                                                  pair().settings.event_log_retention).count()});
+  store_->commit(std::move(t), nullptr);
+  // Often enough that the log never holds much more than the retention asks for.
+  const auto every = std::clamp<int64_t>(pair().settings.event_log_retention.count() / 10, 1000, 60'000);
+  retention_timer_.start(static_cast<uint64_t>(every), [this] { apply_retention(); });
 }
 
 void NodeServer::register_metrics() {

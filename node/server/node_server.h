@@ -186,6 +186,8 @@ class NodeServer {
   Interaction* find_interaction(Session& s, const proto::Envelope& e, const flatbuffers::String* id, const char* what);
   void refuse(Session& s, const proto::Envelope& e, proto::ErrorCode code, std::string text);
   void register_metrics();
+  // Drops reporting events older than event-log-retention, then schedules the next pass.
+  void apply_retention();
 
   uv_loop_t* loop_;
   std::shared_ptr<const config::ClusterConfig> config_;
@@ -195,6 +197,7 @@ class NodeServer {
   std::unique_ptr<net::Listener> listener_;
   std::unordered_map<net::Connection*, std::unique_ptr<Session>> sessions_;
   net::Timer lease_timer_;
+  net::Timer retention_timer_;
   Lease lease_;
   bool primary_ = false;
   bool failed_ = false;

@@ -207,7 +207,7 @@ Status SqliteStore::apply(std::vector<Pending>& batch) {
   Statement remove(writer_, "DELETE FROM interactions WHERE id = ?");
   Statement append(writer_, "INSERT INTO event_log (seq, timestamp_us, tenant, frame) VALUES (?, ?, ?, ?)");
   Statement counter(writer_, "INSERT OR REPLACE INTO counters (name, value) VALUES (?, ?)");
-  Statement trim(writer_, "DELETE FROM event_log WHERE seq < ?");
+  Statement trim(writer_, "DELETE FROM event_log WHERE timestamp_us < ? AND seq < (SELECT MAX(seq) FROM event_log)");
   if (!put.ok() || !remove.ok() || !append.ok() || !counter.ok() || !trim.ok()) {
     return sqlite_error(writer_, "preparing statements");
   }
@@ -235,7 +235,7 @@ Status SqliteStore::apply(std::vector<Pending>& batch) {
         counter.bind(2, static_cast<int64_t>(sc->value));
         ok = counter.run();
       } else if (auto* te = std::get_if<TrimEvents>(&m)) {
-        trim.bind(1, static_cast<int64_t>(te->before_seq));
+        trim.bind(1, te->before_timestamp_us);
         ok = trim.run();
       }
       if (!ok) {

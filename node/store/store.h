@@ -45,9 +45,10 @@ struct SetCounter {
   std::string name;
   uint64_t value = 0;
 };
-// Event-log retention: drops events with seq < before_seq.
+// Event-log retention: drops events written before a time. The newest event is always kept so
+// that the log still says where the sequence stands.
 struct TrimEvents {
-  uint64_t before_seq = 0;
+  int64_t before_timestamp_us = 0;
 };
 
 using Mutation = std::variant<PutInteraction, DeleteInteraction, AppendEvent, SetCounter, TrimEvents>;

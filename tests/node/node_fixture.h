@@ -66,6 +66,7 @@ sqlite-path = "data/pair-1.db"
 lease-timeout = "1s"
 delivering-timeout = ")" + delivering_timeout_ + R"("
 handling-timeout = ")" + handling_timeout_ + R"("
+event-log-retention = ")" + retention_ + R"("
 allow-multiple-agent-connections = )" + multiple_connections_ + R"(
 [[queues]]
 id = "inbound"
@@ -134,6 +135,7 @@ tenant = "101"
   std::string multiple_connections_ = "false";
   std::string delivering_timeout_ = "30s";
   std::string handling_timeout_ = "180m";
+  std::string retention_ = "7d";
   TestLoop loop_;
   std::filesystem::path dir_;
   uint16_t primary_port_ = 0, primary_admin_ = 0, backup_port_ = 0, backup_admin_ = 0;

@@ -426,6 +426,35 @@ TEST_F(IxnodeTest, WorkbinsHoldInteractionsForTheirOwnerAndNotifyListeners) {
   EXPECT_EQ(desktop->call(place)->body.type, Message::EventAck) << "place workbins are owned by places";
 }
 
+class RetentionTest : public NodePairFixture {
+ protected:
+  void SetUp() override {
+    retention_ = "2s";
+    NodePairFixture::SetUp();
+  }
+};
+
+TEST_F(RetentionTest, OldEventsLeaveTheLogAndResumingBeforeThemIsRefused) {
+  primary_ = start_node("primary");
+  auto media = primary_client();
+  ASSERT_NE(media, nullptr);
+  for (int i = 0; i < 3; ++i) ASSERT_FALSE(submitted_id(media->call(submit_request())).empty());  // seq 1..6
+  loop_.run_for(3500);  // older than the 2 s retention; the newest event (6) stays
+  ASSERT_FALSE(submitted_id(media->call(submit_request())).empty());  // seq 7, 8
+
+  auto stats = primary_client(ClientType::ReportingEngine);
+  proto::RequestStartReportingT start;
+  auto resume = std::make_unique<proto::ResumePositionT>();
+  resume->node_id = "pair-1";
+  resume->seq = 0;
+  start.resume.push_back(std::move(resume));
+  expect_error(stats->call(start), ErrorCode::InvalidAttribute, "older than the event log's retention (first sequence number 6)");
+  start.resume[0]->seq = 5;
+  ASSERT_EQ(stats->call(start)->body.type, Message::EventAck);
+  ASSERT_TRUE(stats->wait_for_events(3));
+  EXPECT_EQ(seqs(*stats), (std::vector<uint64_t>{6, 7, 8}));
+}
+
 // Submits continuously (many requests in flight) and remembers which ones were acknowledged.
 struct SubmitStream {
   explicit SubmitStream(TestLoop& loop, uint16_t port) : client(connect_to(loop.get(), port)) {}

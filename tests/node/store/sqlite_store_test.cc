@@ -104,11 +104,18 @@ TEST_F(SqliteStoreTest, RetentionTrimsTheOldestEvents) {
   int done = 0;
   for (int i = 1; i <= 10; ++i) store->commit(submit(i), [&](const Status&) { ++done; });
   Transaction trim;
-  trim.mutations.push_back(TrimEvents{6});
+  trim.mutations.push_back(TrimEvents{1006});  // event n was written at 1000 + n
   store->commit(std::move(trim), [&](const Status&) { ++done; });
   ASSERT_TRUE(loop_.run_until([&] { return done == 11; }));
   EXPECT_EQ(store->first_seq().value(), 6u);
   EXPECT_EQ(store->read_events(0, 100)->size(), 5u);
+
+  Transaction everything;
+  everything.mutations.push_back(TrimEvents{1'000'000});
+  store->commit(std::move(everything), [&](const Status&) { ++done; });
+  ASSERT_TRUE(loop_.run_until([&] { return done == 12; }));
+  EXPECT_EQ(store->first_seq().value(), 10u) << "the newest event stays, so the sequence survives a restart";
+  EXPECT_EQ(store->load()->last_seq, 10u);
   store->close();
 }
 
