@@ -19,6 +19,8 @@
 #include <string>
 #include <vector>
 
+#include "node/agents/agent_registry.h"
+#include "node/model/interaction_registry.h"
 #include "node/store/store.h"
 #include "protocol/net/message_channel.h"
 #include "protocol/net/timer.h"
@@ -45,10 +47,13 @@ class ReportingHub {
   uint64_t last_committed_seq() const { return committed_seq_; }
   uint64_t last_assigned_seq() const { return assigned_seq_; }
 
-  // Stamps `event` (a native reporting event with a `header`), encodes it and appends it to
-  // the transaction; returns the recorded event for publish().
+  // Stamps `event` (a native reporting event with a `header`) with the node, the next sequence
+  // number, the time and what it concerns (tenant, media, agent, place), encodes it and appends
+  // it to the transaction; returns the recorded event for publish().
   template <class Event>
-  RecordedEvent record(Transaction& transaction, const std::string& tenant, Event event, int64_t now_us);
+  RecordedEvent record(Transaction& transaction, const Interaction& about, Event event, int64_t now_us);
+  template <class Event>
+  RecordedEvent record(Transaction& transaction, const AgentState& about, Event event, int64_t now_us);
 
   // Sends committed events to live subscribers.
   void publish(const std::vector<RecordedEvent>& events);
@@ -70,6 +75,8 @@ class ReportingHub {
     uint64_t cursor;  // the last seq this subscriber has been sent
     bool live;
   };
+  template <class Event>
+  RecordedEvent stamp(Transaction& transaction, Event event, int64_t now_us);
   bool wants(const Subscriber& s, const std::string& tenant, bool agent_class) const;
   void send(Subscriber& s, uint64_t seq, const std::string& tenant, bool agent_class, std::span<const uint8_t> frame);
   void pump();
@@ -86,12 +93,30 @@ class ReportingHub {
 bool is_agent_event(proto::Message type);
 
 template <class Event>
-RecordedEvent ReportingHub::record(Transaction& transaction, const std::string& tenant, Event event, int64_t now_us) {
+RecordedEvent ReportingHub::record(Transaction& transaction, const Interaction& about, Event event, int64_t now_us) {
   event.header = std::make_unique<proto::ReportingHeaderT>();
+  event.header->tenant_id = about.tenant_id;
+  event.header->media_type = about.media_type;
+  event.header->agent_id = about.agent_id;
+  event.header->place_id = about.place_id;
+  return stamp(transaction, std::move(event), now_us);
+}
+
+template <class Event>
+RecordedEvent ReportingHub::record(Transaction& transaction, const AgentState& about, Event event, int64_t now_us) {
+  event.header = std::make_unique<proto::ReportingHeaderT>();
+  event.header->tenant_id = about.tenant;
+  event.header->agent_id = about.agent_id;
+  event.header->place_id = about.place_id;
+  return stamp(transaction, std::move(event), now_us);
+}
+
+template <class Event>
+RecordedEvent ReportingHub::stamp(Transaction& transaction, Event event, int64_t now_us) {
   event.header->node_id = node_id_;
   event.header->seq = ++assigned_seq_;
   event.header->timestamp_us = now_us;
-  event.header->tenant_id = tenant;
+  const std::string tenant = event.header->tenant_id;
   auto frame = std::make_shared<const wire::Frame>(wire::encode_frame(0, 0, event));
   transaction.mutations.push_back(AppendEvent{{assigned_seq_, now_us, tenant, *frame}});
   return {assigned_seq_, tenant, is_agent_event(proto::MessageTraits<typename Event::TableType>::enum_value), frame};

@@ -55,7 +55,7 @@ RecordedEvent NodeServer::agent_logout_event(Transaction& t, const AgentState& a
   logout.agent_id = agent.agent_id;
   logout.place_id = agent.place_id;
   logout.reason = std::move(reason);
-  return reporting_->record(t, agent.tenant, std::move(logout), now_us());
+  return reporting_->record(t, agent, std::move(logout), now_us());
 }
 
 void NodeServer::handle_agent_login(Session& s, const proto::Envelope& e) {
@@ -130,7 +130,7 @@ void NodeServer::handle_agent_login(Session& s, const proto::Envelope& e) {
     media.capacity = m->capacity();
     login.media.emplace_back(m->UnPack());
   }
-  events.push_back(reporting_->record(t, tenant, std::move(login), now_us()));
+  events.push_back(reporting_->record(t, state, std::move(login), now_us()));
   commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_ack(e.ref_id(), e.client_id()));
 }
 
@@ -167,18 +167,18 @@ void NodeServer::handle_agent_readiness(Session& s, const proto::Envelope& e, bo
       changed.agent_id = agent->agent_id;
       changed.media_type = name;
       changed.reason = copy(reason);
-      events.push_back(reporting_->record(t, agent->tenant, std::move(changed), now_us()));
+      events.push_back(reporting_->record(t, *agent, std::move(changed), now_us()));
     } else if (ready) {
       proto::EventAgentReadyT event;
       event.agent_id = agent->agent_id;
       event.media_type = name;
-      events.push_back(reporting_->record(t, agent->tenant, std::move(event), now_us()));
+      events.push_back(reporting_->record(t, *agent, std::move(event), now_us()));
     } else {
       proto::EventAgentNotReadyT event;
       event.agent_id = agent->agent_id;
       event.media_type = name;
       event.reason = copy(reason);
-      events.push_back(reporting_->record(t, agent->tenant, std::move(event), now_us()));
+      events.push_back(reporting_->record(t, *agent, std::move(event), now_us()));
     }
     status.ready = ready;
     status.reason = ready ? nullptr : copy(reason);
@@ -204,11 +204,11 @@ void NodeServer::handle_agent_dnd(Session& s, const proto::Envelope& e) {
   if (r->on()) {
     proto::EventDoNotDisturbOnT on;
     on.agent_id = agent->agent_id;
-    events.push_back(reporting_->record(t, agent->tenant, std::move(on), now_us()));
+    events.push_back(reporting_->record(t, *agent, std::move(on), now_us()));
   } else {
     proto::EventDoNotDisturbOffT off;
     off.agent_id = agent->agent_id;
-    events.push_back(reporting_->record(t, agent->tenant, std::move(off), now_us()));
+    events.push_back(reporting_->record(t, *agent, std::move(off), now_us()));
   }
   commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_ack(e.ref_id(), e.client_id()));
 }
@@ -228,7 +228,7 @@ void NodeServer::handle_agent_add_media(Session& s, const proto::Envelope& e) {
   proto::EventMediaAddedT added;
   added.agent_id = agent->agent_id;
   added.media.reset(r->media()->UnPack());
-  std::vector<RecordedEvent> events{reporting_->record(t, agent->tenant, std::move(added), now_us())};
+  std::vector<RecordedEvent> events{reporting_->record(t, *agent, std::move(added), now_us())};
   commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_ack(e.ref_id(), e.client_id()));
 }
 
@@ -246,7 +246,7 @@ void NodeServer::handle_agent_remove_media(Session& s, const proto::Envelope& e)
   proto::EventMediaRemovedT removed;
   removed.agent_id = agent->agent_id;
   removed.media_type = media;
-  std::vector<RecordedEvent> events{reporting_->record(t, agent->tenant, std::move(removed), now_us())};
+  std::vector<RecordedEvent> events{reporting_->record(t, *agent, std::move(removed), now_us())};
   commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_ack(e.ref_id(), e.client_id()));
 }
 

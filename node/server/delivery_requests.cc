@@ -89,20 +89,20 @@ void NodeServer::return_to_queue(Interaction& interaction, Transaction& t, std::
     revoked.interaction_id = interaction.interaction_id;
     revoked.agent_id = agent_id;
     revoked.reason = reason ? std::make_unique<proto::KvListT>(*reason) : nullptr;
-    events.push_back(reporting_->record(t, interaction.tenant_id, std::move(revoked), now));
+    events.push_back(reporting_->record(t, interaction, std::move(revoked), now));
   } else {
     proto::EventPartyRemovedT removed;
     removed.interaction_id = interaction.interaction_id;
     removed.agent_id = agent_id;
     removed.place_id = interaction.place_id;
-    events.push_back(reporting_->record(t, interaction.tenant_id, std::move(removed), now));
+    events.push_back(reporting_->record(t, interaction, std::move(removed), now));
   }
   unassign(interaction);
   interactions_.place_in_queue(interaction, interaction.queue, now);
   proto::EventPlacedInQueueT placed;
   placed.interaction_id = interaction.interaction_id;
   placed.queue = interaction.queue;
-  events.push_back(reporting_->record(t, interaction.tenant_id, std::move(placed), now));
+  events.push_back(reporting_->record(t, interaction, std::move(placed), now));
   persist(t, interaction);
 }
 
@@ -176,7 +176,7 @@ void NodeServer::handle_deliver(Session& s, const proto::Envelope& e) {
     proto::EventTakenFromQueueT taken;
     taken.interaction_id = interaction->interaction_id;
     taken.queue = interaction->queue;
-    events.push_back(reporting_->record(t, interaction->tenant_id, std::move(taken), now));
+    events.push_back(reporting_->record(t, *interaction, std::move(taken), now));
     interactions_.take_from_queue(*interaction);
   }
   interaction->state = proto::InteractionState::Delivering;
@@ -186,7 +186,7 @@ void NodeServer::handle_deliver(Session& s, const proto::Envelope& e) {
   invited.interaction_id = interaction->interaction_id;
   invited.agent_id = agent_id;
   invited.place_id = interaction->place_id;
-  events.push_back(reporting_->record(t, interaction->tenant_id, std::move(invited), now));
+  events.push_back(reporting_->record(t, *interaction, std::move(invited), now));
   persist(t, *interaction);
   start_timer(*interaction, pair().settings.delivering_timeout);
 
@@ -214,7 +214,7 @@ void NodeServer::handle_accept(Session& s, const proto::Envelope& e) {
   added.interaction_id = interaction->interaction_id;
   added.agent_id = interaction->agent_id;
   added.place_id = interaction->place_id;
-  std::vector<RecordedEvent> events{reporting_->record(t, interaction->tenant_id, std::move(added), now_us())};
+  std::vector<RecordedEvent> events{reporting_->record(t, *interaction, std::move(added), now_us())};
   persist(t, *interaction);
   commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_ack(e.ref_id(), e.client_id()));
 }
@@ -232,7 +232,7 @@ void NodeServer::handle_reject(Session& s, const proto::Envelope& e) {
   rejected.interaction_id = interaction->interaction_id;
   rejected.agent_id = interaction->agent_id;
   if (r->reason()) rejected.reason.reset(r->reason()->UnPack());
-  std::vector<RecordedEvent> events{reporting_->record(t, interaction->tenant_id, std::move(rejected), now_us())};
+  std::vector<RecordedEvent> events{reporting_->record(t, *interaction, std::move(rejected), now_us())};
   // Back to the queue it was taken from; the rejection itself was reported above.
   const int64_t now = now_us();
   unassign(*interaction);
@@ -240,7 +240,7 @@ void NodeServer::handle_reject(Session& s, const proto::Envelope& e) {
   proto::EventPlacedInQueueT placed;
   placed.interaction_id = interaction->interaction_id;
   placed.queue = interaction->queue;
-  events.push_back(reporting_->record(t, interaction->tenant_id, std::move(placed), now));
+  events.push_back(reporting_->record(t, *interaction, std::move(placed), now));
   persist(t, *interaction);
   commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_ack(e.ref_id(), e.client_id()));
 }

@@ -391,11 +391,11 @@ void NodeServer::handle_submit(Session& s, const proto::Envelope& e) {
   std::vector<RecordedEvent> events;
   proto::EventInteractionSubmittedT submitted;
   submitted.interaction = std::make_unique<Interaction>(stored);
-  events.push_back(reporting_->record(t, tenant, std::move(submitted), stored.submitted_at_us));
+  events.push_back(reporting_->record(t, stored, std::move(submitted), stored.submitted_at_us));
   proto::EventPlacedInQueueT placed;
   placed.interaction_id = id;
   placed.queue = queue;
-  events.push_back(reporting_->record(t, tenant, std::move(placed), stored.submitted_at_us));
+  events.push_back(reporting_->record(t, stored, std::move(placed), stored.submitted_at_us));
 
   proto::EventSubmittedT reply;
   reply.interaction_id = id;
@@ -475,7 +475,7 @@ void NodeServer::handle_change_properties(Session& s, const proto::Envelope& e) 
   }
   Transaction t;
   persist(t, *interaction);
-  std::vector<RecordedEvent> events{reporting_->record(t, interaction->tenant_id, std::move(changed), now_us())};
+  std::vector<RecordedEvent> events{reporting_->record(t, *interaction, std::move(changed), now_us())};
   commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_ack(e.ref_id(), e.client_id()));
 }
 
@@ -494,19 +494,20 @@ void NodeServer::handle_place_in_queue(Session& s, const proto::Envelope& e) {
     return refuse(s, e, proto::ErrorCode::InteractionLocked, "interaction " + interaction->interaction_id + " is locked");
   }
   const int64_t now = now_us();
+  const std::string previous_queue = interaction->queue;
   Transaction t;
   std::vector<RecordedEvent> events;
   if (interaction->state == proto::InteractionState::Queued) {
     proto::EventTakenFromQueueT taken;
     taken.interaction_id = interaction->interaction_id;
     taken.queue = interaction->queue;
-    events.push_back(reporting_->record(t, interaction->tenant_id, std::move(taken), now));
+    events.push_back(reporting_->record(t, *interaction, std::move(taken), now));
   } else if (!interaction->agent_id.empty()) {
     proto::EventPartyRemovedT removed;
     removed.interaction_id = interaction->interaction_id;
     removed.agent_id = interaction->agent_id;
     removed.place_id = interaction->place_id;
-    events.push_back(reporting_->record(t, interaction->tenant_id, std::move(removed), now));
+    events.push_back(reporting_->record(t, *interaction, std::move(removed), now));
     unassign(*interaction);
   }
   leave_workbin(*interaction, t, events);
@@ -514,7 +515,8 @@ void NodeServer::handle_place_in_queue(Session& s, const proto::Envelope& e) {
   proto::EventPlacedInQueueT placed;
   placed.interaction_id = interaction->interaction_id;
   placed.queue = queue;
-  events.push_back(reporting_->record(t, interaction->tenant_id, std::move(placed), now));
+  placed.previous_queue = previous_queue;
+  events.push_back(reporting_->record(t, *interaction, std::move(placed), now));
   persist(t, *interaction);
   commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_ack(e.ref_id(), e.client_id()));
 }
@@ -524,21 +526,21 @@ void NodeServer::handle_stop_processing(Session& s, const proto::Envelope& e) {
   Interaction* interaction = find_interaction(s, e, r->interaction_id(), "RequestStopProcessing");
   if (interaction == nullptr) return;
   const int64_t now = now_us();
-  const std::string id = interaction->interaction_id, tenant = interaction->tenant_id;
+  const std::string id = interaction->interaction_id;
   Transaction t;
   std::vector<RecordedEvent> events;
   if (interaction->state == proto::InteractionState::Queued) {
     proto::EventTakenFromQueueT taken;
     taken.interaction_id = id;
     taken.queue = interaction->queue;
-    events.push_back(reporting_->record(t, tenant, std::move(taken), now));
+    events.push_back(reporting_->record(t, *interaction, std::move(taken), now));
   }
   if (!interaction->agent_id.empty()) {
     proto::EventPartyRemovedT removed;
     removed.interaction_id = id;
     removed.agent_id = interaction->agent_id;
     removed.place_id = interaction->place_id;
-    events.push_back(reporting_->record(t, tenant, std::move(removed), now));
+    events.push_back(reporting_->record(t, *interaction, std::move(removed), now));
     // The agent's desktop learns that the interaction is gone (stopped by someone else).
     if (interaction->agent_id != str(r->agent_id())) {
       proto::EventRevokedT revoked;
@@ -553,7 +555,7 @@ void NodeServer::handle_stop_processing(Session& s, const proto::Envelope& e) {
   proto::EventProcessingStoppedT stopped;
   stopped.interaction_id = id;
   if (r->reason()) stopped.reason.reset(r->reason()->UnPack());
-  events.push_back(reporting_->record(t, tenant, std::move(stopped), now));
+  events.push_back(reporting_->record(t, *interaction, std::move(stopped), now));
   interactions_.remove(id);
   t.mutations.push_back(DeleteInteraction{id});
   commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_ack(e.ref_id(), e.client_id()));
@@ -605,7 +607,7 @@ bool NodeServer::serve_pull(Session& s, uint64_t ref_id, uint64_t client_id, con
     proto::EventTakenFromQueueT taken;
     taken.interaction_id = interaction->interaction_id;
     taken.queue = interaction->queue;
-    events.push_back(reporting_->record(t, interaction->tenant_id, std::move(taken), now));
+    events.push_back(reporting_->record(t, *interaction, std::move(taken), now));
     interactions_.take_from_queue(*interaction);
     interaction->state = proto::InteractionState::Handling;
     persist(t, *interaction);

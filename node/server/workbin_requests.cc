@@ -58,7 +58,7 @@ void NodeServer::leave_workbin(Interaction& interaction, Transaction& t, std::ve
   taken.interaction_id = interaction.interaction_id;
   taken.workbin_type = interaction.workbin_type;
   taken.owner_agent_id = interaction.workbin_owner;
-  events.push_back(reporting_->record(t, interaction.tenant_id, std::move(taken), now_us()));
+  events.push_back(reporting_->record(t, interaction, std::move(taken), now_us()));
   notify_workbin(interaction, false);
   interaction.workbin_type.clear();
   interaction.workbin_owner.clear();
@@ -83,14 +83,14 @@ void NodeServer::handle_place_in_workbin(Session& s, const proto::Envelope& e) {
     proto::EventTakenFromQueueT taken;
     taken.interaction_id = interaction->interaction_id;
     taken.queue = interaction->queue;
-    events.push_back(reporting_->record(t, interaction->tenant_id, std::move(taken), now));
+    events.push_back(reporting_->record(t, *interaction, std::move(taken), now));
     interactions_.take_from_queue(*interaction);
   } else if (!interaction->agent_id.empty()) {
     proto::EventPartyRemovedT removed;
     removed.interaction_id = interaction->interaction_id;
     removed.agent_id = interaction->agent_id;
     removed.place_id = interaction->place_id;
-    events.push_back(reporting_->record(t, interaction->tenant_id, std::move(removed), now));
+    events.push_back(reporting_->record(t, *interaction, std::move(removed), now));
     unassign(*interaction);
   }
   leave_workbin(*interaction, t, events);
@@ -103,7 +103,7 @@ void NodeServer::handle_place_in_workbin(Session& s, const proto::Envelope& e) {
   placed.workbin_type = interaction->workbin_type;
   placed.owner_agent_id = str(r->owner_agent_id());
   placed.owner_place_id = str(r->owner_place_id());
-  events.push_back(reporting_->record(t, interaction->tenant_id, std::move(placed), now));
+  events.push_back(reporting_->record(t, *interaction, std::move(placed), now));
   persist(t, *interaction);
   notify_workbin(*interaction, true);
   commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_ack(e.ref_id(), e.client_id()));

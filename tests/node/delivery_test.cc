@@ -114,6 +114,33 @@ TEST_F(DeliveryTest, RejectReturnsTheInteractionToItsQueue) {
   EXPECT_NE(error_text(desktop_->call(reject)).find("is not being delivered to agent a1"), std::string::npos);
 }
 
+TEST_F(DeliveryTest, ReportingEventsNameTheAgentPlaceAndPreviousQueue) {
+  ready();
+  auto stats = primary_client(ClientType::ReportingEngine);
+  ASSERT_TRUE(acked(stats->call(proto::RequestStartReportingT{})));
+  std::string id = submit();
+  ASSERT_TRUE(acked(deliver(id)));
+  proto::RequestAcceptT accept;
+  accept.interaction_id = id;
+  accept.agent_id = "a1";
+  ASSERT_TRUE(acked(desktop_->call(accept)));
+  proto::RequestPlaceInQueueT place;
+  place.interaction_id = id;
+  place.queue = "vip";
+  ASSERT_TRUE(acked(desktop_->call(place)));
+  // Submitted, PlacedInQueue, TakenFromQueue, AgentInvited, PartyAdded, PartyRemoved, PlacedInQueue
+  ASSERT_TRUE(stats->wait_for_events(7));
+  const auto* added = stats->events[4]->body.AsEventPartyAdded();
+  ASSERT_NE(added, nullptr);
+  EXPECT_EQ(added->header->agent_id, "a1");
+  EXPECT_EQ(added->header->place_id, "pl-1");
+  EXPECT_EQ(added->party_type, proto::PartyType::Agent);
+  const auto* placed = stats->events[6]->body.AsEventPlacedInQueue();
+  ASSERT_NE(placed, nullptr);
+  EXPECT_EQ(placed->queue, "vip");
+  EXPECT_EQ(placed->previous_queue, "inbound");
+}
+
 TEST_F(DeliveryTest, AgentMustBeReadyAndTheInteractionFree) {
   std::string id = submit();
   EXPECT_NE(error_text(deliver(id)).find("agent a1 is not ready for chat"), std::string::npos);

@@ -200,6 +200,11 @@ TEST_F(IxnodeTest, ReportingBacklogThenLiveWithoutGapOrDuplicate) {
   EXPECT_EQ(seqs(*stats), expected);
   EXPECT_EQ(stats->events[0]->body.type, Message::EventInteractionSubmitted) << "seq 5 opens the third submit";
   EXPECT_EQ(stats->events[1]->body.type, Message::EventPlacedInQueue);
+  const proto::ReportingHeaderT& header = *stats->events[1]->body.AsEventPlacedInQueue()->header;
+  EXPECT_EQ(header.node_id, "pair-1");
+  EXPECT_EQ(header.tenant_id, "101");
+  EXPECT_EQ(header.media_type, "chat") << "statistics engines group by media";
+  EXPECT_GT(header.timestamp_us, 0);
 
   auto ahead = primary_client(ClientType::ReportingEngine);
   start.resume[0]->seq = 999;
