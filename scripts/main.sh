@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Sets everything up on a fresh Debian 12 machine and runs the main job.
 #
-# Today (foundation): installs the packages, builds everything, and shows the foundation at
-# work — the wire codec and the transport measured on this machine — then says what comes
-# next. Later issues turn this into a local cluster (two node pairs, two proxies) driven by the
-# workload simulator.
+# Today: installs the packages, builds everything, checks the local cluster's configuration
+# (examples/local-cluster.toml), starts its node pairs (primary and backup each) as real ixnode
+# processes with SQLite under .ix/, shows their status, kills one primary to show its backup
+# taking over, and stops everything. The proxy, ixctl's cluster launcher and the workload
+# simulator come with the next issues; this command will then run the whole local cluster.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,20 +13,59 @@ cd "$(dirname "$0")/.."
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build build -j2
 
+config=examples/local-cluster.toml
+logs=.ix/logs
+mkdir -p "$logs"
 echo
-echo "== ixcluster foundation built =="
-echo "Wire protocol:  protocol/schema/ixcluster.fbs ($(grep -c '^table ' protocol/schema/ixcluster.fbs) tables)"
-echo
-echo "The local cluster the main job will start (examples/local-cluster.toml):"
-./build/tools/ixctl config check examples/local-cluster.toml
-echo
-echo "Frame codec and transport, measured here:"
-./build/perf/codec_bench --benchmark_min_time=0.2 --benchmark_filter='Submit|ReportingEvent'
-./build/perf/transport_bench --benchmark_min_time=0.2 --benchmark_filter='/1024'
-cat <<'NEXT'
+echo "== The local cluster ($config)"
+./build/tools/ixctl config check "$config"
 
-Coming next (see `issues`):
-  - ixnode: the interaction server node (SQLite store, queues, agents, reporting, failover)
-  - ixproxy: the routing proxy that makes node pairs look like one server
-  - ixctl cluster up: this command will then start a local cluster driven by ixsim
-NEXT
+# GET an admin URL with nothing but bash.
+http_get() {
+  local port=$1 path=$2
+  exec 3<>"/dev/tcp/127.0.0.1/$port" || return 1
+  printf 'GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' "$path" >&3
+  sed -e '1,/^\r$/d' <&3
+  exec 3<&-
+}
+wait_ready() {
+  local port=$1
+  for _ in $(seq 1 100); do
+    if http_get "$port" /readyz 2>/dev/null | grep -q '^ready'; then return 0; fi
+    sleep 0.1
+  done
+  return 1
+}
+
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+start_node() {  # pair role
+  ./build/node/ixnode --config "$config" --node "$1" --role "$2" >"$logs/$1-$2.log" 2>&1 &
+  pids+=($!)
+  eval "pid_${1//-/_}_$2=$!"
+}
+
+echo
+echo "== Starting node pairs (logs in $logs/)"
+start_node pair-1 primary
+start_node pair-1 backup
+start_node pair-2 primary
+start_node pair-2 backup
+wait_ready 9101 && echo "pair-1 primary ready: http://127.0.0.1:9101/status"
+wait_ready 9201 && echo "pair-2 primary ready: http://127.0.0.1:9201/status"
+echo "pair-1 backup says: $(http_get 9102 /readyz)"
+echo
+echo "== pair-1 primary /status"
+http_get 9101 /status
+echo
+echo "== Killing pair-1's primary (kill -9); its backup takes the lease"
+kill -9 "$pid_pair_1_primary"
+wait "$pid_pair_1_primary" 2>/dev/null || true
+if wait_ready 9102; then
+  echo "pair-1 backup is primary now:"
+  http_get 9102 /status
+fi
+echo
+echo "Metrics: curl http://127.0.0.1:9102/metrics   (stopping everything now)"
