@@ -685,8 +685,15 @@ void NodeServer::register_metrics() {
                                     {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000});
   batch_seconds_ = &metrics_.histogram("ix_node_commit_seconds", "Duration of one group commit", metrics::latency_buckets_seconds());
   metrics_.gauge_function("ix_node_primary", "1 while this node holds its pair's lease", {}, [this] { return primary_ ? 1.0 : 0.0; });
-  metrics_.gauge_function("ix_node_interactions", "Open interactions held in memory", {},
-                          [this] { return static_cast<double>(interactions_.size()); });
+  for (proto::InteractionState state : {proto::InteractionState::Queued, proto::InteractionState::Delivering,
+                                        proto::InteractionState::Handling, proto::InteractionState::InWorkbin}) {
+    metrics_.gauge_function("ix_node_interactions", "Open interactions held in memory, by state",
+                            {{"state", proto::EnumNameInteractionState(state)}}, [this, state] {
+                              auto counts = interactions_.count_by_state();
+                              auto it = counts.find(static_cast<int>(state));
+                              return it == counts.end() ? 0.0 : static_cast<double>(it->second);
+                            });
+  }
   metrics_.gauge_function("ix_node_event_log_seq", "Last committed reporting sequence number", {},
                           [this] { return reporting_ ? static_cast<double>(reporting_->last_committed_seq()) : 0.0; });
   metrics_.gauge_function("ix_node_reporting_subscribers", "Reporting clients subscribed", {},

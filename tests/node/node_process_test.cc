@@ -5,6 +5,7 @@
 
 #include "protocol/wire/kv.h"
 #include "tests/node/node_fixture.h"
+#include "tests/support/http_exchange.h"
 
 namespace ix::test {
 namespace {
@@ -458,6 +459,54 @@ TEST_F(RetentionTest, OldEventsLeaveTheLogAndResumingBeforeThemIsRefused) {
   ASSERT_EQ(stats->call(start)->body.type, Message::EventAck);
   ASSERT_TRUE(stats->wait_for_events(3));
   EXPECT_EQ(seqs(*stats), (std::vector<uint64_t>{6, 7, 8}));
+}
+
+TEST_F(IxnodeTest, AdminPortReportsRoleQueuesAndInteractionsByState) {
+  primary_ = start_node("primary");
+  auto media = primary_client();
+  ASSERT_NE(media, nullptr);
+  for (int i = 0; i < 3; ++i) ASSERT_FALSE(submitted_id(media->call(submit_request("vip"))).empty());
+  auto router = primary_client(ClientType::RoutingEngine);
+  proto::RequestPullT pull;
+  pull.queue = "vip";
+  ASSERT_EQ(router->call(pull)->body.AsEventPulled()->interactions.size(), 1u);
+
+  HttpExchange metrics = http_get(loop_, primary_admin_, "/metrics");
+  ASSERT_EQ(metrics.status(), 200);
+  const std::string body = metrics.body();
+  for (const char* line : {"ix_node_primary 1\n", "ix_node_queue_depth{queue=\"vip\"} 2\n",
+                           "ix_node_interactions{state=\"Queued\"} 2\n", "ix_node_interactions{state=\"Handling\"} 1\n",
+                           "ix_node_event_log_seq 7\n", "ix_node_requests_total{request=\"RequestSubmit\"} 3\n"}) {
+    EXPECT_NE(body.find(line), std::string::npos) << "missing " << line << " in\n" << body;
+  }
+  EXPECT_NE(body.find("ix_node_commit_batch_size_count"), std::string::npos);
+  EXPECT_EQ(http_get(loop_, primary_admin_, "/readyz").status(), 200);
+  EXPECT_NE(http_get(loop_, primary_admin_, "/status").body().find("\"role\": \"primary\""), std::string::npos);
+}
+
+TEST_F(IxnodeTest, SighupReloadsTheConfigurationAndKeepsServing) {
+  primary_ = start_node("primary");
+  auto media = primary_client();
+  ASSERT_NE(media, nullptr);
+  // A new queue appears in the file; after SIGHUP the node accepts submits to it.
+  proto::RequestSubmitT r = submit_request("new-queue");
+  expect_error(media->call(r), ErrorCode::UnknownQueue, "new-queue");
+  std::ofstream(dir_ / "cluster.toml") << config_text() << "[[queues]]\nid = \"new-queue\"\ntenant = \"101\"\n";
+  primary_->signal(SIGHUP);
+  bool accepted = false;
+  for (int attempt = 0; attempt < 100 && !accepted; ++attempt) {
+    accepted = !submitted_id(media->call(r)).empty();
+    if (!accepted) loop_.run_for(20);
+  }
+  EXPECT_TRUE(accepted) << primary_->log();
+  EXPECT_NE(primary_->log().find("event=reload applied=true"), std::string::npos) << primary_->log();
+
+  // A broken file is refused and the node goes on with the old configuration.
+  std::ofstream(dir_ / "cluster.toml") << "this is not toml [";
+  primary_->signal(SIGHUP);
+  loop_.run_for(200);
+  EXPECT_NE(primary_->log().find("event=reload applied=false"), std::string::npos);
+  EXPECT_FALSE(submitted_id(media->call(r)).empty()) << "still serving";
 }
 
 // Submits continuously (many requests in flight) and remembers which ones were acknowledged.

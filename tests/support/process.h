@@ -48,6 +48,11 @@ class Process {
     return wait_for_exit(wait);
   }
 
+  // Sends a signal without waiting (SIGHUP, SIGSTOP, SIGCONT).
+  void signal(int signal) {
+    if (pid_ > 0) ::kill(pid_, signal);
+  }
+
   int wait_for_exit(std::chrono::milliseconds wait) {
     auto deadline = std::chrono::steady_clock::now() + wait;
     while (pid_ > 0) {
