@@ -132,6 +132,29 @@ void NodeServer::on_interaction_timer(uint64_t timer_id) {
   if (!held_pulls_.empty()) serve_held_pulls();
 }
 
+bool NodeServer::agent_can_take(Session& s, const proto::Envelope& e, const AgentState& agent, const Interaction& interaction) {
+  auto media = agent.media.find(interaction.media_type);
+  if (media == agent.media.end() || !media->second.ready || agent.do_not_disturb) {
+    refuse(s, e, proto::ErrorCode::WrongState,
+           "agent " + agent.agent_id + " is not ready for " + interaction.media_type + (agent.do_not_disturb ? " (do-not-disturb)" : ""));
+    return false;
+  }
+  int in_hand = 0;
+  if (auto handled = handled_by_.find(agent.agent_id); handled != handled_by_.end()) {
+    for (const std::string& id : handled->second) {
+      const Interaction* other = interactions_.find(id);
+      if (other && other->media_type == interaction.media_type) ++in_hand;
+    }
+  }
+  if (in_hand >= media->second.capacity) {
+    refuse(s, e, proto::ErrorCode::WrongState,
+           "agent " + agent.agent_id + " has no capacity left for " + interaction.media_type + " (" + std::to_string(in_hand) +
+               " of " + std::to_string(media->second.capacity) + ")");
+    return false;
+  }
+  return true;
+}
+
 void NodeServer::handle_deliver(Session& s, const proto::Envelope& e) {
   const proto::RequestDeliver* r = e.body_as_RequestDeliver();
   Interaction* interaction = find_interaction(s, e, r->interaction_id(), "RequestDeliver");
@@ -149,25 +172,7 @@ void NodeServer::handle_deliver(Session& s, const proto::Envelope& e) {
     return refuse(s, e, proto::ErrorCode::WrongState,
                   "interaction " + interaction->interaction_id + " is already with agent " + interaction->agent_id);
   }
-  auto media = agent->media.find(interaction->media_type);
-  if (media == agent->media.end() || !media->second.ready || agent->do_not_disturb) {
-    return refuse(s, e, proto::ErrorCode::WrongState,
-                  "agent " + agent_id + " is not ready for " + interaction->media_type +
-                      (agent->do_not_disturb ? " (do-not-disturb)" : ""));
-  }
-  const auto handled = handled_by_.find(agent_id);
-  int in_hand = 0;
-  if (handled != handled_by_.end()) {
-    for (const std::string& id : handled->second) {
-      const Interaction* other = interactions_.find(id);
-      if (other && other->media_type == interaction->media_type) ++in_hand;
-    }
-  }
-  if (in_hand >= media->second.capacity) {
-    return refuse(s, e, proto::ErrorCode::WrongState,
-                  "agent " + agent_id + " has no capacity left for " + interaction->media_type + " (" +
-                      std::to_string(in_hand) + " of " + std::to_string(media->second.capacity) + ")");
-  }
+  if (!agent_can_take(s, e, *agent, *interaction)) return;
 
   const int64_t now = now_us();
   Transaction t;
@@ -203,6 +208,41 @@ void NodeServer::handle_accept(Session& s, const proto::Envelope& e) {
   const proto::RequestAccept* r = e.body_as_RequestAccept();
   Interaction* interaction = find_interaction(s, e, r->interaction_id(), "RequestAccept");
   if (interaction == nullptr) return;
+  if (auto transfer = transfers_.find(interaction->interaction_id);
+      transfer != transfers_.end() && transfer->second.to == str(r->agent_id())) {
+    // The invitee takes the interaction over from the inviter.
+    PendingTransfer done = transfer->second;
+    transfers_.erase(transfer);
+    transfer_timers_.cancel(done.ticket);
+    AgentState* invitee = agents_.find(done.to);
+    if (invitee == nullptr) return refuse(s, e, proto::ErrorCode::UnknownAgent, "agent " + done.to + " is no longer logged in");
+    const int64_t now = now_us();
+    Transaction t;
+    std::vector<RecordedEvent> events;
+    proto::EventPartyRemovedT removed;
+    removed.interaction_id = interaction->interaction_id;
+    removed.agent_id = interaction->agent_id;
+    removed.place_id = interaction->place_id;
+    unassign(*interaction);
+    assign(*interaction, *invitee);
+    proto::EventPartyAddedT added;
+    added.interaction_id = interaction->interaction_id;
+    added.agent_id = interaction->agent_id;
+    added.place_id = interaction->place_id;
+    events.push_back(reporting_->record(t, *interaction, std::move(added), now));
+    events.push_back(reporting_->record(t, *interaction, std::move(removed), now));
+    interaction->state = proto::InteractionState::Handling;
+    start_timer(*interaction, pair().settings.handling_timeout);
+    persist(t, *interaction);
+    // The inviter's RequestTransfer is answered too, once the change is committed.
+    auto inviter = sessions_.find(done.inviter);
+    Session* inviter_session = inviter == sessions_.end() ? nullptr : inviter->second.get();
+    commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_ack(e.ref_id(), e.client_id()));
+    if (inviter_session) {
+      commit(inviter_session, done.ref_id, done.client_id, Transaction{}, {}, wire::encode_ack(done.ref_id, done.client_id));
+    }
+    return;
+  }
   if (interaction->state != proto::InteractionState::Delivering || interaction->agent_id != str(r->agent_id())) {
     return refuse(s, e, proto::ErrorCode::WrongState,
                   "interaction " + interaction->interaction_id + " is not being delivered to agent " + str(r->agent_id()));
@@ -223,6 +263,19 @@ void NodeServer::handle_reject(Session& s, const proto::Envelope& e) {
   const proto::RequestReject* r = e.body_as_RequestReject();
   Interaction* interaction = find_interaction(s, e, r->interaction_id(), "RequestReject");
   if (interaction == nullptr) return;
+  if (auto transfer = transfers_.find(interaction->interaction_id);
+      transfer != transfers_.end() && transfer->second.to == str(r->agent_id())) {
+    fail_transfer(interaction->interaction_id, "agent " + transfer->second.to + " rejected the transfer of " +
+                                                   interaction->interaction_id, false);
+    Transaction t;
+    proto::EventInvitationRejectedT rejected;
+    rejected.interaction_id = interaction->interaction_id;
+    rejected.agent_id = str(r->agent_id());
+    if (r->reason()) rejected.reason.reset(r->reason()->UnPack());
+    std::vector<RecordedEvent> events{reporting_->record(t, *interaction, std::move(rejected), now_us())};
+    commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_ack(e.ref_id(), e.client_id()));
+    return;
+  }
   if (interaction->state != proto::InteractionState::Delivering || interaction->agent_id != str(r->agent_id())) {
     return refuse(s, e, proto::ErrorCode::WrongState,
                   "interaction " + interaction->interaction_id + " is not being delivered to agent " + str(r->agent_id()));
@@ -243,6 +296,64 @@ void NodeServer::handle_reject(Session& s, const proto::Envelope& e) {
   events.push_back(reporting_->record(t, *interaction, std::move(placed), now));
   persist(t, *interaction);
   commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_ack(e.ref_id(), e.client_id()));
+}
+
+void NodeServer::handle_transfer(Session& s, const proto::Envelope& e) {
+  const proto::RequestTransfer* r = e.body_as_RequestTransfer();
+  Interaction* interaction = find_interaction(s, e, r->interaction_id(), "RequestTransfer");
+  if (interaction == nullptr) return;
+  const std::string from = str(r->agent_id()), to = str(r->target_agent_id());
+  if (to.empty()) return refuse(s, e, proto::ErrorCode::MissingAttribute, "RequestTransfer.target_agent_id is missing");
+  if (interaction->state != proto::InteractionState::Handling || interaction->agent_id.empty() || interaction->agent_id != from) {
+    return refuse(s, e, proto::ErrorCode::WrongState,
+                  "interaction " + interaction->interaction_id + " is not being handled by agent " + from);
+  }
+  if (transfers_.contains(interaction->interaction_id)) {
+    return refuse(s, e, proto::ErrorCode::WrongState, "interaction " + interaction->interaction_id + " is already being transferred");
+  }
+  if (to == from) return refuse(s, e, proto::ErrorCode::InvalidAttribute, "RequestTransfer.target_agent_id is the handling agent");
+  AgentState* target = agents_.find(to);
+  if (target == nullptr || target->tenant != interaction->tenant_id) {
+    return refuse(s, e, proto::ErrorCode::UnknownAgent, "agent " + to + " is not logged in on node pair " + options_.pair_id);
+  }
+  if (!agent_can_take(s, e, *target, *interaction)) return;
+
+  PendingTransfer transfer{interaction->interaction_id, from, to, ++next_ticket_, s.connection.get(), e.ref_id(), e.client_id()};
+  transfer_timers_.start(transfer.ticket, static_cast<uint64_t>(pair().settings.delivering_timeout.count()));
+  transfers_.emplace(interaction->interaction_id, transfer);
+  Transaction t;
+  proto::EventAgentInvitedT invited;
+  invited.interaction_id = interaction->interaction_id;
+  invited.agent_id = to;
+  invited.place_id = str(r->target_place_id()).empty() ? target->place_id : str(r->target_place_id());
+  std::vector<RecordedEvent> events{reporting_->record(t, *interaction, std::move(invited), now_us())};
+  proto::EventInviteT invite;
+  invite.interaction = std::make_unique<Interaction>(*interaction);
+  invite.agent_id = to;
+  invite.place_id = invited.place_id;
+  invite.ticket_id = transfer.ticket;
+  notify_agent(to, wire::encode_frame(0, 0, invite));
+  // No reply yet: the inviter hears the outcome when the invitee answers or the invitation times out.
+  commit(nullptr, 0, 0, std::move(t), std::move(events), {});
+}
+
+void NodeServer::fail_transfer(const std::string& interaction_id, const std::string& error, bool revoke_invitee) {
+  auto it = transfers_.find(interaction_id);
+  if (it == transfers_.end()) return;
+  PendingTransfer transfer = it->second;
+  transfers_.erase(it);
+  transfer_timers_.cancel(transfer.ticket);
+  if (auto inviter = sessions_.find(transfer.inviter); inviter != sessions_.end()) {
+    inviter->second->channel.send_error(transfer.ref_id, transfer.client_id, proto::ErrorCode::WrongState, error);
+  }
+  if (revoke_invitee) {
+    proto::EventRevokedT revoked;
+    revoked.interaction_id = interaction_id;
+    revoked.agent_id = transfer.to;
+    revoked.ticket_id = transfer.ticket;
+    revoked.reason = wire::kv_list({{"reason", error}});
+    notify_agent(transfer.to, wire::encode_frame(0, 0, revoked));
+  }
 }
 
 }  // namespace ix::node

@@ -41,6 +41,14 @@ NodeServer::NodeServer(uv_loop_t* loop, std::shared_ptr<const config::ClusterCon
       lease_timer_(loop),
       retention_timer_(loop),
       interaction_timers_(loop, [this](uint64_t id) { on_interaction_timer(id); }),
+      transfer_timers_(loop, [this](uint64_t ticket) {
+        for (const auto& [interaction_id, transfer] : transfers_) {
+          if (transfer.ticket != ticket) continue;
+          const std::string id = interaction_id, to = transfer.to;
+          fail_transfer(id, "agent " + to + " did not answer the transfer of " + id + " within delivering-timeout", true);
+          return;
+        }
+      }),
       held_pull_timers_(loop, [this](uint64_t id) {
         // The hold time passed with nothing to take: answer with an empty result.
         auto it = std::find_if(held_pulls_.begin(), held_pulls_.end(), [&](const HeldPull& p) { return p.timer_id == id; });
@@ -272,6 +280,7 @@ void NodeServer::dispatch(Session& s, const proto::Envelope& e) {
     case M::RequestDeliver: return handle_deliver(s, e);
     case M::RequestAccept: return handle_accept(s, e);
     case M::RequestReject: return handle_reject(s, e);
+    case M::RequestTransfer: return handle_transfer(s, e);
     case M::RequestFind: return handle_find(s, e);
     case M::RequestPlaceInWorkbin: return handle_place_in_workbin(s, e);
     case M::RequestWorkbinContent: return handle_workbin_content(s, e);
@@ -551,6 +560,7 @@ void NodeServer::handle_stop_processing(Session& s, const proto::Envelope& e) {
     }
     unassign(*interaction);
   }
+  if (transfers_.contains(id)) fail_transfer(id, "interaction " + id + " was stopped during its transfer", true);
   leave_workbin(*interaction, t, events);
   proto::EventProcessingStoppedT stopped;
   stopped.interaction_id = id;

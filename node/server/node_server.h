@@ -129,6 +129,18 @@ class NodeServer {
   void handle_deliver(Session& s, const proto::Envelope& e);
   void handle_accept(Session& s, const proto::Envelope& e);
   void handle_reject(Session& s, const proto::Envelope& e);
+  // Transfer: the handling agent invites another; the inviter's reply waits for the answer.
+  struct PendingTransfer {
+    std::string interaction_id, from, to;
+    uint64_t ticket;
+    net::Connection* inviter;  // session key
+    uint64_t ref_id, client_id;
+  };
+  void handle_transfer(Session& s, const proto::Envelope& e);
+  // Ends a pending transfer without moving the interaction; the inviter gets `error`.
+  void fail_transfer(const std::string& interaction_id, const std::string& error, bool revoke_invitee);
+  // Checks that an agent can take one more interaction of a media type; refuses otherwise.
+  bool agent_can_take(Session& s, const proto::Envelope& e, const AgentState& agent, const Interaction& interaction);
   void assign(Interaction& interaction, const AgentState& agent);
   void unassign(Interaction& interaction);
   void start_timer(const Interaction& interaction, config::Duration timeout);
@@ -211,6 +223,8 @@ class NodeServer {
   std::unordered_map<uint64_t, std::string> timed_;     // timer ID -> interaction
   uint64_t next_timer_id_ = 0;
   uint64_t next_ticket_ = 0;
+  std::map<std::string, PendingTransfer> transfers_;  // by interaction
+  net::RequestTimers transfer_timers_;                 // by ticket
   std::map<std::string, CompiledView> views_;
   std::map<std::string, Snapshot> snapshots_;
   std::unordered_map<std::string, const Session*> lock_owner_;  // interaction -> session holding its lock

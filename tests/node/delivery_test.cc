@@ -191,5 +191,101 @@ TEST_F(DeliveryTest, HandlingTimeoutIsResetByTheAgentsRequestsThenRevokes) {
   EXPECT_EQ(state_of(id), proto::InteractionState::Queued);
 }
 
+class TransferTest : public DeliveryTest {
+ protected:
+  void SetUp() override {
+    DeliveryTest::SetUp();
+    ready();
+    other_ = primary_client(ClientType::AgentApplication);
+    proto::RequestAgentLoginT login;
+    login.tenant_id = "101";
+    login.agent_id = "a2";
+    login.place_id = "pl-2";
+    auto chat = std::make_unique<proto::MediaCapacityT>();
+    chat->media_type = "chat";
+    chat->capacity = 2;
+    login.media.push_back(std::move(chat));
+    ASSERT_TRUE(acked(other_->call(login)));
+    proto::RequestAgentReadyT r;
+    r.agent_id = "a2";
+    ASSERT_TRUE(acked(other_->call(r)));
+    id_ = submit();
+    ASSERT_TRUE(acked(deliver(id_)));
+    proto::RequestAcceptT accept;
+    accept.interaction_id = id_;
+    accept.agent_id = "a1";
+    ASSERT_TRUE(acked(desktop_->call(accept)));
+  }
+
+  uint64_t start_transfer() {
+    proto::RequestTransferT transfer;
+    transfer.interaction_id = id_;
+    transfer.agent_id = "a1";
+    transfer.target_agent_id = "a2";
+    return desktop_->send(transfer);
+  }
+
+  std::string agent_of() {
+    proto::RequestGetPropertiesT get;
+    get.interaction_id = id_;
+    return media_->call(get)->body.AsEventProperties()->interaction->agent_id;
+  }
+
+  std::unique_ptr<ProtocolClient> other_;
+  std::string id_;
+};
+
+TEST_F(TransferTest, AcceptedTransferMovesTheInteractionAndAnswersTheInviter) {
+  const uint64_t ref = start_transfer();
+  ASSERT_TRUE(other_->wait_for_events(1));
+  const auto* invite = other_->events[0]->body.AsEventInvite();
+  ASSERT_NE(invite, nullptr);
+  EXPECT_EQ(invite->interaction->interaction_id, id_);
+  EXPECT_EQ(agent_of(), "a1") << "a1 keeps it until a2 answers";
+  proto::RequestAcceptT accept;
+  accept.interaction_id = id_;
+  accept.agent_id = "a2";
+  accept.ticket_id = invite->ticket_id;
+  EXPECT_TRUE(acked(other_->call(accept)));
+  EnvelopePtr answer = desktop_->wait_reply(ref);
+  EXPECT_TRUE(acked(answer)) << error_text(answer);
+  EXPECT_EQ(agent_of(), "a2");
+}
+
+TEST_F(TransferTest, RejectedTransferIsAnErrorForTheInviter) {
+  const uint64_t ref = start_transfer();
+  ASSERT_TRUE(other_->wait_for_events(1));
+  proto::RequestRejectT reject;
+  reject.interaction_id = id_;
+  reject.agent_id = "a2";
+  EXPECT_TRUE(acked(other_->call(reject))) << "the invitee gets EventAck";
+  EnvelopePtr answer = desktop_->wait_reply(ref);
+  EXPECT_NE(error_text(answer).find("agent a2 rejected the transfer"), std::string::npos) << error_text(answer);
+  EXPECT_EQ(agent_of(), "a1");
+}
+
+TEST_F(TransferTest, UnansweredTransferTimesOut) {
+  const uint64_t ref = start_transfer();
+  EnvelopePtr answer = desktop_->wait_reply(ref, 5000);
+  EXPECT_NE(error_text(answer).find("did not answer the transfer"), std::string::npos) << error_text(answer);
+  ASSERT_TRUE(other_->wait_for_events(2));
+  EXPECT_EQ(other_->events[1]->body.type, Message::EventRevoked);
+  EXPECT_EQ(agent_of(), "a1");
+}
+
+TEST_F(TransferTest, TransferNeedsTheHandlingAgentAndAFreeTarget) {
+  proto::RequestTransferT transfer;
+  transfer.interaction_id = id_;
+  transfer.agent_id = "a2";
+  transfer.target_agent_id = "a1";
+  EXPECT_NE(error_text(other_->call(transfer)).find("is not being handled by agent a2"), std::string::npos);
+  transfer.agent_id = "a1";
+  transfer.target_agent_id = "nobody";
+  EXPECT_EQ(as_error(desktop_->call(transfer))->code, static_cast<int>(ErrorCode::UnknownAgent));
+  start_transfer();
+  transfer.target_agent_id = "a2";
+  EXPECT_NE(error_text(desktop_->call(transfer)).find("already being transferred"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace ix::test
