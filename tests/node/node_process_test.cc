@@ -1,7 +1,11 @@
 // ixnode as a real process on loopback with a temporary SQLite database.
 #include <gtest/gtest.h>
 
+#include <flatbuffers/idl.h>
+
+#include <fstream>
 #include <set>
+#include <sstream>
 
 #include "protocol/wire/kv.h"
 #include "tests/node/node_fixture.h"
@@ -507,6 +511,37 @@ TEST_F(IxnodeTest, SighupReloadsTheConfigurationAndKeepsServing) {
   loop_.run_for(200);
   EXPECT_NE(primary_->log().find("event=reload applied=false"), std::string::npos);
   EXPECT_FALSE(submitted_id(media->call(r)).empty()) << "still serving";
+}
+
+// Every request type the schema defines, sent empty: the node answers each one (an error that
+// names what is missing, or a reply when empty is valid), never with an internal error, and it
+// keeps serving.
+TEST_F(IxnodeTest, EveryRequestTypeSentEmptyGetsAClearAnswer) {
+  primary_ = start_node("primary");
+  auto proxy = primary_client(ClientType::Proxy);  // a proxy may send every request
+  ASSERT_NE(proxy, nullptr);
+  flatbuffers::Parser parser;
+  std::ifstream in(IX_SCHEMA_PATH);
+  std::stringstream schema;
+  schema << in.rdbuf();
+  ASSERT_TRUE(parser.Parse(schema.str().c_str())) << parser.error_;
+  size_t requests = 0;
+  for (const flatbuffers::EnumVal* value : parser.enums_.Lookup("ix.proto.Message")->Vals()) {
+    if (value->name.rfind("Request", 0) != 0) continue;
+    ++requests;
+    SCOPED_TRACE(value->name);
+    const std::string json = "{ref_id: " + std::to_string(proxy->next_ref()) + ", body_type: " + value->name + ", body: {}}";
+    ASSERT_TRUE(parser.Parse(json.c_str())) << parser.error_;
+    std::vector<uint8_t> payload(parser.builder_.GetBufferPointer(), parser.builder_.GetBufferPointer() + parser.builder_.GetSize());
+    EnvelopePtr reply = proxy->request(wire::make_frame(payload));
+    ASSERT_NE(reply, nullptr) << "no answer";
+    if (const proto::EventErrorT* error = as_error(reply)) {
+      EXPECT_NE(error->code, static_cast<int>(ErrorCode::Internal)) << error->text;
+      EXPECT_FALSE(error->text.empty());
+    }
+  }
+  EXPECT_GT(requests, 30u);
+  EXPECT_EQ(proxy->call(proto::RequestPingT{})->body.type, Message::EventPong) << "still serving";
 }
 
 // Submits continuously (many requests in flight) and remembers which ones were acknowledged.

@@ -74,6 +74,9 @@ class ProtocolClient {
     return reply;
   }
 
+  // The ref_id the next request will carry (for frames built by hand).
+  uint64_t next_ref() const { return next_ref_; }
+
   // Waits until at least n unsolicited events have arrived.
   bool wait_for_events(size_t n, uint64_t timeout_ms = 5000) {
     return loop_.run_until([&] {
