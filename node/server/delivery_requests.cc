@@ -13,6 +13,10 @@ namespace {
 
 std::string str(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
 
+std::unique_ptr<proto::KvListT> copy_reason(const proto::KvList* reason) {
+  return reason ? std::unique_ptr<proto::KvListT>(reason->UnPack()) : nullptr;
+}
+
 }  // namespace
 
 void NodeServer::notify_agent(const std::string& agent_id, const wire::Frame& frame) {
@@ -39,13 +43,23 @@ void NodeServer::assign(Interaction& interaction, const AgentState& agent) {
 
 void NodeServer::unassign(Interaction& interaction) {
   cancel_timer(interaction.interaction_id);
-  auto it = handled_by_.find(interaction.agent_id);
-  if (it != handled_by_.end()) {
+  std::vector<std::string> parties = interaction.conference;
+  parties.push_back(interaction.agent_id);
+  for (const std::string& agent : parties) {
+    auto it = handled_by_.find(agent);
+    if (it == handled_by_.end()) continue;
     it->second.erase(interaction.interaction_id);
     if (it->second.empty()) handled_by_.erase(it);
   }
   interaction.agent_id.clear();
   interaction.place_id.clear();
+  interaction.conference.clear();
+}
+
+bool NodeServer::is_party(const Interaction& interaction, const std::string& agent_id) {
+  return !agent_id.empty() && (interaction.agent_id == agent_id ||
+                               std::find(interaction.conference.begin(), interaction.conference.end(), agent_id) !=
+                                   interaction.conference.end());
 }
 
 void NodeServer::start_timer(const Interaction& interaction, config::Duration timeout) {
@@ -219,6 +233,26 @@ void NodeServer::handle_accept(Session& s, const proto::Envelope& e) {
     const int64_t now = now_us();
     Transaction t;
     std::vector<RecordedEvent> events;
+    auto inviter = sessions_.find(done.inviter);
+    Session* inviter_session = inviter == sessions_.end() ? nullptr : inviter->second.get();
+    if (done.conference) {
+      interaction->conference.push_back(done.to);
+      handled_by_[done.to].insert(interaction->interaction_id);
+      proto::EventPartyAddedT added;
+      added.interaction_id = interaction->interaction_id;
+      added.agent_id = done.to;
+      added.place_id = invitee->place_id;
+      events.push_back(reporting_->record(t, *interaction, std::move(added), now));
+      // Every party's desktop hears that someone joined (the same event the reporting stream carries).
+      notify_agent(interaction->agent_id, *events.back().frame);
+      for (const std::string& member : interaction->conference) notify_agent(member, *events.back().frame);
+      persist(t, *interaction);
+      commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_ack(e.ref_id(), e.client_id()));
+      if (inviter_session) {
+        commit(inviter_session, done.ref_id, done.client_id, Transaction{}, {}, wire::encode_ack(done.ref_id, done.client_id));
+      }
+      return;
+    }
     proto::EventPartyRemovedT removed;
     removed.interaction_id = interaction->interaction_id;
     removed.agent_id = interaction->agent_id;
@@ -235,8 +269,6 @@ void NodeServer::handle_accept(Session& s, const proto::Envelope& e) {
     start_timer(*interaction, pair().settings.handling_timeout);
     persist(t, *interaction);
     // The inviter's RequestTransfer is answered too, once the change is committed.
-    auto inviter = sessions_.find(done.inviter);
-    Session* inviter_session = inviter == sessions_.end() ? nullptr : inviter->second.get();
     commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_ack(e.ref_id(), e.client_id()));
     if (inviter_session) {
       commit(inviter_session, done.ref_id, done.client_id, Transaction{}, {}, wire::encode_ack(done.ref_id, done.client_id));
@@ -298,34 +330,45 @@ void NodeServer::handle_reject(Session& s, const proto::Envelope& e) {
   commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_ack(e.ref_id(), e.client_id()));
 }
 
-void NodeServer::handle_transfer(Session& s, const proto::Envelope& e) {
-  const proto::RequestTransfer* r = e.body_as_RequestTransfer();
-  Interaction* interaction = find_interaction(s, e, r->interaction_id(), "RequestTransfer");
+void NodeServer::handle_transfer(Session& s, const proto::Envelope& e, bool conference) {
+  // RequestTransfer and RequestConference carry the same attributes.
+  const char* what = conference ? "RequestConference" : "RequestTransfer";
+  const flatbuffers::String* interaction_id = conference ? e.body_as_RequestConference()->interaction_id()
+                                                         : e.body_as_RequestTransfer()->interaction_id();
+  const std::string from = str(conference ? e.body_as_RequestConference()->agent_id() : e.body_as_RequestTransfer()->agent_id());
+  const std::string to = str(conference ? e.body_as_RequestConference()->target_agent_id()
+                                        : e.body_as_RequestTransfer()->target_agent_id());
+  const std::string place = str(conference ? e.body_as_RequestConference()->target_place_id()
+                                           : e.body_as_RequestTransfer()->target_place_id());
+  Interaction* interaction = find_interaction(s, e, interaction_id, what);
   if (interaction == nullptr) return;
-  const std::string from = str(r->agent_id()), to = str(r->target_agent_id());
-  if (to.empty()) return refuse(s, e, proto::ErrorCode::MissingAttribute, "RequestTransfer.target_agent_id is missing");
-  if (interaction->state != proto::InteractionState::Handling || interaction->agent_id.empty() || interaction->agent_id != from) {
+  if (to.empty()) return refuse(s, e, proto::ErrorCode::MissingAttribute, std::string(what) + ".target_agent_id is missing");
+  if (interaction->state != proto::InteractionState::Handling || !is_party(*interaction, from) ||
+      (!conference && interaction->agent_id != from)) {
     return refuse(s, e, proto::ErrorCode::WrongState,
                   "interaction " + interaction->interaction_id + " is not being handled by agent " + from);
   }
   if (transfers_.contains(interaction->interaction_id)) {
     return refuse(s, e, proto::ErrorCode::WrongState, "interaction " + interaction->interaction_id + " is already being transferred");
   }
-  if (to == from) return refuse(s, e, proto::ErrorCode::InvalidAttribute, "RequestTransfer.target_agent_id is the handling agent");
+  if (is_party(*interaction, to)) {
+    return refuse(s, e, proto::ErrorCode::InvalidAttribute, std::string(what) + ".target_agent_id " + to + " is already a party");
+  }
   AgentState* target = agents_.find(to);
   if (target == nullptr || target->tenant != interaction->tenant_id) {
     return refuse(s, e, proto::ErrorCode::UnknownAgent, "agent " + to + " is not logged in on node pair " + options_.pair_id);
   }
   if (!agent_can_take(s, e, *target, *interaction)) return;
 
-  PendingTransfer transfer{interaction->interaction_id, from, to, ++next_ticket_, s.connection.get(), e.ref_id(), e.client_id()};
+  PendingTransfer transfer{interaction->interaction_id, from, to, ++next_ticket_, s.connection.get(), e.ref_id(), e.client_id(),
+                           conference};
   transfer_timers_.start(transfer.ticket, static_cast<uint64_t>(pair().settings.delivering_timeout.count()));
   transfers_.emplace(interaction->interaction_id, transfer);
   Transaction t;
   proto::EventAgentInvitedT invited;
   invited.interaction_id = interaction->interaction_id;
   invited.agent_id = to;
-  invited.place_id = str(r->target_place_id()).empty() ? target->place_id : str(r->target_place_id());
+  invited.place_id = place.empty() ? target->place_id : place;
   std::vector<RecordedEvent> events{reporting_->record(t, *interaction, std::move(invited), now_us())};
   proto::EventInviteT invite;
   invite.interaction = std::make_unique<Interaction>(*interaction);
@@ -354,6 +397,45 @@ void NodeServer::fail_transfer(const std::string& interaction_id, const std::str
     revoked.reason = wire::kv_list({{"reason", error}});
     notify_agent(transfer.to, wire::encode_frame(0, 0, revoked));
   }
+}
+
+void NodeServer::handle_leave(Session& s, const proto::Envelope& e) {
+  const proto::RequestLeaveInteraction* r = e.body_as_RequestLeaveInteraction();
+  Interaction* interaction = find_interaction(s, e, r->interaction_id(), "RequestLeaveInteraction");
+  if (interaction == nullptr) return;
+  const std::string agent = str(r->agent_id());
+  if (interaction->state != proto::InteractionState::Handling || !is_party(*interaction, agent)) {
+    return refuse(s, e, proto::ErrorCode::WrongState, "agent " + agent + " is not a party of interaction " + interaction->interaction_id);
+  }
+  const int64_t now = now_us();
+  Transaction t;
+  std::vector<RecordedEvent> events;
+  if (interaction->conference.empty()) {
+    // The last party leaves: the interaction returns to the queue it came from.
+    return_to_queue(*interaction, t, events, copy_reason(r->reason()), false);
+  } else {
+    proto::EventPartyRemovedT removed;
+    removed.interaction_id = interaction->interaction_id;
+    removed.agent_id = agent;
+    removed.place_id = agent == interaction->agent_id ? interaction->place_id : std::string();
+    if (agent == interaction->agent_id) {
+      // Another party carries the interaction on.
+      interaction->agent_id = interaction->conference.front();
+      interaction->conference.erase(interaction->conference.begin());
+      if (const AgentState* next = agents_.find(interaction->agent_id)) interaction->place_id = next->place_id;
+    } else {
+      std::erase(interaction->conference, agent);
+    }
+    auto handled = handled_by_.find(agent);
+    if (handled != handled_by_.end()) {
+      handled->second.erase(interaction->interaction_id);
+      if (handled->second.empty()) handled_by_.erase(handled);
+    }
+    events.push_back(reporting_->record(t, *interaction, std::move(removed), now));
+    persist(t, *interaction);
+  }
+  commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_ack(e.ref_id(), e.client_id()));
+  if (!held_pulls_.empty()) serve_held_pulls();
 }
 
 }  // namespace ix::node

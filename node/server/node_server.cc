@@ -280,7 +280,9 @@ void NodeServer::dispatch(Session& s, const proto::Envelope& e) {
     case M::RequestDeliver: return handle_deliver(s, e);
     case M::RequestAccept: return handle_accept(s, e);
     case M::RequestReject: return handle_reject(s, e);
-    case M::RequestTransfer: return handle_transfer(s, e);
+    case M::RequestTransfer: return handle_transfer(s, e, false);
+    case M::RequestConference: return handle_transfer(s, e, true);
+    case M::RequestLeaveInteraction: return handle_leave(s, e);
     case M::RequestFind: return handle_find(s, e);
     case M::RequestPlaceInWorkbin: return handle_place_in_workbin(s, e);
     case M::RequestWorkbinContent: return handle_workbin_content(s, e);

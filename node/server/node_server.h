@@ -135,8 +135,12 @@ class NodeServer {
     uint64_t ticket;
     net::Connection* inviter;  // session key
     uint64_t ref_id, client_id;
+    bool conference;  // the invitee joins instead of taking over
   };
-  void handle_transfer(Session& s, const proto::Envelope& e);
+  // Transfer and conference share the invitation; `conference` says which.
+  void handle_transfer(Session& s, const proto::Envelope& e, bool conference);
+  void handle_leave(Session& s, const proto::Envelope& e);
+  static bool is_party(const Interaction& interaction, const std::string& agent_id);
   // Ends a pending transfer without moving the interaction; the inviter gets `error`.
   void fail_transfer(const std::string& interaction_id, const std::string& error, bool revoke_invitee);
   // Checks that an agent can take one more interaction of a media type; refuses otherwise.

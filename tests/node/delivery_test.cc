@@ -54,13 +54,17 @@ class DeliveryTest : public NodePairFixture {
     return router_->call(d);
   }
 
-  // The next event of a type the desktop received.
-  const proto::EnvelopeT* desktop_event(Message type, size_t nth = 0) {
-    desktop_->wait_for_events(1, 100);
-    for (const EnvelopePtr& e : desktop_->events) {
-      if (e->body.type == type && nth-- == 0) return e.get();
+  // The nth event of a type the desktop received, waiting up to timeout_ms for it.
+  const proto::EnvelopeT* desktop_event(Message type, size_t nth = 0, uint64_t timeout_ms = 100) {
+    const proto::EnvelopeT* found = nullptr;
+    for (size_t seen = desktop_->events.size(); !found; seen = desktop_->events.size()) {
+      size_t skip = nth;
+      for (const EnvelopePtr& e : desktop_->events) {
+        if (e->body.type == type && skip-- == 0) found = e.get();
+      }
+      if (found || !desktop_->wait_for_events(seen + 1, timeout_ms)) break;
     }
-    return nullptr;
+    return found;
   }
 
   proto::InteractionState state_of(const std::string& id) {
@@ -285,6 +289,38 @@ TEST_F(TransferTest, TransferNeedsTheHandlingAgentAndAFreeTarget) {
   start_transfer();
   transfer.target_agent_id = "a2";
   EXPECT_NE(error_text(desktop_->call(transfer)).find("already being transferred"), std::string::npos);
+}
+
+TEST_F(TransferTest, ConferenceAddsAPartyAndTheLastOneToLeaveReturnsItToTheQueue) {
+  proto::RequestConferenceT conference;
+  conference.interaction_id = id_;
+  conference.agent_id = "a1";
+  conference.target_agent_id = "a2";
+  const uint64_t ref = desktop_->send(conference);
+  ASSERT_TRUE(other_->wait_for_events(1));
+  proto::RequestAcceptT accept;
+  accept.interaction_id = id_;
+  accept.agent_id = "a2";
+  ASSERT_TRUE(acked(other_->call(accept)));
+  EXPECT_TRUE(acked(desktop_->wait_reply(ref)));
+  // Both parties hear that a2 joined.
+  EXPECT_NE(desktop_event(Message::EventPartyAdded, 0, 2000), nullptr);
+  proto::RequestGetPropertiesT get;
+  get.interaction_id = id_;
+  EnvelopePtr props = media_->call(get);
+  const proto::InteractionInfoT& info = *props->body.AsEventProperties()->interaction;
+  EXPECT_EQ(info.agent_id, "a1");
+  EXPECT_EQ(info.conference, std::vector<std::string>{"a2"});
+
+  proto::RequestLeaveInteractionT leave;
+  leave.interaction_id = id_;
+  leave.agent_id = "a1";
+  ASSERT_TRUE(acked(desktop_->call(leave)));
+  EXPECT_EQ(agent_of(), "a2") << "the remaining party carries it on";
+  EXPECT_NE(error_text(desktop_->call(leave)).find("agent a1 is not a party"), std::string::npos);
+  leave.agent_id = "a2";
+  ASSERT_TRUE(acked(other_->call(leave)));
+  EXPECT_EQ(state_of(id_), proto::InteractionState::Queued) << "the last party left: back to its queue";
 }
 
 }  // namespace
