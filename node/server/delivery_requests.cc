@@ -78,6 +78,19 @@ void NodeServer::cancel_timer(const std::string& interaction_id) {
   timer_of_.erase(it);
 }
 
+AgentState* NodeServer::speaking_agent(Session& s, uint64_t client_id) {
+  if (s.channel.client_type() != proto::ClientType::AgentApplication) return nullptr;
+  AgentState* found = nullptr;
+  const AgentOwner me{&s, client_id};
+  for (const std::string& id : agents_.owned_by(&s)) {
+    AgentState* agent = agents_.find(id);
+    if (std::find(agent->owners.begin(), agent->owners.end(), me) == agent->owners.end()) continue;
+    if (found != nullptr) return nullptr;  // several agents on one logical client: no single party
+    found = agent;
+  }
+  return found;
+}
+
 void NodeServer::touch_handling(Session& s, uint64_t client_id) {
   const AgentOwner me{&s, client_id};
   for (const std::string& agent_id : agents_.owned_by(&s)) {

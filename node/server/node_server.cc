@@ -394,7 +394,17 @@ void NodeServer::handle_submit(Session& s, const proto::Envelope& e) {
   if (r->user_data()) interaction->user_data.reset(r->user_data()->UnPack());
   Interaction& stored = *interaction;
   interactions_.put(std::move(interaction));
-  interactions_.place_in_queue(stored, queue, stored.submitted_at_us);
+  // An agent's own submit (an outbound e-mail, say) starts in the agent's hands; anything else
+  // waits in its queue.
+  AgentState* agent = speaking_agent(s, e.client_id());
+  if (agent != nullptr) {
+    stored.queue = queue;  // where it goes back to if the agent lets go of it
+    stored.state = proto::InteractionState::Handling;
+    assign(stored, *agent);
+    start_timer(stored, pair().settings.handling_timeout);
+  } else {
+    interactions_.place_in_queue(stored, queue, stored.submitted_at_us);
+  }
 
   Transaction t;
   persist(t, stored);
@@ -403,10 +413,18 @@ void NodeServer::handle_submit(Session& s, const proto::Envelope& e) {
   proto::EventInteractionSubmittedT submitted;
   submitted.interaction = std::make_unique<Interaction>(stored);
   events.push_back(reporting_->record(t, stored, std::move(submitted), stored.submitted_at_us));
-  proto::EventPlacedInQueueT placed;
-  placed.interaction_id = id;
-  placed.queue = queue;
-  events.push_back(reporting_->record(t, stored, std::move(placed), stored.submitted_at_us));
+  if (agent != nullptr) {
+    proto::EventPartyAddedT added;
+    added.interaction_id = id;
+    added.agent_id = stored.agent_id;
+    added.place_id = stored.place_id;
+    events.push_back(reporting_->record(t, stored, std::move(added), stored.submitted_at_us));
+  } else {
+    proto::EventPlacedInQueueT placed;
+    placed.interaction_id = id;
+    placed.queue = queue;
+    events.push_back(reporting_->record(t, stored, std::move(placed), stored.submitted_at_us));
+  }
 
   proto::EventSubmittedT reply;
   reply.interaction_id = id;
@@ -612,6 +630,7 @@ bool NodeServer::serve_pull(Session& s, uint64_t ref_id, uint64_t client_id, con
       view ? select(queues, view->condition, view->order, view->default_order, count) : interactions_.peek(queues, count);
   if (pulled.empty()) return false;
   const int64_t now = now_us();
+  AgentState* agent = speaking_agent(s, client_id);  // an agent's pull makes it the handling party
   Transaction t;
   std::vector<RecordedEvent> events;
   proto::EventPulledT reply;
@@ -622,6 +641,15 @@ bool NodeServer::serve_pull(Session& s, uint64_t ref_id, uint64_t client_id, con
     events.push_back(reporting_->record(t, *interaction, std::move(taken), now));
     interactions_.take_from_queue(*interaction);
     interaction->state = proto::InteractionState::Handling;
+    if (agent != nullptr) {
+      assign(*interaction, *agent);
+      start_timer(*interaction, pair().settings.handling_timeout);
+      proto::EventPartyAddedT added;
+      added.interaction_id = interaction->interaction_id;
+      added.agent_id = interaction->agent_id;
+      added.place_id = interaction->place_id;
+      events.push_back(reporting_->record(t, *interaction, std::move(added), now));
+    }
     persist(t, *interaction);
     reply.interactions.push_back(std::make_unique<Interaction>(*interaction));
   }

@@ -153,6 +153,9 @@ class NodeServer {
   // Sends an event to every session that speaks for the agent.
   void notify_agent(const std::string& agent_id, const wire::Frame& frame);
   void touch_handling(Session& s, uint64_t client_id);
+  // The one agent a desktop's logical client speaks for (agent submits and pulls make it a
+  // party), or null.
+  AgentState* speaking_agent(Session& s, uint64_t client_id);
   // Returns an interaction that an agent had (invited or handling) to its queue, reporting why.
   void return_to_queue(Interaction& interaction, Transaction& t, std::vector<RecordedEvent>& events,
                        std::unique_ptr<proto::KvListT> reason, bool invitation);

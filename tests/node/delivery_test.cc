@@ -195,6 +195,38 @@ TEST_F(DeliveryTest, HandlingTimeoutIsResetByTheAgentsRequestsThenRevokes) {
   EXPECT_EQ(state_of(id), proto::InteractionState::Queued);
 }
 
+TEST_F(DeliveryTest, AnAgentsOwnSubmitAndPullMakeItTheHandlingParty) {
+  auto stats = primary_client(ClientType::ReportingEngine);
+  ASSERT_TRUE(acked(stats->call(proto::RequestStartReportingT{})));
+  EnvelopePtr own = desktop_->call(submit_request());
+  ASSERT_NE(own->body.AsEventSubmitted(), nullptr) << error_text(own);
+  const std::string outbound = own->body.AsEventSubmitted()->interaction_id;
+  proto::RequestGetPropertiesT get;
+  get.interaction_id = outbound;
+  EnvelopePtr props = media_->call(get);
+  EXPECT_EQ(props->body.AsEventProperties()->interaction->agent_id, "a1");
+  EXPECT_EQ(props->body.AsEventProperties()->interaction->state, proto::InteractionState::Handling);
+  ASSERT_TRUE(stats->wait_for_events(2));
+  EXPECT_EQ(stats->events[0]->body.type, Message::EventInteractionSubmitted);
+  EXPECT_EQ(stats->events[1]->body.type, Message::EventPartyAdded) << "agent submit: Submitted, PartyAdded";
+
+  // Letting go of it returns it to the queue named in the submit.
+  proto::RequestLeaveInteractionT leave;
+  leave.interaction_id = outbound;
+  leave.agent_id = "a1";
+  ASSERT_TRUE(acked(desktop_->call(leave)));
+  EXPECT_EQ(state_of(outbound), proto::InteractionState::Queued);
+
+  // An agent's pull takes it into the agent's hands (with the handling timer running).
+  proto::RequestPullT pull;
+  pull.queue = "inbound";
+  EnvelopePtr pulled = desktop_->call(pull);
+  ASSERT_EQ(pulled->body.AsEventPulled()->interactions.size(), 1u);
+  EXPECT_EQ(pulled->body.AsEventPulled()->interactions[0]->agent_id, "a1");
+  ASSERT_TRUE(desktop_->wait_for_events(1, 5000)) << "handling-timeout (2 s) revokes a forgotten pull";
+  EXPECT_NE(desktop_event(Message::EventRevoked, 0, 5000), nullptr);
+}
+
 class TransferTest : public DeliveryTest {
  protected:
   void SetUp() override {

@@ -544,6 +544,21 @@ TEST_F(IxnodeTest, EveryRequestTypeSentEmptyGetsAClearAnswer) {
   EXPECT_EQ(proxy->call(proto::RequestPingT{})->body.type, Message::EventPong) << "still serving";
 }
 
+TEST_F(IxnodeTest, SigtermStopsGracefullyAndReleasesTheLease) {
+  primary_ = start_node("primary");
+  backup_ = start_node("backup");
+  auto media = primary_client();
+  ASSERT_NE(media, nullptr);
+  const std::string id = submitted_id(media->call(submit_request()));
+  EXPECT_EQ(primary_->kill(SIGTERM), 0) << primary_->log();
+  EXPECT_NE(primary_->log().find("event=stopping reason=\"SIGTERM\""), std::string::npos);
+  auto promoted = client(backup_port_, ClientType::MediaServer, proto::ServerRole::Primary);
+  ASSERT_NE(promoted, nullptr) << "the released lease goes to the backup";
+  proto::RequestGetPropertiesT get;
+  get.interaction_id = id;
+  EXPECT_NE(promoted->call(get)->body.AsEventProperties(), nullptr);
+}
+
 // Submits continuously (many requests in flight) and remembers which ones were acknowledged.
 struct SubmitStream {
   explicit SubmitStream(TestLoop& loop, uint16_t port) : client(connect_to(loop.get(), port)) {}
