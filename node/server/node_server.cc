@@ -593,14 +593,15 @@ void NodeServer::handle_stop_processing(Session& s, const proto::Envelope& e) {
 
 void NodeServer::handle_pull(Session& s, const proto::Envelope& e) {
   const proto::RequestPull* r = e.body_as_RequestPull();
-  const std::string view = str(r->view_id()), queue = str(r->queue());
-  if (view.empty() == queue.empty()) {
-    return refuse(s, e, proto::ErrorCode::MissingAttribute, "RequestPull needs exactly one of view_id and queue");
+  const std::string view = str(r->view_id()), queue = str(r->queue()), workbin = str(r->workbin_type());
+  if (static_cast<int>(!view.empty()) + static_cast<int>(!queue.empty()) + static_cast<int>(!workbin.empty()) != 1) {
+    return refuse(s, e, proto::ErrorCode::MissingAttribute, "RequestPull needs exactly one of view_id, queue and workbin_type");
   }
   if (r->count() == 0 || r->count() > kMaxPullCount) {
     return refuse(s, e, proto::ErrorCode::InvalidAttribute,
                   "RequestPull.count " + std::to_string(r->count()) + " is out of range 1.." + std::to_string(kMaxPullCount));
   }
+  if (!workbin.empty()) return pull_from_workbin(s, e);
   std::vector<std::string> queues;
   const CompiledView* compiled = nullptr;
   if (!queue.empty()) {

@@ -192,6 +192,7 @@ class NodeServer {
   void handle_place_in_workbin(Session& s, const proto::Envelope& e);
   void handle_workbin_content(Session& s, const proto::Envelope& e);
   void handle_workbin_subscribe(Session& s, const proto::Envelope& e);
+  void pull_from_workbin(Session& s, const proto::Envelope& e);
   // Resolves the owner of a workbin (agent or place, per its type); refuses and returns false
   // when the type or owner is wrong.
   bool workbin_owner(Session& s, const proto::Envelope& e, const std::string& tenant, const std::string& type,

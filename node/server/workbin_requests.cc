@@ -155,4 +155,49 @@ void NodeServer::handle_workbin_subscribe(Session& s, const proto::Envelope& e) 
   s.channel.send(wire::encode_ack(e.ref_id(), e.client_id()));
 }
 
+void NodeServer::pull_from_workbin(Session& s, const proto::Envelope& e) {
+  const proto::RequestPull* r = e.body_as_RequestPull();
+  std::string owner;
+  const std::string type = str(r->workbin_type());
+  if (!workbin_owner(s, e, str(r->tenant_id()), type, str(r->owner_agent_id()), str(r->owner_place_id()), owner, "RequestPull")) {
+    return;
+  }
+  std::vector<Interaction*> content;
+  interactions_.for_each([&](const Interaction& i) {
+    if (i.state == proto::InteractionState::InWorkbin && i.workbin_type == type && i.workbin_owner == owner && !i.locked) {
+      content.push_back(interactions_.find(i.interaction_id));
+    }
+  });
+  std::sort(content.begin(), content.end(), [](const Interaction* a, const Interaction* b) {
+    return a->placed_at_us != b->placed_at_us ? a->placed_at_us < b->placed_at_us : a->interaction_id < b->interaction_id;
+  });
+  content.resize(std::min<size_t>(content.size(), r->count()));
+  AgentState* agent = speaking_agent(s, e.client_id());
+  const int64_t now = now_us();
+  Transaction t;
+  std::vector<RecordedEvent> events;
+  proto::EventPulledT reply;
+  for (Interaction* interaction : content) {
+    leave_workbin(*interaction, t, events);
+    interaction->state = proto::InteractionState::Handling;
+    if (agent != nullptr) {
+      assign(*interaction, *agent);
+      start_timer(*interaction, pair().settings.handling_timeout);
+      proto::EventPartyAddedT added;
+      added.interaction_id = interaction->interaction_id;
+      added.agent_id = interaction->agent_id;
+      added.place_id = interaction->place_id;
+      events.push_back(reporting_->record(t, *interaction, std::move(added), now));
+    }
+    persist(t, *interaction);
+    reply.interactions.push_back(std::make_unique<Interaction>(*interaction));
+  }
+  wire::Frame frame = wire::encode_frame(e.ref_id(), e.client_id(), reply);
+  if (events.empty()) {
+    s.channel.send(frame);
+    return;
+  }
+  commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), std::move(frame));
+}
+
 }  // namespace ix::node

@@ -434,6 +434,20 @@ TEST_F(IxnodeTest, WorkbinsHoldInteractionsForTheirOwnerAndNotifyListeners) {
   place.owner_agent_id.clear();
   place.owner_place_id = "pl-1";
   EXPECT_EQ(desktop->call(place)->body.type, Message::EventAck) << "place workbins are owned by places";
+
+  // Pulling from the workbin takes the interaction out of it (and tells the listeners).
+  proto::RequestPullT pull;
+  pull.tenant_id = "101";
+  pull.workbin_type = "team";
+  pull.owner_place_id = "pl-1";
+  EnvelopePtr pulled = desktop->call(pull);
+  ASSERT_NE(pulled->body.AsEventPulled(), nullptr) << (as_error(pulled) ? as_error(pulled)->text : "");
+  ASSERT_EQ(pulled->body.AsEventPulled()->interactions.size(), 1u);
+  EXPECT_EQ(pulled->body.AsEventPulled()->interactions[0]->interaction_id, second);
+  EXPECT_EQ(pulled->body.AsEventPulled()->interactions[0]->state, proto::InteractionState::Handling);
+  EXPECT_TRUE(desktop->call(pull)->body.AsEventPulled()->interactions.empty());
+  pull.queue = "inbound";
+  expect_error(desktop->call(pull), ErrorCode::MissingAttribute, "exactly one of view_id, queue and workbin_type");
 }
 
 class RetentionTest : public NodePairFixture {
