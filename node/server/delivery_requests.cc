@@ -35,6 +35,44 @@ void NodeServer::notify_agent(const std::string& agent_id, const wire::Frame& fr
   }
 }
 
+RecordedEvent NodeServer::taken_from_queue(Transaction& t, const Interaction& interaction, int64_t now) {
+  proto::EventTakenFromQueueT taken;
+  taken.interaction_id = interaction.interaction_id;
+  taken.queue = interaction.queue;
+  return reporting_->record(t, interaction, std::move(taken), now);
+}
+
+RecordedEvent NodeServer::party_added(Transaction& t, const Interaction& interaction, const std::string& agent,
+                                      const std::string& place, int64_t now) {
+  proto::EventPartyAddedT added;
+  added.interaction_id = interaction.interaction_id;
+  added.agent_id = agent;
+  added.place_id = place;
+  return reporting_->record(t, interaction, std::move(added), now);
+}
+
+RecordedEvent NodeServer::party_removed(Transaction& t, const Interaction& interaction, const std::string& agent,
+                                        const std::string& place, int64_t now) {
+  proto::EventPartyRemovedT removed;
+  removed.interaction_id = interaction.interaction_id;
+  removed.agent_id = agent;
+  removed.place_id = place;
+  return reporting_->record(t, interaction, std::move(removed), now);
+}
+
+void NodeServer::take_out_of_queue(Interaction& interaction, Transaction& t, std::vector<RecordedEvent>& events, int64_t now) {
+  if (interaction.state != proto::InteractionState::Queued) return;
+  events.push_back(taken_from_queue(t, interaction, now));
+  interactions_.take_from_queue(interaction);
+}
+
+void NodeServer::hand_to_agent(Interaction& interaction, const AgentState& agent, Transaction& t,
+                               std::vector<RecordedEvent>& events, int64_t now) {
+  assign(interaction, agent);
+  start_timer(interaction, pair().settings.handling_timeout);
+  events.push_back(party_added(t, interaction, interaction.agent_id, interaction.place_id, now));
+}
+
 void NodeServer::assign(Interaction& interaction, const AgentState& agent) {
   interaction.agent_id = agent.agent_id;
   interaction.place_id = agent.place_id;
@@ -118,11 +156,7 @@ void NodeServer::return_to_queue(Interaction& interaction, Transaction& t, std::
     revoked.reason = reason ? std::make_unique<proto::KvListT>(*reason) : nullptr;
     events.push_back(reporting_->record(t, interaction, std::move(revoked), now));
   } else {
-    proto::EventPartyRemovedT removed;
-    removed.interaction_id = interaction.interaction_id;
-    removed.agent_id = agent_id;
-    removed.place_id = interaction.place_id;
-    events.push_back(reporting_->record(t, interaction, std::move(removed), now));
+    events.push_back(party_removed(t, interaction, agent_id, interaction.place_id, now));
   }
   unassign(interaction);
   interactions_.place_in_queue(interaction, interaction.queue, now);
@@ -204,13 +238,7 @@ void NodeServer::handle_deliver(Session& s, const proto::Envelope& e) {
   const int64_t now = now_us();
   Transaction t;
   std::vector<RecordedEvent> events;
-  if (interaction->state == proto::InteractionState::Queued) {
-    proto::EventTakenFromQueueT taken;
-    taken.interaction_id = interaction->interaction_id;
-    taken.queue = interaction->queue;
-    events.push_back(reporting_->record(t, *interaction, std::move(taken), now));
-    interactions_.take_from_queue(*interaction);
-  }
+  take_out_of_queue(*interaction, t, events, now);
   interaction->state = proto::InteractionState::Delivering;
   assign(*interaction, *agent);
   if (!str(r->place_id()).empty()) interaction->place_id = r->place_id()->str();
@@ -251,11 +279,7 @@ void NodeServer::handle_accept(Session& s, const proto::Envelope& e) {
     if (done.conference) {
       interaction->conference.push_back(done.to);
       handled_by_[done.to].insert(interaction->interaction_id);
-      proto::EventPartyAddedT added;
-      added.interaction_id = interaction->interaction_id;
-      added.agent_id = done.to;
-      added.place_id = invitee->place_id;
-      events.push_back(reporting_->record(t, *interaction, std::move(added), now));
+      events.push_back(party_added(t, *interaction, done.to, invitee->place_id, now));
       // Every party's desktop hears that someone joined (the same event the reporting stream carries).
       notify_agent(interaction->agent_id, *events.back().frame);
       for (const std::string& member : interaction->conference) notify_agent(member, *events.back().frame);
@@ -266,20 +290,11 @@ void NodeServer::handle_accept(Session& s, const proto::Envelope& e) {
       }
       return;
     }
-    proto::EventPartyRemovedT removed;
-    removed.interaction_id = interaction->interaction_id;
-    removed.agent_id = interaction->agent_id;
-    removed.place_id = interaction->place_id;
+    const std::string from = interaction->agent_id, from_place = interaction->place_id;
     unassign(*interaction);
-    assign(*interaction, *invitee);
-    proto::EventPartyAddedT added;
-    added.interaction_id = interaction->interaction_id;
-    added.agent_id = interaction->agent_id;
-    added.place_id = interaction->place_id;
-    events.push_back(reporting_->record(t, *interaction, std::move(added), now));
-    events.push_back(reporting_->record(t, *interaction, std::move(removed), now));
     interaction->state = proto::InteractionState::Handling;
-    start_timer(*interaction, pair().settings.handling_timeout);
+    hand_to_agent(*interaction, *invitee, t, events, now);
+    events.push_back(party_removed(t, *interaction, from, from_place, now));
     persist(t, *interaction);
     // The inviter's RequestTransfer is answered too, once the change is committed.
     commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_ack(e.ref_id(), e.client_id()));
@@ -295,11 +310,7 @@ void NodeServer::handle_accept(Session& s, const proto::Envelope& e) {
   interaction->state = proto::InteractionState::Handling;
   start_timer(*interaction, pair().settings.handling_timeout);
   Transaction t;
-  proto::EventPartyAddedT added;
-  added.interaction_id = interaction->interaction_id;
-  added.agent_id = interaction->agent_id;
-  added.place_id = interaction->place_id;
-  std::vector<RecordedEvent> events{reporting_->record(t, *interaction, std::move(added), now_us())};
+  std::vector<RecordedEvent> events{party_added(t, *interaction, interaction->agent_id, interaction->place_id, now_us())};
   persist(t, *interaction);
   commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_ack(e.ref_id(), e.client_id()));
 }
@@ -427,10 +438,7 @@ void NodeServer::handle_leave(Session& s, const proto::Envelope& e) {
     // The last party leaves: the interaction returns to the queue it came from.
     return_to_queue(*interaction, t, events, copy_reason(r->reason()), false);
   } else {
-    proto::EventPartyRemovedT removed;
-    removed.interaction_id = interaction->interaction_id;
-    removed.agent_id = agent;
-    removed.place_id = agent == interaction->agent_id ? interaction->place_id : std::string();
+    const std::string place = agent == interaction->agent_id ? interaction->place_id : std::string();
     if (agent == interaction->agent_id) {
       // Another party carries the interaction on.
       interaction->agent_id = interaction->conference.front();
@@ -444,7 +452,7 @@ void NodeServer::handle_leave(Session& s, const proto::Envelope& e) {
       handled->second.erase(interaction->interaction_id);
       if (handled->second.empty()) handled_by_.erase(handled);
     }
-    events.push_back(reporting_->record(t, *interaction, std::move(removed), now));
+    events.push_back(party_removed(t, *interaction, agent, place, now));
     persist(t, *interaction);
   }
   commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_ack(e.ref_id(), e.client_id()));

@@ -309,8 +309,12 @@ std::vector<uint8_t> NodeServer::encode_interaction(const Interaction& interacti
 }
 
 void NodeServer::persist(Transaction& t, const Interaction& interaction) const {
-  t.mutations.push_back(PutInteraction{{interaction.interaction_id, interaction.tenant_id,
-                                        static_cast<int>(interaction.state), encode_interaction(interaction)}});
+  PutInteraction put;
+  put.interaction.id = interaction.interaction_id;
+  put.interaction.tenant = interaction.tenant_id;
+  put.interaction.state = static_cast<int>(interaction.state);
+  put.interaction.data = encode_interaction(interaction);
+  t.mutations.emplace_back(std::move(put));
 }
 
 void NodeServer::commit(Session* session, uint64_t ref_id, uint64_t client_id, Transaction transaction,
@@ -397,34 +401,24 @@ void NodeServer::handle_submit(Session& s, const proto::Envelope& e) {
   // An agent's own submit (an outbound e-mail, say) starts in the agent's hands; anything else
   // waits in its queue.
   AgentState* agent = speaking_agent(s, e.client_id());
-  if (agent != nullptr) {
-    stored.queue = queue;  // where it goes back to if the agent lets go of it
-    stored.state = proto::InteractionState::Handling;
-    assign(stored, *agent);
-    start_timer(stored, pair().settings.handling_timeout);
-  } else {
-    interactions_.place_in_queue(stored, queue, stored.submitted_at_us);
-  }
-
   Transaction t;
-  persist(t, stored);
-  if (generated) t.mutations.push_back(SetCounter{kInteractionCounter, interaction_counter_});
   std::vector<RecordedEvent> events;
   proto::EventInteractionSubmittedT submitted;
   submitted.interaction = std::make_unique<Interaction>(stored);
   events.push_back(reporting_->record(t, stored, std::move(submitted), stored.submitted_at_us));
   if (agent != nullptr) {
-    proto::EventPartyAddedT added;
-    added.interaction_id = id;
-    added.agent_id = stored.agent_id;
-    added.place_id = stored.place_id;
-    events.push_back(reporting_->record(t, stored, std::move(added), stored.submitted_at_us));
+    stored.queue = queue;  // where it goes back to if the agent lets go of it
+    stored.state = proto::InteractionState::Handling;
+    hand_to_agent(stored, *agent, t, events, stored.submitted_at_us);
   } else {
+    interactions_.place_in_queue(stored, queue, stored.submitted_at_us);
     proto::EventPlacedInQueueT placed;
     placed.interaction_id = id;
     placed.queue = queue;
     events.push_back(reporting_->record(t, stored, std::move(placed), stored.submitted_at_us));
   }
+  persist(t, stored);
+  if (generated) t.mutations.push_back(SetCounter{kInteractionCounter, interaction_counter_});
 
   proto::EventSubmittedT reply;
   reply.interaction_id = id;
@@ -527,16 +521,9 @@ void NodeServer::handle_place_in_queue(Session& s, const proto::Envelope& e) {
   Transaction t;
   std::vector<RecordedEvent> events;
   if (interaction->state == proto::InteractionState::Queued) {
-    proto::EventTakenFromQueueT taken;
-    taken.interaction_id = interaction->interaction_id;
-    taken.queue = interaction->queue;
-    events.push_back(reporting_->record(t, *interaction, std::move(taken), now));
+    events.push_back(taken_from_queue(t, *interaction, now));
   } else if (!interaction->agent_id.empty()) {
-    proto::EventPartyRemovedT removed;
-    removed.interaction_id = interaction->interaction_id;
-    removed.agent_id = interaction->agent_id;
-    removed.place_id = interaction->place_id;
-    events.push_back(reporting_->record(t, *interaction, std::move(removed), now));
+    events.push_back(party_removed(t, *interaction, interaction->agent_id, interaction->place_id, now));
     unassign(*interaction);
   }
   leave_workbin(*interaction, t, events);
@@ -558,18 +545,9 @@ void NodeServer::handle_stop_processing(Session& s, const proto::Envelope& e) {
   const std::string id = interaction->interaction_id;
   Transaction t;
   std::vector<RecordedEvent> events;
-  if (interaction->state == proto::InteractionState::Queued) {
-    proto::EventTakenFromQueueT taken;
-    taken.interaction_id = id;
-    taken.queue = interaction->queue;
-    events.push_back(reporting_->record(t, *interaction, std::move(taken), now));
-  }
+  if (interaction->state == proto::InteractionState::Queued) events.push_back(taken_from_queue(t, *interaction, now));
   if (!interaction->agent_id.empty()) {
-    proto::EventPartyRemovedT removed;
-    removed.interaction_id = id;
-    removed.agent_id = interaction->agent_id;
-    removed.place_id = interaction->place_id;
-    events.push_back(reporting_->record(t, *interaction, std::move(removed), now));
+    events.push_back(party_removed(t, *interaction, interaction->agent_id, interaction->place_id, now));
     // The agent's desktop learns that the interaction is gone (stopped by someone else).
     if (interaction->agent_id != str(r->agent_id())) {
       proto::EventRevokedT revoked;
@@ -636,21 +614,9 @@ bool NodeServer::serve_pull(Session& s, uint64_t ref_id, uint64_t client_id, con
   std::vector<RecordedEvent> events;
   proto::EventPulledT reply;
   for (Interaction* interaction : pulled) {
-    proto::EventTakenFromQueueT taken;
-    taken.interaction_id = interaction->interaction_id;
-    taken.queue = interaction->queue;
-    events.push_back(reporting_->record(t, *interaction, std::move(taken), now));
-    interactions_.take_from_queue(*interaction);
+    take_out_of_queue(*interaction, t, events, now);
     interaction->state = proto::InteractionState::Handling;
-    if (agent != nullptr) {
-      assign(*interaction, *agent);
-      start_timer(*interaction, pair().settings.handling_timeout);
-      proto::EventPartyAddedT added;
-      added.interaction_id = interaction->interaction_id;
-      added.agent_id = interaction->agent_id;
-      added.place_id = interaction->place_id;
-      events.push_back(reporting_->record(t, *interaction, std::move(added), now));
-    }
+    if (agent != nullptr) hand_to_agent(*interaction, *agent, t, events, now);
     persist(t, *interaction);
     reply.interactions.push_back(std::make_unique<Interaction>(*interaction));
   }

@@ -153,6 +153,17 @@ class NodeServer {
   // Sends an event to every session that speaks for the agent.
   void notify_agent(const std::string& agent_id, const wire::Frame& frame);
   void touch_handling(Session& s, uint64_t client_id);
+  // Reporting helpers: each records one event about the interaction as it is now.
+  RecordedEvent taken_from_queue(Transaction& t, const Interaction& interaction, int64_t now);
+  RecordedEvent party_added(Transaction& t, const Interaction& interaction, const std::string& agent,
+                            const std::string& place, int64_t now);
+  RecordedEvent party_removed(Transaction& t, const Interaction& interaction, const std::string& agent,
+                              const std::string& place, int64_t now);
+  // Takes a queued interaction out of its queue, reporting it; does nothing otherwise.
+  void take_out_of_queue(Interaction& interaction, Transaction& t, std::vector<RecordedEvent>& events, int64_t now);
+  // Makes an agent the handling party: assigns it, starts the handling timer, reports PartyAdded.
+  void hand_to_agent(Interaction& interaction, const AgentState& agent, Transaction& t,
+                     std::vector<RecordedEvent>& events, int64_t now);
   // The one agent a desktop's logical client speaks for (agent submits and pulls make it a
   // party), or null.
   AgentState* speaking_agent(Session& s, uint64_t client_id);

@@ -80,17 +80,9 @@ void NodeServer::handle_place_in_workbin(Session& s, const proto::Envelope& e) {
   Transaction t;
   std::vector<RecordedEvent> events;
   if (interaction->state == proto::InteractionState::Queued) {
-    proto::EventTakenFromQueueT taken;
-    taken.interaction_id = interaction->interaction_id;
-    taken.queue = interaction->queue;
-    events.push_back(reporting_->record(t, *interaction, std::move(taken), now));
-    interactions_.take_from_queue(*interaction);
+    take_out_of_queue(*interaction, t, events, now);
   } else if (!interaction->agent_id.empty()) {
-    proto::EventPartyRemovedT removed;
-    removed.interaction_id = interaction->interaction_id;
-    removed.agent_id = interaction->agent_id;
-    removed.place_id = interaction->place_id;
-    events.push_back(reporting_->record(t, *interaction, std::move(removed), now));
+    events.push_back(party_removed(t, *interaction, interaction->agent_id, interaction->place_id, now));
     unassign(*interaction);
   }
   leave_workbin(*interaction, t, events);
@@ -180,15 +172,7 @@ void NodeServer::pull_from_workbin(Session& s, const proto::Envelope& e) {
   for (Interaction* interaction : content) {
     leave_workbin(*interaction, t, events);
     interaction->state = proto::InteractionState::Handling;
-    if (agent != nullptr) {
-      assign(*interaction, *agent);
-      start_timer(*interaction, pair().settings.handling_timeout);
-      proto::EventPartyAddedT added;
-      added.interaction_id = interaction->interaction_id;
-      added.agent_id = interaction->agent_id;
-      added.place_id = interaction->place_id;
-      events.push_back(reporting_->record(t, *interaction, std::move(added), now));
-    }
+    if (agent != nullptr) hand_to_agent(*interaction, *agent, t, events, now);
     persist(t, *interaction);
     reply.interactions.push_back(std::make_unique<Interaction>(*interaction));
   }
