@@ -195,6 +195,23 @@ TEST_F(DeliveryTest, HandlingTimeoutIsResetByTheAgentsRequestsThenRevokes) {
   EXPECT_EQ(state_of(id), proto::InteractionState::Queued);
 }
 
+TEST_F(DeliveryTest, MediaServerStopWhileAnAgentHasItRevokesTheAgentsCopy) {
+  ready();
+  std::string id = submit();
+  ASSERT_TRUE(acked(deliver(id)));
+  proto::RequestAcceptT accept;
+  accept.interaction_id = id;
+  accept.agent_id = "a1";
+  ASSERT_TRUE(acked(desktop_->call(accept)));
+  proto::RequestStopProcessingT stop;
+  stop.interaction_id = id;
+  EXPECT_TRUE(acked(media_->call(stop))) << "the media server gets EventAck";
+  const proto::EnvelopeT* revoked = desktop_event(Message::EventRevoked, 0, 2000);
+  ASSERT_NE(revoked, nullptr) << "the agent gets EventRevoked";
+  EXPECT_EQ(revoked->body.AsEventRevoked()->interaction_id, id);
+  EXPECT_EQ(state_of(id), proto::InteractionState::Unknown) << "gone";
+}
+
 TEST_F(DeliveryTest, AnAgentsOwnSubmitAndPullMakeItTheHandlingParty) {
   auto stats = primary_client(ClientType::ReportingEngine);
   ASSERT_TRUE(acked(stats->call(proto::RequestStartReportingT{})));

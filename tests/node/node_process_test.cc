@@ -637,6 +637,36 @@ TEST_F(IxnodeTest, KillNineWhileSubmittingLosesNoAcknowledgedInteraction) {
   EXPECT_EQ(seq.size() % 2, 0u) << "a submit's two events commit together";
 }
 
+TEST_F(IxnodeTest, FailoverUnderLoadLosesNothingAcknowledgedAndReportingStaysExact) {
+  primary_ = start_node("primary");
+  backup_ = start_node("backup");
+  ASSERT_NE(primary_client(), nullptr);
+  ASSERT_NE(client(backup_port_, ClientType::MediaServer, proto::ServerRole::Backup), nullptr);
+  SubmitStream stream(loop_, primary_port_);
+  stream.register_first();
+  stream.send_batch(2000);
+  ASSERT_TRUE(loop_.run_until([&] { return stream.acknowledged().size() >= 200; }));
+  stream.send_batch(2000);
+  loop_.run_for(1);
+  auto killed = std::chrono::steady_clock::now();
+  primary_->kill(SIGKILL);
+  loop_.run_until([&] { return stream.client.closed; });
+  const std::vector<std::string> acknowledged = stream.acknowledged();
+
+  auto promoted = client(backup_port_, ClientType::MediaServer, proto::ServerRole::Primary);
+  ASSERT_NE(promoted, nullptr);
+  EXPECT_LT(std::chrono::steady_clock::now() - killed, std::chrono::seconds(3)) << "lease-timeout is 1s";
+  for (const std::string& id : acknowledged) {
+    proto::RequestGetPropertiesT get;
+    get.interaction_id = id;
+    ASSERT_NE(promoted->call(get)->body.AsEventProperties(), nullptr) << "acknowledged " << id << " was lost";
+  }
+  auto stats = client(backup_port_, ClientType::ReportingEngine, proto::ServerRole::Primary);
+  std::vector<uint64_t> seq = all_seqs_from(*stats, 0, 2 * acknowledged.size());
+  ASSERT_GE(seq.size(), 2 * acknowledged.size());
+  for (size_t i = 0; i < seq.size(); ++i) ASSERT_EQ(seq[i], i + 1) << "gap or duplicate at position " << i;
+}
+
 TEST_F(IxnodeTest, ReportingClientResumesOnTheNewPrimaryExactlyOnce) {
   primary_ = start_node("primary");
   backup_ = start_node("backup");
