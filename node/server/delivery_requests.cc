@@ -60,6 +60,16 @@ RecordedEvent NodeServer::party_removed(Transaction& t, const Interaction& inter
   return reporting_->record(t, interaction, std::move(removed), now);
 }
 
+void NodeServer::remove_all_parties(Interaction& interaction, Transaction& t, std::vector<RecordedEvent>& events,
+                                    int64_t now) {
+  events.push_back(party_removed(t, interaction, interaction.agent_id, interaction.place_id, now));
+  for (const std::string& member : interaction.conference) {
+    const AgentState* agent = agents_.find(member);
+    events.push_back(party_removed(t, interaction, member, agent ? agent->place_id : std::string(), now));
+  }
+  unassign(interaction);
+}
+
 void NodeServer::take_out_of_queue(Interaction& interaction, Transaction& t, std::vector<RecordedEvent>& events, int64_t now) {
   if (interaction.state != proto::InteractionState::Queued) return;
   events.push_back(taken_from_queue(t, interaction, now));

@@ -523,8 +523,7 @@ void NodeServer::handle_place_in_queue(Session& s, const proto::Envelope& e) {
   if (interaction->state == proto::InteractionState::Queued) {
     events.push_back(taken_from_queue(t, *interaction, now));
   } else if (!interaction->agent_id.empty()) {
-    events.push_back(party_removed(t, *interaction, interaction->agent_id, interaction->place_id, now));
-    unassign(*interaction);
+    remove_all_parties(*interaction, t, events, now);
   }
   leave_workbin(*interaction, t, events);
   interactions_.place_in_queue(*interaction, queue, now);
@@ -547,16 +546,18 @@ void NodeServer::handle_stop_processing(Session& s, const proto::Envelope& e) {
   std::vector<RecordedEvent> events;
   if (interaction->state == proto::InteractionState::Queued) events.push_back(taken_from_queue(t, *interaction, now));
   if (!interaction->agent_id.empty()) {
-    events.push_back(party_removed(t, *interaction, interaction->agent_id, interaction->place_id, now));
-    // The agent's desktop learns that the interaction is gone (stopped by someone else).
-    if (interaction->agent_id != str(r->agent_id())) {
+    // The parties' desktops learn that the interaction is gone (unless they stopped it).
+    std::vector<std::string> parties = interaction->conference;
+    parties.push_back(interaction->agent_id);
+    for (const std::string& party : parties) {
+      if (party == str(r->agent_id())) continue;
       proto::EventRevokedT revoked;
       revoked.interaction_id = id;
-      revoked.agent_id = interaction->agent_id;
+      revoked.agent_id = party;
       revoked.reason = wire::kv_list({{"reason", "processing stopped"}});
-      notify_agent(interaction->agent_id, wire::encode_frame(0, 0, revoked));
+      notify_agent(party, wire::encode_frame(0, 0, revoked));
     }
-    unassign(*interaction);
+    remove_all_parties(*interaction, t, events, now);
   }
   if (transfers_.contains(id)) fail_transfer(id, "interaction " + id + " was stopped during its transfer", true);
   leave_workbin(*interaction, t, events);

@@ -159,6 +159,8 @@ class NodeServer {
                             const std::string& place, int64_t now);
   RecordedEvent party_removed(Transaction& t, const Interaction& interaction, const std::string& agent,
                               const std::string& place, int64_t now);
+  // Reports every party (the handling agent and conference members) leaving, then unassigns.
+  void remove_all_parties(Interaction& interaction, Transaction& t, std::vector<RecordedEvent>& events, int64_t now);
   // Takes a queued interaction out of its queue, reporting it; does nothing otherwise.
   void take_out_of_queue(Interaction& interaction, Transaction& t, std::vector<RecordedEvent>& events, int64_t now);
   // Makes an agent the handling party: assigns it, starts the handling timer, reports PartyAdded.

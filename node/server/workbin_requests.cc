@@ -82,8 +82,7 @@ void NodeServer::handle_place_in_workbin(Session& s, const proto::Envelope& e) {
   if (interaction->state == proto::InteractionState::Queued) {
     take_out_of_queue(*interaction, t, events, now);
   } else if (!interaction->agent_id.empty()) {
-    events.push_back(party_removed(t, *interaction, interaction->agent_id, interaction->place_id, now));
-    unassign(*interaction);
+    remove_all_parties(*interaction, t, events, now);
   }
   leave_workbin(*interaction, t, events);
   interaction->state = proto::InteractionState::InWorkbin;

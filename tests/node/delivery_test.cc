@@ -372,5 +372,33 @@ TEST_F(TransferTest, ConferenceAddsAPartyAndTheLastOneToLeaveReturnsItToTheQueue
   EXPECT_EQ(state_of(id_), proto::InteractionState::Queued) << "the last party left: back to its queue";
 }
 
+TEST_F(TransferTest, StoppingAConferenceReportsEveryPartyLeaving) {
+  proto::RequestConferenceT conference;
+  conference.interaction_id = id_;
+  conference.agent_id = "a1";
+  conference.target_agent_id = "a2";
+  const uint64_t ref = desktop_->send(conference);
+  ASSERT_TRUE(other_->wait_for_events(1));
+  proto::RequestAcceptT accept;
+  accept.interaction_id = id_;
+  accept.agent_id = "a2";
+  ASSERT_TRUE(acked(other_->call(accept)));
+  ASSERT_TRUE(acked(desktop_->wait_reply(ref)));
+  auto stats = primary_client(ClientType::ReportingEngine);
+  ASSERT_TRUE(acked(stats->call(proto::RequestStartReportingT{})));
+  proto::RequestStopProcessingT stop;
+  stop.interaction_id = id_;
+  ASSERT_TRUE(acked(media_->call(stop)));
+  ASSERT_TRUE(stats->wait_for_events(3));
+  std::vector<std::string> removed;
+  for (const EnvelopePtr& e : stats->events) {
+    if (const auto* r = e->body.AsEventPartyRemoved()) removed.push_back(r->agent_id);
+  }
+  EXPECT_EQ(removed, (std::vector<std::string>{"a1", "a2"}));
+  EXPECT_EQ(stats->events.back()->body.type, Message::EventProcessingStopped);
+  ASSERT_TRUE(other_->wait_for_events(2));
+  EXPECT_EQ(other_->events.back()->body.type, Message::EventRevoked) << "the conference member is told too";
+}
+
 }  // namespace
 }  // namespace ix::test
