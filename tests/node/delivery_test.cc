@@ -278,6 +278,21 @@ class TransferTest : public DeliveryTest {
     return desktop_->send(transfer);
   }
 
+  // a1 invites a2 into a conference and a2 accepts; a1's request is answered.
+  void conference_a2_in() {
+    proto::RequestConferenceT conference;
+    conference.interaction_id = id_;
+    conference.agent_id = "a1";
+    conference.target_agent_id = "a2";
+    const uint64_t ref = desktop_->send(conference);
+    ASSERT_TRUE(other_->wait_for_events(1));
+    proto::RequestAcceptT accept;
+    accept.interaction_id = id_;
+    accept.agent_id = "a2";
+    ASSERT_TRUE(acked(other_->call(accept)));
+    ASSERT_TRUE(acked(desktop_->wait_reply(ref)));
+  }
+
   std::string agent_of() {
     proto::RequestGetPropertiesT get;
     get.interaction_id = id_;
@@ -341,17 +356,7 @@ TEST_F(TransferTest, TransferNeedsTheHandlingAgentAndAFreeTarget) {
 }
 
 TEST_F(TransferTest, ConferenceAddsAPartyAndTheLastOneToLeaveReturnsItToTheQueue) {
-  proto::RequestConferenceT conference;
-  conference.interaction_id = id_;
-  conference.agent_id = "a1";
-  conference.target_agent_id = "a2";
-  const uint64_t ref = desktop_->send(conference);
-  ASSERT_TRUE(other_->wait_for_events(1));
-  proto::RequestAcceptT accept;
-  accept.interaction_id = id_;
-  accept.agent_id = "a2";
-  ASSERT_TRUE(acked(other_->call(accept)));
-  EXPECT_TRUE(acked(desktop_->wait_reply(ref)));
+  ASSERT_NO_FATAL_FAILURE(conference_a2_in());
   // Both parties hear that a2 joined.
   EXPECT_NE(desktop_event(Message::EventPartyAdded, 0, 2000), nullptr);
   proto::RequestGetPropertiesT get;
@@ -373,17 +378,7 @@ TEST_F(TransferTest, ConferenceAddsAPartyAndTheLastOneToLeaveReturnsItToTheQueue
 }
 
 TEST_F(TransferTest, StoppingAConferenceReportsEveryPartyLeaving) {
-  proto::RequestConferenceT conference;
-  conference.interaction_id = id_;
-  conference.agent_id = "a1";
-  conference.target_agent_id = "a2";
-  const uint64_t ref = desktop_->send(conference);
-  ASSERT_TRUE(other_->wait_for_events(1));
-  proto::RequestAcceptT accept;
-  accept.interaction_id = id_;
-  accept.agent_id = "a2";
-  ASSERT_TRUE(acked(other_->call(accept)));
-  ASSERT_TRUE(acked(desktop_->wait_reply(ref)));
+  ASSERT_NO_FATAL_FAILURE(conference_a2_in());
   auto stats = primary_client(ClientType::ReportingEngine);
   ASSERT_TRUE(acked(stats->call(proto::RequestStartReportingT{})));
   proto::RequestStopProcessingT stop;
