@@ -25,22 +25,29 @@ class DeliveryTest : public NodePairFixture {
     router_ = primary_client(ClientType::RoutingEngine);
     desktop_ = primary_client(ClientType::AgentApplication);
     ASSERT_NE(desktop_, nullptr);
-    proto::RequestAgentLoginT login;
-    login.tenant_id = "101";
-    login.agent_id = "a1";
-    login.place_id = "pl-1";
-    auto chat = std::make_unique<proto::MediaCapacityT>();
-    chat->media_type = "chat";
-    chat->capacity = 1;
-    login.media.push_back(std::move(chat));
-    ASSERT_TRUE(acked(desktop_->call(login)));
+    ASSERT_NO_FATAL_FAILURE(login_for_chat(*desktop_, "a1", "pl-1", 1));
   }
 
-  void ready() {
-    proto::RequestAgentReadyT r;
-    r.agent_id = "a1";
-    ASSERT_TRUE(acked(desktop_->call(r)));
+  // Logs an agent in for chat with the given capacity (not ready yet).
+  static void login_for_chat(ProtocolClient& desktop, const std::string& agent, const std::string& place, int capacity) {
+    proto::RequestAgentLoginT login;
+    login.tenant_id = "101";
+    login.agent_id = agent;
+    login.place_id = place;
+    auto chat = std::make_unique<proto::MediaCapacityT>();
+    chat->media_type = "chat";
+    chat->capacity = capacity;
+    login.media.push_back(std::move(chat));
+    ASSERT_TRUE(acked(desktop.call(login)));
   }
+
+  static void make_ready(ProtocolClient& desktop, const std::string& agent) {
+    proto::RequestAgentReadyT r;
+    r.agent_id = agent;
+    ASSERT_TRUE(acked(desktop.call(r)));
+  }
+
+  void ready() { make_ready(*desktop_, "a1"); }
 
   std::string submit() {
     EnvelopePtr reply = media_->call(submit_request());
@@ -250,18 +257,8 @@ class TransferTest : public DeliveryTest {
     DeliveryTest::SetUp();
     ready();
     other_ = primary_client(ClientType::AgentApplication);
-    proto::RequestAgentLoginT login;
-    login.tenant_id = "101";
-    login.agent_id = "a2";
-    login.place_id = "pl-2";
-    auto chat = std::make_unique<proto::MediaCapacityT>();
-    chat->media_type = "chat";
-    chat->capacity = 2;
-    login.media.push_back(std::move(chat));
-    ASSERT_TRUE(acked(other_->call(login)));
-    proto::RequestAgentReadyT r;
-    r.agent_id = "a2";
-    ASSERT_TRUE(acked(other_->call(r)));
+    ASSERT_NO_FATAL_FAILURE(login_for_chat(*other_, "a2", "pl-2", 2));
+    ASSERT_NO_FATAL_FAILURE(make_ready(*other_, "a2"));
     id_ = submit();
     ASSERT_TRUE(acked(deliver(id_)));
     proto::RequestAcceptT accept;
