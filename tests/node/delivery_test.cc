@@ -18,7 +18,7 @@ class DeliveryTest : public NodePairFixture {
  protected:
   void SetUp() override {
     delivering_timeout_ = "1s";
-    handling_timeout_ = "2s";
+    handling_timeout_ = "3s";
     NodePairFixture::SetUp();
     primary_ = start_node("primary");
     media_ = primary_client(ClientType::MediaServer);
@@ -169,7 +169,7 @@ TEST_F(DeliveryTest, UnansweredInvitationIsRevokedAfterTheDeliveringTimeout) {
   std::string id = submit();
   auto sent = std::chrono::steady_clock::now();
   ASSERT_TRUE(acked(deliver(id)));
-  ASSERT_TRUE(desktop_->wait_for_events(2, 5000));
+  ASSERT_TRUE(desktop_->wait_for_events(2, 8000));
   auto took = std::chrono::steady_clock::now() - sent;
   const proto::EnvelopeT* revoked = desktop_event(Message::EventRevoked);
   ASSERT_NE(revoked, nullptr);
@@ -188,16 +188,16 @@ TEST_F(DeliveryTest, HandlingTimeoutIsResetByTheAgentsRequestsThenRevokes) {
   accept.interaction_id = id;
   accept.agent_id = "a1";
   ASSERT_TRUE(acked(desktop_->call(accept)));
-  // Keep working on it for longer than the 2 s handling-timeout.
+  // Keep working on it for longer than the 3 s handling-timeout.
   proto::RequestGetPropertiesT get;
   get.interaction_id = id;
-  for (int i = 0; i < 6; ++i) {
+  for (int i = 0; i < 8; ++i) {
     loop_.run_for(500);
     ASSERT_NE(desktop_->call(get)->body.AsEventProperties(), nullptr);
   }
   EXPECT_EQ(desktop_event(Message::EventRevoked), nullptr) << "requests from the agent keep the interaction";
   // Then forget it.
-  ASSERT_TRUE(desktop_->wait_for_events(2, 5000));
+  ASSERT_TRUE(desktop_->wait_for_events(2, 8000));
   EXPECT_NE(desktop_event(Message::EventRevoked), nullptr);
   EXPECT_EQ(state_of(id), proto::InteractionState::Queued);
 }
@@ -247,8 +247,8 @@ TEST_F(DeliveryTest, AnAgentsOwnSubmitAndPullMakeItTheHandlingParty) {
   EnvelopePtr pulled = desktop_->call(pull);
   ASSERT_EQ(pulled->body.AsEventPulled()->interactions.size(), 1u);
   EXPECT_EQ(pulled->body.AsEventPulled()->interactions[0]->agent_id, "a1");
-  ASSERT_TRUE(desktop_->wait_for_events(1, 5000)) << "handling-timeout (2 s) revokes a forgotten pull";
-  EXPECT_NE(desktop_event(Message::EventRevoked, 0, 5000), nullptr);
+  ASSERT_TRUE(desktop_->wait_for_events(1, 8000)) << "handling-timeout (3 s) revokes a forgotten pull";
+  EXPECT_NE(desktop_event(Message::EventRevoked, 0, 8000), nullptr);
 }
 
 class TransferTest : public DeliveryTest {
