@@ -2,7 +2,7 @@
 // and logging out the agents of a desktop that disconnected. Every change is reported on the
 // reporting stream and acknowledged only after its events are committed to the event log.
 #include "node/server/node_server.h"
-#include "node/server/request_policy.h"
+#include "protocol/wire/client_policy.h"
 #include "protocol/wire/kv.h"
 
 namespace ix::node {

@@ -2,9 +2,9 @@
 
 #include <chrono>
 #include <filesystem>
-#include <regex>
 
-#include "node/server/request_policy.h"
+#include "protocol/wire/client_policy.h"
+#include "protocol/wire/interaction_id.h"
 #include "protocol/log.h"
 #include "protocol/wire/kv.h"
 
@@ -19,17 +19,6 @@ std::string str(const flatbuffers::String* s) { return s ? s->str() : std::strin
 
 std::string client_type_name(proto::ClientType t) { return proto::EnumNameClientType(t); }
 
-// Cluster-generated IDs look like "<tag>-<16 hex digits>"; clients may not invent them.
-bool looks_cluster_generated(const std::string& id) {
-  static const std::regex pattern("[a-z0-9]{1,8}-[0-9a-f]{16}");
-  return std::regex_match(id, pattern);
-}
-
-std::string hex16(uint64_t n) {
-  char buffer[17];
-  std::snprintf(buffer, sizeof buffer, "%016llx", static_cast<unsigned long long>(n));
-  return buffer;
-}
 
 }  // namespace
 
@@ -245,7 +234,7 @@ void NodeServer::on_message(Session& s, const proto::Envelope& e) {
   if (!wire::is_request(type)) {
     return refuse(s, e, proto::ErrorCode::RequestNotAllowed, wire::message_name(type) + " is an event, not a request");
   }
-  if (!client_may_send(s.channel.client_type(), type)) {
+  if (!wire::client_may_send(s.channel.client_type(), type)) {
     return refuse(s, e, proto::ErrorCode::RequestNotAllowed,
                   client_type_name(s.channel.client_type()) + " clients may not send " + wire::message_name(type));
   }
@@ -377,8 +366,8 @@ void NodeServer::handle_submit(Session& s, const proto::Envelope& e) {
   std::string id = str(r->interaction_id());
   const bool generated = id.empty();
   if (generated) {
-    id = pair().tag + "-" + hex16(++interaction_counter_);
-  } else if (looks_cluster_generated(id)) {
+    id = wire::make_cluster_id(pair().tag, ++interaction_counter_);
+  } else if (wire::cluster_id_tag(id)) {
     return refuse(s, e, proto::ErrorCode::InvalidAttribute,
                   "RequestSubmit.interaction_id \"" + id + "\" has the form of a cluster-generated ID (<tag>-<16 hex digits>); choose another");
   } else if (interactions_.find(id) != nullptr) {

@@ -93,6 +93,7 @@ void MessageChannel::on_frame(std::span<const uint8_t> payload) {
       return;
     }
   }
+  current_payload_ = payload;
   if (on_message_) on_message_(envelope);
 }
 

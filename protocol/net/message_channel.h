@@ -64,6 +64,9 @@ class MessageChannel {
   Connection& connection() { return *connection_; }
   const std::shared_ptr<Connection>& connection_ptr() const { return connection_; }
   const ChannelStats& stats() const { return stats_; }
+  // The verified payload of the envelope being delivered; valid only inside the message
+  // callback (a proxy copies or forwards it).
+  std::span<const uint8_t> current_payload() const { return current_payload_; }
 
  private:
   void on_data(std::span<const uint8_t> data);
@@ -80,6 +83,7 @@ class MessageChannel {
   MessageCallback on_message_;
   ProtocolErrorCallback on_protocol_error_;
   ChannelStats stats_;
+  std::span<const uint8_t> current_payload_;
 };
 
 }  // namespace ix::net

@@ -33,6 +33,9 @@ Frame encode_frame(uint64_t ref_id, uint64_t client_id, const NativeMessage& bod
 // Encodes a whole native envelope (used by tests and by code that rewrites envelopes).
 Frame encode_envelope(const proto::EnvelopeT& envelope);
 
+// An Error carrying a protocol code.
+inline Error make_error(proto::ErrorCode code, std::string text) { return Error{static_cast<int>(code), std::move(text)}; }
+
 Frame encode_ack(uint64_t ref_id, uint64_t client_id);
 Frame encode_error(uint64_t ref_id, uint64_t client_id, proto::ErrorCode code, std::string text);
 Frame encode_error(uint64_t ref_id, uint64_t client_id, const Error& error);

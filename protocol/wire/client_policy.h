@@ -1,11 +1,12 @@
-// Which client types may send which requests to a node. One table, so that the rule is stated
-// once: media servers submit and stop, routing engines pull and place, agent desktops handle,
-// reporting engines subscribe, and a proxy may send anything on behalf of its clients.
+// Which client types may send which requests. One table, shared by the node (which enforces it
+// on direct clients) and the proxy (which enforces it before forwarding, since a node trusts a
+// proxy with everything): media servers submit and stop, routing engines pull and place, agent
+// desktops handle, reporting engines subscribe, and a proxy may send anything for its clients.
 #pragma once
 
 #include "protocol/wire/ixcluster_generated.h"
 
-namespace ix::node {
+namespace ix::wire {
 
 inline bool client_may_send(proto::ClientType client, proto::Message request) {
   using C = proto::ClientType;
@@ -39,4 +40,4 @@ inline bool client_may_send(proto::ClientType client, proto::Message request) {
   }
 }
 
-}  // namespace ix::node
+}  // namespace ix::wire

@@ -1,0 +1,26 @@
+// How the proxy routes each request type (DESIGN.md §5), and the routing attributes it reads
+// from a request. Pure functions over verified envelopes.
+#pragma once
+
+#include <string>
+
+#include "protocol/wire/ixcluster_generated.h"
+
+namespace ix::proxy {
+
+enum class RouteKind {
+  kSubmit,          // one eligible pair
+  kByInteraction,   // the pair owning the interaction ID
+  kAgent,           // every pair serving the tenant, one reply
+  kPull,            // spread over the pairs serving the tenant
+  kWorkbinListen,   // every pair serving the tenant, one reply
+  kUnsupported,     // answered by the proxy with 2000
+};
+
+RouteKind route_kind(proto::Message type);
+const char* route_name(RouteKind kind);
+
+// The interaction ID a by-interaction request names, or null when it is missing.
+const flatbuffers::String* interaction_id_of(const proto::Envelope& envelope);
+
+}  // namespace ix::proxy

@@ -1,0 +1,246 @@
+// ProxyWorker: agent requests — fanned out to every pair serving the tenant, one reply to the
+// client (proxy/route/agent_fan_out.h) — and the agents the worker keeps logged in: logged out
+// everywhere when their desktop disconnects, logged in again when a pair fails over.
+#include <spdlog/spdlog.h>
+
+#include "protocol/log.h"
+#include "proxy/route/agent_fan_out.h"
+#include "proxy/server/proxy_worker.h"
+
+namespace ix::proxy {
+
+namespace {
+
+std::string str(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
+
+// The tenant and agent an agent request is about.
+std::pair<std::string, std::string> agent_of(const proto::Envelope& e) {
+  using M = proto::Message;
+  switch (e.body_type()) {
+    case M::RequestAgentLogin: return {str(e.body_as_RequestAgentLogin()->tenant_id()), str(e.body_as_RequestAgentLogin()->agent_id())};
+    case M::RequestAgentLogout: return {str(e.body_as_RequestAgentLogout()->tenant_id()), str(e.body_as_RequestAgentLogout()->agent_id())};
+    case M::RequestAgentReady: return {str(e.body_as_RequestAgentReady()->tenant_id()), str(e.body_as_RequestAgentReady()->agent_id())};
+    case M::RequestAgentNotReady: return {str(e.body_as_RequestAgentNotReady()->tenant_id()), str(e.body_as_RequestAgentNotReady()->agent_id())};
+    case M::RequestAgentDoNotDisturb:
+      return {str(e.body_as_RequestAgentDoNotDisturb()->tenant_id()), str(e.body_as_RequestAgentDoNotDisturb()->agent_id())};
+    case M::RequestAgentAddMedia: return {str(e.body_as_RequestAgentAddMedia()->tenant_id()), str(e.body_as_RequestAgentAddMedia()->agent_id())};
+    case M::RequestAgentRemoveMedia:
+      return {str(e.body_as_RequestAgentRemoveMedia()->tenant_id()), str(e.body_as_RequestAgentRemoveMedia()->agent_id())};
+    case M::RequestAgentStatus: return {str(e.body_as_RequestAgentStatus()->tenant_id()), str(e.body_as_RequestAgentStatus()->agent_id())};
+    case M::RequestWorkbinSubscribe: return {str(e.body_as_RequestWorkbinSubscribe()->tenant_id()), ""};
+    default: return {};
+  }
+}
+
+proto::RequestAgentLogoutT logout_request(const std::string& tenant, const std::string& agent) {
+  proto::RequestAgentLogoutT logout;
+  logout.tenant_id = tenant;
+  logout.agent_id = agent;
+  return logout;
+}
+
+template <class Native>
+proto::EnvelopeT envelope_of(Native body) {
+  proto::EnvelopeT e;
+  e.body.Set(std::move(body));
+  return e;
+}
+
+}  // namespace
+
+void ProxyWorker::handle_agent_request(const Call& call, const proto::Envelope& envelope) {
+  auto [tenant, agent] = agent_of(envelope);
+  const std::string name = wire::message_name(call.type);
+  if (tenant.empty()) {
+    return reply_error(call, wire::make_error(proto::ErrorCode::MissingAttribute, name + ".tenant_id is required to route the request"));
+  }
+  if (agent.empty()) {
+    return reply_error(call, wire::make_error(proto::ErrorCode::MissingAttribute, name + ".agent_id is required to route the request"));
+  }
+  const PairSet pairs = table_->pairs_for_tenant(tenant);
+  if (pairs.empty()) {
+    return reply_error(call, wire::make_error(table_->tenant_known(tenant) ? proto::ErrorCode::ClusterNoServerForMedia
+                                                                           : proto::ErrorCode::InvalidAttribute,
+                                              name + ".tenant_id \"" + tenant + "\": no node pair serves this tenant"));
+  }
+  if (call.type == proto::Message::RequestAgentStatus) return handle_agent_status(call, envelope, pairs);
+
+  const AgentKey key{tenant, agent};
+  if (!busy_agents_.insert(key).second) {
+    return reply_error(call, wire::make_error(proto::ErrorCode::ClusterOperationInProgress,
+                                              "an operation on agent " + agent + " is already in progress on the node pairs"));
+  }
+  const bool login = call.type == proto::Message::RequestAgentLogin;
+  auto request = std::shared_ptr<proto::EnvelopeT>(envelope.UnPack());
+  const uint64_t client = upstream_client(call.session_id, call.client_id);
+  ask_all(pairs, *request, client, [this, call, key, request, client, login](std::vector<PairAnswer> answers) {
+    busy_agents_.erase(key);
+    FanOutOutcome outcome = decide_fan_out(*table_, answers);
+    if (login && outcome.status) {
+      AgentRecord& record = agents_[key];
+      if (record.login.agent_id.empty()) agents_gauge_->add(1);
+      record.session_id = call.session_id;
+      record.client_id = call.client_id;
+      record.login = *request->body.AsRequestAgentLogin();
+    } else if (login) {
+      // Logged in everywhere or nowhere: revoke the pairs that accepted.
+      proto::EnvelopeT revoke = envelope_of(logout_request(key.tenant, key.agent));
+      for (PairIndex pair : outcome.accepted) ask(pair, revoke, client, [](PairAnswer) {});
+      spdlog::info("event=agent_login_revoked agent={} accepted={} failed={}", quote(key.agent),
+                   quote(pair_names(*table_, outcome.accepted)), quote(pair_names(*table_, outcome.failed)));
+    } else if (outcome.status || call.type == proto::Message::RequestAgentLogout) {
+      apply_agent_change(key, *request, call);
+    }
+    if (!outcome.status) return reply_error(call, outcome.status.error());
+    reply(call, wire::encode_ack(call.ref_id, call.client_id));
+    finish(call, "ok");
+  });
+}
+
+void ProxyWorker::apply_agent_change(const AgentKey& key, const proto::EnvelopeT& request, const Call& call) {
+  auto it = agents_.find(key);
+  if (it == agents_.end() || it->second.login.agent_id.empty()) return;
+  AgentRecord& agent = it->second;
+  auto& media = agent.login.media;
+  switch (call.type) {
+    case proto::Message::RequestAgentLogout:
+      agents_.erase(it);
+      agents_gauge_->add(-1);
+      return;
+    case proto::Message::RequestAgentReady:
+    case proto::Message::RequestAgentNotReady: {
+      const bool ready = call.type == proto::Message::RequestAgentReady;
+      const std::string& which = ready ? request.body.AsRequestAgentReady()->media_type : request.body.AsRequestAgentNotReady()->media_type;
+      for (const auto& m : media) {
+        if (!which.empty() && m->media_type != which) continue;
+        if (ready) {
+          agent.ready_media.insert(m->media_type);
+        } else {
+          agent.ready_media.erase(m->media_type);
+        }
+      }
+      return;
+    }
+    case proto::Message::RequestAgentDoNotDisturb:
+      agent.do_not_disturb = request.body.AsRequestAgentDoNotDisturb()->on;
+      return;
+    case proto::Message::RequestAgentAddMedia:
+      if (const auto& added = request.body.AsRequestAgentAddMedia()->media) media.push_back(std::make_unique<proto::MediaCapacityT>(*added));
+      return;
+    case proto::Message::RequestAgentRemoveMedia: {
+      const std::string& removed = request.body.AsRequestAgentRemoveMedia()->media_type;
+      std::erase_if(media, [&](const auto& m) { return m->media_type == removed; });
+      agent.ready_media.erase(removed);
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+void ProxyWorker::handle_agent_status(const Call& call, const proto::Envelope& envelope, const PairSet& pairs) {
+  auto request = std::shared_ptr<proto::EnvelopeT>(envelope.UnPack());
+  ask_all(pairs, *request, upstream_client(call.session_id, call.client_id), [this, call](std::vector<PairAnswer> answers) {
+    // One status for the cluster: logged in only if logged in on every pair; per media, the
+    // interactions the agent has on all pairs together.
+    std::unique_ptr<proto::EventAgentStatusT> merged;
+    for (const PairAnswer& a : answers) {
+      if (a.kind != PairAnswer::Kind::kReply) {
+        return a.kind == PairAnswer::Kind::kRefused ? forward_reply(call, a) : reply_error(call, a.error);
+      }
+      const proto::EventAgentStatus* status = a.envelope()->body_as_EventAgentStatus();
+      if (!status) continue;
+      std::unique_ptr<proto::EventAgentStatusT> one(status->UnPack());
+      if (!merged) {
+        merged = std::move(one);
+        continue;
+      }
+      merged->logged_in = merged->logged_in && one->logged_in;
+      for (auto& media : merged->media) {
+        for (const auto& other : one->media) {
+          if (other->media_type == media->media_type) media->interactions += other->interactions;
+        }
+      }
+    }
+    if (!merged) return reply_error(call, wire::make_error(proto::ErrorCode::Internal, "no pair returned the agent's status"));
+    reply(call, wire::encode_frame(call.ref_id, call.client_id, *merged));
+    finish(call, "ok");
+  });
+}
+
+void ProxyWorker::handle_workbin_subscribe(const Call& call, const proto::Envelope& envelope) {
+  const std::string tenant = agent_of(envelope).first;
+  if (tenant.empty()) {
+    return reply_error(call, wire::make_error(proto::ErrorCode::MissingAttribute,
+                                              "RequestWorkbinSubscribe.tenant_id is required to route the request"));
+  }
+  const PairSet pairs = table_->pairs_for_tenant(tenant);
+  if (pairs.empty()) {
+    return reply_error(call, wire::make_error(proto::ErrorCode::ClusterNoServerForMedia, "no node pair serves tenant \"" + tenant + "\""));
+  }
+  auto request = std::shared_ptr<proto::EnvelopeT>(envelope.UnPack());
+  ask_all(pairs, *request, upstream_client(call.session_id, call.client_id), [this, call](std::vector<PairAnswer> answers) {
+    FanOutOutcome outcome = decide_fan_out(*table_, answers);
+    if (!outcome.status) return reply_error(call, outcome.status.error());
+    reply(call, wire::encode_ack(call.ref_id, call.client_id));
+    finish(call, "ok");
+  });
+}
+
+void ProxyWorker::log_out_agents_of(uint64_t session_id) {
+  for (auto it = agents_.begin(); it != agents_.end();) {
+    const AgentRecord& agent = it->second;
+    if (agent.session_id != session_id || agent.login.agent_id.empty()) {
+      ++it;
+      continue;
+    }
+    proto::EnvelopeT request = envelope_of(logout_request(it->first.tenant, it->first.agent));
+    const uint64_t client = upstream_client(agent.session_id, agent.client_id);
+    for (PairIndex pair : table_->pairs_for_tenant(it->first.tenant)) ask(pair, request, client, [](PairAnswer) {});
+    spdlog::info("event=agent_logged_out_on_disconnect agent={} tenant={}", quote(it->first.agent), it->first.tenant);
+    it = agents_.erase(it);
+    agents_gauge_->add(-1);
+  }
+}
+
+void ProxyWorker::log_in_again(PairIndex pair) {
+  for (const auto& [key, agent] : agents_) {
+    if (agent.login.agent_id.empty() || !table_->pair(pair).serves_tenant(key.tenant)) continue;
+    const uint64_t client = upstream_client(agent.session_id, agent.client_id);
+    auto report = [this, pair, agent_id = key.agent](const char* step) {
+      return [this, pair, agent_id, step](PairAnswer answer) {
+        const bool ok = answer.kind == PairAnswer::Kind::kReply;
+        metrics_.counter("ix_proxy_agent_relogins_total", "Agent state restored on a pair's new primary, by step and result",
+                         {{"step", step}, {"result", ok ? "ok" : "error"}})
+            .inc();
+        if (!ok) {
+          spdlog::warn("event=agent_relogin_failed pair={} agent={} step={} error={}", table_->pair_id(pair), quote(agent_id), step,
+                       quote(answer.error.text));
+        }
+      };
+    };
+    // The node handles a connection's requests in order, so the state requests may follow the
+    // login without waiting for its answer.
+    proto::EnvelopeT login = envelope_of(proto::RequestAgentLoginT(agent.login));
+    ask(pair, login, client, report("login"));
+    for (const std::string& media : agent.ready_media) {
+      proto::RequestAgentReadyT ready;
+      ready.tenant_id = key.tenant;
+      ready.agent_id = key.agent;
+      ready.media_type = media;
+      proto::EnvelopeT request = envelope_of(std::move(ready));
+      ask(pair, request, client, report("ready"));
+    }
+    if (agent.do_not_disturb) {
+      proto::RequestAgentDoNotDisturbT dnd;
+      dnd.tenant_id = key.tenant;
+      dnd.agent_id = key.agent;
+      dnd.on = true;
+      proto::EnvelopeT request = envelope_of(std::move(dnd));
+      ask(pair, request, client, report("do-not-disturb"));
+    }
+    spdlog::info("event=agent_relogin pair={} agent={}", table_->pair_id(pair), quote(key.agent));
+  }
+}
+
+}  // namespace ix::proxy

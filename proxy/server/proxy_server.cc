@@ -1,0 +1,172 @@
+#include "proxy/server/proxy_server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "protocol/log.h"
+#include "proxy/server/proxy_worker.h"
+
+namespace ix::proxy {
+
+// One worker loop on its own thread, and the queue through which other threads reach it.
+class ProxyServer::WorkerThread {
+ public:
+  using Task = std::function<void(ProxyWorker&)>;
+
+  WorkerThread(std::shared_ptr<const config::ClusterConfig> config, WorkerOptions options, metrics::Registry& metrics)
+      : config_(std::move(config)), options_(std::move(options)), metrics_(metrics) {}
+
+  ~WorkerThread() { join(); }
+
+  Status start() {
+    std::promise<Status> started;
+    std::future<Status> result = started.get_future();
+    thread_ = std::thread([this, &started] { run(started); });
+    Status status = result.get();
+    if (!status) join();
+    return status;
+  }
+
+  void post(Task task) {
+    {
+      std::lock_guard lock(mutex_);
+      if (closed_) return;
+      tasks_.push_back(std::move(task));
+    }
+    uv_async_send(&async_);
+  }
+
+  // Runs fn on the worker and waits (bounded) for its result; nullopt if the worker did not answer.
+  template <class T>
+  std::optional<T> call(std::function<T(ProxyWorker&)> fn, std::chrono::milliseconds wait = std::chrono::seconds(2)) {
+    auto promise = std::make_shared<std::promise<T>>();
+    std::future<T> future = promise->get_future();
+    post([promise, fn = std::move(fn)](ProxyWorker& w) { promise->set_value(fn(w)); });
+    if (future.wait_for(wait) != std::future_status::ready) return std::nullopt;
+    return future.get();
+  }
+
+  void stop() {
+    post([this](ProxyWorker& w) {
+      w.stop();
+      std::lock_guard lock(mutex_);
+      closed_ = true;
+      uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
+    });
+  }
+
+  void join() {
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void run(std::promise<Status>& started) {
+    uv_loop_init(&loop_);
+    uv_async_init(&loop_, &async_, [](uv_async_t* a) { static_cast<WorkerThread*>(a->data)->drain(); });
+    async_.data = this;
+    worker_ = std::make_unique<ProxyWorker>(&loop_, config_, options_, metrics_);
+    Status status = worker_->start();
+    if (!status) {
+      worker_->stop();
+      uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
+      closed_ = true;
+    }
+    started.set_value(status);
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    worker_.reset();  // closes the remaining timer handles
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    if (uv_loop_close(&loop_) != 0) spdlog::error("event=worker_loop_not_closed worker={}", options_.index);
+  }
+
+  void drain() {
+    std::deque<Task> tasks;
+    {
+      std::lock_guard lock(mutex_);
+      tasks.swap(tasks_);
+    }
+    for (Task& task : tasks) task(*worker_);
+  }
+
+  std::shared_ptr<const config::ClusterConfig> config_;
+  WorkerOptions options_;
+  metrics::Registry& metrics_;
+  std::thread thread_;
+  uv_loop_t loop_;
+  uv_async_t async_;
+  std::mutex mutex_;
+  std::deque<Task> tasks_;
+  bool closed_ = false;
+  std::unique_ptr<ProxyWorker> worker_;
+};
+
+ProxyServer::ProxyServer(uv_loop_t* loop, std::shared_ptr<const config::ClusterConfig> config, std::string proxy_id)
+    : loop_(loop), config_(std::move(config)), proxy_id_(std::move(proxy_id)), admin_(loop, metrics_, "ixproxy") {}
+
+ProxyServer::~ProxyServer() { stop(); }
+
+Status ProxyServer::start() {
+  const config::Proxy* proxy = config_->proxy(proxy_id_);
+  for (uint32_t i = 0; i < proxy->settings.workers; ++i) {
+    auto worker = std::make_unique<WorkerThread>(config_, WorkerOptions{proxy_id_, static_cast<int>(i)}, metrics_);
+    if (Status s = worker->start(); !s) {
+      stop();
+      return Error{s.error().code, "worker " + std::to_string(i) + ": " + s.error().text};
+    }
+    workers_.push_back(std::move(worker));
+  }
+  admin_.set_status([this] { return status(); });
+  admin_.set_readiness([this] { return readiness(); });
+  if (Status s = admin_.listen(net::Endpoint{proxy->endpoint.host, proxy->endpoint.admin_port}); !s) {
+    stop();
+    return Error{s.error().code, "admin port: " + s.error().text};
+  }
+  spdlog::info("event=started proxy={} port={} admin_port={} workers={} pairs={}", proxy_id_, proxy->endpoint.port,
+               admin_.port(), workers_.size(), config_->node_pairs.size());
+  return {};
+}
+
+void ProxyServer::stop() {
+  for (auto& worker : workers_) worker->stop();
+  for (auto& worker : workers_) worker->join();
+  workers_.clear();
+  admin_.close();
+}
+
+void ProxyServer::reload(std::shared_ptr<const config::ClusterConfig> config) {
+  config_ = config;
+  for (auto& worker : workers_) worker->post([config](ProxyWorker& w) { w.reload(config); });
+}
+
+nlohmann::json ProxyServer::status() {
+  nlohmann::json workers = nlohmann::json::array();
+  for (auto& worker : workers_) {
+    std::optional<nlohmann::json> s = worker->call<nlohmann::json>([](ProxyWorker& w) { return w.status(); });
+    workers.push_back(s ? *s : nlohmann::json{{"error", "worker did not answer within 2 s"}});
+  }
+  const config::Proxy* proxy = config_->proxy(proxy_id_);
+  nlohmann::json out{{"proxy", proxy_id_},
+                     {"cluster", proxy->cluster},
+                     {"port", proxy->endpoint.port},
+                     {"workers", workers}};
+  // The first worker's view of the pairs stands for the proxy (all workers watch the same nodes).
+  if (!workers.empty() && workers[0].contains("pairs")) out["pairs"] = workers[0]["pairs"];
+  return out;
+}
+
+http::Readiness ProxyServer::readiness() {
+  if (workers_.empty()) return {false, "no worker is running"};
+  std::optional<std::vector<std::string>> unserved =
+      workers_.front()->call<std::vector<std::string>>([](ProxyWorker& w) { return w.unserved_media(); });
+  if (!unserved) return {false, "worker 0 did not answer"};
+  if (unserved->empty()) return {true, ""};
+  std::string media;
+  for (const std::string& m : *unserved) media += (media.empty() ? "" : ", ") + m;
+  return {false, "no reachable node pair serves media: " + media};
+}
+
+}  // namespace ix::proxy

@@ -1,0 +1,50 @@
+// ProxyServer: one ixproxy process — `workers` ProxyWorker threads, each with its own libuv
+// loop accepting on the proxy's port (SO_REUSEPORT), and the admin HTTP port on the caller's
+// loop (metrics shared by all workers, readiness, status JSON gathered from the workers).
+//
+// The caller's loop thread owns the ProxyServer; workers are reached only through their
+// thread's async handle (STYLE.md: one loop per thread, cross threads with uv_async_send).
+#pragma once
+
+#include <uv.h>
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "cluster-config/model.h"
+#include "protocol/http/admin_server.h"
+#include "protocol/http/metrics.h"
+#include "protocol/result.h"
+
+namespace ix::proxy {
+
+class ProxyServer {
+ public:
+  ProxyServer(uv_loop_t* loop, std::shared_ptr<const config::ClusterConfig> config, std::string proxy_id);
+  ~ProxyServer();
+
+  // Starts the workers (each listening on the proxy's port) and the admin port.
+  Status start();
+  // Stops every worker (their agents are logged out, clients closed) and the admin port.
+  void stop();
+  // Applies a reloaded configuration in every worker without dropping clients.
+  void reload(std::shared_ptr<const config::ClusterConfig> config);
+
+  uint16_t admin_port() const { return admin_.port(); }
+
+ private:
+  class WorkerThread;
+  nlohmann::json status();
+  http::Readiness readiness();
+
+  uv_loop_t* loop_;
+  std::shared_ptr<const config::ClusterConfig> config_;
+  std::string proxy_id_;
+  metrics::Registry metrics_;
+  http::AdminServer admin_;
+  std::vector<std::unique_ptr<WorkerThread>> workers_;
+};
+
+}  // namespace ix::proxy

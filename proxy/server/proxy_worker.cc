@@ -1,0 +1,382 @@
+#include "proxy/server/proxy_worker.h"
+
+#include <spdlog/spdlog.h>
+
+#include "protocol/log.h"
+#include "protocol/wire/client_policy.h"
+#include "proxy/route/request_attributes.h"
+#include "proxy/server/tls_settings.h"
+
+namespace ix::proxy {
+
+struct ProxyWorker::Session {
+  uint64_t id;
+  std::shared_ptr<net::Connection> connection;
+  net::MessageChannel channel;
+  Session(uint64_t i, std::shared_ptr<net::Connection> c, net::ChannelOptions o) : id(i), connection(c), channel(c, o) {}
+};
+
+ProxyWorker::ProxyWorker(uv_loop_t* loop, std::shared_ptr<const config::ClusterConfig> config, WorkerOptions options,
+                         metrics::Registry& metrics)
+    : loop_(loop),
+      config_(std::move(config)),
+      proxy_(config_->proxy(options.proxy_id)),
+      options_(std::move(options)),
+      metrics_(metrics),
+      table_(std::make_unique<RoutingTable>(config_)),
+      cache_(proxy_->settings.interaction_cache_size),
+      cache_hits_(&metrics.counter("ix_proxy_cache_lookups_total", "Interaction cache lookups", {{"result", "hit"}})),
+      cache_misses_(&metrics.counter("ix_proxy_cache_lookups_total", "Interaction cache lookups", {{"result", "miss"}})),
+      fan_out_width_(&metrics.histogram("ix_proxy_fan_out_width", "Pairs asked by one fanned-out request",
+                                        {1, 2, 3, 4, 6, 8, 16, 32, 64})),
+      sessions_gauge_(&metrics.gauge("ix_proxy_client_sessions", "Open client connections")),
+      agents_gauge_(&metrics.gauge("ix_proxy_agents", "Agents logged in through this proxy")) {}
+
+ProxyWorker::~ProxyWorker() { stop(); }
+
+Status ProxyWorker::start() {
+  net::ListenerOptions listen_options;
+  listen_options.reuse_port = true;
+  if (proxy_->tls.enabled) {
+    Result<std::shared_ptr<net::TlsContext>> tls = server_tls(proxy_->tls);
+    if (!tls) return tls.error();
+    listen_options.tls = *tls;
+  }
+  auto listener = net::Listener::listen(loop_, net::Endpoint{proxy_->endpoint.host, proxy_->endpoint.port}, listen_options,
+                                        [this](std::shared_ptr<net::Connection> c) { on_accept(std::move(c)); });
+  if (!listener) return listener.error();
+  listener_ = std::move(*listener);
+  build_links();
+  return {};
+}
+
+void ProxyWorker::stop() {
+  if (stopping_) return;
+  stopping_ = true;
+  if (listener_) listener_->close();
+  // Agents must not stay logged in on the nodes after the proxy that speaks for them is gone.
+  std::vector<uint64_t> ids;
+  for (auto& [id, session] : sessions_) ids.push_back(id);
+  for (uint64_t id : ids) log_out_agents_of(id);
+  for (auto& [id, session] : sessions_) {
+    session->connection->clear_callbacks();
+    session->connection->close("proxy shutting down");
+  }
+  sessions_.clear();
+  // Give the logouts a moment to leave before the links close: Connection::close delivers
+  // queued output first (bounded by its linger), and the links close gracefully.
+  for (auto& [id, link] : links_by_id_) link->stop();
+}
+
+void ProxyWorker::reload(std::shared_ptr<const config::ClusterConfig> config) {
+  if (!config->proxy(options_.proxy_id)) {
+    spdlog::error("event=reload_ignored reason={}", quote("proxy " + options_.proxy_id + " is no longer in the file"));
+    return;
+  }
+  config_ = std::move(config);
+  proxy_ = config_->proxy(options_.proxy_id);
+  table_ = std::make_unique<RoutingTable>(config_);
+  build_links();
+}
+
+uint64_t ProxyWorker::request_timeout_ms() const { return static_cast<uint64_t>(proxy_->settings.request_timeout.count()); }
+
+void ProxyWorker::build_links() {
+  NodeLinkOptions link_options;
+  link_options.proxy_name = "ixproxy " + options_.proxy_id + " worker " + std::to_string(options_.index);
+  link_options.max_frame_size = proxy_->settings.max_frame_size;
+  link_options.request_timeout_ms = request_timeout_ms();
+  link_options.connector.connection.connect_timeout_ms = std::min<uint64_t>(request_timeout_ms(), 5000);
+  link_options.connector.max_backoff_ms = 2000;  // a returning node is used again within two seconds
+
+  std::map<std::string, std::unique_ptr<PairLink>> kept;
+  links_.assign(table_->pair_count(), nullptr);
+  for (PairIndex i = 0; i < table_->pair_count(); ++i) {
+    const config::NodePair& pair = table_->pair(i);
+    auto existing = links_by_id_.find(pair.id);
+    std::unique_ptr<PairLink> link;
+    if (existing != links_by_id_.end()) {
+      link = std::move(existing->second);
+      link->set_request_timeout(request_timeout_ms());
+    } else {
+      NodeLinkOptions options = link_options;
+      if (pair.tls.enabled) {
+        Result<std::shared_ptr<net::TlsContext>> tls = client_tls(pair.tls, proxy_->tls);
+        if (!tls) {
+          spdlog::error("event=pair_tls_failed pair={} error={}", pair.id, quote(tls.error().text));
+        } else {
+          options.connector.tls = *tls;
+        }
+      }
+      link = std::make_unique<PairLink>(loop_, pair, options);
+      link->start();
+    }
+    links_[i] = link.get();
+    kept.emplace(pair.id, std::move(link));
+  }
+  for (auto& [id, removed] : links_by_id_) {
+    if (removed) removed->stop();
+  }
+  links_by_id_ = std::move(kept);
+  // Callbacks capture the pair's current index.
+  for (PairIndex i = 0; i < links_.size(); ++i) {
+    links_[i]->set_on_event([this, i](const proto::Envelope& e) { on_node_event(i, e); });
+    links_[i]->set_on_primary_available([this, i](bool failover) {
+      if (failover) {
+        metrics_.counter("ix_proxy_failovers_total", "Times a pair's backup took over, as this proxy saw it",
+                         {{"pair", table_->pair_id(i)}})
+            .inc();
+      }
+      update_upstream_gauges(i);
+      log_in_again(i);
+    });
+    update_upstream_gauges(i);
+  }
+}
+
+void ProxyWorker::update_upstream_gauges(PairIndex pair) {
+  metrics_.gauge("ix_proxy_pair_reachable", "1 while the pair has a primary this worker can reach",
+                 {{"pair", table_->pair_id(pair)}, {"worker", std::to_string(options_.index)}})
+      .set(links_[pair]->reachable() ? 1 : 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sessions.
+
+void ProxyWorker::on_accept(std::shared_ptr<net::Connection> connection) {
+  if (stopping_) {
+    connection->close("proxy shutting down");
+    return;
+  }
+  net::ChannelOptions channel_options;
+  channel_options.max_frame_size = proxy_->settings.max_frame_size;
+  channel_options.require_registration = true;
+  const uint64_t id = ++next_session_;
+  auto session = std::make_unique<Session>(id, connection, channel_options);
+  Session* s = session.get();
+  s->channel.set_on_message([this, s](const proto::Envelope& e) { on_client_message(*s, e); });
+  s->channel.set_on_protocol_error([this](proto::ErrorCode code, const std::string&) {
+    metrics_.counter("ix_proxy_errors_total", "Errors answered to clients, by code", {{"code", std::to_string(static_cast<int>(code))}}).inc();
+  });
+  connection->set_on_close([this, id](const std::string&) { on_session_closed(id); });
+  sessions_.emplace(id, std::move(session));
+  sessions_gauge_->add(1);
+  connection->start();
+}
+
+void ProxyWorker::on_session_closed(uint64_t session_id) {
+  auto it = sessions_.find(session_id);
+  if (it == sessions_.end()) return;
+  log_out_agents_of(session_id);
+  for (auto c = upstream_clients_.lower_bound({session_id, 0});
+       c != upstream_clients_.end() && c->first.first == session_id;) {
+    downstream_clients_.erase(c->second);
+    c = upstream_clients_.erase(c);
+  }
+  sessions_.erase(it);
+  sessions_gauge_->add(-1);
+}
+
+void ProxyWorker::on_client_message(Session& session, const proto::Envelope& envelope) {
+  const proto::Message type = envelope.body_type();
+  if (type == proto::Message::RequestRegisterClient) return register_client(session, envelope);
+  Call call{session.id, envelope.ref_id(), envelope.client_id(), type, "proxy", uv_hrtime()};
+  if (!wire::is_request(type)) {
+    return reply_error(call, wire::make_error(proto::ErrorCode::RequestNotAllowed, wire::message_name(type) + " is an event, not a request"));
+  }
+  if (!wire::client_may_send(session.channel.client_type(), type)) {
+    return reply_error(call, wire::make_error(proto::ErrorCode::RequestNotAllowed,
+                                              std::string(proto::EnumNameClientType(session.channel.client_type())) +
+                                                  " clients may not send " + wire::message_name(type)));
+  }
+  dispatch(call, envelope);
+}
+
+void ProxyWorker::register_client(Session& session, const proto::Envelope& envelope) {
+  const Call call{session.id, envelope.ref_id(), envelope.client_id(), envelope.body_type(), "proxy", uv_hrtime()};
+  const proto::ClientType type = session.channel.client_type();
+  if (type == proto::ClientType::Proxy || type == proto::ClientType::Unknown) {
+    reply_error(call, wire::make_error(proto::ErrorCode::InvalidAttribute,
+                                       std::string("RequestRegisterClient.client_type ") + proto::EnumNameClientType(type) +
+                                           " cannot register with a proxy; use AgentApplication, MediaServer, "
+                                           "RoutingEngine or ReportingEngine"));
+    session.connection->close("invalid client type");
+    return;
+  }
+  proto::EventClientRegisteredT registered;
+  registered.server_name = "ixproxy " + options_.proxy_id;
+  registered.node_id = options_.proxy_id;
+  registered.role = proto::ServerRole::Primary;
+  registered.protocol_version = wire::kProtocolVersion;
+  reply(call, wire::encode_frame(call.ref_id, call.client_id, registered));
+  spdlog::debug("event=client_registered session={} type={} name={}", session.id, proto::EnumNameClientType(type),
+                quote(session.channel.client_name()));
+}
+
+void ProxyWorker::dispatch(Call call, const proto::Envelope& envelope) {
+  const RouteKind kind = route_kind(call.type);
+  call.route = route_name(kind);
+  switch (kind) {
+    case RouteKind::kSubmit:
+      return handle_submit(call, envelope);
+    case RouteKind::kByInteraction: {
+      const flatbuffers::String* id = interaction_id_of(envelope);
+      if (!id || id->size() == 0) {
+        return reply_error(call, wire::make_error(proto::ErrorCode::MissingAttribute,
+                                                  wire::message_name(call.type) + ".interaction_id is required to route the request"));
+      }
+      return handle_by_interaction_id(call, envelope, id->str());
+    }
+    case RouteKind::kAgent:
+      return handle_agent_request(call, envelope);
+    case RouteKind::kPull:
+      return handle_pull(call, envelope);
+    case RouteKind::kWorkbinListen:
+      return handle_workbin_subscribe(call, envelope);
+    case RouteKind::kUnsupported:
+      return reply_error(call, wire::make_error(proto::ErrorCode::ClusterUnsupportedOperation,
+                                                wire::message_name(call.type) + " is not supported by the proxy" +
+                                                    (call.type == proto::Message::RequestPing ? "; monitor the nodes directly" : "")));
+  }
+}
+
+void ProxyWorker::on_node_event(PairIndex pair, const proto::Envelope& envelope) {
+  auto client = downstream_clients_.find(envelope.client_id());
+  if (client == downstream_clients_.end()) return;  // its session is gone
+  auto session = sessions_.find(client->second.first);
+  if (session == sessions_.end()) return;
+  if (const proto::EventInvite* invite = envelope.body_as_EventInvite()) remember_owner(invite->interaction(), pair);
+  std::unique_ptr<proto::EnvelopeT> native(envelope.UnPack());
+  native->ref_id = 0;
+  native->client_id = client->second.second;
+  session->second->channel.send(wire::encode_envelope(*native));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Replies.
+
+void ProxyWorker::reply(const Call& call, const wire::Frame& frame) {
+  auto session = sessions_.find(call.session_id);
+  if (session != sessions_.end()) session->second->channel.send(frame);
+}
+
+void ProxyWorker::reply_error(const Call& call, const Error& error) {
+  reply(call, wire::encode_error(call.ref_id, call.client_id, error));
+  metrics_.counter("ix_proxy_errors_total", "Errors answered to clients, by code", {{"code", std::to_string(error.code)}}).inc();
+  finish(call, "error");
+  if (error.code >= 2000) spdlog::info("event=cluster_error code={} request={} text={}", error.code, wire::message_name(call.type), quote(error.text));
+}
+
+void ProxyWorker::forward_reply(const Call& call, const PairAnswer& answer) {
+  if (answer.kind != PairAnswer::Kind::kReply) {
+    if (answer.kind == PairAnswer::Kind::kRefused) {
+      reply(call, wire::encode_error(call.ref_id, call.client_id, answer.error));
+      finish(call, "refused");
+    } else {
+      reply_error(call, answer.error);
+    }
+    return;
+  }
+  const proto::Envelope* envelope = answer.envelope();
+  if (envelope->body_type() == proto::Message::EventAck) {
+    reply(call, wire::encode_ack(call.ref_id, call.client_id));
+  } else {
+    std::unique_ptr<proto::EnvelopeT> native(envelope->UnPack());
+    native->ref_id = call.ref_id;
+    native->client_id = call.client_id;
+    reply(call, wire::encode_envelope(*native));
+  }
+  finish(call, "ok");
+}
+
+void ProxyWorker::finish(const Call& call, const char* result) {
+  metrics_.counter("ix_proxy_requests_total", "Client requests, by type, route and result",
+                   {{"request", wire::message_name(call.type)}, {"route", call.route}, {"result", result}})
+      .inc();
+  metrics_.histogram("ix_proxy_request_seconds", "Time from a client request to its reply, by route",
+                     metrics::latency_buckets_seconds(), {{"route", call.route}})
+      .observe(static_cast<double>(uv_hrtime() - call.started_ns) / 1e9);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Upstream.
+
+uint64_t ProxyWorker::upstream_client(uint64_t session_id, uint64_t client_id) {
+  auto [it, inserted] = upstream_clients_.try_emplace({session_id, client_id}, 0);
+  if (inserted) {
+    it->second = ++next_upstream_client_;
+    downstream_clients_.emplace(it->second, std::pair{session_id, client_id});
+  }
+  return it->second;
+}
+
+std::vector<bool> ProxyWorker::reachable() {
+  std::vector<bool> out(links_.size());
+  for (PairIndex i = 0; i < links_.size(); ++i) out[i] = links_[i]->reachable();
+  return out;
+}
+
+void ProxyWorker::ask(PairIndex pair, proto::EnvelopeT& request, uint64_t upstream_client_id,
+                      std::function<void(PairAnswer)> done, uint64_t timeout_ms) {
+  NodeLink* node = links_[pair]->primary();
+  auto encode = [&](uint64_t ref) {
+    request.ref_id = ref;
+    request.client_id = upstream_client_id;
+    return wire::encode_envelope(request);
+  };
+  auto on_reply = [pair, done](const UpstreamReply& r) {
+    if (!r.envelope) return done(PairAnswer::unreachable(pair, r.error.text));
+    if (const proto::EventError* error = r.envelope->body_as_EventError()) {
+      return done(PairAnswer::refused(pair, Error{error->code(), error->text() ? error->text()->str() : ""}));
+    }
+    done(PairAnswer::reply(pair, std::make_shared<const std::vector<uint8_t>>(r.payload.begin(), r.payload.end())));
+  };
+  if (!node || !node->send(encode, on_reply, timeout_ms)) done(PairAnswer::unreachable(pair, links_[pair]->unreachable_reason()));
+}
+
+void ProxyWorker::ask_all(const PairSet& pairs, proto::EnvelopeT& request, uint64_t upstream_client_id, AnswersCallback done) {
+  fan_out_width_->observe(static_cast<double>(pairs.size()));
+  struct Gather {
+    std::vector<PairAnswer> answers;
+    size_t expected;
+    AnswersCallback done;
+  };
+  auto gather = std::make_shared<Gather>(Gather{{}, pairs.size(), std::move(done)});
+  if (pairs.empty()) return gather->done({});
+  for (PairIndex pair : pairs) {
+    ask(pair, request, upstream_client_id, [gather](PairAnswer answer) {
+      gather->answers.push_back(std::move(answer));
+      if (gather->answers.size() == gather->expected) gather->done(std::move(gather->answers));
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operations.
+
+nlohmann::json ProxyWorker::status() {
+  nlohmann::json pairs = nlohmann::json::array();
+  for (PairLink* link : links_) pairs.push_back(link->status());
+  return {{"worker", options_.index},
+          {"sessions", sessions_.size()},
+          {"agents", agents_.size()},
+          {"interaction_cache", {{"size", cache_.size()}, {"capacity", cache_.capacity()}, {"hits", cache_.hits()}, {"misses", cache_.misses()}}},
+          {"pairs", pairs}};
+}
+
+std::vector<std::string> ProxyWorker::unserved_media() {
+  std::vector<std::string> out;
+  for (const config::MediaType& media : config_->media_types) {
+    if (!media.enabled) continue;
+    bool listed = false, served = false;
+    for (PairIndex i = 0; i < table_->pair_count(); ++i) {
+      if (!table_->pair(i).serves_media(media.name)) continue;
+      listed = true;
+      served = served || links_[i]->reachable();
+    }
+    if (listed && !served) out.push_back(media.name);
+  }
+  return out;
+}
+
+}  // namespace ix::proxy

@@ -1,0 +1,167 @@
+// ProxyWorker: one event loop of ixproxy — it accepts clients on the proxy's port (every worker
+// listens on the same port; the kernel spreads connections), keeps its own link to every node
+// of every pair, and routes each client request (DESIGN.md §5):
+//
+//   session ─► dispatch ─► routing policy (proxy/route) ─► PairLink/NodeLink ─► node
+//      ▲                                                                         │
+//      └──────────────── reply rewritten to the client's ref_id ◄────────────────┘
+//
+// Clients' ref_ids and client_ids are rewritten toward the nodes: each (session, client_id)
+// gets its own upstream client_id on every node link, so many agent sessions multiplexed on one
+// desktop connection stay separate on the nodes, and node-initiated events (invitations,
+// revocations, workbin changes) find their way back.
+//
+// The worker remembers the agents logged in through it (to log them out when their desktop
+// disconnects and to log them in again when a pair fails over) and a bounded cache of which
+// pair owns client-supplied interaction IDs. Nothing else is kept: any proxy can serve any
+// client. Everything here runs on the worker's loop thread.
+#pragma once
+
+#include <uv.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "cluster-config/model.h"
+#include "protocol/http/metrics.h"
+#include "protocol/net/listener.h"
+#include "protocol/net/message_channel.h"
+#include "proxy/route/interaction_cache.h"
+#include "proxy/route/pair_answer.h"
+#include "proxy/route/pull_plan.h"
+#include "proxy/route/routing_table.h"
+#include "proxy/route/submit_router.h"
+#include "proxy/upstream/pair_link.h"
+
+namespace ix::proxy {
+
+struct WorkerOptions {
+  std::string proxy_id;
+  int index = 0;
+};
+
+class ProxyWorker {
+ public:
+  ProxyWorker(uv_loop_t* loop, std::shared_ptr<const config::ClusterConfig> config, WorkerOptions options,
+              metrics::Registry& metrics);
+  ~ProxyWorker();
+
+  Status start();
+  // Stops accepting, logs out the agents of this worker's desktops, closes clients and links.
+  void stop();
+  // Applies a reloaded configuration: routing table, timeouts, pulls; endpoints need a restart.
+  void reload(std::shared_ptr<const config::ClusterConfig> config);
+
+  uint16_t port() const { return listener_ ? listener_->port() : 0; }
+  nlohmann::json status();
+  // Media types (enabled, with at least one pair listing them) that no reachable pair serves.
+  std::vector<std::string> unserved_media();
+
+ private:
+  struct Session;
+  // One client request being served: where its reply goes.
+  struct Call {
+    uint64_t session_id = 0;
+    uint64_t ref_id = 0;
+    uint64_t client_id = 0;
+    proto::Message type = proto::Message::NONE;
+    const char* route = "";
+    uint64_t started_ns = 0;
+  };
+  struct AgentKey {
+    std::string tenant, agent;
+    auto operator<=>(const AgentKey&) const = default;
+  };
+  // An agent logged in through this worker, and what is needed to log it in again.
+  struct AgentRecord {
+    uint64_t session_id = 0;
+    uint64_t client_id = 0;
+    proto::RequestAgentLoginT login;
+    std::set<std::string> ready_media;
+    bool do_not_disturb = false;
+  };
+  using AnswersCallback = std::function<void(std::vector<PairAnswer>)>;
+
+  void on_accept(std::shared_ptr<net::Connection> connection);
+  void on_session_closed(uint64_t session_id);
+  void on_client_message(Session& session, const proto::Envelope& envelope);
+  void register_client(Session& session, const proto::Envelope& envelope);
+  void dispatch(Call call, const proto::Envelope& envelope);
+  void on_node_event(PairIndex pair, const proto::Envelope& envelope);
+
+  // Replies.
+  void reply(const Call& call, const wire::Frame& frame);
+  void reply_error(const Call& call, const Error& error);
+  // Forwards a node's reply envelope to the client under the client's ref_id and client_id.
+  void forward_reply(const Call& call, const PairAnswer& answer);
+  void finish(const Call& call, const char* result);
+
+  // Upstream.
+  uint64_t upstream_client(uint64_t session_id, uint64_t client_id);
+  std::vector<bool> reachable();
+  // Sends request to a pair's primary; done runs exactly once (at once when unreachable).
+  void ask(PairIndex pair, proto::EnvelopeT& request, uint64_t upstream_client_id, std::function<void(PairAnswer)> done,
+           uint64_t timeout_ms = 0);
+  // Sends request to every pair in pairs; done runs once with every answer.
+  void ask_all(const PairSet& pairs, proto::EnvelopeT& request, uint64_t upstream_client_id, AnswersCallback done);
+
+  // Interactions (interaction_requests.cc).
+  void handle_submit(const Call& call, const proto::Envelope& envelope);
+  void submit_to_pair(const Call& call, std::shared_ptr<proto::EnvelopeT> request, const std::string& tenant,
+                      const std::string& media);
+  void handle_by_interaction_id(const Call& call, const proto::Envelope& envelope, const std::string& interaction_id);
+  void send_to_owner(const Call& call, std::shared_ptr<proto::EnvelopeT> request, PairIndex owner,
+                     const std::string& interaction_id, bool from_cache);
+  void handle_pull(const Call& call, const proto::Envelope& envelope);
+  struct PullState;
+  void pull_next(std::shared_ptr<PullState> state);
+  void remember_owner(const proto::InteractionInfo* info, PairIndex pair);
+
+  // Agents (agent_requests.cc).
+  void handle_agent_request(const Call& call, const proto::Envelope& envelope);
+  void apply_agent_change(const AgentKey& key, const proto::EnvelopeT& request, const Call& call);
+  void handle_agent_status(const Call& call, const proto::Envelope& envelope, const PairSet& pairs);
+  void handle_workbin_subscribe(const Call& call, const proto::Envelope& envelope);
+  void log_out_agents_of(uint64_t session_id);
+  void log_in_again(PairIndex pair);
+
+  void build_links();
+  void update_upstream_gauges(PairIndex pair);
+  uint64_t request_timeout_ms() const;
+
+  uv_loop_t* loop_;
+  std::shared_ptr<const config::ClusterConfig> config_;
+  const config::Proxy* proxy_ = nullptr;
+  WorkerOptions options_;
+  metrics::Registry& metrics_;
+  std::unique_ptr<RoutingTable> table_;
+  std::unique_ptr<net::Listener> listener_;
+  std::unordered_map<uint64_t, std::unique_ptr<Session>> sessions_;
+  uint64_t next_session_ = 0;
+  std::map<std::string, std::unique_ptr<PairLink>> links_by_id_;
+  std::vector<PairLink*> links_;  // by PairIndex of table_
+  // (session, client_id) <-> upstream client_id
+  std::map<std::pair<uint64_t, uint64_t>, uint64_t> upstream_clients_;
+  std::unordered_map<uint64_t, std::pair<uint64_t, uint64_t>> downstream_clients_;
+  uint64_t next_upstream_client_ = 0;
+  std::map<AgentKey, AgentRecord> agents_;
+  std::set<AgentKey> busy_agents_;  // a fan-out for the agent is in flight (a second one gets 2004)
+  InteractionCache cache_;
+  SubmitRouter submit_router_;
+  PullPlanner pull_planner_;
+  bool stopping_ = false;
+
+  metrics::Counter* cache_hits_;
+  metrics::Counter* cache_misses_;
+  metrics::Histogram* fan_out_width_;
+  metrics::Gauge* sessions_gauge_;
+  metrics::Gauge* agents_gauge_;
+};
+
+}  // namespace ix::proxy

@@ -1,0 +1,101 @@
+// NodeLink: one worker's connection to one ixnode process — the primary or the backup endpoint
+// of a node pair (proxy_anchors.md: one multiplexed connection per node per loop).
+//
+// The link keeps the connection up (Connector: backoff with jitter), registers as a proxy, and
+// learns the node's role from the registration reply and from EventServerRoleChanged. Requests
+// from every client of the worker share the connection: send() gives each its own upstream
+// ref_id, starts its deadline, and calls the reply callback exactly once — with the node's reply,
+// or with 2002 naming the node when the connection drops or the deadline passes first. A node
+// that lets a request's deadline pass is treated as broken: the connection is aborted (failing
+// its other requests at once) and re-established, so a stalled node is known to be down instead
+// of costing every later request a full timeout. Frames the node sends on its own (invitations,
+// revocations, workbin changes) go to the event callback.
+//
+// Owned by a PairLink on one worker loop; single-threaded.
+#pragma once
+
+#include <uv.h>
+
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <unordered_map>
+
+#include "protocol/net/connector.h"
+#include "protocol/net/message_channel.h"
+#include "protocol/net/request_timers.h"
+#include "protocol/result.h"
+
+namespace ix::proxy {
+
+enum class NodeRole { kDown, kRegistering, kPrimary, kBackup };
+const char* node_role_name(NodeRole role);
+
+// A node's answer to one request; valid only during the reply callback.
+struct UpstreamReply {
+  const proto::Envelope* envelope = nullptr;  // null when the request failed
+  std::span<const uint8_t> payload;           // the verified frame payload
+  Error error;                                // 2002 when envelope is null
+};
+
+struct NodeLinkOptions {
+  std::string proxy_name;  // sent in the registration
+  net::ConnectorOptions connector;
+  size_t max_frame_size = 0;
+  uint64_t request_timeout_ms = 10'000;
+};
+
+class NodeLink {
+ public:
+  using ReplyCallback = std::function<void(const UpstreamReply&)>;
+  using EventCallback = std::function<void(const proto::Envelope&)>;
+  using RoleCallback = std::function<void(NodeRole role)>;
+
+  NodeLink(uv_loop_t* loop, std::string name, net::Endpoint endpoint, NodeLinkOptions options);
+  ~NodeLink();
+  NodeLink(const NodeLink&) = delete;
+  NodeLink& operator=(const NodeLink&) = delete;
+
+  void set_on_event(EventCallback cb) { on_event_ = std::move(cb); }
+  void set_on_role(RoleCallback cb) { on_role_ = std::move(cb); }
+
+  void start();
+  // Closes the connection; pending requests are answered with 2002.
+  void stop();
+
+  // Sends a request built by encode(upstream_ref_id) with a deadline of timeout_ms (0: the
+  // request-timeout). Returns false — without calling on_reply — when the link cannot carry it.
+  bool send(const std::function<std::vector<uint8_t>(uint64_t upstream_ref)>& encode, ReplyCallback on_reply,
+            uint64_t timeout_ms = 0);
+
+  NodeRole role() const { return role_; }
+  const std::string& name() const { return name_; }  // "pair-1 primary (127.0.0.1:7101)"
+  const std::string& last_error() const { return last_error_; }
+  size_t in_flight() const { return pending_.size(); }
+  uint64_t connects() const { return connector_.connects(); }
+  void set_request_timeout(uint64_t ms) { options_.request_timeout_ms = ms; }
+
+ private:
+  void on_connected(const std::shared_ptr<net::Connection>& connection);
+  void on_disconnected(const std::string& reason);
+  void on_message(const proto::Envelope& envelope, std::span<const uint8_t> payload);
+  void set_role(NodeRole role);
+  void fail_all(const std::string& why);
+  void on_deadline(uint64_t upstream_ref);
+
+  std::string name_;
+  NodeLinkOptions options_;
+  net::Connector connector_;
+  std::unique_ptr<net::MessageChannel> channel_;
+  net::RequestTimers deadlines_;
+  std::unordered_map<uint64_t, ReplyCallback> pending_;
+  uint64_t next_ref_ = 0;
+  uint64_t registration_ref_ = 0;
+  NodeRole role_ = NodeRole::kDown;
+  std::string last_error_ = "not connected yet";
+  EventCallback on_event_;
+  RoleCallback on_role_;
+};
+
+}  // namespace ix::proxy

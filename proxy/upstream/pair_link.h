@@ -1,0 +1,57 @@
+// PairLink: one worker's view of one node pair — a NodeLink to the primary endpoint and one to
+// the backup endpoint, and which of the two currently serves (the one whose node says it is
+// primary). Requests for the pair go to primary(); while neither node is primary the pair is
+// unreachable and requests for it fail at once instead of waiting out a timeout.
+//
+// When a primary appears after the pair had none (startup, a failover to the backup, or the
+// primary coming back after a lost connection) the primary-available callback runs: agents the
+// worker logged in lost their logins with the old connection and must be logged in again.
+//
+// Owned by a ProxyWorker; single-threaded on its loop.
+#pragma once
+
+#include <uv.h>
+
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "cluster-config/model.h"
+#include "proxy/upstream/node_link.h"
+
+namespace ix::proxy {
+
+class PairLink {
+ public:
+  using PrimaryCallback = std::function<void(bool failover)>;
+
+  PairLink(uv_loop_t* loop, const config::NodePair& pair, const NodeLinkOptions& options);
+
+  void start();
+  void stop();
+  void set_on_event(const NodeLink::EventCallback& cb);
+  // A primary became available; failover says whether it is another node than the last one.
+  void set_on_primary_available(PrimaryCallback cb) { on_primary_ = std::move(cb); }
+  void set_request_timeout(uint64_t ms);
+
+  const std::string& id() const { return id_; }
+  NodeLink* primary();
+  bool reachable() { return primary() != nullptr; }
+  // Why the pair cannot be asked, naming both nodes' states.
+  std::string unreachable_reason() const;
+  uint64_t failovers() const { return failovers_; }
+  nlohmann::json status() const;
+
+ private:
+  void on_role_change();
+
+  std::string id_;
+  std::unique_ptr<NodeLink> nodes_[2];  // primary endpoint, backup endpoint
+  const NodeLink* serving_ = nullptr;   // the node that is primary now, or null
+  const NodeLink* last_serving_ = nullptr;
+  uint64_t failovers_ = 0;
+  PrimaryCallback on_primary_;
+};
+
+}  // namespace ix::proxy
