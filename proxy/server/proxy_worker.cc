@@ -121,13 +121,14 @@ void ProxyWorker::build_links() {
   // Callbacks capture the pair's current index.
   for (PairIndex i = 0; i < links_.size(); ++i) {
     links_[i]->set_on_event([this, i](const proto::Envelope& e) { on_node_event(i, e); });
-    links_[i]->set_on_primary_available([this, i](bool failover) {
+    links_[i]->set_on_serving_changed([this, i](bool available, bool failover) {
+      update_upstream_gauges(i);
+      if (!available) return;
       if (failover) {
         metrics_.counter("ix_proxy_failovers_total", "Times a pair's backup took over, as this proxy saw it",
                          {{"pair", table_->pair_id(i)}})
             .inc();
       }
-      update_upstream_gauges(i);
       log_in_again(i);
     });
     update_upstream_gauges(i);

@@ -27,7 +27,7 @@ void PairLink::start() {
 }
 
 void PairLink::stop() {
-  on_primary_ = nullptr;
+  on_serving_ = nullptr;
   for (auto& node : nodes_) node->stop();
 }
 
@@ -52,13 +52,14 @@ void PairLink::on_role_change() {
   serving_ = now;
   if (!now) {
     spdlog::warn("event=pair_unreachable pair={} reason={}", id_, quote(unreachable_reason()));
+    if (on_serving_) on_serving_(false, false);
     return;
   }
   const bool failover = last_serving_ != nullptr && last_serving_ != now;
   if (failover) ++failovers_;
   last_serving_ = now;
   spdlog::info("event=pair_primary pair={} node={} failover={}", id_, quote(now->name()), failover);
-  if (on_primary_) on_primary_(failover);
+  if (on_serving_) on_serving_(true, failover);
 }
 
 std::string PairLink::unreachable_reason() const {

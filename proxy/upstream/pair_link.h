@@ -4,8 +4,8 @@
 // unreachable and requests for it fail at once instead of waiting out a timeout.
 //
 // When a primary appears after the pair had none (startup, a failover to the backup, or the
-// primary coming back after a lost connection) the primary-available callback runs: agents the
-// worker logged in lost their logins with the old connection and must be logged in again.
+// primary coming back after a lost connection) the serving callback says so: agents the worker
+// logged in lost their logins with the old connection and must be logged in again.
 //
 // Owned by a ProxyWorker; single-threaded on its loop.
 #pragma once
@@ -24,15 +24,17 @@ namespace ix::proxy {
 
 class PairLink {
  public:
-  using PrimaryCallback = std::function<void(bool failover)>;
+  // available: the pair has a primary now (or has just lost it); failover: the primary is
+  // another node than the last one.
+  using ServingCallback = std::function<void(bool available, bool failover)>;
 
   PairLink(uv_loop_t* loop, const config::NodePair& pair, const NodeLinkOptions& options);
 
   void start();
   void stop();
   void set_on_event(const NodeLink::EventCallback& cb);
-  // A primary became available; failover says whether it is another node than the last one.
-  void set_on_primary_available(PrimaryCallback cb) { on_primary_ = std::move(cb); }
+  // The pair gained or lost its primary.
+  void set_on_serving_changed(ServingCallback cb) { on_serving_ = std::move(cb); }
   void set_request_timeout(uint64_t ms);
 
   const std::string& id() const { return id_; }
@@ -51,7 +53,7 @@ class PairLink {
   const NodeLink* serving_ = nullptr;   // the node that is primary now, or null
   const NodeLink* last_serving_ = nullptr;
   uint64_t failovers_ = 0;
-  PrimaryCallback on_primary_;
+  ServingCallback on_serving_;
 };
 
 }  // namespace ix::proxy

@@ -1,0 +1,212 @@
+// A cluster for proxy integration tests: two node pairs (each a real ixnode primary and backup
+// sharing a SQLite database) and up to two real ixproxy processes, on loopback ports chosen for
+// the test, in a temporary folder.
+//
+//   pair-1 (tag p1): tenant 101, media chat + email
+//   pair-2 (tag p2): tenant 101, media chat
+//   proxy-1: two worker loops; proxy-2: one. request-timeout 3 s, pull-hold-timeout 1 s.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+
+#include "tests/support/http_exchange.h"
+#include "tests/support/process.h"
+#include "tests/support/protocol_client.h"
+
+namespace ix::test {
+
+class ClusterFixture : public ::testing::Test {
+ protected:
+  static constexpr int kPairs = 2;
+  static constexpr int kProxies = 2;
+
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("ix-proxy-" + std::to_string(::getpid()) + "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_ / "data");
+    for (auto& pair : node_ports_) {
+      for (auto& node : pair) node = {unused_port(loop_.get()), unused_port(loop_.get())};
+    }
+    for (auto& proxy : proxy_ports_) proxy = {unused_port(loop_.get()), unused_port(loop_.get())};
+  }
+
+  void TearDown() override {
+    for (auto& proxy : proxies_) proxy.reset();
+    for (auto& pair : nodes_) {
+      for (auto& node : pair) node.reset();
+    }
+    if (HasFailure()) {
+      for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
+        if (entry.path().extension() != ".log") continue;
+        std::ifstream in(entry.path());
+        std::cerr << "---- " << entry.path().filename().string() << "\n" << in.rdbuf() << "\n";
+      }
+    }
+    std::filesystem::remove_all(dir_);
+  }
+
+  std::string config_text() const {
+    auto endpoint = [](const char* section, std::pair<uint16_t, uint16_t> p) {
+      return std::string("[") + section + "]\nhost = \"127.0.0.1\"\nport = " + std::to_string(p.first) +
+             "\nadmin-port = " + std::to_string(p.second) + "\n";
+    };
+    std::string text = R"(
+[[tenants]]
+id = "101"
+[[tenants]]
+id = "202"
+[[media-types]]
+name = "chat"
+[[media-types]]
+name = "email"
+[[media-types]]
+name = "sms"
+enabled = false
+)";
+    const char* media[kPairs] = {R"(["chat", "email"])", R"(["chat"])"};
+    for (int i = 0; i < kPairs; ++i) {
+      const std::string id = "pair-" + std::to_string(i + 1);
+      text += "[[node-pairs]]\nid = \"" + id + "\"\ntag = \"p" + std::to_string(i + 1) +
+              "\"\ntenants = [\"101\"]\nmedia-types = " + media[i] + "\nagent-seats = " + std::to_string(seats_[i]) + "\n" +
+              endpoint("node-pairs.primary", node_ports_[i][0]) + endpoint("node-pairs.backup", node_ports_[i][1]) +
+              "[node-pairs.storage]\nsqlite-path = \"data/" + id + ".db\"\n[node-pairs.settings]\nlease-timeout = \"1s\"\n"
+              "pull-hold-timeout = \"30s\"\n";
+    }
+    text += "[[proxy-clusters]]\nid = \"desktops\"\n";
+    for (int i = 0; i < kProxies; ++i) {
+      text += "[[proxies]]\nid = \"proxy-" + std::to_string(i + 1) + "\"\ncluster = \"desktops\"\nhost = \"127.0.0.1\"\nport = " +
+              std::to_string(proxy_ports_[i].first) + "\nadmin-port = " + std::to_string(proxy_ports_[i].second) +
+              "\n[proxies.settings]\nrequest-timeout = \"" + request_timeout_ + "\"\npull-hold-timeout = \"1s\"\nworkers = " +
+              std::to_string(i == 0 ? 2 : 1) + "\n";
+    }
+    text += R"(
+[[queues]]
+id = "inbound"
+tenant = "101"
+[[views]]
+id = "all-inbound"
+tenant = "101"
+queues = ["inbound"]
+[[agents]]
+id = "a1"
+tenant = "101"
+[[agents]]
+id = "a2"
+tenant = "101"
+[[agents]]
+id = "a3"
+tenant = "101"
+)";
+    return text;
+  }
+
+  void write_config() { std::ofstream(dir_ / "cluster.toml") << config_text(); }
+
+  // Starts a pair's primary (which takes the lease) and then its backup.
+  void start_pair(int pair) {
+    write_config();
+    start_node(pair, 0);
+    ASSERT_TRUE(node_client(pair, proto::ClientType::MediaServer)) << "pair-" << pair + 1 << " primary did not start";
+    start_node(pair, 1);
+  }
+
+  void start_node(int pair, int which) {
+    const std::string id = "pair-" + std::to_string(pair + 1);
+    const char* role = which == 0 ? "primary" : "backup";
+    nodes_[pair][which] = std::make_unique<Process>(
+        std::vector<std::string>{IX_IXNODE, "--config", (dir_ / "cluster.toml").string(), "--node", id, "--role", role},
+        (dir_ / (id + "-" + role + ".log")).string());
+    ASSERT_TRUE(nodes_[pair][which]->start());
+  }
+
+  // Starts a proxy and waits until it reports ready (every served media has a reachable pair).
+  void start_proxy(int proxy) {
+    write_config();
+    const std::string id = "proxy-" + std::to_string(proxy + 1);
+    proxies_[proxy] = std::make_unique<Process>(
+        std::vector<std::string>{IX_IXPROXY, "--config", (dir_ / "cluster.toml").string(), "--proxy", id, "--log-level", "debug"},
+        (dir_ / (id + ".log")).string());
+    ASSERT_TRUE(proxies_[proxy]->start());
+    ASSERT_TRUE(wait_ready(proxy)) << id << " did not become ready";
+  }
+
+  bool wait_ready(int proxy, uint64_t timeout_ms = 20'000) {
+    const auto deadline = uv_now(loop_.get()) + timeout_ms;
+    while (uv_now(loop_.get()) < deadline) {
+      if (http_get(loop_, proxy_ports_[proxy].second, "/readyz").status() == 200) return true;
+      loop_.run_for(50);
+    }
+    return false;
+  }
+
+  // Connects and registers with a proxy.
+  std::unique_ptr<ProtocolClient> proxy_client(int proxy, proto::ClientType type) {
+    auto c = std::make_unique<ProtocolClient>(loop_, proxy_ports_[proxy].first);
+    EnvelopePtr reply = c->register_as(type);
+    EXPECT_TRUE(reply && reply->body.AsEventClientRegistered()) << "registration with proxy-" << proxy + 1 << " failed";
+    return c;
+  }
+
+  // Connects straight to the node that is primary for a pair (retrying while it starts).
+  std::unique_ptr<ProtocolClient> node_client(int pair, proto::ClientType type) {
+    for (int attempt = 0; attempt < 400; ++attempt) {
+      for (int which = 0; which < 2; ++which) {
+        if (!nodes_[pair][which]) continue;
+        auto c = std::make_unique<ProtocolClient>(loop_, node_ports_[pair][which].first);
+        if (c->closed()) continue;
+        EnvelopePtr reply = c->register_as(type);
+        if (reply && reply->body.AsEventClientRegistered() &&
+            reply->body.AsEventClientRegistered()->role == proto::ServerRole::Primary) {
+          return c;
+        }
+      }
+      loop_.run_for(25);
+    }
+    return nullptr;
+  }
+
+  std::string proxy_status(int proxy) { return http_get(loop_, proxy_ports_[proxy].second, "/status").body(); }
+  std::string proxy_metrics(int proxy) { return http_get(loop_, proxy_ports_[proxy].second, "/metrics").body(); }
+
+  TestLoop loop_;
+  std::filesystem::path dir_;
+  std::array<std::array<std::pair<uint16_t, uint16_t>, 2>, kPairs> node_ports_{};  // [pair][primary|backup] = {port, admin}
+  std::array<std::pair<uint16_t, uint16_t>, kProxies> proxy_ports_{};
+  std::array<uint32_t, kPairs> seats_{10, 10};
+  std::string request_timeout_ = "3s";
+  std::array<std::array<std::unique_ptr<Process>, 2>, kPairs> nodes_;
+  std::array<std::unique_ptr<Process>, kProxies> proxies_;
+};
+
+inline proto::RequestSubmitT chat_submit(const std::string& media = "chat", const std::string& id = "") {
+  proto::RequestSubmitT r;
+  r.tenant_id = "101";
+  r.media_type = media;
+  r.queue = "inbound";
+  r.interaction_type = "Inbound";
+  r.interaction_id = id;
+  return r;
+}
+
+inline proto::RequestAgentLoginT agent_login(const std::string& agent, const std::string& media = "chat") {
+  proto::RequestAgentLoginT login;
+  login.tenant_id = "101";
+  login.agent_id = agent;
+  login.place_id = "place-" + agent;
+  auto capacity = std::make_unique<proto::MediaCapacityT>();
+  capacity->media_type = media;
+  capacity->capacity = 2;
+  login.media.push_back(std::move(capacity));
+  return login;
+}
+
+inline int error_code(const EnvelopePtr& e) { return as_error(e) ? as_error(e)->code : 0; }
+inline std::string error_text(const EnvelopePtr& e) { return as_error(e) ? as_error(e)->text : "(no error)"; }
+
+}  // namespace ix::test

@@ -1,0 +1,181 @@
+// ixproxy in front of two real node pairs: where requests land, how they are found again, and
+// the cluster error codes a client sees.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "tests/proxy/cluster_fixture.h"
+
+namespace ix::test {
+namespace {
+
+constexpr int code(proto::ErrorCode c) { return static_cast<int>(c); }
+
+std::string submitted_id(const EnvelopePtr& reply) {
+  return reply && reply->body.AsEventSubmitted() ? reply->body.AsEventSubmitted()->interaction_id : "";
+}
+
+EnvelopePtr get_properties(ProtocolClient& client, const std::string& id) {
+  proto::RequestGetPropertiesT r;
+  r.interaction_id = id;
+  return client.call(r);
+}
+
+class ProxyRouting : public ClusterFixture {
+ protected:
+  void SetUp() override {
+    ClusterFixture::SetUp();
+    start_pair(0);
+    start_pair(1);
+    start_proxy(0);
+  }
+};
+
+TEST_F(ProxyRouting, SubmitsSpreadOverEligiblePairsAndAreFoundThroughAnyProxy) {
+  auto media = proxy_client(0, proto::ClientType::MediaServer);
+  std::map<std::string, int> by_tag;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 10; ++i) {
+    const std::string id = submitted_id(media->call(chat_submit()));
+    ASSERT_FALSE(id.empty());
+    ++by_tag[id.substr(0, 2)];
+    ids.push_back(id);
+  }
+  EXPECT_EQ(by_tag["p1"], 5);  // both pairs list chat: balanced
+  EXPECT_EQ(by_tag["p2"], 5);
+  for (int i = 0; i < 4; ++i) {
+    const std::string id = submitted_id(media->call(chat_submit("email")));
+    EXPECT_EQ(id.substr(0, 3), "p1-") << "only pair-1 lists email";
+    ids.push_back(id);
+  }
+  // A client-supplied ID: no tag, so a new proxy finds it by asking every pair.
+  ASSERT_EQ(submitted_id(media->call(chat_submit("chat", "order-1"))), "order-1");
+  ids.push_back("order-1");
+
+  start_proxy(1);
+  auto fresh = proxy_client(1, proto::ClientType::MediaServer);
+  for (const std::string& id : ids) {
+    EnvelopePtr props = get_properties(*fresh, id);
+    ASSERT_TRUE(props && props->body.AsEventProperties()) << id << ": " << error_text(props);
+    EXPECT_EQ(props->body.AsEventProperties()->interaction->interaction_id, id);
+  }
+  // The first lookup of the client-supplied ID was a miss; the second is a cache hit.
+  EXPECT_TRUE(get_properties(*fresh, "order-1")->body.AsEventProperties());
+  EXPECT_NE(proxy_metrics(1).find("ix_proxy_cache_lookups_total{result=\"hit\"} 1"), std::string::npos) << proxy_metrics(1);
+}
+
+TEST_F(ProxyRouting, AnswersWhatItCannotRouteWithTheClusterCodes) {
+  auto media = proxy_client(0, proto::ClientType::MediaServer);
+
+  // 2000: ping and other unsupported requests, naming the request.
+  EnvelopePtr pong = media->call(proto::RequestPingT{});
+  EXPECT_EQ(error_code(pong), code(proto::ErrorCode::ClusterUnsupportedOperation));
+  EXPECT_NE(error_text(pong).find("RequestPing"), std::string::npos);
+
+  // 2001: a disabled media type, and a tenant no pair serves.
+  EnvelopePtr sms = media->call(chat_submit("sms"));
+  EXPECT_EQ(error_code(sms), code(proto::ErrorCode::ClusterNoServerForMedia));
+  EXPECT_NE(error_text(sms).find("disabled"), std::string::npos) << error_text(sms);
+  proto::RequestSubmitT other_tenant = chat_submit();
+  other_tenant.tenant_id = "202";
+  EXPECT_EQ(error_code(media->call(other_tenant)), code(proto::ErrorCode::ClusterNoServerForMedia));
+
+  // Missing or wrong routing attributes are named.
+  proto::RequestSubmitT no_media = chat_submit();
+  no_media.media_type.clear();
+  EnvelopePtr missing = media->call(no_media);
+  EXPECT_EQ(error_code(missing), code(proto::ErrorCode::MissingAttribute));
+  EXPECT_NE(error_text(missing).find("RequestSubmit.media_type"), std::string::npos);
+  proto::RequestSubmitT bad_tenant = chat_submit();
+  bad_tenant.tenant_id = "999";
+  EXPECT_NE(error_text(media->call(bad_tenant)).find("RequestSubmit.tenant_id \"999\""), std::string::npos);
+  EnvelopePtr no_id = media->call(proto::RequestStopProcessingT{});
+  EXPECT_EQ(error_code(no_id), code(proto::ErrorCode::MissingAttribute));
+  EXPECT_NE(error_text(no_id).find("RequestStopProcessing.interaction_id"), std::string::npos);
+
+  // An unknown ID that every pair denies is a definite "unknown".
+  EXPECT_EQ(error_code(get_properties(*media, "nobody-has-this")), code(proto::ErrorCode::UnknownInteraction));
+  // The client type rule still holds behind the proxy (a node trusts the proxy with everything).
+  proto::RequestPullT pull;
+  pull.tenant_id = "101";
+  pull.view_id = "all-inbound";
+  EXPECT_EQ(error_code(media->call(pull)), code(proto::ErrorCode::RequestNotAllowed));
+}
+
+TEST_F(ProxyRouting, DuplicateClientSuppliedIdsAreRefusedAnd2005WhenTwoPairsHaveOne) {
+  // Created behind the proxy's back, straight on each pair: the situation the seed documents.
+  for (int pair = 0; pair < 2; ++pair) {
+    auto direct = node_client(pair, proto::ClientType::MediaServer);
+    ASSERT_EQ(submitted_id(direct->call(chat_submit("chat", "dup-1"))), "dup-1");
+  }
+  auto direct = node_client(0, proto::ClientType::MediaServer);
+  ASSERT_EQ(submitted_id(direct->call(chat_submit("chat", "solo-1"))), "solo-1");
+
+  auto media = proxy_client(0, proto::ClientType::MediaServer);
+  EnvelopePtr two = get_properties(*media, "dup-1");
+  EXPECT_EQ(error_code(two), code(proto::ErrorCode::ClusterDuplicateInteraction));
+  EXPECT_NE(error_text(two).find("pair-1, pair-2"), std::string::npos) << error_text(two);
+
+  // Submitting an ID that already exists on another pair is refused, whichever pair is next.
+  for (int i = 0; i < 2; ++i) {
+    EnvelopePtr again = media->call(chat_submit("chat", "solo-1"));
+    EXPECT_EQ(error_code(again), code(proto::ErrorCode::DuplicateInteractionId)) << error_text(again);
+    EXPECT_NE(error_text(again).find("pair-1"), std::string::npos);
+  }
+  EXPECT_EQ(error_code(media->call(chat_submit("chat", "dup-1"))), code(proto::ErrorCode::ClusterDuplicateInteraction));
+}
+
+TEST_F(ProxyRouting, AStoppedPairGives2003And2002AndSubmitsAvoidIt) {
+  auto media = proxy_client(0, proto::ClientType::MediaServer);
+  std::string on_pair_2;
+  while (on_pair_2.empty()) {
+    const std::string id = submitted_id(media->call(chat_submit()));
+    ASSERT_FALSE(id.empty());
+    if (id.rfind("p2-", 0) == 0) on_pair_2 = id;
+  }
+  auto desktop = proxy_client(0, proto::ClientType::AgentApplication);
+  nodes_[1][1]->kill(SIGKILL);
+  nodes_[1][0]->kill(SIGKILL);
+
+  // Known owner, cannot be asked: 2003 naming the pair — answered at once, not after a timeout.
+  const uint64_t started = uv_now(loop_.get());
+  EnvelopePtr lost = get_properties(*media, on_pair_2);
+  EXPECT_EQ(error_code(lost), code(proto::ErrorCode::ClusterInteractionNotAccessible)) << error_text(lost);
+  EXPECT_NE(error_text(lost).find("pair-2"), std::string::npos);
+  EXPECT_LT(uv_now(loop_.get()) - started, 1000u);
+  // Unknown client ID with a pair down: the proxy cannot say it does not exist.
+  EXPECT_EQ(error_code(get_properties(*media, "order-77")), code(proto::ErrorCode::ClusterInteractionNotAccessible));
+  // An agent login needs every pair serving the tenant: 2002 naming the missing one.
+  EnvelopePtr login = desktop->call(agent_login("a1"));
+  EXPECT_EQ(error_code(login), code(proto::ErrorCode::ClusterLostConnection)) << error_text(login);
+  EXPECT_NE(error_text(login).find("pair-2"), std::string::npos);
+  // Submits go to the pair that is left.
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(submitted_id(media->call(chat_submit())).substr(0, 3), "p1-");
+  const std::string metrics = proxy_metrics(0);
+  EXPECT_NE(metrics.find("ix_proxy_errors_total{code=\"2003\"} 2"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("ix_proxy_pair_reachable{pair=\"pair-2\",worker=\"0\"} 0"), std::string::npos);
+}
+
+TEST_F(ProxyRouting, ARequestInFlightWhenTheNodeStallsGets2002WithinTheRequestTimeout) {
+  auto media = proxy_client(0, proto::ClientType::MediaServer);
+  std::string on_pair_2;
+  while (on_pair_2.empty()) {
+    const std::string id = submitted_id(media->call(chat_submit()));
+    if (id.rfind("p2-", 0) == 0) on_pair_2 = id;
+  }
+  nodes_[1][0]->signal(SIGSTOP);
+  const uint64_t started = uv_now(loop_.get());
+  EnvelopePtr stalled = get_properties(*media, on_pair_2);
+  const uint64_t took = uv_now(loop_.get()) - started;
+  nodes_[1][0]->signal(SIGCONT);
+  EXPECT_EQ(error_code(stalled), code(proto::ErrorCode::ClusterLostConnection)) << error_text(stalled);
+  EXPECT_NE(error_text(stalled).find("pair-2 primary"), std::string::npos) << error_text(stalled);
+  EXPECT_GE(took, 2900u);  // request-timeout is 3 s
+  EXPECT_LT(took, 4500u);
+  // The node answers again once it runs: the link reconnects and the interaction is there.
+  ASSERT_TRUE(loop_.run_until([&] { return get_properties(*media, on_pair_2)->body.AsEventProperties() != nullptr; }, 10'000));
+}
+
+}  // namespace
+}  // namespace ix::test

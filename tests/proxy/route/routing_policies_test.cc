@@ -1,0 +1,192 @@
+// The proxy's routing policies against scripted pair states and answers (mcrouter style: no
+// sockets, no nodes).
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "proxy/route/agent_fan_out.h"
+#include "proxy/route/interaction_cache.h"
+#include "proxy/route/owner_lookup.h"
+#include "proxy/route/pull_plan.h"
+#include "proxy/route/request_attributes.h"
+#include "proxy/route/submit_router.h"
+#include "tests/proxy/route/route_fixture.h"
+
+namespace ix::proxy {
+namespace {
+
+using test::routing_config;
+
+constexpr int code(proto::ErrorCode c) { return static_cast<int>(c); }
+
+PairAnswer found(PairIndex pair) {
+  return PairAnswer::reply(pair, std::make_shared<const std::vector<uint8_t>>());
+}
+PairAnswer not_found(PairIndex pair) {
+  return PairAnswer::refused(pair, wire::make_error(proto::ErrorCode::UnknownInteraction, "no such interaction"));
+}
+
+TEST(SubmitRouter, BalancesAcrossEligiblePairsOnly) {
+  RoutingTable table(routing_config());
+  SubmitRouter router;
+  std::map<PairIndex, int> chosen;
+  for (int i = 0; i < 10; ++i) {
+    Result<PairIndex> pair = router.choose(table, "101", "chat", {true, true, true});
+    ASSERT_TRUE(pair);
+    ++chosen[*pair];
+  }
+  // pair-3 has submit disabled; pair-1 lists chat; pair-2 serves every media.
+  EXPECT_EQ(chosen[0], 5);
+  EXPECT_EQ(chosen[1], 5);
+  EXPECT_EQ(chosen.count(2), 0u);
+  // Email: only pair-2 lists it (pair-1 lists chat only).
+  EXPECT_EQ(*router.choose(table, "101", "email", {true, true, true}), 1u);
+  // Tenant 202 is served by pair-2 alone.
+  EXPECT_EQ(*router.choose(table, "202", "chat", {true, true, true}), 1u);
+}
+
+TEST(SubmitRouter, SkipsUnreachablePairsAndSays2002WhenNoneIsLeft) {
+  RoutingTable table(routing_config());
+  SubmitRouter router;
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(*router.choose(table, "101", "chat", {false, true, true}), 1u);
+  Result<PairIndex> none = router.choose(table, "101", "chat", {false, false, true});
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().code, code(proto::ErrorCode::ClusterLostConnection));
+  EXPECT_NE(none.error().text.find("pair-1, pair-2"), std::string::npos) << none.error().text;
+}
+
+TEST(SubmitRouter, Says2001ForDisabledUnknownOrUnservedMedia) {
+  RoutingTable table(routing_config());
+  SubmitRouter router;
+  for (auto [tenant, media, why] : {std::tuple{"101", "sms", "disabled"}, std::tuple{"101", "fax", "not configured"},
+                                    std::tuple{"303", "chat", "no node pair accepts"}}) {
+    Result<PairIndex> r = router.choose(table, tenant, media, {true, true, true});
+    ASSERT_FALSE(r) << media;
+    EXPECT_EQ(r.error().code, code(proto::ErrorCode::ClusterNoServerForMedia));
+    EXPECT_NE(r.error().text.find(why), std::string::npos) << r.error().text;
+  }
+}
+
+TEST(OwnerLookup, RoutesClusterIdsByTagWithoutCacheOrBroadcast) {
+  RoutingTable table(routing_config());
+  InteractionCache cache(100);
+  OwnerPlan plan = plan_owner_lookup(table, cache, "p2-00000000000000a3");
+  ASSERT_TRUE(plan.owner);
+  EXPECT_EQ(*plan.owner, 1u);
+  EXPECT_TRUE(plan.ask.empty());
+  EXPECT_EQ(cache.hits() + cache.misses(), 0u);
+  // Snapshot IDs carry the tag too.
+  EXPECT_EQ(*plan_owner_lookup(table, cache, "p3-snap-7").owner, 2u);
+  // A tag no pair has, or the wrong shape, is a client-supplied ID: ask everyone.
+  EXPECT_EQ(plan_owner_lookup(table, cache, "zz-00000000000000a3").ask.size(), 3u);
+  EXPECT_EQ(plan_owner_lookup(table, cache, "p2-123").ask.size(), 3u);
+}
+
+TEST(OwnerLookup, UsesTheCacheForClientIds) {
+  RoutingTable table(routing_config());
+  InteractionCache cache(100);
+  cache.remember("order-42", 2);
+  OwnerPlan plan = plan_owner_lookup(table, cache, "order-42");
+  EXPECT_TRUE(plan.from_cache);
+  EXPECT_EQ(*plan.owner, 2u);
+  EXPECT_EQ(cache.hits(), 1u);
+}
+
+TEST(OwnerLookup, DecidesOwnerDuplicateInaccessibleOrUnknown) {
+  RoutingTable table(routing_config());
+  EXPECT_EQ(*decide_owner(table, "x", {not_found(0), found(1), not_found(2)}), 1u);
+
+  Result<PairIndex> duplicate = decide_owner(table, "x", {found(0), not_found(1), found(2)});
+  ASSERT_FALSE(duplicate);
+  EXPECT_EQ(duplicate.error().code, code(proto::ErrorCode::ClusterDuplicateInteraction));
+  EXPECT_NE(duplicate.error().text.find("pair-1, pair-3"), std::string::npos);
+
+  // One found is an answer even if another pair is down.
+  EXPECT_EQ(*decide_owner(table, "x", {PairAnswer::unreachable(0, "down"), found(1), not_found(2)}), 1u);
+
+  Result<PairIndex> inaccessible = decide_owner(table, "x", {not_found(0), PairAnswer::unreachable(1, "down"), not_found(2)});
+  ASSERT_FALSE(inaccessible);
+  EXPECT_EQ(inaccessible.error().code, code(proto::ErrorCode::ClusterInteractionNotAccessible));
+  EXPECT_NE(inaccessible.error().text.find("pair-2"), std::string::npos);
+
+  // A node refusing for another reason cannot vouch either.
+  Result<PairIndex> refused = decide_owner(
+      table, "x", {not_found(0), PairAnswer::refused(1, wire::make_error(proto::ErrorCode::NotPrimary, "backup")), not_found(2)});
+  EXPECT_EQ(refused.error().code, code(proto::ErrorCode::ClusterInteractionNotAccessible));
+
+  Result<PairIndex> unknown = decide_owner(table, "x", {not_found(0), not_found(1), not_found(2)});
+  EXPECT_EQ(unknown.error().code, code(proto::ErrorCode::UnknownInteraction));
+}
+
+TEST(InteractionCache, EvictsOldestFirstWhenFull) {
+  InteractionCache cache(3);
+  for (int i = 0; i < 5; ++i) cache.remember("id-" + std::to_string(i), static_cast<PairIndex>(i % 2));
+  EXPECT_EQ(cache.size(), 3u);
+  EXPECT_FALSE(cache.find("id-0"));
+  EXPECT_FALSE(cache.find("id-1"));
+  EXPECT_EQ(*cache.find("id-4"), 0u);
+  cache.remember("id-2", 1);  // an update does not make it younger or grow the cache
+  cache.remember("id-5", 1);
+  EXPECT_FALSE(cache.find("id-2"));
+  EXPECT_EQ(cache.size(), 3u);
+  cache.forget("id-5");
+  EXPECT_FALSE(cache.find("id-5"));
+  EXPECT_EQ(cache.size(), 2u);
+}
+
+TEST(AgentFanOut, AllMustAcceptAndTheAcceptedAreListedForRevocation) {
+  RoutingTable table(routing_config());
+  FanOutOutcome ok = decide_fan_out(table, {found(0), found(1), found(2)});
+  EXPECT_TRUE(ok.status);
+  EXPECT_EQ(ok.accepted.size(), 3u);
+
+  FanOutOutcome seats = decide_fan_out(
+      table, {found(0), PairAnswer::refused(1, wire::make_error(proto::ErrorCode::NoSeatsAvailable, "all 2 seats taken")),
+              PairAnswer::unreachable(2, "down")});
+  ASSERT_FALSE(seats.status);
+  EXPECT_EQ(seats.status.error().code, code(proto::ErrorCode::NoSeatsAvailable));  // a refusal wins over a lost pair
+  EXPECT_EQ(seats.status.error().text, "node pair pair-2 refused: all 2 seats taken");
+  EXPECT_EQ(seats.accepted, (PairSet{0}));
+  EXPECT_EQ(seats.failed, (PairSet{1, 2}));
+
+  FanOutOutcome lost = decide_fan_out(table, {found(0), PairAnswer::unreachable(2, "lost connection")});
+  EXPECT_EQ(lost.status.error().code, code(proto::ErrorCode::ClusterLostConnection));
+  EXPECT_NE(lost.status.error().text.find("pair-3"), std::string::npos);
+}
+
+TEST(PullPlanner, RotatesTheFirstPairAndLeavesOutUnreachableOnes) {
+  PullPlanner planner;
+  EXPECT_EQ(planner.order({0, 1, 2}, {true, true, true}), (PairSet{0, 1, 2}));
+  EXPECT_EQ(planner.order({0, 1, 2}, {true, true, true}), (PairSet{1, 2, 0}));
+  EXPECT_EQ(planner.order({0, 1, 2}, {true, false, true}), (PairSet{2, 0}));
+  EXPECT_TRUE(planner.order({}, {}).empty());
+}
+
+TEST(PullPlanner, CapsEachPairsHoldAtPullHoldTimeout) {
+  EXPECT_EQ(PullPlanner::hold_per_pair(30'000, std::chrono::seconds(2)), 2000u);
+  EXPECT_EQ(PullPlanner::hold_per_pair(500, std::chrono::seconds(2)), 500u);
+}
+
+TEST(RequestAttributes, RouteKindsAndTheInteractionIdTheyCarry) {
+  using M = proto::Message;
+  EXPECT_EQ(route_kind(M::RequestSubmit), RouteKind::kSubmit);
+  EXPECT_EQ(route_kind(M::RequestAccept), RouteKind::kByInteraction);
+  EXPECT_EQ(route_kind(M::RequestAgentLogin), RouteKind::kAgent);
+  EXPECT_EQ(route_kind(M::RequestPull), RouteKind::kPull);
+  EXPECT_EQ(route_kind(M::RequestPing), RouteKind::kUnsupported);
+
+  proto::RequestStopProcessingT stop;
+  stop.interaction_id = "order-7";
+  wire::Frame frame = wire::encode_frame(1, 0, stop);
+  const std::vector<uint8_t> payload(frame.begin() + wire::kFrameHeaderSize, frame.end());
+  const proto::Envelope* e = proto::GetEnvelope(payload.data());
+  ASSERT_NE(interaction_id_of(*e), nullptr);
+  EXPECT_EQ(interaction_id_of(*e)->str(), "order-7");
+
+  wire::Frame missing = wire::encode_frame(1, 0, proto::RequestLockT{});
+  const std::vector<uint8_t> missing_payload(missing.begin() + wire::kFrameHeaderSize, missing.end());
+  EXPECT_EQ(interaction_id_of(*proto::GetEnvelope(missing_payload.data())), nullptr);
+}
+
+}  // namespace
+}  // namespace ix::proxy
