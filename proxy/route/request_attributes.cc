@@ -34,6 +34,10 @@ RouteKind route_kind(proto::Message type) {
       return RouteKind::kPull;
     case M::RequestWorkbinSubscribe:
       return RouteKind::kWorkbinListen;
+    case M::RequestTakeSnapshot:
+    case M::RequestSnapshotPage:
+    case M::RequestReleaseSnapshot:
+      return RouteKind::kSnapshot;
     default:
       return RouteKind::kUnsupported;
   }
@@ -46,6 +50,7 @@ const char* route_name(RouteKind kind) {
     case RouteKind::kAgent: return "agent";
     case RouteKind::kPull: return "pull";
     case RouteKind::kWorkbinListen: return "workbin";
+    case RouteKind::kSnapshot: return "snapshot";
     case RouteKind::kUnsupported: return "proxy";
   }
   return "proxy";

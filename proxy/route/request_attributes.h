@@ -14,6 +14,7 @@ enum class RouteKind {
   kAgent,           // every pair serving the tenant, one reply
   kPull,            // spread over the pairs serving the tenant
   kWorkbinListen,   // every pair serving the tenant, one reply
+  kSnapshot,        // every pair serving the tenant; parts named in the snapshot ID
   kUnsupported,     // answered by the proxy with 2000
 };
 

@@ -234,6 +234,10 @@ void ProxyWorker::dispatch(Call call, const proto::Envelope& envelope) {
       return handle_pull(call, envelope);
     case RouteKind::kWorkbinListen:
       return handle_workbin_subscribe(call, envelope);
+    case RouteKind::kSnapshot:
+      if (call.type == proto::Message::RequestTakeSnapshot) return handle_take_snapshot(call, envelope);
+      if (call.type == proto::Message::RequestSnapshotPage) return handle_snapshot_page(call, envelope);
+      return handle_release_snapshot(call, envelope);
     case RouteKind::kUnsupported:
       return reply_error(call, wire::make_error(proto::ErrorCode::ClusterUnsupportedOperation,
                                                 wire::message_name(call.type) + " is not supported by the proxy" +

@@ -123,6 +123,11 @@ class ProxyWorker {
   void pull_next(std::shared_ptr<PullState> state);
   void remember_owner(const proto::InteractionInfo* info, PairIndex pair);
 
+  // Snapshots (snapshot_requests.cc).
+  void handle_take_snapshot(const Call& call, const proto::Envelope& envelope);
+  void handle_snapshot_page(const Call& call, const proto::Envelope& envelope);
+  void handle_release_snapshot(const Call& call, const proto::Envelope& envelope);
+
   // Agents (agent_requests.cc).
   void handle_agent_request(const Call& call, const proto::Envelope& envelope);
   void apply_agent_change(const AgentKey& key, const proto::EnvelopeT& request, const Call& call);

@@ -177,5 +177,94 @@ TEST_F(ProxyRouting, ARequestInFlightWhenTheNodeStallsGets2002WithinTheRequestTi
   ASSERT_TRUE(loop_.run_until([&] { return get_properties(*media, on_pair_2)->body.AsEventProperties() != nullptr; }, 10'000));
 }
 
+TEST_F(ProxyRouting, PullHoldTimeoutKeepsAnEmptyPairFromStallingThePull) {
+  // Three interactions, all on pair-2; pair-1 stays empty.
+  auto direct = node_client(1, proto::ClientType::MediaServer);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(direct->call(chat_submit())->body.AsEventSubmitted());
+  auto router = proxy_client(0, proto::ClientType::RoutingEngine);
+  proto::RequestPullT pull;
+  pull.tenant_id = "101";
+  pull.view_id = "all-inbound";
+  pull.for_strategy = true;
+  pull.hold_time_ms = 20'000;
+  // Whichever pair is asked first, the busy one answers at once.
+  for (int i = 0; i < 3; ++i) {
+    const uint64_t started = uv_now(loop_.get());
+    EnvelopePtr reply = router->call(pull);
+    ASSERT_TRUE(reply && reply->body.AsEventPulled()) << error_text(reply);
+    ASSERT_EQ(reply->body.AsEventPulled()->interactions.size(), 1u);
+    EXPECT_EQ(reply->body.AsEventPulled()->interactions[0]->node_id, "pair-2");
+    EXPECT_LT(uv_now(loop_.get()) - started, 500u);
+  }
+  // Both empty: an interaction arriving on either pair while the pull waits is found within
+  // about one pull-hold-timeout (1 s), not after the 20 s the client allowed.
+  const uint64_t ref = router->send(pull);
+  loop_.run_for(300);
+  EnvelopePtr late = direct->call(chat_submit());
+  const uint64_t arrived = uv_now(loop_.get());
+  EnvelopePtr reply = router->wait_reply(ref, 25'000);
+  ASSERT_TRUE(reply && reply->body.AsEventPulled()) << error_text(reply);
+  ASSERT_EQ(reply->body.AsEventPulled()->interactions.size(), 1u);
+  EXPECT_EQ(reply->body.AsEventPulled()->interactions[0]->interaction_id, late->body.AsEventSubmitted()->interaction_id);
+  EXPECT_LT(uv_now(loop_.get()) - arrived, 1800u);
+  // Nothing at all: the answer is empty once the client's hold time is over.
+  pull.hold_time_ms = 1500;
+  const uint64_t started = uv_now(loop_.get());
+  EnvelopePtr empty = router->call(pull, 0);
+  ASSERT_TRUE(empty && empty->body.AsEventPulled());
+  EXPECT_TRUE(empty->body.AsEventPulled()->interactions.empty());
+  EXPECT_GE(uv_now(loop_.get()) - started, 1400u);
+  EXPECT_LT(uv_now(loop_.get()) - started, 3000u);
+}
+
+TEST_F(ProxyRouting, SnapshotsSpanPairsPageThroughAnyProxyAndGive2006WhenAPartIsGone) {
+  auto media = proxy_client(0, proto::ClientType::MediaServer);
+  std::set<std::string> submitted;
+  for (int i = 0; i < 9; ++i) submitted.insert(submitted_id(media->call(chat_submit())));
+  auto desktop = proxy_client(0, proto::ClientType::AgentApplication);
+  proto::RequestTakeSnapshotT take;
+  take.tenant_id = "101";
+  take.view_id = "all-inbound";
+  EnvelopePtr taken = desktop->call(take);
+  ASSERT_TRUE(taken && taken->body.AsEventSnapshotTaken()) << error_text(taken);
+  EXPECT_EQ(taken->body.AsEventSnapshotTaken()->count, 9u);  // the cluster total
+  const std::string id = taken->body.AsEventSnapshotTaken()->snapshot_id;
+
+  start_proxy(1);
+  auto other = proxy_client(1, proto::ClientType::AgentApplication);
+  std::set<std::string> paged;
+  for (uint32_t start = 0; start < 9; start += 4) {
+    proto::RequestSnapshotPageT page;
+    page.snapshot_id = id;
+    page.start = start;
+    page.count = 4;
+    EnvelopePtr reply = other->call(page);
+    ASSERT_TRUE(reply && reply->body.AsEventSnapshotPage()) << error_text(reply);
+    EXPECT_EQ(reply->body.AsEventSnapshotPage()->interactions.size(), std::min(4u, 9 - start));
+    for (const auto& info : reply->body.AsEventSnapshotPage()->interactions) paged.insert(info->interaction_id);
+  }
+  EXPECT_EQ(paged, submitted);
+  proto::RequestReleaseSnapshotT release;
+  release.snapshot_id = id;
+  EXPECT_TRUE(other->call(release)->body.AsEventAck());
+  EXPECT_EQ(error_code(other->call(release)), code(proto::ErrorCode::ClusterSnapshotNotAccessible));  // already released
+
+  proto::RequestSnapshotPageT bogus;
+  bogus.snapshot_id = "not-a-snapshot";
+  bogus.count = 1;
+  EXPECT_EQ(error_code(other->call(bogus)), code(proto::ErrorCode::InvalidAttribute));
+
+  EnvelopePtr second = desktop->call(take);
+  ASSERT_TRUE(second && second->body.AsEventSnapshotTaken());
+  nodes_[1][1]->kill(SIGKILL);
+  nodes_[1][0]->kill(SIGKILL);
+  proto::RequestSnapshotPageT page;
+  page.snapshot_id = second->body.AsEventSnapshotTaken()->snapshot_id;
+  page.count = 9;
+  EnvelopePtr gone = desktop->call(page);
+  EXPECT_EQ(error_code(gone), code(proto::ErrorCode::ClusterSnapshotNotAccessible)) << error_text(gone);
+  EXPECT_NE(error_text(gone).find("p2-snap-"), std::string::npos) << error_text(gone);
+}
+
 }  // namespace
 }  // namespace ix::test

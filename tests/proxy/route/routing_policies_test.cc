@@ -5,6 +5,7 @@
 #include <map>
 
 #include "proxy/route/agent_fan_out.h"
+#include "proxy/route/cluster_snapshot.h"
 #include "proxy/route/interaction_cache.h"
 #include "proxy/route/owner_lookup.h"
 #include "proxy/route/pull_plan.h"
@@ -186,6 +187,35 @@ TEST(RequestAttributes, RouteKindsAndTheInteractionIdTheyCarry) {
   wire::Frame missing = wire::encode_frame(1, 0, proto::RequestLockT{});
   const std::vector<uint8_t> missing_payload(missing.begin() + wire::kFrameHeaderSize, missing.end());
   EXPECT_EQ(interaction_id_of(*proto::GetEnvelope(missing_payload.data())), nullptr);
+}
+
+TEST(ClusterSnapshot, IdRoundTripsAndRejectsAnythingElse) {
+  std::vector<SnapshotPart> parts{{"p1-snap-3", 120}, {"p2-snap-9", 0}};
+  const std::string id = encode_cluster_snapshot(parts);
+  EXPECT_EQ(id, "cs:p1-snap-3@120,p2-snap-9@0");
+  auto decoded = decode_cluster_snapshot(id);
+  ASSERT_TRUE(decoded);
+  ASSERT_EQ(decoded->size(), 2u);
+  EXPECT_EQ((*decoded)[1].node_snapshot_id, "p2-snap-9");
+  EXPECT_EQ((*decoded)[0].count, 120u);
+  for (const char* bad : {"", "p1-snap-3", "cs:", "cs:p1-snap-3", "cs:p1-snap-3@", "cs:p1-snap-3@12x", "cs:@4",
+                          "cs:p1-snap-3@1,", "cs:p1-snap-3@99999999999"}) {
+    EXPECT_FALSE(decode_cluster_snapshot(bad)) << bad;
+  }
+}
+
+TEST(ClusterSnapshot, PagePositionsSpanParts) {
+  std::vector<SnapshotPart> parts{{"a", 3}, {"b", 0}, {"c", 4}};
+  auto ranges = page_ranges(parts, 2, 3);
+  ASSERT_EQ(ranges.size(), 2u);
+  EXPECT_EQ(ranges[0].part, 0u);
+  EXPECT_EQ(ranges[0].start, 2u);
+  EXPECT_EQ(ranges[0].count, 1u);
+  EXPECT_EQ(ranges[1].part, 2u);
+  EXPECT_EQ(ranges[1].start, 0u);
+  EXPECT_EQ(ranges[1].count, 2u);
+  EXPECT_TRUE(page_ranges(parts, 7, 10).empty());
+  EXPECT_EQ(page_ranges(parts, 0, 100).size(), 2u);
 }
 
 }  // namespace
