@@ -73,7 +73,8 @@ enabled = false
     for (int i = 0; i < kPairs; ++i) {
       const std::string id = "pair-" + std::to_string(i + 1);
       text += "[[node-pairs]]\nid = \"" + id + "\"\ntag = \"p" + std::to_string(i + 1) +
-              "\"\ntenants = [\"101\"]\nmedia-types = " + media[i] + "\nagent-seats = " + std::to_string(seats_[i]) + "\n" +
+              "\"\ntenants = [\"101\"]\nmedia-types = " + media[i] + "\nagent-seats = " + std::to_string(seats_[i]) +
+              "\nenable-submit = " + (enable_submit_[i] ? "true" : "false") + "\n" +
               endpoint("node-pairs.primary", node_ports_[i][0]) + endpoint("node-pairs.backup", node_ports_[i][1]) +
               "[node-pairs.storage]\nsqlite-path = \"data/" + id + ".db\"\n[node-pairs.settings]\nlease-timeout = \"1s\"\n"
               "pull-hold-timeout = \"30s\"\n";
@@ -179,6 +180,7 @@ tenant = "101"
   std::array<std::array<std::pair<uint16_t, uint16_t>, 2>, kPairs> node_ports_{};  // [pair][primary|backup] = {port, admin}
   std::array<std::pair<uint16_t, uint16_t>, kProxies> proxy_ports_{};
   std::array<uint32_t, kPairs> seats_{10, 10};
+  std::array<bool, kPairs> enable_submit_{true, true};
   std::string request_timeout_ = "3s";
   std::array<std::array<std::unique_ptr<Process>, 2>, kPairs> nodes_;
   std::array<std::unique_ptr<Process>, kProxies> proxies_;

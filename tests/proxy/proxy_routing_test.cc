@@ -2,6 +2,8 @@
 // the cluster error codes a client sees.
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include <map>
 #include <set>
 
@@ -264,6 +266,41 @@ TEST_F(ProxyRouting, SnapshotsSpanPairsPageThroughAnyProxyAndGive2006WhenAPartIs
   EnvelopePtr gone = desktop->call(page);
   EXPECT_EQ(error_code(gone), code(proto::ErrorCode::ClusterSnapshotNotAccessible)) << error_text(gone);
   EXPECT_NE(error_text(gone).find("p2-snap-"), std::string::npos) << error_text(gone);
+}
+
+TEST_F(ProxyRouting, StatusShowsEveryPairAndSighupReloadsRoutingWithoutDroppingClients) {
+  auto status = nlohmann::json::parse(proxy_status(0));
+  ASSERT_EQ(status["pairs"].size(), 2u);
+  EXPECT_EQ(status["workers"].size(), 2u);
+  for (const auto& pair : status["pairs"]) {
+    EXPECT_TRUE(pair["reachable"].get<bool>()) << pair.dump();
+    EXPECT_NE(pair["serving"].get<std::string>().find("primary"), std::string::npos) << pair.dump();
+    EXPECT_EQ(pair["nodes"][1]["state"], "backup");
+  }
+
+  auto media = proxy_client(0, proto::ClientType::MediaServer);
+  enable_submit_[1] = false;  // pair-2 stops taking new interactions
+  write_config();
+  proxies_[0]->signal(SIGHUP);
+  ASSERT_TRUE(loop_.run_until([&] { return proxies_[0]->log().find("event=reload applied=true") != std::string::npos; }, 5000));
+  loop_.run_for(100);  // the workers apply it on their loops
+  for (int i = 0; i < 6; ++i) {
+    EnvelopePtr reply = media->call(chat_submit());  // the same connection as before the reload
+    ASSERT_TRUE(reply && reply->body.AsEventSubmitted()) << error_text(reply);
+    EXPECT_EQ(reply->body.AsEventSubmitted()->interaction_id.substr(0, 3), "p1-");
+  }
+
+  // Failover as the operator sees it.
+  nodes_[0][0]->kill(SIGKILL);
+  ASSERT_TRUE(loop_.run_until([&] {
+    auto s = nlohmann::json::parse(proxy_status(0));
+    return s["pairs"][0]["serving"].get<std::string>().find("pair-1 backup") != std::string::npos;
+  }, 10'000)) << proxy_status(0);
+  status = nlohmann::json::parse(proxy_status(0));
+  EXPECT_EQ(status["pairs"][0]["failovers"], 1);
+  EXPECT_EQ(status["pairs"][0]["nodes"][0]["state"], "down");
+  EXPECT_NE(proxy_metrics(0).find("ix_proxy_failovers_total{pair=\"pair-1\"} 2"), std::string::npos)
+      << "both workers saw the failover";
 }
 
 }  // namespace
