@@ -1,6 +1,7 @@
 #include "protocol/wire/messages.h"
 
 #include <chrono>
+#include <cstring>
 
 namespace ix::wire {
 
@@ -26,6 +27,39 @@ Frame encode_envelope(const proto::EnvelopeT& envelope) {
   auto& builder = detail::thread_builder();
   builder.Clear();
   return detail::finish_frame(builder, proto::Envelope::Pack(builder, &envelope));
+}
+
+Frame readdress_envelope(std::span<const uint8_t> payload, uint64_t ref_id, uint64_t client_id) {
+  // Layout of the new payload (offsets from its start; every one 8-aligned where it matters):
+  //   0 root offset -> 24 | 4 "IXC1" | 8 vtable (5 fields) | 24 table: soffset, body, extension,
+  //   body_type, ref_id, client_id | 56 the original payload, untouched.
+  constexpr size_t kVtable = 8, kTable = 24, kOriginal = 56;
+  constexpr uint16_t kBody = 4, kExtension = 8, kBodyType = 12, kRef = 16, kClient = 24, kTableSize = 32;
+  const proto::Envelope* original = proto::GetEnvelope(payload.data());
+  const auto position = [&](const void* table) { return static_cast<size_t>(static_cast<const uint8_t*>(table) - payload.data()); };
+
+  Frame frame(kFrameHeaderSize + kOriginal + payload.size(), 0);
+  uint8_t* p = frame.data() + kFrameHeaderSize;
+  flatbuffers::WriteScalar<uint32_t>(frame.data(), static_cast<uint32_t>(kOriginal + payload.size()));
+  flatbuffers::WriteScalar<uint32_t>(p, kTable);
+  std::memcpy(p + 4, proto::EnvelopeIdentifier(), 4);
+  const uint16_t vtable[] = {4 + 5 * 2, kTableSize, kRef, kClient, kBodyType,
+                             static_cast<uint16_t>(original->body() ? kBody : 0),
+                             static_cast<uint16_t>(original->extension() ? kExtension : 0)};
+  for (size_t i = 0; i < std::size(vtable); ++i) flatbuffers::WriteScalar<uint16_t>(p + kVtable + 2 * i, vtable[i]);
+  flatbuffers::WriteScalar<int32_t>(p + kTable, static_cast<int32_t>(kTable - kVtable));
+  if (original->body()) {
+    flatbuffers::WriteScalar<uint32_t>(p + kTable + kBody, static_cast<uint32_t>(kOriginal + position(original->body()) - (kTable + kBody)));
+  }
+  if (original->extension()) {
+    flatbuffers::WriteScalar<uint32_t>(p + kTable + kExtension,
+                                       static_cast<uint32_t>(kOriginal + position(original->extension()) - (kTable + kExtension)));
+  }
+  p[kTable + kBodyType] = static_cast<uint8_t>(original->body_type());
+  flatbuffers::WriteScalar<uint64_t>(p + kTable + kRef, ref_id);
+  flatbuffers::WriteScalar<uint64_t>(p + kTable + kClient, client_id);
+  std::memcpy(p + kOriginal, payload.data(), payload.size());
+  return frame;
 }
 
 Frame encode_ack(uint64_t ref_id, uint64_t client_id) {

@@ -36,6 +36,12 @@ Frame encode_envelope(const proto::EnvelopeT& envelope);
 // An Error carrying a protocol code.
 inline Error make_error(proto::ErrorCode code, std::string text) { return Error{static_cast<int>(code), std::move(text)}; }
 
+// Re-addresses a verified envelope without re-encoding it: the returned frame carries the given
+// ref_id and client_id and the original body and extension, copied byte for byte behind a new
+// root table (FlatBuffers offsets are relative, so the copied tables stay valid). A proxy
+// forwards every message this way: one memcpy instead of an unpack and a pack.
+Frame readdress_envelope(std::span<const uint8_t> payload, uint64_t ref_id, uint64_t client_id);
+
 Frame encode_ack(uint64_t ref_id, uint64_t client_id);
 Frame encode_error(uint64_t ref_id, uint64_t client_id, proto::ErrorCode code, std::string text);
 Frame encode_error(uint64_t ref_id, uint64_t client_id, const Error& error);

@@ -1,5 +1,7 @@
 #include "proxy/route/owner_lookup.h"
 
+#include <algorithm>
+
 namespace ix::proxy {
 
 OwnerPlan plan_owner_lookup(const RoutingTable& table, InteractionCache& cache, const std::string& interaction_id) {
@@ -18,6 +20,9 @@ Result<PairIndex> decide_owner(const RoutingTable& table, const std::string& int
       unreachable.push_back(a.pair);
     }
   }
+  // Answers arrive in any order; name the pairs in configuration order.
+  std::sort(owners.begin(), owners.end());
+  std::sort(unreachable.begin(), unreachable.end());
   if (owners.size() == 1) return owners.front();
   if (owners.size() > 1) {
     return wire::make_error(proto::ErrorCode::ClusterDuplicateInteraction,

@@ -39,16 +39,10 @@ proto::RequestAgentLogoutT logout_request(const std::string& tenant, const std::
   return logout;
 }
 
-template <class Native>
-proto::EnvelopeT envelope_of(Native body) {
-  proto::EnvelopeT e;
-  e.body.Set(std::move(body));
-  return e;
-}
 
 }  // namespace
 
-void ProxyWorker::handle_agent_request(const Call& call, const proto::Envelope& envelope) {
+void ProxyWorker::handle_agent_request(const Call& call, const proto::Envelope& envelope, Outgoing request) {
   auto [tenant, agent] = agent_of(envelope);
   const std::string name = wire::message_name(call.type);
   if (tenant.empty()) {
@@ -63,7 +57,7 @@ void ProxyWorker::handle_agent_request(const Call& call, const proto::Envelope& 
                                                                            : proto::ErrorCode::InvalidAttribute,
                                               name + ".tenant_id \"" + tenant + "\": no node pair serves this tenant"));
   }
-  if (call.type == proto::Message::RequestAgentStatus) return handle_agent_status(call, envelope, pairs);
+  if (call.type == proto::Message::RequestAgentStatus) return handle_agent_status(call, request, pairs);
 
   const AgentKey key{tenant, agent};
   if (!busy_agents_.insert(key).second) {
@@ -71,9 +65,9 @@ void ProxyWorker::handle_agent_request(const Call& call, const proto::Envelope& 
                                               "an operation on agent " + agent + " is already in progress on the node pairs"));
   }
   const bool login = call.type == proto::Message::RequestAgentLogin;
-  auto request = std::shared_ptr<proto::EnvelopeT>(envelope.UnPack());
+  request.native();  // kept: the worker's record of the agent is updated from it
   const uint64_t client = upstream_client(call.session_id, call.client_id);
-  ask_all(pairs, *request, client, [this, call, key, request, client, login](std::vector<PairAnswer> answers) {
+  ask_all(pairs, request, client, [this, call, key, request, client, login](std::vector<PairAnswer> answers) mutable {
     busy_agents_.erase(key);
     FanOutOutcome outcome = decide_fan_out(*table_, answers);
     if (login && outcome.status) {
@@ -81,19 +75,19 @@ void ProxyWorker::handle_agent_request(const Call& call, const proto::Envelope& 
       if (record.login.agent_id.empty()) agents_gauge_->add(1);
       record.session_id = call.session_id;
       record.client_id = call.client_id;
-      record.login = *request->body.AsRequestAgentLogin();
+      record.login = *request.native().body.AsRequestAgentLogin();
     } else if (login) {
       // Logged in everywhere or nowhere: revoke the pairs that accepted.
-      proto::EnvelopeT revoke = envelope_of(logout_request(key.tenant, key.agent));
+      const Outgoing revoke = Outgoing::of(logout_request(key.tenant, key.agent));
       for (PairIndex pair : outcome.accepted) ask(pair, revoke, client, [](PairAnswer) {});
       spdlog::info("event=agent_login_revoked agent={} accepted={} failed={}", quote(key.agent),
                    quote(pair_names(*table_, outcome.accepted)), quote(pair_names(*table_, outcome.failed)));
     } else if (outcome.status || call.type == proto::Message::RequestAgentLogout) {
-      apply_agent_change(key, *request, call);
+      apply_agent_change(key, request.native(), call);
     }
     if (!outcome.status) return reply_error(call, outcome.status.error());
     reply(call, wire::encode_ack(call.ref_id, call.client_id));
-    finish(call, "ok");
+    finish(call, Outcome::kOk);
   });
 }
 
@@ -138,9 +132,8 @@ void ProxyWorker::apply_agent_change(const AgentKey& key, const proto::EnvelopeT
   }
 }
 
-void ProxyWorker::handle_agent_status(const Call& call, const proto::Envelope& envelope, const PairSet& pairs) {
-  auto request = std::shared_ptr<proto::EnvelopeT>(envelope.UnPack());
-  ask_all(pairs, *request, upstream_client(call.session_id, call.client_id), [this, call](std::vector<PairAnswer> answers) {
+void ProxyWorker::handle_agent_status(const Call& call, const Outgoing& request, const PairSet& pairs) {
+  ask_all(pairs, request, upstream_client(call.session_id, call.client_id), [this, call](std::vector<PairAnswer> answers) {
     // One status for the cluster: logged in only if logged in on every pair; per media, the
     // interactions the agent has on all pairs together.
     std::unique_ptr<proto::EventAgentStatusT> merged;
@@ -164,11 +157,11 @@ void ProxyWorker::handle_agent_status(const Call& call, const proto::Envelope& e
     }
     if (!merged) return reply_error(call, wire::make_error(proto::ErrorCode::Internal, "no pair returned the agent's status"));
     reply(call, wire::encode_frame(call.ref_id, call.client_id, *merged));
-    finish(call, "ok");
+    finish(call, Outcome::kOk);
   });
 }
 
-void ProxyWorker::handle_workbin_subscribe(const Call& call, const proto::Envelope& envelope) {
+void ProxyWorker::handle_workbin_subscribe(const Call& call, const proto::Envelope& envelope, const Outgoing& request) {
   const std::string tenant = agent_of(envelope).first;
   if (tenant.empty()) {
     return reply_error(call, wire::make_error(proto::ErrorCode::MissingAttribute,
@@ -178,12 +171,11 @@ void ProxyWorker::handle_workbin_subscribe(const Call& call, const proto::Envelo
   if (pairs.empty()) {
     return reply_error(call, wire::make_error(proto::ErrorCode::ClusterNoServerForMedia, "no node pair serves tenant \"" + tenant + "\""));
   }
-  auto request = std::shared_ptr<proto::EnvelopeT>(envelope.UnPack());
-  ask_all(pairs, *request, upstream_client(call.session_id, call.client_id), [this, call](std::vector<PairAnswer> answers) {
+  ask_all(pairs, request, upstream_client(call.session_id, call.client_id), [this, call](std::vector<PairAnswer> answers) {
     FanOutOutcome outcome = decide_fan_out(*table_, answers);
     if (!outcome.status) return reply_error(call, outcome.status.error());
     reply(call, wire::encode_ack(call.ref_id, call.client_id));
-    finish(call, "ok");
+    finish(call, Outcome::kOk);
   });
 }
 
@@ -194,7 +186,7 @@ void ProxyWorker::log_out_agents_of(uint64_t session_id) {
       ++it;
       continue;
     }
-    proto::EnvelopeT request = envelope_of(logout_request(it->first.tenant, it->first.agent));
+    const Outgoing request = Outgoing::of(logout_request(it->first.tenant, it->first.agent));
     const uint64_t client = upstream_client(agent.session_id, agent.client_id);
     for (PairIndex pair : table_->pairs_for_tenant(it->first.tenant)) ask(pair, request, client, [](PairAnswer) {});
     spdlog::info("event=agent_logged_out_on_disconnect agent={} tenant={}", quote(it->first.agent), it->first.tenant);
@@ -221,23 +213,20 @@ void ProxyWorker::log_in_again(PairIndex pair) {
     };
     // The node handles a connection's requests in order, so the state requests may follow the
     // login without waiting for its answer.
-    proto::EnvelopeT login = envelope_of(proto::RequestAgentLoginT(agent.login));
-    ask(pair, login, client, report("login"));
+    ask(pair, Outgoing::of(proto::RequestAgentLoginT(agent.login)), client, report("login"));
     for (const std::string& media : agent.ready_media) {
       proto::RequestAgentReadyT ready;
       ready.tenant_id = key.tenant;
       ready.agent_id = key.agent;
       ready.media_type = media;
-      proto::EnvelopeT request = envelope_of(std::move(ready));
-      ask(pair, request, client, report("ready"));
+      ask(pair, Outgoing::of(std::move(ready)), client, report("ready"));
     }
     if (agent.do_not_disturb) {
       proto::RequestAgentDoNotDisturbT dnd;
       dnd.tenant_id = key.tenant;
       dnd.agent_id = key.agent;
       dnd.on = true;
-      proto::EnvelopeT request = envelope_of(std::move(dnd));
-      ask(pair, request, client, report("do-not-disturb"));
+      ask(pair, Outgoing::of(std::move(dnd)), client, report("do-not-disturb"));
     }
     spdlog::info("event=agent_relogin pair={} agent={}", table_->pair_id(pair), quote(key.agent));
   }

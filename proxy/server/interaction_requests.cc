@@ -29,7 +29,7 @@ void ProxyWorker::remember_owner(const proto::InteractionInfo* info, PairIndex p
 // ---------------------------------------------------------------------------------------------
 // Submit: one eligible pair; a client-supplied ID must not exist anywhere yet.
 
-void ProxyWorker::handle_submit(const Call& call, const proto::Envelope& envelope) {
+void ProxyWorker::handle_submit(const Call& call, const proto::Envelope& envelope, Outgoing request) {
   const proto::RequestSubmit* r = envelope.body_as_RequestSubmit();
   const std::string tenant = str(r->tenant_id()), media = str(r->media_type()), id = str(r->interaction_id());
   if (tenant.empty()) return reply_error(call, missing(call.type, "tenant_id"));
@@ -38,15 +38,14 @@ void ProxyWorker::handle_submit(const Call& call, const proto::Envelope& envelop
     return reply_error(call, wire::make_error(proto::ErrorCode::InvalidAttribute,
                                               "RequestSubmit.tenant_id \"" + tenant + "\" is not a tenant of this cluster"));
   }
-  std::shared_ptr<proto::EnvelopeT> request(envelope.UnPack());
   if (id.empty() || wire::cluster_id_tag(id)) return submit_to_pair(call, request, tenant, media);
 
   // A client-supplied ID: ask every pair whether it already has it.
-  proto::EnvelopeT lookup;
   proto::RequestGetPropertiesT properties;
   properties.interaction_id = id;
-  lookup.body.Set(std::move(properties));
-  ask_all(table_->all_pairs(), lookup, 0, [this, call, request, tenant, media, id](std::vector<PairAnswer> answers) {
+  request.keep();
+  ask_all(table_->all_pairs(), Outgoing::of(std::move(properties)), 0,
+          [this, call, request, tenant, media, id](std::vector<PairAnswer> answers) {
     Result<PairIndex> owner = decide_owner(*table_, id, answers);
     if (owner) {
       cache_.remember(id, *owner);
@@ -64,26 +63,22 @@ void ProxyWorker::handle_submit(const Call& call, const proto::Envelope& envelop
   });
 }
 
-void ProxyWorker::submit_to_pair(const Call& call, std::shared_ptr<proto::EnvelopeT> request, const std::string& tenant,
-                                 const std::string& media) {
+void ProxyWorker::submit_to_pair(const Call& call, const Outgoing& request, const std::string& tenant, const std::string& media) {
   Result<PairIndex> pair = submit_router_.choose(*table_, tenant, media, reachable());
   if (!pair) return reply_error(call, pair.error());
-  ask(*pair, *request, upstream_client(call.session_id, call.client_id), [this, call, pair = *pair](PairAnswer answer) {
-    if (answer.kind == PairAnswer::Kind::kReply) {
-      if (const proto::EventSubmitted* submitted = answer.envelope()->body_as_EventSubmitted()) {
-        const std::string id = submitted->interaction_id()->str();
-        if (!wire::cluster_id_tag(id)) cache_.remember(id, pair);
-      }
+  const bool sent = forward(call, *pair, request, [this, pair = *pair](const proto::Envelope& reply) {
+    if (const proto::EventSubmitted* submitted = reply.body_as_EventSubmitted()) {
+      const std::string_view id = submitted->interaction_id()->string_view();
+      if (!wire::cluster_id_tag(id)) cache_.remember(std::string(id), pair);
     }
-    forward_reply(call, answer);
   });
+  if (!sent) reply_error(call, wire::make_error(proto::ErrorCode::ClusterLostConnection, links_[*pair]->unreachable_reason()));
 }
 
 // ---------------------------------------------------------------------------------------------
 // By interaction ID: the owner from the tag, the cache, or by asking every candidate.
 
-void ProxyWorker::handle_by_interaction_id(const Call& call, const proto::Envelope& envelope, const std::string& id) {
-  std::shared_ptr<proto::EnvelopeT> request(envelope.UnPack());
+void ProxyWorker::handle_by_interaction_id(const Call& call, const std::string& id, Outgoing request) {
   OwnerPlan plan = plan_owner_lookup(*table_, cache_, id);
   if (plan.owner) {
     if (plan.from_cache) cache_hits_->inc();
@@ -93,7 +88,7 @@ void ProxyWorker::handle_by_interaction_id(const Call& call, const proto::Envelo
   const uint64_t client = upstream_client(call.session_id, call.client_id);
   if (call.type == proto::Message::RequestGetProperties) {
     // The request is its own lookup: the owner's answer is the reply.
-    return ask_all(plan.ask, *request, client, [this, call, id](std::vector<PairAnswer> answers) {
+    return ask_all(plan.ask, request, client, [this, call, id](std::vector<PairAnswer> answers) {
       Result<PairIndex> owner = decide_owner(*table_, id, answers);
       if (!owner) return reply_error(call, owner.error());
       cache_.remember(id, *owner);
@@ -102,11 +97,10 @@ void ProxyWorker::handle_by_interaction_id(const Call& call, const proto::Envelo
       }
     });
   }
-  proto::EnvelopeT lookup;
   proto::RequestGetPropertiesT properties;
   properties.interaction_id = id;
-  lookup.body.Set(std::move(properties));
-  ask_all(plan.ask, lookup, 0, [this, call, request, id](std::vector<PairAnswer> answers) {
+  request.keep();
+  ask_all(plan.ask, Outgoing::of(std::move(properties)), 0, [this, call, request, id](std::vector<PairAnswer> answers) {
     Result<PairIndex> owner = decide_owner(*table_, id, answers);
     if (!owner) return reply_error(call, owner.error());
     cache_.remember(id, *owner);
@@ -114,17 +108,20 @@ void ProxyWorker::handle_by_interaction_id(const Call& call, const proto::Envelo
   });
 }
 
-void ProxyWorker::send_to_owner(const Call& call, std::shared_ptr<proto::EnvelopeT> request, PairIndex owner,
-                                const std::string& id, bool from_cache) {
-  if (!links_[owner]->reachable()) {
-    return reply_error(call, wire::make_error(proto::ErrorCode::ClusterInteractionNotAccessible,
-                                              "interaction " + id + " belongs to node pair " + table_->pair_id(owner) +
-                                                  ", which cannot be reached: " + links_[owner]->unreachable_reason()));
+void ProxyWorker::send_to_owner(const Call& call, const Outgoing& request, PairIndex owner, const std::string& id,
+                                bool from_cache) {
+  Inspect inspect;
+  if (from_cache) {
+    inspect = [this, id](const proto::Envelope& reply) {
+      const proto::EventError* error = reply.body_as_EventError();
+      if (error && error->code() == static_cast<int>(proto::ErrorCode::UnknownInteraction)) cache_.forget(id);
+    };
   }
-  ask(owner, *request, upstream_client(call.session_id, call.client_id), [this, call, id, from_cache](PairAnswer answer) {
-    if (from_cache && answer.refused_with(proto::ErrorCode::UnknownInteraction)) cache_.forget(id);
-    forward_reply(call, answer);
-  });
+  if (!forward(call, owner, request, std::move(inspect))) {
+    reply_error(call, wire::make_error(proto::ErrorCode::ClusterInteractionNotAccessible,
+                                       "interaction " + id + " belongs to node pair " + table_->pair_id(owner) +
+                                           ", which cannot be reached: " + links_[owner]->unreachable_reason()));
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -132,7 +129,7 @@ void ProxyWorker::send_to_owner(const Call& call, std::shared_ptr<proto::Envelop
 
 struct ProxyWorker::PullState {
   Call call;
-  std::shared_ptr<proto::EnvelopeT> request;
+  Outgoing request;
   uint64_t upstream_client = 0;
   PairSet order;
   size_t next = 0;
@@ -144,7 +141,7 @@ struct ProxyWorker::PullState {
   std::optional<Error> refusal;
 };
 
-void ProxyWorker::handle_pull(const Call& call, const proto::Envelope& envelope) {
+void ProxyWorker::handle_pull(const Call& call, const proto::Envelope& envelope, Outgoing request) {
   const proto::RequestPull* r = envelope.body_as_RequestPull();
   const std::string tenant = str(r->tenant_id());
   if (tenant.empty()) return reply_error(call, missing(call.type, "tenant_id"));
@@ -157,7 +154,8 @@ void ProxyWorker::handle_pull(const Call& call, const proto::Envelope& envelope)
   }
   auto state = std::make_shared<PullState>();
   state->call = call;
-  state->request.reset(envelope.UnPack());
+  state->request = std::move(request);
+  state->request.native();  // each pair is asked for what is still missing, with its own hold time
   state->upstream_client = upstream_client(call.session_id, call.client_id);
   state->order = pull_planner_.order(serving, reachable());
   state->remaining = r->count();
@@ -192,17 +190,17 @@ void ProxyWorker::pull_next(std::shared_ptr<PullState> state) {
     proto::EventPulledT pulled;
     pulled.interactions = std::move(state->pulled);
     reply(state->call, wire::encode_frame(state->call.ref_id, state->call.client_id, pulled));
-    return finish(state->call, "ok");
+    return finish(state->call, Outcome::kOk);
   }
   const PairIndex pair = state->order[state->next++];
-  proto::RequestPullT* body = state->request->body.AsRequestPull();
+  proto::RequestPullT* body = state->request.native().body.AsRequestPull();
   body->count = state->remaining;
   body->hold_time_ms =
       state->waiting_pass
           ? PullPlanner::hold_per_pair(static_cast<uint32_t>(state->hold_until_ms - now), proxy_->settings.pull_hold_timeout)
           : 0;
   const uint64_t timeout = request_timeout_ms() + body->hold_time_ms;
-  ask(pair, *state->request, state->upstream_client, [this, state, pair](PairAnswer answer) {
+  ask(pair, state->request, state->upstream_client, [this, state, pair](PairAnswer answer) {
     if (answer.kind == PairAnswer::Kind::kReply) {
       if (const proto::EventPulled* pulled = answer.envelope()->body_as_EventPulled(); pulled && pulled->interactions()) {
         for (const proto::InteractionInfo* info : *pulled->interactions()) {

@@ -4,7 +4,6 @@
 
 #include "protocol/log.h"
 #include "protocol/wire/client_policy.h"
-#include "proxy/route/request_attributes.h"
 #include "proxy/server/tls_settings.h"
 
 namespace ix::proxy {
@@ -120,7 +119,7 @@ void ProxyWorker::build_links() {
   links_by_id_ = std::move(kept);
   // Callbacks capture the pair's current index.
   for (PairIndex i = 0; i < links_.size(); ++i) {
-    links_[i]->set_on_event([this, i](const proto::Envelope& e) { on_node_event(i, e); });
+    links_[i]->set_on_event([this, i](const proto::Envelope& e, std::span<const uint8_t> payload) { on_node_event(i, e, payload); });
     links_[i]->set_on_serving_changed([this, i](bool available, bool failover) {
       update_upstream_gauges(i);
       if (!available) return;
@@ -181,7 +180,7 @@ void ProxyWorker::on_session_closed(uint64_t session_id) {
 void ProxyWorker::on_client_message(Session& session, const proto::Envelope& envelope) {
   const proto::Message type = envelope.body_type();
   if (type == proto::Message::RequestRegisterClient) return register_client(session, envelope);
-  Call call{session.id, envelope.ref_id(), envelope.client_id(), type, "proxy", uv_hrtime()};
+  Call call{session.id, envelope.ref_id(), envelope.client_id(), type, RouteKind::kUnsupported, uv_hrtime()};
   if (!wire::is_request(type)) {
     return reply_error(call, wire::make_error(proto::ErrorCode::RequestNotAllowed, wire::message_name(type) + " is an event, not a request"));
   }
@@ -190,11 +189,11 @@ void ProxyWorker::on_client_message(Session& session, const proto::Envelope& env
                                               std::string(proto::EnumNameClientType(session.channel.client_type())) +
                                                   " clients may not send " + wire::message_name(type)));
   }
-  dispatch(call, envelope);
+  dispatch(call, envelope, Outgoing::borrow(session.channel.current_payload()));
 }
 
 void ProxyWorker::register_client(Session& session, const proto::Envelope& envelope) {
-  const Call call{session.id, envelope.ref_id(), envelope.client_id(), envelope.body_type(), "proxy", uv_hrtime()};
+  const Call call{session.id, envelope.ref_id(), envelope.client_id(), envelope.body_type(), RouteKind::kUnsupported, uv_hrtime()};
   const proto::ClientType type = session.channel.client_type();
   if (type == proto::ClientType::Proxy || type == proto::ClientType::Unknown) {
     reply_error(call, wire::make_error(proto::ErrorCode::InvalidAttribute,
@@ -214,28 +213,27 @@ void ProxyWorker::register_client(Session& session, const proto::Envelope& envel
                 quote(session.channel.client_name()));
 }
 
-void ProxyWorker::dispatch(Call call, const proto::Envelope& envelope) {
-  const RouteKind kind = route_kind(call.type);
-  call.route = route_name(kind);
-  switch (kind) {
+void ProxyWorker::dispatch(Call call, const proto::Envelope& envelope, Outgoing request) {
+  call.route = route_kind(call.type);
+  switch (call.route) {
     case RouteKind::kSubmit:
-      return handle_submit(call, envelope);
+      return handle_submit(call, envelope, std::move(request));
     case RouteKind::kByInteraction: {
       const flatbuffers::String* id = interaction_id_of(envelope);
       if (!id || id->size() == 0) {
         return reply_error(call, wire::make_error(proto::ErrorCode::MissingAttribute,
                                                   wire::message_name(call.type) + ".interaction_id is required to route the request"));
       }
-      return handle_by_interaction_id(call, envelope, id->str());
+      return handle_by_interaction_id(call, id->str(), std::move(request));
     }
     case RouteKind::kAgent:
-      return handle_agent_request(call, envelope);
+      return handle_agent_request(call, envelope, std::move(request));
     case RouteKind::kPull:
-      return handle_pull(call, envelope);
+      return handle_pull(call, envelope, std::move(request));
     case RouteKind::kWorkbinListen:
-      return handle_workbin_subscribe(call, envelope);
+      return handle_workbin_subscribe(call, envelope, request);
     case RouteKind::kSnapshot:
-      if (call.type == proto::Message::RequestTakeSnapshot) return handle_take_snapshot(call, envelope);
+      if (call.type == proto::Message::RequestTakeSnapshot) return handle_take_snapshot(call, envelope, request);
       if (call.type == proto::Message::RequestSnapshotPage) return handle_snapshot_page(call, envelope);
       return handle_release_snapshot(call, envelope);
     case RouteKind::kUnsupported:
@@ -245,16 +243,13 @@ void ProxyWorker::dispatch(Call call, const proto::Envelope& envelope) {
   }
 }
 
-void ProxyWorker::on_node_event(PairIndex pair, const proto::Envelope& envelope) {
+void ProxyWorker::on_node_event(PairIndex pair, const proto::Envelope& envelope, std::span<const uint8_t> payload) {
   auto client = downstream_clients_.find(envelope.client_id());
   if (client == downstream_clients_.end()) return;  // its session is gone
   auto session = sessions_.find(client->second.first);
   if (session == sessions_.end()) return;
   if (const proto::EventInvite* invite = envelope.body_as_EventInvite()) remember_owner(invite->interaction(), pair);
-  std::unique_ptr<proto::EnvelopeT> native(envelope.UnPack());
-  native->ref_id = 0;
-  native->client_id = client->second.second;
-  session->second->channel.send(wire::encode_envelope(*native));
+  session->second->channel.send(wire::readdress_envelope(payload, 0, client->second.second));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -267,40 +262,38 @@ void ProxyWorker::reply(const Call& call, const wire::Frame& frame) {
 
 void ProxyWorker::reply_error(const Call& call, const Error& error) {
   reply(call, wire::encode_error(call.ref_id, call.client_id, error));
-  metrics_.counter("ix_proxy_errors_total", "Errors answered to clients, by code", {{"code", std::to_string(error.code)}}).inc();
-  finish(call, "error");
+  metrics::Counter*& errors = error_counters_[error.code];
+  if (!errors) errors = &metrics_.counter("ix_proxy_errors_total", "Errors answered to clients, by code", {{"code", std::to_string(error.code)}});
+  errors->inc();
+  finish(call, Outcome::kError);
   if (error.code >= 2000) spdlog::info("event=cluster_error code={} request={} text={}", error.code, wire::message_name(call.type), quote(error.text));
 }
 
 void ProxyWorker::forward_reply(const Call& call, const PairAnswer& answer) {
-  if (answer.kind != PairAnswer::Kind::kReply) {
-    if (answer.kind == PairAnswer::Kind::kRefused) {
-      reply(call, wire::encode_error(call.ref_id, call.client_id, answer.error));
-      finish(call, "refused");
-    } else {
-      reply_error(call, answer.error);
-    }
-    return;
+  if (answer.kind == PairAnswer::Kind::kUnreachable) return reply_error(call, answer.error);
+  if (answer.kind == PairAnswer::Kind::kRefused) {
+    reply(call, wire::encode_error(call.ref_id, call.client_id, answer.error));
+    return finish(call, Outcome::kRefused);
   }
-  const proto::Envelope* envelope = answer.envelope();
-  if (envelope->body_type() == proto::Message::EventAck) {
-    reply(call, wire::encode_ack(call.ref_id, call.client_id));
-  } else {
-    std::unique_ptr<proto::EnvelopeT> native(envelope->UnPack());
-    native->ref_id = call.ref_id;
-    native->client_id = call.client_id;
-    reply(call, wire::encode_envelope(*native));
-  }
-  finish(call, "ok");
+  reply(call, wire::readdress_envelope(*answer.payload, call.ref_id, call.client_id));
+  finish(call, Outcome::kOk);
 }
 
-void ProxyWorker::finish(const Call& call, const char* result) {
-  metrics_.counter("ix_proxy_requests_total", "Client requests, by type, route and result",
-                   {{"request", wire::message_name(call.type)}, {"route", call.route}, {"result", result}})
-      .inc();
-  metrics_.histogram("ix_proxy_request_seconds", "Time from a client request to its reply, by route",
-                     metrics::latency_buckets_seconds(), {{"route", call.route}})
-      .observe(static_cast<double>(uv_hrtime() - call.started_ns) / 1e9);
+void ProxyWorker::finish(const Call& call, Outcome outcome) {
+  static constexpr const char* kOutcomes[] = {"ok", "refused", "error"};
+  const size_t o = static_cast<size_t>(outcome);
+  std::array<metrics::Counter*, 3>& counters = request_counters_[static_cast<int>(call.type)];
+  if (!counters[o]) {
+    counters[o] = &metrics_.counter("ix_proxy_requests_total", "Client requests, by type, route and result",
+                                    {{"request", wire::message_name(call.type)}, {"route", route_name(call.route)}, {"result", kOutcomes[o]}});
+  }
+  counters[o]->inc();
+  metrics::Histogram*& latency = route_latency_[static_cast<size_t>(call.route)];
+  if (!latency) {
+    latency = &metrics_.histogram("ix_proxy_request_seconds", "Time from a client request to its reply, by route",
+                                  metrics::latency_buckets_seconds(), {{"route", route_name(call.route)}});
+  }
+  latency->observe(static_cast<double>(uv_hrtime() - call.started_ns) / 1e9);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -321,14 +314,10 @@ std::vector<bool> ProxyWorker::reachable() {
   return out;
 }
 
-void ProxyWorker::ask(PairIndex pair, proto::EnvelopeT& request, uint64_t upstream_client_id,
+void ProxyWorker::ask(PairIndex pair, const Outgoing& request, uint64_t upstream_client_id,
                       std::function<void(PairAnswer)> done, uint64_t timeout_ms) {
   NodeLink* node = links_[pair]->primary();
-  auto encode = [&](uint64_t ref) {
-    request.ref_id = ref;
-    request.client_id = upstream_client_id;
-    return wire::encode_envelope(request);
-  };
+  auto encode = [&](uint64_t ref) { return request.encode(ref, upstream_client_id); };
   auto on_reply = [pair, done](const UpstreamReply& r) {
     if (!r.envelope) return done(PairAnswer::unreachable(pair, r.error.text));
     if (const proto::EventError* error = r.envelope->body_as_EventError()) {
@@ -339,7 +328,7 @@ void ProxyWorker::ask(PairIndex pair, proto::EnvelopeT& request, uint64_t upstre
   if (!node || !node->send(encode, on_reply, timeout_ms)) done(PairAnswer::unreachable(pair, links_[pair]->unreachable_reason()));
 }
 
-void ProxyWorker::ask_all(const PairSet& pairs, proto::EnvelopeT& request, uint64_t upstream_client_id, AnswersCallback done) {
+void ProxyWorker::ask_all(const PairSet& pairs, const Outgoing& request, uint64_t upstream_client_id, AnswersCallback done) {
   fan_out_width_->observe(static_cast<double>(pairs.size()));
   struct Gather {
     std::vector<PairAnswer> answers;
@@ -354,6 +343,19 @@ void ProxyWorker::ask_all(const PairSet& pairs, proto::EnvelopeT& request, uint6
       if (gather->answers.size() == gather->expected) gather->done(std::move(gather->answers));
     });
   }
+}
+
+bool ProxyWorker::forward(const Call& call, PairIndex pair, const Outgoing& request, Inspect inspect) {
+  NodeLink* node = links_[pair]->primary();
+  if (!node) return false;
+  auto on_reply = [this, call, inspect = std::move(inspect)](const UpstreamReply& r) {
+    if (!r.envelope) return reply_error(call, r.error);
+    if (inspect) inspect(*r.envelope);
+    reply(call, wire::readdress_envelope(r.payload, call.ref_id, call.client_id));
+    finish(call, r.envelope->body_type() == proto::Message::EventError ? Outcome::kRefused : Outcome::kOk);
+  };
+  const uint64_t client = upstream_client(call.session_id, call.client_id);
+  return node->send([&](uint64_t ref) { return request.encode(ref, client); }, std::move(on_reply));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@
 
 #include <uv.h>
 
+#include <array>
 #include <functional>
 #include <map>
 #include <memory>
@@ -37,6 +38,8 @@
 #include "proxy/route/pull_plan.h"
 #include "proxy/route/routing_table.h"
 #include "proxy/route/submit_router.h"
+#include "proxy/route/request_attributes.h"
+#include "proxy/server/outgoing.h"
 #include "proxy/upstream/pair_link.h"
 
 namespace ix::proxy {
@@ -71,7 +74,7 @@ class ProxyWorker {
     uint64_t ref_id = 0;
     uint64_t client_id = 0;
     proto::Message type = proto::Message::NONE;
-    const char* route = "";
+    RouteKind route = RouteKind::kUnsupported;
     uint64_t started_ns = 0;
   };
   struct AgentKey {
@@ -92,47 +95,51 @@ class ProxyWorker {
   void on_session_closed(uint64_t session_id);
   void on_client_message(Session& session, const proto::Envelope& envelope);
   void register_client(Session& session, const proto::Envelope& envelope);
-  void dispatch(Call call, const proto::Envelope& envelope);
-  void on_node_event(PairIndex pair, const proto::Envelope& envelope);
+  void dispatch(Call call, const proto::Envelope& envelope, Outgoing request);
+  void on_node_event(PairIndex pair, const proto::Envelope& envelope, std::span<const uint8_t> payload);
 
   // Replies.
   void reply(const Call& call, const wire::Frame& frame);
   void reply_error(const Call& call, const Error& error);
-  // Forwards a node's reply envelope to the client under the client's ref_id and client_id.
+  // Forwards a node's answer to the client under the client's ref_id and client_id.
   void forward_reply(const Call& call, const PairAnswer& answer);
-  void finish(const Call& call, const char* result);
+  enum class Outcome { kOk, kRefused, kError };
+  void finish(const Call& call, Outcome outcome);
 
   // Upstream.
   uint64_t upstream_client(uint64_t session_id, uint64_t client_id);
   std::vector<bool> reachable();
   // Sends request to a pair's primary; done runs exactly once (at once when unreachable).
-  void ask(PairIndex pair, proto::EnvelopeT& request, uint64_t upstream_client_id, std::function<void(PairAnswer)> done,
+  void ask(PairIndex pair, const Outgoing& request, uint64_t upstream_client_id, std::function<void(PairAnswer)> done,
            uint64_t timeout_ms = 0);
   // Sends request to every pair in pairs; done runs once with every answer.
-  void ask_all(const PairSet& pairs, proto::EnvelopeT& request, uint64_t upstream_client_id, AnswersCallback done);
+  void ask_all(const PairSet& pairs, const Outgoing& request, uint64_t upstream_client_id, AnswersCallback done);
+  // The single-pair fast path: the node's answer goes straight back to the client, re-addressed;
+  // inspect (if any) sees it first. Returns false, without sending, when the pair has no primary.
+  using Inspect = std::function<void(const proto::Envelope& reply)>;
+  bool forward(const Call& call, PairIndex pair, const Outgoing& request, Inspect inspect = nullptr);
 
   // Interactions (interaction_requests.cc).
-  void handle_submit(const Call& call, const proto::Envelope& envelope);
-  void submit_to_pair(const Call& call, std::shared_ptr<proto::EnvelopeT> request, const std::string& tenant,
-                      const std::string& media);
-  void handle_by_interaction_id(const Call& call, const proto::Envelope& envelope, const std::string& interaction_id);
-  void send_to_owner(const Call& call, std::shared_ptr<proto::EnvelopeT> request, PairIndex owner,
-                     const std::string& interaction_id, bool from_cache);
-  void handle_pull(const Call& call, const proto::Envelope& envelope);
+  void handle_submit(const Call& call, const proto::Envelope& envelope, Outgoing request);
+  void submit_to_pair(const Call& call, const Outgoing& request, const std::string& tenant, const std::string& media);
+  void handle_by_interaction_id(const Call& call, const std::string& interaction_id, Outgoing request);
+  void send_to_owner(const Call& call, const Outgoing& request, PairIndex owner, const std::string& interaction_id,
+                     bool from_cache);
+  void handle_pull(const Call& call, const proto::Envelope& envelope, Outgoing request);
   struct PullState;
   void pull_next(std::shared_ptr<PullState> state);
   void remember_owner(const proto::InteractionInfo* info, PairIndex pair);
 
   // Snapshots (snapshot_requests.cc).
-  void handle_take_snapshot(const Call& call, const proto::Envelope& envelope);
+  void handle_take_snapshot(const Call& call, const proto::Envelope& envelope, const Outgoing& request);
   void handle_snapshot_page(const Call& call, const proto::Envelope& envelope);
   void handle_release_snapshot(const Call& call, const proto::Envelope& envelope);
 
   // Agents (agent_requests.cc).
-  void handle_agent_request(const Call& call, const proto::Envelope& envelope);
+  void handle_agent_request(const Call& call, const proto::Envelope& envelope, Outgoing request);
   void apply_agent_change(const AgentKey& key, const proto::EnvelopeT& request, const Call& call);
-  void handle_agent_status(const Call& call, const proto::Envelope& envelope, const PairSet& pairs);
-  void handle_workbin_subscribe(const Call& call, const proto::Envelope& envelope);
+  void handle_agent_status(const Call& call, const Outgoing& request, const PairSet& pairs);
+  void handle_workbin_subscribe(const Call& call, const proto::Envelope& envelope, const Outgoing& request);
   void log_out_agents_of(uint64_t session_id);
   void log_in_again(PairIndex pair);
 
@@ -162,6 +169,10 @@ class ProxyWorker {
   PullPlanner pull_planner_;
   bool stopping_ = false;
 
+  // Metrics looked up once and kept: the registry's lookup takes a lock and builds label strings.
+  std::unordered_map<int, std::array<metrics::Counter*, 3>> request_counters_;  // by message type, outcome
+  std::unordered_map<int, metrics::Counter*> error_counters_;                     // by code
+  std::array<metrics::Histogram*, 8> route_latency_{};                            // by RouteKind
   metrics::Counter* cache_hits_;
   metrics::Counter* cache_misses_;
   metrics::Histogram* fan_out_width_;

@@ -17,7 +17,7 @@ Error not_accessible(const std::string& part, const std::string& why) {
 
 }  // namespace
 
-void ProxyWorker::handle_take_snapshot(const Call& call, const proto::Envelope& envelope) {
+void ProxyWorker::handle_take_snapshot(const Call& call, const proto::Envelope& envelope, const Outgoing& request) {
   const proto::RequestTakeSnapshot* r = envelope.body_as_RequestTakeSnapshot();
   const std::string tenant = r->tenant_id() ? r->tenant_id()->str() : "";
   if (tenant.empty()) {
@@ -28,8 +28,7 @@ void ProxyWorker::handle_take_snapshot(const Call& call, const proto::Envelope& 
   if (pairs.empty()) {
     return reply_error(call, wire::make_error(proto::ErrorCode::ClusterNoServerForMedia, "no node pair serves tenant \"" + tenant + "\""));
   }
-  auto request = std::shared_ptr<proto::EnvelopeT>(envelope.UnPack());
-  ask_all(pairs, *request, upstream_client(call.session_id, call.client_id), [this, call](std::vector<PairAnswer> answers) {
+  ask_all(pairs, request, upstream_client(call.session_id, call.client_id), [this, call](std::vector<PairAnswer> answers) {
     std::sort(answers.begin(), answers.end(), [](const PairAnswer& a, const PairAnswer& b) { return a.pair < b.pair; });
     std::vector<SnapshotPart> parts;
     const PairAnswer* failed = nullptr;
@@ -46,11 +45,11 @@ void ProxyWorker::handle_take_snapshot(const Call& call, const proto::Envelope& 
     if (failed) {
       // All or nothing: release what was taken.
       for (const SnapshotPart& part : parts) {
-        proto::EnvelopeT release;
-        proto::RequestReleaseSnapshotT body;
-        body.snapshot_id = part.node_snapshot_id;
-        release.body.Set(std::move(body));
-        if (std::optional<PairIndex> pair = table_->owner_by_tag(part.node_snapshot_id)) ask(*pair, release, 0, [](PairAnswer) {});
+        proto::RequestReleaseSnapshotT release;
+        release.snapshot_id = part.node_snapshot_id;
+        if (std::optional<PairIndex> pair = table_->owner_by_tag(part.node_snapshot_id)) {
+          ask(*pair, Outgoing::of(std::move(release)), 0, [](PairAnswer) {});
+        }
       }
       const Error& e = failed->error;
       return reply_error(call, Error{e.code, "node pair " + table_->pair_id(failed->pair) + ": " + e.text});
@@ -59,7 +58,7 @@ void ProxyWorker::handle_take_snapshot(const Call& call, const proto::Envelope& 
     reply_body.snapshot_id = encode_cluster_snapshot(parts);
     reply_body.count = static_cast<uint32_t>(std::min<uint64_t>(total, UINT32_MAX));
     reply(call, wire::encode_frame(call.ref_id, call.client_id, reply_body));
-    finish(call, "ok");
+    finish(call, Outcome::kOk);
   });
 }
 
@@ -93,7 +92,7 @@ void ProxyWorker::handle_snapshot_page(const Call& call, const proto::Envelope& 
       for (auto& info : piece) page.interactions.push_back(std::move(info));
     }
     reply(call, wire::encode_frame(call.ref_id, call.client_id, page));
-    finish(call, "ok");
+    finish(call, Outcome::kOk);
   };
   if (ranges.empty()) return complete();
   for (size_t i = 0; i < ranges.size(); ++i) {
@@ -113,13 +112,11 @@ void ProxyWorker::handle_snapshot_page(const Call& call, const proto::Envelope& 
       if (--gather->outstanding == 0) complete();
       continue;
     }
-    proto::EnvelopeT request;
-    proto::RequestSnapshotPageT body;
-    body.snapshot_id = part.node_snapshot_id;
-    body.start = ranges[i].start;
-    body.count = ranges[i].count;
-    request.body.Set(std::move(body));
-    ask(*pair, request, upstream_client(call.session_id, call.client_id), done);
+    proto::RequestSnapshotPageT page;
+    page.snapshot_id = part.node_snapshot_id;
+    page.start = ranges[i].start;
+    page.count = ranges[i].count;
+    ask(*pair, Outgoing::of(std::move(page)), upstream_client(call.session_id, call.client_id), done);
   }
 }
 
@@ -143,7 +140,7 @@ void ProxyWorker::handle_release_snapshot(const Call& call, const proto::Envelop
     if (--gather->outstanding > 0) return;
     if (gather->error) return reply_error(call, *gather->error);
     reply(call, wire::encode_ack(call.ref_id, call.client_id));
-    finish(call, "ok");
+    finish(call, Outcome::kOk);
   };
   for (const SnapshotPart& part : *parts) {
     std::optional<PairIndex> pair = table_->owner_by_tag(part.node_snapshot_id);
@@ -151,11 +148,9 @@ void ProxyWorker::handle_release_snapshot(const Call& call, const proto::Envelop
       one_done(part.node_snapshot_id, nullptr);
       continue;
     }
-    proto::EnvelopeT request;
-    proto::RequestReleaseSnapshotT body;
-    body.snapshot_id = part.node_snapshot_id;
-    request.body.Set(std::move(body));
-    ask(*pair, request, upstream_client(call.session_id, call.client_id),
+    proto::RequestReleaseSnapshotT release;
+    release.snapshot_id = part.node_snapshot_id;
+    ask(*pair, Outgoing::of(std::move(release)), upstream_client(call.session_id, call.client_id),
         [one_done, id = part.node_snapshot_id](PairAnswer answer) { one_done(id, &answer); });
   }
 }

@@ -95,7 +95,7 @@ void NodeLink::on_message(const proto::Envelope& envelope, std::span<const uint8
   auto it = ref == 0 ? pending_.end() : pending_.find(ref);
   if (it == pending_.end()) {
     // Node-initiated (ref 0), or the reply to a request whose deadline already passed.
-    if (ref == 0 && on_event_) on_event_(envelope);
+    if (ref == 0 && on_event_) on_event_(envelope, payload);
     return;
   }
   ReplyCallback callback = std::move(it->second);

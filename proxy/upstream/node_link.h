@@ -49,7 +49,7 @@ struct NodeLinkOptions {
 class NodeLink {
  public:
   using ReplyCallback = std::function<void(const UpstreamReply&)>;
-  using EventCallback = std::function<void(const proto::Envelope&)>;
+  using EventCallback = std::function<void(const proto::Envelope&, std::span<const uint8_t> payload)>;
   using RoleCallback = std::function<void(NodeRole role)>;
 
   NodeLink(uv_loop_t* loop, std::string name, net::Endpoint endpoint, NodeLinkOptions options);

@@ -137,6 +137,21 @@ TEST(Messages, EveryMessageTypeRoundTripsWithEveryField) {
     std::unique_ptr<proto::EnvelopeT> renative((*reverified)->UnPack());
     EXPECT_TRUE(*native == *renative);
 
+    // Re-addressed (as a proxy forwards it): new ref_id and client_id, everything else intact,
+    // and still a buffer the verifier accepts.
+    Frame readdressed = readdress_envelope(original, 123456789012345ull, 0);
+    std::vector<uint8_t> moved;
+    ASSERT_EQ(decoder.feed(readdressed, [&](std::span<const uint8_t> p) { moved.assign(p.begin(), p.end()); }),
+              FrameDecoder::Status::kOk);
+    auto moved_verified = verify_envelope(moved);
+    ASSERT_TRUE(moved_verified.ok()) << moved_verified.error().text;
+    std::unique_ptr<proto::EnvelopeT> moved_native((*moved_verified)->UnPack());
+    EXPECT_EQ(moved_native->ref_id, 123456789012345ull);
+    EXPECT_EQ(moved_native->client_id, 0u);
+    moved_native->ref_id = native->ref_id;
+    moved_native->client_id = native->client_id;
+    EXPECT_TRUE(*native == *moved_native);
+
     std::string before = schema.text(original.data());
     std::string after = schema.text(decoded.data());
     EXPECT_EQ(before, after);

@@ -1,0 +1,230 @@
+// The cost of ixproxy, side by side in one run on one machine (real processes on loopback):
+//   (a) clients talking straight to one node (pair-1's primary);
+//   (b) the same clients through a proxy whose cluster is that one pair;
+//   (c) through a proxy in front of two pairs.
+// For submit and for get-properties it reports throughput with `window` requests in flight on
+// one connection, the ratio (b)/(a), and latency (p50, p99) at a fixed request rate, with the
+// latency the proxy adds over (a).
+//
+//   proxy_bench IXNODE IXPROXY [requests=20000] [window=200] [rate=2000]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <unordered_map>
+
+#include "protocol/net/connection.h"
+#include "protocol/net/timer.h"
+#include "protocol/wire/kv.h"
+#include "protocol/wire/messages.h"
+#include "tests/support/frame_peers.h"
+#include "tests/support/process.h"
+
+namespace {
+
+using namespace ix;
+
+struct Ports {
+  uint16_t node[2][2];  // [pair][port, admin]
+  uint16_t backup[2][2];
+  uint16_t proxy[2][2];  // [one-pair proxy, two-pair proxy][port, admin]
+};
+
+std::string config(const Ports& p, int pairs, int proxy) {
+  auto endpoint = [](const char* section, const uint16_t e[2]) {
+    return std::string("[") + section + "]\nhost = \"127.0.0.1\"\nport = " + std::to_string(e[0]) +
+           "\nadmin-port = " + std::to_string(e[1]) + "\n";
+  };
+  std::string text = "[[tenants]]\nid = \"101\"\n[[media-types]]\nname = \"chat\"\n";
+  for (int i = 0; i < pairs; ++i) {
+    const std::string id = "pair-" + std::to_string(i + 1);
+    text += "[[node-pairs]]\nid = \"" + id + "\"\ntag = \"b" + std::to_string(i + 1) + "\"\ntenants = [\"101\"]\n" +
+            endpoint("node-pairs.primary", p.node[i]) + endpoint("node-pairs.backup", p.backup[i]) +
+            "[node-pairs.storage]\nsqlite-path = \"" + id + ".db\"\n";
+  }
+  text += "[[proxy-clusters]]\nid = \"bench\"\n[[proxies]]\nid = \"proxy\"\ncluster = \"bench\"\nhost = \"127.0.0.1\"\nport = " +
+          std::to_string(p.proxy[proxy][0]) + "\nadmin-port = " + std::to_string(p.proxy[proxy][1]) +
+          "\n[[queues]]\nid = \"inbound\"\ntenant = \"101\"\n";
+  return text;
+}
+
+// One registered protocol connection that counts replies and times each request by ref_id.
+class Client {
+ public:
+  Client(uv_loop_t* loop, uint16_t port) : loop_(loop) {
+    for (int attempt = 0; attempt < 400 && !ready_; ++attempt) {
+      connection_ = test::connect_to(loop, port);
+      connection_->set_on_data([this](std::span<const uint8_t> d) {
+        decoder_.feed(d, [this](std::span<const uint8_t> payload) { on_frame(payload); });
+      });
+      connection_->write(wire::encode_register_client(0, proto::ClientType::MediaServer, "bench", {}));
+      const uint64_t until = uv_hrtime() + 50'000'000;
+      while (!ready_ && uv_hrtime() < until) uv_run(loop, UV_RUN_NOWAIT);
+      if (!ready_) connection_->abort("retry");
+    }
+    if (!ready_) {
+      std::fprintf(stderr, "cannot register on port %u\n", port);
+      std::exit(1);
+    }
+  }
+  ~Client() { connection_->abort("done"); }
+
+  // Requests per second with `window` in flight.
+  double throughput(const std::function<wire::Frame(uint64_t ref)>& make, int requests, int window) {
+    const uint64_t start = uv_hrtime();
+    int sent = 0;
+    replies_ = 0;
+    while (replies_ < requests) {
+      while (sent < requests && sent - replies_ < window) {
+        connection_->write(make(++ref_));
+        ++sent;
+      }
+      uv_run(loop_, UV_RUN_ONCE);
+    }
+    return requests / (static_cast<double>(uv_hrtime() - start) / 1e9);
+  }
+
+  // Latencies (µs) of `requests` requests sent at `rate` per second.
+  std::vector<double> latencies(const std::function<wire::Frame(uint64_t ref)>& make, int requests, int rate) {
+    latencies_.clear();
+    sent_at_.clear();
+    replies_ = 0;
+    net::Timer tick(loop_);
+    int sent = 0;
+    const uint64_t start = uv_hrtime();
+    std::function<void()> on_tick = [&] {
+      const double elapsed = static_cast<double>(uv_hrtime() - start) / 1e9;
+      const int due = std::min(requests, static_cast<int>(elapsed * rate));
+      while (sent < due) {
+        sent_at_[++ref_] = uv_hrtime();
+        connection_->write(make(ref_));
+        ++sent;
+      }
+      if (sent < requests) tick.start(1, on_tick);
+    };
+    tick.start(1, on_tick);
+    while (static_cast<int>(latencies_.size()) < requests) uv_run(loop_, UV_RUN_ONCE);
+    std::sort(latencies_.begin(), latencies_.end());
+    return latencies_;
+  }
+
+  std::string last_id;
+
+ private:
+  void on_frame(std::span<const uint8_t> payload) {
+    auto e = wire::verify_envelope(payload);
+    if (!e.ok()) return;
+    const proto::Envelope* envelope = *e;
+    if (envelope->body_type() == proto::Message::EventClientRegistered) {
+      ready_ = true;
+      return;
+    }
+    if (const proto::EventError* error = envelope->body_as_EventError()) {
+      std::fprintf(stderr, "error %d: %s\n", error->code(), error->text() ? error->text()->c_str() : "");
+      std::exit(1);
+    }
+    if (const proto::EventSubmitted* submitted = envelope->body_as_EventSubmitted()) last_id = submitted->interaction_id()->str();
+    ++replies_;
+    auto it = sent_at_.find(envelope->ref_id());
+    if (it != sent_at_.end()) {
+      latencies_.push_back(static_cast<double>(uv_hrtime() - it->second) / 1e3);
+      sent_at_.erase(it);
+    }
+  }
+
+  uv_loop_t* loop_;
+  std::shared_ptr<net::Connection> connection_;
+  wire::FrameDecoder decoder_;
+  bool ready_ = false;
+  int replies_ = 0;
+  uint64_t ref_ = 0;
+  std::unordered_map<uint64_t, uint64_t> sent_at_;
+  std::vector<double> latencies_;
+};
+
+double percentile(const std::vector<double>& sorted, double p) {
+  return sorted.empty() ? 0 : sorted[std::min(sorted.size() - 1, static_cast<size_t>(p * static_cast<double>(sorted.size())))];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: %s IXNODE IXPROXY [requests] [window] [rate]\n", argv[0]);
+    return 2;
+  }
+  const std::string ixnode = argv[1], ixproxy = argv[2];
+  const int requests = argc > 3 ? std::atoi(argv[3]) : 20000;
+  const int window = argc > 4 ? std::atoi(argv[4]) : 200;
+  const int rate = argc > 5 ? std::atoi(argv[5]) : 2000;
+
+  auto dir = std::filesystem::temp_directory_path() / ("ix-proxy-bench-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  Ports ports{};
+  for (auto* group : {&ports.node, &ports.backup, &ports.proxy}) {
+    for (auto& e : *group) {
+      for (uint16_t& p : e) p = test::unused_port(&loop);
+    }
+  }
+  std::ofstream(dir / "one-pair.toml") << config(ports, 1, 0);
+  std::ofstream(dir / "two-pairs.toml") << config(ports, 2, 1);
+  std::vector<std::unique_ptr<test::Process>> processes;
+  auto start = [&](std::vector<std::string> argv_, const std::string& log) {
+    processes.push_back(std::make_unique<test::Process>(std::move(argv_), (dir / log).string()));
+    processes.back()->start();
+  };
+  for (int pair = 0; pair < 2; ++pair) {
+    start({ixnode, "--config", (dir / "two-pairs.toml").string(), "--node", "pair-" + std::to_string(pair + 1), "--role",
+           "primary", "--log-level", "warn"},
+          "node-" + std::to_string(pair + 1) + ".log");
+  }
+  start({ixproxy, "--config", (dir / "one-pair.toml").string(), "--proxy", "proxy", "--log-level", "warn"}, "proxy-1.log");
+  start({ixproxy, "--config", (dir / "two-pairs.toml").string(), "--proxy", "proxy", "--log-level", "warn"}, "proxy-2.log");
+
+  Client direct(&loop, ports.node[0][0]);
+  Client one_pair(&loop, ports.proxy[0][0]);
+  Client two_pairs(&loop, ports.proxy[1][0]);
+  struct Setup {
+    const char* name;
+    Client* client;
+  } setups[] = {{"(a) direct to the node", &direct}, {"(b) proxy -> that node", &one_pair}, {"(c) proxy -> two pairs", &two_pairs}};
+
+  proto::RequestSubmitT submit;
+  submit.tenant_id = "101";
+  submit.media_type = "chat";
+  submit.queue = "inbound";
+  submit.user_data = wire::kv_list({{"Subject", "benchmark"}, {"CustomerId", "c-1"}, {"Score", 5}});
+  auto make_submit = [&](uint64_t ref) { return wire::encode_frame(ref, 0, submit); };
+  direct.throughput(make_submit, 10, 1);  // an interaction to read back (pair-1's, tag b1)
+  proto::RequestGetPropertiesT get;
+  get.interaction_id = direct.last_id;
+  auto make_get = [&](uint64_t ref) { return wire::encode_frame(ref, 0, get); };
+
+  std::printf("proxy cost, %d requests, window %d, fixed rate %d/s (2-core VM, loopback)\n", requests, window, rate);
+  for (auto [what, make] : {std::pair{"submit", std::function<wire::Frame(uint64_t)>(make_submit)},
+                            std::pair{"get-properties", std::function<wire::Frame(uint64_t)>(make_get)}}) {
+    std::printf("\n%s\n", what);
+    double base_rate = 0, base_p50 = 0, base_p99 = 0;
+    for (const Setup& s : setups) {
+      s.client->throughput(make, requests / 10, window);  // warm up
+      const double r = s.client->throughput(make, requests, window);
+      const std::vector<double> lat = s.client->latencies(make, std::min(requests, rate * 3), rate);
+      const double p50 = percentile(lat, 0.50), p99 = percentile(lat, 0.99);
+      if (s.client == &direct) {
+        base_rate = r;
+        base_p50 = p50;
+        base_p99 = p99;
+      }
+      std::printf("  %-24s %9.0f req/s  ratio %.2f   p50 %7.1f us  p99 %7.1f us   added p50 %+7.1f us  p99 %+7.1f us\n", s.name, r,
+                  r / base_rate, p50, p99, p50 - base_p50, p99 - base_p99);
+    }
+  }
+  processes.clear();
+  uv_run(&loop, UV_RUN_NOWAIT);
+  std::filesystem::remove_all(dir);
+  return 0;
+}
