@@ -3,9 +3,10 @@
 #
 # Today: installs the packages, builds everything, checks the local cluster's configuration
 # (examples/local-cluster.toml), starts its node pairs (primary and backup each) as real ixnode
-# processes with SQLite under .ix/, shows their status, kills one primary to show its backup
-# taking over, and stops everything. The proxy, ixctl's cluster launcher and the workload
-# simulator come with the next issues; this command will then run the whole local cluster.
+# processes with SQLite under .ix/ and its two ixproxy processes, shows the proxy's view of the
+# pairs, kills one primary and shows the proxy following its backup taking over, and stops
+# everything. ixctl's cluster launcher and the workload simulator come with the next issues;
+# this command will then run the whole local cluster driven by the simulator.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -60,12 +61,34 @@ echo
 echo "== pair-1 primary /status"
 http_get 9101 /status
 echo
-echo "== Killing pair-1's primary (kill -9); its backup takes the lease"
+
+start_proxy() {  # id
+  ./build/proxy/ixproxy --config "$config" --proxy "$1" >"$logs/$1.log" 2>&1 &
+  pids+=($!)
+}
+echo "== Starting the proxies"
+start_proxy proxy-1
+start_proxy proxy-2
+wait_ready 9001 && echo "proxy-1 ready: clients on 127.0.0.1:7001, admin http://127.0.0.1:9001/status"
+wait_ready 9002 && echo "proxy-2 ready: clients on 127.0.0.1:7002, admin http://127.0.0.1:9002/status"
+pairs() {  # the proxy's view: which node serves each pair
+  python3 - "$(http_get 9001 /status)" <<'PY'
+import json, sys
+for p in json.loads(sys.argv[1])["pairs"]:
+    states = ", ".join(n["node"] + ": " + n["state"] for n in p["nodes"])
+    print("  %s: serving=%s failovers=%d (%s)" % (p["id"], p["serving"] or "nobody", p["failovers"], states))
+PY
+}
+echo "proxy-1 sees:"
+pairs
+echo
+echo "== Killing pair-1's primary (kill -9); its backup takes the lease, the proxy follows"
 kill -9 "$pid_pair_1_primary"
 wait "$pid_pair_1_primary" 2>/dev/null || true
 if wait_ready 9102; then
-  echo "pair-1 backup is primary now:"
-  http_get 9102 /status
+  sleep 0.5
+  echo "proxy-1 sees:"
+  pairs
 fi
 echo
-echo "Metrics: curl http://127.0.0.1:9102/metrics   (stopping everything now)"
+echo "Metrics: curl http://127.0.0.1:9001/metrics   (stopping everything now)"
