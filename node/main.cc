@@ -12,14 +12,7 @@
 #include "cluster-config/config_store.h"
 #include "node/server/node_server.h"
 #include "protocol/log.h"
-
-namespace {
-
-struct Signals {
-  uv_signal_t term, interrupt, hangup;
-};
-
-}  // namespace
+#include "protocol/net/process_signals.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"ixnode: an interaction server node (one of a primary/backup pair)"};
@@ -50,14 +43,12 @@ int main(int argc, char** argv) {
   uv_loop_t* loop = uv_default_loop();
   int exit_code = 0;
   ix::node::NodeServer server(loop, config->current(), {pair_id, role == "primary", commit_mode == "group"});
-  Signals signals;
+  std::unique_ptr<ix::net::ProcessSignals> signals;
   auto shutdown = [&](const std::string& why, int code) {
     spdlog::info("event=stopping reason={}", ix::quote(why));
     exit_code = code;
     server.stop();
-    for (uv_signal_t* s : {&signals.term, &signals.interrupt, &signals.hangup}) {
-      uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr);
-    }
+    if (signals) signals->close();
   };
   server.set_on_fatal([&](const std::string& why) { shutdown(why, 1); });
   if (ix::Status s = server.start(); !s) {
@@ -66,25 +57,14 @@ int main(int argc, char** argv) {
     uv_run(loop, UV_RUN_DEFAULT);
     return 1;
   }
-
-  struct Context {
-    std::function<void(int)> on_signal;
-  } context;
-  context.on_signal = [&](int signum) {
-    if (signum == SIGHUP) {
-      ix::config::ReloadReport report = config->reload();
-      spdlog::info("event=reload applied={} report={}", report.applied, ix::quote(report.to_string()));
-      if (report.applied) server.reload(config->current());
-      return;
-    }
-    shutdown(signum == SIGTERM ? "SIGTERM" : "SIGINT", 0);
-  };
-  for (auto [handle, signum] : {std::pair{&signals.term, SIGTERM}, std::pair{&signals.interrupt, SIGINT},
-                                std::pair{&signals.hangup, SIGHUP}}) {
-    uv_signal_init(loop, handle);
-    handle->data = &context;
-    uv_signal_start(handle, [](uv_signal_t* h, int received) { static_cast<Context*>(h->data)->on_signal(received); }, signum);
-  }
+  signals = std::make_unique<ix::net::ProcessSignals>(
+      loop,
+      [&] {
+        ix::config::ReloadReport report = config->reload();
+        spdlog::info("event=reload applied={} report={}", report.applied, ix::quote(report.to_string()));
+        if (report.applied) server.reload(config->current());
+      },
+      [&](const char* signal) { shutdown(signal, 0); });
   uv_run(loop, UV_RUN_DEFAULT);
   uv_loop_close(loop);
   return exit_code;

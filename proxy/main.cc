@@ -11,6 +11,7 @@
 
 #include "cluster-config/config_store.h"
 #include "protocol/log.h"
+#include "protocol/net/process_signals.h"
 #include "proxy/server/proxy_server.h"
 
 int main(int argc, char** argv) {
@@ -42,28 +43,18 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  struct Context {
-    std::function<void(int)> on_signal;
-  } context;
-  uv_signal_t signals[3];
-  context.on_signal = [&](int signum) {
-    if (signum == SIGHUP) {
-      ix::config::ReloadReport report = config->reload();
-      spdlog::info("event=reload applied={} report={}", report.applied, ix::quote(report.to_string()));
-      if (report.applied) server.reload(config->current());
-      return;
-    }
-    spdlog::info("event=stopping reason={}", signum == SIGTERM ? "SIGTERM" : "SIGINT");
-    server.stop();
-    for (uv_signal_t& s : signals) uv_close(reinterpret_cast<uv_handle_t*>(&s), nullptr);
-  };
-  const int numbers[3] = {SIGTERM, SIGINT, SIGHUP};
-  for (int i = 0; i < 3; ++i) {
-    uv_signal_init(loop, &signals[i]);
-    signals[i].data = &context;
-    uv_signal_start(&signals[i], [](uv_signal_t* h, int received) { static_cast<Context*>(h->data)->on_signal(received); },
-                    numbers[i]);
-  }
+  ix::net::ProcessSignals signals(
+      loop,
+      [&] {
+        ix::config::ReloadReport report = config->reload();
+        spdlog::info("event=reload applied={} report={}", report.applied, ix::quote(report.to_string()));
+        if (report.applied) server.reload(config->current());
+      },
+      [&](const char* signal) {
+        spdlog::info("event=stopping reason={}", signal);
+        server.stop();
+        signals.close();
+      });
   uv_run(loop, UV_RUN_DEFAULT);
   uv_loop_close(loop);
   return 0;

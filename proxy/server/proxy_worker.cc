@@ -62,8 +62,8 @@ void ProxyWorker::stop() {
     session->connection->close("proxy shutting down");
   }
   sessions_.clear();
-  // Give the logouts a moment to leave before the links close: Connection::close delivers
-  // queued output first (bounded by its linger), and the links close gracefully.
+  // The logouts are queued on the links; a link closes gracefully, delivering queued output
+  // first (bounded by the connection's linger).
   for (auto& [id, link] : links_by_id_) link->stop();
 }
 

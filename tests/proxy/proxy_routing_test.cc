@@ -269,6 +269,11 @@ TEST_F(ProxyRouting, SnapshotsSpanPairsPageThroughAnyProxyAndGive2006WhenAPartIs
 }
 
 TEST_F(ProxyRouting, StatusShowsEveryPairAndSighupReloadsRoutingWithoutDroppingClients) {
+  // Ready needs the primaries; the backups' links may register a moment later.
+  ASSERT_TRUE(loop_.run_until([&] {
+    auto s = nlohmann::json::parse(proxy_status(0));
+    return s["pairs"][0]["nodes"][1]["state"] == "backup" && s["pairs"][1]["nodes"][1]["state"] == "backup";
+  }, 5000)) << proxy_status(0);
   auto status = nlohmann::json::parse(proxy_status(0));
   ASSERT_EQ(status["pairs"].size(), 2u);
   EXPECT_EQ(status["workers"].size(), 2u);
