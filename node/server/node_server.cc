@@ -3,6 +3,7 @@
 #include <chrono>
 #include <filesystem>
 
+#include "cluster-config/tls.h"
 #include "protocol/wire/client_policy.h"
 #include "protocol/wire/interaction_id.h"
 #include "protocol/log.h"
@@ -59,6 +60,11 @@ Status NodeServer::start() {
   if (Status s = compile_views(*config_); !s) return s;
   const config::ServerEndpoint& endpoint = options_.preferred_primary ? pair().primary : pair().backup;
   net::ListenerOptions listener_options;
+  if (pair().tls.enabled) {
+    Result<std::shared_ptr<net::TlsContext>> tls = config::server_tls(pair().tls);
+    if (!tls) return Error{tls.error().code, "node-pairs[" + options_.pair_id + "].tls: " + tls.error().text};
+    listener_options.tls = *tls;
+  }
   auto listener = net::Listener::listen(loop_, {endpoint.host, endpoint.port}, listener_options,
                                         [this](std::shared_ptr<net::Connection> c) { on_accept(std::move(c)); });
   if (!listener) return listener.error();

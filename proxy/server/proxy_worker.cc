@@ -4,7 +4,7 @@
 
 #include "protocol/log.h"
 #include "protocol/wire/client_policy.h"
-#include "proxy/server/tls_settings.h"
+#include "cluster-config/tls.h"
 
 namespace ix::proxy {
 
@@ -37,7 +37,7 @@ Status ProxyWorker::start() {
   net::ListenerOptions listen_options;
   listen_options.reuse_port = true;
   if (proxy_->tls.enabled) {
-    Result<std::shared_ptr<net::TlsContext>> tls = server_tls(proxy_->tls);
+    Result<std::shared_ptr<net::TlsContext>> tls = config::server_tls(proxy_->tls);
     if (!tls) return tls.error();
     listen_options.tls = *tls;
   }
@@ -100,7 +100,7 @@ void ProxyWorker::build_links() {
     } else {
       NodeLinkOptions options = link_options;
       if (pair.tls.enabled) {
-        Result<std::shared_ptr<net::TlsContext>> tls = client_tls(pair.tls, proxy_->tls);
+        Result<std::shared_ptr<net::TlsContext>> tls = config::client_tls(pair.tls, proxy_->tls);
         if (!tls) {
           spdlog::error("event=pair_tls_failed pair={} error={}", pair.id, quote(tls.error().text));
         } else {

@@ -77,14 +77,14 @@ enabled = false
               "\nenable-submit = " + (enable_submit_[i] ? "true" : "false") + "\n" +
               endpoint("node-pairs.primary", node_ports_[i][0]) + endpoint("node-pairs.backup", node_ports_[i][1]) +
               "[node-pairs.storage]\nsqlite-path = \"data/" + id + ".db\"\n[node-pairs.settings]\nlease-timeout = \"1s\"\n"
-              "pull-hold-timeout = \"30s\"\n";
+              "pull-hold-timeout = \"30s\"\n" + tls_section("node-pairs.tls");
     }
     text += "[[proxy-clusters]]\nid = \"desktops\"\n";
     for (int i = 0; i < kProxies; ++i) {
       text += "[[proxies]]\nid = \"proxy-" + std::to_string(i + 1) + "\"\ncluster = \"desktops\"\nhost = \"127.0.0.1\"\nport = " +
               std::to_string(proxy_ports_[i].first) + "\nadmin-port = " + std::to_string(proxy_ports_[i].second) +
               "\n[proxies.settings]\nrequest-timeout = \"" + request_timeout_ + "\"\npull-hold-timeout = \"1s\"\nworkers = " +
-              std::to_string(i == 0 ? 2 : 1) + "\n";
+              std::to_string(i == 0 ? 2 : 1) + "\n" + tls_section("proxies.tls");
     }
     text += R"(
 [[queues]]
@@ -105,6 +105,20 @@ id = "a3"
 tenant = "101"
 )";
     return text;
+  }
+
+  // With tls_, nodes and proxies serve TLS with the test CA's server certificate (files the
+  // TLS test writes into the folder).
+  std::string tls_section(const char* section) const {
+    if (!tls_) return "";
+    return std::string("[") + section + "]\nenabled = true\ncert-file = \"server.pem\"\nkey-file = \"server.key\"\nca-file = \"ca.pem\"\n";
+  }
+  std::shared_ptr<net::TlsContext> client_tls_context() const {
+    if (!tls_) return nullptr;
+    net::TlsOptions options;
+    options.ca_file = (dir_ / "ca.pem").string();
+    auto tls = net::TlsContext::create_client(options);
+    return tls ? *tls : nullptr;
   }
 
   void write_config() { std::ofstream(dir_ / "cluster.toml") << config_text(); }
@@ -148,7 +162,7 @@ tenant = "101"
 
   // Connects and registers with a proxy.
   std::unique_ptr<ProtocolClient> proxy_client(int proxy, proto::ClientType type) {
-    auto c = std::make_unique<ProtocolClient>(loop_, proxy_ports_[proxy].first);
+    auto c = std::make_unique<ProtocolClient>(loop_, proxy_ports_[proxy].first, client_tls_context());
     EnvelopePtr reply = c->register_as(type);
     EXPECT_TRUE(reply && reply->body.AsEventClientRegistered()) << "registration with proxy-" << proxy + 1 << " failed";
     return c;
@@ -159,7 +173,7 @@ tenant = "101"
     for (int attempt = 0; attempt < 400; ++attempt) {
       for (int which = 0; which < 2; ++which) {
         if (!nodes_[pair][which]) continue;
-        auto c = std::make_unique<ProtocolClient>(loop_, node_ports_[pair][which].first);
+        auto c = std::make_unique<ProtocolClient>(loop_, node_ports_[pair][which].first, client_tls_context());
         if (c->closed()) continue;
         EnvelopePtr reply = c->register_as(type);
         if (reply && reply->body.AsEventClientRegistered() &&
@@ -182,6 +196,7 @@ tenant = "101"
   std::array<uint32_t, kPairs> seats_{10, 10};
   std::array<bool, kPairs> enable_submit_{true, true};
   std::string request_timeout_ = "3s";
+  bool tls_ = false;
   std::array<std::array<std::unique_ptr<Process>, 2>, kPairs> nodes_;
   std::array<std::unique_ptr<Process>, kProxies> proxies_;
 };

@@ -17,12 +17,14 @@ using EnvelopePtr = std::unique_ptr<proto::EnvelopeT>;
 
 class ProtocolClient {
  public:
-  ProtocolClient(TestLoop& loop, uint16_t port) : loop_(loop) { connect(port); }
+  ProtocolClient(TestLoop& loop, uint16_t port, std::shared_ptr<net::TlsContext> tls = nullptr) : loop_(loop) {
+    connect(port, std::move(tls));
+  }
   ~ProtocolClient() { close(); }
 
-  bool connect(uint16_t port) {
+  bool connect(uint16_t port, std::shared_ptr<net::TlsContext> tls = nullptr) {
     close();
-    client_ = std::make_unique<FrameClient>(connect_to(loop_.get(), port));
+    client_ = std::make_unique<FrameClient>(connect_to(loop_.get(), port, std::move(tls)));
     return loop_.run_until([&] { return client_->opened || client_->closed; }, 5000) && client_->opened;
   }
   void close() {
