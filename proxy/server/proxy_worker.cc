@@ -119,6 +119,11 @@ void ProxyWorker::build_links() {
   links_by_id_ = std::move(kept);
   // Callbacks capture the pair's current index.
   for (PairIndex i = 0; i < links_.size(); ++i) {
+    links_[i]->set_on_node_state([this, i](const NodeLink& node, const char* endpoint) {
+      metrics_.gauge("ix_proxy_upstream_state", "A node link's state: 0 down, 1 registering, 2 primary, 3 backup",
+                     {{"pair", table_->pair_id(i)}, {"endpoint", endpoint}, {"worker", std::to_string(options_.index)}})
+          .set(static_cast<double>(node.role()));
+    });
     links_[i]->set_on_event([this, i](const proto::Envelope& e, std::span<const uint8_t> payload) { on_node_event(i, e, payload); });
     links_[i]->set_on_serving_changed([this, i](bool available, bool failover) {
       update_upstream_gauges(i);

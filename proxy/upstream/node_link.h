@@ -29,7 +29,7 @@
 
 namespace ix::proxy {
 
-enum class NodeRole { kDown, kRegistering, kPrimary, kBackup };
+enum class NodeRole { kDown = 0, kRegistering = 1, kPrimary = 2, kBackup = 3 };  // values are the upstream gauge's
 const char* node_role_name(NodeRole role);
 
 // A node's answer to one request; valid only during the reply callback.

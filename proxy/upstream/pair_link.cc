@@ -18,7 +18,7 @@ PairLink::PairLink(uv_loop_t* loop, const config::NodePair& pair, const NodeLink
   for (int i = 0; i < 2; ++i) {
     nodes_[i] = std::make_unique<NodeLink>(loop, pair.id + " " + names[i] + " (" + describe(*endpoints[i]) + ")",
                                            net::Endpoint{endpoints[i]->host, endpoints[i]->port}, options);
-    nodes_[i]->set_on_role([this](NodeRole) { on_role_change(); });
+    nodes_[i]->set_on_role([this, i](NodeRole) { on_role_change(i); });
   }
 }
 
@@ -28,6 +28,7 @@ void PairLink::start() {
 
 void PairLink::stop() {
   on_serving_ = nullptr;
+  on_node_state_ = nullptr;
   for (auto& node : nodes_) node->stop();
 }
 
@@ -46,7 +47,8 @@ NodeLink* PairLink::primary() {
   return nullptr;
 }
 
-void PairLink::on_role_change() {
+void PairLink::on_role_change(int which) {
+  if (on_node_state_) on_node_state_(*nodes_[which], which == 0 ? "primary" : "backup");
   const NodeLink* now = primary();
   if (now == serving_) return;
   serving_ = now;

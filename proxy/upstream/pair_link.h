@@ -35,6 +35,9 @@ class PairLink {
   void set_on_event(const NodeLink::EventCallback& cb);
   // The pair gained or lost its primary.
   void set_on_serving_changed(ServingCallback cb) { on_serving_ = std::move(cb); }
+  // One of the two nodes changed state (for the per-node upstream gauge).
+  using NodeStateCallback = std::function<void(const NodeLink& node, const char* endpoint)>;
+  void set_on_node_state(NodeStateCallback cb) { on_node_state_ = std::move(cb); }
   void set_request_timeout(uint64_t ms);
 
   const std::string& id() const { return id_; }
@@ -46,7 +49,7 @@ class PairLink {
   nlohmann::json status() const;
 
  private:
-  void on_role_change();
+  void on_role_change(int which);
 
   std::string id_;
   std::unique_ptr<NodeLink> nodes_[2];  // primary endpoint, backup endpoint
@@ -54,6 +57,7 @@ class PairLink {
   const NodeLink* last_serving_ = nullptr;
   uint64_t failovers_ = 0;
   ServingCallback on_serving_;
+  NodeStateCallback on_node_state_;
 };
 
 }  // namespace ix::proxy

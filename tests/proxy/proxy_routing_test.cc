@@ -68,6 +68,15 @@ TEST_F(ProxyRouting, SubmitsSpreadOverEligiblePairsAndAreFoundThroughAnyProxy) {
 }
 
 TEST_F(ProxyRouting, AnswersWhatItCannotRouteWithTheClusterCodes) {
+  // Nothing before registration; a proxy cannot register with a proxy.
+  ProtocolClient early(loop_, proxy_ports_[0].first);
+  EXPECT_EQ(error_code(early.call(chat_submit())), code(proto::ErrorCode::NotRegistered));
+  EXPECT_TRUE(loop_.run_until([&] { return early.closed(); }, 2000));
+  ProtocolClient impostor(loop_, proxy_ports_[0].first);
+  EnvelopePtr refused = impostor.register_as(proto::ClientType::Proxy);
+  EXPECT_EQ(error_code(refused), code(proto::ErrorCode::InvalidAttribute));
+  EXPECT_NE(error_text(refused).find("client_type Proxy"), std::string::npos) << error_text(refused);
+
   auto media = proxy_client(0, proto::ClientType::MediaServer);
 
   // 2000: ping and other unsupported requests, naming the request.
@@ -157,6 +166,9 @@ TEST_F(ProxyRouting, AStoppedPairGives2003And2002AndSubmitsAvoidIt) {
   const std::string metrics = proxy_metrics(0);
   EXPECT_NE(metrics.find("ix_proxy_errors_total{code=\"2003\"} 2"), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("ix_proxy_pair_reachable{pair=\"pair-2\",worker=\"0\"} 0"), std::string::npos);
+  EXPECT_NE(metrics.find("ix_proxy_upstream_state{pair=\"pair-2\",endpoint=\"primary\",worker=\"1\"} 0"), std::string::npos);
+  EXPECT_NE(metrics.find("ix_proxy_upstream_state{pair=\"pair-1\",endpoint=\"primary\",worker=\"1\"} 2"), std::string::npos)
+      << metrics;
 }
 
 TEST_F(ProxyRouting, ARequestInFlightWhenTheNodeStallsGets2002WithinTheRequestTimeout) {
