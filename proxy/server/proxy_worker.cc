@@ -2,9 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "cluster-config/tls.h"
 #include "protocol/log.h"
 #include "protocol/wire/client_policy.h"
-#include "cluster-config/tls.h"
 
 namespace ix::proxy {
 
@@ -61,6 +61,7 @@ void ProxyWorker::stop() {
     session->connection->clear_callbacks();
     session->connection->close("proxy shutting down");
   }
+  sessions_gauge_->add(-static_cast<double>(sessions_.size()));
   sessions_.clear();
   // The logouts are queued on the links; a link closes gracefully, delivering queued output
   // first (bounded by the connection's linger).

@@ -183,5 +183,15 @@ TEST_F(ProxyAgents, KillingAPrimaryUnderTrafficKeepsAgentsLoggedInAndLosesNoAckn
   RecordProperty("refused", refused);
 }
 
+TEST_F(ProxyAgents, AGracefulStopLogsTheProxysAgentsOutEverywhere) {
+  start_cluster();
+  auto desktop = proxy_client(0, proto::ClientType::AgentApplication);
+  ASSERT_TRUE(desktop->call(agent_login("a1"), 1)->body.AsEventAck());
+  ASSERT_TRUE(logged_in_on(0, "a1") && logged_in_on(1, "a1"));
+  EXPECT_EQ(proxies_[0]->kill(SIGTERM), 0);
+  EXPECT_TRUE(logged_out_everywhere("a1"));
+  EXPECT_TRUE(loop_.run_until([&] { return desktop->closed(); }, 2000));
+}
+
 }  // namespace
 }  // namespace ix::test
