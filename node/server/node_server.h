@@ -27,7 +27,7 @@
 #include "cluster-config/model.h"
 #include "node/agents/agent_registry.h"
 #include "node/model/interaction_registry.h"
-#include "node/query/condition.h"
+#include "protocol/query/condition.h"
 #include "node/reporting/reporting_hub.h"
 #include "node/store/lease.h"
 #include "node/store/sqlite_store.h"
@@ -39,6 +39,9 @@
 #include "protocol/net/timer.h"
 
 namespace ix::node {
+
+using query::Condition;
+using query::Order;
 
 struct NodeOptions {
   std::string pair_id;

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "node/query/condition.h"
+#include "protocol/query/condition.h"
 #include "protocol/wire/kv.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -17,7 +17,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     i.user_data = ix::wire::kv_list({{"Segment", "gold"}, {"Score", 7}});
     return i;
   }();
-  if (auto condition = ix::node::Condition::parse(text); condition.ok()) (void)condition->matches(interaction);
-  if (auto order = ix::node::Order::parse(text); order.ok()) (void)order->less(interaction, interaction);
+  if (auto condition = ix::query::Condition::parse(text); condition.ok()) (void)condition->matches(interaction);
+  if (auto order = ix::query::Order::parse(text); order.ok()) (void)order->less(interaction, interaction);
   return 0;
 }

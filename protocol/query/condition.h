@@ -28,7 +28,7 @@
 #include "protocol/result.h"
 #include "protocol/wire/ixcluster_generated.h"
 
-namespace ix::node {
+namespace ix::query {
 
 using Value = std::variant<std::monostate, int64_t, std::string>;  // monostate: absent
 
@@ -65,4 +65,4 @@ class Order {
   std::vector<Key> keys_;
 };
 
-}  // namespace ix::node
+}  // namespace ix::query

@@ -1,10 +1,10 @@
-#include "node/query/condition.h"
+#include "protocol/query/condition.h"
 
 #include <gtest/gtest.h>
 
 #include "protocol/wire/kv.h"
 
-namespace ix::node {
+namespace ix::query {
 namespace {
 
 proto::InteractionInfoT interaction(const std::string& id, int priority, const std::string& media, int64_t submitted) {
@@ -96,4 +96,4 @@ TEST(Order, UserDataKeysAndDirectionsWithAbsentValuesLast) {
 }
 
 }  // namespace
-}  // namespace ix::node
+}  // namespace ix::query

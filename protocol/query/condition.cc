@@ -1,4 +1,4 @@
-#include "node/query/condition.h"
+#include "protocol/query/condition.h"
 
 #include <algorithm>
 #include <cctype>
@@ -6,7 +6,7 @@
 
 #include "protocol/wire/kv.h"
 
-namespace ix::node {
+namespace ix::query {
 
 namespace {
 
@@ -413,4 +413,4 @@ bool Order::less(const proto::InteractionInfoT& a, const proto::InteractionInfoT
   return false;
 }
 
-}  // namespace ix::node
+}  // namespace ix::query
