@@ -11,8 +11,8 @@ namespace ix::node {
 
 namespace {
 
-constexpr uint32_t kDefaultFindLimit = 100;
-constexpr uint32_t kMaxFindLimit = 10'000;
+using query::kDefaultFindLimit;
+using query::kMaxFindLimit;
 constexpr uint32_t kMaxPage = 1'000;
 
 std::string str(const flatbuffers::String* s) { return s ? s->str() : std::string(); }

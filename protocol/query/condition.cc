@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <functional>
 
 #include "protocol/wire/kv.h"
 
@@ -372,6 +373,42 @@ Result<Condition> Condition::parse(std::string_view text) {
 }
 
 bool Condition::matches(const proto::InteractionInfoT& interaction) const { return !root_ || root_->eval(interaction); }
+
+std::optional<std::vector<std::string>> Condition::required_values(std::string_view attribute) const {
+  auto names = [&](const Operand& o) { return o.kind == Operand::Kind::kAttribute && o.name == attribute; };
+  auto text = [](const Value& v) { return std::holds_alternative<std::string>(v); };
+  std::function<std::optional<std::vector<std::string>>(const Node&)> walk = [&](const Node& n) -> std::optional<std::vector<std::string>> {
+    switch (n.kind) {
+      case Node::Kind::kAnd:
+        for (const auto& child : n.children) {
+          if (auto values = walk(*child)) return values;
+        }
+        return std::nullopt;
+      case Node::Kind::kCompare:
+        if (n.op != "=") return std::nullopt;
+        if (names(n.left) && n.right.kind == Operand::Kind::kLiteral && text(n.right.literal)) {
+          return std::vector<std::string>{std::get<std::string>(n.right.literal)};
+        }
+        if (names(n.right) && n.left.kind == Operand::Kind::kLiteral && text(n.left.literal)) {
+          return std::vector<std::string>{std::get<std::string>(n.left.literal)};
+        }
+        return std::nullopt;
+      case Node::Kind::kIn: {
+        if (n.negate_in || !names(n.left)) return std::nullopt;
+        std::vector<std::string> values;
+        for (const Value& v : n.set) {
+          if (!text(v)) return std::nullopt;
+          values.push_back(std::get<std::string>(v));
+        }
+        return values;
+      }
+      default:
+        return std::nullopt;
+    }
+  };
+  if (!root_) return std::nullopt;
+  return walk(*root_);
+}
 
 Result<Order> Order::parse(std::string_view text) {
   Order order;

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -29,6 +30,10 @@
 #include "protocol/wire/ixcluster_generated.h"
 
 namespace ix::query {
+
+// Find limits, the same on every node (a proxy applies them to the merged result).
+inline constexpr uint32_t kDefaultFindLimit = 100;
+inline constexpr uint32_t kMaxFindLimit = 10'000;
 
 using Value = std::variant<std::monostate, int64_t, std::string>;  // monostate: absent
 
@@ -46,6 +51,10 @@ class Condition {
   static Result<Condition> parse(std::string_view text);
   bool matches(const proto::InteractionInfoT& interaction) const;
   bool empty() const { return root_ == nullptr; }
+  // The string values an attribute must have for the condition to hold, when the condition says
+  // so at its top level ("media_type = 'email' AND …", "media_type IN ('chat', 'sms')"); nothing
+  // when any value could match. The proxy uses it to ask only the pairs that can hold a match.
+  std::optional<std::vector<std::string>> required_values(std::string_view attribute) const;
 
  private:
   std::shared_ptr<const Node> root_;

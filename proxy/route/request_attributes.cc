@@ -34,6 +34,9 @@ RouteKind route_kind(proto::Message type) {
       return RouteKind::kPull;
     case M::RequestWorkbinSubscribe:
       return RouteKind::kWorkbinListen;
+    case M::RequestFind:
+    case M::RequestWorkbinContent:
+      return RouteKind::kQuery;
     case M::RequestTakeSnapshot:
     case M::RequestSnapshotPage:
     case M::RequestReleaseSnapshot:
@@ -51,6 +54,7 @@ const char* route_name(RouteKind kind) {
     case RouteKind::kPull: return "pull";
     case RouteKind::kWorkbinListen: return "workbin";
     case RouteKind::kSnapshot: return "snapshot";
+    case RouteKind::kQuery: return "query";
     case RouteKind::kUnsupported: return "proxy";
   }
   return "proxy";

@@ -2,6 +2,7 @@
 // from a request. Pure functions over verified envelopes.
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 #include "protocol/wire/ixcluster_generated.h"
@@ -15,8 +16,10 @@ enum class RouteKind {
   kPull,            // spread over the pairs serving the tenant
   kWorkbinListen,   // every pair serving the tenant, one reply
   kSnapshot,        // every pair serving the tenant; parts named in the snapshot ID
-  kUnsupported,     // answered by the proxy with 2000
+  kQuery,           // find, workbin content: candidate pairs, merged in order
+  kUnsupported,     // answered by the proxy with 2000; keep last
 };
+inline constexpr size_t kRouteKindCount = static_cast<size_t>(RouteKind::kUnsupported) + 1;
 
 RouteKind route_kind(proto::Message type);
 const char* route_name(RouteKind kind);

@@ -26,6 +26,11 @@ void ProxyWorker::remember_owner(const proto::InteractionInfo* info, PairIndex p
   if (!wire::cluster_id_tag(id)) cache_.remember(std::string(id), pair);
 }
 
+void ProxyWorker::remember_owner(const proto::InteractionInfoT& info) {
+  if (wire::cluster_id_tag(info.interaction_id)) return;
+  if (std::optional<PairIndex> pair = table_->index_of(info.node_id)) cache_.remember(info.interaction_id, *pair);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Submit: one eligible pair; a client-supplied ID must not exist anywhere yet.
 

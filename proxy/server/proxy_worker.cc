@@ -238,6 +238,9 @@ void ProxyWorker::dispatch(Call call, const proto::Envelope& envelope, Outgoing 
       return handle_pull(call, envelope, std::move(request));
     case RouteKind::kWorkbinListen:
       return handle_workbin_subscribe(call, envelope, request);
+    case RouteKind::kQuery:
+      if (call.type == proto::Message::RequestFind) return handle_find(call, envelope, request);
+      return handle_workbin_content(call, envelope, request);
     case RouteKind::kSnapshot:
       if (call.type == proto::Message::RequestTakeSnapshot) return handle_take_snapshot(call, envelope, request);
       if (call.type == proto::Message::RequestSnapshotPage) return handle_snapshot_page(call, envelope);

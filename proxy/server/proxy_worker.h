@@ -129,6 +129,12 @@ class ProxyWorker {
   struct PullState;
   void pull_next(std::shared_ptr<PullState> state);
   void remember_owner(const proto::InteractionInfo* info, PairIndex pair);
+  // From an interaction's node_id (the pair that reported it).
+  void remember_owner(const proto::InteractionInfoT& info);
+
+  // Find and workbin content (query_requests.cc).
+  void handle_find(const Call& call, const proto::Envelope& envelope, const Outgoing& request);
+  void handle_workbin_content(const Call& call, const proto::Envelope& envelope, const Outgoing& request);
 
   // Snapshots (snapshot_requests.cc).
   void handle_take_snapshot(const Call& call, const proto::Envelope& envelope, const Outgoing& request);
@@ -172,7 +178,7 @@ class ProxyWorker {
   // Metrics looked up once and kept: the registry's lookup takes a lock and builds label strings.
   std::unordered_map<int, std::array<metrics::Counter*, 3>> request_counters_;  // by message type, outcome
   std::unordered_map<int, metrics::Counter*> error_counters_;                     // by code
-  std::array<metrics::Histogram*, 8> route_latency_{};                            // by RouteKind
+  std::array<metrics::Histogram*, kRouteKindCount> route_latency_{};              // by RouteKind
   metrics::Counter* cache_hits_;
   metrics::Counter* cache_misses_;
   metrics::Histogram* fan_out_width_;

@@ -94,6 +94,10 @@ tenant = "101"
 id = "all-inbound"
 tenant = "101"
 queues = ["inbound"]
+[[workbin-types]]
+id = "drafts"
+tenant = "101"
+owner = "agent"
 [[agents]]
 id = "a1"
 tenant = "101"

@@ -95,5 +95,20 @@ TEST(Order, UserDataKeysAndDirectionsWithAbsentValuesLast) {
   EXPECT_EQ(Order::parse("'x' asc").error().text, "at position 1: expected an attribute to order by");
 }
 
+TEST(Condition, NamesTheValuesAnAttributeMustHave) {
+  auto values = [](const std::string& text) {
+    auto c = Condition::parse(text);
+    EXPECT_TRUE(c.ok()) << text;
+    return c->required_values("media_type");
+  };
+  EXPECT_EQ(values("media_type = 'email'"), (std::vector<std::string>{"email"}));
+  EXPECT_EQ(values("priority > 3 AND 'chat' = media_type"), (std::vector<std::string>{"chat"}));
+  EXPECT_EQ(values("media_type IN ('chat', 'sms') AND queue = 'inbound'"), (std::vector<std::string>{"chat", "sms"}));
+  for (const char* open : {"", "priority > 3", "media_type = 'email' OR priority > 3", "NOT media_type = 'email'",
+                           "media_type != 'email'", "media_type NOT IN ('chat')", "queue = 'inbound'"}) {
+    EXPECT_FALSE(values(open)) << open;
+  }
+}
+
 }  // namespace
 }  // namespace ix::query

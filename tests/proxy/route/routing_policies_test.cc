@@ -3,10 +3,14 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <random>
 
 #include "proxy/route/agent_fan_out.h"
 #include "proxy/route/cluster_snapshot.h"
 #include "proxy/route/interaction_cache.h"
+#include "proxy/route/ordered_merge.h"
+#include "protocol/query/condition.h"
+#include "protocol/wire/kv.h"
 #include "proxy/route/owner_lookup.h"
 #include "proxy/route/pull_plan.h"
 #include "proxy/route/request_attributes.h"
@@ -216,6 +220,62 @@ TEST(ClusterSnapshot, PagePositionsSpanParts) {
   EXPECT_EQ(ranges[1].count, 2u);
   EXPECT_TRUE(page_ranges(parts, 7, 10).empty());
   EXPECT_EQ(page_ranges(parts, 0, 100).size(), 2u);
+}
+
+TEST(OrderedMerge, RandomPerPairSequencesMergeToASortByTheOrderKey) {
+  // Property: whatever the pairs hold, merging their sorted results equals sorting everything.
+  std::mt19937 random(20261121);
+  for (const char* text : {"", "priority desc, submitted asc", "submitted desc", "ud.Score asc, interaction_id desc"}) {
+    const query::Order order = *query::Order::parse(text);
+    auto less = [&](const proto::InteractionInfoT& a, const proto::InteractionInfoT& b) { return order.less(a, b); };
+    for (int round = 0; round < 200; ++round) {
+      const size_t pairs = 1 + random() % 5, limit = random() % 40;
+      std::vector<InteractionList> lists(pairs);
+      std::vector<proto::InteractionInfoT> all;
+      for (size_t p = 0; p < pairs; ++p) {
+        const size_t n = random() % 12;
+        for (size_t i = 0; i < n; ++i) {
+          auto info = std::make_unique<proto::InteractionInfoT>();
+          info->interaction_id = "p" + std::to_string(p) + "-" + std::to_string(i);
+          info->priority = static_cast<int>(random() % 4);
+          info->submitted_at_us = static_cast<int64_t>(random() % 10);
+          info->user_data = wire::kv_list({{"Score", static_cast<int64_t>(random() % 3)}});
+          all.push_back(*info);
+          lists[p].push_back(std::move(info));
+        }
+        std::stable_sort(lists[p].begin(), lists[p].end(), [&](const auto& a, const auto& b) { return less(*a, *b); });
+      }
+      std::stable_sort(all.begin(), all.end(), less);
+      InteractionList merged = merge_in_order(std::move(lists), less, limit);
+      ASSERT_EQ(merged.size(), std::min(limit, all.size())) << text;
+      for (size_t i = 0; i < merged.size(); ++i) {
+        // Equal keys may come in either order; the keys must be the sorted ones.
+        EXPECT_FALSE(less(*merged[i], all[i]) || less(all[i], *merged[i])) << text << " at " << i;
+        if (i > 0) {
+          EXPECT_FALSE(less(*merged[i], *merged[i - 1])) << text << " at " << i;
+        }
+      }
+    }
+  }
+}
+
+TEST(OrderedMerge, ARefusalDecidesALostPairFailsUnlessPartialIsAccepted) {
+  RoutingTable table(routing_config());
+  ScatterOutcome refused = decide_scatter(
+      table, {found(0), PairAnswer::unreachable(1, "down"), PairAnswer::refused(2, wire::make_error(proto::ErrorCode::InvalidCondition, "bad"))},
+      true);
+  ASSERT_TRUE(refused.error);
+  EXPECT_EQ(refused.error->code, code(proto::ErrorCode::InvalidCondition));
+  EXPECT_EQ(refused.error->text, "node pair pair-3 refused: bad");
+
+  ScatterOutcome lost = decide_scatter(table, {found(0), PairAnswer::unreachable(1, "down")}, false);
+  ASSERT_TRUE(lost.error);
+  EXPECT_EQ(lost.error->code, code(proto::ErrorCode::ClusterLostConnection));
+  EXPECT_NE(lost.error->text.find("pair-2"), std::string::npos);
+
+  ScatterOutcome partial = decide_scatter(table, {PairAnswer::unreachable(2, "down"), found(0), PairAnswer::unreachable(1, "down")}, true);
+  EXPECT_FALSE(partial.error);
+  EXPECT_EQ(partial.missing, (std::vector<std::string>{"pair-2", "pair-3"}));
 }
 
 }  // namespace
