@@ -169,6 +169,14 @@ TEST_F(ProxyRouting, AStoppedPairGives2003And2002AndSubmitsAvoidIt) {
   EXPECT_NE(metrics.find("ix_proxy_upstream_state{pair=\"pair-2\",endpoint=\"primary\",worker=\"1\"} 0"), std::string::npos);
   EXPECT_NE(metrics.find("ix_proxy_upstream_state{pair=\"pair-1\",endpoint=\"primary\",worker=\"1\"} 2"), std::string::npos)
       << metrics;
+
+  // Still ready: every media type has a reachable pair. Not once pair-1 is gone too.
+  EXPECT_EQ(http_get(loop_, proxy_ports_[0].second, "/readyz").status(), 200);
+  nodes_[0][1]->kill(SIGKILL);
+  nodes_[0][0]->kill(SIGKILL);
+  ASSERT_TRUE(loop_.run_until([&] { return http_get(loop_, proxy_ports_[0].second, "/readyz").status() == 503; }, 5000));
+  EXPECT_NE(http_get(loop_, proxy_ports_[0].second, "/readyz").body().find("no reachable node pair serves media: chat, email"),
+            std::string::npos);
 }
 
 TEST_F(ProxyRouting, ARequestInFlightWhenTheNodeStallsGets2002WithinTheRequestTimeout) {
