@@ -59,7 +59,8 @@ int main(int argc, char** argv) {
   std::filesystem::create_directories(dir);
   test::TestLoop loop;
   uint16_t ports[4];
-  for (uint16_t& p : ports) p = test::unused_port(loop.get());
+  const std::vector<uint16_t> free_ports = test::unused_ports(loop.get(), std::size(ports));
+  std::copy(free_ports.begin(), free_ports.end(), std::begin(ports));
   std::ofstream(dir / "cluster.toml") << config(ports);
   test::Process node({argv[1], "--config", (dir / "cluster.toml").string(), "--node", "bench", "--role", "primary",
                       "--log-level", "warn"},

@@ -40,7 +40,8 @@ double node_rate(const std::string& ixnode, const std::string& mode, int submits
   uv_loop_t loop;
   uv_loop_init(&loop);
   uint16_t ports[4];
-  for (uint16_t& p : ports) p = test::unused_port(&loop);
+  const std::vector<uint16_t> free_ports = test::unused_ports(&loop, 4);
+  std::copy(free_ports.begin(), free_ports.end(), ports);
   std::ofstream(dir / "cluster.toml") << config(ports[0], ports[1], ports[2], ports[3]);
   test::Process node({ixnode, "--config", (dir / "cluster.toml").string(), "--node", "bench", "--role", "primary",
                       "--commit-mode", mode, "--log-level", "warn"},

@@ -166,9 +166,11 @@ int main(int argc, char** argv) {
   uv_loop_t loop;
   uv_loop_init(&loop);
   Ports ports{};
+  const std::vector<uint16_t> free_ports = test::unused_ports(&loop, 12);
+  size_t next = 0;
   for (auto* group : {&ports.node, &ports.backup, &ports.proxy}) {
     for (auto& e : *group) {
-      for (uint16_t& p : e) p = test::unused_port(&loop);
+      for (uint16_t& p : e) p = free_ports[next++];
     }
   }
   std::ofstream(dir / "one-pair.toml") << config(ports, 1, 0);

@@ -20,7 +20,11 @@ class NodePairFixture : public ::testing::Test {
            ("ix-node-" + std::to_string(::getpid()) + "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
-    for (uint16_t* p : {&primary_port_, &primary_admin_, &backup_port_, &backup_admin_}) *p = unused_port(loop_.get());
+    const std::vector<uint16_t> ports = unused_ports(loop_.get(), 4);
+    primary_port_ = ports[0];
+    primary_admin_ = ports[1];
+    backup_port_ = ports[2];
+    backup_admin_ = ports[3];
     std::ofstream(dir_ / "cluster.toml") << config_text();
   }
 

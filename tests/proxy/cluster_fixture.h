@@ -30,10 +30,18 @@ class ClusterFixture : public ::testing::Test {
            ("ix-proxy-" + std::to_string(::getpid()) + "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_ / "data");
+    const std::vector<uint16_t> ports = unused_ports(loop_.get(), 2 * (2 * kPairs + kProxies));
+    size_t next = 0;
     for (auto& pair : node_ports_) {
-      for (auto& node : pair) node = {unused_port(loop_.get()), unused_port(loop_.get())};
+      for (auto& node : pair) {
+        node = {ports[next], ports[next + 1]};
+        next += 2;
+      }
     }
-    for (auto& proxy : proxy_ports_) proxy = {unused_port(loop_.get()), unused_port(loop_.get())};
+    for (auto& proxy : proxy_ports_) {
+      proxy = {ports[next], ports[next + 1]};
+      next += 2;
+    }
   }
 
   void TearDown() override {

@@ -3,6 +3,8 @@
 //   FrameClient  connects, sends frames, and collects the verified envelopes it receives.
 #pragma once
 
+#include <algorithm>
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -108,6 +110,16 @@ inline uint16_t unused_port(uv_loop_t* loop) {
   uint16_t port = probe.port();
   probe.stop();
   return port;
+}
+
+// n different unused ports (the kernel may hand a just-released port out again).
+inline std::vector<uint16_t> unused_ports(uv_loop_t* loop, size_t n) {
+  std::vector<uint16_t> ports;
+  while (ports.size() < n) {
+    const uint16_t port = unused_port(loop);
+    if (std::find(ports.begin(), ports.end(), port) == ports.end()) ports.push_back(port);
+  }
+  return ports;
 }
 
 inline std::shared_ptr<net::Connection> connect_to(uv_loop_t* loop, uint16_t port,
