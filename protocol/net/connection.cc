@@ -246,10 +246,24 @@ void Connection::on_tls_input(std::span<const uint8_t> data) {
   drain_tls_output(0);  // post-handshake messages (tickets, key updates)
 }
 
+void Connection::write(std::vector<uint8_t>&& bytes) {
+  if (pending_.empty() && !is_closing() && !bytes.empty()) {
+    const size_t size = bytes.size();
+    pending_ = std::move(bytes);
+    queued(size);
+    return;
+  }
+  write(std::span<const uint8_t>(bytes));
+}
+
 void Connection::write(std::span<const uint8_t> bytes) {
   if (is_closing() || bytes.empty()) return;
   pending_.insert(pending_.end(), bytes.begin(), bytes.end());
-  queued_bytes_ += bytes.size();
+  queued(bytes.size());
+}
+
+void Connection::queued(size_t size) {
+  queued_bytes_ += size;
   stats_.max_queued_bytes = std::max(stats_.max_queued_bytes, queued_bytes_);
   if (state_ == State::kOpen) {
     uv_prepare_start(&flush_handle_, [](uv_prepare_t* p) { owner(p->data)->flush(); });

@@ -80,6 +80,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void start();
   // Queues bytes for the peer; ignored once the connection is closing.
   void write(std::span<const uint8_t> bytes);
+  // The same, taking over the buffer when nothing else is queued (no copy).
+  void write(std::vector<uint8_t>&& bytes);
   // Graceful close: stop reading, deliver what is queued (bounded by close_linger_ms), close.
   void close(std::string reason = "closed locally");
   // Immediate close; queued output is dropped.
@@ -110,6 +112,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void on_tls_input(std::span<const uint8_t> data);
   void become_open();
   void deliver(std::span<const uint8_t> data);
+  void queued(size_t size);  // accounts newly pending bytes: flush scheduling, backpressure
   void flush();
   void submit_write(std::vector<uint8_t> data, size_t accounted);
   void drain_tls_output(size_t accounted);

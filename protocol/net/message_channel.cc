@@ -14,6 +14,11 @@ void MessageChannel::send(std::span<const uint8_t> frame) {
   connection_->write(frame);
 }
 
+void MessageChannel::send(wire::Frame&& frame) {
+  ++stats_.frames_out;
+  connection_->write(std::move(frame));
+}
+
 void MessageChannel::send_error(uint64_t ref_id, uint64_t client_id, proto::ErrorCode code,
                                 std::string text) {
   send(wire::encode_error(ref_id, client_id, code, std::move(text)));

@@ -56,6 +56,7 @@ class MessageChannel {
 
   // Sends one complete frame (from wire::encode_*).
   void send(std::span<const uint8_t> frame);
+  void send(wire::Frame&& frame);
   void send_error(uint64_t ref_id, uint64_t client_id, proto::ErrorCode code, std::string text);
 
   bool registered() const { return registered_; }

@@ -19,7 +19,7 @@ bool RequestTimers::cancel(uint64_t id) {
   if (it == by_id_.end()) return false;
   by_deadline_.erase(it->second);
   by_id_.erase(it);
-  if (by_deadline_.empty()) {
+  if (by_deadline_.empty()) {  // an idle owner must not keep its loop alive
     timer_.stop();
     armed_for_ = 0;
   }
@@ -29,7 +29,8 @@ bool RequestTimers::cancel(uint64_t id) {
 void RequestTimers::arm() {
   if (by_deadline_.empty()) return;
   uint64_t earliest = by_deadline_.begin()->first;
-  if (timer_.active() && armed_for_ == earliest) return;
+  // Armed for the same or an earlier moment: on_timer() re-arms for whatever is due next.
+  if (timer_.active() && armed_for_ <= earliest) return;
   armed_for_ = earliest;
   uint64_t now = uv_now(loop_);
   timer_.start(earliest > now ? earliest - now : 0, [this] { on_timer(); });

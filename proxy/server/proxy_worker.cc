@@ -264,9 +264,9 @@ void ProxyWorker::on_node_event(PairIndex pair, const proto::Envelope& envelope,
 // ---------------------------------------------------------------------------------------------
 // Replies.
 
-void ProxyWorker::reply(const Call& call, const wire::Frame& frame) {
+void ProxyWorker::reply(const Call& call, wire::Frame frame) {
   auto session = sessions_.find(call.session_id);
-  if (session != sessions_.end()) session->second->channel.send(frame);
+  if (session != sessions_.end()) session->second->channel.send(std::move(frame));
 }
 
 void ProxyWorker::reply_error(const Call& call, const Error& error) {

@@ -99,7 +99,7 @@ class ProxyWorker {
   void on_node_event(PairIndex pair, const proto::Envelope& envelope, std::span<const uint8_t> payload);
 
   // Replies.
-  void reply(const Call& call, const wire::Frame& frame);
+  void reply(const Call& call, wire::Frame frame);
   void reply_error(const Call& call, const Error& error);
   // Forwards a node's answer to the client under the client's ref_id and client_id.
   void forward_reply(const Call& call, const PairAnswer& answer);
