@@ -40,6 +40,7 @@ class ReportingMerge {
   // Last seq accepted per node (released or waiting).
   uint64_t seen_seq(size_t node) const { return nodes_[node].seen_seq; }
   size_t waiting() const;
+  size_t nodes() const { return nodes_.size(); }
 
  private:
   struct Node {

@@ -34,6 +34,9 @@ RouteKind route_kind(proto::Message type) {
       return RouteKind::kPull;
     case M::RequestWorkbinSubscribe:
       return RouteKind::kWorkbinListen;
+    case M::RequestStartReporting:
+    case M::RequestStopReporting:
+      return RouteKind::kReporting;
     case M::RequestFind:
     case M::RequestWorkbinContent:
       return RouteKind::kQuery;
@@ -55,6 +58,7 @@ const char* route_name(RouteKind kind) {
     case RouteKind::kWorkbinListen: return "workbin";
     case RouteKind::kSnapshot: return "snapshot";
     case RouteKind::kQuery: return "query";
+    case RouteKind::kReporting: return "reporting";
     case RouteKind::kUnsupported: return "proxy";
   }
   return "proxy";

@@ -17,6 +17,7 @@ enum class RouteKind {
   kWorkbinListen,   // every pair serving the tenant, one reply
   kSnapshot,        // every pair serving the tenant; parts named in the snapshot ID
   kQuery,           // find, workbin content: candidate pairs, merged in order
+  kReporting,       // the proxy's merged reporting stream
   kUnsupported,     // answered by the proxy with 2000; keep last
 };
 inline constexpr size_t kRouteKindCount = static_cast<size_t>(RouteKind::kUnsupported) + 1;

@@ -8,13 +8,6 @@
 
 namespace ix::proxy {
 
-struct ProxyWorker::Session {
-  uint64_t id;
-  std::shared_ptr<net::Connection> connection;
-  net::MessageChannel channel;
-  Session(uint64_t i, std::shared_ptr<net::Connection> c, net::ChannelOptions o) : id(i), connection(c), channel(c, o) {}
-};
-
 ProxyWorker::ProxyWorker(uv_loop_t* loop, std::shared_ptr<const config::ClusterConfig> config, WorkerOptions options,
                          metrics::Registry& metrics)
     : loop_(loop),
@@ -24,6 +17,8 @@ ProxyWorker::ProxyWorker(uv_loop_t* loop, std::shared_ptr<const config::ClusterC
       metrics_(metrics),
       table_(std::make_unique<RoutingTable>(config_)),
       cache_(proxy_->settings.interaction_cache_size),
+      reporting_(std::make_unique<ReportingState>(table_->pair_count(), loop)),
+      reporting_events_(&metrics.counter("ix_proxy_reporting_events_total", "Events in the merged reporting stream")),
       cache_hits_(&metrics.counter("ix_proxy_cache_lookups_total", "Interaction cache lookups", {{"result", "hit"}})),
       cache_misses_(&metrics.counter("ix_proxy_cache_lookups_total", "Interaction cache lookups", {{"result", "miss"}})),
       fan_out_width_(&metrics.histogram("ix_proxy_fan_out_width", "Pairs asked by one fanned-out request",
@@ -63,6 +58,8 @@ void ProxyWorker::stop() {
   }
   sessions_gauge_->add(-static_cast<double>(sessions_.size()));
   sessions_.clear();
+  reporting_->clients.clear();
+  reporting_->timer.stop();
   // The logouts are queued on the links; a link closes gracefully, delivering queued output
   // first (bounded by the connection's linger).
   for (auto& [id, link] : links_by_id_) link->stop();
@@ -76,6 +73,14 @@ void ProxyWorker::reload(std::shared_ptr<const config::ClusterConfig> config) {
   config_ = std::move(config);
   proxy_ = config_->proxy(options_.proxy_id);
   table_ = std::make_unique<RoutingTable>(config_);
+  if (reporting_->merge.nodes() != table_->pair_count()) {
+    // Pairs were added or removed: the merge starts over (clients stay subscribed).
+    spdlog::warn("event=reporting_restarted reason={}", quote("the node pairs changed"));
+    auto fresh = std::make_unique<ReportingState>(table_->pair_count(), loop_);
+    fresh->clients = std::move(reporting_->clients);
+    for (auto& [id, client] : fresh->clients) client.floor.assign(table_->pair_count(), 0);
+    reporting_ = std::move(fresh);
+  }
   build_links();
 }
 
@@ -135,6 +140,7 @@ void ProxyWorker::build_links() {
             .inc();
       }
       log_in_again(i);
+      subscribe_to_pair(i);
     });
     update_upstream_gauges(i);
   }
@@ -174,6 +180,7 @@ void ProxyWorker::on_session_closed(uint64_t session_id) {
   auto it = sessions_.find(session_id);
   if (it == sessions_.end()) return;
   log_out_agents_of(session_id);
+  reporting_->clients.erase(session_id);
   for (auto c = upstream_clients_.lower_bound({session_id, 0});
        c != upstream_clients_.end() && c->first.first == session_id;) {
     downstream_clients_.erase(c->second);
@@ -238,6 +245,9 @@ void ProxyWorker::dispatch(Call call, const proto::Envelope& envelope, Outgoing 
       return handle_pull(call, envelope, std::move(request));
     case RouteKind::kWorkbinListen:
       return handle_workbin_subscribe(call, envelope, request);
+    case RouteKind::kReporting:
+      if (call.type == proto::Message::RequestStartReporting) return handle_start_reporting(call, envelope);
+      return handle_stop_reporting(call);
     case RouteKind::kQuery:
       if (call.type == proto::Message::RequestFind) return handle_find(call, envelope, request);
       return handle_workbin_content(call, envelope, request);
@@ -253,6 +263,7 @@ void ProxyWorker::dispatch(Call call, const proto::Envelope& envelope, Outgoing 
 }
 
 void ProxyWorker::on_node_event(PairIndex pair, const proto::Envelope& envelope, std::span<const uint8_t> payload) {
+  if (const proto::ReportingHeader* header = wire::reporting_header(envelope)) return on_reporting_event(pair, *header, payload);
   auto client = downstream_clients_.find(envelope.client_id());
   if (client == downstream_clients_.end()) return;  // its session is gone
   auto session = sessions_.find(client->second.first);

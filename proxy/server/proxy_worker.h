@@ -20,6 +20,7 @@
 #include <uv.h>
 
 #include <array>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -33,6 +34,9 @@
 #include "protocol/http/metrics.h"
 #include "protocol/net/listener.h"
 #include "protocol/net/message_channel.h"
+#include "protocol/net/timer.h"
+#include "proxy/reporting/agent_event_dedupe.h"
+#include "proxy/reporting/reporting_merge.h"
 #include "proxy/route/interaction_cache.h"
 #include "proxy/route/pair_answer.h"
 #include "proxy/route/pull_plan.h"
@@ -67,7 +71,13 @@ class ProxyWorker {
   std::vector<std::string> unserved_media();
 
  private:
-  struct Session;
+  // One client connection and the protocol on it.
+  struct Session {
+    uint64_t id;
+    std::shared_ptr<net::Connection> connection;
+    net::MessageChannel channel;
+    Session(uint64_t i, std::shared_ptr<net::Connection> c, net::ChannelOptions o) : id(i), connection(c), channel(c, o) {}
+  };
   // One client request being served: where its reply goes.
   struct Call {
     uint64_t session_id = 0;
@@ -132,6 +142,31 @@ class ProxyWorker {
   // From an interaction's node_id (the pair that reported it).
   void remember_owner(const proto::InteractionInfoT& info);
 
+  // The merged reporting stream (reporting_requests.cc).
+  struct ReportingClient {
+    uint64_t client_id = 0;
+    std::set<std::string> tenants;  // empty = every tenant
+    bool interactions = true, agents = true;
+    std::vector<uint64_t> floor;    // per pair: the client has every event up to this seq
+    // Events not yet handed to the connection because the client has not read what it has;
+    // more than reporting-buffer of them and the client is cut off.
+    std::deque<std::shared_ptr<const std::vector<uint8_t>>> backlog;
+  };
+  struct ReportingState {
+    ReportingState(size_t pairs, uv_loop_t* loop);
+    ReportingMerge merge;
+    AgentEventDedupe dedupe;
+    std::map<uint64_t, ReportingClient> clients;  // by session
+    net::Timer timer;                             // releases events held for a silent pair
+  };
+  void subscribe_to_pair(PairIndex pair);
+  void on_reporting_event(PairIndex pair, const proto::ReportingHeader& header, std::span<const uint8_t> payload);
+  void release_reporting();
+  // Hands a client what its connection can take; false when it was cut off as too slow.
+  bool feed_reporting_client(uint64_t session_id, ReportingClient& client);
+  void handle_start_reporting(const Call& call, const proto::Envelope& envelope);
+  void handle_stop_reporting(const Call& call);
+
   // Find and workbin content (query_requests.cc).
   void handle_find(const Call& call, const proto::Envelope& envelope, const Outgoing& request);
   void handle_workbin_content(const Call& call, const proto::Envelope& envelope, const Outgoing& request);
@@ -173,12 +208,14 @@ class ProxyWorker {
   InteractionCache cache_;
   SubmitRouter submit_router_;
   PullPlanner pull_planner_;
+  std::unique_ptr<ReportingState> reporting_;
   bool stopping_ = false;
 
   // Metrics looked up once and kept: the registry's lookup takes a lock and builds label strings.
   std::unordered_map<int, std::array<metrics::Counter*, 3>> request_counters_;  // by message type, outcome
   std::unordered_map<int, metrics::Counter*> error_counters_;                     // by code
   std::array<metrics::Histogram*, kRouteKindCount> route_latency_{};              // by RouteKind
+  metrics::Counter* reporting_events_;
   metrics::Counter* cache_hits_;
   metrics::Counter* cache_misses_;
   metrics::Histogram* fan_out_width_;

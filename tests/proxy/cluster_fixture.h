@@ -91,7 +91,7 @@ enabled = false
     for (int i = 0; i < kProxies; ++i) {
       text += "[[proxies]]\nid = \"proxy-" + std::to_string(i + 1) + "\"\ncluster = \"desktops\"\nhost = \"127.0.0.1\"\nport = " +
               std::to_string(proxy_ports_[i].first) + "\nadmin-port = " + std::to_string(proxy_ports_[i].second) +
-              "\n[proxies.settings]\nrequest-timeout = \"" + request_timeout_ + "\"\npull-hold-timeout = \"1s\"\nworkers = " +
+              "\n[proxies.settings]\nrequest-timeout = \"" + request_timeout_ + "\"\npull-hold-timeout = \"1s\"\nreporting-buffer = 100\nworkers = " +
               std::to_string(i == 0 ? 2 : 1) + "\n" + tls_section("proxies.tls");
     }
     text += R"(

@@ -1,0 +1,166 @@
+// The proxy's merged reporting stream: every pair's events in one stream, each agent action
+// once, no gap or duplicate across a pair's failover, a slow client cut off while the others
+// carry on.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "protocol/wire/kv.h"
+#include "tests/proxy/cluster_fixture.h"
+
+namespace ix::test {
+namespace {
+
+class ProxyReporting : public ClusterFixture {
+ protected:
+  void SetUp() override {
+    ClusterFixture::SetUp();
+    start_pair(0);
+    start_pair(1);
+    start_proxy(0);
+  }
+
+  std::unique_ptr<ProtocolClient> reporting_client() {
+    auto c = proxy_client(0, proto::ClientType::ReportingEngine);
+    EnvelopePtr ack = c->call(proto::RequestStartReportingT{});
+    EXPECT_TRUE(ack && ack->body.AsEventAck()) << error_text(ack);
+    return c;
+  }
+
+  static const proto::ReportingHeaderT* header(const EnvelopePtr& e) {
+    switch (e->body.type) {
+#define IX_HEADER(Name) \
+  case proto::Message::Name: return e->body.As##Name()->header.get();
+      IX_HEADER(EventInteractionSubmitted)
+      IX_HEADER(EventPlacedInQueue)
+      IX_HEADER(EventAgentLogin)
+      IX_HEADER(EventAgentLogout)
+      IX_HEADER(EventAgentReady)
+#undef IX_HEADER
+      default: return nullptr;
+    }
+  }
+
+  static std::map<proto::Message, int> count_by_type(const std::vector<EnvelopePtr>& events) {
+    std::map<proto::Message, int> out;
+    for (const EnvelopePtr& e : events) ++out[e->body.type];
+    return out;
+  }
+};
+
+TEST_F(ProxyReporting, EveryPairsEventsInOneStreamAndEachAgentActionOnce) {
+  auto stats = reporting_client();
+  auto desktop = proxy_client(0, proto::ClientType::AgentApplication);
+  ASSERT_TRUE(desktop->call(agent_login("a1"), 1)->body.AsEventAck());
+  proto::RequestAgentReadyT ready;
+  ready.tenant_id = "101";
+  ready.agent_id = "a1";
+  ASSERT_TRUE(desktop->call(ready, 1)->body.AsEventAck());
+  auto media = proxy_client(0, proto::ClientType::MediaServer);
+  std::set<std::string> submitted;
+  for (int i = 0; i < 4; ++i) submitted.insert(media->call(chat_submit())->body.AsEventSubmitted()->interaction_id);
+
+  // 1 login + 1 ready (each reported by both pairs) + 4 × (submitted + placed in queue).
+  ASSERT_TRUE(stats->wait_for_events(10));
+  loop_.run_for(300);  // anything extra would show up now
+  stats->wait_for_events(0);
+  auto counts = count_by_type(stats->events);
+  EXPECT_EQ(counts[proto::Message::EventAgentLogin], 1);
+  EXPECT_EQ(counts[proto::Message::EventAgentReady], 1);
+  EXPECT_EQ(counts[proto::Message::EventInteractionSubmitted], 4);
+  EXPECT_EQ(counts[proto::Message::EventPlacedInQueue], 4);
+  EXPECT_EQ(stats->events.size(), 10u);
+  std::set<std::string> reported, nodes;
+  std::map<std::string, uint64_t> last_seq;
+  for (const EnvelopePtr& e : stats->events) {
+    const proto::ReportingHeaderT* h = header(e);
+    ASSERT_NE(h, nullptr) << proto::EnumNameMessage(e->body.type);
+    EXPECT_GT(h->seq, last_seq[h->node_id]) << "per-node order kept";
+    last_seq[h->node_id] = h->seq;
+    nodes.insert(h->node_id);
+    if (auto* s = e->body.AsEventInteractionSubmitted()) reported.insert(s->interaction->interaction_id);
+  }
+  EXPECT_EQ(reported, submitted);
+  EXPECT_EQ(nodes, (std::set<std::string>{"pair-1", "pair-2"}));
+}
+
+TEST_F(ProxyReporting, APairsFailoverLeavesNoGapAndNoDuplicateInTheStream) {
+  auto stats = reporting_client();
+  auto media = proxy_client(0, proto::ClientType::MediaServer);
+  std::set<std::string> acknowledged;
+  const uint64_t started = uv_now(loop_.get());
+  bool killed = false;
+  while (uv_now(loop_.get()) - started < 3000) {
+    if (!killed && uv_now(loop_.get()) - started > 800) {
+      nodes_[0][0]->kill(SIGKILL);
+      killed = true;
+    }
+    std::vector<uint64_t> refs;
+    for (int i = 0; i < 10; ++i) refs.push_back(media->send(chat_submit()));
+    for (uint64_t ref : refs) {
+      EnvelopePtr reply = media->wait_reply(ref, 10'000);
+      ASSERT_NE(reply, nullptr);
+      if (reply->body.AsEventSubmitted()) acknowledged.insert(reply->body.AsEventSubmitted()->interaction_id);
+    }
+    loop_.run_for(20);  // steady traffic, a few hundred submits a second
+  }
+  // Every acknowledged submit is reported exactly once; each pair's seqs are contiguous.
+  std::map<std::string, int> submitted_events;
+  size_t counted = 0;
+  ASSERT_TRUE(loop_.run_until([&] {
+    stats->wait_for_events(0, 10);
+    for (; counted < stats->events.size(); ++counted) {
+      if (auto* s = stats->events[counted]->body.AsEventInteractionSubmitted()) ++submitted_events[s->interaction->interaction_id];
+    }
+    return submitted_events.size() >= acknowledged.size();
+  }, 15'000)) << submitted_events.size() << " of " << acknowledged.size() << " submits reported";
+  for (const std::string& id : acknowledged) EXPECT_EQ(submitted_events[id], 1) << id;
+  std::map<std::string, std::vector<uint64_t>> seqs;
+  for (const EnvelopePtr& e : stats->events) seqs[header(e)->node_id].push_back(header(e)->seq);
+  for (const auto& [node, list] : seqs) {
+    for (size_t i = 1; i < list.size(); ++i) ASSERT_EQ(list[i], list[i - 1] + 1) << node << " at " << i;
+  }
+  EXPECT_GT(seqs["pair-1"].size(), 20u);
+}
+
+TEST_F(ProxyReporting, ASlowClientIsCutOffWithAReasonWhileOthersCarryOn) {
+  auto fast = reporting_client();
+  FrameClient slow(connect_to(loop_.get(), proxy_ports_[0].first));
+  slow.send(wire::encode_register_client(1, proto::ClientType::ReportingEngine, "slow", {}));
+  slow.send(wire::encode_frame(2, 0, proto::RequestStartReportingT{}));
+  ASSERT_TRUE(loop_.run_until([&] { return slow.received.size() >= 2; }, 5000));
+  slow.connection().pause_reading();
+
+  // Big events fill the socket buffers, then the proxy's bound (100 events' worth).
+  auto media = proxy_client(0, proto::ClientType::MediaServer);
+  proto::RequestSubmitT big = chat_submit();
+  big.user_data = wire::kv_list({{"Transcript", std::string(16 * 1024, 'x')}});
+  int sent = 0;
+  while (proxy_metrics(0).find("ix_proxy_reporting_clients_dropped_total 1") == std::string::npos) {
+    ASSERT_EQ(proxy_metrics(0).find("ix_proxy_reporting_clients_dropped_total 2"), std::string::npos) << "the fast client was cut off";
+    ASSERT_LT(sent, 3000) << "the slow client was never cut off";
+    std::vector<uint64_t> refs;
+    for (int i = 0; i < 50; ++i, ++sent) refs.push_back(media->send(big));
+    for (uint64_t ref : refs) ASSERT_TRUE(media->wait_reply(ref));
+  }
+  // The slow client, reading again, finds the reason at the end of what was queued for it.
+  slow.connection().resume_reading();
+  ASSERT_TRUE(loop_.run_until([&] { return slow.closed; }, 10'000));
+  bool told = false;
+  for (const auto& e : slow.received) {
+    if (e && e->body.AsEventError() && e->body.AsEventError()->text.find("too slow") != std::string::npos) told = true;
+  }
+  EXPECT_TRUE(told) << "no 'too slow' error before the close";
+  // The fast client got every submit.
+  int reported = 0;
+  size_t counted = 0;
+  EXPECT_TRUE(loop_.run_until([&] {
+    fast->wait_for_events(0, 10);
+    for (; counted < fast->events.size(); ++counted) reported += fast->events[counted]->body.AsEventInteractionSubmitted() != nullptr;
+    return reported == sent;
+  }, 20'000)) << reported << " of " << sent;
+}
+
+}  // namespace
+}  // namespace ix::test
