@@ -82,6 +82,7 @@ void ProxyWorker::reload(std::shared_ptr<const config::ClusterConfig> config) {
     reporting_ = std::move(fresh);
   }
   build_links();
+  if (!reporting_->clients.empty() && !reporting_->subscribed) subscribe_to_all_pairs();
 }
 
 uint64_t ProxyWorker::request_timeout_ms() const { return static_cast<uint64_t>(proxy_->settings.request_timeout.count()); }
@@ -140,7 +141,7 @@ void ProxyWorker::build_links() {
             .inc();
       }
       log_in_again(i);
-      subscribe_to_pair(i);
+      if (reporting_->subscribed) subscribe_to_pair(i);
     });
     update_upstream_gauges(i);
   }

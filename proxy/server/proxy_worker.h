@@ -158,8 +158,10 @@ class ProxyWorker {
     AgentEventDedupe dedupe;
     std::map<uint64_t, ReportingClient> clients;  // by session
     net::Timer timer;                             // releases events held for a silent pair
+    bool subscribed = false;                      // from the first reporting client on
   };
   void subscribe_to_pair(PairIndex pair);
+  void subscribe_to_all_pairs();
   void on_reporting_event(PairIndex pair, const proto::ReportingHeader& header, std::span<const uint8_t> payload);
   void release_reporting();
   // Hands a client what its connection can take; false when it was cut off as too slow.

@@ -1,6 +1,7 @@
-// ProxyWorker: the merged reporting stream (DESIGN.md §7). The worker subscribes once to every
-// pair's stream on its node links (re-subscribing from the last seq it saw when a pair's
-// primary comes back or its backup takes over, so the stream stays gap-free), merges the
+// ProxyWorker: the merged reporting stream (DESIGN.md §7). From its first reporting client on,
+// the worker subscribes once to every pair's stream on its node links (re-subscribing from the
+// last seq it saw when a pair's primary comes back or its backup takes over, so the stream
+// stays gap-free; a worker without reporting clients does not pay for the stream), merges the
 // streams (proxy/reporting/reporting_merge.h), passes one copy of each agent change
 // (agent_event_dedupe.h), and feeds every reporting client of the worker from the one stream.
 #include <spdlog/spdlog.h>
@@ -46,6 +47,13 @@ void ProxyWorker::subscribe_to_pair(PairIndex pair) {
     if (answer.kind == PairAnswer::Kind::kReply) return;
     spdlog::error("event=reporting_subscribe_failed pair={} error={}", table_->pair_id(pair), quote(answer.error.text));
   });
+}
+
+void ProxyWorker::subscribe_to_all_pairs() {
+  reporting_->subscribed = true;
+  for (PairIndex pair = 0; pair < links_.size(); ++pair) {
+    if (links_[pair]->reachable()) subscribe_to_pair(pair);
+  }
 }
 
 void ProxyWorker::on_reporting_event(PairIndex pair, const proto::ReportingHeader& header, std::span<const uint8_t> payload) {
@@ -145,8 +153,26 @@ void ProxyWorker::handle_start_reporting(const Call& call, const proto::Envelope
     }
   }
   reporting_->clients[call.session_id] = std::move(client);
-  reply(call, wire::encode_ack(call.ref_id, call.client_id));
-  finish(call, Outcome::kOk);
+  if (reporting_->subscribed) {
+    reply(call, wire::encode_ack(call.ref_id, call.client_id));
+    return finish(call, Outcome::kOk);
+  }
+  // The worker's first reporting client: answer once the pairs stream to the worker, so that
+  // whatever happens after the answer is in the client's stream.
+  reporting_->subscribed = true;
+  PairSet reachable_pairs;
+  for (PairIndex pair = 0; pair < links_.size(); ++pair) {
+    if (links_[pair]->reachable()) reachable_pairs.push_back(pair);  // the others subscribe when their primary appears
+  }
+  ask_all(reachable_pairs, Outgoing::of(proto::RequestStartReportingT{}), 0, [this, call](std::vector<PairAnswer> answers) {
+    for (const PairAnswer& a : answers) {
+      if (a.kind != PairAnswer::Kind::kReply) {
+        spdlog::error("event=reporting_subscribe_failed pair={} error={}", table_->pair_id(a.pair), quote(a.error.text));
+      }
+    }
+    reply(call, wire::encode_ack(call.ref_id, call.client_id));
+    finish(call, Outcome::kOk);
+  });
 }
 
 void ProxyWorker::handle_stop_reporting(const Call& call) {
