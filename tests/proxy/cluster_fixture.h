@@ -135,6 +135,13 @@ tenant = "101"
 
   void write_config() { std::ofstream(dir_ / "cluster.toml") << config_text(); }
 
+  // Both pairs and proxy-1: what most tests start with.
+  void start_cluster() {
+    start_pair(0);
+    start_pair(1);
+    start_proxy(0);
+  }
+
   // Starts a pair's primary (which takes the lease) and then its backup.
   void start_pair(int pair) {
     write_config();
@@ -233,6 +240,23 @@ inline proto::RequestAgentLoginT agent_login(const std::string& agent, const std
   capacity->capacity = 2;
   login.media.push_back(std::move(capacity));
   return login;
+}
+
+inline proto::RequestAgentReadyT agent_ready(const std::string& agent) {
+  proto::RequestAgentReadyT ready;
+  ready.tenant_id = "101";
+  ready.agent_id = agent;
+  return ready;
+}
+
+// Logs an agent in through a desktop connection (as logical client client_id) and makes it ready.
+inline ::testing::AssertionResult log_in_ready(ProtocolClient& desktop, const std::string& agent, uint64_t client_id) {
+  auto acked = [&](const EnvelopePtr& reply) { return reply && reply->body.AsEventAck(); };
+  EnvelopePtr login = desktop.call(agent_login(agent), client_id);
+  if (!acked(login)) return ::testing::AssertionFailure() << agent << " login: " << (as_error(login) ? as_error(login)->text : "no answer");
+  EnvelopePtr ready = desktop.call(agent_ready(agent), client_id);
+  if (!acked(ready)) return ::testing::AssertionFailure() << agent << " ready: " << (as_error(ready) ? as_error(ready)->text : "no answer");
+  return ::testing::AssertionSuccess();
 }
 
 inline int error_code(const EnvelopePtr& e) { return as_error(e) ? as_error(e)->code : 0; }

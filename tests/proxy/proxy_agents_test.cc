@@ -14,12 +14,6 @@ constexpr int code(proto::ErrorCode c) { return static_cast<int>(c); }
 
 class ProxyAgents : public ClusterFixture {
  protected:
-  void start_cluster() {
-    start_pair(0);
-    start_pair(1);
-    start_proxy(0);
-  }
-
   // What the pair's primary itself says about an agent.
   std::unique_ptr<proto::EventAgentStatusT> status_on(int pair, const std::string& agent) {
     auto direct = node_client(pair, proto::ClientType::AgentApplication);
@@ -69,29 +63,21 @@ TEST_F(ProxyAgents, ASecondOperationOnTheSameAgentWhileOneIsFannedOutGets2004) {
   start_cluster();
   auto desktop = proxy_client(0, proto::ClientType::AgentApplication);
   const uint64_t login = desktop->send(agent_login("a1"), 1);
-  proto::RequestAgentReadyT ready;
-  ready.tenant_id = "101";
-  ready.agent_id = "a1";
-  const uint64_t too_soon = desktop->send(ready, 1);
+  const uint64_t too_soon = desktop->send(agent_ready("a1"), 1);
   EnvelopePtr busy = desktop->wait_reply(too_soon);
   EXPECT_EQ(error_code(busy), code(proto::ErrorCode::ClusterOperationInProgress)) << error_text(busy);
   EXPECT_NE(error_text(busy).find("a1"), std::string::npos);
   EnvelopePtr done = desktop->wait_reply(login);
   ASSERT_TRUE(done && done->body.AsEventAck()) << error_text(done);
   // Once the login is through, the same request is fine.
-  EXPECT_TRUE(desktop->call(ready, 1)->body.AsEventAck());
+  EXPECT_TRUE(desktop->call(agent_ready("a1"), 1)->body.AsEventAck());
 }
 
 TEST_F(ProxyAgents, InvitationsReachTheRightAgentSessionAndADisconnectLogsOutEverywhere) {
   start_cluster();
   auto desktop = proxy_client(0, proto::ClientType::AgentApplication);  // two agents multiplexed
-  for (auto [agent, client] : {std::pair{"a1", 1}, std::pair{"a2", 2}}) {
-    ASSERT_TRUE(desktop->call(agent_login(agent), client)->body.AsEventAck());
-    proto::RequestAgentReadyT ready;
-    ready.tenant_id = "101";
-    ready.agent_id = agent;
-    ASSERT_TRUE(desktop->call(ready, client)->body.AsEventAck());
-  }
+  ASSERT_TRUE(log_in_ready(*desktop, "a1", 1));
+  ASSERT_TRUE(log_in_ready(*desktop, "a2", 2));
   auto media = proxy_client(0, proto::ClientType::MediaServer);
   auto router = proxy_client(0, proto::ClientType::RoutingEngine);
   std::set<std::string> delivered;
@@ -131,11 +117,7 @@ TEST_F(ProxyAgents, InvitationsReachTheRightAgentSessionAndADisconnectLogsOutEve
 TEST_F(ProxyAgents, KillingAPrimaryUnderTrafficKeepsAgentsLoggedInAndLosesNoAcknowledgedInteraction) {
   start_cluster();
   auto desktop = proxy_client(0, proto::ClientType::AgentApplication);
-  ASSERT_TRUE(desktop->call(agent_login("a1"), 1)->body.AsEventAck());
-  proto::RequestAgentReadyT ready;
-  ready.tenant_id = "101";
-  ready.agent_id = "a1";
-  ASSERT_TRUE(desktop->call(ready, 1)->body.AsEventAck());
+  ASSERT_TRUE(log_in_ready(*desktop, "a1", 1));
 
   auto media = proxy_client(0, proto::ClientType::MediaServer);
   std::vector<std::string> acknowledged;

@@ -14,9 +14,7 @@ class ProxyQueries : public ClusterFixture {
  protected:
   void SetUp() override {
     ClusterFixture::SetUp();
-    start_pair(0);
-    start_pair(1);
-    start_proxy(0);
+    start_cluster();
   }
 
   // Submits straight to one pair so that the test decides where each interaction lives.

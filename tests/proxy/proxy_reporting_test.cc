@@ -16,9 +16,7 @@ class ProxyReporting : public ClusterFixture {
  protected:
   void SetUp() override {
     ClusterFixture::SetUp();
-    start_pair(0);
-    start_pair(1);
-    start_proxy(0);
+    start_cluster();
   }
 
   std::unique_ptr<ProtocolClient> reporting_client() {
@@ -52,11 +50,7 @@ class ProxyReporting : public ClusterFixture {
 TEST_F(ProxyReporting, EveryPairsEventsInOneStreamAndEachAgentActionOnce) {
   auto stats = reporting_client();
   auto desktop = proxy_client(0, proto::ClientType::AgentApplication);
-  ASSERT_TRUE(desktop->call(agent_login("a1"), 1)->body.AsEventAck());
-  proto::RequestAgentReadyT ready;
-  ready.tenant_id = "101";
-  ready.agent_id = "a1";
-  ASSERT_TRUE(desktop->call(ready, 1)->body.AsEventAck());
+  ASSERT_TRUE(log_in_ready(*desktop, "a1", 1));
   auto media = proxy_client(0, proto::ClientType::MediaServer);
   std::set<std::string> submitted;
   for (int i = 0; i < 4; ++i) submitted.insert(media->call(chat_submit())->body.AsEventSubmitted()->interaction_id);

@@ -28,9 +28,7 @@ class ProxyRouting : public ClusterFixture {
  protected:
   void SetUp() override {
     ClusterFixture::SetUp();
-    start_pair(0);
-    start_pair(1);
-    start_proxy(0);
+    start_cluster();
   }
 };
 
