@@ -1,5 +1,7 @@
 #include "node/reporting/reporting_hub.h"
 
+#include <algorithm>
+
 namespace ix::node {
 
 bool is_agent_event(proto::Message type) {
@@ -37,18 +39,24 @@ void ReportingHub::send(Subscriber& s, uint64_t seq, const std::string& tenant, 
   if (seq <= s.cursor) return;  // already sent from the backlog
   s.cursor = seq;
   if (!wants(s, tenant, agent_class)) return;
-  s.channel->send(frame);
+  if (s.client_id == 0) return s.channel->send(frame);
+  // Re-addressed to the subscriber's logical client; the payload is copied to an aligned
+  // buffer first (a frame's payload starts 4 bytes into it).
+  const std::vector<uint8_t> payload(frame.begin() + wire::kFrameHeaderSize, frame.end());
+  s.channel->send(wire::readdress_envelope(payload, 0, s.client_id));
 }
 
 void ReportingHub::publish(const std::vector<RecordedEvent>& events) {
   if (events.empty()) return;
   committed_seq_ = std::max(committed_seq_, events.back().seq);
   std::vector<net::MessageChannel*> too_slow;
-  for (auto& [channel, s] : subscribers_) {
+  for (auto& [key, s] : subscribers_) {
     if (!s.live) continue;
     for (const RecordedEvent& e : events) send(s, e.seq, e.tenant, e.agent_class, *e.frame);
-    if (channel->connection().queued_bytes() > kMaxSubscriberBacklogBytes) too_slow.push_back(channel);
+    if (s.channel->connection().queued_bytes() > kMaxSubscriberBacklogBytes) too_slow.push_back(s.channel);
   }
+  std::sort(too_slow.begin(), too_slow.end());
+  too_slow.erase(std::unique(too_slow.begin(), too_slow.end()), too_slow.end());
   for (net::MessageChannel* channel : too_slow) {
     channel->send_error(0, 0, proto::ErrorCode::WrongState,
                         "reporting client reads too slowly: more than " + std::to_string(kMaxSubscriberBacklogBytes) +
@@ -58,9 +66,9 @@ void ReportingHub::publish(const std::vector<RecordedEvent>& events) {
   }
 }
 
-Status ReportingHub::subscribe(net::MessageChannel* channel, std::set<std::string> tenants, bool interactions,
-                               bool agents, std::optional<uint64_t> resume_after) {
-  Subscriber s{channel, std::move(tenants), interactions, agents, committed_seq_, true};
+Status ReportingHub::subscribe(net::MessageChannel* channel, uint64_t client_id, std::set<std::string> tenants,
+                               bool interactions, bool agents, std::optional<uint64_t> resume_after) {
+  Subscriber s{channel, client_id, std::move(tenants), interactions, agents, committed_seq_, true};
   if (resume_after) {
     if (*resume_after > committed_seq_) {
       return Error{static_cast<int>(proto::ErrorCode::InvalidAttribute),
@@ -77,12 +85,16 @@ Status ReportingHub::subscribe(net::MessageChannel* channel, std::set<std::strin
     s.cursor = *resume_after;
     s.live = s.cursor >= committed_seq_;
   }
-  subscribers_[channel] = std::move(s);
+  subscribers_[{channel, client_id}] = std::move(s);
   schedule_pump();
   return {};
 }
 
-void ReportingHub::unsubscribe(net::MessageChannel* channel) { subscribers_.erase(channel); }
+void ReportingHub::unsubscribe(net::MessageChannel* channel) {
+  subscribers_.erase(subscribers_.lower_bound({channel, 0}), subscribers_.upper_bound({channel, UINT64_MAX}));
+}
+
+void ReportingHub::unsubscribe(net::MessageChannel* channel, uint64_t client_id) { subscribers_.erase({channel, client_id}); }
 
 void ReportingHub::schedule_pump() {
   if (!pump_timer_.active()) pump_timer_.start(0, [this] { pump(); });
@@ -90,15 +102,16 @@ void ReportingHub::schedule_pump() {
 
 void ReportingHub::pump() {
   bool more = false;
-  for (auto& [channel, s] : subscribers_) {
+  for (auto& [key, s] : subscribers_) {
     if (s.live) continue;
+    net::MessageChannel* channel = s.channel;
     if (channel->connection().queued_bytes() > (4u << 20)) {
       more = true;  // let the client read what it has first
       continue;
     }
     auto events = store_.read_events(s.cursor, kBacklogChunk);
     if (!events) {
-      channel->send_error(0, 0, proto::ErrorCode::Internal, "reading the event log failed: " + events.error().text);
+      channel->send_error(0, s.client_id, proto::ErrorCode::Internal, "reading the event log failed: " + events.error().text);
       s.live = true;
       continue;
     }

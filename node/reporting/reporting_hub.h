@@ -58,17 +58,21 @@ class ReportingHub {
   // Sends committed events to live subscribers.
   void publish(const std::vector<RecordedEvent>& events);
 
-  // Starts (or restarts) a subscription on a channel: tenants (empty = all), classes, and the
-  // last sequence number the client has seen (0 = from the start of the log; no resume =
-  // live only).
-  Status subscribe(net::MessageChannel* channel, std::set<std::string> tenants, bool interactions, bool agents,
-                   std::optional<uint64_t> resume_after);
+  // Starts (or restarts) a subscription of one logical client on a channel: tenants (empty =
+  // all), classes, and the last sequence number the client has seen (0 = from the start of the
+  // log; no resume = live only). Events go out with the client's client_id, so one connection
+  // (a proxy's) can carry several subscriptions.
+  Status subscribe(net::MessageChannel* channel, uint64_t client_id, std::set<std::string> tenants, bool interactions,
+                   bool agents, std::optional<uint64_t> resume_after);
+  // Ends every subscription on the channel, or one client's.
   void unsubscribe(net::MessageChannel* channel);
+  void unsubscribe(net::MessageChannel* channel, uint64_t client_id);
   size_t subscribers() const { return subscribers_.size(); }
 
  private:
   struct Subscriber {
     net::MessageChannel* channel;
+    uint64_t client_id;
     std::set<std::string> tenants;
     bool interactions;
     bool agents;
@@ -87,7 +91,7 @@ class ReportingHub {
   net::Timer pump_timer_;
   uint64_t assigned_seq_ = 0;
   uint64_t committed_seq_ = 0;
-  std::map<net::MessageChannel*, Subscriber> subscribers_;
+  std::map<std::pair<net::MessageChannel*, uint64_t>, Subscriber> subscribers_;
 };
 
 bool is_agent_event(proto::Message type);

@@ -288,7 +288,7 @@ void NodeServer::dispatch(Session& s, const proto::Envelope& e) {
     case M::RequestLock: return handle_lock(s, e, true);
     case M::RequestUnlock: return handle_lock(s, e, false);
     case M::RequestStopReporting:
-      reporting_->unsubscribe(&s.channel);
+      reporting_->unsubscribe(&s.channel, e.client_id());
       s.channel.send(wire::encode_ack(e.ref_id(), e.client_id()));
       return;
     default:
@@ -665,7 +665,7 @@ void NodeServer::handle_start_reporting(Session& s, const proto::Envelope& e) {
       if (p->node_id()->str() == options_.pair_id) resume = p->seq();
     }
   }
-  if (Status st = reporting_->subscribe(&s.channel, std::move(tenants), interactions, agents, resume); !st) {
+  if (Status st = reporting_->subscribe(&s.channel, e.client_id(), std::move(tenants), interactions, agents, resume); !st) {
     return refuse(s, e, static_cast<proto::ErrorCode>(st.error().code), st.error().text);
   }
   s.channel.send(wire::encode_ack(e.ref_id(), e.client_id()));

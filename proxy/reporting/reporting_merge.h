@@ -32,6 +32,8 @@ class ReportingMerge {
   // An event from a node. Returns false (and drops it) when its seq is not after the last one
   // seen from that node: a duplicate after a reconnect or a failover resume.
   bool push(MergedEvent event);
+  // Starts a node's stream after seq: what a client resuming from there already has.
+  void start_after(size_t node, uint64_t seq) { nodes_[node].seen_seq = nodes_[node].released_seq = seq; }
   // The events that may go out now, in merged order.
   std::vector<MergedEvent> release(int64_t now_us);
 

@@ -60,6 +60,7 @@ void ProxyWorker::stop() {
   sessions_.clear();
   reporting_->clients.clear();
   reporting_->timer.stop();
+  catching_up_.clear();
   // The logouts are queued on the links; a link closes gracefully, delivering queued output
   // first (bounded by the connection's linger).
   for (auto& [id, link] : links_by_id_) link->stop();
@@ -82,7 +83,12 @@ void ProxyWorker::reload(std::shared_ptr<const config::ClusterConfig> config) {
     reporting_ = std::move(fresh);
   }
   build_links();
-  if (!reporting_->clients.empty() && !reporting_->subscribed) subscribe_to_all_pairs();
+  if (!reporting_->clients.empty() && !reporting_->subscribed) {
+    reporting_->subscribed = true;
+    for (PairIndex pair = 0; pair < links_.size(); ++pair) {
+      if (links_[pair]->reachable()) subscribe_to_pair(*reporting_, pair);
+    }
+  }
 }
 
 uint64_t ProxyWorker::request_timeout_ms() const { return static_cast<uint64_t>(proxy_->settings.request_timeout.count()); }
@@ -141,7 +147,9 @@ void ProxyWorker::build_links() {
             .inc();
       }
       log_in_again(i);
-      if (reporting_->subscribed) subscribe_to_pair(i);
+      // The streams resume on the new primary from the last seq each has seen.
+      if (reporting_->subscribed) subscribe_to_pair(*reporting_, i);
+      for (auto& [client, state] : catching_up_) subscribe_to_pair(*state, i);
     });
     update_upstream_gauges(i);
   }
@@ -181,7 +189,7 @@ void ProxyWorker::on_session_closed(uint64_t session_id) {
   auto it = sessions_.find(session_id);
   if (it == sessions_.end()) return;
   log_out_agents_of(session_id);
-  reporting_->clients.erase(session_id);
+  end_reporting(session_id);
   for (auto c = upstream_clients_.lower_bound({session_id, 0});
        c != upstream_clients_.end() && c->first.first == session_id;) {
     downstream_clients_.erase(c->second);
@@ -264,7 +272,7 @@ void ProxyWorker::dispatch(Call call, const proto::Envelope& envelope, Outgoing 
 }
 
 void ProxyWorker::on_node_event(PairIndex pair, const proto::Envelope& envelope, std::span<const uint8_t> payload) {
-  if (const proto::ReportingHeader* header = wire::reporting_header(envelope)) return on_reporting_event(pair, *header, payload);
+  if (wire::reporting_header(envelope)) return on_reporting_event(pair, envelope, payload);
   auto client = downstream_clients_.find(envelope.client_id());
   if (client == downstream_clients_.end()) return;  // its session is gone
   auto session = sessions_.find(client->second.first);

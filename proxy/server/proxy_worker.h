@@ -152,22 +152,28 @@ class ProxyWorker {
     // more than reporting-buffer of them and the client is cut off.
     std::deque<std::shared_ptr<const std::vector<uint8_t>>> backlog;
   };
+  // One merged stream: the worker's shared one (upstream client 0, every reporting client that
+  // can join it live), or a client's own while it catches up from older resume positions
+  // (subscribed on the same node links under the client's upstream client_id).
   struct ReportingState {
     ReportingState(size_t pairs, uv_loop_t* loop);
     ReportingMerge merge;
     AgentEventDedupe dedupe;
     std::map<uint64_t, ReportingClient> clients;  // by session
     net::Timer timer;                             // releases events held for a silent pair
-    bool subscribed = false;                      // from the first reporting client on
+    uint64_t upstream_client = 0;
+    bool subscribed = false;                      // shared: from the first reporting client on
+    std::vector<bool> resume;                     // per pair: subscribe with a resume position
   };
-  void subscribe_to_pair(PairIndex pair);
-  void subscribe_to_all_pairs();
-  void on_reporting_event(PairIndex pair, const proto::ReportingHeader& header, std::span<const uint8_t> payload);
-  void release_reporting();
+  void subscribe_to_pair(ReportingState& state, PairIndex pair);
+  void on_reporting_event(PairIndex pair, const proto::Envelope& envelope, std::span<const uint8_t> payload);
+  void release_reporting(ReportingState& state);
   // Hands a client what its connection can take; false when it was cut off as too slow.
   bool feed_reporting_client(uint64_t session_id, ReportingClient& client);
   void handle_start_reporting(const Call& call, const proto::Envelope& envelope);
   void handle_stop_reporting(const Call& call);
+  // Ends a client's reporting: its own stream (if it had one) is unsubscribed on the nodes.
+  void end_reporting(uint64_t session_id);
 
   // Find and workbin content (query_requests.cc).
   void handle_find(const Call& call, const proto::Envelope& envelope, const Outgoing& request);
@@ -211,6 +217,7 @@ class ProxyWorker {
   SubmitRouter submit_router_;
   PullPlanner pull_planner_;
   std::unique_ptr<ReportingState> reporting_;
+  std::map<uint64_t, std::unique_ptr<ReportingState>> catching_up_;  // by upstream client
   bool stopping_ = false;
 
   // Metrics looked up once and kept: the registry's lookup takes a lock and builds label strings.

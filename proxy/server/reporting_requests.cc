@@ -4,13 +4,17 @@
 // stays gap-free; a worker without reporting clients does not pay for the stream), merges the
 // streams (proxy/reporting/reporting_merge.h), passes one copy of each agent change
 // (agent_event_dedupe.h), and feeds every reporting client of the worker from the one stream.
+//
+// A client that resumes from positions the shared stream has already passed (it reconnected,
+// here or to another proxy) gets its own stream instead: the same merge, subscribed on the same
+// node links under its upstream client_id with its resume positions, so the nodes replay what
+// it missed from their event logs and then continue live.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
 
 #include "protocol/log.h"
-#include "proxy/reporting/agent_event_dedupe.h"
 #include "proxy/server/proxy_worker.h"
 
 namespace ix::proxy {
@@ -32,63 +36,65 @@ int64_t now_us() {
 }  // namespace
 
 ProxyWorker::ReportingState::ReportingState(size_t pairs, uv_loop_t* loop)
-    : merge(pairs, kMaxMergeDelayUs), dedupe(kAgentDedupeWindowUs), timer(loop) {}
+    : merge(pairs, kMaxMergeDelayUs), dedupe(kAgentDedupeWindowUs), timer(loop), resume(pairs, false) {}
 
-void ProxyWorker::subscribe_to_pair(PairIndex pair) {
+void ProxyWorker::subscribe_to_pair(ReportingState& state, PairIndex pair) {
   proto::RequestStartReportingT start;
-  // Resume where this worker's stream left off; a worker that has seen nothing yet starts live.
-  if (const uint64_t seen = reporting_->merge.seen_seq(pair); seen > 0) {
+  // Resume where the stream left off; a shared stream that has seen nothing yet starts live.
+  const uint64_t seen = state.merge.seen_seq(pair);
+  if (seen > 0 || state.resume[pair]) {
     auto position = std::make_unique<proto::ResumePositionT>();
     position->node_id = table_->pair_id(pair);
     position->seq = seen;
     start.resume.push_back(std::move(position));
+    state.resume[pair] = true;
   }
-  ask(pair, Outgoing::of(std::move(start)), 0, [this, pair](PairAnswer answer) {
+  ask(pair, Outgoing::of(std::move(start)), state.upstream_client, [this, pair](PairAnswer answer) {
     if (answer.kind == PairAnswer::Kind::kReply) return;
     spdlog::error("event=reporting_subscribe_failed pair={} error={}", table_->pair_id(pair), quote(answer.error.text));
   });
 }
 
-void ProxyWorker::subscribe_to_all_pairs() {
-  reporting_->subscribed = true;
-  for (PairIndex pair = 0; pair < links_.size(); ++pair) {
-    if (links_[pair]->reachable()) subscribe_to_pair(pair);
+void ProxyWorker::on_reporting_event(PairIndex pair, const proto::Envelope& envelope, std::span<const uint8_t> payload) {
+  ReportingState* state = reporting_.get();
+  if (envelope.client_id() != 0) {
+    auto it = catching_up_.find(envelope.client_id());
+    if (it == catching_up_.end()) return;  // a stream that just ended
+    state = it->second.get();
   }
-}
-
-void ProxyWorker::on_reporting_event(PairIndex pair, const proto::ReportingHeader& header, std::span<const uint8_t> payload) {
-  MergedEvent event{pair, header.seq(), header.timestamp_us(),
+  const proto::ReportingHeader* header = wire::reporting_header(envelope);
+  MergedEvent event{pair, header->seq(), header->timestamp_us(),
                     std::make_shared<const std::vector<uint8_t>>(payload.begin(), payload.end())};
-  if (!reporting_->merge.push(std::move(event))) return;  // replayed after a resume: already had it
-  release_reporting();
+  if (!state->merge.push(std::move(event))) return;  // replayed after a resume: already had it
+  release_reporting(*state);
 }
 
-void ProxyWorker::release_reporting() {
+void ProxyWorker::release_reporting(ReportingState& state) {
   const int64_t now = now_us();
-  for (const MergedEvent& event : reporting_->merge.release(now)) {
+  for (const MergedEvent& event : state.merge.release(now)) {
     const proto::Envelope* envelope = proto::GetEnvelope(event.payload->data());
     const proto::ReportingHeader* header = wire::reporting_header(*envelope);
     const std::string tenant = header->tenant_id() ? header->tenant_id()->str() : "";
     const std::optional<std::string> agent_key = agent_event_key(*envelope);
-    if (agent_key && !reporting_->dedupe.pass(*agent_key, event.node, table_->pairs_for_tenant(tenant).size(), now)) continue;
-    for (auto it = reporting_->clients.begin(); it != reporting_->clients.end();) {
+    if (agent_key && !state.dedupe.pass(*agent_key, event.node, table_->pairs_for_tenant(tenant).size(), now)) continue;
+    for (auto it = state.clients.begin(); it != state.clients.end();) {
       ReportingClient& client = it->second;
       const bool wanted = (client.tenants.empty() || client.tenants.contains(tenant)) &&
                           (agent_key ? client.agents : client.interactions) && event.seq > client.floor[event.node];
       if (wanted) client.backlog.push_back(event.payload);
-      it = !wanted || feed_reporting_client(it->first, client) ? std::next(it) : reporting_->clients.erase(it);
+      it = !wanted || feed_reporting_client(it->first, client) ? std::next(it) : state.clients.erase(it);
     }
     reporting_events_->inc();
   }
-  const bool backlog = std::any_of(reporting_->clients.begin(), reporting_->clients.end(),
-                                   [](const auto& c) { return !c.second.backlog.empty(); });
-  if ((reporting_->merge.waiting() > 0 || backlog) && !reporting_->timer.active()) {
+  const bool backlog =
+      std::any_of(state.clients.begin(), state.clients.end(), [](const auto& c) { return !c.second.backlog.empty(); });
+  if ((state.merge.waiting() > 0 || backlog) && !state.timer.active()) {
     // Again soon: for events held for a silent pair, and for clients with a backlog.
-    reporting_->timer.start(backlog ? 10 : kMaxMergeDelayUs / 1000 + 1, [this] {
-      for (auto it = reporting_->clients.begin(); it != reporting_->clients.end();) {
-        it = feed_reporting_client(it->first, it->second) ? std::next(it) : reporting_->clients.erase(it);
+    state.timer.start(backlog ? 10 : kMaxMergeDelayUs / 1000 + 1, [this, &state] {
+      for (auto it = state.clients.begin(); it != state.clients.end();) {
+        it = feed_reporting_client(it->first, it->second) ? std::next(it) : state.clients.erase(it);
       }
-      release_reporting();
+      release_reporting(state);
     });
   }
 }
@@ -113,6 +119,7 @@ bool ProxyWorker::feed_reporting_client(uint64_t session_id, ReportingClient& cl
 
 void ProxyWorker::handle_start_reporting(const Call& call, const proto::Envelope& envelope) {
   const proto::RequestStartReporting* r = envelope.body_as_RequestStartReporting();
+  end_reporting(call.session_id);  // a new start replaces the session's subscription
   ReportingClient client;
   client.client_id = call.client_id;
   client.floor.assign(table_->pair_count(), 0);
@@ -132,6 +139,8 @@ void ProxyWorker::handle_start_reporting(const Call& call, const proto::Envelope
       }
     }
   }
+  std::vector<bool> positioned(table_->pair_count(), false);
+  bool behind = false;  // the shared stream has passed (or never carried) something the client lacks
   if (r->resume()) {
     for (const proto::ResumePosition* p : *r->resume()) {
       std::optional<PairIndex> pair = table_->index_of(p->node_id()->string_view());
@@ -140,45 +149,94 @@ void ProxyWorker::handle_start_reporting(const Call& call, const proto::Envelope
                                                   "RequestStartReporting.resume names node \"" + p->node_id()->str() +
                                                       "\", which is not a node pair of this cluster"));
       }
-      // Events the client already has are not sent again. Older positions than this proxy's
-      // stream need a replay from the node's event log, which comes with the merges issue.
-      if (p->seq() < reporting_->merge.released_seq(*pair)) {
-        return reply_error(call, wire::make_error(proto::ErrorCode::ClusterUnsupportedOperation,
-                                                  "resume position " + std::to_string(p->seq()) + " for " + p->node_id()->str() +
-                                                      " is older than this proxy's stream (" +
-                                                      std::to_string(reporting_->merge.released_seq(*pair)) +
-                                                      "); replay through the proxy is not supported yet"));
-      }
       client.floor[*pair] = p->seq();
+      positioned[*pair] = true;
+      behind = behind || !reporting_->subscribed || p->seq() < reporting_->merge.released_seq(*pair);
     }
   }
-  reporting_->clients[call.session_id] = std::move(client);
-  if (reporting_->subscribed) {
-    reply(call, wire::encode_ack(call.ref_id, call.client_id));
-    return finish(call, Outcome::kOk);
-  }
-  // The worker's first reporting client: answer once the pairs stream to the worker, so that
-  // whatever happens after the answer is in the client's stream.
-  reporting_->subscribed = true;
+
   PairSet reachable_pairs;
   for (PairIndex pair = 0; pair < links_.size(); ++pair) {
     if (links_[pair]->reachable()) reachable_pairs.push_back(pair);  // the others subscribe when their primary appears
   }
-  ask_all(reachable_pairs, Outgoing::of(proto::RequestStartReportingT{}), 0, [this, call](std::vector<PairAnswer> answers) {
+  auto acknowledge = [this, call](std::vector<PairAnswer> answers, bool own_stream) {
     for (const PairAnswer& a : answers) {
-      if (a.kind != PairAnswer::Kind::kReply) {
-        spdlog::error("event=reporting_subscribe_failed pair={} error={}", table_->pair_id(a.pair), quote(a.error.text));
+      if (a.kind == PairAnswer::Kind::kReply) continue;
+      if (own_stream && a.kind == PairAnswer::Kind::kRefused) {
+        // A resume position the node cannot serve (ahead of its log, older than its retention).
+        end_reporting(call.session_id);
+        return reply_error(call, Error{a.error.code, "node pair " + table_->pair_id(a.pair) + " refused: " + a.error.text});
       }
+      spdlog::error("event=reporting_subscribe_failed pair={} error={}", table_->pair_id(a.pair), quote(a.error.text));
     }
     reply(call, wire::encode_ack(call.ref_id, call.client_id));
     finish(call, Outcome::kOk);
-  });
+  };
+
+  if (behind) {
+    // Its own stream: the nodes replay from the client's positions, then go on live.
+    const uint64_t upstream = upstream_client(call.session_id, call.client_id);
+    auto state = std::make_unique<ReportingState>(table_->pair_count(), loop_);
+    state->upstream_client = upstream;
+    state->subscribed = true;
+    for (PairIndex pair = 0; pair < table_->pair_count(); ++pair) {
+      if (!positioned[pair]) continue;
+      state->merge.start_after(pair, client.floor[pair]);
+      state->resume[pair] = true;
+    }
+    state->clients[call.session_id] = std::move(client);
+    ReportingState& own = *state;
+    catching_up_[upstream] = std::move(state);
+    struct Gather {
+      std::vector<PairAnswer> answers;
+      size_t expected;
+    };
+    auto gather = std::make_shared<Gather>(Gather{{}, reachable_pairs.size()});
+    if (reachable_pairs.empty()) return acknowledge({}, true);
+    for (PairIndex pair : reachable_pairs) {
+      proto::RequestStartReportingT start;
+      if (own.resume[pair]) {
+        auto position = std::make_unique<proto::ResumePositionT>();
+        position->node_id = table_->pair_id(pair);
+        position->seq = own.merge.seen_seq(pair);
+        start.resume.push_back(std::move(position));
+      }
+      ask(pair, Outgoing::of(std::move(start)), upstream, [gather, acknowledge](PairAnswer answer) {
+        gather->answers.push_back(std::move(answer));
+        if (gather->answers.size() == gather->expected) acknowledge(std::move(gather->answers), true);
+      });
+    }
+    return;
+  }
+
+  reporting_->clients[call.session_id] = std::move(client);
+  if (reporting_->subscribed) return acknowledge({}, false);
+  // The worker's first reporting client: answer once the pairs stream to the worker, so that
+  // whatever happens after the answer is in the client's stream.
+  reporting_->subscribed = true;
+  ask_all(reachable_pairs, Outgoing::of(proto::RequestStartReportingT{}), 0,
+          [acknowledge](std::vector<PairAnswer> answers) { acknowledge(std::move(answers), false); });
 }
 
 void ProxyWorker::handle_stop_reporting(const Call& call) {
-  reporting_->clients.erase(call.session_id);
+  end_reporting(call.session_id);
   reply(call, wire::encode_ack(call.ref_id, call.client_id));
   finish(call, Outcome::kOk);
+}
+
+void ProxyWorker::end_reporting(uint64_t session_id) {
+  reporting_->clients.erase(session_id);
+  // A client's own stream ends with it (or already lost its client, cut off as too slow).
+  for (auto it = catching_up_.begin(); it != catching_up_.end();) {
+    if (!it->second->clients.empty() && !it->second->clients.contains(session_id)) {
+      ++it;
+      continue;
+    }
+    for (PairIndex pair = 0; pair < links_.size(); ++pair) {
+      ask(pair, Outgoing::of(proto::RequestStopReportingT{}), it->first, [](PairAnswer) {});
+    }
+    it = catching_up_.erase(it);
+  }
 }
 
 }  // namespace ix::proxy

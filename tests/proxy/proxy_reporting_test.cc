@@ -118,6 +118,64 @@ TEST_F(ProxyReporting, APairsFailoverLeavesNoGapAndNoDuplicateInTheStream) {
   EXPECT_GT(seqs["pair-1"].size(), 20u);
 }
 
+TEST_F(ProxyReporting, AClientThatReconnectsToAnotherProxyWithItsPositionGetsExactlyWhatItMissed) {
+  start_proxy(1);
+  auto reference = reporting_client();  // connected all along
+  auto client = reporting_client();
+  auto media = proxy_client(0, proto::ClientType::MediaServer);
+  auto submit_some = [&](int n) {
+    for (int i = 0; i < n; ++i) ASSERT_TRUE(media->call(chat_submit())->body.AsEventSubmitted());
+  };
+  auto collected = [](ProtocolClient& c, size_t n) { return c.wait_for_events(n, 10'000); };
+
+  submit_some(6);  // 12 events over both pairs
+  ASSERT_TRUE(collected(*client, 12));
+  std::map<std::string, uint64_t> position;
+  std::vector<std::pair<std::string, uint64_t>> seen;
+  for (const EnvelopePtr& e : client->events) {
+    position[header(e)->node_id] = header(e)->seq;
+    seen.emplace_back(header(e)->node_id, header(e)->seq);
+  }
+  client->close();
+
+  submit_some(5);  // missed while away
+  auto again = proxy_client(1, proto::ClientType::ReportingEngine);
+  proto::RequestStartReportingT resume;
+  for (const auto& [node, seq] : position) {
+    auto p = std::make_unique<proto::ResumePositionT>();
+    p->node_id = node;
+    p->seq = seq;
+    resume.resume.push_back(std::move(p));
+  }
+  EnvelopePtr ack = again->call(resume);
+  ASSERT_TRUE(ack && ack->body.AsEventAck()) << error_text(ack);
+  submit_some(4);  // and live again
+
+  ASSERT_TRUE(collected(*reference, 30));
+  ASSERT_TRUE(collected(*again, 18));
+  loop_.run_for(200);
+  again->wait_for_events(0);
+  for (const EnvelopePtr& e : again->events) seen.emplace_back(header(e)->node_id, header(e)->seq);
+  std::vector<std::pair<std::string, uint64_t>> expected;
+  for (const EnvelopePtr& e : reference->events) expected.emplace_back(header(e)->node_id, header(e)->seq);
+  auto by_node = [](std::vector<std::pair<std::string, uint64_t>> v) {
+    std::stable_sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    return v;
+  };
+  EXPECT_EQ(by_node(seen), by_node(expected)) << "every event once, nothing missing, per pair in order";
+
+  // A position ahead of a pair's log is refused with the node's reason.
+  auto bogus = proxy_client(1, proto::ClientType::ReportingEngine);
+  proto::RequestStartReportingT ahead;
+  auto p = std::make_unique<proto::ResumePositionT>();
+  p->node_id = "pair-1";
+  p->seq = 1'000'000;
+  ahead.resume.push_back(std::move(p));
+  EnvelopePtr refused = bogus->call(ahead);
+  EXPECT_EQ(error_code(refused), static_cast<int>(proto::ErrorCode::InvalidAttribute)) << error_text(refused);
+  EXPECT_NE(error_text(refused).find("ahead of the event log"), std::string::npos) << error_text(refused);
+}
+
 TEST_F(ProxyReporting, ASlowClientIsCutOffWithAReasonWhileOthersCarryOn) {
   auto fast = reporting_client();
   FrameClient slow(connect_to(loop_.get(), proxy_ports_[0].first));

@@ -31,9 +31,7 @@ class ProxyTls : public ClusterFixture {
 };
 
 TEST_F(ProxyTls, ClientsAndNodesTalkTlsThroughTheProxy) {
-  start_pair(0);
-  start_pair(1);
-  start_proxy(0);
+  start_cluster();
   auto media = proxy_client(0, proto::ClientType::MediaServer);  // TLS with the test CA
   std::set<std::string> tags;
   for (int i = 0; i < 4; ++i) {
