@@ -12,13 +12,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <unordered_map>
 
-#include "protocol/net/connection.h"
-#include "protocol/net/timer.h"
+#include "perf/bench_client.h"
 #include "protocol/wire/kv.h"
-#include "protocol/wire/messages.h"
-#include "tests/support/frame_peers.h"
 #include "tests/support/http_exchange.h"
 #include "tests/support/process.h"
 
@@ -49,100 +45,6 @@ std::string config(const Ports& p, int pairs, int proxy) {
           "\n[[queues]]\nid = \"inbound\"\ntenant = \"101\"\n";
   return text;
 }
-
-// One registered protocol connection that counts replies and times each request by ref_id.
-class Client {
- public:
-  Client(uv_loop_t* loop, uint16_t port) : loop_(loop) {
-    for (int attempt = 0; attempt < 400 && !ready_; ++attempt) {
-      connection_ = test::connect_to(loop, port);
-      connection_->set_on_data([this](std::span<const uint8_t> d) {
-        decoder_.feed(d, [this](std::span<const uint8_t> payload) { on_frame(payload); });
-      });
-      connection_->write(wire::encode_register_client(0, proto::ClientType::MediaServer, "bench", {}));
-      const uint64_t until = uv_hrtime() + 50'000'000;
-      while (!ready_ && uv_hrtime() < until) uv_run(loop, UV_RUN_NOWAIT);
-      if (!ready_) connection_->abort("retry");
-    }
-    if (!ready_) {
-      std::fprintf(stderr, "cannot register on port %u\n", port);
-      std::exit(1);
-    }
-  }
-  ~Client() { connection_->abort("done"); }
-
-  // Requests per second with `window` in flight.
-  double throughput(const std::function<wire::Frame(uint64_t ref)>& make, int requests, int window) {
-    const uint64_t start = uv_hrtime();
-    int sent = 0;
-    replies_ = 0;
-    while (replies_ < requests) {
-      while (sent < requests && sent - replies_ < window) {
-        connection_->write(make(++ref_));
-        ++sent;
-      }
-      uv_run(loop_, UV_RUN_ONCE);
-    }
-    return requests / (static_cast<double>(uv_hrtime() - start) / 1e9);
-  }
-
-  // Latencies (µs) of `requests` requests sent at `rate` per second.
-  std::vector<double> latencies(const std::function<wire::Frame(uint64_t ref)>& make, int requests, int rate) {
-    latencies_.clear();
-    sent_at_.clear();
-    replies_ = 0;
-    net::Timer tick(loop_);
-    int sent = 0;
-    const uint64_t start = uv_hrtime();
-    std::function<void()> on_tick = [&] {
-      const double elapsed = static_cast<double>(uv_hrtime() - start) / 1e9;
-      const int due = std::min(requests, static_cast<int>(elapsed * rate));
-      while (sent < due) {
-        sent_at_[++ref_] = uv_hrtime();
-        connection_->write(make(ref_));
-        ++sent;
-      }
-      if (sent < requests) tick.start(1, on_tick);
-    };
-    tick.start(1, on_tick);
-    while (static_cast<int>(latencies_.size()) < requests) uv_run(loop_, UV_RUN_ONCE);
-    std::sort(latencies_.begin(), latencies_.end());
-    return latencies_;
-  }
-
-  std::string last_id;
-
- private:
-  void on_frame(std::span<const uint8_t> payload) {
-    auto e = wire::verify_envelope(payload);
-    if (!e.ok()) return;
-    const proto::Envelope* envelope = *e;
-    if (envelope->body_type() == proto::Message::EventClientRegistered) {
-      ready_ = true;
-      return;
-    }
-    if (const proto::EventError* error = envelope->body_as_EventError()) {
-      std::fprintf(stderr, "error %d: %s\n", error->code(), error->text() ? error->text()->c_str() : "");
-      std::exit(1);
-    }
-    if (const proto::EventSubmitted* submitted = envelope->body_as_EventSubmitted()) last_id = submitted->interaction_id()->str();
-    ++replies_;
-    auto it = sent_at_.find(envelope->ref_id());
-    if (it != sent_at_.end()) {
-      latencies_.push_back(static_cast<double>(uv_hrtime() - it->second) / 1e3);
-      sent_at_.erase(it);
-    }
-  }
-
-  uv_loop_t* loop_;
-  std::shared_ptr<net::Connection> connection_;
-  wire::FrameDecoder decoder_;
-  bool ready_ = false;
-  int replies_ = 0;
-  uint64_t ref_ = 0;
-  std::unordered_map<uint64_t, uint64_t> sent_at_;
-  std::vector<double> latencies_;
-};
 
 double percentile(const std::vector<double>& sorted, double p) {
   return sorted.empty() ? 0 : sorted[std::min(sorted.size() - 1, static_cast<size_t>(p * static_cast<double>(sorted.size())))];
@@ -197,12 +99,12 @@ int main(int argc, char** argv) {
       }
     }
   }
-  Client direct(&loop, ports.node[0][0]);
-  Client one_pair(&loop, ports.proxy[0][0]);
-  Client two_pairs(&loop, ports.proxy[1][0]);
+  bench::Client direct(&loop, ports.node[0][0]);
+  bench::Client one_pair(&loop, ports.proxy[0][0]);
+  bench::Client two_pairs(&loop, ports.proxy[1][0]);
   struct Setup {
     const char* name;
-    Client* client;
+    bench::Client* client;
   } setups[] = {{"(a) direct to the node", &direct}, {"(b) proxy -> that node", &one_pair}, {"(c) proxy -> two pairs", &two_pairs}};
 
   proto::RequestSubmitT submit;

@@ -1,0 +1,165 @@
+// The cost of the proxy's merges, side by side in one run (real processes on loopback):
+//   - reporting: the events of 4 pairs' logs, replayed from seq 0, through the proxy's merge to
+//     1 and to 10 reporting clients, versus one node's log straight to one client;
+//   - find: the 1,000 highest-priority interactions out of N, spread over 4 pairs and asked
+//     through the proxy (a k-way merge of 4 sorted answers), versus all N on one node, direct.
+//
+//   merge_bench IXNODE IXPROXY [interactions=100000]
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "perf/bench_client.h"
+#include "protocol/wire/kv.h"
+#include "tests/support/http_exchange.h"
+#include "tests/support/process.h"
+
+namespace {
+
+using namespace ix;
+
+constexpr int kPairs = 4;
+
+// Pairs 1..4 and the proxy (cluster.toml), or the one-node baseline (single.toml).
+std::string config(const std::vector<uint16_t>& ports, int pairs, bool proxy) {
+  auto endpoint = [&](const char* section, size_t at) {
+    return std::string("[") + section + "]\nhost = \"127.0.0.1\"\nport = " + std::to_string(ports[at]) +
+           "\nadmin-port = " + std::to_string(ports[at + 1]) + "\n";
+  };
+  std::string text = "[[tenants]]\nid = \"101\"\n[[media-types]]\nname = \"chat\"\n";
+  for (int i = 0; i < pairs; ++i) {
+    const std::string id = "pair-" + std::to_string(i + 1);
+    text += "[[node-pairs]]\nid = \"" + id + "\"\ntag = \"b" + std::to_string(i + 1) + "\"\ntenants = [\"101\"]\n" +
+            endpoint("node-pairs.primary", 4 * i) + endpoint("node-pairs.backup", 4 * i + 2) +
+            "[node-pairs.storage]\nsqlite-path = \"" + id + ".db\"\n";
+  }
+  if (proxy) {
+    text += "[[proxy-clusters]]\nid = \"bench\"\n[[proxies]]\nid = \"proxy\"\ncluster = \"bench\"\n" +
+            endpoint("proxies", 4 * kPairs) + "[proxies.settings]\nreporting-buffer = 10000000\n";
+  }
+  return text + "[[queues]]\nid = \"inbound\"\ntenant = \"101\"\n";
+}
+
+wire::Frame start_reporting_from_zero(const std::vector<std::string>& nodes) {
+  proto::RequestStartReportingT start;
+  for (const std::string& node : nodes) {
+    auto position = std::make_unique<proto::ResumePositionT>();
+    position->node_id = node;
+    position->seq = 0;
+    start.resume.push_back(std::move(position));
+  }
+  return wire::encode_frame(1, 0, start);
+}
+
+double seconds_since(uint64_t start_ns) { return static_cast<double>(uv_hrtime() - start_ns) / 1e9; }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: %s IXNODE IXPROXY [interactions]\n", argv[0]);
+    return 2;
+  }
+  const std::string ixnode = argv[1], ixproxy = argv[2];
+  const int interactions = argc > 3 ? std::atoi(argv[3]) : 100'000;
+  auto dir = std::filesystem::temp_directory_path() / ("ix-merge-bench-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir / "single");
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  const std::vector<uint16_t> ports = test::unused_ports(&loop, 4 * kPairs + 2 + 4);
+  std::ofstream(dir / "cluster.toml") << config(ports, kPairs, true);
+  const std::vector<uint16_t> single_ports(ports.begin() + 4 * kPairs + 2, ports.end());
+  std::ofstream(dir / "single" / "cluster.toml") << config(single_ports, 1, false);
+
+  std::vector<std::unique_ptr<test::Process>> processes;
+  auto start = [&](std::vector<std::string> args, const std::filesystem::path& log) {
+    processes.push_back(std::make_unique<test::Process>(std::move(args), log.string()));
+    processes.back()->start();
+  };
+  std::vector<std::string> nodes;
+  for (int i = 0; i < kPairs; ++i) {
+    nodes.push_back("pair-" + std::to_string(i + 1));
+    start({ixnode, "--config", (dir / "cluster.toml").string(), "--node", nodes.back(), "--log-level", "warn"},
+          dir / (nodes.back() + ".log"));
+  }
+  start({ixnode, "--config", (dir / "single" / "cluster.toml").string(), "--node", "pair-1", "--log-level", "warn"},
+        dir / "single" / "node.log");
+  start({ixproxy, "--config", (dir / "cluster.toml").string(), "--proxy", "proxy", "--log-level", "warn"}, dir / "proxy.log");
+  {
+    test::TestLoop probe;
+    for (int attempt = 0; attempt < 400 && test::http_get(probe, ports[4 * kPairs + 1], "/readyz").status() != 200; ++attempt) {
+      probe.run_for(25);
+    }
+  }
+
+  // The same interactions (random priorities) on the one node and, a quarter each, on the pairs.
+  std::mt19937 random(42);
+  proto::RequestSubmitT submit;
+  submit.tenant_id = "101";
+  submit.media_type = "chat";
+  submit.queue = "inbound";
+  submit.user_data = wire::kv_list({{"Subject", "benchmark"}, {"CustomerId", "c-1"}});
+  std::vector<int> priorities(static_cast<size_t>(interactions));
+  for (int& p : priorities) p = static_cast<int>(random() % 100);
+  auto preload = [&](uint16_t port, size_t from, size_t to) {
+    bench::Client c(&loop, port);
+    size_t next = from;
+    c.throughput([&](uint64_t ref) {
+      submit.priority = priorities[next++ % priorities.size()];
+      return wire::encode_frame(ref, 0, submit);
+    }, static_cast<int>(to - from), 500);
+  };
+  preload(single_ports[0], 0, priorities.size());
+  for (int i = 0; i < kPairs; ++i) preload(ports[4 * i], priorities.size() * i / kPairs, priorities.size() * (i + 1) / kPairs);
+  const uint64_t events = 2ull * interactions;  // submitted + placed in queue
+
+  std::printf("proxy merges, %d interactions (%llu reporting events) — one node vs 4 pairs through the proxy\n", interactions,
+              static_cast<unsigned long long>(events));
+  std::printf("\nreporting, replayed from seq 0 (events/s received by all clients together)\n");
+  double direct_rate = 0;
+  {
+    bench::Client c(&loop, single_ports[0], proto::ClientType::ReportingEngine);
+    const uint64_t t = uv_hrtime();
+    c.send(start_reporting_from_zero({"pair-1"}));
+    c.run_until([&] { return c.reporting_events >= events; });
+    direct_rate = static_cast<double>(events) / seconds_since(t);
+    std::printf("  %-40s %10.0f events/s\n", "one node -> 1 client, direct", direct_rate);
+  }
+  for (int clients : {1, 10}) {
+    std::vector<std::unique_ptr<bench::Client>> readers;
+    for (int i = 0; i < clients; ++i) {
+      readers.push_back(std::make_unique<bench::Client>(&loop, ports[4 * kPairs], proto::ClientType::ReportingEngine));
+    }
+    const uint64_t t = uv_hrtime();
+    for (auto& r : readers) r->send(start_reporting_from_zero(nodes));
+    readers.back()->run_until([&] {
+      return std::all_of(readers.begin(), readers.end(), [&](const auto& r) { return r->reporting_events >= events; });
+    });
+    const double rate = static_cast<double>(events) * clients / seconds_since(t);
+    std::printf("  %-40s %10.0f events/s   ratio %.2f\n",
+                (std::string("4 pairs -> proxy merge -> ") + std::to_string(clients) + " client(s)").c_str(), rate,
+                rate / direct_rate);
+  }
+
+  std::printf("\nfind: the 1,000 highest priorities (order \"priority desc\"), one request at a time\n");
+  proto::RequestFindT find;
+  find.tenant_id = "101";
+  find.order = "priority desc";
+  find.limit = 1000;
+  auto make_find = [&](uint64_t ref) { return wire::encode_frame(ref, 0, find); };
+  double one_node = 0;
+  for (auto [name, port] : {std::pair{"one node, direct", single_ports[0]}, std::pair{"4 pairs through the proxy", ports[4 * kPairs]}}) {
+    bench::Client c(&loop, port, proto::ClientType::AgentApplication);
+    c.throughput(make_find, 5, 1);  // warm up
+    const double rate = c.throughput(make_find, 100, 1);
+    if (one_node == 0) one_node = rate;
+    std::printf("  %-40s %10.1f finds/s   %6.2f ms each   ratio %.2f\n", name, rate, 1000 / rate, rate / one_node);
+  }
+  processes.clear();
+  uv_run(&loop, UV_RUN_NOWAIT);
+  std::filesystem::remove_all(dir);
+  return 0;
+}
