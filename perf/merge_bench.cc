@@ -36,8 +36,9 @@ std::string config(const std::vector<uint16_t>& ports, int pairs, bool proxy) {
             "[node-pairs.storage]\nsqlite-path = \"" + id + ".db\"\n";
   }
   if (proxy) {
-    text += "[[proxy-clusters]]\nid = \"bench\"\n[[proxies]]\nid = \"proxy\"\ncluster = \"bench\"\n" +
-            endpoint("proxies", 4 * kPairs) + "[proxies.settings]\nreporting-buffer = 10000000\n";
+    text += "[[proxy-clusters]]\nid = \"bench\"\n[[proxies]]\nid = \"proxy\"\ncluster = \"bench\"\nhost = \"127.0.0.1\"\nport = " +
+            std::to_string(ports[4 * kPairs]) + "\nadmin-port = " + std::to_string(ports[4 * kPairs + 1]) +
+            "\n[proxies.settings]\nreporting-buffer = 10000000\n";
   }
   return text + "[[queues]]\nid = \"inbound\"\ntenant = \"101\"\n";
 }
