@@ -9,6 +9,7 @@
 // pairs. Pure; tested against scripted answers and random sequences.
 #pragma once
 
+#include <algorithm>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -26,6 +27,28 @@ using InteractionList = std::vector<std::unique_ptr<proto::InteractionInfoT>>;
 using InteractionLess = std::function<bool(const proto::InteractionInfoT&, const proto::InteractionInfoT&)>;
 
 InteractionList merge_in_order(std::vector<InteractionList> lists, const InteractionLess& less, size_t limit);
+
+// The interactions of every answer that is a reply of type Reply (EventFindResult,
+// EventWorkbinContent), one list per pair, in pair order.
+template <class Reply>
+std::vector<InteractionList> interaction_lists(const std::vector<PairAnswer>& answers,
+                                               const Reply* (proto::Envelope::*as)() const) {
+  std::vector<const PairAnswer*> sorted;
+  for (const PairAnswer& a : answers) {
+    if (a.kind == PairAnswer::Kind::kReply) sorted.push_back(&a);
+  }
+  std::sort(sorted.begin(), sorted.end(), [](const PairAnswer* a, const PairAnswer* b) { return a->pair < b->pair; });
+  std::vector<InteractionList> lists;
+  for (const PairAnswer* a : sorted) {
+    const Reply* reply = (a->envelope()->*as)();
+    InteractionList list;
+    if (reply && reply->interactions()) {
+      for (const proto::InteractionInfo* info : *reply->interactions()) list.emplace_back(info->UnPack());
+    }
+    lists.push_back(std::move(list));
+  }
+  return lists;
+}
 
 struct ScatterOutcome {
   std::optional<Error> error;          // the request fails with this

@@ -4,6 +4,8 @@
 
 #include "protocol/log.h"
 #include "protocol/wire/interaction_id.h"
+#include "protocol/query/condition.h"
+#include "proxy/route/ordered_merge.h"
 #include "proxy/route/owner_lookup.h"
 #include "proxy/server/proxy_worker.h"
 
@@ -173,7 +175,68 @@ void ProxyWorker::handle_pull(const Call& call, const proto::Envelope& envelope,
                                               "no node pair serving tenant " + tenant + " can be reached: " + reasons));
   }
   fan_out_width_->observe(static_cast<double>(state->order.size()));
+  const std::string view_id = str(r->view_id());
+  auto view = std::find_if(config_->views.begin(), config_->views.end(), [&](const config::View& v) { return v.id == view_id; });
+  if (view != config_->views.end() && view->ordered_pull) return ordered_pull(std::move(state), *view);
   pull_next(std::move(state));
+}
+
+// A view with ordered-pull: look at the head of the view on every pair (a find in the view's
+// order), pick the interactions a single server would hand out next, and pull from each pair as
+// many as it holds of them. When no pair has anything, the pull waits like any other.
+void ProxyWorker::ordered_pull(std::shared_ptr<PullState> state, const config::View& view) {
+  std::string queues;
+  for (const std::string& q : view.queues) {
+    std::string quoted;
+    for (char c : q) quoted += c == '\'' ? std::string("''") : std::string(1, c);
+    queues += (queues.empty() ? "'" : ", '") + quoted + "'";
+  }
+  proto::RequestFindT heads;
+  heads.tenant_id = view.tenant;
+  heads.condition = "state = 'Queued' AND queue IN (" + queues + ")";
+  if (!view.condition.empty()) heads.condition = "(" + view.condition + ") AND " + heads.condition;
+  heads.order = view.order;
+  heads.limit = state->remaining;
+  auto order = query::Order::parse(view.order);
+  if (!order) return reply_error(state->call, wire::make_error(proto::ErrorCode::InvalidCondition, "view " + view.id + " order " + order.error().text));
+  ask_all(state->order, Outgoing::of(std::move(heads)), 0, [this, state, order = *order](std::vector<PairAnswer> answers) {
+    std::vector<InteractionList> lists = interaction_lists(answers, &proto::Envelope::body_as_EventFindResult);
+    InteractionList next = merge_in_order(std::move(lists), [&](const auto& a, const auto& b) { return order.less(a, b); },
+                                          state->remaining);
+    std::map<PairIndex, uint32_t> take;
+    for (const auto& info : next) {
+      if (std::optional<PairIndex> pair = table_->index_of(info->node_id)) ++take[*pair];
+    }
+    if (take.empty()) return pull_next(state);  // nothing queued anywhere: wait as usual
+    struct Gather {
+      std::vector<InteractionList> pulled;
+      size_t outstanding;
+    };
+    auto gather = std::make_shared<Gather>(Gather{{}, take.size()});
+    for (auto [pair, count] : take) {
+      proto::RequestPullT pull = *state->request.native().body.AsRequestPull();
+      pull.count = count;
+      pull.hold_time_ms = 0;
+      ask(pair, Outgoing::of(std::move(pull)), state->upstream_client, [this, state, gather, pair, order](PairAnswer answer) {
+        InteractionList list;
+        const proto::EventPulled* pulled = answer.kind == PairAnswer::Kind::kReply ? answer.envelope()->body_as_EventPulled() : nullptr;
+        if (pulled && pulled->interactions()) {
+          for (const proto::InteractionInfo* info : *pulled->interactions()) {
+            remember_owner(info, pair);
+            list.emplace_back(info->UnPack());
+          }
+        }
+        gather->pulled.push_back(std::move(list));
+        if (--gather->outstanding > 0) return;
+        // Handed out in the view's order across pairs.
+        proto::EventPulledT reply_body;
+        reply_body.interactions = merge_in_order(std::move(gather->pulled), [&](const auto& a, const auto& b) { return order.less(a, b); },
+                                                 SIZE_MAX);
+        reply(state->call, wire::encode_frame(state->call.ref_id, state->call.client_id, reply_body));
+        finish(state->call, Outcome::kOk);
+      }, request_timeout_ms());
+    }
+  });
 }
 
 void ProxyWorker::pull_next(std::shared_ptr<PullState> state) {

@@ -138,6 +138,7 @@ class ProxyWorker {
   void handle_pull(const Call& call, const proto::Envelope& envelope, Outgoing request);
   struct PullState;
   void pull_next(std::shared_ptr<PullState> state);
+  void ordered_pull(std::shared_ptr<PullState> state, const config::View& view);
   void remember_owner(const proto::InteractionInfo* info, PairIndex pair);
   // From an interaction's node_id (the pair that reported it).
   void remember_owner(const proto::InteractionInfoT& info);

@@ -12,26 +12,6 @@ namespace {
 
 std::string str(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
 
-// Every candidate's interactions, in pair order, from the answers that are replies.
-template <class Reply>
-std::vector<InteractionList> lists_of(const std::vector<PairAnswer>& answers, const Reply* (proto::Envelope::*as)() const) {
-  std::vector<const PairAnswer*> sorted;
-  for (const PairAnswer& a : answers) {
-    if (a.kind == PairAnswer::Kind::kReply) sorted.push_back(&a);
-  }
-  std::sort(sorted.begin(), sorted.end(), [](const PairAnswer* a, const PairAnswer* b) { return a->pair < b->pair; });
-  std::vector<InteractionList> lists;
-  for (const PairAnswer* a : sorted) {
-    const Reply* reply = (a->envelope()->*as)();
-    InteractionList list;
-    if (reply && reply->interactions()) {
-      for (const proto::InteractionInfo* info : *reply->interactions()) list.emplace_back(info->UnPack());
-    }
-    lists.push_back(std::move(list));
-  }
-  return lists;
-}
-
 }  // namespace
 
 void ProxyWorker::handle_find(const Call& call, const proto::Envelope& envelope, const Outgoing& request) {
@@ -63,7 +43,7 @@ void ProxyWorker::handle_find(const Call& call, const proto::Envelope& envelope,
             ScatterOutcome outcome = decide_scatter(*table_, answers, accept_partial);
             if (outcome.error) return reply_error(call, *outcome.error);
             proto::EventFindResultT result;
-            result.interactions = merge_in_order(lists_of(answers, &proto::Envelope::body_as_EventFindResult),
+            result.interactions = merge_in_order(interaction_lists(answers, &proto::Envelope::body_as_EventFindResult),
                                                  [&](const auto& a, const auto& b) { return order.less(a, b); }, limit);
             for (const auto& info : result.interactions) remember_owner(*info);
             result.partial = !outcome.missing.empty();
@@ -92,7 +72,7 @@ void ProxyWorker::handle_workbin_content(const Call& call, const proto::Envelope
             if (outcome.error) return reply_error(call, *outcome.error);
             // A workbin lists its interactions in the order they were placed in it, on every node.
             static const query::Order placed = *query::Order::parse("placed asc, interaction_id asc");
-            reply_body->interactions = merge_in_order(lists_of(answers, &proto::Envelope::body_as_EventWorkbinContent),
+            reply_body->interactions = merge_in_order(interaction_lists(answers, &proto::Envelope::body_as_EventWorkbinContent),
                                                       [&](const auto& a, const auto& b) { return placed.less(a, b); }, SIZE_MAX);
             for (const auto& info : reply_body->interactions) remember_owner(*info);
             reply_body->partial = !outcome.missing.empty();

@@ -102,6 +102,11 @@ tenant = "101"
 id = "all-inbound"
 tenant = "101"
 queues = ["inbound"]
+[[views]]
+id = "ordered"
+tenant = "101"
+queues = ["inbound"]
+ordered-pull = true
 [[workbin-types]]
 id = "drafts"
 tenant = "101"

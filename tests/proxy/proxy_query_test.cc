@@ -116,5 +116,28 @@ TEST_F(ProxyQueries, WorkbinContentIsMergedInTheOrderItemsWerePlaced) {
   EXPECT_EQ(reply->body.AsEventWorkbinContent()->owner_agent_id, "a1");
 }
 
+TEST_F(ProxyQueries, AnOrderedViewIsPulledInClusterWideOrder) {
+  // A backlog spread over the pairs; a single server would hand it out 9, 8, 7, 5, 2, 1.
+  for (auto [pair, priority] : {std::pair{0, 9}, std::pair{0, 5}, std::pair{0, 1}, std::pair{1, 8}, std::pair{1, 7}, std::pair{1, 2}}) {
+    ASSERT_FALSE(submit_on(pair, priority).empty());
+  }
+  auto router = proxy_client(0, proto::ClientType::RoutingEngine);
+  proto::RequestPullT pull;
+  pull.tenant_id = "101";
+  pull.view_id = "ordered";
+  std::vector<int> order;
+  for (int i = 0; i < 4; ++i) {
+    EnvelopePtr reply = router->call(pull);
+    ASSERT_TRUE(reply && reply->body.AsEventPulled()) << error_text(reply);
+    ASSERT_EQ(reply->body.AsEventPulled()->interactions.size(), 1u);
+    order.push_back(reply->body.AsEventPulled()->interactions[0]->priority);
+  }
+  pull.count = 5;  // the rest at once, still in order
+  EnvelopePtr rest = router->call(pull);
+  ASSERT_TRUE(rest && rest->body.AsEventPulled()) << error_text(rest);
+  for (const auto& info : rest->body.AsEventPulled()->interactions) order.push_back(info->priority);
+  EXPECT_EQ(order, (std::vector<int>{9, 8, 7, 5, 2, 1}));
+}
+
 }  // namespace
 }  // namespace ix::test
