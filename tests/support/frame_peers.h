@@ -3,8 +3,11 @@
 //   FrameClient  connects, sends frames, and collects the verified envelopes it receives.
 #pragma once
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -102,13 +105,19 @@ inline sockaddr_storage loopback(uint16_t port) {
   return net::numeric_address({"127.0.0.1", port}).value();
 }
 
-// A loopback port that nothing listens on (it was bound a moment ago and released).
+// A loopback port that nothing listens on (it was bound a moment ago and released). Chosen
+// below the kernel's ephemeral range (32768-60999 by default), so that the outgoing connections
+// of tests running in parallel — proxies reconnecting to stopped nodes make many — cannot take it
+// before the process meant to listen on it does.
 inline uint16_t unused_port(uv_loop_t* loop) {
-  EchoServer probe(loop);
-  probe.start();
-  uint16_t port = probe.port();
-  probe.stop();
-  return port;
+  static std::mt19937 random(static_cast<uint32_t>(::getpid()) * 2654435761u ^ static_cast<uint32_t>(uv_hrtime()));
+  for (;;) {
+    const auto port = static_cast<uint16_t>(20000 + random() % 12000);
+    EchoServer probe(loop);
+    if (!probe.start(port)) continue;
+    probe.stop();
+    return port;
+  }
 }
 
 // n different unused ports (the kernel may hand a just-released port out again).
