@@ -18,7 +18,7 @@ void add_tls(std::vector<OptionSpec>& o, std::string_view section) {
   o.push_back({section, "enabled", kBool, false, "false", 0, 0, {}, kRestart, "Serve the protocol port over TLS."});
   o.push_back({section, "cert-file", kString, false, "", 0, 0, {}, kRestart, "PEM certificate chain (required when enabled)."});
   o.push_back({section, "key-file", kString, false, "", 0, 0, {}, kRestart, "PEM private key (required when enabled)."});
-  o.push_back({section, "ca-file", kString, false, "", 0, 0, {}, kRestart, "PEM CA certificates used to verify client certificates."});
+  o.push_back({section, "ca-file", kString, false, "", 0, 0, {}, kRestart, "PEM CA certificates: they verify client certificates; in `node-pairs.tls` proxies also verify the nodes' certificates with them (the certificate itself when empty)."});
   o.push_back({section, "require-client-cert", kBool, false, "false", 0, 0, {}, kRestart, "Refuse clients without a certificate signed by `ca-file`."});
 }
 
