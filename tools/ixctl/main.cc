@@ -1,18 +1,30 @@
-// ixctl: the operator's command-line tool. Today: `ixctl config check FILE` and
-// `ixctl config reference`; the client commands and the local cluster launcher join it later.
+// ixctl: the operator's command-line tool — protocol requests through a proxy or to a node,
+// the live reporting stream, agent sessions, the cluster's status, the local cluster launcher,
+// and configuration checks. `ixctl --help` and `ixctl COMMAND --help` say the rest.
 #include <CLI/CLI.hpp>
 
+#include "tools/ixctl/client_context.h"
+#include "tools/ixctl/cluster_commands.h"
 #include "tools/ixctl/config_command.h"
+#include "tools/ixctl/request_commands.h"
+#include "tools/ixctl/session_commands.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"ixctl: ixcluster command-line tool"};
   app.require_subcommand(1);
-  int exit_code = 0;
-  ix::tools::add_config_commands(app, exit_code);
+  app.fallthrough();  // the client options may follow the subcommand
+  ix::tools::ClientContext context;
+  ix::tools::add_client_options(app, context);
+  ix::tools::add_request_commands(app, context);
+  ix::tools::add_agent_commands(app, context);
+  ix::tools::add_tail_command(app, context);
+  ix::tools::add_cluster_commands(app, context);
+  ix::tools::add_config_commands(app, context.exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    const int code = app.exit(e);
+    return code == 0 ? 0 : ix::tools::kExitUsage;
   }
-  return exit_code;
+  return context.exit_code;
 }

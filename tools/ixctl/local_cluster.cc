@@ -1,0 +1,331 @@
+#include "tools/ixctl/local_cluster.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+
+#include <chrono>
+#include <csignal>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "cluster-config/loader.h"
+#include "protocol/http/http_get.h"
+
+namespace ix::tools {
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+volatile std::sig_atomic_t g_stop = 0;
+
+bool alive(pid_t pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM); }
+
+// ixnode / ixproxy: --bin-dir, then next to ixctl (installed side by side), then the build
+// tree's layout (build/tools/ixctl → build/node/ixnode), then PATH.
+Result<std::string> find_binary(const std::string& name, const fs::path& bin_dir) {
+  std::vector<fs::path> candidates;
+  if (!bin_dir.empty()) {
+    candidates.push_back(bin_dir / name);
+  } else {
+    std::error_code ec;
+    const fs::path self = fs::read_symlink("/proc/self/exe", ec).parent_path();
+    candidates.push_back(self / name);
+    candidates.push_back(self.parent_path() / (name == "ixnode" ? "node" : "proxy") / name);
+    if (const char* path = std::getenv("PATH")) {
+      std::istringstream dirs(path);
+      for (std::string dir; std::getline(dirs, dir, ':');) {
+        if (!dir.empty()) candidates.push_back(fs::path(dir) / name);
+      }
+    }
+  }
+  std::string looked;
+  for (const fs::path& c : candidates) {
+    if (::access(c.c_str(), X_OK) == 0) return fs::absolute(c).string();
+    looked += (looked.empty() ? "" : ", ") + c.string();
+  }
+  return Error{0, "cannot find " + name + " (looked at " + looked + "); build it first or pass --bin-dir"};
+}
+
+// Whether something already listens on host:port (bind fails).
+bool port_in_use(const std::string& host, uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  if (::inet_pton(AF_INET, host == "localhost" ? "127.0.0.1" : host.c_str(), &address.sin_addr) != 1) {
+    address.sin_addr.s_addr = htonl(INADDR_ANY);
+  }
+  const bool in_use = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0;
+  ::close(fd);
+  return in_use;
+}
+
+pid_t spawn(const LocalProcess& p) {
+  const pid_t pid = ::fork();
+  if (pid != 0) return pid;
+  // The processes die with the launcher, even when it is killed outright.
+  ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+  ::setpgid(0, 0);  // Ctrl-C in the terminal reaches the launcher only; it stops them in order
+  const int fd = ::open(p.log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  ::dup2(fd, 1);
+  ::dup2(fd, 2);
+  const int null = ::open("/dev/null", O_RDONLY);
+  ::dup2(null, 0);
+  std::vector<char*> args;
+  for (const std::string& a : p.argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  ::execv(args[0], args.data());
+  std::fprintf(stderr, "cannot start %s: %s\n", args[0], std::strerror(errno));
+  ::_exit(127);
+}
+
+std::string last_lines(const fs::path& file, size_t n) {
+  std::ifstream in(file);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  std::string out;
+  for (size_t i = lines.size() > n ? lines.size() - n : 0; i < lines.size(); ++i) out += "    " + lines[i] + "\n";
+  return out;
+}
+
+std::string exit_text(int status) {
+  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return std::string("was killed by signal ") + strsignal(WTERMSIG(status));
+  return "ended";
+}
+
+}  // namespace
+
+Status LocalCluster::plan(const config::ClusterConfig& config) {
+  Result<std::string> ixnode = find_binary("ixnode", options_.bin_dir);
+  if (!ixnode) return ixnode.error();
+  Result<std::string> ixproxy = find_binary("ixproxy", options_.bin_dir);
+  if (!ixproxy) return ixproxy.error();
+  const std::string config_path = fs::absolute(options_.config_file).string();
+  const fs::path logs = fs::absolute(options_.work_dir / "logs");
+  for (const config::NodePair& pair : config.node_pairs) {
+    for (const auto& [endpoint, role] : {std::pair{&pair.primary, "primary"}, std::pair{&pair.backup, "backup"}}) {
+      LocalProcess p;
+      p.name = pair.id + " " + role;
+      p.argv = {*ixnode, "--config", config_path, "--node", pair.id, "--role", role};
+      p.host = endpoint->host, p.port = endpoint->port, p.admin_port = endpoint->admin_port;
+      p.is_backup = std::string(role) == "backup";
+      p.log = logs / (pair.id + "-" + role + ".log");
+      processes_.push_back(std::move(p));
+    }
+    data_files_.push_back(pair.storage.sqlite_path.empty() ? "PostgreSQL: " + pair.storage.postgresql
+                                                           : fs::absolute(pair.storage.sqlite_path).lexically_normal().string());
+  }
+  for (const config::Proxy& proxy : config.proxies) {
+    LocalProcess p;
+    p.name = proxy.id;
+    p.argv = {*ixproxy, "--config", config_path, "--proxy", proxy.id};
+    p.host = proxy.endpoint.host, p.port = proxy.endpoint.port, p.admin_port = proxy.endpoint.admin_port;
+    p.is_proxy = true;
+    p.log = logs / (proxy.id + ".log");
+    processes_.push_back(std::move(p));
+  }
+  for (const LocalProcess& p : processes_) {
+    for (uint16_t port : {p.port, p.admin_port}) {
+      if (port != 0 && port_in_use(p.host, port)) {
+        return Error{0, "port " + std::to_string(port) + " (" + p.name + ") is already in use on " + p.host +
+                            "; stop whatever holds it or change the configuration"};
+      }
+    }
+  }
+  return {};
+}
+
+Status LocalCluster::start() {
+  const fs::path state = options_.work_dir / "cluster.json";
+  if (std::ifstream in(state); in) {
+    nlohmann::json running = nlohmann::json::parse(in, nullptr, false);
+    if (!running.is_discarded() && alive(running.value("launcher_pid", -1))) {
+      return Error{0, "a cluster is already running from " + options_.work_dir.string() + " (launcher pid " +
+                          std::to_string(running.value("launcher_pid", -1)) + "); stop it with: ixctl cluster down --dir " +
+                          options_.work_dir.string()};
+    }
+  }
+  config::LoadResult loaded = config::load_config_file(options_.config_file);
+  if (!loaded.ok()) return Error{0, options_.config_file + " is not a valid configuration:\n" + loaded.error_text()};
+  if (Status s = plan(*loaded.config); !s) return s;
+  std::error_code ec;
+  fs::create_directories(options_.work_dir / "logs", ec);
+  if (ec) return Error{0, "cannot create " + (options_.work_dir / "logs").string() + ": " + ec.message()};
+
+  // Primaries first, so that they take their pairs' leases; then backups; then proxies.
+  for (int stage = 0; stage < 3; ++stage) {
+    for (LocalProcess& p : processes_) {
+      const int p_stage = p.is_proxy ? 2 : p.is_backup ? 1 : 0;
+      if (p_stage != stage) continue;
+      std::ofstream(p.log, std::ios::app) << "---- started by ixctl cluster up\n";
+      p.pid = spawn(p);
+      if (p.pid < 0) {
+        stop();
+        return Error{0, "cannot start " + p.name + ": " + std::strerror(errno)};
+      }
+      write_state();
+    }
+    for (const LocalProcess& p : processes_) {
+      const int p_stage = p.is_proxy ? 2 : p.is_backup ? 1 : 0;
+      if (p_stage != stage) continue;
+      if (Status s = wait_ready(p); !s) {
+        stop();
+        return s;
+      }
+    }
+  }
+  write_state();
+  return {};
+}
+
+Status LocalCluster::wait_ready(const LocalProcess& p) {
+  // A backup is healthy but not ready (the other node holds the lease); the rest must be ready.
+  const std::string path = p.is_backup ? "/healthz" : "/readyz";
+  const auto deadline = Clock::now() + std::chrono::milliseconds(options_.ready_timeout_ms);
+  std::string last;
+  while (Clock::now() < deadline) {
+    int status = 0;
+    if (::waitpid(p.pid, &status, WNOHANG) == p.pid) {
+      return Error{0, p.name + " " + exit_text(status) + " while starting; the end of " + p.log.string() + ":\n" +
+                          last_lines(p.log, 10)};
+    }
+    Result<http::HttpReply> reply = http::http_get(p.host, p.admin_port, path, 1000);
+    if (reply && reply->status == 200) return {};
+    last = reply ? reply->body : reply.error().text;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return Error{0, p.name + " was not ready after " + std::to_string(options_.ready_timeout_ms / 1000) + " s (" + last +
+                      "); the end of " + p.log.string() + ":\n" + last_lines(p.log, 10)};
+}
+
+void LocalCluster::run() {
+  std::signal(SIGINT, [](int) { g_stop = 1; });
+  std::signal(SIGTERM, [](int) { g_stop = 1; });
+  while (!g_stop) {
+    for (LocalProcess& p : processes_) {
+      int status = 0;
+      if (p.pid > 0 && ::waitpid(p.pid, &status, WNOHANG) == p.pid) {
+        std::cout << "ixctl: " << p.name << " (pid " << p.pid << ") " << exit_text(status) << "; its log: " << p.log.string()
+                  << std::endl;
+        p.pid = -1;
+        write_state();
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  std::cout << "ixctl: stopping the cluster" << std::endl;
+  stop();
+  std::cout << "ixctl: stopped" << std::endl;
+}
+
+void LocalCluster::stop() {
+  // Proxies first (they log their agents out on the nodes), then backups, then primaries.
+  for (int stage = 2; stage >= 0; --stage) {
+    std::vector<LocalProcess*> stopping;
+    for (LocalProcess& p : processes_) {
+      const int p_stage = p.is_proxy ? 2 : p.is_backup ? 1 : 0;
+      if (p_stage == stage && p.pid > 0) {
+        ::kill(p.pid, SIGTERM);
+        stopping.push_back(&p);
+      }
+    }
+    const auto deadline = Clock::now() + std::chrono::seconds(10);
+    for (LocalProcess* p : stopping) {
+      while (::waitpid(p->pid, nullptr, WNOHANG) == 0) {
+        if (Clock::now() > deadline) {
+          std::cout << "ixctl: " << p->name << " did not stop within 10 s; killing it" << std::endl;
+          ::kill(p->pid, SIGKILL);
+          ::waitpid(p->pid, nullptr, 0);
+          break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      p->pid = -1;
+    }
+  }
+  std::error_code ec;
+  if (!processes_.empty()) fs::remove(options_.work_dir / "cluster.json", ec);
+}
+
+void LocalCluster::write_state() const {
+  nlohmann::json processes = nlohmann::json::array();
+  for (const LocalProcess& p : processes_) {
+    processes.push_back({{"name", p.name}, {"pid", p.pid}, {"host", p.host}, {"port", p.port},
+                         {"admin_port", p.admin_port}, {"log", p.log.string()}, {"proxy", p.is_proxy}});
+  }
+  const fs::path path = options_.work_dir / "cluster.json";
+  std::ofstream(path.string() + ".tmp")
+      << nlohmann::json{{"launcher_pid", ::getpid()}, {"config", fs::absolute(options_.config_file).string()},
+                        {"processes", processes}}.dump(2);
+  std::error_code ec;
+  fs::rename(path.string() + ".tmp", path, ec);
+}
+
+std::string LocalCluster::summary() const {
+  std::ostringstream out;
+  out << "The cluster is up (" << options_.config_file << "):\n\n";
+  char line[512];
+  std::snprintf(line, sizeof line, "  %-16s %-8s %-22s %-28s %s\n", "PROCESS", "PID", "CLIENTS", "ADMIN", "LOG");
+  out << line;
+  for (const LocalProcess& p : processes_) {
+    const std::string clients = p.host + ":" + std::to_string(p.port);
+    const std::string admin = "http://" + p.host + ":" + std::to_string(p.admin_port) + "/";
+    std::snprintf(line, sizeof line, "  %-16s %-8d %-22s %-28s %s\n", p.name.c_str(), p.pid, clients.c_str(), admin.c_str(),
+                  p.log.string().c_str());
+    out << line;
+  }
+  out << "\n  data:";
+  for (const std::string& d : data_files_) out << "\n    " << d;
+  for (const LocalProcess& p : processes_) {
+    if (!p.is_proxy) continue;
+    out << "\n\nStatus page: http://" << p.host << ":" << p.admin_port << "/";
+    break;
+  }
+  out << "\nStop with Ctrl-C, or from another terminal: ixctl cluster down --dir " << options_.work_dir.string() << "\n";
+  return out.str();
+}
+
+Status stop_local_cluster(const fs::path& work_dir, uint64_t timeout_ms) {
+  const fs::path state = work_dir / "cluster.json";
+  std::ifstream in(state);
+  if (!in) return Error{0, "no cluster is running from " + work_dir.string() + " (no " + state.string() + ")"};
+  nlohmann::json running = nlohmann::json::parse(in, nullptr, false);
+  if (running.is_discarded()) return Error{0, state.string() + " is not readable JSON"};
+  const pid_t launcher = running.value("launcher_pid", -1);
+  std::vector<pid_t> pids;
+  for (const auto& p : running.value("processes", nlohmann::json::array())) pids.push_back(p.value("pid", -1));
+  if (alive(launcher)) ::kill(launcher, SIGTERM);
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  auto any_alive = [&] {
+    if (alive(launcher)) return true;
+    return std::any_of(pids.begin(), pids.end(), [](pid_t pid) { return alive(pid); });
+  };
+  while (any_alive() && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  if (any_alive()) {
+    // The launcher is gone or stuck: stop what it left behind.
+    for (pid_t pid : pids) {
+      if (alive(pid)) ::kill(pid, SIGKILL);
+    }
+    if (alive(launcher)) ::kill(launcher, SIGKILL);
+  }
+  std::error_code ec;
+  fs::remove(state, ec);
+  return {};
+}
+
+}  // namespace ix::tools

@@ -1,0 +1,13 @@
+// The ixctl commands that keep a session open: `ixctl tail` (the reporting stream, live) and
+// `ixctl agent login` (an agent desktop in a terminal; ready, not-ready, accept, logout … typed
+// on stdin), plus the one-shot `ixctl agent status`.
+#pragma once
+
+#include "tools/ixctl/client_context.h"
+
+namespace ix::tools {
+
+void add_tail_command(CLI::App& app, ClientContext& context);
+void add_agent_commands(CLI::App& app, ClientContext& context);
+
+}  // namespace ix::tools
