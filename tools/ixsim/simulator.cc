@@ -1,0 +1,491 @@
+#include "tools/ixsim/simulator.h"
+
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+
+#include "protocol/wire/kv.h"
+
+namespace ix::sim {
+
+namespace {
+
+using C = proto::ClientType;
+
+const char* stage_name(int stage) {
+  static const char* names[] = {"queued", "routing", "invited", "handling", "abandoning", "abandoned", "handled"};
+  return names[stage];
+}
+
+}  // namespace
+
+Simulator::Simulator(uv_loop_t* loop, SimOptions options)
+    : loop_(loop),
+      options_(std::move(options)),
+      workload_(options_.workload),
+      arrival_timer_(loop),
+      summary_timer_(loop),
+      end_timer_(loop),
+      retry_timer_(loop),
+      patience_(loop, [this](uint64_t number) { abandon(number); }),
+      handling_(loop, [this](uint64_t number) { finish_handling(number); }) {}
+
+Simulator::~Simulator() {
+  agents_.clear();
+  routing_.reset();
+  media_.reset();
+}
+
+uint64_t Simulator::now_ms() const { return uv_now(loop_); }
+
+Simulator::Customer* Simulator::customer(uint64_t number) {
+  auto it = customers_.find(number);
+  return it == customers_.end() ? nullptr : &it->second;
+}
+
+tools::Session::Options Simulator::peer(proto::ClientType type, const std::string& name, size_t index) const {
+  tools::Session::Options o;
+  o.endpoint = options_.servers[index % options_.servers.size()];
+  o.client_type = type;
+  o.client_name = name;
+  return o;
+}
+
+void Simulator::start(std::function<void()> on_done) {
+  on_done_ = std::move(on_done);
+  media_ = std::make_unique<tools::Session>(loop_, peer(C::MediaServer, "ixsim media server", 0));
+  routing_ = std::make_unique<tools::Session>(loop_, peer(C::RoutingEngine, "ixsim routing engine", 1));
+  peers_waiting_ = 2 + static_cast<int>(options_.agents.size());
+  open_peer(*media_, [this] { peer_ready(); });
+  open_peer(*routing_, [this] { peer_ready(); });
+  agents_.reserve(options_.agents.size());
+  for (size_t i = 0; i < options_.agents.size(); ++i) {
+    Agent& agent = agents_.emplace_back();
+    agent.who = options_.agents[i];
+    agent.session = std::make_unique<tools::Session>(loop_, peer(C::AgentApplication, "ixsim desktop " + agent.who.id, i));
+    agent.session->set_on_event([this, &agent](tools::Reply event) { on_agent_event(agent, std::move(event)); });
+    open_peer(*agent.session, [this, &agent] {
+      proto::RequestAgentLoginT login;
+      login.tenant_id = agent.who.tenant;
+      login.agent_id = agent.who.id;
+      login.place_id = agent.who.place;
+      for (const auto& [media, capacity] : options_.capacity) {
+        auto m = std::make_unique<proto::MediaCapacityT>();
+        m->media_type = media;
+        m->capacity = capacity;
+        login.media.push_back(std::move(m));
+      }
+      agent.session->request(login, [this, &agent](Result<tools::Reply> reply) {
+        if (!reply || reply->error()) {
+          return fail("agent " + agent.who.id + " cannot log in: " + (reply ? reply->error()->text : reply.error().text));
+        }
+        proto::RequestAgentReadyT ready;
+        ready.tenant_id = agent.who.tenant;
+        ready.agent_id = agent.who.id;
+        agent.session->request(ready, [this, &agent](Result<tools::Reply> r) {
+          if (!r || r->error()) return fail("agent " + agent.who.id + " cannot go ready: " + (r ? r->error()->text : r.error().text));
+          agent.ready = true;
+          adopt_leftovers(agent, [this] { peer_ready(); });
+        });
+      });
+    });
+  }
+}
+
+void Simulator::open_peer(tools::Session& session, std::function<void()> then) {
+  session.set_on_closed([this, &session](const std::string& reason) {
+    if (!stopped_) fail("lost the connection to " + session.endpoint().to_string() + ": " + reason);
+  });
+  session.open([this, &session, then = std::move(then)](Result<tools::Reply> reply) {
+    if (!reply) return fail(reply.error().text);
+    if (reply->error()) return fail(session.endpoint().to_string() + " refused the registration: " + reply->error()->text);
+    then();
+  });
+}
+
+void Simulator::peer_ready() {
+  if (--peers_waiting_ > 0 || stopped_) return;
+  running_ = true;
+  started_ms_ = now_ms();
+  last_summary_ms_ = started_ms_;
+  next_ = workload_.next();
+  schedule_arrival();
+  pull_everywhere();
+  summary_timer_.start(static_cast<uint64_t>(options_.summary_every_s * 1000), [this] { summary(); });
+  if (options_.duration_s > 0) end_timer_.start(static_cast<uint64_t>(options_.duration_s * 1000), [this] { stop(); });
+}
+
+void Simulator::schedule_arrival() {
+  const uint64_t elapsed = now_ms() - started_ms_;
+  arrival_timer_.start(next_.at_ms > elapsed ? next_.at_ms - elapsed : 0, [this] {
+    submit(next_);
+    next_ = workload_.next();
+    schedule_arrival();
+  });
+}
+
+void Simulator::submit(const Arrival& arrival) {
+  proto::RequestSubmitT r;
+  r.tenant_id = arrival.tenant;
+  r.media_type = arrival.flow->media;
+  r.queue = arrival.proactive && !workload_.options().proactive_queue.empty() ? workload_.options().proactive_queue
+                                                                            : arrival.flow->queue;
+  r.interaction_type = arrival.proactive ? "Outbound" : "Inbound";
+  r.interaction_subtype = arrival.proactive ? "Proactive" : "";
+  r.priority = arrival.priority;
+  r.user_data = wire::kv_list({{"ixsim-customer", static_cast<int64_t>(arrival.number)}, {"proactive", arrival.proactive ? 1 : 0}});
+  media_->request(r, [this, arrival, queue = r.queue](Result<tools::Reply> reply) {
+    if (!reply || reply->error()) return count_error(reply);
+    Customer c{arrival, reply->envelope->body.AsEventSubmitted()->interaction_id, queue, Stage::kQueued, now_ms(), "",
+               arrival.flow->media};
+    by_id_[c.id] = arrival.number;
+    customers_.emplace(arrival.number, std::move(c));
+    ++submitted_;
+    if (arrival.proactive) ++proactive_;
+    patience_.start(arrival.number, arrival.patience_ms);
+    pull_everywhere();
+  });
+}
+
+void Simulator::abandon(uint64_t number) {
+  Customer* c = customer(number);
+  if (c == nullptr || c->stage != Stage::kQueued || stopped_) return;
+  c->stage = Stage::kAbandoning;
+  proto::RequestStopProcessingT stop;
+  stop.interaction_id = c->id;
+  stop.reason = wire::kv_list({{"reason", "abandoned"}});
+  media_->request(stop, [this, number](Result<tools::Reply> reply) {
+    Customer* later = customer(number);
+    if (later == nullptr) return;
+    if (reply && !reply->error()) {
+      later->stage = Stage::kAbandoned;
+      ++abandoned_;
+      return;
+    }
+    // The routing engine took it in the meantime: the customer is being served after all.
+    if (later->stage == Stage::kAbandoning) later->stage = Stage::kQueued;
+    if (reply && reply->error()->code != static_cast<int>(proto::ErrorCode::UnknownInteraction)) count_error(reply);
+  });
+}
+
+void Simulator::pull_everywhere() {
+  if (!running_ || stopped_) return;
+  for (const std::string& tenant : workload_.options().tenants) {
+    for (const Flow& flow : workload_.options().flows) pull(tenant, flow.view);
+  }
+}
+
+void Simulator::pull(const std::string& tenant, const std::string& view) {
+  const auto key = std::pair{tenant, view};
+  if (pulling_[key]) return;
+  // Pull only what ready agents can take now, for any media this view serves.
+  int free = 0;
+  for (const Flow& flow : workload_.options().flows) {
+    if (flow.view != view) continue;
+    for (Agent& a : agents_) {
+      if (a.ready && a.who.tenant == tenant) free += std::max(0, options_.capacity[flow.media] - a.busy[flow.media]);
+    }
+  }
+  if (free == 0) return;
+  pulling_[key] = true;
+  proto::RequestPullT r;
+  r.tenant_id = tenant;
+  r.view_id = view;
+  r.count = static_cast<uint32_t>(std::min(free, 10));
+  r.hold_time_ms = 1000;
+  routing_->request(r, [this, key](Result<tools::Reply> reply) {
+    pulling_[key] = false;
+    if (stopped_) return;
+    if (!reply || reply->error()) {
+      count_error(reply);
+      // Do not hammer a cluster that refuses: try again in a second.
+      if (!retry_timer_.active()) retry_timer_.start(1000, [this] { pull_everywhere(); });
+      return;
+    }
+    auto& pulled = reply->envelope->body.AsEventPulled()->interactions;
+    for (auto& interaction : pulled) route(std::move(interaction), key.first);
+    pull(key.first, key.second);
+  });
+}
+
+void Simulator::route(std::unique_ptr<proto::InteractionInfoT> interaction, const std::string& tenant) {
+  auto known = by_id_.find(interaction->interaction_id);
+  Customer* c = known == by_id_.end() ? nullptr : customer(known->second);
+  // A customer who is hanging up right now is not routed: the stop is on its way.
+  if (c != nullptr && (c->stage == Stage::kAbandoning || c->stage == Stage::kAbandoned)) return;
+  if (c != nullptr) {
+    c->stage = Stage::kRouting;
+    patience_.cancel(c->arrival.number);
+  }
+  const std::string media = interaction->media_type;
+  Agent* agent = free_agent(tenant, media);
+  auto back_to_queue = [this, id = interaction->interaction_id, queue = interaction->queue](uint64_t number) {
+    // Nobody can take it after all: put it back where it was, as a real routing engine would.
+    proto::RequestPlaceInQueueT back;
+    back.interaction_id = id;
+    back.queue = queue;
+    routing_->request(back, [this, number](Result<tools::Reply> reply) {
+      if (Customer* later = customer(number); later != nullptr && later->stage == Stage::kRouting) {
+        later->stage = Stage::kQueued;
+        const uint64_t gives_up = later->submitted_ms + later->arrival.patience_ms;
+        patience_.start(number, gives_up > now_ms() ? gives_up - now_ms() : 0);
+      }
+      if (!reply || reply->error()) count_error(reply);
+    });
+  };
+  const uint64_t number = c ? c->arrival.number : 0;
+  if (agent == nullptr) return back_to_queue(number);
+  ++agent->busy[media];
+  proto::RequestDeliverT deliver;
+  deliver.interaction_id = interaction->interaction_id;
+  deliver.agent_id = agent->who.id;
+  deliver.place_id = agent->who.place;
+  routing_->request(deliver, [this, number, agent_id = agent->who.id, media, back_to_queue](Result<tools::Reply> reply) {
+    Customer* later = customer(number);
+    if (!reply || reply->error()) {
+      // The agent cannot take it (the node knows better, e.g. its capacity is used up): treat
+      // the agent as full for this media until one of its interactions ends, and pull again
+      // only after a pause, so that a disagreement never turns into a storm of retries.
+      for (Agent& a : agents_) {
+        if (a.who.id == agent_id) a.busy[media] = options_.capacity[media];
+      }
+      if (!retry_timer_.active()) retry_timer_.start(1000, [this] { pull_everywhere(); });
+      // A customer who hung up while being routed is gone; anything else goes back to its queue.
+      if (later != nullptr && (later->stage == Stage::kAbandoned || later->stage == Stage::kAbandoning)) return;
+      count_error(reply);
+      return back_to_queue(number);
+    }
+    ++delivered_;
+    if (later != nullptr) {
+      later->stage = Stage::kInvited;
+      later->agent = agent_id;
+    }
+  });
+}
+
+Simulator::Agent* Simulator::free_agent(const std::string& tenant, const std::string& media) {
+  // The ready agent with the most free capacity for this media (ties: the first listed).
+  Agent* best = nullptr;
+  int best_free = 0;
+  for (Agent& a : agents_) {
+    if (!a.ready || a.who.tenant != tenant) continue;
+    const int free = options_.capacity[media] - a.busy[media];
+    if (free > best_free) {
+      best = &a;
+      best_free = free;
+    }
+  }
+  return best;
+}
+
+void Simulator::on_agent_event(Agent& agent, tools::Reply event) {
+  const proto::EnvelopeT& e = *event.envelope;
+  if (const proto::EventInviteT* invite = e.body.AsEventInvite()) {
+    const std::string id = invite->interaction->interaction_id;
+    const std::string media = invite->interaction->media_type;
+    proto::RequestAcceptT accept;
+    accept.interaction_id = id;
+    accept.agent_id = agent.who.id;
+    accept.ticket_id = invite->ticket_id;
+    agent.session->request(accept, [this, id, media, agent_id = agent.who.id](Result<tools::Reply> reply) {
+      auto known = by_id_.find(id);
+      Customer* c = known == by_id_.end() ? nullptr : customer(known->second);
+      if (!reply || reply->error()) {
+        count_error(reply);
+        return release(agent_id, media, false);
+      }
+      if (c == nullptr) {
+        // Not one of ours (left over from an earlier run): handle it for the mean time anyway.
+        const uint64_t number = (1ull << 62) + by_id_.size();
+        Arrival a;
+        a.number = number;
+        a.handle_ms = static_cast<uint64_t>(workload_.options().handle_s * 1000);
+        by_id_[id] = number;
+        customers_.emplace(number, Customer{a, id, "", Stage::kHandling, now_ms(), agent_id, media});
+        c = customer(number);
+      }
+      c->stage = Stage::kHandling;
+      c->agent = agent_id;
+      wait_total_ms_ += now_ms() - c->submitted_ms;
+      ++waits_;
+      handling_.start(c->arrival.number, c->arrival.handle_ms);
+    });
+  } else if (const proto::EventRevokedT* revoked = e.body.AsEventRevoked()) {
+    ++revoked_;
+    auto known = by_id_.find(revoked->interaction_id);
+    if (Customer* c = known == by_id_.end() ? nullptr : customer(known->second)) {
+      release(agent.who.id, c->media);
+      handling_.cancel(c->arrival.number);
+      c->stage = Stage::kQueued;  // the node put it back in its queue
+      c->agent.clear();
+    }
+  }
+}
+
+void Simulator::finish_handling(uint64_t number) {
+  Customer* c = customer(number);
+  if (c == nullptr || c->stage != Stage::kHandling || stopped_) return;
+  auto agent = std::find_if(agents_.begin(), agents_.end(), [&](const Agent& a) { return a.who.id == c->agent; });
+  if (agent == agents_.end()) return;
+  proto::RequestStopProcessingT stop;
+  stop.interaction_id = c->id;
+  stop.agent_id = c->agent;
+  stop.reason = wire::kv_list({{"reason", "done"}});
+  agent->session->request(stop, [this, number](Result<tools::Reply> reply) {
+    Customer* later = customer(number);
+    if (later == nullptr) return;
+    if (!reply || reply->error()) return count_error(reply);
+    later->stage = Stage::kHandled;
+    ++handled_;
+    release(later->agent, later->media);
+  });
+}
+
+void Simulator::release(const std::string& agent_id, const std::string& media, bool pull_now) {
+  for (Agent& a : agents_) {
+    if (a.who.id == agent_id && a.busy[media] > 0) --a.busy[media];
+  }
+  if (pull_now) pull_everywhere();
+}
+
+void Simulator::adopt_leftovers(Agent& agent, std::function<void()> then) {
+  // Interactions this agent still has from an earlier run (its desktop went away without
+  // stopping them) take its capacity on the nodes: count them, and finish them like any other.
+  proto::RequestFindT find;
+  find.tenant_id = agent.who.tenant;
+  find.condition = "agent_id = '" + agent.who.id + "'";
+  find.limit = 1000;
+  agent.session->request(find, [this, &agent, then = std::move(then)](Result<tools::Reply> reply) {
+    if (!reply || reply->error()) return fail("cannot look up agent " + agent.who.id + "'s interactions: " +
+                                              (reply ? reply->error()->text : reply.error().text));
+    for (const auto& i : reply->envelope->body.AsEventFindResult()->interactions) {
+      Arrival a;
+      a.number = (1ull << 62) + by_id_.size();
+      a.handle_ms = static_cast<uint64_t>(workload_.options().handle_s * 1000);
+      by_id_[i->interaction_id] = a.number;
+      customers_.emplace(a.number, Customer{a, i->interaction_id, "", Stage::kHandling, now_ms(), agent.who.id, i->media_type});
+      ++agent.busy[i->media_type];
+      ++adopted_;
+      handling_.start(a.number, a.handle_ms);
+    }
+    then();
+  });
+}
+
+void Simulator::count_error(const Result<tools::Reply>& reply) {
+  Errors& e = errors_[reply ? reply->error()->code : 0];
+  ++e.count;
+  e.last_text = reply ? reply->error()->text : reply.error().text;
+}
+
+void Simulator::summary() {
+  const uint64_t now = now_ms();
+  const double interval_s = static_cast<double>(now - last_summary_ms_) / 1000.0;
+  const double rate = interval_s > 0 ? static_cast<double>(submitted_ - last_submitted_) / interval_s : 0;
+  last_submitted_ = submitted_;
+  last_summary_ms_ = now;
+  std::map<std::string, int> depth;
+  int routing = 0, with_agents = 0;
+  for (const auto& [number, c] : customers_) {
+    if (c.stage == Stage::kQueued) ++depth[c.queue];
+    if (c.stage == Stage::kRouting) ++routing;
+    if (c.stage == Stage::kInvited || c.stage == Stage::kHandling) ++with_agents;
+  }
+  int busy_agents = 0;
+  for (const Agent& a : agents_) {
+    int busy = 0;
+    for (const auto& [media, n] : a.busy) busy += n;
+    busy_agents += busy > 0;
+  }
+  const uint64_t ended = handled_ + abandoned_;
+  char line[512];
+  std::string queues;
+  for (const auto& [queue, n] : depth) queues += " " + queue + "=" + std::to_string(n);
+  std::snprintf(line, sizeof line,
+                "[%4.0fs] in %5.1f/s  queued%s  routing %d  with agents %d  handled %llu  abandoned %llu (%.1f%%)  "
+                "agents busy %d/%zu  errors %llu",
+                static_cast<double>(now - started_ms_) / 1000.0, rate, queues.empty() ? " 0" : queues.c_str(), routing,
+                with_agents, static_cast<unsigned long long>(handled_), static_cast<unsigned long long>(abandoned_),
+                ended ? 100.0 * static_cast<double>(abandoned_) / static_cast<double>(ended) : 0.0, busy_agents, agents_.size(),
+                static_cast<unsigned long long>([this] {
+                  uint64_t n = 0;
+                  for (const auto& [code, e] : errors_) n += e.count;
+                  return n;
+                }()));
+  if (options_.live_line) std::cerr << "\r\x1b[K" << line << std::flush;
+  else std::cerr << line << std::endl;
+  summary_timer_.start(static_cast<uint64_t>(options_.summary_every_s * 1000), [this] { summary(); });
+}
+
+void Simulator::fail(const std::string& why) {
+  if (stopped_) return;
+  failure_ = why;
+  stop();
+}
+
+void Simulator::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  if (running_) {
+    summary_timer_.stop();
+    summary();
+  }
+  if (options_.live_line) std::cerr << "\n";
+  arrival_timer_.stop();
+  summary_timer_.stop();
+  end_timer_.stop();
+  retry_timer_.stop();
+  // Closing the desktops logs the agents out (their interactions stay with the cluster).
+  for (Agent& a : agents_) a.session->close();
+  routing_->close();
+  media_->close();
+  if (on_done_) on_done_();
+}
+
+nlohmann::json Simulator::report() const {
+  nlohmann::json by_stage = nlohmann::json::object();
+  for (int stage = 0; stage <= static_cast<int>(Stage::kHandled); ++stage) by_stage[stage_name(stage)] = nlohmann::json::array();
+  for (const auto& [number, c] : customers_) by_stage[stage_name(static_cast<int>(c.stage))].push_back(c.id);
+  nlohmann::json errors = nlohmann::json::object();
+  for (const auto& [code, e] : errors_) {
+    errors[code == 0 ? "no answer" : std::to_string(code)] = {{"count", e.count}, {"last", e.last_text}};
+  }
+  const uint64_t ended = handled_ + abandoned_;
+  const auto& w = workload_.options();
+  return {{"seed", w.seed},
+          {"profile", profile_name(w.profile)},
+          {"rate", w.rate},
+          {"duration_s", running_ ? static_cast<double>(now_ms() - started_ms_) / 1000.0 : 0.0},
+          {"submitted", submitted_},
+          {"proactive", proactive_},
+          {"delivered", delivered_},
+          {"handled", handled_},
+          {"abandoned", abandoned_},
+          {"abandon_rate", ended ? static_cast<double>(abandoned_) / static_cast<double>(ended) : 0.0},
+          {"revoked", revoked_},
+          {"adopted", adopted_},
+          {"mean_wait_ms", waits_ ? wait_total_ms_ / waits_ : 0},
+          {"errors", errors},
+          {"interactions", by_stage},
+          {"failure", failure_}};
+}
+
+std::string Simulator::report_text() const {
+  const nlohmann::json r = report();
+  std::ostringstream out;
+  out << "ixsim report (seed " << r["seed"] << ", " << r["profile"].get<std::string>() << " profile at " << r["rate"]
+      << "/s, " << r["duration_s"] << " s)\n"
+      << "  submitted   " << r["submitted"] << " (" << r["proactive"] << " proactive)\n"
+      << "  delivered   " << r["delivered"] << ", handled " << r["handled"] << ", mean wait " << r["mean_wait_ms"] << " ms\n"
+      << "  abandoned   " << r["abandoned"] << " (" << std::to_string(100.0 * r["abandon_rate"].get<double>()).substr(0, 4)
+      << " % of the ended)\n"
+      << "  revoked     " << r["revoked"] << ", adopted from an earlier run " << r["adopted"] << "\n"
+      << "  left in the cluster: " << r["interactions"]["queued"].size() << " queued, "
+      << r["interactions"]["routing"].size() << " being routed, "
+      << r["interactions"]["invited"].size() + r["interactions"]["handling"].size() << " with agents\n"
+      << "  errors      " << (r["errors"].empty() ? "none" : r["errors"].dump()) << "\n";
+  if (!failure_.empty()) out << "  FAILED: " << failure_ << "\n";
+  return out.str();
+}
+
+}  // namespace ix::sim

@@ -1,0 +1,129 @@
+// Simulator: the outside world of a contact center, speaking the real protocol to a cluster
+// (through its proxies): a media server submitting the workload's interactions, customers who
+// abandon when their patience runs out while still queued, a routing engine that pulls from the
+// views and delivers to agents with free capacity, and agent desktops that accept, handle for a
+// while and stop. It keeps count of everything for the live summary line and the final report.
+//
+// Runs on one loop's thread; every peer is its own Session (its own connection), as in life.
+#pragma once
+
+#include <uv.h>
+
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "protocol/net/request_timers.h"
+#include "protocol/net/timer.h"
+#include "tools/client/session.h"
+#include "tools/ixsim/workload.h"
+
+namespace ix::sim {
+
+struct SimAgent {
+  std::string id, tenant, place;
+};
+
+struct SimOptions {
+  std::vector<net::Endpoint> servers;  // peers are spread over them
+  WorkloadOptions workload;
+  std::vector<SimAgent> agents;
+  std::map<std::string, int> capacity;  // per media; every agent logs in with all of them
+  double duration_s = 0;                // 0: until stop()
+  double summary_every_s = 1;
+  bool live_line = false;               // rewrite one terminal line instead of printing lines
+};
+
+class Simulator {
+ public:
+  Simulator(uv_loop_t* loop, SimOptions options);
+  ~Simulator();
+
+  // Connects every peer; arrivals start once every agent is logged in and ready. on_done runs
+  // when the duration is over, after stop(), or when the cluster cannot be reached.
+  void start(std::function<void()> on_done);
+  void stop();
+
+  // The final report: counts, rates, waits, errors, and every interaction by where it is.
+  nlohmann::json report() const;
+  std::string report_text() const;
+  bool failed() const { return !failure_.empty(); }
+  const std::string& failure() const { return failure_; }
+
+ private:
+  enum class Stage { kQueued, kRouting, kInvited, kHandling, kAbandoning, kAbandoned, kHandled };
+  struct Customer {
+    Arrival arrival;
+    std::string id;
+    std::string queue;
+    Stage stage = Stage::kQueued;
+    uint64_t submitted_ms = 0;
+    std::string agent;
+    std::string media;
+  };
+  struct Agent {
+    SimAgent who;
+    std::unique_ptr<tools::Session> session;
+    bool ready = false;
+    std::map<std::string, int> busy;  // per media
+  };
+
+  tools::Session::Options peer(proto::ClientType type, const std::string& name, size_t index) const;
+  void open_peer(tools::Session& session, std::function<void()> then);
+  void peer_ready();
+  void schedule_arrival();
+  void submit(const Arrival& arrival);
+  void abandon(uint64_t number);
+  void pull(const std::string& tenant, const std::string& view);
+  void pull_everywhere();
+  void route(std::unique_ptr<proto::InteractionInfoT> interaction, const std::string& tenant);
+  Agent* free_agent(const std::string& tenant, const std::string& media);
+  void on_agent_event(Agent& agent, tools::Reply event);
+  void finish_handling(uint64_t number);
+  void release(const std::string& agent, const std::string& media, bool pull_now = true);
+  void adopt_leftovers(Agent& agent, std::function<void()> then);
+  void count_error(const Result<tools::Reply>& reply);
+  void summary();
+  void fail(const std::string& why);
+  uint64_t now_ms() const;
+  Customer* customer(uint64_t number);
+
+  uv_loop_t* loop_;
+  SimOptions options_;
+  Workload workload_;
+  std::function<void()> on_done_;
+  std::unique_ptr<tools::Session> media_;
+  std::unique_ptr<tools::Session> routing_;
+  std::vector<Agent> agents_;
+  int peers_waiting_ = 0;
+  uint64_t started_ms_ = 0;  // loop time when arrivals began
+  bool running_ = false;
+  bool stopped_ = false;
+  std::string failure_;
+
+  Arrival next_;
+  net::Timer arrival_timer_;
+  net::Timer summary_timer_;
+  net::Timer end_timer_;
+  net::Timer retry_timer_;
+  net::RequestTimers patience_;
+  net::RequestTimers handling_;
+  std::unordered_map<uint64_t, Customer> customers_;  // by arrival number
+  std::unordered_map<std::string, uint64_t> by_id_;
+  std::map<std::pair<std::string, std::string>, bool> pulling_;  // (tenant, view) → a pull is out
+
+  // Counters for the summary and the report.
+  uint64_t submitted_ = 0, proactive_ = 0, delivered_ = 0, handled_ = 0, abandoned_ = 0, revoked_ = 0, adopted_ = 0;
+  uint64_t wait_total_ms_ = 0, waits_ = 0;
+  struct Errors {
+    uint64_t count = 0;
+    std::string last_text;
+  };
+  std::map<int, Errors> errors_;  // by code; 0 = no answer
+  uint64_t last_submitted_ = 0, last_summary_ms_ = 0;
+};
+
+}  // namespace ix::sim
