@@ -716,12 +716,21 @@ void NodeServer::register_metrics() {
   admin_.set_status([this] {
     nlohmann::json queues = nlohmann::json::object();
     for (const auto& [name, depth] : interactions_.queue_depths()) queues[name] = depth;
+    // Agents by state: ready on some media, not ready on any, or do-not-disturb.
+    size_t ready = 0, not_ready = 0, dnd = 0;
+    agents_.for_each([&](const AgentState& agent) {
+      const bool any_ready = std::any_of(agent.media.begin(), agent.media.end(), [](const auto& m) { return m.second.ready; });
+      if (agent.do_not_disturb) ++dnd;
+      else if (any_ready) ++ready;
+      else ++not_ready;
+    });
     return nlohmann::json{{"pair", options_.pair_id},
                           {"role", role_name()},
                           {"interactions", interactions_.size()},
                           {"queues", queues},
                           {"sessions", sessions_.size()},
                           {"agents_logged_in", agents_.logged_in()},
+                          {"agents", {{"ready", ready}, {"not_ready", not_ready}, {"dnd", dnd}}},
                           {"event_log_seq", reporting_ ? reporting_->last_committed_seq() : 0},
                           {"reporting_subscribers", reporting_ ? reporting_->subscribers() : 0}};
   });

@@ -150,6 +150,19 @@ Histogram& Registry::histogram(const std::string& name, const std::string& help,
   return *s.histogram;
 }
 
+std::vector<std::pair<Labels, double>> Registry::values(const std::string& name) const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::pair<Labels, double>> out;
+  auto family = families_.find(name);
+  if (family == families_.end()) return out;
+  for (const auto& [key, s] : family->second.series) {
+    if (s.counter) out.emplace_back(s.labels, static_cast<double>(s.counter->value()));
+    else if (s.gauge) out.emplace_back(s.labels, s.gauge->value());
+    else if (s.read) out.emplace_back(s.labels, s.read());
+  }
+  return out;
+}
+
 std::string Registry::render() const {
   std::lock_guard lock(mutex_);
   std::string out;

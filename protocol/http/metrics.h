@@ -73,6 +73,9 @@ class Registry {
                       std::function<double()> read);
 
   std::string render() const;
+  // The current value of every series of a counter or gauge family, with its labels (for
+  // status pages that show rates and recent errors). Empty for unknown names and histograms.
+  std::vector<std::pair<Labels, double>> values(const std::string& name) const;
 
  private:
   enum class Type { kCounter, kGauge, kHistogram };

@@ -1,4 +1,5 @@
 #include "proxy/server/proxy_server.h"
+#include "proxy/server/status_page.h"
 
 #include <spdlog/spdlog.h>
 
@@ -121,6 +122,14 @@ Status ProxyServer::start() {
   }
   admin_.set_status([this] { return status(); });
   admin_.set_readiness([this] { return readiness(); });
+  admin_.http().route("GET", "/", [](const http::HttpRequest&) {
+    http::HttpResponse page;
+    page.content_type = "text/html; charset=utf-8";
+    page.body = std::string(status_page_html());
+    return page;
+  });
+  watch_ = std::make_unique<ClusterWatch>(config_, metrics_);
+  watch_->start();
   if (Status s = admin_.listen(net::Endpoint{proxy->endpoint.host, proxy->endpoint.admin_port}); !s) {
     stop();
     return Error{s.error().code, "admin port: " + s.error().text};
@@ -131,6 +140,7 @@ Status ProxyServer::start() {
 }
 
 void ProxyServer::stop() {
+  if (watch_) watch_->stop();
   for (auto& worker : workers_) worker->stop();
   for (auto& worker : workers_) worker->join();
   workers_.clear();
@@ -139,6 +149,7 @@ void ProxyServer::stop() {
 
 void ProxyServer::reload(std::shared_ptr<const config::ClusterConfig> config) {
   config_ = config;
+  if (watch_) watch_->set_config(config);
   for (auto& worker : workers_) worker->post([config](ProxyWorker& w) { w.reload(config); });
 }
 
@@ -155,6 +166,7 @@ nlohmann::json ProxyServer::status() {
                      {"workers", workers}};
   // The first worker's view of the pairs stands for the proxy (all workers watch the same nodes).
   if (!workers.empty() && workers[0].contains("pairs")) out["pairs"] = workers[0]["pairs"];
+  if (watch_) out["overview"] = watch_->snapshot();
   return out;
 }
 

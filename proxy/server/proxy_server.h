@@ -1,6 +1,7 @@
 // ProxyServer: one ixproxy process — `workers` ProxyWorker threads, each with its own libuv
 // loop accepting on the proxy's port (SO_REUSEPORT), and the admin HTTP port on the caller's
-// loop (metrics shared by all workers, readiness, status JSON gathered from the workers).
+// loop (metrics shared by all workers, readiness, status JSON gathered from the workers and
+// the ClusterWatch, the status page at "/").
 //
 // The caller's loop thread owns the ProxyServer; workers are reached only through their
 // thread's async handle (STYLE.md: one loop per thread, cross threads with uv_async_send).
@@ -17,6 +18,7 @@
 #include "protocol/http/admin_server.h"
 #include "protocol/http/metrics.h"
 #include "protocol/result.h"
+#include "proxy/server/cluster_watch.h"
 
 namespace ix::proxy {
 
@@ -45,6 +47,7 @@ class ProxyServer {
   metrics::Registry metrics_;
   http::AdminServer admin_;
   std::vector<std::unique_ptr<WorkerThread>> workers_;
+  std::unique_ptr<ClusterWatch> watch_;
 };
 
 }  // namespace ix::proxy

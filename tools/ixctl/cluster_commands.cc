@@ -4,73 +4,13 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "cluster-config/admin_status.h"
 #include "cluster-config/loader.h"
-#include "protocol/http/http_get.h"
 #include "tools/ixctl/local_cluster.h"
 
 namespace ix::tools {
 
 namespace {
-
-// The admin port's JSON, or {"unreachable": why}.
-nlohmann::json admin_json(const std::string& host, uint16_t port, const std::string& path) {
-  Result<http::HttpReply> reply = http::http_get(host, port, path, 2000);
-  if (!reply) return {{"unreachable", reply.error().text}};
-  nlohmann::json body = nlohmann::json::parse(reply->body, nullptr, false);
-  if (body.is_discarded()) return {{"unreachable", "answered " + path + " with something that is not JSON"}};
-  return body;
-}
-
-bool ready(const std::string& host, uint16_t port) {
-  Result<http::HttpReply> reply = http::http_get(host, port, "/readyz", 2000);
-  return reply && reply->status == 200;
-}
-
-// Every node's and proxy's own view, gathered from their admin ports.
-nlohmann::json gather(const config::ClusterConfig& config) {
-  nlohmann::json pairs = nlohmann::json::array();
-  for (const config::NodePair& pair : config.node_pairs) {
-    nlohmann::json nodes = nlohmann::json::array();
-    std::string serving;
-    for (const auto& [endpoint, role] : {std::pair{&pair.primary, "primary"}, std::pair{&pair.backup, "backup"}}) {
-      nlohmann::json status = admin_json(endpoint->host, endpoint->admin_port, "/status");
-      nlohmann::json node{{"configured_as", role},
-                          {"address", endpoint->host + ":" + std::to_string(endpoint->port)},
-                          {"admin", "http://" + endpoint->host + ":" + std::to_string(endpoint->admin_port) + "/status"}};
-      if (status.contains("unreachable")) {
-        node["state"] = "down";
-        node["error"] = status["unreachable"];
-      } else {
-        node["state"] = status.value("role", "unknown");
-        for (const char* key : {"queues", "interactions", "agents_logged_in", "agents", "sessions", "event_log_seq"}) {
-          if (status.contains(key)) node[key] = status[key];
-        }
-        if (node["state"] == "primary") serving = role;
-      }
-      nodes.push_back(node);
-    }
-    pairs.push_back({{"id", pair.id}, {"serving", serving}, {"nodes", nodes}});
-  }
-  nlohmann::json proxies = nlohmann::json::array();
-  for (const config::Proxy& proxy : config.proxies) {
-    const auto& e = proxy.endpoint;
-    nlohmann::json status = admin_json(e.host, e.admin_port, "/status");
-    nlohmann::json p{{"id", proxy.id},
-                     {"address", e.host + ":" + std::to_string(e.port)},
-                     {"admin", "http://" + e.host + ":" + std::to_string(e.admin_port) + "/"}};
-    if (status.contains("unreachable")) {
-      p["state"] = "down";
-      p["error"] = status["unreachable"];
-    } else {
-      p["state"] = ready(e.host, e.admin_port) ? "ready" : "not ready";
-      uint64_t sessions = 0;
-      for (const auto& w : status.value("workers", nlohmann::json::array())) sessions += w.value("sessions", uint64_t{0});
-      p["sessions"] = sessions;
-    }
-    proxies.push_back(p);
-  }
-  return {{"cluster", config.name}, {"pairs", pairs}, {"proxies", proxies}};
-}
 
 void print_status(const nlohmann::json& s, std::ostream& out) {
   out << "cluster " << s.value("cluster", "") << "\n\nNODE PAIRS\n";
@@ -85,8 +25,8 @@ void print_status(const nlohmann::json& s, std::ostream& out) {
             << " agents logged in";
         if (node.contains("agents")) {
           const auto& a = node["agents"];
-          out << " (" << a.value("ready", 0) << " ready, " << a.value("busy", 0) << " busy, " << a.value("not_ready", 0)
-              << " not ready)";
+          out << " (" << a.value("ready", 0) << " ready, " << a.value("not_ready", 0) << " not ready, " << a.value("dnd", 0)
+              << " do not disturb)";
         }
       }
       out << "\n";
@@ -101,7 +41,8 @@ void print_status(const nlohmann::json& s, std::ostream& out) {
   for (const auto& p : s["proxies"]) {
     out << "  " << p.value("id", "") << " " << p.value("address", "") << "  " << p.value("state", "");
     if (p.contains("error")) out << " (" << p.value("error", "") << ")";
-    if (p.contains("sessions")) out << ", " << p.value("sessions", 0) << " client sessions, status page " << p.value("admin", "");
+    if (p.contains("reason")) out << " (" << p.value("reason", "") << ")";
+    if (p.value("state", "") != "down") out << ", status page " << p.value("admin", "");
     out << "\n";
   }
 }
@@ -171,7 +112,7 @@ void add_cluster_commands(CLI::App& app, ClientContext& context) {
     const std::string path = config_path(*status_config, *status_dir);
     config::LoadResult loaded = config::load_config_file(path);
     if (!loaded.ok()) throw CLI::ValidationError("--config", path + ": " + loaded.error_text());
-    nlohmann::json s = gather(*loaded.config);
+    nlohmann::json s = config::admin_status(*loaded.config);
     if (context.output.json) std::cout << s.dump(2) << "\n";
     else print_status(s, std::cout);
     bool degraded = false, anything = false;

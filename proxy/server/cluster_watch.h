@@ -1,0 +1,58 @@
+// ClusterWatch: what the proxy's status page shows beyond the proxy's own state — every node's
+// and every proxy's admin status (config::admin_status), and the last minutes as history: queue
+// depths across the cluster, agents by state, the merged reporting stream's rate and the errors
+// the proxy answered, by code. Sampled every `interval` on its own thread, because asking the
+// admin ports blocks; the admin server reads snapshot() from the main loop.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "cluster-config/model.h"
+#include "protocol/http/metrics.h"
+
+namespace ix::proxy {
+
+class ClusterWatch {
+ public:
+  ClusterWatch(std::shared_ptr<const config::ClusterConfig> config, const metrics::Registry& metrics,
+               std::chrono::milliseconds interval = std::chrono::seconds(2), size_t history_samples = 300);
+  ~ClusterWatch();
+  ClusterWatch(const ClusterWatch&) = delete;
+  ClusterWatch& operator=(const ClusterWatch&) = delete;
+
+  void start();
+  void stop();
+  void set_config(std::shared_ptr<const config::ClusterConfig> config);
+
+  // {"pairs", "proxies", "queues", "agents", "reporting_events_per_s", "recent_errors",
+  //  "interval_ms", "history": [{"t_ms", "queues", "agents_ready", "reporting_events_per_s"}]}
+  nlohmann::json snapshot() const;
+
+ private:
+  void run();
+  void sample();
+
+  const metrics::Registry& metrics_;
+  const std::chrono::milliseconds interval_;
+  const size_t history_samples_;
+  std::thread thread_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::shared_ptr<const config::ClusterConfig> config_;
+  nlohmann::json latest_ = nlohmann::json::object();
+  std::deque<nlohmann::json> history_;
+  // Totals from earlier samples, for rates and for the errors of the last five minutes.
+  std::chrono::steady_clock::time_point last_sample_{};
+  double last_reporting_events_ = -1;
+  std::deque<std::pair<std::chrono::steady_clock::time_point, std::map<std::string, double>>> error_totals_;
+};
+
+}  // namespace ix::proxy

@@ -1,0 +1,196 @@
+#include "proxy/server/status_page.h"
+
+namespace ix::proxy {
+
+namespace {
+
+constexpr std::string_view kPage = R"html(<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>ixcluster status</title>
+<style>
+  :root { --ok: #1a7f37; --warn: #9a6700; --bad: #cf222e; --muted: #57606a; --line: #d0d7de; }
+  * { box-sizing: border-box; }
+  body { font: 14px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0; color: #1f2328; background: #f6f8fa; }
+  header { background: #24292f; color: #fff; padding: 12px 20px; display: flex; gap: 24px; align-items: baseline; }
+  header h1 { font-size: 18px; margin: 0; }
+  header .meta { color: #d0d7de; font-size: 13px; }
+  main { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 16px; padding: 16px 20px; }
+  section { background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: 12px 16px; }
+  section h2 { font-size: 15px; margin: 0 0 8px; }
+  table { border-collapse: collapse; width: 100%; }
+  th, td { text-align: left; padding: 4px 8px 4px 0; border-bottom: 1px solid #eaeef2; vertical-align: top; }
+  th { color: var(--muted); font-weight: 600; font-size: 12px; }
+  .state { font-weight: 600; }
+  .state.primary, .state.ready { color: var(--ok); }
+  .state.backup, .state.not-ready { color: var(--warn); }
+  .state.down { color: var(--bad); }
+  .muted { color: var(--muted); }
+  .big { font-size: 28px; font-weight: 600; }
+  .numbers { display: flex; gap: 28px; }
+  .chart { display: flex; align-items: center; gap: 12px; margin: 4px 0; }
+  .chart .name { width: 130px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+  .chart .now { width: 48px; text-align: right; font-weight: 600; }
+  svg { background: #f6f8fa; border-radius: 3px; }
+  polyline { fill: none; stroke: #0969da; stroke-width: 1.5; }
+  #error-banner { display: none; background: #ffebe9; color: var(--bad); padding: 8px 20px; }
+</style>
+</head>
+<body>
+<header><h1>ixcluster</h1><span class="meta" id="who">loading…</span><span class="meta" id="updated"></span></header>
+<div id="error-banner"></div>
+<main>
+  <section><h2>Node pairs</h2>
+    <table id="pairs"><thead><tr><th>pair</th><th>node</th><th>address</th><th>state</th><th>interactions</th></tr></thead><tbody></tbody></table>
+  </section>
+  <section><h2>Proxies</h2>
+    <table id="proxies"><thead><tr><th>proxy</th><th>address</th><th>state</th></tr></thead><tbody></tbody></table>
+  </section>
+  <section><h2>Queue depths <span class="muted" id="window"></span></h2><div id="queues"></div></section>
+  <section><h2>Agents</h2>
+    <div class="numbers">
+      <div><div class="big" id="agents-logged-in">–</div><div class="muted">logged in</div></div>
+      <div><div class="big" id="agents-ready">–</div><div class="muted">ready</div></div>
+      <div><div class="big" id="agents-not-ready">–</div><div class="muted">not ready</div></div>
+      <div><div class="big" id="agents-dnd">–</div><div class="muted">do not disturb</div></div>
+    </div>
+  </section>
+  <section><h2>Reporting stream</h2>
+    <div class="chart"><span class="name">events / s</span><svg id="reporting-chart" width="240" height="36"></svg><span class="now" id="reporting-rate">–</span></div>
+  </section>
+  <section><h2>Errors answered, last 5 minutes</h2>
+    <table id="errors"><thead><tr><th>code</th><th>meaning</th><th>count</th></tr></thead><tbody></tbody></table>
+  </section>
+</main>
+<script>
+"use strict";
+const ERRORS = {
+  "2000": "operation not supported by the cluster", "2001": "no node pair serves the media",
+  "2002": "lost the connection to a node", "2003": "interaction not accessible",
+  "2004": "operation already in progress", "2005": "duplicate interaction", "2006": "snapshot not accessible",
+  "201": "invalid attribute", "202": "missing attribute", "203": "invalid condition", "301": "unknown interaction",
+  "302": "unknown agent", "307": "wrong state", "308": "no seats available"
+};
+
+function el(tag, attrs, text) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+function stateCell(state) {
+  return el("td", { class: "state " + String(state).replace(" ", "-") }, state);
+}
+
+function spark(svg, values) {
+  const w = Number(svg.getAttribute("width")), h = Number(svg.getAttribute("height"));
+  const max = Math.max(1, ...values);
+  const step = values.length > 1 ? w / (values.length - 1) : w;
+  const points = values.map((v, i) => (i * step).toFixed(1) + "," + (h - 2 - (v / max) * (h - 4)).toFixed(1));
+  svg.innerHTML = "";
+  const line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
+  line.setAttribute("points", points.join(" "));
+  svg.appendChild(line);
+}
+
+function render(status) {
+  const c = status.overview || {};
+  document.getElementById("who").textContent = "proxy " + status.proxy + " · proxy cluster " + status.cluster;
+  document.getElementById("updated").textContent = "updated " + new Date().toLocaleTimeString();
+
+  const pairs = document.querySelector("#pairs tbody");
+  pairs.innerHTML = "";
+  for (const pair of c.pairs || []) {
+    (pair.nodes || []).forEach((node, i) => {
+      const row = el("tr", { "data-pair": pair.id, "data-node": node.configured_as, "data-state": node.state });
+      row.appendChild(el("td", {}, i === 0 ? pair.id : ""));
+      row.appendChild(el("td", {}, node.configured_as));
+      row.appendChild(el("td", { class: "muted" }, node.address));
+      row.appendChild(stateCell(node.state));
+      row.appendChild(el("td", {}, node.state === "primary" ? String(node.interactions ?? 0) : ""));
+      pairs.appendChild(row);
+    });
+  }
+
+  const proxies = document.querySelector("#proxies tbody");
+  proxies.innerHTML = "";
+  for (const p of c.proxies || []) {
+    const row = el("tr", { "data-proxy": p.id, "data-state": p.state });
+    row.appendChild(el("td", {}, p.id));
+    row.appendChild(el("td", { class: "muted" }, p.address));
+    row.appendChild(stateCell(p.state));
+    proxies.appendChild(row);
+  }
+
+  const history = c.history || [];
+  const minutes = history.length ? ((history[history.length - 1].t_ms - history[0].t_ms) / 60000).toFixed(1) : 0;
+  document.getElementById("window").textContent = "(last " + minutes + " min)";
+  const queues = document.getElementById("queues");
+  queues.innerHTML = "";
+  for (const [name, depth] of Object.entries(c.queues || {})) {
+    const row = el("div", { class: "chart", "data-queue": name });
+    row.appendChild(el("span", { class: "name", title: name }, name));
+    const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    svg.setAttribute("width", "240");
+    svg.setAttribute("height", "36");
+    row.appendChild(svg);
+    row.appendChild(el("span", { class: "now" }, String(depth)));
+    queues.appendChild(row);
+    spark(svg, history.map(s => (s.queues || {})[name] || 0));
+  }
+
+  const agents = c.agents || {};
+  document.getElementById("agents-logged-in").textContent = agents.logged_in ?? "–";
+  document.getElementById("agents-ready").textContent = agents.ready ?? "–";
+  document.getElementById("agents-not-ready").textContent = agents.not_ready ?? "–";
+  document.getElementById("agents-dnd").textContent = agents.dnd ?? "–";
+
+  document.getElementById("reporting-rate").textContent = (c.reporting_events_per_s || 0).toFixed(1);
+  spark(document.getElementById("reporting-chart"), history.map(s => s.reporting_events_per_s || 0));
+
+  const errors = document.querySelector("#errors tbody");
+  errors.innerHTML = "";
+  const recent = Object.entries(c.recent_errors || {});
+  if (!recent.length) {
+    const row = el("tr");
+    row.appendChild(el("td", { colspan: "3", class: "muted" }, "none"));
+    errors.appendChild(row);
+  }
+  for (const [code, count] of recent) {
+    const row = el("tr", { "data-code": code });
+    row.appendChild(el("td", {}, code));
+    row.appendChild(el("td", { class: "muted" }, ERRORS[code] || ""));
+    row.appendChild(el("td", {}, String(count)));
+    errors.appendChild(row);
+  }
+  document.body.setAttribute("data-loaded", "true");
+}
+
+async function refresh() {
+  const banner = document.getElementById("error-banner");
+  try {
+    const response = await fetch("/status", { cache: "no-store" });
+    if (!response.ok) throw new Error("/status answered " + response.status);
+    render(await response.json());
+    banner.style.display = "none";
+  } catch (e) {
+    banner.textContent = "Cannot reach this proxy's admin port: " + e.message;
+    banner.style.display = "block";
+  }
+}
+
+refresh();
+setInterval(refresh, 2000);
+</script>
+</body>
+</html>
+)html";
+
+}  // namespace
+
+std::string_view status_page_html() { return kPage; }
+
+}  // namespace ix::proxy
