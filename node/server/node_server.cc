@@ -85,6 +85,11 @@ Status NodeServer::start() {
 void NodeServer::stop() {
   lease_timer_.stop();
   retention_timer_.stop();
+  // Delivery, handling, transfer and held-pull deadlines would keep the loop (and the process)
+  // alive for as long as handling-timeout; the interactions are stored and outlive us.
+  interaction_timers_.clear();
+  transfer_timers_.clear();
+  held_pull_timers_.clear();
   if (listener_) listener_->close();
   listener_.reset();
   for (auto& [connection, session] : sessions_) {

@@ -26,6 +26,13 @@ bool RequestTimers::cancel(uint64_t id) {
   return true;
 }
 
+void RequestTimers::clear() {
+  by_deadline_.clear();
+  by_id_.clear();
+  timer_.stop();
+  armed_for_ = 0;
+}
+
 void RequestTimers::arm() {
   if (by_deadline_.empty()) return;
   uint64_t earliest = by_deadline_.begin()->first;

@@ -26,6 +26,8 @@ class RequestTimers {
   void start(uint64_t id, uint64_t timeout_ms);
   // Returns false when id had no deadline (already expired or never started).
   bool cancel(uint64_t id);
+  // Drops every deadline without expiring it (the owner is shutting down).
+  void clear();
   size_t size() const { return by_id_.size(); }
 
  private:

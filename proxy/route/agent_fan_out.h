@@ -5,6 +5,8 @@
 //     refused, the first pair that could not be asked (2002 naming it);
 //   - for a login, the pairs that did accept are listed so that the caller revokes them: the
 //     agent is logged in everywhere or nowhere.
+// media_scope() narrows a request to the media each pair serves: an agent with chat and email
+// logs in with chat alone on a chat-only pair, and a ready for email skips that pair.
 // Pure; tested against scripted answers.
 #pragma once
 
@@ -24,5 +26,12 @@ struct FanOutOutcome {
 };
 
 FanOutOutcome decide_fan_out(const RoutingTable& table, const std::vector<PairAnswer>& answers);
+
+// What an agent request becomes on one pair.
+struct MediaScope {
+  enum class Kind { kUnchanged, kSkip, kNarrowed } kind = Kind::kUnchanged;
+  std::vector<std::string> login_media;  // kNarrowed: the login's media this pair serves
+};
+MediaScope media_scope(const config::NodePair& pair, const proto::EnvelopeT& request);
 
 }  // namespace ix::proxy

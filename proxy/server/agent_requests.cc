@@ -57,9 +57,26 @@ void ProxyWorker::handle_agent_request(const Call& call, const proto::Envelope& 
                                                                            : proto::ErrorCode::InvalidAttribute,
                                               name + ".tenant_id \"" + tenant + "\": no node pair serves this tenant"));
   }
-  if (call.type == proto::Message::RequestAgentStatus) return handle_agent_status(call, request, pairs);
-
   const AgentKey key{tenant, agent};
+  std::vector<std::pair<PairIndex, Outgoing>> by_pair = agent_requests_by_pair(pairs, request);
+  if (auto known = agents_.find(key); call.type != proto::Message::RequestAgentLogin && known != agents_.end() &&
+                                      !known->second.login.agent_id.empty()) {
+    // Not to the pairs where the agent is not logged in at all (it has none of their media).
+    proto::EnvelopeT recorded;
+    recorded.body.Set(proto::RequestAgentLoginT(known->second.login));
+    std::erase_if(by_pair, [&](const auto& p) {
+      return media_scope(table_->pair(p.first), recorded).kind == MediaScope::Kind::kSkip;
+    });
+  }
+  if (by_pair.empty()) {
+    return reply_error(call, wire::make_error(proto::ErrorCode::ClusterNoServerForMedia,
+                                              name + ": no node pair serving tenant \"" + tenant + "\" serves its media"));
+  }
+  if (call.type == proto::Message::RequestAgentStatus) {
+    PairSet asked;
+    for (const auto& p : by_pair) asked.push_back(p.first);
+    return handle_agent_status(call, request, asked);
+  }
   if (!busy_agents_.insert(key).second) {
     return reply_error(call, wire::make_error(proto::ErrorCode::ClusterOperationInProgress,
                                               "an operation on agent " + agent + " is already in progress on the node pairs"));
@@ -67,7 +84,7 @@ void ProxyWorker::handle_agent_request(const Call& call, const proto::Envelope& 
   const bool login = call.type == proto::Message::RequestAgentLogin;
   request.native();  // kept: the worker's record of the agent is updated from it
   const uint64_t client = upstream_client(call.session_id, call.client_id);
-  ask_all(pairs, request, client, [this, call, key, request, client, login](std::vector<PairAnswer> answers) mutable {
+  ask_each(std::move(by_pair), client, [this, call, key, request, client, login](std::vector<PairAnswer> answers) mutable {
     busy_agents_.erase(key);
     FanOutOutcome outcome = decide_fan_out(*table_, answers);
     if (login && outcome.status) {
@@ -89,6 +106,24 @@ void ProxyWorker::handle_agent_request(const Call& call, const proto::Envelope& 
     reply(call, wire::encode_ack(call.ref_id, call.client_id));
     finish(call, Outcome::kOk);
   });
+}
+
+std::vector<std::pair<PairIndex, Outgoing>> ProxyWorker::agent_requests_by_pair(const PairSet& pairs, Outgoing& request) {
+  std::vector<std::pair<PairIndex, Outgoing>> by_pair;
+  for (PairIndex pair : pairs) {
+    const MediaScope scope = media_scope(table_->pair(pair), request.native());
+    if (scope.kind == MediaScope::Kind::kSkip) continue;
+    if (scope.kind == MediaScope::Kind::kUnchanged) {
+      by_pair.emplace_back(pair, request);
+      continue;
+    }
+    proto::RequestAgentLoginT narrowed(*request.native().body.AsRequestAgentLogin());
+    std::erase_if(narrowed.media, [&](const auto& m) {
+      return std::find(scope.login_media.begin(), scope.login_media.end(), m->media_type) == scope.login_media.end();
+    });
+    by_pair.emplace_back(pair, Outgoing::of(std::move(narrowed)));
+  }
+  return by_pair;
 }
 
 void ProxyWorker::apply_agent_change(const AgentKey& key, const proto::EnvelopeT& request, const Call& call) {
@@ -213,8 +248,12 @@ void ProxyWorker::log_in_again(PairIndex pair) {
     };
     // The node handles a connection's requests in order, so the state requests may follow the
     // login without waiting for its answer.
-    ask(pair, Outgoing::of(proto::RequestAgentLoginT(agent.login)), client, report("login"));
+    Outgoing login = Outgoing::of(proto::RequestAgentLoginT(agent.login));
+    std::vector<std::pair<PairIndex, Outgoing>> narrowed = agent_requests_by_pair({pair}, login);
+    if (narrowed.empty()) continue;  // the pair serves none of the agent's media
+    ask(pair, narrowed.front().second, client, report("login"));
     for (const std::string& media : agent.ready_media) {
+      if (!table_->pair(pair).serves_media(media)) continue;
       proto::RequestAgentReadyT ready;
       ready.tenant_id = key.tenant;
       ready.agent_id = key.agent;

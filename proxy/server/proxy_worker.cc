@@ -358,15 +358,21 @@ void ProxyWorker::ask(PairIndex pair, const Outgoing& request, uint64_t upstream
 }
 
 void ProxyWorker::ask_all(const PairSet& pairs, const Outgoing& request, uint64_t upstream_client_id, AnswersCallback done) {
-  fan_out_width_->observe(static_cast<double>(pairs.size()));
+  std::vector<std::pair<PairIndex, Outgoing>> requests;
+  for (PairIndex pair : pairs) requests.emplace_back(pair, request);
+  ask_each(std::move(requests), upstream_client_id, std::move(done));
+}
+
+void ProxyWorker::ask_each(std::vector<std::pair<PairIndex, Outgoing>> requests, uint64_t upstream_client_id, AnswersCallback done) {
+  fan_out_width_->observe(static_cast<double>(requests.size()));
   struct Gather {
     std::vector<PairAnswer> answers;
     size_t expected;
     AnswersCallback done;
   };
-  auto gather = std::make_shared<Gather>(Gather{{}, pairs.size(), std::move(done)});
-  if (pairs.empty()) return gather->done({});
-  for (PairIndex pair : pairs) {
+  auto gather = std::make_shared<Gather>(Gather{{}, requests.size(), std::move(done)});
+  if (requests.empty()) return gather->done({});
+  for (const auto& [pair, request] : requests) {
     ask(pair, request, upstream_client_id, [gather](PairAnswer answer) {
       gather->answers.push_back(std::move(answer));
       if (gather->answers.size() == gather->expected) gather->done(std::move(gather->answers));

@@ -124,6 +124,10 @@ class ProxyWorker {
            uint64_t timeout_ms = 0);
   // Sends request to every pair in pairs; done runs once with every answer.
   void ask_all(const PairSet& pairs, const Outgoing& request, uint64_t upstream_client_id, AnswersCallback done);
+  // The same with a request of its own for each pair.
+  void ask_each(std::vector<std::pair<PairIndex, Outgoing>> requests, uint64_t upstream_client_id, AnswersCallback done);
+  // An agent request for each pair that serves its media, narrowed to those media.
+  std::vector<std::pair<PairIndex, Outgoing>> agent_requests_by_pair(const PairSet& pairs, Outgoing& request);
   // The single-pair fast path: the node's answer goes straight back to the client, re-addressed;
   // inspect (if any) sees it first. Returns false, without sending, when the pair has no primary.
   using Inspect = std::function<void(const proto::Envelope& reply)>;

@@ -59,6 +59,43 @@ TEST_F(ProxyAgents, LoginGoesToEveryPairAndIsRevokedWhenOnePairIsOutOfSeats) {
   EXPECT_TRUE(merged->body.AsEventAgentStatus()->logged_in);
 }
 
+TEST_F(ProxyAgents, EachPairGetsTheAgentWithTheMediaItServes) {
+  start_cluster();  // pair-1 serves chat and email, pair-2 chat only
+  auto desktop = proxy_client(0, proto::ClientType::AgentApplication);
+  proto::RequestAgentLoginT both = agent_login("a1", "chat");
+  both.media.push_back(std::make_unique<proto::MediaCapacityT>());
+  both.media.back()->media_type = "email";
+  EnvelopePtr login = desktop->call(both, 1);
+  ASSERT_TRUE(login && login->body.AsEventAck()) << error_text(login);
+  EXPECT_TRUE(logged_in_on(0, "a1"));
+  EXPECT_TRUE(logged_in_on(1, "a1"));
+  proto::RequestAgentReadyT email = agent_ready("a1");
+  email.media_type = "email";
+  EnvelopePtr ready = desktop->call(email, 1);
+  EXPECT_TRUE(ready && ready->body.AsEventAck()) << error_text(ready);
+
+  // An e-mail-only agent lives on pair-1 alone; its status and logout leave pair-2 out.
+  EnvelopePtr email_only = desktop->call(agent_login("a2", "email"), 2);
+  ASSERT_TRUE(email_only && email_only->body.AsEventAck()) << error_text(email_only);
+  EXPECT_TRUE(logged_in_on(0, "a2"));
+  EXPECT_FALSE(logged_in_on(1, "a2"));
+  proto::RequestAgentStatusT status;
+  status.tenant_id = "101";
+  status.agent_id = "a2";
+  EnvelopePtr merged = desktop->call(status, 2);
+  ASSERT_TRUE(merged && merged->body.AsEventAgentStatus()) << error_text(merged);
+  EXPECT_TRUE(merged->body.AsEventAgentStatus()->logged_in);
+  proto::RequestAgentLogoutT logout;
+  logout.tenant_id = "101";
+  logout.agent_id = "a2";
+  EnvelopePtr out = desktop->call(logout, 2);
+  EXPECT_TRUE(out && out->body.AsEventAck()) << error_text(out);
+  EXPECT_TRUE(logged_out_everywhere("a2"));
+
+  EnvelopePtr sms = desktop->call(agent_login("a3", "sms"), 3);
+  EXPECT_EQ(error_code(sms), code(proto::ErrorCode::ClusterNoServerForMedia)) << error_text(sms);
+}
+
 TEST_F(ProxyAgents, ASecondOperationOnTheSameAgentWhileOneIsFannedOutGets2004) {
   start_cluster();
   auto desktop = proxy_client(0, proto::ClientType::AgentApplication);

@@ -30,7 +30,16 @@ using Clock = std::chrono::steady_clock;
 
 volatile std::sig_atomic_t g_stop = 0;
 
-bool alive(pid_t pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM); }
+// Running, and not merely a zombie waiting for its parent to collect it (a launcher started by
+// a script that has not waited for it yet has done its work).
+bool alive(pid_t pid) {
+  if (pid <= 0) return false;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return false;
+  const size_t end_of_name = line.rfind(')');
+  return end_of_name != std::string::npos && end_of_name + 2 < line.size() && line[end_of_name + 2] != 'Z';
+}
 
 // ixnode / ixproxy: --bin-dir, then next to ixctl (installed side by side), then the build
 // tree's layout (build/tools/ixctl → build/node/ixnode), then PATH.

@@ -27,6 +27,7 @@ Simulator::Simulator(uv_loop_t* loop, SimOptions options)
       summary_timer_(loop),
       end_timer_(loop),
       retry_timer_(loop),
+      drain_timer_(loop),
       patience_(loop, [this](uint64_t number) { abandon(number); }),
       handling_(loop, [this](uint64_t number) { finish_handling(number); }) {}
 
@@ -134,7 +135,7 @@ void Simulator::submit(const Arrival& arrival) {
   r.interaction_subtype = arrival.proactive ? "Proactive" : "";
   r.priority = arrival.priority;
   r.user_data = wire::kv_list({{"ixsim-customer", static_cast<int64_t>(arrival.number)}, {"proactive", arrival.proactive ? 1 : 0}});
-  media_->request(r, [this, arrival, queue = r.queue](Result<tools::Reply> reply) {
+  send(*media_, r, [this, arrival, queue = r.queue](Result<tools::Reply> reply) {
     if (!reply || reply->error()) return count_error(reply);
     Customer c{arrival, reply->envelope->body.AsEventSubmitted()->interaction_id, queue, Stage::kQueued, now_ms(), "",
                arrival.flow->media};
@@ -149,12 +150,12 @@ void Simulator::submit(const Arrival& arrival) {
 
 void Simulator::abandon(uint64_t number) {
   Customer* c = customer(number);
-  if (c == nullptr || c->stage != Stage::kQueued || stopped_) return;
+  if (c == nullptr || c->stage != Stage::kQueued || draining_) return;
   c->stage = Stage::kAbandoning;
   proto::RequestStopProcessingT stop;
   stop.interaction_id = c->id;
   stop.reason = wire::kv_list({{"reason", "abandoned"}});
-  media_->request(stop, [this, number](Result<tools::Reply> reply) {
+  send(*media_, stop, [this, number](Result<tools::Reply> reply) {
     Customer* later = customer(number);
     if (later == nullptr) return;
     if (reply && !reply->error()) {
@@ -169,7 +170,7 @@ void Simulator::abandon(uint64_t number) {
 }
 
 void Simulator::pull_everywhere() {
-  if (!running_ || stopped_) return;
+  if (!running_ || draining_) return;
   for (const std::string& tenant : workload_.options().tenants) {
     for (const Flow& flow : workload_.options().flows) pull(tenant, flow.view);
   }
@@ -193,7 +194,7 @@ void Simulator::pull(const std::string& tenant, const std::string& view) {
   r.view_id = view;
   r.count = static_cast<uint32_t>(std::min(free, 10));
   r.hold_time_ms = 1000;
-  routing_->request(r, [this, key](Result<tools::Reply> reply) {
+  send(*routing_, r, [this, key](Result<tools::Reply> reply) {
     pulling_[key] = false;
     if (stopped_) return;
     if (!reply || reply->error()) {
@@ -224,7 +225,7 @@ void Simulator::route(std::unique_ptr<proto::InteractionInfoT> interaction, cons
     proto::RequestPlaceInQueueT back;
     back.interaction_id = id;
     back.queue = queue;
-    routing_->request(back, [this, number](Result<tools::Reply> reply) {
+    send(*routing_, back, [this, number](Result<tools::Reply> reply) {
       if (Customer* later = customer(number); later != nullptr && later->stage == Stage::kRouting) {
         later->stage = Stage::kQueued;
         const uint64_t gives_up = later->submitted_ms + later->arrival.patience_ms;
@@ -240,7 +241,7 @@ void Simulator::route(std::unique_ptr<proto::InteractionInfoT> interaction, cons
   deliver.interaction_id = interaction->interaction_id;
   deliver.agent_id = agent->who.id;
   deliver.place_id = agent->who.place;
-  routing_->request(deliver, [this, number, agent_id = agent->who.id, media, back_to_queue](Result<tools::Reply> reply) {
+  send(*routing_, deliver, [this, number, agent_id = agent->who.id, media, back_to_queue](Result<tools::Reply> reply) {
     Customer* later = customer(number);
     if (!reply || reply->error()) {
       // The agent cannot take it (the node knows better, e.g. its capacity is used up): treat
@@ -287,7 +288,7 @@ void Simulator::on_agent_event(Agent& agent, tools::Reply event) {
     accept.interaction_id = id;
     accept.agent_id = agent.who.id;
     accept.ticket_id = invite->ticket_id;
-    agent.session->request(accept, [this, id, media, agent_id = agent.who.id](Result<tools::Reply> reply) {
+    send(*agent.session, accept, [this, id, media, agent_id = agent.who.id](Result<tools::Reply> reply) {
       auto known = by_id_.find(id);
       Customer* c = known == by_id_.end() ? nullptr : customer(known->second);
       if (!reply || reply->error()) {
@@ -324,14 +325,14 @@ void Simulator::on_agent_event(Agent& agent, tools::Reply event) {
 
 void Simulator::finish_handling(uint64_t number) {
   Customer* c = customer(number);
-  if (c == nullptr || c->stage != Stage::kHandling || stopped_) return;
+  if (c == nullptr || c->stage != Stage::kHandling || draining_) return;
   auto agent = std::find_if(agents_.begin(), agents_.end(), [&](const Agent& a) { return a.who.id == c->agent; });
   if (agent == agents_.end()) return;
   proto::RequestStopProcessingT stop;
   stop.interaction_id = c->id;
   stop.agent_id = c->agent;
   stop.reason = wire::kv_list({{"reason", "done"}});
-  agent->session->request(stop, [this, number](Result<tools::Reply> reply) {
+  send(*agent->session, stop, [this, number](Result<tools::Reply> reply) {
     Customer* later = customer(number);
     if (later == nullptr) return;
     if (!reply || reply->error()) return count_error(reply);
@@ -373,6 +374,7 @@ void Simulator::adopt_leftovers(Agent& agent, std::function<void()> then) {
 }
 
 void Simulator::count_error(const Result<tools::Reply>& reply) {
+  if (stopped_) return;  // requests cut short by our own closing are no error of the cluster
   Errors& e = errors_[reply ? reply->error()->code : 0];
   ++e.count;
   e.last_text = reply ? reply->error()->text : reply.error().text;
@@ -420,21 +422,31 @@ void Simulator::summary() {
 void Simulator::fail(const std::string& why) {
   if (stopped_) return;
   failure_ = why;
-  stop();
+  finish();
 }
 
 void Simulator::stop() {
+  if (stopped_ || draining_) return;
+  // No new work; what is in flight is answered first, so that every interaction ends up where
+  // the report says it is (a pull answered after we left would strand its interactions).
+  draining_ = true;
+  arrival_timer_.stop();
+  end_timer_.stop();
+  retry_timer_.stop();
+  if (!running_ || in_flight_ == 0) return finish();
+  drain_timer_.start(3000, [this] { finish(); });
+}
+
+void Simulator::finish() {
   if (stopped_) return;
+  if (running_) summary();
   stopped_ = true;
-  if (running_) {
-    summary_timer_.stop();
-    summary();
-  }
   if (options_.live_line) std::cerr << "\n";
   arrival_timer_.stop();
   summary_timer_.stop();
   end_timer_.stop();
   retry_timer_.stop();
+  drain_timer_.stop();
   // Closing the desktops logs the agents out (their interactions stay with the cluster).
   for (Agent& a : agents_) a.session->close();
   routing_->close();

@@ -88,6 +88,17 @@ class Simulator {
   void count_error(const Result<tools::Reply>& reply);
   void summary();
   void fail(const std::string& why);
+  void finish();
+  // Sends a request of the running simulation, counted until answered (stop() drains them).
+  template <class Native, class F>
+  void send(tools::Session& session, const Native& message, F on_reply) {
+    ++in_flight_;
+    session.request(message, [this, on_reply = std::move(on_reply)](Result<tools::Reply> reply) mutable {
+      --in_flight_;
+      on_reply(std::move(reply));
+      if (draining_ && in_flight_ == 0) finish();
+    });
+  }
   uint64_t now_ms() const;
   Customer* customer(uint64_t number);
 
@@ -101,7 +112,9 @@ class Simulator {
   int peers_waiting_ = 0;
   uint64_t started_ms_ = 0;  // loop time when arrivals began
   bool running_ = false;
+  bool draining_ = false;
   bool stopped_ = false;
+  int in_flight_ = 0;
   std::string failure_;
 
   Arrival next_;
@@ -109,6 +122,7 @@ class Simulator {
   net::Timer summary_timer_;
   net::Timer end_timer_;
   net::Timer retry_timer_;
+  net::Timer drain_timer_;
   net::RequestTimers patience_;
   net::RequestTimers handling_;
   std::unordered_map<uint64_t, Customer> customers_;  // by arrival number

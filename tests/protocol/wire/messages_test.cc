@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "protocol/wire/kv.h"
+#include "protocol/wire/message_json.h"
 
 namespace ix::wire {
 namespace {
@@ -324,6 +325,40 @@ TEST(Messages, EveryErrorCodeIsDocumented) {
     std::string row = "| " + std::to_string(static_cast<int>(code)) + " | " + proto::EnumNameErrorCode(code) + " |";
     EXPECT_NE(doc.str().find(row), std::string::npos) << "docs/errors.md lacks the row \"" << row << "\"";
   }
+}
+
+}  // namespace
+}  // namespace ix::wire
+
+namespace ix::wire {
+namespace {
+
+TEST(MessageJson, AnyMessageBecomesJsonWithItsTypeAndFields) {
+  proto::EventAgentNotReadyT event;
+  event.header = std::make_unique<proto::ReportingHeaderT>();
+  event.header->node_id = "pair-1";
+  event.header->seq = 42;
+  event.agent_id = "a\"1";  // escaped, still JSON
+  event.reason = kv_list({{"why", "lunch"}, {"minutes", 30}});
+  const Frame frame = encode_frame(7, 0, event);
+  const nlohmann::json j = message_json(std::span(frame).subspan(kFrameHeaderSize));
+  EXPECT_EQ(j.value("type", ""), "EventAgentNotReady");
+  EXPECT_EQ(j.value("ref_id", 0), 7);
+  EXPECT_FALSE(j.contains("client_id")) << "a zero client_id is left out";
+  EXPECT_EQ(j["header"].value("node_id", ""), "pair-1");
+  EXPECT_EQ(j["header"].value("seq", 0), 42);
+  EXPECT_EQ(j.value("agent_id", ""), "a\"1");
+  EXPECT_EQ(j["reason"]["pairs"][0].value("string_value", ""), "lunch");
+  EXPECT_EQ(j["reason"]["pairs"][1].value("int_value", 0), 30);
+
+  proto::EventPropertiesT properties;
+  properties.interaction = std::make_unique<proto::InteractionInfoT>();
+  properties.interaction->interaction_id = "p1-1";
+  properties.interaction->state = proto::InteractionState::Handling;
+  const Frame p = encode_frame(1, 9, properties);
+  const nlohmann::json pj = message_json(std::span(p).subspan(kFrameHeaderSize));
+  EXPECT_EQ(pj["interaction"].value("state", ""), "Handling") << "enums by name";
+  EXPECT_EQ(pj.value("client_id", 0), 9);
 }
 
 }  // namespace

@@ -159,6 +159,35 @@ TEST(AgentFanOut, AllMustAcceptAndTheAcceptedAreListedForRevocation) {
   EXPECT_NE(lost.status.error().text.find("pair-3"), std::string::npos);
 }
 
+TEST(AgentFanOut, EachPairIsAskedAboutTheMediaItServes) {
+  RoutingTable table(routing_config());  // pair-1 lists chat; pair-2 serves every media
+  auto with = [](auto body) {
+    proto::EnvelopeT e;
+    e.body.Set(std::move(body));
+    return e;
+  };
+  proto::RequestAgentLoginT login;
+  for (const char* m : {"chat", "email"}) {
+    login.media.push_back(std::make_unique<proto::MediaCapacityT>());
+    login.media.back()->media_type = m;
+  }
+  const proto::EnvelopeT both = with(proto::RequestAgentLoginT(login));
+  MediaScope narrowed = media_scope(table.pair(0), both);
+  EXPECT_EQ(narrowed.kind, MediaScope::Kind::kNarrowed);
+  EXPECT_EQ(narrowed.login_media, (std::vector<std::string>{"chat"}));
+  EXPECT_EQ(media_scope(table.pair(1), both).kind, MediaScope::Kind::kUnchanged);
+  login.media.erase(login.media.begin());  // email only: pair-1 is not asked at all
+  EXPECT_EQ(media_scope(table.pair(0), with(proto::RequestAgentLoginT(login))).kind, MediaScope::Kind::kSkip);
+
+  proto::RequestAgentReadyT ready;
+  ready.media_type = "email";
+  EXPECT_EQ(media_scope(table.pair(0), with(proto::RequestAgentReadyT(ready))).kind, MediaScope::Kind::kSkip);
+  EXPECT_EQ(media_scope(table.pair(1), with(proto::RequestAgentReadyT(ready))).kind, MediaScope::Kind::kUnchanged);
+  ready.media_type.clear();  // every media the agent has
+  EXPECT_EQ(media_scope(table.pair(0), with(std::move(ready))).kind, MediaScope::Kind::kUnchanged);
+  EXPECT_EQ(media_scope(table.pair(0), with(proto::RequestAgentLogoutT())).kind, MediaScope::Kind::kUnchanged);
+}
+
 TEST(PullPlanner, RotatesTheFirstPairAndLeavesOutUnreachableOnes) {
   PullPlanner planner;
   EXPECT_EQ(planner.order({0, 1, 2}, {true, true, true}), (PairSet{0, 1, 2}));

@@ -1,0 +1,234 @@
+// ixctl against a real cluster (two node pairs with primary and backup, proxy-1): every
+// subcommand's output and exit code, including the error paths a user meets.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/proxy/cluster_fixture.h"
+#include "tests/support/command.h"
+
+namespace ix::test {
+namespace {
+
+class IxctlTest : public ClusterFixture {
+ protected:
+  // ixctl with the given arguments, talking to `port` (proxy-1 unless told otherwise).
+  CommandResult ixctl(std::vector<std::string> args, uint16_t port = 0) {
+    std::vector<std::string> argv{IX_IXCTL, "--server", "127.0.0.1:" + std::to_string(port ? port : proxy_ports_[0].first),
+                                  "--timeout", "5"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_command(argv);
+  }
+  nlohmann::json ixctl_json(std::vector<std::string> args) {
+    args.push_back("--json");
+    CommandResult r = ixctl(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return nlohmann::json::parse(r.out, nullptr, false);
+  }
+  std::string submit(const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> args{"submit", "--tenant", "101", "--media", "chat", "--queue", "inbound"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    nlohmann::json j = ixctl_json(args);
+    EXPECT_EQ(j.value("type", ""), "EventSubmitted") << j.dump();
+    return j.value("interaction_id", "");
+  }
+};
+
+TEST_F(IxctlTest, SubmitGetChangeFindAndStopThroughAProxy) {
+  start_cluster();
+  CommandResult submitted = ixctl({"submit", "--tenant", "101", "--media", "chat", "--queue", "inbound", "--priority", "5",
+                                   "--data", "Subject=hello", "--data", "Score:=7"});
+  ASSERT_EQ(submitted.exit_code, 0) << submitted.err;
+  ASSERT_EQ(submitted.out.rfind("submitted p", 0), 0u) << submitted.out;
+  const std::string id = submitted.out.substr(10, submitted.out.find(' ', 10) - 10);
+
+  CommandResult got = ixctl({"get", id});
+  EXPECT_EQ(got.exit_code, 0) << got.err;
+  EXPECT_NE(got.out.find("state:     queued"), std::string::npos) << got.out;
+  EXPECT_NE(got.out.find("Subject=hello, Score=7"), std::string::npos) << got.out;
+
+  EXPECT_EQ(ixctl({"set", id, "--set", "Subject=changed", "--delete", "Score"}).out, "ok\n");
+  nlohmann::json props = ixctl_json({"get", id});
+  EXPECT_EQ(props["interaction"]["user_data"]["pairs"].size(), 1u) << props.dump();
+  EXPECT_EQ(props["interaction"]["user_data"]["pairs"][0].value("string_value", ""), "changed");
+
+  const std::string low = submit({"--priority", "1"});
+  nlohmann::json found = ixctl_json({"find", "--tenant", "101", "--order", "priority desc", "--limit", "2"});
+  ASSERT_EQ(found["interactions"].size(), 2u) << found.dump();
+  EXPECT_EQ(found["interactions"][0].value("interaction_id", ""), id);
+  EXPECT_EQ(found["interactions"][1].value("interaction_id", ""), low);
+  CommandResult table = ixctl({"find", "--tenant", "101", "--where", "priority > 3"});
+  EXPECT_NE(table.out.find(id), std::string::npos);
+  EXPECT_EQ(table.out.find(low), std::string::npos);
+  EXPECT_NE(table.out.find("1 interaction\n"), std::string::npos) << table.out;
+
+  EXPECT_EQ(ixctl({"lock", id, "--owner", "supervisor"}).exit_code, 0);
+  EXPECT_EQ(ixctl({"unlock", id, "--owner", "supervisor"}).exit_code, 0);
+
+  EXPECT_EQ(ixctl({"stop", id, "--reason", "why=test"}).out, "ok\n");
+  CommandResult gone = ixctl({"get", id});
+  EXPECT_EQ(gone.exit_code, 1);
+  EXPECT_NE(gone.err.find("error 301 (UnknownInteraction)"), std::string::npos) << gone.err;
+}
+
+TEST_F(IxctlTest, PullPlaceSnapshotAndWorkbin) {
+  start_cluster();
+  const std::string a = submit({"--priority", "2"}), b = submit({"--priority", "1"});
+
+  nlohmann::json snapshot = ixctl_json({"snapshot", "take", "--tenant", "101", "--view", "all-inbound"});
+  ASSERT_EQ(snapshot.value("count", 0), 2) << snapshot.dump();
+  const std::string snapshot_id = snapshot.value("snapshot_id", "");
+  CommandResult page = ixctl({"snapshot", "page", snapshot_id, "--count", "10"});
+  EXPECT_EQ(page.exit_code, 0) << page.err;
+  EXPECT_NE(page.out.find(a), std::string::npos);
+  EXPECT_NE(page.out.find(b), std::string::npos);
+  EXPECT_EQ(ixctl({"snapshot", "release", snapshot_id}).out, "ok\n");
+  CommandResult released = ixctl({"snapshot", "page", snapshot_id});
+  EXPECT_EQ(released.exit_code, 1) << released.out;
+  EXPECT_NE(released.err.find("error 2006"), std::string::npos) << released.err;
+
+  nlohmann::json pulled = ixctl_json({"pull", "--tenant", "101", "--view", "all-inbound"});
+  ASSERT_EQ(pulled["interactions"].size(), 1u) << pulled.dump();
+  EXPECT_EQ(pulled["interactions"][0].value("interaction_id", ""), a) << "the higher priority first";
+  EXPECT_EQ(ixctl({"place-in-workbin", a, "--workbin", "drafts", "--owner-agent", "a1"}).out, "ok\n");
+  CommandResult workbin = ixctl({"workbin", "--tenant", "101", "--workbin", "drafts", "--owner-agent", "a1"});
+  EXPECT_NE(workbin.out.find(a), std::string::npos) << workbin.out;
+  EXPECT_EQ(ixctl({"place-in-queue", a, "--queue", "inbound"}).out, "ok\n");
+  EXPECT_EQ(ixctl({"pull", "--tenant", "101", "--queue", "nowhere"}).exit_code, 1);
+
+  // Delivery answers belong to the agent's own session: from another connection they are refused.
+  CommandResult deliver = ixctl({"deliver", a, "--agent", "a1"});
+  EXPECT_EQ(deliver.exit_code, 1);
+  EXPECT_NE(deliver.err.find("a1"), std::string::npos) << deliver.err;
+  for (const char* command : {"accept", "reject"}) {
+    CommandResult r = ixctl({command, a, "--agent", "a1", "--ticket", "1"});
+    EXPECT_EQ(r.exit_code, 1) << command;
+    EXPECT_NE(r.err.find("error "), std::string::npos) << command << ": " << r.err;
+  }
+}
+
+TEST_F(IxctlTest, ExitCodesSayWhatWentWrong) {
+  start_cluster();
+  CommandResult disabled = ixctl({"submit", "--tenant", "101", "--media", "sms", "--queue", "inbound"});
+  EXPECT_EQ(disabled.exit_code, 1);
+  EXPECT_NE(disabled.err.find("error 2001 (ClusterNoServerForMedia)"), std::string::npos) << disabled.err;
+  nlohmann::json refusal = nlohmann::json::parse(ixctl({"get", "p1-0000000000000999", "--json"}).out, nullptr, false);
+  EXPECT_EQ(refusal.value("type", ""), "EventError");
+  EXPECT_EQ(refusal.value("code", 0), 301) << refusal.dump();
+
+  CommandResult nobody = ixctl({"get", "x"}, unused_port(loop_.get()));
+  EXPECT_EQ(nobody.exit_code, 2);
+  EXPECT_NE(nobody.err.find("cannot connect to 127.0.0.1:"), std::string::npos) << nobody.err;
+
+  CommandResult missing = ixctl({"submit", "--tenant", "101"});
+  EXPECT_EQ(missing.exit_code, 3);
+  EXPECT_NE(missing.err.find("--media is required"), std::string::npos) << missing.err;
+  CommandResult bad_data = ixctl({"submit", "--tenant", "101", "--media", "chat", "--queue", "inbound", "--data", "oops"});
+  EXPECT_EQ(bad_data.exit_code, 3);
+  EXPECT_NE(bad_data.err.find("\"oops\" is not key=value"), std::string::npos) << bad_data.err;
+
+  CommandResult help = ixctl({"pull", "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("--view"), std::string::npos);
+
+  // Straight to a node: ping is answered there (a proxy is not a server and says 2000).
+  CommandResult pong = ixctl({"ping"}, node_ports_[0][0].first);
+  EXPECT_EQ(pong.exit_code, 0) << pong.err;
+  EXPECT_EQ(pong.out.rfind("pong", 0), 0u) << pong.out;
+  EXPECT_NE(ixctl({"ping"}).err.find("error 2000"), std::string::npos);
+}
+
+TEST_F(IxctlTest, AgentSessionTakesCommandsAndShowsInvitations) {
+  start_cluster();
+  const std::string id = submit();
+  // The desktop: logs in ready, waits for the invitation, asks for its status, logs out.
+  Process desktop({"/bin/sh", "-c",
+                   std::string("(sleep 2; echo status; sleep 1; echo 'not-ready chat why=lunch'; sleep 0.5; echo status; "
+                               "sleep 0.3; echo logout) | ") +
+                       IX_IXCTL + " --server 127.0.0.1:" + std::to_string(proxy_ports_[0].first) +
+                       " agent login --tenant 101 --agent a1 --place place-a1 --media chat:2 --ready"},
+                  (dir_ / "desktop.log").string());
+  ASSERT_TRUE(desktop.start());
+  bool ready = false;
+  for (int i = 0; i < 100 && !ready; ++i) {
+    CommandResult status = ixctl({"agent", "status", "--tenant", "101", "--agent", "a1"});
+    ready = status.out.find("ready      0/2") != std::string::npos;
+    if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(ready) << desktop.log();
+  nlohmann::json pulled = ixctl_json({"pull", "--tenant", "101", "--view", "all-inbound"});
+  ASSERT_EQ(pulled["interactions"].size(), 1u);
+  EXPECT_EQ(ixctl({"deliver", id, "--agent", "a1", "--place", "place-a1"}).out, "ok\n");
+  EXPECT_EQ(desktop.wait_for_exit(std::chrono::seconds(20)), 0) << desktop.log();
+  const std::string log = desktop.log();
+  EXPECT_NE(log.find("EventInvite"), std::string::npos) << log;
+  EXPECT_NE(log.find(id), std::string::npos) << log;
+  EXPECT_NE(log.find("chat      ready      0/2 interactions"), std::string::npos) << log;
+  EXPECT_NE(log.find("chat      not ready  0/2 interactions  why=lunch"), std::string::npos) << log;
+  CommandResult after = ixctl({"agent", "status", "--tenant", "101", "--agent", "a1"});
+  EXPECT_NE(after.out.find("logged out"), std::string::npos) << after.out;
+}
+
+TEST_F(IxctlTest, TailPrintsTheMergedStreamWithFiltersAndResume) {
+  start_cluster();
+  const std::string first = submit(), second = submit();
+  // From the start of both pairs' logs: two interactions, two events each (submitted, placed).
+  CommandResult all = ixctl({"tail", "--json", "--count", "4", "--resume", "pair-1:0", "--resume", "pair-2:0", "--for", "10"});
+  ASSERT_EQ(all.exit_code, 0) << all.err;
+  std::vector<nlohmann::json> events;
+  for (size_t at = 0, eol; (eol = all.out.find('\n', at)) != std::string::npos; at = eol + 1) {
+    events.push_back(nlohmann::json::parse(all.out.substr(at, eol - at)));
+  }
+  ASSERT_EQ(events.size(), 4u) << all.out;
+  for (const auto& e : events) EXPECT_TRUE(e.contains("header")) << e.dump();
+
+  CommandResult placed = ixctl({"tail", "--type", "EventPlacedInQueue", "--match", second, "--count", "1",
+                               "--resume", "pair-1:0", "--resume", "pair-2:0", "--for", "10"});
+  EXPECT_EQ(placed.exit_code, 0);
+  EXPECT_NE(placed.out.find("EventPlacedInQueue " + second), std::string::npos) << placed.out;
+  EXPECT_EQ(placed.out.find(first), std::string::npos) << placed.out;
+
+  // Live: nothing old, the next submission's events as they happen.
+  Process live({IX_IXCTL, "--server", "127.0.0.1:" + std::to_string(proxy_ports_[0].first), "tail", "--class", "interaction",
+                "--count", "2", "--for", "15"},
+               (dir_ / "tail.log").string());
+  ASSERT_TRUE(live.start());
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const std::string third = submit();
+  EXPECT_EQ(live.wait_for_exit(std::chrono::seconds(20)), 0);
+  EXPECT_NE(live.log().find("EventInteractionSubmitted"), std::string::npos) << live.log();
+  EXPECT_NE(live.log().find("EventPlacedInQueue " + third), std::string::npos) << live.log();
+  EXPECT_EQ(live.log().find(first), std::string::npos) << live.log();
+
+  CommandResult bad = ixctl({"tail", "--resume", "pair-1"});
+  EXPECT_EQ(bad.exit_code, 3);
+  EXPECT_NE(bad.err.find("NODE:SEQ"), std::string::npos) << bad.err;
+}
+
+TEST_F(IxctlTest, StatusShowsPairsProxiesQueuesAndDegradation) {
+  start_cluster();
+  start_proxy(1);
+  submit();
+  const std::string config = (dir_ / "cluster.toml").string();
+  CommandResult healthy = run_command({IX_IXCTL, "status", "--config", config});
+  EXPECT_EQ(healthy.exit_code, 0) << healthy.out << healthy.err;
+  EXPECT_NE(healthy.out.find("pair-1: served by its primary"), std::string::npos) << healthy.out;
+  EXPECT_NE(healthy.out.find("pair-2: served by its primary"), std::string::npos) << healthy.out;
+  EXPECT_NE(healthy.out.find("queues: inbound=1"), std::string::npos) << healthy.out;
+  EXPECT_NE(healthy.out.find("proxy-1 127.0.0.1:" + std::to_string(proxy_ports_[0].first) + "  ready"), std::string::npos) << healthy.out;
+  EXPECT_NE(healthy.out.find("proxy-2 127.0.0.1:" + std::to_string(proxy_ports_[1].first) + "  ready"), std::string::npos) << healthy.out;
+
+  proxies_[1]->kill(SIGTERM);
+  nodes_[1][0]->kill(SIGKILL);
+  nodes_[1][1]->kill(SIGKILL);
+  CommandResult degraded = run_command({IX_IXCTL, "status", "--config", config, "--json"});
+  EXPECT_EQ(degraded.exit_code, 1);
+  nlohmann::json s = nlohmann::json::parse(degraded.out);
+  EXPECT_EQ(s["pairs"][1].value("serving", "x"), "");
+  EXPECT_EQ(s["pairs"][1]["nodes"][0].value("state", ""), "down");
+  EXPECT_EQ(s["pairs"][0].value("serving", ""), "primary");
+  EXPECT_EQ(s["proxies"][1].value("state", ""), "down");
+}
+
+}  // namespace
+}  // namespace ix::test
