@@ -105,6 +105,14 @@ TEST_F(IxctlTest, PullPlaceSnapshotAndWorkbin) {
     EXPECT_EQ(r.exit_code, 1) << command;
     EXPECT_NE(r.err.find("error "), std::string::npos) << command << ": " << r.err;
   }
+  for (const char* command : {"transfer", "conference"}) {
+    CommandResult r = ixctl({command, a, "--agent", "a1", "--to-agent", "a2"});
+    EXPECT_EQ(r.exit_code, 1) << command;
+    EXPECT_NE(r.err.find("error "), std::string::npos) << command << ": " << r.err;
+  }
+  CommandResult leave = ixctl({"leave", a, "--agent", "a1"});
+  EXPECT_EQ(leave.exit_code, 1);
+  EXPECT_NE(leave.err.find("error "), std::string::npos) << leave.err;
 }
 
 TEST_F(IxctlTest, ExitCodesSayWhatWentWrong) {

@@ -54,7 +54,12 @@ class StatusPageTest : public ClusterFixture {
 
 TEST_F(StatusPageTest, ShowsTheLivePairStatesAndFollowsAFailover) {
   start_cluster();
+  // An error for the page to show: sms is disabled (2001).
+  CommandResult sms = run_command({IX_IXCTL, "--server", "127.0.0.1:" + std::to_string(proxy_ports_[0].first), "submit",
+                                   "--tenant", "101", "--media", "sms", "--queue", "inbound"});
+  EXPECT_EQ(sms.exit_code, 1);
   ASSERT_TRUE(overview_shows(0, 1, "backup"));
+  for (int i = 0; i < 50 && proxy_status(0).find("\"recent_errors\":{\"2001\"") == std::string::npos; ++i) loop_.run_for(100);
   std::string dom = render("status-page.png");
   EXPECT_NE(dom.find("data-loaded=\"true\""), std::string::npos) << "the script did not render /status";
   EXPECT_TRUE(row(dom, "pair-1", "primary", "primary")) << dom;
@@ -63,6 +68,7 @@ TEST_F(StatusPageTest, ShowsTheLivePairStatesAndFollowsAFailover) {
   EXPECT_NE(dom.find("data-proxy=\"proxy-1\" data-state=\"ready\""), std::string::npos) << dom;
   EXPECT_NE(dom.find("data-proxy=\"proxy-2\" data-state=\"down\""), std::string::npos) << dom;
   EXPECT_NE(dom.find("data-queue=\"inbound\""), std::string::npos) << dom;
+  EXPECT_NE(dom.find("data-code=\"2001\""), std::string::npos) << dom;
 
   nodes_[0][0]->kill(SIGKILL);
   ASSERT_TRUE(overview_shows(0, 1, "primary")) << "pair-1's backup did not take over";

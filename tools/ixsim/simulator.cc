@@ -178,7 +178,7 @@ void Simulator::pull_everywhere() {
 
 void Simulator::pull(const std::string& tenant, const std::string& view) {
   const auto key = std::pair{tenant, view};
-  if (pulling_[key]) return;
+  if (pulling_[key] || draining_) return;
   // Pull only what ready agents can take now, for any media this view serves.
   int free = 0;
   for (const Flow& flow : workload_.options().flows) {
