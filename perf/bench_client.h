@@ -84,7 +84,8 @@ class Client {
     while (!done()) uv_run(loop_, UV_RUN_ONCE);
   }
 
-  std::string last_id;
+  std::string last_id;          // of the last EventSubmitted or EventSnapshotTaken
+  size_t last_page_size = 0;    // interactions in the last EventSnapshotPage
   uint64_t reporting_events = 0;  // reporting events received (ref_id 0)
 
  private:
@@ -105,6 +106,10 @@ class Client {
       return;
     }
     if (const proto::EventSubmitted* submitted = envelope->body_as_EventSubmitted()) last_id = submitted->interaction_id()->str();
+    if (const proto::EventSnapshotTaken* taken = envelope->body_as_EventSnapshotTaken()) last_id = taken->snapshot_id()->str();
+    if (const proto::EventSnapshotPage* page = envelope->body_as_EventSnapshotPage()) {
+      last_page_size = page->interactions() ? page->interactions()->size() : 0;
+    }
     ++replies_;
     auto it = sent_at_.find(envelope->ref_id());
     if (it != sent_at_.end()) {

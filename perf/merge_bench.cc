@@ -2,7 +2,9 @@
 //   - reporting: the events of 4 pairs' logs, replayed from seq 0, through the proxy's merge to
 //     1 and to 10 reporting clients, versus one node's log straight to one client;
 //   - find: the 1,000 highest-priority interactions out of N, spread over 4 pairs and asked
-//     through the proxy (a k-way merge of 4 sorted answers), versus all N on one node, direct.
+//     through the proxy (a k-way merge of 4 sorted answers), versus all N on one node, direct;
+//   - snapshot: all N taken in priority order and paged through 1,000 at a time, over 4 pairs
+//     through the proxy (one snapshot per pair, pages merged in order) versus one node, direct.
 //
 //   merge_bench IXNODE IXPROXY [interactions=100000]
 #include <chrono>
@@ -33,7 +35,7 @@ std::string config(const std::vector<uint16_t>& ports, int pairs, bool proxy) {
     const std::string id = "pair-" + std::to_string(i + 1);
     text += "[[node-pairs]]\nid = \"" + id + "\"\ntag = \"b" + std::to_string(i + 1) + "\"\ntenants = [\"101\"]\n" +
             endpoint("node-pairs.primary", 4 * i) + endpoint("node-pairs.backup", 4 * i + 2) +
-            "[node-pairs.storage]\nsqlite-path = \"" + id + ".db\"\n";
+            "[node-pairs.storage]\nsqlite-path = \"" + id + ".db\"\n[node-pairs.settings]\nmax-interactions-per-snapshot = 100000\n";
   }
   if (proxy) {
     text += "[[proxy-clusters]]\nid = \"bench\"\n[[proxies]]\nid = \"proxy\"\ncluster = \"bench\"\nhost = \"127.0.0.1\"\nport = " +
@@ -158,6 +160,36 @@ int main(int argc, char** argv) {
     const double rate = c.throughput(make_find, 100, 1);
     if (one_node == 0) one_node = rate;
     std::printf("  %-40s %10.1f finds/s   %6.2f ms each   ratio %.2f\n", name, rate, 1000 / rate, rate / one_node);
+  }
+
+  std::printf("\nsnapshot: take all (order \"priority desc\"), page through them 1,000 at a time, release\n");
+  double one_node_snapshot = 0;
+  for (auto [name, port] : {std::pair{"one node, direct", single_ports[0]}, std::pair{"4 pairs through the proxy", ports[4 * kPairs]}}) {
+    bench::Client c(&loop, port, proto::ClientType::RoutingEngine);
+    auto once = [&](const auto& message) { c.throughput([&](uint64_t ref) { return wire::encode_frame(ref, 0, message); }, 1, 1); };
+    proto::RequestTakeSnapshotT take;
+    take.tenant_id = "101";
+    take.condition = "priority >= 0";
+    take.order = "priority desc";
+    take.max = static_cast<uint32_t>(interactions);
+    const uint64_t t = uv_hrtime();
+    once(take);
+    proto::RequestSnapshotPageT page;
+    page.snapshot_id = c.last_id;
+    page.count = 1000;
+    size_t seen = 0;
+    for (;; page.start += page.count) {
+      once(page);
+      seen += c.last_page_size;
+      if (c.last_page_size < page.count) break;
+    }
+    proto::RequestReleaseSnapshotT release;
+    release.snapshot_id = page.snapshot_id;
+    once(release);
+    const double s = seconds_since(t);
+    if (one_node_snapshot == 0) one_node_snapshot = s;
+    std::printf("  %-40s %8.0f ms for %zu interactions   %9.0f interactions/s   ratio %.2f\n", name, s * 1000, seen,
+                static_cast<double>(seen) / s, one_node_snapshot / s);
   }
   processes.clear();
   uv_run(&loop, UV_RUN_NOWAIT);

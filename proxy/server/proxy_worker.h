@@ -41,6 +41,7 @@
 #include "proxy/route/pair_answer.h"
 #include "proxy/route/pull_plan.h"
 #include "proxy/route/routing_table.h"
+#include "proxy/route/snapshot_cursor.h"
 #include "proxy/route/submit_router.h"
 #include "proxy/route/request_attributes.h"
 #include "proxy/server/outgoing.h"
@@ -188,6 +189,8 @@ class ProxyWorker {
   void handle_take_snapshot(const Call& call, const proto::Envelope& envelope, const Outgoing& request);
   void handle_snapshot_page(const Call& call, const proto::Envelope& envelope);
   void handle_release_snapshot(const Call& call, const proto::Envelope& envelope);
+  struct PageRead;
+  void continue_page(std::shared_ptr<PageRead> read);
 
   // Agents (agent_requests.cc).
   void handle_agent_request(const Call& call, const proto::Envelope& envelope, Outgoing request);
@@ -218,6 +221,9 @@ class ProxyWorker {
   uint64_t next_upstream_client_ = 0;
   std::map<AgentKey, AgentRecord> agents_;
   std::set<AgentKey> busy_agents_;  // a fan-out for the agent is in flight (a second one gets 2004)
+  // Cursors of the snapshots this worker pages, most recently used last (a bounded number): the
+  // next page of a snapshot read in order continues where the previous one ended.
+  std::deque<std::pair<std::string, std::unique_ptr<SnapshotCursor>>> snapshot_cursors_;
   InteractionCache cache_;
   SubmitRouter submit_router_;
   PullPlanner pull_planner_;

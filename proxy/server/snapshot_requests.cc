@@ -1,6 +1,8 @@
 // ProxyWorker: snapshots across pairs (proxy/route/cluster_snapshot.h). A snapshot is taken on
-// every pair serving the tenant; its ID lists the parts, so any proxy can page or release it.
-// A part whose pair cannot be reached, or whose node no longer has it, is 2006.
+// every pair serving the tenant; its ID lists the parts and the order, so any proxy can page
+// or release it. Pages come in the snapshot's order across the parts (SnapshotCursor, cached
+// per worker so that paging on continues where it stopped). A part whose pair cannot be
+// reached, or whose node no longer has it, is 2006.
 #include <spdlog/spdlog.h>
 
 #include "protocol/log.h"
@@ -15,6 +17,9 @@ Error not_accessible(const std::string& part, const std::string& why) {
   return wire::make_error(proto::ErrorCode::ClusterSnapshotNotAccessible, "snapshot part " + part + " is not accessible: " + why);
 }
 
+constexpr size_t kSnapshotCursors = 64;  // per worker
+constexpr uint32_t kMaxNodePage = 1000;   // the node's largest page
+
 }  // namespace
 
 void ProxyWorker::handle_take_snapshot(const Call& call, const proto::Envelope& envelope, const Outgoing& request) {
@@ -28,7 +33,8 @@ void ProxyWorker::handle_take_snapshot(const Call& call, const proto::Envelope& 
   if (pairs.empty()) {
     return reply_error(call, wire::make_error(proto::ErrorCode::ClusterNoServerForMedia, "no node pair serves tenant \"" + tenant + "\""));
   }
-  ask_all(pairs, request, upstream_client(call.session_id, call.client_id), [this, call](std::vector<PairAnswer> answers) {
+  const std::string order = r->order() ? r->order()->str() : "";
+  ask_all(pairs, request, upstream_client(call.session_id, call.client_id), [this, call, order](std::vector<PairAnswer> answers) {
     std::sort(answers.begin(), answers.end(), [](const PairAnswer& a, const PairAnswer& b) { return a.pair < b.pair; });
     std::vector<SnapshotPart> parts;
     const PairAnswer* failed = nullptr;
@@ -55,79 +61,118 @@ void ProxyWorker::handle_take_snapshot(const Call& call, const proto::Envelope& 
       return reply_error(call, Error{e.code, "node pair " + table_->pair_id(failed->pair) + ": " + e.text});
     }
     proto::EventSnapshotTakenT reply_body;
-    reply_body.snapshot_id = encode_cluster_snapshot(parts);
+    reply_body.snapshot_id = encode_cluster_snapshot({parts, order});
     reply_body.count = static_cast<uint32_t>(std::min<uint64_t>(total, UINT32_MAX));
     reply(call, wire::encode_frame(call.ref_id, call.client_id, reply_body));
     finish(call, Outcome::kOk);
   });
 }
 
+struct ProxyWorker::PageRead {
+  Call call;
+  std::string id;
+  uint32_t start = 0;
+  uint32_t count = 0;
+  std::unique_ptr<SnapshotCursor> cursor;
+  InteractionList page;
+};
+
 void ProxyWorker::handle_snapshot_page(const Call& call, const proto::Envelope& envelope) {
   const proto::RequestSnapshotPage* r = envelope.body_as_RequestSnapshotPage();
   const std::string id = r->snapshot_id() ? r->snapshot_id()->str() : "";
-  std::optional<std::vector<SnapshotPart>> parts = decode_cluster_snapshot(id);
-  if (!parts) {
+  std::optional<ClusterSnapshotId> snapshot = decode_cluster_snapshot(id);
+  if (!snapshot) {
     return reply_error(call, wire::make_error(id.empty() ? proto::ErrorCode::MissingAttribute : proto::ErrorCode::InvalidAttribute,
                                               "RequestSnapshotPage.snapshot_id \"" + id + "\" is not a snapshot ID this cluster issued"));
   }
-  if (r->count() == 0) {
-    return reply_error(call, wire::make_error(proto::ErrorCode::InvalidAttribute, "RequestSnapshotPage.count must be at least 1"));
+  if (r->count() == 0 || r->count() > kMaxNodePage) {
+    return reply_error(call, wire::make_error(proto::ErrorCode::InvalidAttribute, "RequestSnapshotPage.count " + std::to_string(r->count()) +
+                                                                                      " is out of range 1.." + std::to_string(kMaxNodePage)));
   }
+  auto read = std::make_shared<PageRead>(PageRead{call, id, r->start(), r->count(), nullptr, {}});
+  // The cached cursor when it has not gone past this page's start (reading on is cheaper than
+  // starting over); a new one otherwise.
+  auto cached = std::find_if(snapshot_cursors_.begin(), snapshot_cursors_.end(), [&](const auto& c) { return c.first == id; });
+  if (cached != snapshot_cursors_.end()) {
+    if (cached->second->position() <= read->start) read->cursor = std::move(cached->second);
+    snapshot_cursors_.erase(cached);
+  }
+  if (!read->cursor) {
+    Result<query::Order> order = query::Order::parse(snapshot->order);
+    if (!order) return reply_error(call, wire::make_error(proto::ErrorCode::InvalidAttribute, "snapshot order: " + order.error().text));
+    read->cursor = std::make_unique<SnapshotCursor>(std::move(snapshot->parts), std::move(*order));
+  }
+  continue_page(std::move(read));
+}
+
+void ProxyWorker::continue_page(std::shared_ptr<PageRead> read) {
+  SnapshotCursor& cursor = *read->cursor;
+  if (cursor.position() < read->start) cursor.take(read->start - cursor.position());  // passed over
+  if (cursor.position() >= read->start) {
+    for (auto& info : cursor.take(read->count - read->page.size())) read->page.push_back(std::move(info));
+  }
+  const bool skipping = cursor.position() < read->start;
+  if (cursor.finished() || (!skipping && read->page.size() == read->count)) {
+    proto::EventSnapshotPageT page;
+    page.snapshot_id = read->id;
+    page.start = read->start;
+    page.interactions = std::move(read->page);
+    reply(read->call, wire::encode_frame(read->call.ref_id, read->call.client_id, page));
+    finish(read->call, Outcome::kOk);
+    snapshot_cursors_.emplace_back(read->id, std::move(read->cursor));
+    if (snapshot_cursors_.size() > kSnapshotCursors) snapshot_cursors_.pop_front();
+    return;
+  }
+  // The merge needs the next chunk of some parts: read them all at once. Passing over pages
+  // reads the node's largest pages; a page being filled reads about its own size per part.
+  const uint32_t chunk = skipping ? kMaxNodePage : std::clamp<uint32_t>(read->count, 100, kMaxNodePage);
+  const std::vector<PartRange> wanted = cursor.wanted(chunk);
   struct Gather {
-    std::vector<std::vector<std::unique_ptr<proto::InteractionInfoT>>> pieces;
     size_t outstanding;
     std::optional<Error> error;
   };
-  const std::vector<PartRange> ranges = page_ranges(*parts, r->start(), r->count());
-  auto gather = std::make_shared<Gather>();
-  gather->pieces.resize(ranges.size());
-  gather->outstanding = ranges.size();
-  const uint32_t start = r->start();
-  auto complete = [this, call, gather, id, start] {
-    if (gather->error) return reply_error(call, *gather->error);
-    proto::EventSnapshotPageT page;
-    page.snapshot_id = id;
-    page.start = start;
-    for (auto& piece : gather->pieces) {
-      for (auto& info : piece) page.interactions.push_back(std::move(info));
-    }
-    reply(call, wire::encode_frame(call.ref_id, call.client_id, page));
-    finish(call, Outcome::kOk);
-  };
-  if (ranges.empty()) return complete();
-  for (size_t i = 0; i < ranges.size(); ++i) {
-    const SnapshotPart& part = (*parts)[ranges[i].part];
-    auto done = [this, gather, i, part, complete](PairAnswer answer) {
+  auto gather = std::make_shared<Gather>(Gather{wanted.size(), std::nullopt});
+  for (const PartRange& range : wanted) {
+    const SnapshotPart& part = cursor.parts()[range.part];
+    auto done = [this, read, gather, range, part_id = part.node_snapshot_id](PairAnswer answer) {
       const proto::EventSnapshotPage* page = answer.kind == PairAnswer::Kind::kReply ? answer.envelope()->body_as_EventSnapshotPage() : nullptr;
-      if (page && page->interactions()) {
-        for (const proto::InteractionInfo* info : *page->interactions()) gather->pieces[i].emplace_back(info->UnPack());
-      } else if (!page && !gather->error) {
-        gather->error = not_accessible(part.node_snapshot_id, "node pair " + table_->pair_id(answer.pair) + ": " + answer.error.text);
+      if (page) {
+        InteractionList live;
+        if (page->interactions()) {
+          for (const proto::InteractionInfo* info : *page->interactions()) live.emplace_back(info->UnPack());
+        }
+        read->cursor->fill(range.part, range.count, std::move(live));
+      } else if (!gather->error) {
+        const std::string where = answer.pair < table_->pair_count() ? "node pair " + table_->pair_id(answer.pair) + ": " : "";
+        gather->error = not_accessible(part_id, where + answer.error.text);
       }
-      if (--gather->outstanding == 0) complete();
+      if (--gather->outstanding > 0) return;
+      if (gather->error) return reply_error(read->call, *gather->error);  // the cursor is dropped with `read`
+      continue_page(read);
     };
     std::optional<PairIndex> pair = table_->owner_by_tag(part.node_snapshot_id);
     if (!pair) {
-      gather->error = not_accessible(part.node_snapshot_id, "no node pair has its tag");
-      if (--gather->outstanding == 0) complete();
+      done(PairAnswer::unreachable(table_->pair_count(), "no node pair has its tag"));
       continue;
     }
     proto::RequestSnapshotPageT page;
     page.snapshot_id = part.node_snapshot_id;
-    page.start = ranges[i].start;
-    page.count = ranges[i].count;
-    ask(*pair, Outgoing::of(std::move(page)), upstream_client(call.session_id, call.client_id), done);
+    page.start = range.start;
+    page.count = range.count;
+    ask(*pair, Outgoing::of(std::move(page)), upstream_client(read->call.session_id, read->call.client_id), done);
   }
 }
 
 void ProxyWorker::handle_release_snapshot(const Call& call, const proto::Envelope& envelope) {
   const proto::RequestReleaseSnapshot* r = envelope.body_as_RequestReleaseSnapshot();
   const std::string id = r->snapshot_id() ? r->snapshot_id()->str() : "";
-  std::optional<std::vector<SnapshotPart>> parts = decode_cluster_snapshot(id);
-  if (!parts) {
+  std::optional<ClusterSnapshotId> snapshot = decode_cluster_snapshot(id);
+  if (!snapshot) {
     return reply_error(call, wire::make_error(id.empty() ? proto::ErrorCode::MissingAttribute : proto::ErrorCode::InvalidAttribute,
                                               "RequestReleaseSnapshot.snapshot_id \"" + id + "\" is not a snapshot ID this cluster issued"));
   }
+  std::erase_if(snapshot_cursors_, [&](const auto& c) { return c.first == id; });
+  const std::vector<SnapshotPart>* parts = &snapshot->parts;
   struct Gather {
     size_t outstanding;
     std::optional<Error> error;

@@ -242,33 +242,55 @@ TEST_F(ProxyRouting, PullHoldTimeoutKeepsAnEmptyPairFromStallingThePull) {
   EXPECT_LT(uv_now(loop_.get()) - started, 3000u);
 }
 
-TEST_F(ProxyRouting, SnapshotsSpanPairsPageThroughAnyProxyAndGive2006WhenAPartIsGone) {
+TEST_F(ProxyRouting, SnapshotsSpanPairsPageInTheirOrderThroughAnyProxyAndGive2006WhenAPartIsGone) {
   auto media = proxy_client(0, proto::ClientType::MediaServer);
-  std::set<std::string> submitted;
-  for (int i = 0; i < 9; ++i) submitted.insert(submitted_id(media->call(chat_submit())));
+  std::vector<std::pair<int, std::string>> submitted;  // (priority, id) in submission order
+  for (int i = 0; i < 9; ++i) {
+    proto::RequestSubmitT r = chat_submit();
+    r.priority = (i * 7) % 5;
+    submitted.emplace_back(r.priority, submitted_id(media->call(r)));
+  }
+  // What one server would page: priority first, then the oldest (submission order).
+  std::stable_sort(submitted.begin(), submitted.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::vector<std::string> expected;
+  for (const auto& [priority, id] : submitted) expected.push_back(id);
+
   auto desktop = proxy_client(0, proto::ClientType::AgentApplication);
   proto::RequestTakeSnapshotT take;
   take.tenant_id = "101";
   take.view_id = "all-inbound";
+  take.order = "priority desc, submitted asc";
   EnvelopePtr taken = desktop->call(take);
   ASSERT_TRUE(taken && taken->body.AsEventSnapshotTaken()) << error_text(taken);
   EXPECT_EQ(taken->body.AsEventSnapshotTaken()->count, 9u);  // the cluster total
   const std::string id = taken->body.AsEventSnapshotTaken()->snapshot_id;
 
+  auto page_of = [](ProtocolClient& client, const std::string& snapshot, uint32_t start, uint32_t count) {
+    proto::RequestSnapshotPageT page;
+    page.snapshot_id = snapshot;
+    page.start = start;
+    page.count = count;
+    std::vector<std::string> ids;
+    EnvelopePtr reply = client.call(page);
+    EXPECT_TRUE(reply && reply->body.AsEventSnapshotPage()) << error_text(reply);
+    if (reply && reply->body.AsEventSnapshotPage()) {
+      for (const auto& info : reply->body.AsEventSnapshotPage()->interactions) ids.push_back(info->interaction_id);
+    }
+    return ids;
+  };
   start_proxy(1);
   auto other = proxy_client(1, proto::ClientType::AgentApplication);
-  std::set<std::string> paged;
+  std::vector<std::string> paged;
   for (uint32_t start = 0; start < 9; start += 4) {
-    proto::RequestSnapshotPageT page;
-    page.snapshot_id = id;
-    page.start = start;
-    page.count = 4;
-    EnvelopePtr reply = other->call(page);
-    ASSERT_TRUE(reply && reply->body.AsEventSnapshotPage()) << error_text(reply);
-    EXPECT_EQ(reply->body.AsEventSnapshotPage()->interactions.size(), std::min(4u, 9 - start));
-    for (const auto& info : reply->body.AsEventSnapshotPage()->interactions) paged.insert(info->interaction_id);
+    std::vector<std::string> page = page_of(*other, id, start, 4);
+    EXPECT_EQ(page.size(), std::min(4u, 9 - start));
+    paged.insert(paged.end(), page.begin(), page.end());
   }
-  EXPECT_EQ(paged, submitted);
+  EXPECT_EQ(paged, expected) << "pages in the snapshot's order across both pairs";
+  // Any position, through the proxy that took it: the same slice.
+  EXPECT_EQ(page_of(*desktop, id, 5, 3), std::vector<std::string>(expected.begin() + 5, expected.begin() + 8));
+  EXPECT_EQ(page_of(*desktop, id, 2, 2), std::vector<std::string>(expected.begin() + 2, expected.begin() + 4));
+  EXPECT_TRUE(page_of(*desktop, id, 20, 5).empty());
   proto::RequestReleaseSnapshotT release;
   release.snapshot_id = id;
   EXPECT_TRUE(other->call(release)->body.AsEventAck());

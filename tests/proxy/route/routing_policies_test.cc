@@ -7,6 +7,7 @@
 
 #include "proxy/route/agent_fan_out.h"
 #include "proxy/route/cluster_snapshot.h"
+#include "proxy/route/snapshot_cursor.h"
 #include "proxy/route/interaction_cache.h"
 #include "proxy/route/ordered_merge.h"
 #include "protocol/query/condition.h"
@@ -223,32 +224,126 @@ TEST(RequestAttributes, RouteKindsAndTheInteractionIdTheyCarry) {
 }
 
 TEST(ClusterSnapshot, IdRoundTripsAndRejectsAnythingElse) {
-  std::vector<SnapshotPart> parts{{"p1-snap-3", 120}, {"p2-snap-9", 0}};
-  const std::string id = encode_cluster_snapshot(parts);
+  ClusterSnapshotId snapshot{{{"p1-snap-3", 120}, {"p2-snap-9", 0}}, ""};
+  const std::string id = encode_cluster_snapshot(snapshot);
   EXPECT_EQ(id, "cs:p1-snap-3@120,p2-snap-9@0");
   auto decoded = decode_cluster_snapshot(id);
   ASSERT_TRUE(decoded);
-  ASSERT_EQ(decoded->size(), 2u);
-  EXPECT_EQ((*decoded)[1].node_snapshot_id, "p2-snap-9");
-  EXPECT_EQ((*decoded)[0].count, 120u);
+  ASSERT_EQ(decoded->parts.size(), 2u);
+  EXPECT_EQ(decoded->parts[1].node_snapshot_id, "p2-snap-9");
+  EXPECT_EQ(decoded->parts[0].count, 120u);
+  EXPECT_EQ(decoded->order, "");
+
+  snapshot.order = "priority desc, ud.Name asc; 100%";
+  const std::string ordered = encode_cluster_snapshot(snapshot);
+  EXPECT_EQ(ordered, "cs:p1-snap-3@120,p2-snap-9@0;priority%20desc%2C%20ud.Name%20asc%3B%20100%25");
+  auto with_order = decode_cluster_snapshot(ordered);
+  ASSERT_TRUE(with_order);
+  EXPECT_EQ(with_order->order, snapshot.order);
+  EXPECT_EQ(with_order->parts.size(), 2u);
   for (const char* bad : {"", "p1-snap-3", "cs:", "cs:p1-snap-3", "cs:p1-snap-3@", "cs:p1-snap-3@12x", "cs:@4",
-                          "cs:p1-snap-3@1,", "cs:p1-snap-3@99999999999"}) {
+                          "cs:p1-snap-3@1,", "cs:p1-snap-3@99999999999", "cs:p1-snap-3@1;", "cs:p1-snap-3@1;%2",
+                          "cs:p1-snap-3@1;%zz", "cs:;priority"}) {
     EXPECT_FALSE(decode_cluster_snapshot(bad)) << bad;
   }
 }
 
-TEST(ClusterSnapshot, PagePositionsSpanParts) {
-  std::vector<SnapshotPart> parts{{"a", 3}, {"b", 0}, {"c", 4}};
-  auto ranges = page_ranges(parts, 2, 3);
-  ASSERT_EQ(ranges.size(), 2u);
-  EXPECT_EQ(ranges[0].part, 0u);
-  EXPECT_EQ(ranges[0].start, 2u);
-  EXPECT_EQ(ranges[0].count, 1u);
-  EXPECT_EQ(ranges[1].part, 2u);
-  EXPECT_EQ(ranges[1].start, 0u);
-  EXPECT_EQ(ranges[1].count, 2u);
-  EXPECT_TRUE(page_ranges(parts, 7, 10).empty());
-  EXPECT_EQ(page_ranges(parts, 0, 100).size(), 2u);
+// A part of a snapshot as its node pages it: interactions in the part's order, some ended.
+struct FakePart {
+  std::vector<std::pair<std::string, int>> entries;  // id, priority; priority -1 = ended since
+  InteractionList page(uint32_t start, uint32_t count) const {
+    InteractionList out;
+    for (uint32_t i = start; i < start + count && i < entries.size(); ++i) {
+      if (entries[i].second < 0) continue;
+      out.push_back(std::make_unique<proto::InteractionInfoT>());
+      out.back()->interaction_id = entries[i].first;
+      out.back()->priority = entries[i].second;
+    }
+    return out;
+  }
+};
+
+// Reads a page through the cursor the way the worker does, counting the chunks asked for.
+InteractionList read_page(SnapshotCursor& cursor, const std::vector<FakePart>& parts, uint64_t start, size_t count,
+                          uint32_t chunk, int* chunks = nullptr) {
+  InteractionList page;
+  for (;;) {
+    if (cursor.position() < start) cursor.take(start - cursor.position());
+    if (cursor.position() >= start) {
+      for (auto& i : cursor.take(count - page.size())) page.push_back(std::move(i));
+    }
+    if (cursor.finished() || (cursor.position() >= start && page.size() == count)) return page;
+    std::vector<PartRange> wanted = cursor.wanted(chunk);
+    EXPECT_FALSE(wanted.empty());
+    if (wanted.empty()) return page;
+    for (const PartRange& r : wanted) {
+      if (chunks) ++*chunks;
+      cursor.fill(r.part, r.count, parts[r.part].page(r.start, r.count));
+    }
+  }
+}
+
+TEST(SnapshotCursor, PagesFollowTheSnapshotsOrderAcrossParts) {
+  // Order: priority desc (ties: submitted, all 0 here, then the part listed first).
+  const std::vector<FakePart> parts{{{{"a9", 9}, {"a7", 7}, {"a4", 4}, {"a1", 1}}},
+                                    {{{"b8", 8}, {"b7", 7}, {"b5", -1}, {"b3", 3}, {"b2", 2}}},
+                                    {{}}};
+  std::vector<SnapshotPart> ids{{"p1-snap-1", 4}, {"p2-snap-1", 5}, {"p3-snap-1", 0}};
+  auto ids_of = [](const InteractionList& list) {
+    std::vector<std::string> out;
+    for (const auto& i : list) out.push_back(i->interaction_id);
+    return out;
+  };
+  SnapshotCursor cursor(ids, *query::Order::parse("priority desc"));
+  int chunks = 0;
+  EXPECT_EQ(ids_of(read_page(cursor, parts, 0, 3, 2, &chunks)), (std::vector<std::string>{"a9", "b8", "a7"}));
+  EXPECT_EQ(ids_of(read_page(cursor, parts, 3, 3, 2, &chunks)), (std::vector<std::string>{"b7", "a4", "b3"}));
+  EXPECT_EQ(ids_of(read_page(cursor, parts, 6, 3, 2, &chunks)), (std::vector<std::string>{"b2", "a1"}));
+  EXPECT_TRUE(cursor.finished());
+  EXPECT_EQ(chunks, 5) << "each part read once, in chunks, never from the start again";
+
+  // Any position, from a fresh cursor (another proxy): the same slice.
+  SnapshotCursor fresh(ids, *query::Order::parse("priority desc"));
+  EXPECT_EQ(ids_of(read_page(fresh, parts, 4, 2, 1000)), (std::vector<std::string>{"a4", "b3"}));
+  SnapshotCursor beyond(ids, *query::Order::parse("priority desc"));
+  EXPECT_TRUE(read_page(beyond, parts, 50, 10, 1000).empty());
+}
+
+TEST(SnapshotCursor, RandomPartsPageToTheSortedWhole) {
+  // Property: whatever the parts hold and however the pages are cut, reading page after page
+  // gives every open interaction once, in the order of a sort over all of them.
+  std::mt19937 random(11);
+  const query::Order order = *query::Order::parse("priority desc");
+  for (int round = 0; round < 200; ++round) {
+    std::vector<FakePart> parts(1 + random() % 4);
+    std::vector<SnapshotPart> ids;
+    std::vector<std::pair<int, std::string>> all;
+    for (size_t p = 0; p < parts.size(); ++p) {
+      const size_t n = random() % 30;
+      std::vector<int> priorities;
+      for (size_t i = 0; i < n; ++i) priorities.push_back(static_cast<int>(random() % 10));
+      std::sort(priorities.rbegin(), priorities.rend());
+      for (size_t i = 0; i < n; ++i) {
+        const bool ended = random() % 7 == 0;
+        const std::string id = std::to_string(p) + "-" + std::to_string(i);
+        parts[p].entries.emplace_back(id, ended ? -1 : priorities[i]);
+        if (!ended) all.emplace_back(priorities[i], id);
+      }
+      ids.push_back({"p" + std::to_string(p + 1) + "-snap-1", static_cast<uint32_t>(n)});
+    }
+    // Ties keep the part listed first, then the part's own order: a stable sort by priority.
+    std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    SnapshotCursor cursor(ids, order);
+    const size_t page_size = 1 + random() % 7;
+    const uint32_t chunk = 1 + random() % 9;
+    std::vector<std::pair<int, std::string>> read;
+    for (uint64_t start = 0; read.size() < all.size() + 1; start += page_size) {
+      InteractionList page = read_page(cursor, parts, start, page_size, chunk);
+      for (const auto& i : page) read.emplace_back(i->priority, i->interaction_id);
+      if (page.size() < page_size) break;
+    }
+    ASSERT_EQ(read, all) << "round " << round;
+  }
 }
 
 TEST(OrderedMerge, RandomPerPairSequencesMergeToASortByTheOrderKey) {
