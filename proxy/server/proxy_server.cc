@@ -33,12 +33,12 @@ class ProxyServer::WorkerThread {
     return status;
   }
 
+  // From any thread. The send happens under the lock that the close takes too, so a worker
+  // posting to one that is shutting down never touches a closed handle.
   void post(Task task) {
-    {
-      std::lock_guard lock(mutex_);
-      if (closed_) return;
-      tasks_.push_back(std::move(task));
-    }
+    std::lock_guard lock(mutex_);
+    if (closed_) return;
+    tasks_.push_back(std::move(task));
     uv_async_send(&async_);
   }
 
@@ -74,6 +74,7 @@ class ProxyServer::WorkerThread {
     Status status = worker_->start();
     if (!status) {
       worker_->stop();
+      std::lock_guard lock(mutex_);
       uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
       closed_ = true;
     }
@@ -112,13 +113,18 @@ ProxyServer::~ProxyServer() { stop(); }
 
 Status ProxyServer::start() {
   const config::Proxy* proxy = config_->proxy(proxy_id_);
+  // Every worker exists before any starts: a worker may post to another from its first client
+  // on (the reporting feed), and workers_ does not change again until stop().
+  auto feed = std::make_shared<ReportingFeed>(proxy->settings.workers);
+  auto post = [this](int worker, std::function<void(ProxyWorker&)> task) { workers_[static_cast<size_t>(worker)]->post(std::move(task)); };
   for (uint32_t i = 0; i < proxy->settings.workers; ++i) {
-    auto worker = std::make_unique<WorkerThread>(config_, WorkerOptions{proxy_id_, static_cast<int>(i)}, metrics_);
-    if (Status s = worker->start(); !s) {
+    workers_.push_back(std::make_unique<WorkerThread>(config_, WorkerOptions{proxy_id_, static_cast<int>(i), feed, post}, metrics_));
+  }
+  for (uint32_t i = 0; i < proxy->settings.workers; ++i) {
+    if (Status s = workers_[i]->start(); !s) {
       stop();
       return Error{s.error().code, "worker " + std::to_string(i) + ": " + s.error().text};
     }
-    workers_.push_back(std::move(worker));
   }
   admin_.set_status([this] { return status(); });
   admin_.set_readiness([this] { return readiness(); });

@@ -83,7 +83,8 @@ void ProxyWorker::reload(std::shared_ptr<const config::ClusterConfig> config) {
     reporting_ = std::move(fresh);
   }
   build_links();
-  if (!reporting_->clients.empty() && !reporting_->subscribed) {
+  if (options_.index == 0 && options_.feed->subscribed() && !reporting_->subscribed) {
+    options_.feed->reset_positions(table_->pair_count());
     reporting_->subscribed = true;
     for (PairIndex pair = 0; pair < links_.size(); ++pair) {
       if (links_[pair]->reachable()) subscribe_to_pair(*reporting_, pair);

@@ -36,6 +36,7 @@
 #include "protocol/net/message_channel.h"
 #include "protocol/net/timer.h"
 #include "proxy/reporting/agent_event_dedupe.h"
+#include "proxy/reporting/reporting_feed.h"
 #include "proxy/reporting/reporting_merge.h"
 #include "proxy/route/interaction_cache.h"
 #include "proxy/route/pair_answer.h"
@@ -49,9 +50,15 @@
 
 namespace ix::proxy {
 
+class ProxyWorker;
+
 struct WorkerOptions {
   std::string proxy_id;
   int index = 0;
+  // The proxy's one reporting stream (worker 0 merges, every worker delivers), and how a
+  // worker runs something on another worker's loop (ProxyServer provides both).
+  std::shared_ptr<ReportingFeed> feed;
+  std::function<void(int worker, std::function<void(ProxyWorker&)>)> post;
 };
 
 class ProxyWorker {
@@ -173,7 +180,17 @@ class ProxyWorker {
   };
   void subscribe_to_pair(ReportingState& state, PairIndex pair);
   void on_reporting_event(PairIndex pair, const proto::Envelope& envelope, std::span<const uint8_t> payload);
+  // Lets the merge release what it can: the shared stream's events go to the feed (worker 0),
+  // a catching-up client's straight to it.
   void release_reporting(ReportingState& state);
+  // Hands released events to the state's clients, as each one asked (tenants, classes, floor).
+  void deliver_reporting(ReportingState& state, const std::vector<FeedEvent>& events);
+  void schedule_reporting(ReportingState& state);
+  PairSet reachable_pairs() const;  // pairs with a primary this worker can reach
+  // Worker 0: makes sure it streams from the pairs; done runs (on worker 0) once it does.
+  void ensure_shared_stream(std::function<void(std::vector<PairAnswer>)> done);
+  // Any worker: the feed has events for this worker's clients.
+  void on_feed();
   // Hands a client what its connection can take; false when it was cut off as too slow.
   bool feed_reporting_client(uint64_t session_id, ReportingClient& client);
   void handle_start_reporting(const Call& call, const proto::Envelope& envelope);
@@ -228,6 +245,7 @@ class ProxyWorker {
   SubmitRouter submit_router_;
   PullPlanner pull_planner_;
   std::unique_ptr<ReportingState> reporting_;
+  std::vector<std::function<void(std::vector<PairAnswer>)>> shared_stream_waiters_;  // worker 0
   std::map<uint64_t, std::unique_ptr<ReportingState>> catching_up_;  // by upstream client
   bool stopping_ = false;
 

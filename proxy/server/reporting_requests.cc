@@ -1,9 +1,10 @@
-// ProxyWorker: the merged reporting stream (DESIGN.md §7). From its first reporting client on,
-// the worker subscribes once to every pair's stream on its node links (re-subscribing from the
-// last seq it saw when a pair's primary comes back or its backup takes over, so the stream
-// stays gap-free; a worker without reporting clients does not pay for the stream), merges the
-// streams (proxy/reporting/reporting_merge.h), passes one copy of each agent change
-// (agent_event_dedupe.h), and feeds every reporting client of the worker from the one stream.
+// ProxyWorker: the merged reporting stream (DESIGN.md §7). From the proxy's first reporting
+// client on, worker 0 subscribes once to every pair's stream on its node links (re-subscribing
+// from the last seq it saw when a pair's primary comes back or its backup takes over, so the
+// stream stays gap-free; a proxy without reporting clients does not pay for the stream), merges
+// the streams (proxy/reporting/reporting_merge.h), passes one copy of each agent change
+// (agent_event_dedupe.h) and publishes the result on the ReportingFeed; every worker feeds its
+// own reporting clients from there. The nodes see one subscription per proxy.
 //
 // A client that resumes from positions the shared stream has already passed (it reconnected,
 // here or to another proxy) gets its own stream instead: the same merge, subscribed on the same
@@ -71,21 +72,39 @@ void ProxyWorker::on_reporting_event(PairIndex pair, const proto::Envelope& enve
 
 void ProxyWorker::release_reporting(ReportingState& state) {
   const int64_t now = now_us();
-  for (const MergedEvent& event : state.merge.release(now)) {
+  std::vector<FeedEvent> released;
+  for (MergedEvent& event : state.merge.release(now)) {
     const proto::Envelope* envelope = proto::GetEnvelope(event.payload->data());
     const proto::ReportingHeader* header = wire::reporting_header(*envelope);
-    const std::string tenant = header->tenant_id() ? header->tenant_id()->str() : "";
+    std::string tenant = header->tenant_id() ? header->tenant_id()->str() : "";
     const std::optional<std::string> agent_key = agent_event_key(*envelope);
     if (agent_key && !state.dedupe.pass(*agent_key, event.node, table_->pairs_for_tenant(tenant).size(), now)) continue;
+    released.push_back({event.node, event.seq, std::move(event.payload), std::move(tenant), agent_key.has_value()});
+    reporting_events_->inc();
+  }
+  if (&state == reporting_.get()) {
+    if (!released.empty()) options_.feed->publish(std::move(released));  // every worker's clients, this one's too
+  } else {
+    deliver_reporting(state, released);
+  }
+  schedule_reporting(state);
+}
+
+void ProxyWorker::deliver_reporting(ReportingState& state, const std::vector<FeedEvent>& events) {
+  for (const FeedEvent& event : events) {
     for (auto it = state.clients.begin(); it != state.clients.end();) {
       ReportingClient& client = it->second;
-      const bool wanted = (client.tenants.empty() || client.tenants.contains(tenant)) &&
-                          (agent_key ? client.agents : client.interactions) && event.seq > client.floor[event.node];
+      const bool wanted = (client.tenants.empty() || client.tenants.contains(event.tenant)) &&
+                          (event.agent ? client.agents : client.interactions) && event.pair < client.floor.size() &&
+                          event.seq > client.floor[event.pair];
       if (wanted) client.backlog.push_back(event.payload);
       it = !wanted || feed_reporting_client(it->first, client) ? std::next(it) : state.clients.erase(it);
     }
-    reporting_events_->inc();
   }
+  schedule_reporting(state);
+}
+
+void ProxyWorker::schedule_reporting(ReportingState& state) {
   const bool backlog =
       std::any_of(state.clients.begin(), state.clients.end(), [](const auto& c) { return !c.second.backlog.empty(); });
   if ((state.merge.waiting() > 0 || backlog) && !state.timer.active()) {
@@ -97,6 +116,32 @@ void ProxyWorker::release_reporting(ReportingState& state) {
       release_reporting(state);
     });
   }
+}
+
+PairSet ProxyWorker::reachable_pairs() const {
+  PairSet out;
+  for (PairIndex pair = 0; pair < links_.size(); ++pair) {
+    if (links_[pair]->reachable()) out.push_back(pair);  // the others subscribe when their primary appears
+  }
+  return out;
+}
+
+void ProxyWorker::on_feed() {
+  if (stopping_) return;
+  deliver_reporting(*reporting_, options_.feed->take(options_.index));
+}
+
+void ProxyWorker::ensure_shared_stream(std::function<void(std::vector<PairAnswer>)> done) {
+  if (options_.feed->subscribed()) return done({});
+  shared_stream_waiters_.push_back(std::move(done));
+  if (reporting_->subscribed) return;  // the subscription is on its way
+  reporting_->subscribed = true;
+  ask_all(reachable_pairs(), Outgoing::of(proto::RequestStartReportingT{}), 0, [this](std::vector<PairAnswer> answers) {
+    options_.feed->set_subscribed();
+    auto waiters = std::move(shared_stream_waiters_);
+    shared_stream_waiters_.clear();
+    for (auto& waiter : waiters) waiter(answers);
+  });
 }
 
 bool ProxyWorker::feed_reporting_client(uint64_t session_id, ReportingClient& client) {
@@ -151,14 +196,20 @@ void ProxyWorker::handle_start_reporting(const Call& call, const proto::Envelope
       }
       client.floor[*pair] = p->seq();
       positioned[*pair] = true;
-      behind = behind || !reporting_->subscribed || p->seq() < reporting_->merge.released_seq(*pair);
+    }
+  }
+  // Listening before reading the feed's positions: whatever is published from here on reaches
+  // this worker, so a client that joins live misses nothing between the check and the join.
+  const int me = options_.index;
+  options_.feed->listen(me, [post = options_.post, me] { post(me, [](ProxyWorker& w) { w.on_feed(); }); });
+  if (r->resume()) {
+    for (const proto::ResumePosition* p : *r->resume()) {
+      const PairIndex pair = *table_->index_of(p->node_id()->string_view());
+      behind = behind || !options_.feed->subscribed() || p->seq() < options_.feed->published_seq(pair);
     }
   }
 
-  PairSet reachable_pairs;
-  for (PairIndex pair = 0; pair < links_.size(); ++pair) {
-    if (links_[pair]->reachable()) reachable_pairs.push_back(pair);  // the others subscribe when their primary appears
-  }
+  const PairSet reachable = reachable_pairs();
   auto acknowledge = [this, call](std::vector<PairAnswer> answers, bool own_stream) {
     for (const PairAnswer& a : answers) {
       if (a.kind == PairAnswer::Kind::kReply) continue;
@@ -191,9 +242,9 @@ void ProxyWorker::handle_start_reporting(const Call& call, const proto::Envelope
       std::vector<PairAnswer> answers;
       size_t expected;
     };
-    auto gather = std::make_shared<Gather>(Gather{{}, reachable_pairs.size()});
-    if (reachable_pairs.empty()) return acknowledge({}, true);
-    for (PairIndex pair : reachable_pairs) {
+    auto gather = std::make_shared<Gather>(Gather{{}, reachable.size()});
+    if (reachable.empty()) return acknowledge({}, true);
+    for (PairIndex pair : reachable) {
       proto::RequestStartReportingT start;
       if (own.resume[pair]) {
         auto position = std::make_unique<proto::ResumePositionT>();
@@ -210,12 +261,14 @@ void ProxyWorker::handle_start_reporting(const Call& call, const proto::Envelope
   }
 
   reporting_->clients[call.session_id] = std::move(client);
-  if (reporting_->subscribed) return acknowledge({}, false);
-  // The worker's first reporting client: answer once the pairs stream to the worker, so that
+  if (options_.feed->subscribed()) return acknowledge({}, false);
+  // The proxy's first reporting client: answer once the pairs stream to worker 0, so that
   // whatever happens after the answer is in the client's stream.
-  reporting_->subscribed = true;
-  ask_all(reachable_pairs, Outgoing::of(proto::RequestStartReportingT{}), 0,
-          [acknowledge](std::vector<PairAnswer> answers) { acknowledge(std::move(answers), false); });
+  options_.post(0, [post = options_.post, me, acknowledge](ProxyWorker& first) {
+    first.ensure_shared_stream([post, me, acknowledge](std::vector<PairAnswer> answers) {
+      post(me, [acknowledge, answers = std::move(answers)](ProxyWorker&) { acknowledge(answers, false); });
+    });
+  });
 }
 
 void ProxyWorker::handle_stop_reporting(const Call& call) {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "protocol/wire/kv.h"
@@ -77,6 +78,35 @@ TEST_F(ProxyReporting, EveryPairsEventsInOneStreamAndEachAgentActionOnce) {
   }
   EXPECT_EQ(reported, submitted);
   EXPECT_EQ(nodes, (std::set<std::string>{"pair-1", "pair-2"}));
+}
+
+TEST_F(ProxyReporting, OneSubscriptionPerProxyFeedsTheClientsOfEveryWorker) {
+  // proxy-1 runs two workers; the kernel spreads connections over them. Open clients until
+  // both workers have one.
+  std::vector<std::unique_ptr<ProtocolClient>> clients;
+  auto workers_with_sessions = [&] {
+    const nlohmann::json status = nlohmann::json::parse(proxy_status(0));
+    int n = 0;
+    for (const auto& w : status["workers"]) n += w.value("sessions", 0) > 0;
+    return n;
+  };
+  while (clients.size() < 40 && (clients.size() < 2 || workers_with_sessions() < 2)) clients.push_back(reporting_client());
+  ASSERT_EQ(workers_with_sessions(), 2) << "every connection went to one worker";
+
+  // Every node streams to proxy-1 once, not once per worker.
+  for (int pair = 0; pair < kPairs; ++pair) {
+    const std::string metrics = http_get(loop_, node_ports_[pair][0].second, "/metrics").body();
+    EXPECT_NE(metrics.find("\nix_node_reporting_subscribers 1\n"), std::string::npos) << "pair-" << pair + 1 << ":\n" << metrics;
+  }
+  auto media = proxy_client(0, proto::ClientType::MediaServer);
+  const std::string id = media->call(chat_submit())->body.AsEventSubmitted()->interaction_id;
+  for (auto& c : clients) {
+    ASSERT_TRUE(c->wait_for_events(2));
+    loop_.run_for(50);
+    ASSERT_EQ(c->events.size(), 2u);
+    EXPECT_EQ(c->events[0]->body.AsEventInteractionSubmitted()->interaction->interaction_id, id);
+    EXPECT_EQ(c->events[1]->body.AsEventPlacedInQueue()->interaction_id, id);
+  }
 }
 
 TEST_F(ProxyReporting, APairsFailoverLeavesNoGapAndNoDuplicateInTheStream) {
