@@ -90,7 +90,17 @@ TEST_F(IxctlTest, PullPlaceSnapshotAndWorkbin) {
   nlohmann::json pulled = ixctl_json({"pull", "--tenant", "101", "--view", "all-inbound"});
   ASSERT_EQ(pulled["interactions"].size(), 1u) << pulled.dump();
   EXPECT_EQ(pulled["interactions"][0].value("interaction_id", ""), a) << "the higher priority first";
+  Process watch({IX_IXCTL, "--server", "127.0.0.1:" + std::to_string(proxy_ports_[0].first), "workbin", "--tenant", "101",
+                 "--workbin", "drafts", "--owner-agent", "a1", "--watch", "3"},
+                (dir_ / "watch.log").string());
+  ASSERT_TRUE(watch.start());
+  for (int i = 0; i < 100 && watch.log().find("0 interactions") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   EXPECT_EQ(ixctl({"place-in-workbin", a, "--workbin", "drafts", "--owner-agent", "a1"}).out, "ok\n");
+  EXPECT_EQ(watch.wait_for_exit(std::chrono::seconds(10)), 0);
+  EXPECT_NE(watch.log().find("EventWorkbinChanged"), std::string::npos) << watch.log();
+  EXPECT_NE(watch.log().find(a), std::string::npos) << watch.log();
   CommandResult workbin = ixctl({"workbin", "--tenant", "101", "--workbin", "drafts", "--owner-agent", "a1"});
   EXPECT_NE(workbin.out.find(a), std::string::npos) << workbin.out;
   EXPECT_EQ(ixctl({"place-in-queue", a, "--queue", "inbound"}).out, "ok\n");

@@ -1,5 +1,7 @@
 #include "tools/ixctl/request_commands.h"
 
+#include "tools/ixctl/session_commands.h"
+
 #include <memory>
 
 namespace ix::tools {
@@ -204,13 +206,18 @@ void add_queries(CLI::App& app, ClientContext& context) {
   on_run(f, context, [find, &context] { return exchange(context, C::AgentApplication, *find); });
 
   auto workbin = std::make_shared<proto::RequestWorkbinContentT>();
-  CLI::App* w = app.add_subcommand("workbin", "list a workbin's content");
+  auto watch = std::make_shared<double>(-1);
+  CLI::App* w = app.add_subcommand("workbin", "list a workbin's content (and with --watch, its changes as they happen)");
   w->add_option("--tenant", workbin->tenant_id, "tenant ID")->required();
   w->add_option("--workbin", workbin->workbin_type, "workbin type")->required();
   w->add_option("--owner-agent", workbin->owner_agent_id, "owning agent");
   w->add_option("--owner-place", workbin->owner_place_id, "owning place");
   w->add_flag("--partial", workbin->accept_partial, "accept a partial result when a node pair cannot answer");
-  on_run(w, context, [workbin, &context] { return exchange(context, C::AgentApplication, *workbin); });
+  w->add_option("--watch", *watch, "then print every change for this many seconds (0: until Ctrl-C)")->expected(0, 1)->default_str("0");
+  on_run(w, context, [workbin, watch, &context] {
+    if (*watch < 0) return exchange(context, C::AgentApplication, *workbin);
+    return watch_workbin(context, *workbin, *watch);
+  });
 
   CLI::App* s = app.add_subcommand("snapshot", "take, page through and release snapshots");
   s->require_subcommand(1);

@@ -227,6 +227,30 @@ int run_agent_session(ClientContext& context, const AgentArgs& a) {
 
 }  // namespace
 
+int watch_workbin(ClientContext& context, const proto::RequestWorkbinContentT& content, double for_s) {
+  std::unique_ptr<BlockingClient> client = open_client(context, C::AgentApplication);
+  if (!client) return context.exit_code;
+  proto::RequestWorkbinSubscribeT subscribe;
+  subscribe.tenant_id = content.tenant_id;
+  subscribe.workbin_type = content.workbin_type;
+  subscribe.owner_agent_id = content.owner_agent_id;
+  subscribe.owner_place_id = content.owner_place_id;
+  Result<Reply> listed = client->call(content);
+  if (!listed) return print_unreachable(listed.error(), context.output);
+  if (int code = print_reply(*listed, context.output); code != kExitOk) return code;
+  Result<Reply> subscribed = client->call(subscribe);
+  if (!subscribed) return print_unreachable(subscribed.error(), context.output);
+  if (subscribed->error()) return print_reply(*subscribed, context.output);
+  catch_interrupts();
+  const uint64_t until = for_s > 0 ? now_ms() + static_cast<uint64_t>(for_s * 1000) : 0;
+  while (!g_interrupted && (!until || now_ms() < until)) {
+    std::optional<Reply> event = client->next_event(200);
+    if (event) print_event(*event, context.output);
+    if (client->closed()) return print_unreachable(Error{0, "connection lost: " + client->close_reason()}, context.output);
+  }
+  return kExitOk;
+}
+
 void add_tail_command(CLI::App& app, ClientContext& context) {
   auto a = std::make_shared<TailArgs>();
   CLI::App* c = app.add_subcommand("tail", "print the reporting stream live (one line per event)");
