@@ -185,7 +185,6 @@ void ProxyWorker::handle_start_reporting(const Call& call, const proto::Envelope
     }
   }
   std::vector<bool> positioned(table_->pair_count(), false);
-  bool behind = false;  // the shared stream has passed (or never carried) something the client lacks
   if (r->resume()) {
     for (const proto::ResumePosition* p : *r->resume()) {
       std::optional<PairIndex> pair = table_->index_of(p->node_id()->string_view());
@@ -202,11 +201,10 @@ void ProxyWorker::handle_start_reporting(const Call& call, const proto::Envelope
   // this worker, so a client that joins live misses nothing between the check and the join.
   const int me = options_.index;
   options_.feed->listen(me, [post = options_.post, me] { post(me, [](ProxyWorker& w) { w.on_feed(); }); });
-  if (r->resume()) {
-    for (const proto::ResumePosition* p : *r->resume()) {
-      const PairIndex pair = *table_->index_of(p->node_id()->string_view());
-      behind = behind || !options_.feed->subscribed() || p->seq() < options_.feed->published_seq(pair);
-    }
+  bool behind = false;  // the shared stream has passed (or never carried) something the client lacks
+  for (PairIndex pair = 0; pair < positioned.size(); ++pair) {
+    if (!positioned[pair]) continue;
+    behind = behind || !options_.feed->subscribed() || client.floor[pair] < options_.feed->published_seq(pair);
   }
 
   const PairSet reachable = reachable_pairs();

@@ -138,7 +138,15 @@ tenant = "101"
     return tls ? *tls : nullptr;
   }
 
-  void write_config() { std::ofstream(dir_ / "cluster.toml") << config_text(); }
+  // Writes the configuration when it changed, atomically (a new file renamed over the old): a
+  // process starting at that moment must never read a half-written file.
+  void write_config() {
+    const std::string text = config_text();
+    if (text == written_config_) return;
+    std::ofstream(dir_ / "cluster.toml.tmp") << text;
+    std::filesystem::rename(dir_ / "cluster.toml.tmp", dir_ / "cluster.toml");
+    written_config_ = text;
+  }
 
   // Both pairs and proxy-1: what most tests start with.
   void start_cluster() {
@@ -221,6 +229,7 @@ tenant = "101"
   std::array<bool, kPairs> enable_submit_{true, true};
   std::string request_timeout_ = "3s";
   bool tls_ = false;
+  std::string written_config_;
   std::array<std::array<std::unique_ptr<Process>, 2>, kPairs> nodes_;
   std::array<std::unique_ptr<Process>, kProxies> proxies_;
 };
