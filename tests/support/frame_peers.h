@@ -3,6 +3,8 @@
 //   FrameClient  connects, sends frames, and collects the verified envelopes it receives.
 #pragma once
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -109,10 +111,23 @@ inline sockaddr_storage loopback(uint16_t port) {
 // below the kernel's ephemeral range (32768-60999 by default), so that the outgoing connections
 // of tests running in parallel — proxies reconnecting to stopped nodes make many — cannot take it
 // before the process meant to listen on it does.
+//
+// Tests run in parallel processes that pick ports at random from the same range: each port is
+// also reserved with a lock file held until the process ends, so two tests never pick the same.
+inline bool reserve_port(uint16_t port) {
+  const std::string path = "/tmp/ix-test-port-" + std::to_string(port) + ".lock";
+  const int fd = ::open(path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0666);
+  if (fd < 0) return true;  // no reservation possible; the probe below still checks the port
+  if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return true;  // kept open: released when the process exits
+  ::close(fd);
+  return false;
+}
+
 inline uint16_t unused_port(uv_loop_t* loop) {
   static std::mt19937 random(static_cast<uint32_t>(::getpid()) * 2654435761u ^ static_cast<uint32_t>(uv_hrtime()));
   for (;;) {
     const auto port = static_cast<uint16_t>(20000 + random() % 12000);
+    if (!reserve_port(port)) continue;
     EchoServer probe(loop);
     if (!probe.start(port)) continue;
     probe.stop();
