@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "tests/proxy/cluster_fixture.h"
@@ -69,6 +70,24 @@ TEST_F(IxsimTest, AShortRunLeavesTheClusterConsistent) {
   EXPECT_EQ(accounted, submitted);
   CommandResult all = run_command({IX_IXCTL, "--server", proxy, "find", "--tenant", "101", "--limit", "10000", "--json"});
   EXPECT_EQ(nlohmann::json::parse(all.out)["interactions"].size(), open);
+
+  // A second run takes over what the first left with its agents (and in its queues), and
+  // finishes it like its own.
+  std::set<std::string> left_with_agents;
+  for (const char* stage : {"handling", "invited"}) {
+    for (const auto& id : report["interactions"][stage]) left_with_agents.insert(id.get<std::string>());
+  }
+  CommandResult again = run_command(sim_args({"--server", proxy, "--rate", "1", "--duration", "4", "--handle-time", "1",
+                                              "--seed", "43", "--report", report_file}));
+  ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
+  std::ifstream second_file(report_file);
+  const nlohmann::json second = nlohmann::json::parse(second_file);
+  EXPECT_GE(second["adopted"].get<size_t>(), left_with_agents.size()) << second.dump();
+  std::set<std::string> taken_over;
+  for (const char* stage : {"handled", "handling"}) {
+    for (const auto& id : second["interactions"][stage]) taken_over.insert(id.get<std::string>());
+  }
+  for (const std::string& id : left_with_agents) EXPECT_TRUE(taken_over.contains(id)) << id << " was left behind";
 }
 
 TEST_F(IxsimTest, TheSameSeedGivesTheSameWorkload) {

@@ -295,16 +295,7 @@ void Simulator::on_agent_event(Agent& agent, tools::Reply event) {
         count_error(reply);
         return release(agent_id, media, false);
       }
-      if (c == nullptr) {
-        // Not one of ours (left over from an earlier run): handle it for the mean time anyway.
-        const uint64_t number = (1ull << 62) + by_id_.size();
-        Arrival a;
-        a.number = number;
-        a.handle_ms = static_cast<uint64_t>(workload_.options().handle_s * 1000);
-        by_id_[id] = number;
-        customers_.emplace(number, Customer{a, id, "", Stage::kHandling, now_ms(), agent_id, media});
-        c = customer(number);
-      }
+      if (c == nullptr) c = &adopt(id, agent_id, media);  // left over from an earlier run
       c->stage = Stage::kHandling;
       c->agent = agent_id;
       wait_total_ms_ += now_ms() - c->submitted_ms;
@@ -360,17 +351,21 @@ void Simulator::adopt_leftovers(Agent& agent, std::function<void()> then) {
     if (!reply || reply->error()) return fail("cannot look up agent " + agent.who.id + "'s interactions: " +
                                               (reply ? reply->error()->text : reply.error().text));
     for (const auto& i : reply->envelope->body.AsEventFindResult()->interactions) {
-      Arrival a;
-      a.number = (1ull << 62) + by_id_.size();
-      a.handle_ms = static_cast<uint64_t>(workload_.options().handle_s * 1000);
-      by_id_[i->interaction_id] = a.number;
-      customers_.emplace(a.number, Customer{a, i->interaction_id, "", Stage::kHandling, now_ms(), agent.who.id, i->media_type});
+      const Customer& c = adopt(i->interaction_id, agent.who.id, i->media_type);
       ++agent.busy[i->media_type];
-      ++adopted_;
-      handling_.start(a.number, a.handle_ms);
+      handling_.start(c.arrival.number, c.arrival.handle_ms);
     }
     then();
   });
+}
+
+Simulator::Customer& Simulator::adopt(const std::string& id, const std::string& agent, const std::string& media) {
+  // Not one of ours: no arrival of this run stands behind it, so it is handled for the mean time.
+  Arrival a;
+  a.number = (1ull << 62) + adopted_++;
+  a.handle_ms = static_cast<uint64_t>(workload_.options().handle_s * 1000);
+  by_id_[id] = a.number;
+  return customers_.emplace(a.number, Customer{a, id, "", Stage::kHandling, now_ms(), agent, media}).first->second;
 }
 
 void Simulator::count_error(const Result<tools::Reply>& reply) {

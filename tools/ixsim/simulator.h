@@ -85,6 +85,8 @@ class Simulator {
   void finish_handling(uint64_t number);
   void release(const std::string& agent, const std::string& media, bool pull_now = true);
   void adopt_leftovers(Agent& agent, std::function<void()> then);
+  // An interaction an agent has that this run did not submit (left over from an earlier one).
+  Customer& adopt(const std::string& id, const std::string& agent, const std::string& media);
   void count_error(const Result<tools::Reply>& reply);
   void summary();
   void fail(const std::string& why);
