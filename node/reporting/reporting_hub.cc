@@ -4,24 +4,6 @@
 
 namespace ix::node {
 
-bool is_agent_event(proto::Message type) {
-  using M = proto::Message;
-  switch (type) {
-    case M::EventAgentLogin:
-    case M::EventAgentLogout:
-    case M::EventAgentReady:
-    case M::EventAgentNotReady:
-    case M::EventMediaAdded:
-    case M::EventMediaRemoved:
-    case M::EventDoNotDisturbOn:
-    case M::EventDoNotDisturbOff:
-    case M::EventAgentReasonChanged:
-      return true;
-    default:
-      return false;
-  }
-}
-
 ReportingHub::ReportingHub(uv_loop_t* loop, std::string node_id, Store& store)
     : node_id_(std::move(node_id)), store_(store), pump_timer_(loop) {}
 
@@ -117,7 +99,7 @@ void ReportingHub::pump() {
     }
     for (const StoredEvent& e : *events) {
       auto envelope = wire::verify_envelope(std::span(e.frame).subspan(wire::kFrameHeaderSize));
-      bool agent_class = envelope.ok() && is_agent_event((*envelope)->body_type());
+      bool agent_class = envelope.ok() && wire::is_agent_event((*envelope)->body_type());
       send(s, e.seq, e.tenant, agent_class, e.frame);
     }
     if (s.cursor >= committed_seq_) {

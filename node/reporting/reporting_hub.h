@@ -94,8 +94,6 @@ class ReportingHub {
   std::map<std::pair<net::MessageChannel*, uint64_t>, Subscriber> subscribers_;
 };
 
-bool is_agent_event(proto::Message type);
-
 template <class Event>
 RecordedEvent ReportingHub::record(Transaction& transaction, const Interaction& about, Event event, int64_t now_us) {
   event.header = std::make_unique<proto::ReportingHeaderT>();
@@ -123,7 +121,7 @@ RecordedEvent ReportingHub::stamp(Transaction& transaction, Event event, int64_t
   const std::string tenant = event.header->tenant_id;
   auto frame = std::make_shared<const wire::Frame>(wire::encode_frame(0, 0, event));
   transaction.mutations.push_back(AppendEvent{{assigned_seq_, now_us, tenant, *frame}});
-  return {assigned_seq_, tenant, is_agent_event(proto::MessageTraits<typename Event::TableType>::enum_value), frame};
+  return {assigned_seq_, tenant, wire::is_agent_event(proto::MessageTraits<typename Event::TableType>::enum_value), frame};
 }
 
 }  // namespace ix::node

@@ -9,7 +9,7 @@ namespace ix::node {
 
 namespace {
 
-std::string str(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
+using wire::str;
 
 std::unique_ptr<proto::KvListT> copy(const proto::KvList* list) {
   return list ? std::unique_ptr<proto::KvListT>(list->UnPack()) : nullptr;

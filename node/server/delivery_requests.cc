@@ -11,7 +11,7 @@ namespace ix::node {
 
 namespace {
 
-std::string str(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
+using wire::str;
 
 std::unique_ptr<proto::KvListT> copy_reason(const proto::KvList* reason) {
   return reason ? std::unique_ptr<proto::KvListT>(reason->UnPack()) : nullptr;

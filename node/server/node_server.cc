@@ -16,7 +16,7 @@ namespace {
 constexpr const char* kInteractionCounter = "interaction";
 constexpr uint32_t kMaxPullCount = 1000;
 
-std::string str(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
+using wire::str;
 
 std::string client_type_name(proto::ClientType t) { return proto::EnumNameClientType(t); }
 
@@ -650,27 +650,15 @@ void NodeServer::handle_start_reporting(Session& s, const proto::Envelope& e) {
   if (r->tenant_ids()) {
     for (const flatbuffers::String* t : *r->tenant_ids()) tenants.insert(t->str());
   }
-  bool interactions = true, agents = true;
-  if (r->classes() && r->classes()->size() > 0) {
-    interactions = agents = false;
-    for (proto::ReportingClass c : *r->classes()) {
-      if (c == proto::ReportingClass::Interaction) {
-        interactions = true;
-      } else if (c == proto::ReportingClass::Agent) {
-        agents = true;
-      } else {
-        return refuse(s, e, proto::ErrorCode::InvalidAttribute,
-                      "RequestStartReporting.classes has an unknown class " + std::to_string(static_cast<int>(c)));
-      }
-    }
-  }
+  Result<wire::ReportingClasses> classes = wire::reporting_classes(*r);
+  if (!classes) return refuse(s, e, static_cast<proto::ErrorCode>(classes.error().code), classes.error().text);
   std::optional<uint64_t> resume;
   if (r->resume()) {
     for (const proto::ResumePosition* p : *r->resume()) {
       if (p->node_id()->str() == options_.pair_id) resume = p->seq();
     }
   }
-  if (Status st = reporting_->subscribe(&s.channel, e.client_id(), std::move(tenants), interactions, agents, resume); !st) {
+  if (Status st = reporting_->subscribe(&s.channel, e.client_id(), std::move(tenants), classes->interactions, classes->agents, resume); !st) {
     return refuse(s, e, static_cast<proto::ErrorCode>(st.error().code), st.error().text);
   }
   s.channel.send(wire::encode_ack(e.ref_id(), e.client_id()));

@@ -15,7 +15,7 @@ using query::kDefaultFindLimit;
 using query::kMaxFindLimit;
 constexpr uint32_t kMaxPage = 1'000;
 
-std::string str(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
+using wire::str;
 
 bool is_default_order(const std::string& order) {
   return order.empty() || order == "priority desc, submitted asc";

@@ -9,7 +9,7 @@ namespace ix::node {
 
 namespace {
 
-std::string str(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
+using wire::str;
 
 }  // namespace
 

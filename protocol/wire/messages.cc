@@ -169,4 +169,39 @@ const proto::ReportingHeader* reporting_header(const proto::Envelope& envelope) 
   }
 }
 
+bool is_agent_event(proto::Message type) {
+  using M = proto::Message;
+  switch (type) {
+    case M::EventAgentLogin:
+    case M::EventAgentLogout:
+    case M::EventAgentReady:
+    case M::EventAgentNotReady:
+    case M::EventMediaAdded:
+    case M::EventMediaRemoved:
+    case M::EventDoNotDisturbOn:
+    case M::EventDoNotDisturbOff:
+    case M::EventAgentReasonChanged:
+      return true;
+    default:
+      return false;
+  }
+}
+
+Result<ReportingClasses> reporting_classes(const proto::RequestStartReporting& request) {
+  ReportingClasses classes;
+  if (!request.classes() || request.classes()->size() == 0) return classes;
+  classes.interactions = classes.agents = false;
+  for (proto::ReportingClass c : *request.classes()) {
+    if (c == proto::ReportingClass::Interaction) {
+      classes.interactions = true;
+    } else if (c == proto::ReportingClass::Agent) {
+      classes.agents = true;
+    } else {
+      return make_error(proto::ErrorCode::InvalidAttribute,
+                        "RequestStartReporting.classes has an unknown class " + std::to_string(static_cast<int>(c)));
+    }
+  }
+  return classes;
+}
+
 }  // namespace ix::wire

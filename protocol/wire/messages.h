@@ -67,6 +67,20 @@ bool is_known_message(proto::Message type);
 bool is_request(proto::Message type);
 // Reporting events carry a ReportingHeader; returns nullptr for any other message.
 const proto::ReportingHeader* reporting_header(const proto::Envelope& envelope);
+// Agent-class reporting events (login, logout, readiness, media, DND, reason); the rest of the
+// reporting events are interaction-class.
+bool is_agent_event(proto::Message type);
+
+// The classes a RequestStartReporting asks for (both when it names none).
+struct ReportingClasses {
+  bool interactions = true;
+  bool agents = true;
+};
+// Reads RequestStartReporting.classes; an unknown class is InvalidAttribute, naming it.
+Result<ReportingClasses> reporting_classes(const proto::RequestStartReporting& request);
+
+// The string, or "" for an absent optional string field.
+inline std::string str(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
 
 // --- implementation -------------------------------------------------------------------------
 

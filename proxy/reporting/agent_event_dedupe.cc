@@ -1,10 +1,12 @@
 #include "proxy/reporting/agent_event_dedupe.h"
 
+#include "protocol/wire/messages.h"
+
 namespace ix::proxy {
 
 namespace {
 
-std::string str(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
+using wire::str;
 
 }  // namespace
 

@@ -11,7 +11,7 @@ namespace ix::proxy {
 
 namespace {
 
-std::string str(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
+using wire::str;
 
 // The tenant and agent an agent request is about.
 std::pair<std::string, std::string> agent_of(const proto::Envelope& e) {

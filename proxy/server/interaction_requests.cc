@@ -13,7 +13,7 @@ namespace ix::proxy {
 
 namespace {
 
-std::string str(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
+using wire::str;
 
 Error missing(proto::Message type, const char* attribute) {
   return wire::make_error(proto::ErrorCode::MissingAttribute,

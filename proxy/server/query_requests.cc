@@ -10,7 +10,7 @@ namespace ix::proxy {
 
 namespace {
 
-std::string str(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
+using wire::str;
 
 }  // namespace
 

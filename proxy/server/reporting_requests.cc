@@ -171,19 +171,10 @@ void ProxyWorker::handle_start_reporting(const Call& call, const proto::Envelope
   if (r->tenant_ids()) {
     for (const flatbuffers::String* t : *r->tenant_ids()) client.tenants.insert(t->str());
   }
-  if (r->classes() && r->classes()->size() > 0) {
-    client.interactions = client.agents = false;
-    for (proto::ReportingClass c : *r->classes()) {
-      if (c == proto::ReportingClass::Interaction) {
-        client.interactions = true;
-      } else if (c == proto::ReportingClass::Agent) {
-        client.agents = true;
-      } else {
-        return reply_error(call, wire::make_error(proto::ErrorCode::InvalidAttribute, "RequestStartReporting.classes has an unknown class " +
-                                                                                          std::to_string(static_cast<int>(c))));
-      }
-    }
-  }
+  Result<wire::ReportingClasses> classes = wire::reporting_classes(*r);
+  if (!classes) return reply_error(call, classes.error());
+  client.interactions = classes->interactions;
+  client.agents = classes->agents;
   std::vector<bool> positioned(table_->pair_count(), false);
   if (r->resume()) {
     for (const proto::ResumePosition* p : *r->resume()) {
