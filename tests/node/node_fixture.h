@@ -8,6 +8,7 @@
 #include <fstream>
 #include <memory>
 
+#include "tests/support/config_builder.h"
 #include "tests/support/process.h"
 #include "tests/support/protocol_client.h"
 
@@ -41,73 +42,24 @@ class NodePairFixture : public ::testing::Test {
   }
 
   virtual std::string config_text() {
-    return R"(
-[[tenants]]
-id = "101"
-[[tenants]]
-id = "202"
-[[media-types]]
-name = "chat"
-[[media-types]]
-name = "email"
-[[node-pairs]]
-id = "pair-1"
-tag = "p1"
-tenants = ["101"]
-media-types = ["chat", "email"]
-agent-seats = 2
-[node-pairs.primary]
-host = "127.0.0.1"
-port = )" + std::to_string(primary_port_) + R"(
-admin-port = )" + std::to_string(primary_admin_) + R"(
-[node-pairs.backup]
-host = "127.0.0.1"
-port = )" + std::to_string(backup_port_) + R"(
-admin-port = )" + std::to_string(backup_admin_) + R"(
-[node-pairs.storage]
-sqlite-path = "data/pair-1.db"
-[node-pairs.settings]
-lease-timeout = "1s"
-delivering-timeout = ")" + delivering_timeout_ + R"("
-handling-timeout = ")" + handling_timeout_ + R"("
-event-log-retention = ")" + retention_ + R"("
-allow-multiple-agent-connections = )" + multiple_connections_ + R"(
-[[queues]]
-id = "inbound"
-tenant = "101"
-[[queues]]
-id = "vip"
-tenant = "101"
-[[queues]]
-id = "other-tenant"
-tenant = "202"
-[[views]]
-id = "all-inbound"
-tenant = "101"
-queues = ["inbound", "vip"]
-[[views]]
-id = "filtered"
-tenant = "101"
-queues = ["inbound"]
-condition = "priority > 3"
-[[workbin-types]]
-id = "drafts"
-tenant = "101"
-owner = "agent"
-[[workbin-types]]
-id = "team"
-tenant = "101"
-owner = "place"
-[[agents]]
-id = "a1"
-tenant = "101"
-[[agents]]
-id = "a2"
-tenant = "101"
-[[agents]]
-id = "a3"
-tenant = "101"
-)";
+    ConfigBuilder c;
+    c.tenant("101").tenant("202").media_type("chat").media_type("email");
+    c.node_pair("pair-1", "p1", {"101"}, {"chat", "email"})
+        .set("agent-seats", 2)
+        .endpoint("primary", primary_port_, primary_admin_)
+        .endpoint("backup", backup_port_, backup_admin_)
+        .set_in("storage", "sqlite-path", "data/pair-1.db")
+        .setting("lease-timeout", "1s")
+        .setting("delivering-timeout", delivering_timeout_)
+        .setting("handling-timeout", handling_timeout_)
+        .setting("event-log-retention", retention_)
+        .setting("allow-multiple-agent-connections", TomlValue::raw(multiple_connections_));
+    c.queue("inbound", "101").queue("vip", "101").queue("other-tenant", "202");
+    c.view("all-inbound", "101", {"inbound", "vip"});
+    c.view("filtered", "101", {"inbound"}).set("condition", "priority > 3");
+    c.workbin_type("drafts", "101", "agent").workbin_type("team", "101", "place");
+    c.agent("a1", "101").agent("a2", "101").agent("a3", "101");
+    return c.text();
   }
 
   std::unique_ptr<Process> start_node(const std::string& role) {

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <memory>
 
+#include "tests/support/config_builder.h"
 #include "tests/support/http_exchange.h"
 #include "tests/support/process.h"
 #include "tests/support/protocol_client.h"
@@ -60,76 +61,40 @@ class ClusterFixture : public ::testing::Test {
   }
 
   std::string config_text() const {
-    auto endpoint = [](const char* section, std::pair<uint16_t, uint16_t> p) {
-      return std::string("[") + section + "]\nhost = \"127.0.0.1\"\nport = " + std::to_string(p.first) +
-             "\nadmin-port = " + std::to_string(p.second) + "\n";
-    };
-    std::string text = R"(
-[[tenants]]
-id = "101"
-[[tenants]]
-id = "202"
-[[media-types]]
-name = "chat"
-[[media-types]]
-name = "email"
-[[media-types]]
-name = "sms"
-enabled = false
-)";
-    const char* media[kPairs] = {R"(["chat", "email"])", R"(["chat"])"};
+    ConfigBuilder c;
+    c.tenant("101").tenant("202").media_type("chat").media_type("email").media_type("sms", false);
+    const std::vector<std::string> media[kPairs] = {{"chat", "email"}, {"chat"}};
     for (int i = 0; i < kPairs; ++i) {
       const std::string id = "pair-" + std::to_string(i + 1);
-      text += "[[node-pairs]]\nid = \"" + id + "\"\ntag = \"p" + std::to_string(i + 1) +
-              "\"\ntenants = [\"101\"]\nmedia-types = " + media[i] + "\nagent-seats = " + std::to_string(seats_[i]) +
-              "\nenable-submit = " + (enable_submit_[i] ? "true" : "false") + "\n" +
-              endpoint("node-pairs.primary", node_ports_[i][0]) + endpoint("node-pairs.backup", node_ports_[i][1]) +
-              "[node-pairs.storage]\nsqlite-path = \"data/" + id + ".db\"\n[node-pairs.settings]\nlease-timeout = \"1s\"\n"
-              "pull-hold-timeout = \"30s\"\n" + tls_section("node-pairs.tls");
+      TomlEntry& pair = c.node_pair(id, "p" + std::to_string(i + 1), {"101"}, media[i])
+                            .set("agent-seats", seats_[i])
+                            .set("enable-submit", enable_submit_[i])
+                            .endpoint("primary", node_ports_[i][0].first, node_ports_[i][0].second)
+                            .endpoint("backup", node_ports_[i][1].first, node_ports_[i][1].second)
+                            .set_in("storage", "sqlite-path", "data/" + id + ".db")
+                            .setting("lease-timeout", "1s")
+                            .setting("pull-hold-timeout", "30s");
+      if (tls_) pair.tls("server.pem", "server.key", "ca.pem");
     }
-    text += "[[proxy-clusters]]\nid = \"desktops\"\n";
+    c.proxy_cluster("desktops");
     for (int i = 0; i < kProxies; ++i) {
-      text += "[[proxies]]\nid = \"proxy-" + std::to_string(i + 1) + "\"\ncluster = \"desktops\"\nhost = \"127.0.0.1\"\nport = " +
-              std::to_string(proxy_ports_[i].first) + "\nadmin-port = " + std::to_string(proxy_ports_[i].second) +
-              "\n[proxies.settings]\nrequest-timeout = \"" + request_timeout_ + "\"\npull-hold-timeout = \"1s\"\nreporting-buffer = 100\nworkers = " +
-              std::to_string(i == 0 ? 2 : 1) + "\n" + tls_section("proxies.tls");
+      TomlEntry& proxy = c.proxy("proxy-" + std::to_string(i + 1), "desktops", proxy_ports_[i].first, proxy_ports_[i].second)
+                             .setting("request-timeout", request_timeout_)
+                             .setting("pull-hold-timeout", "1s")
+                             .setting("reporting-buffer", 100)
+                             .setting("workers", i == 0 ? 2 : 1);
+      if (tls_) proxy.tls("server.pem", "server.key", "ca.pem");
     }
-    text += R"(
-[[queues]]
-id = "inbound"
-tenant = "101"
-[[views]]
-id = "all-inbound"
-tenant = "101"
-queues = ["inbound"]
-[[views]]
-id = "ordered"
-tenant = "101"
-queues = ["inbound"]
-ordered-pull = true
-[[workbin-types]]
-id = "drafts"
-tenant = "101"
-owner = "agent"
-[[agents]]
-id = "a1"
-tenant = "101"
-[[agents]]
-id = "a2"
-tenant = "101"
-[[agents]]
-id = "a3"
-tenant = "101"
-)";
-    return text;
+    c.queue("inbound", "101");
+    c.view("all-inbound", "101", {"inbound"});
+    c.view("ordered", "101", {"inbound"}).set("ordered-pull", true);
+    c.workbin_type("drafts", "101", "agent");
+    c.agent("a1", "101").agent("a2", "101").agent("a3", "101");
+    return c.text();
   }
 
   // With tls_, nodes and proxies serve TLS with the test CA's server certificate (files the
   // TLS test writes into the folder).
-  std::string tls_section(const char* section) const {
-    if (!tls_) return "";
-    return std::string("[") + section + "]\nenabled = true\ncert-file = \"server.pem\"\nkey-file = \"server.key\"\nca-file = \"ca.pem\"\n";
-  }
   std::shared_ptr<net::TlsContext> client_tls_context() const {
     if (!tls_) return nullptr;
     net::TlsOptions options;

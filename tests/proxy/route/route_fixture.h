@@ -6,39 +6,38 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "cluster-config/loader.h"
 #include "proxy/route/routing_table.h"
+#include "tests/support/config_builder.h"
 
 namespace ix::test {
 
 inline std::shared_ptr<const config::ClusterConfig> routing_config(const std::string& extra = "") {
-  std::string text = R"(
-[[tenants]]
-id = "101"
-[[tenants]]
-id = "202"
-[[media-types]]
-name = "chat"
-[[media-types]]
-name = "email"
-[[media-types]]
-name = "sms"
-enabled = false
-)";
-  const char* pairs[][5] = {{"pair-1", "p1", R"(["101"])", R"(["chat"])", "true"},
-                            {"pair-2", "p2", R"(["101", "202"])", "[]", "true"},
-                            {"pair-3", "p3", R"(["101"])", R"(["chat"])", "false"}};
-  int port = 7100;
-  for (auto& p : pairs) {
-    const int primary = ++port, backup = ++port;
-    text += "[[node-pairs]]\nid = \"" + std::string(p[0]) + "\"\ntag = \"" + p[1] + "\"\ntenants = " + p[2] +
-            "\nmedia-types = " + p[3] + "\nenable-submit = " + p[4] + "\n[node-pairs.primary]\nhost = \"127.0.0.1\"\nadmin-port = " + std::to_string(primary + 1000) + "\nport = " +
-            std::to_string(primary) + "\n[node-pairs.backup]\nhost = \"127.0.0.1\"\nadmin-port = " + std::to_string(backup + 1000) + "\nport = " + std::to_string(backup) +
-            "\n[node-pairs.storage]\nsqlite-path = \"" + p[0] + ".db\"\n";
+  ConfigBuilder c;
+  c.tenant("101").tenant("202").media_type("chat").media_type("email").media_type("sms", false);
+  struct Pair {
+    const char* id;
+    const char* tag;
+    std::vector<std::string> tenants, media;
+    bool enable_submit;
+  };
+  const Pair pairs[] = {{"pair-1", "p1", {"101"}, {"chat"}, true},
+                        {"pair-2", "p2", {"101", "202"}, {}, true},
+                        {"pair-3", "p3", {"101"}, {"chat"}, false}};
+  // Nothing listens: the ports only have to be valid and distinct.
+  uint16_t port = 7100;
+  for (const Pair& p : pairs) {
+    const uint16_t primary = ++port, backup = ++port;
+    c.node_pair(p.id, p.tag, p.tenants, p.media)
+        .set("enable-submit", p.enable_submit)
+        .endpoint("primary", primary, static_cast<uint16_t>(primary + 1000))
+        .endpoint("backup", backup, static_cast<uint16_t>(backup + 1000))
+        .set_in("storage", "sqlite-path", std::string(p.id) + ".db");
   }
-  text += extra;
-  config::LoadResult loaded = config::load_config_text(text, "routing.toml", "/tmp");
+  c.raw(extra);
+  config::LoadResult loaded = config::load_config_text(c.text(), "routing.toml", "/tmp");
   EXPECT_TRUE(loaded.ok()) << loaded.error_text();
   return loaded.config;
 }
