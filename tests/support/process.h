@@ -1,5 +1,6 @@
 // Process: a real binary started by a test (fork/exec), its output kept in a log file, stopped
-// with a signal. The destructor kills whatever is still running.
+// with a signal. The destructor kills whatever is still running. With start_with_input() the
+// test also holds the write end of the process's stdin and types into it when it chooses.
 #pragma once
 
 #include <signal.h>
@@ -22,16 +23,49 @@ namespace ix::test {
 class Process {
  public:
   Process(std::vector<std::string> argv, std::string log_path) : argv_(std::move(argv)), log_path_(std::move(log_path)) {}
-  ~Process() { kill(SIGKILL); }
+  ~Process() {
+    kill(SIGKILL);
+    close_input();
+  }
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
 
-  bool start() {
+  bool start() { return start_process(-1); }
+
+  // Starts with stdin a pipe from the test: write_input() sends lines, close_input() is the end
+  // of input.
+  bool start_with_input() {
+    // A process that ended early must fail the write, not kill the test.
+    ::signal(SIGPIPE, SIG_IGN);
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) return false;
+    input_fd_ = fds[1];
+    const bool started = start_process(fds[0]);
+    ::close(fds[0]);
+    return started;
+  }
+  bool write_input(const std::string& text) {
+    size_t written = 0;
+    while (input_fd_ >= 0 && written < text.size()) {
+      const ssize_t n = ::write(input_fd_, text.data() + written, text.size() - written);
+      if (n <= 0) return false;
+      written += static_cast<size_t>(n);
+    }
+    return input_fd_ >= 0;
+  }
+  void close_input() {
+    if (input_fd_ >= 0) ::close(input_fd_);
+    input_fd_ = -1;
+  }
+
+ private:
+  bool start_process(int stdin_fd) {
     pid_ = ::fork();
     if (pid_ < 0) return false;
     if (pid_ == 0) {
       // Dies with the test, even when the test itself is killed.
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (stdin_fd >= 0) ::dup2(stdin_fd, 0);
       int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
       ::dup2(fd, 1);
       ::dup2(fd, 2);
@@ -44,6 +78,7 @@ class Process {
     return true;
   }
 
+ public:
   // Sends a signal and waits for the process to end; returns its exit status (or -signal).
   int kill(int signal, std::chrono::milliseconds wait = std::chrono::seconds(10)) {
     if (pid_ <= 0) return exit_status_;
@@ -98,6 +133,7 @@ class Process {
   std::string log_path_;
   pid_t pid_ = -1;
   int exit_status_ = 0;
+  int input_fd_ = -1;  // write end of the process's stdin, with start_with_input()
 };
 
 }  // namespace ix::test

@@ -4,8 +4,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 #include "tests/proxy/cluster_fixture.h"
 #include "tests/support/command.h"
+#include "tests/support/eventually.h"
 
 namespace ix::test {
 namespace {
@@ -94,9 +97,8 @@ TEST_F(IxctlTest, PullPlaceSnapshotAndWorkbin) {
                  "--workbin", "drafts", "--owner-agent", "a1", "--watch", "3"},
                 (dir_ / "watch.log").string());
   ASSERT_TRUE(watch.start());
-  for (int i = 0; i < 100 && watch.log().find("0 interactions") == std::string::npos; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  // The watch has printed the empty workbin: it is subscribed before the interaction is placed.
+  ASSERT_TRUE(eventually([&] { return watch.log().find("0 interactions") != std::string::npos; })) << watch.log();
   EXPECT_EQ(ixctl({"place-in-workbin", a, "--workbin", "drafts", "--owner-agent", "a1"}).out, "ok\n");
   EXPECT_EQ(watch.wait_for_exit(std::chrono::seconds(10)), 0);
   EXPECT_NE(watch.log().find("EventWorkbinChanged"), std::string::npos) << watch.log();
@@ -159,24 +161,20 @@ TEST_F(IxctlTest, ExitCodesSayWhatWentWrong) {
 TEST_F(IxctlTest, AgentSessionTakesCommandsAndShowsInvitations) {
   start_cluster();
   const std::string id = submit();
-  // The desktop: logs in ready, waits for the invitation, asks for its status, logs out.
-  Process desktop({"/bin/sh", "-c",
-                   std::string("(sleep 2; echo status; sleep 1; echo 'not-ready chat why=lunch'; sleep 0.5; echo status; "
-                               "sleep 0.3; echo logout) | ") +
-                       IX_IXCTL + " --server 127.0.0.1:" + std::to_string(proxy_ports_[0].first) +
-                       " agent login --tenant 101 --agent a1 --place place-a1 --media chat:2 --ready"},
+  // The desktop: logs in ready and stays logged in while its input is open.
+  Process desktop({IX_IXCTL, "--server", "127.0.0.1:" + std::to_string(proxy_ports_[0].first), "agent", "login", "--tenant",
+                   "101", "--agent", "a1", "--place", "place-a1", "--media", "chat:2", "--ready"},
                   (dir_ / "desktop.log").string());
-  ASSERT_TRUE(desktop.start());
-  bool ready = false;
-  for (int i = 0; i < 100 && !ready; ++i) {
-    CommandResult status = ixctl({"agent", "status", "--tenant", "101", "--agent", "a1"});
-    ready = status.out.find("ready      0/2") != std::string::npos;
-    if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  ASSERT_TRUE(ready) << desktop.log();
+  ASSERT_TRUE(desktop.start_with_input());
+  ASSERT_TRUE(eventually([&] {
+    return ixctl({"agent", "status", "--tenant", "101", "--agent", "a1"}).out.find("ready      0/2") != std::string::npos;
+  })) << desktop.log();
   nlohmann::json pulled = ixctl_json({"pull", "--tenant", "101", "--view", "all-inbound"});
   ASSERT_EQ(pulled["interactions"].size(), 1u);
   EXPECT_EQ(ixctl({"deliver", id, "--agent", "a1", "--place", "place-a1"}).out, "ok\n");
+  ASSERT_TRUE(eventually([&] { return desktop.log().find("EventInvite") != std::string::npos; })) << desktop.log();
+  // The session answers one command after the other, so they can be typed at once.
+  ASSERT_TRUE(desktop.write_input("status\nnot-ready chat why=lunch\nstatus\nlogout\n"));
   EXPECT_EQ(desktop.wait_for_exit(std::chrono::seconds(20)), 0) << desktop.log();
   const std::string log = desktop.log();
   EXPECT_NE(log.find("EventInvite"), std::string::npos) << log;
@@ -211,12 +209,21 @@ TEST_F(IxctlTest, TailPrintsTheMergedStreamWithFiltersAndResume) {
                 "--count", "2", "--for", "15"},
                (dir_ / "tail.log").string());
   ASSERT_TRUE(live.start());
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  const std::string third = submit();
-  EXPECT_EQ(live.wait_for_exit(std::chrono::seconds(20)), 0);
+  // ixctl tail says nothing when its subscription is in place, so submissions go on (one a
+  // second) until it has shown one; it prints that interaction's two events and exits.
+  std::vector<std::string> live_ids;
+  ASSERT_TRUE(eventually([&] {
+    live_ids.push_back(submit());
+    return eventually([&] { return !live.running(); }, std::chrono::seconds(1));
+  }, std::chrono::seconds(15))) << live.log();
+  EXPECT_EQ(live.wait_for_exit(std::chrono::seconds(5)), 0);
   EXPECT_NE(live.log().find("EventInteractionSubmitted"), std::string::npos) << live.log();
-  EXPECT_NE(live.log().find("EventPlacedInQueue " + third), std::string::npos) << live.log();
+  const bool placed_live = std::any_of(live_ids.begin(), live_ids.end(), [&](const std::string& id) {
+    return live.log().find("EventPlacedInQueue " + id) != std::string::npos;
+  });
+  EXPECT_TRUE(placed_live) << live.log();
   EXPECT_EQ(live.log().find(first), std::string::npos) << live.log();
+  EXPECT_EQ(live.log().find(second), std::string::npos) << live.log();
 
   CommandResult bad = ixctl({"tail", "--resume", "pair-1"});
   EXPECT_EQ(bad.exit_code, 3);

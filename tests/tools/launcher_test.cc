@@ -8,6 +8,7 @@
 
 #include "tests/proxy/cluster_fixture.h"
 #include "tests/support/command.h"
+#include "tests/support/eventually.h"
 
 namespace ix::test {
 namespace {
@@ -23,13 +24,11 @@ class LauncherTest : public ClusterFixture {
     EXPECT_TRUE(launcher->start());
     return launcher;
   }
+  // True once the launcher has printed `text`; false if it ended or the time passed first.
   bool wait_for_log(Process& p, const std::string& text, int seconds = 60) {
-    for (int i = 0; i < seconds * 20; ++i) {
-      if (p.log().find(text) != std::string::npos) return true;
-      if (!p.running()) return p.log().find(text) != std::string::npos;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return false;
+    auto printed = [&] { return p.log().find(text) != std::string::npos; };
+    eventually([&] { return printed() || !p.running(); }, std::chrono::seconds(seconds));
+    return printed();
   }
 };
 
