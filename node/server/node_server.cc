@@ -6,6 +6,7 @@
 #include "cluster-config/tls.h"
 #include "protocol/wire/client_policy.h"
 #include "protocol/wire/interaction_id.h"
+#include "node/store/store_factory.h"
 #include "protocol/log.h"
 #include "protocol/wire/kv.h"
 
@@ -97,7 +98,9 @@ void NodeServer::stop() {
     session->connection->close("ixnode shutting down");
   }
   sessions_.clear();
-  if (store_) store_->close();  // waits for the commits in flight
+  // Commits in flight still finish; their completions come on a later loop turn and, the node
+  // being stopped, answer no one.
+  if (store_) store_->close();
   reporting_.reset();
   store_.reset();
   lease_.release();
@@ -150,12 +153,15 @@ void NodeServer::try_lease() {
 }
 
 Status NodeServer::become_primary() {
-  auto store = SqliteStore::open(loop_, {pair().storage.sqlite_path, true, options_.group_commit, 10'000});
+  auto store = make_store(loop_, pair(), {options_.group_commit});
   if (!store) return store.error();
   store_ = std::move(store.value());
-  store_->set_batch_observer([this](size_t size, double seconds) {
-    batch_size_->observe(static_cast<double>(size));
-    batch_seconds_->observe(seconds);
+  // The store may finish a batch after stop(), even after this server is gone.
+  store_->set_batch_observer([self = std::weak_ptr<NodeServer*>(self_)](size_t size, double seconds) {
+    auto alive = self.lock();
+    if (!alive) return;
+    (*alive)->batch_size_->observe(static_cast<double>(size));
+    (*alive)->batch_seconds_->observe(seconds);
   });
   auto state = store_->load();
   if (!state) return state.error();
@@ -321,21 +327,28 @@ void NodeServer::commit(Session* session, uint64_t ref_id, uint64_t client_id, T
                         std::vector<RecordedEvent> events, wire::Frame ok) {
   // The session may be gone by the time the commit completes; look it up again then.
   net::Connection* key = session ? session->connection.get() : nullptr;
-  store_->commit(std::move(transaction), [this, key, ref_id, client_id, events = std::move(events),
-                                          ok = std::move(ok)](const Status& status) {
-    auto it = key ? sessions_.find(key) : sessions_.end();
-    Session* s = it == sessions_.end() ? nullptr : it->second.get();
-    if (!status) {
-      commits_failed_->inc();
-      failed_ = true;
-      spdlog::critical("event=commit_failed pair={} error={}", options_.pair_id, quote(status.error().text));
-      if (s) s->channel.send_error(ref_id, client_id, proto::ErrorCode::Internal, "storage failure: " + status.error().text);
-      if (on_fatal_) on_fatal_("commit failed: " + status.error().text);
-      return;
-    }
-    if (s && !ok.empty()) s->channel.send(ok);
-    if (reporting_) reporting_->publish(events);
+  store_->commit(std::move(transaction), [self = std::weak_ptr<NodeServer*>(self_), key, ref_id, client_id,
+                                          events = std::move(events), ok = std::move(ok)](const Status& status) {
+    auto alive = self.lock();
+    if (!alive || !(*alive)->primary_) return;  // stopped since: there is no one left to answer
+    (*alive)->on_committed(key, ref_id, client_id, status, events, ok);
   });
+}
+
+void NodeServer::on_committed(net::Connection* key, uint64_t ref_id, uint64_t client_id, const Status& status,
+                              const std::vector<RecordedEvent>& events, const wire::Frame& ok) {
+  auto it = key ? sessions_.find(key) : sessions_.end();
+  Session* s = it == sessions_.end() ? nullptr : it->second.get();
+  if (!status) {
+    commits_failed_->inc();
+    failed_ = true;
+    spdlog::critical("event=commit_failed pair={} error={}", options_.pair_id, quote(status.error().text));
+    if (s) s->channel.send_error(ref_id, client_id, proto::ErrorCode::Internal, "storage failure: " + status.error().text);
+    if (on_fatal_) on_fatal_("commit failed: " + status.error().text);
+    return;
+  }
+  if (s && !ok.empty()) s->channel.send(ok);
+  if (reporting_) reporting_->publish(events);
 }
 
 Interaction* NodeServer::find_interaction(Session& s, const proto::Envelope& e, const flatbuffers::String* id,

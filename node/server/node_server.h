@@ -30,7 +30,7 @@
 #include "protocol/query/condition.h"
 #include "node/reporting/reporting_hub.h"
 #include "node/store/lease.h"
-#include "node/store/sqlite_store.h"
+#include "node/store/store.h"
 #include "protocol/http/admin_server.h"
 #include "protocol/http/metrics.h"
 #include "protocol/net/listener.h"
@@ -88,6 +88,8 @@ class NodeServer {
   // connected) and publishes the events; on failure answers the error and fails the node.
   void commit(Session* session, uint64_t ref_id, uint64_t client_id, Transaction transaction,
               std::vector<RecordedEvent> events, wire::Frame ok);
+  void on_committed(net::Connection* key, uint64_t ref_id, uint64_t client_id, const Status& status,
+                    const std::vector<RecordedEvent>& events, const wire::Frame& ok);
   std::vector<uint8_t> encode_interaction(const Interaction& interaction) const;
   void persist(Transaction& t, const Interaction& interaction) const;
   int64_t now_us() const;
@@ -237,7 +239,7 @@ class NodeServer {
   Lease lease_;
   bool primary_ = false;
   bool failed_ = false;
-  std::unique_ptr<SqliteStore> store_;
+  std::unique_ptr<Store> store_;  // built by make_store() when the node becomes primary
   std::unique_ptr<ReportingHub> reporting_;
   InteractionRegistry interactions_;
   AgentRegistry agents_;
@@ -259,6 +261,8 @@ class NodeServer {
   uint64_t next_held_pull_ = 0;
   uint64_t interaction_counter_ = 0;
   std::function<void(const std::string&)> on_fatal_;
+  // Store completions arrive on a later loop turn, possibly after this server is gone.
+  std::shared_ptr<NodeServer*> self_ = std::make_shared<NodeServer*>(this);
 
   metrics::Counter* commits_failed_ = nullptr;
   metrics::Histogram* batch_size_ = nullptr;
