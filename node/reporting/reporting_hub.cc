@@ -31,24 +31,24 @@ void ReportingHub::send(Subscriber& s, uint64_t seq, const std::string& tenant, 
 void ReportingHub::publish(const std::vector<RecordedEvent>& events) {
   if (events.empty()) return;
   committed_seq_ = std::max(committed_seq_, events.back().seq);
-  std::vector<net::MessageChannel*> too_slow;
+  std::vector<ClientSession*> too_slow;
   for (auto& [key, s] : subscribers_) {
     if (!s.live) continue;
     for (const RecordedEvent& e : events) send(s, e.seq, e.tenant, e.agent_class, *e.frame);
-    if (s.channel->connection().queued_bytes() > kMaxSubscriberBacklogBytes) too_slow.push_back(s.channel);
+    if (s.channel->queued_bytes() > kMaxSubscriberBacklogBytes) too_slow.push_back(s.channel);
   }
   std::sort(too_slow.begin(), too_slow.end());
   too_slow.erase(std::unique(too_slow.begin(), too_slow.end()), too_slow.end());
-  for (net::MessageChannel* channel : too_slow) {
+  for (ClientSession* channel : too_slow) {
     channel->send_error(0, 0, proto::ErrorCode::WrongState,
                         "reporting client reads too slowly: more than " + std::to_string(kMaxSubscriberBacklogBytes) +
                             " bytes queued; disconnecting (resume from the last sequence number seen)");
     unsubscribe(channel);
-    channel->connection().close("reporting client too slow");
+    channel->disconnect("reporting client too slow");
   }
 }
 
-Status ReportingHub::subscribe(net::MessageChannel* channel, uint64_t client_id, std::set<std::string> tenants,
+Status ReportingHub::subscribe(ClientSession* channel, uint64_t client_id, std::set<std::string> tenants,
                                bool interactions, bool agents, std::optional<uint64_t> resume_after) {
   Subscriber s{channel, client_id, std::move(tenants), interactions, agents, committed_seq_, true};
   if (resume_after) {
@@ -72,11 +72,11 @@ Status ReportingHub::subscribe(net::MessageChannel* channel, uint64_t client_id,
   return {};
 }
 
-void ReportingHub::unsubscribe(net::MessageChannel* channel) {
+void ReportingHub::unsubscribe(ClientSession* channel) {
   subscribers_.erase(subscribers_.lower_bound({channel, 0}), subscribers_.upper_bound({channel, UINT64_MAX}));
 }
 
-void ReportingHub::unsubscribe(net::MessageChannel* channel, uint64_t client_id) { subscribers_.erase({channel, client_id}); }
+void ReportingHub::unsubscribe(ClientSession* channel, uint64_t client_id) { subscribers_.erase({channel, client_id}); }
 
 void ReportingHub::schedule_pump() {
   if (!pump_timer_.active()) pump_timer_.start(0, [this] { pump(); });
@@ -86,7 +86,7 @@ void ReportingHub::pump() {
   bool more = false;
   for (auto& [key, s] : subscribers_) {
     if (s.live || s.reading) continue;
-    if (s.channel->connection().queued_bytes() > (4u << 20)) {
+    if (s.channel->queued_bytes() > (4u << 20)) {
       more = true;  // let the client read what it has first
       continue;
     }
@@ -100,7 +100,7 @@ void ReportingHub::pump() {
   if (more) pump_timer_.start(1, [this] { pump(); });
 }
 
-void ReportingHub::on_backlog(std::pair<net::MessageChannel*, uint64_t> key, uint64_t generation,
+void ReportingHub::on_backlog(std::pair<ClientSession*, uint64_t> key, uint64_t generation,
                               Result<std::vector<StoredEvent>> events) {
   auto it = subscribers_.find(key);
   if (it == subscribers_.end() || it->second.generation != generation) return;  // unsubscribed meanwhile
