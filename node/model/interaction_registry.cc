@@ -16,6 +16,11 @@ Interaction* InteractionRegistry::find(const std::string& id) {
   return it == by_id_.end() ? nullptr : it->second.get();
 }
 
+const Interaction* InteractionRegistry::find(const std::string& id) const {
+  auto it = by_id_.find(id);
+  return it == by_id_.end() ? nullptr : it->second.get();
+}
+
 void InteractionRegistry::remove(const std::string& id) {
   auto it = by_id_.find(id);
   if (it == by_id_.end()) return;

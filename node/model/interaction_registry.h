@@ -25,6 +25,7 @@ class InteractionRegistry {
   // Adds (or replaces) an interaction and files it under its queue when it is queued.
   void put(std::unique_ptr<Interaction> interaction);
   Interaction* find(const std::string& id);
+  const Interaction* find(const std::string& id) const;
   // Removes an interaction completely (stopped).
   void remove(const std::string& id);
 

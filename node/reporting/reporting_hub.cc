@@ -31,24 +31,24 @@ void ReportingHub::send(Subscriber& s, uint64_t seq, const std::string& tenant, 
 void ReportingHub::publish(const std::vector<RecordedEvent>& events) {
   if (events.empty()) return;
   committed_seq_ = std::max(committed_seq_, events.back().seq);
-  std::vector<net::MessageChannel*> too_slow;
+  std::vector<ClientSession*> too_slow;
   for (auto& [key, s] : subscribers_) {
     if (!s.live) continue;
     for (const RecordedEvent& e : events) send(s, e.seq, e.tenant, e.agent_class, *e.frame);
-    if (s.channel->connection().queued_bytes() > kMaxSubscriberBacklogBytes) too_slow.push_back(s.channel);
+    if (s.channel->queued_bytes() > kMaxSubscriberBacklogBytes) too_slow.push_back(s.channel);
   }
   std::sort(too_slow.begin(), too_slow.end());
   too_slow.erase(std::unique(too_slow.begin(), too_slow.end()), too_slow.end());
-  for (net::MessageChannel* channel : too_slow) {
+  for (ClientSession* channel : too_slow) {
     channel->send_error(0, 0, proto::ErrorCode::WrongState,
                         "reporting client reads too slowly: more than " + std::to_string(kMaxSubscriberBacklogBytes) +
                             " bytes queued; disconnecting (resume from the last sequence number seen)");
     unsubscribe(channel);
-    channel->connection().close("reporting client too slow");
+    channel->disconnect("reporting client too slow");
   }
 }
 
-Status ReportingHub::subscribe(net::MessageChannel* channel, uint64_t client_id, std::set<std::string> tenants,
+Status ReportingHub::subscribe(ClientSession* channel, uint64_t client_id, std::set<std::string> tenants,
                                bool interactions, bool agents, std::optional<uint64_t> resume_after) {
   Subscriber s{channel, client_id, std::move(tenants), interactions, agents, committed_seq_, true};
   if (resume_after) {
@@ -57,26 +57,26 @@ Status ReportingHub::subscribe(net::MessageChannel* channel, uint64_t client_id,
                    "resume position " + std::to_string(*resume_after) + " for node " + node_id_ +
                        " is ahead of the event log (last sequence number " + std::to_string(committed_seq_) + ")"};
     }
-    auto first = store_.first_seq();
-    if (!first) return first.error();
-    if (*first > 0 && *resume_after + 1 < *first) {
+    const uint64_t first = store_.first_seq();
+    if (first > 0 && *resume_after + 1 < first) {
       return Error{static_cast<int>(proto::ErrorCode::InvalidAttribute),
                    "resume position " + std::to_string(*resume_after) + " for node " + node_id_ +
-                       " is older than the event log's retention (first sequence number " + std::to_string(*first) + ")"};
+                       " is older than the event log's retention (first sequence number " + std::to_string(first) + ")"};
     }
     s.cursor = *resume_after;
     s.live = s.cursor >= committed_seq_;
   }
+  s.generation = ++next_generation_;
   subscribers_[{channel, client_id}] = std::move(s);
   schedule_pump();
   return {};
 }
 
-void ReportingHub::unsubscribe(net::MessageChannel* channel) {
+void ReportingHub::unsubscribe(ClientSession* channel) {
   subscribers_.erase(subscribers_.lower_bound({channel, 0}), subscribers_.upper_bound({channel, UINT64_MAX}));
 }
 
-void ReportingHub::unsubscribe(net::MessageChannel* channel, uint64_t client_id) { subscribers_.erase({channel, client_id}); }
+void ReportingHub::unsubscribe(ClientSession* channel, uint64_t client_id) { subscribers_.erase({channel, client_id}); }
 
 void ReportingHub::schedule_pump() {
   if (!pump_timer_.active()) pump_timer_.start(0, [this] { pump(); });
@@ -85,30 +85,42 @@ void ReportingHub::schedule_pump() {
 void ReportingHub::pump() {
   bool more = false;
   for (auto& [key, s] : subscribers_) {
-    if (s.live) continue;
-    net::MessageChannel* channel = s.channel;
-    if (channel->connection().queued_bytes() > (4u << 20)) {
+    if (s.live || s.reading) continue;
+    if (s.channel->queued_bytes() > (4u << 20)) {
       more = true;  // let the client read what it has first
       continue;
     }
-    auto events = store_.read_events(s.cursor, kBacklogChunk);
-    if (!events) {
-      channel->send_error(0, s.client_id, proto::ErrorCode::Internal, "reading the event log failed: " + events.error().text);
-      s.live = true;
-      continue;
-    }
-    for (const StoredEvent& e : *events) {
-      auto envelope = wire::verify_envelope(std::span(e.frame).subspan(wire::kFrameHeaderSize));
-      bool agent_class = envelope.ok() && wire::is_agent_event((*envelope)->body_type());
-      send(s, e.seq, e.tenant, agent_class, e.frame);
-    }
-    if (s.cursor >= committed_seq_) {
-      s.live = true;
-    } else {
-      more = true;
-    }
+    s.reading = true;
+    store_.read_events(s.cursor, kBacklogChunk,
+                       [self = std::weak_ptr<ReportingHub*>(self_), key = key, generation = s.generation](
+                           Result<std::vector<StoredEvent>> events) {
+                         if (auto hub = self.lock()) (*hub)->on_backlog(key, generation, std::move(events));
+                       });
   }
   if (more) pump_timer_.start(1, [this] { pump(); });
+}
+
+void ReportingHub::on_backlog(std::pair<ClientSession*, uint64_t> key, uint64_t generation,
+                              Result<std::vector<StoredEvent>> events) {
+  auto it = subscribers_.find(key);
+  if (it == subscribers_.end() || it->second.generation != generation) return;  // unsubscribed meanwhile
+  Subscriber& s = it->second;
+  s.reading = false;
+  if (!events) {
+    s.channel->send_error(0, s.client_id, proto::ErrorCode::Internal, "reading the event log failed: " + events.error().text);
+    s.live = true;
+    return;
+  }
+  for (const StoredEvent& e : *events) {
+    auto envelope = wire::verify_envelope(std::span(e.frame).subspan(wire::kFrameHeaderSize));
+    bool agent_class = envelope.ok() && wire::is_agent_event((*envelope)->body_type());
+    send(s, e.seq, e.tenant, agent_class, e.frame);
+  }
+  if (s.cursor >= committed_seq_) {
+    s.live = true;
+  } else {
+    schedule_pump();
+  }
 }
 
 }  // namespace ix::node

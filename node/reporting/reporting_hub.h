@@ -6,7 +6,8 @@
 // same commit as the state it describes. Only after that commit are the events published to
 // live subscribers; a subscriber that resumes from an older sequence number first reads the
 // backlog from the event log (in chunks, paced by its connection's output queue) and turns live
-// when it has caught up, so it sees every event once, without gap or duplicate.
+// when it has caught up, so it sees every event once, without gap or duplicate. Backlog reads
+// are asynchronous (Store::read_events), one in flight per subscriber.
 // Owned by the node's loop thread.
 #pragma once
 
@@ -22,7 +23,7 @@
 #include "node/agents/agent_registry.h"
 #include "node/model/interaction_registry.h"
 #include "node/store/store.h"
-#include "protocol/net/message_channel.h"
+#include "node/server/client_session.h"
 #include "protocol/net/timer.h"
 #include "protocol/wire/messages.h"
 
@@ -62,22 +63,24 @@ class ReportingHub {
   // all), classes, and the last sequence number the client has seen (0 = from the start of the
   // log; no resume = live only). Events go out with the client's client_id, so one connection
   // (a proxy's) can carry several subscriptions.
-  Status subscribe(net::MessageChannel* channel, uint64_t client_id, std::set<std::string> tenants, bool interactions,
+  Status subscribe(ClientSession* channel, uint64_t client_id, std::set<std::string> tenants, bool interactions,
                    bool agents, std::optional<uint64_t> resume_after);
   // Ends every subscription on the channel, or one client's.
-  void unsubscribe(net::MessageChannel* channel);
-  void unsubscribe(net::MessageChannel* channel, uint64_t client_id);
+  void unsubscribe(ClientSession* channel);
+  void unsubscribe(ClientSession* channel, uint64_t client_id);
   size_t subscribers() const { return subscribers_.size(); }
 
  private:
   struct Subscriber {
-    net::MessageChannel* channel;
+    ClientSession* channel;
     uint64_t client_id;
     std::set<std::string> tenants;
     bool interactions;
     bool agents;
     uint64_t cursor;  // the last seq this subscriber has been sent
     bool live;
+    uint64_t generation = 0;  // tells a read's answer which subscription asked
+    bool reading = false;     // a backlog read is in flight
   };
   template <class Event>
   RecordedEvent stamp(Transaction& transaction, Event event, int64_t now_us);
@@ -85,13 +88,18 @@ class ReportingHub {
   void send(Subscriber& s, uint64_t seq, const std::string& tenant, bool agent_class, std::span<const uint8_t> frame);
   void pump();
   void schedule_pump();
+  void on_backlog(std::pair<ClientSession*, uint64_t> key, uint64_t generation,
+                  Result<std::vector<StoredEvent>> events);
 
   std::string node_id_;
   Store& store_;
   net::Timer pump_timer_;
   uint64_t assigned_seq_ = 0;
   uint64_t committed_seq_ = 0;
-  std::map<std::pair<net::MessageChannel*, uint64_t>, Subscriber> subscribers_;
+  uint64_t next_generation_ = 0;
+  // Backlog reads complete after the hub may be gone; they check this first.
+  std::shared_ptr<ReportingHub*> self_ = std::make_shared<ReportingHub*>(this);
+  std::map<std::pair<ClientSession*, uint64_t>, Subscriber> subscribers_;
 };
 
 template <class Event>

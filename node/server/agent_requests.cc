@@ -1,7 +1,7 @@
-// NodeServer's agent requests: login, logout, ready / not ready, do-not-disturb, media, status,
+// InteractionService's agent requests: login, logout, ready / not ready, do-not-disturb, media, status,
 // and logging out the agents of a desktop that disconnected. Every change is reported on the
 // reporting stream and acknowledged only after its events are committed to the event log.
-#include "node/server/node_server.h"
+#include "node/server/interaction_service.h"
 #include "protocol/wire/client_policy.h"
 #include "protocol/wire/kv.h"
 
@@ -17,20 +17,20 @@ std::unique_ptr<proto::KvListT> copy(const proto::KvList* list) {
 
 }  // namespace
 
-bool NodeServer::check_media(Session& s, const proto::Envelope& e, const std::string& media, const char* what) {
+bool InteractionService::check_media(ClientSession& s, const proto::Envelope& e, const std::string& media, const char* what) {
   if (media.empty()) {
     refuse(s, e, proto::ErrorCode::MissingAttribute, std::string(what) + ".media_type is missing");
     return false;
   }
   if (config_->media_type(media) == nullptr || !pair().serves_media(media)) {
     refuse(s, e, proto::ErrorCode::InvalidAttribute,
-           std::string(what) + ".media_type \"" + media + "\" is not a media type of node pair " + options_.pair_id);
+           std::string(what) + ".media_type \"" + media + "\" is not a media type of node pair " + pair_id_);
     return false;
   }
   return true;
 }
 
-AgentState* NodeServer::owned_agent(Session& s, const proto::Envelope& e, const flatbuffers::String* tenant,
+AgentState* InteractionService::owned_agent(ClientSession& s, const proto::Envelope& e, const flatbuffers::String* tenant,
                                     const flatbuffers::String* agent, const char* what) {
   if (str(agent).empty()) {
     refuse(s, e, proto::ErrorCode::MissingAttribute, std::string(what) + ".agent_id is missing");
@@ -38,11 +38,11 @@ AgentState* NodeServer::owned_agent(Session& s, const proto::Envelope& e, const 
   }
   AgentState* state = agents_.find(agent->str());
   if (state == nullptr || (!str(tenant).empty() && state->tenant != tenant->str())) {
-    refuse(s, e, proto::ErrorCode::UnknownAgent, "agent " + agent->str() + " is not logged in on node pair " + options_.pair_id);
+    refuse(s, e, proto::ErrorCode::UnknownAgent, "agent " + agent->str() + " is not logged in on node pair " + pair_id_);
     return nullptr;
   }
   const AgentOwner me{&s, e.client_id()};
-  if (s.channel.client_type() != proto::ClientType::Proxy &&
+  if (s.client_type() != proto::ClientType::Proxy &&
       std::find(state->owners.begin(), state->owners.end(), me) == state->owners.end()) {
     refuse(s, e, proto::ErrorCode::WrongState, "agent " + agent->str() + " is logged in through another connection");
     return nullptr;
@@ -50,15 +50,15 @@ AgentState* NodeServer::owned_agent(Session& s, const proto::Envelope& e, const 
   return state;
 }
 
-RecordedEvent NodeServer::agent_logout_event(Transaction& t, const AgentState& agent, std::unique_ptr<proto::KvListT> reason) {
+RecordedEvent InteractionService::agent_logout_event(Transaction& t, const AgentState& agent, std::unique_ptr<proto::KvListT> reason) {
   proto::EventAgentLogoutT logout;
   logout.agent_id = agent.agent_id;
   logout.place_id = agent.place_id;
   logout.reason = std::move(reason);
-  return reporting_->record(t, agent, std::move(logout), now_us());
+  return reporting_.record(t, agent, std::move(logout), now_us());
 }
 
-void NodeServer::handle_agent_login(Session& s, const proto::Envelope& e) {
+void InteractionService::handle_agent_login(ClientSession& s, const proto::Envelope& e) {
   const proto::RequestAgentLogin* r = e.body_as_RequestAgentLogin();
   const std::string tenant = str(r->tenant_id()), agent = str(r->agent_id()), place = str(r->place_id());
   for (auto [value, name] : {std::pair{&tenant, "tenant_id"}, std::pair{&agent, "agent_id"}, std::pair{&place, "place_id"}}) {
@@ -66,7 +66,7 @@ void NodeServer::handle_agent_login(Session& s, const proto::Envelope& e) {
   }
   if (!pair().serves_tenant(tenant)) {
     return refuse(s, e, proto::ErrorCode::InvalidAttribute,
-                  "RequestAgentLogin.tenant_id \"" + tenant + "\" is not served by node pair " + options_.pair_id);
+                  "RequestAgentLogin.tenant_id \"" + tenant + "\" is not served by node pair " + pair_id_);
   }
   if (!config_->agents.empty()) {
     auto known = std::find_if(config_->agents.begin(), config_->agents.end(),
@@ -104,9 +104,7 @@ void NodeServer::handle_agent_login(Session& s, const proto::Envelope& e) {
           forced.reason = wire::kv_list({{"reason", "logged in from another connection"}});
           wire::Frame frame = wire::encode_frame(0, 0, forced);
           for (const AgentOwner& owner : existing->owners) {
-            for (auto& [connection, session] : sessions_) {
-              if (session.get() == owner.session) session->channel.send(frame);
-            }
+            if (ClientSession* session = open_session(owner.session)) session->send(std::span<const uint8_t>(frame));
           }
           events.push_back(agent_logout_event(t, *existing, wire::kv_list({{"reason", "forced logout"}})));
           agents_.logout(agent);
@@ -118,7 +116,7 @@ void NodeServer::handle_agent_login(Session& s, const proto::Envelope& e) {
     }
   } else if (agents_.logged_in() >= pair().agent_seats) {
     return refuse(s, e, proto::ErrorCode::NoSeatsAvailable,
-                  "node pair " + options_.pair_id + " has no free agent seat (" + std::to_string(pair().agent_seats) +
+                  "node pair " + pair_id_ + " has no free agent seat (" + std::to_string(pair().agent_seats) +
                       " licensed, all in use); agent " + agent + " cannot log in");
   }
   AgentState& state = agents_.login(tenant, agent, place, me);
@@ -130,11 +128,11 @@ void NodeServer::handle_agent_login(Session& s, const proto::Envelope& e) {
     media.capacity = m->capacity();
     login.media.emplace_back(m->UnPack());
   }
-  events.push_back(reporting_->record(t, state, std::move(login), now_us()));
+  events.push_back(reporting_.record(t, state, std::move(login), now_us()));
   commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_ack(e.ref_id(), e.client_id()));
 }
 
-void NodeServer::handle_agent_logout(Session& s, const proto::Envelope& e) {
+void InteractionService::handle_agent_logout(ClientSession& s, const proto::Envelope& e) {
   const proto::RequestAgentLogout* r = e.body_as_RequestAgentLogout();
   AgentState* agent = owned_agent(s, e, r->tenant_id(), r->agent_id(), "RequestAgentLogout");
   if (agent == nullptr) return;
@@ -144,7 +142,7 @@ void NodeServer::handle_agent_logout(Session& s, const proto::Envelope& e) {
   commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_ack(e.ref_id(), e.client_id()));
 }
 
-void NodeServer::handle_agent_readiness(Session& s, const proto::Envelope& e, bool ready) {
+void InteractionService::handle_agent_readiness(ClientSession& s, const proto::Envelope& e, bool ready) {
   const flatbuffers::String* tenant = ready ? e.body_as_RequestAgentReady()->tenant_id() : e.body_as_RequestAgentNotReady()->tenant_id();
   const flatbuffers::String* agent_id = ready ? e.body_as_RequestAgentReady()->agent_id() : e.body_as_RequestAgentNotReady()->agent_id();
   const std::string media = str(ready ? e.body_as_RequestAgentReady()->media_type() : e.body_as_RequestAgentNotReady()->media_type());
@@ -167,35 +165,35 @@ void NodeServer::handle_agent_readiness(Session& s, const proto::Envelope& e, bo
       changed.agent_id = agent->agent_id;
       changed.media_type = name;
       changed.reason = copy(reason);
-      events.push_back(reporting_->record(t, *agent, std::move(changed), now_us()));
+      events.push_back(reporting_.record(t, *agent, std::move(changed), now_us()));
     } else if (ready) {
       proto::EventAgentReadyT event;
       event.agent_id = agent->agent_id;
       event.media_type = name;
-      events.push_back(reporting_->record(t, *agent, std::move(event), now_us()));
+      events.push_back(reporting_.record(t, *agent, std::move(event), now_us()));
     } else {
       proto::EventAgentNotReadyT event;
       event.agent_id = agent->agent_id;
       event.media_type = name;
       event.reason = copy(reason);
-      events.push_back(reporting_->record(t, *agent, std::move(event), now_us()));
+      events.push_back(reporting_.record(t, *agent, std::move(event), now_us()));
     }
     status.ready = ready;
     status.reason = ready ? nullptr : copy(reason);
   }
   if (events.empty()) {
-    s.channel.send(wire::encode_ack(e.ref_id(), e.client_id()));  // already in that state
+    s.send(wire::encode_ack(e.ref_id(), e.client_id()));  // already in that state
     return;
   }
   commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_ack(e.ref_id(), e.client_id()));
 }
 
-void NodeServer::handle_agent_dnd(Session& s, const proto::Envelope& e) {
+void InteractionService::handle_agent_dnd(ClientSession& s, const proto::Envelope& e) {
   const proto::RequestAgentDoNotDisturb* r = e.body_as_RequestAgentDoNotDisturb();
   AgentState* agent = owned_agent(s, e, r->tenant_id(), r->agent_id(), "RequestAgentDoNotDisturb");
   if (agent == nullptr) return;
   if (agent->do_not_disturb == r->on()) {
-    s.channel.send(wire::encode_ack(e.ref_id(), e.client_id()));
+    s.send(wire::encode_ack(e.ref_id(), e.client_id()));
     return;
   }
   agent->do_not_disturb = r->on();
@@ -204,16 +202,16 @@ void NodeServer::handle_agent_dnd(Session& s, const proto::Envelope& e) {
   if (r->on()) {
     proto::EventDoNotDisturbOnT on;
     on.agent_id = agent->agent_id;
-    events.push_back(reporting_->record(t, *agent, std::move(on), now_us()));
+    events.push_back(reporting_.record(t, *agent, std::move(on), now_us()));
   } else {
     proto::EventDoNotDisturbOffT off;
     off.agent_id = agent->agent_id;
-    events.push_back(reporting_->record(t, *agent, std::move(off), now_us()));
+    events.push_back(reporting_.record(t, *agent, std::move(off), now_us()));
   }
   commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_ack(e.ref_id(), e.client_id()));
 }
 
-void NodeServer::handle_agent_add_media(Session& s, const proto::Envelope& e) {
+void InteractionService::handle_agent_add_media(ClientSession& s, const proto::Envelope& e) {
   const proto::RequestAgentAddMedia* r = e.body_as_RequestAgentAddMedia();
   AgentState* agent = owned_agent(s, e, r->tenant_id(), r->agent_id(), "RequestAgentAddMedia");
   if (agent == nullptr) return;
@@ -228,11 +226,11 @@ void NodeServer::handle_agent_add_media(Session& s, const proto::Envelope& e) {
   proto::EventMediaAddedT added;
   added.agent_id = agent->agent_id;
   added.media.reset(r->media()->UnPack());
-  std::vector<RecordedEvent> events{reporting_->record(t, *agent, std::move(added), now_us())};
+  std::vector<RecordedEvent> events{reporting_.record(t, *agent, std::move(added), now_us())};
   commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_ack(e.ref_id(), e.client_id()));
 }
 
-void NodeServer::handle_agent_remove_media(Session& s, const proto::Envelope& e) {
+void InteractionService::handle_agent_remove_media(ClientSession& s, const proto::Envelope& e) {
   const proto::RequestAgentRemoveMedia* r = e.body_as_RequestAgentRemoveMedia();
   AgentState* agent = owned_agent(s, e, r->tenant_id(), r->agent_id(), "RequestAgentRemoveMedia");
   if (agent == nullptr) return;
@@ -246,11 +244,11 @@ void NodeServer::handle_agent_remove_media(Session& s, const proto::Envelope& e)
   proto::EventMediaRemovedT removed;
   removed.agent_id = agent->agent_id;
   removed.media_type = media;
-  std::vector<RecordedEvent> events{reporting_->record(t, *agent, std::move(removed), now_us())};
+  std::vector<RecordedEvent> events{reporting_.record(t, *agent, std::move(removed), now_us())};
   commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_ack(e.ref_id(), e.client_id()));
 }
 
-void NodeServer::handle_agent_status(Session& s, const proto::Envelope& e) {
+void InteractionService::handle_agent_status(ClientSession& s, const proto::Envelope& e) {
   const proto::RequestAgentStatus* r = e.body_as_RequestAgentStatus();
   proto::EventAgentStatusT status;
   status.tenant_id = str(r->tenant_id());
@@ -269,10 +267,10 @@ void NodeServer::handle_agent_status(Session& s, const proto::Envelope& e) {
       status.media.push_back(std::move(media));
     }
   }
-  s.channel.send(wire::encode_frame(e.ref_id(), e.client_id(), status));
+  s.send(wire::encode_frame(e.ref_id(), e.client_id(), status));
 }
 
-void NodeServer::logout_agents_of(Session* session) {
+void InteractionService::logout_agents_of(ClientSession* session) {
   Transaction t;
   std::vector<RecordedEvent> events;
   for (const std::string& id : agents_.owned_by(session)) {

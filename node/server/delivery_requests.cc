@@ -1,9 +1,9 @@
-// NodeServer's delivery: a routing engine delivers an interaction to an agent (EventInvite), the
+// InteractionService's delivery: a routing engine delivers an interaction to an agent (EventInvite), the
 // agent accepts or rejects it, and two timers guard the agent's side — delivering-timeout for an
 // unanswered invitation and handling-timeout (reset by any request from the handling agent's
 // desktop) for a forgotten one. Either timeout returns the interaction to the queue it came from
 // and tells the desktop with EventRevoked.
-#include "node/server/node_server.h"
+#include "node/server/interaction_service.h"
 #include "protocol/log.h"
 #include "protocol/wire/kv.h"
 
@@ -19,48 +19,47 @@ std::unique_ptr<proto::KvListT> copy_reason(const proto::KvList* reason) {
 
 }  // namespace
 
-void NodeServer::notify_agent(const std::string& agent_id, const wire::Frame& frame) {
+void InteractionService::notify_agent(const std::string& agent_id, const wire::Frame& frame) {
   AgentState* agent = agents_.find(agent_id);
   if (agent == nullptr) return;
   for (const AgentOwner& owner : agent->owners) {
-    for (auto& [connection, session] : sessions_) {
-      if (session.get() != owner.session) continue;
-      // Re-address the frame to the logical client that speaks for this agent.
-      auto envelope = wire::verify_envelope(std::span(frame).subspan(wire::kFrameHeaderSize));
-      if (!envelope.ok()) continue;
-      std::unique_ptr<proto::EnvelopeT> native((*envelope)->UnPack());
-      native->client_id = owner.client_id;
-      session->channel.send(wire::encode_envelope(*native));
-    }
+    ClientSession* session = open_session(owner.session);
+    if (session == nullptr) continue;
+    // Re-address the frame to the logical client that speaks for this agent.
+    auto envelope = wire::verify_envelope(std::span(frame).subspan(wire::kFrameHeaderSize));
+    if (!envelope.ok()) continue;
+    std::unique_ptr<proto::EnvelopeT> native((*envelope)->UnPack());
+    native->client_id = owner.client_id;
+    session->send(wire::encode_envelope(*native));
   }
 }
 
-RecordedEvent NodeServer::taken_from_queue(Transaction& t, const Interaction& interaction, int64_t now) {
+RecordedEvent InteractionService::taken_from_queue(Transaction& t, const Interaction& interaction, int64_t now) {
   proto::EventTakenFromQueueT taken;
   taken.interaction_id = interaction.interaction_id;
   taken.queue = interaction.queue;
-  return reporting_->record(t, interaction, std::move(taken), now);
+  return reporting_.record(t, interaction, std::move(taken), now);
 }
 
-RecordedEvent NodeServer::party_added(Transaction& t, const Interaction& interaction, const std::string& agent,
+RecordedEvent InteractionService::party_added(Transaction& t, const Interaction& interaction, const std::string& agent,
                                       const std::string& place, int64_t now) {
   proto::EventPartyAddedT added;
   added.interaction_id = interaction.interaction_id;
   added.agent_id = agent;
   added.place_id = place;
-  return reporting_->record(t, interaction, std::move(added), now);
+  return reporting_.record(t, interaction, std::move(added), now);
 }
 
-RecordedEvent NodeServer::party_removed(Transaction& t, const Interaction& interaction, const std::string& agent,
+RecordedEvent InteractionService::party_removed(Transaction& t, const Interaction& interaction, const std::string& agent,
                                         const std::string& place, int64_t now) {
   proto::EventPartyRemovedT removed;
   removed.interaction_id = interaction.interaction_id;
   removed.agent_id = agent;
   removed.place_id = place;
-  return reporting_->record(t, interaction, std::move(removed), now);
+  return reporting_.record(t, interaction, std::move(removed), now);
 }
 
-void NodeServer::remove_all_parties(Interaction& interaction, Transaction& t, std::vector<RecordedEvent>& events,
+void InteractionService::remove_all_parties(Interaction& interaction, Transaction& t, std::vector<RecordedEvent>& events,
                                     int64_t now) {
   events.push_back(party_removed(t, interaction, interaction.agent_id, interaction.place_id, now));
   for (const std::string& member : interaction.conference) {
@@ -70,26 +69,26 @@ void NodeServer::remove_all_parties(Interaction& interaction, Transaction& t, st
   unassign(interaction);
 }
 
-void NodeServer::take_out_of_queue(Interaction& interaction, Transaction& t, std::vector<RecordedEvent>& events, int64_t now) {
+void InteractionService::take_out_of_queue(Interaction& interaction, Transaction& t, std::vector<RecordedEvent>& events, int64_t now) {
   if (interaction.state != proto::InteractionState::Queued) return;
   events.push_back(taken_from_queue(t, interaction, now));
   interactions_.take_from_queue(interaction);
 }
 
-void NodeServer::hand_to_agent(Interaction& interaction, const AgentState& agent, Transaction& t,
+void InteractionService::hand_to_agent(Interaction& interaction, const AgentState& agent, Transaction& t,
                                std::vector<RecordedEvent>& events, int64_t now) {
   assign(interaction, agent);
   start_timer(interaction, pair().settings.handling_timeout);
   events.push_back(party_added(t, interaction, interaction.agent_id, interaction.place_id, now));
 }
 
-void NodeServer::assign(Interaction& interaction, const AgentState& agent) {
+void InteractionService::assign(Interaction& interaction, const AgentState& agent) {
   interaction.agent_id = agent.agent_id;
   interaction.place_id = agent.place_id;
   handled_by_[agent.agent_id].insert(interaction.interaction_id);
 }
 
-void NodeServer::unassign(Interaction& interaction) {
+void InteractionService::unassign(Interaction& interaction) {
   cancel_timer(interaction.interaction_id);
   std::vector<std::string> parties = interaction.conference;
   parties.push_back(interaction.agent_id);
@@ -104,30 +103,30 @@ void NodeServer::unassign(Interaction& interaction) {
   interaction.conference.clear();
 }
 
-bool NodeServer::is_party(const Interaction& interaction, const std::string& agent_id) {
+bool InteractionService::is_party(const Interaction& interaction, const std::string& agent_id) {
   return !agent_id.empty() && (interaction.agent_id == agent_id ||
                                std::find(interaction.conference.begin(), interaction.conference.end(), agent_id) !=
                                    interaction.conference.end());
 }
 
-void NodeServer::start_timer(const Interaction& interaction, config::Duration timeout) {
+void InteractionService::start_timer(const Interaction& interaction, config::Duration timeout) {
   cancel_timer(interaction.interaction_id);
   const uint64_t id = ++next_timer_id_;
   timer_of_[interaction.interaction_id] = id;
   timed_[id] = interaction.interaction_id;
-  interaction_timers_.start(id, static_cast<uint64_t>(timeout.count()));
+  interaction_timers_->start(id, static_cast<uint64_t>(timeout.count()));
 }
 
-void NodeServer::cancel_timer(const std::string& interaction_id) {
+void InteractionService::cancel_timer(const std::string& interaction_id) {
   auto it = timer_of_.find(interaction_id);
   if (it == timer_of_.end()) return;
-  interaction_timers_.cancel(it->second);
+  interaction_timers_->cancel(it->second);
   timed_.erase(it->second);
   timer_of_.erase(it);
 }
 
-AgentState* NodeServer::speaking_agent(Session& s, uint64_t client_id) {
-  if (s.channel.client_type() != proto::ClientType::AgentApplication) return nullptr;
+AgentState* InteractionService::speaking_agent(ClientSession& s, uint64_t client_id) {
+  if (s.client_type() != proto::ClientType::AgentApplication) return nullptr;
   AgentState* found = nullptr;
   const AgentOwner me{&s, client_id};
   for (const std::string& id : agents_.owned_by(&s)) {
@@ -139,7 +138,7 @@ AgentState* NodeServer::speaking_agent(Session& s, uint64_t client_id) {
   return found;
 }
 
-void NodeServer::touch_handling(Session& s, uint64_t client_id) {
+void InteractionService::touch_handling(ClientSession& s, uint64_t client_id) {
   const AgentOwner me{&s, client_id};
   for (const std::string& agent_id : agents_.owned_by(&s)) {
     AgentState* agent = agents_.find(agent_id);
@@ -155,7 +154,7 @@ void NodeServer::touch_handling(Session& s, uint64_t client_id) {
   }
 }
 
-void NodeServer::return_to_queue(Interaction& interaction, Transaction& t, std::vector<RecordedEvent>& events,
+void InteractionService::return_to_queue(Interaction& interaction, Transaction& t, std::vector<RecordedEvent>& events,
                                  std::unique_ptr<proto::KvListT> reason, bool invitation) {
   const int64_t now = now_us();
   const std::string agent_id = interaction.agent_id;
@@ -164,7 +163,7 @@ void NodeServer::return_to_queue(Interaction& interaction, Transaction& t, std::
     revoked.interaction_id = interaction.interaction_id;
     revoked.agent_id = agent_id;
     revoked.reason = reason ? std::make_unique<proto::KvListT>(*reason) : nullptr;
-    events.push_back(reporting_->record(t, interaction, std::move(revoked), now));
+    events.push_back(reporting_.record(t, interaction, std::move(revoked), now));
   } else {
     events.push_back(party_removed(t, interaction, agent_id, interaction.place_id, now));
   }
@@ -173,23 +172,23 @@ void NodeServer::return_to_queue(Interaction& interaction, Transaction& t, std::
   proto::EventPlacedInQueueT placed;
   placed.interaction_id = interaction.interaction_id;
   placed.queue = interaction.queue;
-  events.push_back(reporting_->record(t, interaction, std::move(placed), now));
+  events.push_back(reporting_.record(t, interaction, std::move(placed), now));
   persist(t, interaction);
 }
 
-void NodeServer::on_interaction_timer(uint64_t timer_id) {
+void InteractionService::on_interaction_timer(uint64_t timer_id) {
   auto it = timed_.find(timer_id);
   if (it == timed_.end()) return;
   const std::string id = it->second;
   timed_.erase(it);
   timer_of_.erase(id);
   Interaction* interaction = interactions_.find(id);
-  if (interaction == nullptr || interaction->agent_id.empty() || !primary_ || failed_) return;
+  if (interaction == nullptr || interaction->agent_id.empty() || failed_) return;
   const bool invitation = interaction->state == proto::InteractionState::Delivering;
   const std::string agent_id = interaction->agent_id;
   const char* why = invitation ? "delivering-timeout" : "handling-timeout";
   spdlog::info("event=revoked interaction={} agent={} reason={}", id, agent_id, why);
-  metrics_.counter("ix_node_revocations_total", "Interactions taken back from agents by a timeout", {{"reason", why}}).inc();
+  metrics_.revocations(why).inc();
   proto::EventRevokedT revoked;
   revoked.interaction_id = id;
   revoked.agent_id = agent_id;
@@ -203,7 +202,7 @@ void NodeServer::on_interaction_timer(uint64_t timer_id) {
   if (!held_pulls_.empty()) serve_held_pulls();
 }
 
-bool NodeServer::agent_can_take(Session& s, const proto::Envelope& e, const AgentState& agent, const Interaction& interaction) {
+bool InteractionService::agent_can_take(ClientSession& s, const proto::Envelope& e, const AgentState& agent, const Interaction& interaction) {
   auto media = agent.media.find(interaction.media_type);
   if (media == agent.media.end() || !media->second.ready || agent.do_not_disturb) {
     refuse(s, e, proto::ErrorCode::WrongState,
@@ -226,7 +225,7 @@ bool NodeServer::agent_can_take(Session& s, const proto::Envelope& e, const Agen
   return true;
 }
 
-void NodeServer::handle_deliver(Session& s, const proto::Envelope& e) {
+void InteractionService::handle_deliver(ClientSession& s, const proto::Envelope& e) {
   const proto::RequestDeliver* r = e.body_as_RequestDeliver();
   Interaction* interaction = find_interaction(s, e, r->interaction_id(), "RequestDeliver");
   if (interaction == nullptr) return;
@@ -234,7 +233,7 @@ void NodeServer::handle_deliver(Session& s, const proto::Envelope& e) {
   if (agent_id.empty()) return refuse(s, e, proto::ErrorCode::MissingAttribute, "RequestDeliver.agent_id is missing");
   AgentState* agent = agents_.find(agent_id);
   if (agent == nullptr || agent->tenant != interaction->tenant_id) {
-    return refuse(s, e, proto::ErrorCode::UnknownAgent, "agent " + agent_id + " is not logged in on node pair " + options_.pair_id);
+    return refuse(s, e, proto::ErrorCode::UnknownAgent, "agent " + agent_id + " is not logged in on node pair " + pair_id_);
   }
   if (interaction->locked) {
     return refuse(s, e, proto::ErrorCode::InteractionLocked, "interaction " + interaction->interaction_id + " is locked");
@@ -256,7 +255,7 @@ void NodeServer::handle_deliver(Session& s, const proto::Envelope& e) {
   invited.interaction_id = interaction->interaction_id;
   invited.agent_id = agent_id;
   invited.place_id = interaction->place_id;
-  events.push_back(reporting_->record(t, *interaction, std::move(invited), now));
+  events.push_back(reporting_.record(t, *interaction, std::move(invited), now));
   persist(t, *interaction);
   start_timer(*interaction, pair().settings.delivering_timeout);
 
@@ -269,7 +268,7 @@ void NodeServer::handle_deliver(Session& s, const proto::Envelope& e) {
   commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_ack(e.ref_id(), e.client_id()));
 }
 
-void NodeServer::handle_accept(Session& s, const proto::Envelope& e) {
+void InteractionService::handle_accept(ClientSession& s, const proto::Envelope& e) {
   const proto::RequestAccept* r = e.body_as_RequestAccept();
   Interaction* interaction = find_interaction(s, e, r->interaction_id(), "RequestAccept");
   if (interaction == nullptr) return;
@@ -278,14 +277,13 @@ void NodeServer::handle_accept(Session& s, const proto::Envelope& e) {
     // The invitee takes the interaction over from the inviter.
     PendingTransfer done = transfer->second;
     transfers_.erase(transfer);
-    transfer_timers_.cancel(done.ticket);
+    transfer_timers_->cancel(done.ticket);
     AgentState* invitee = agents_.find(done.to);
     if (invitee == nullptr) return refuse(s, e, proto::ErrorCode::UnknownAgent, "agent " + done.to + " is no longer logged in");
     const int64_t now = now_us();
     Transaction t;
     std::vector<RecordedEvent> events;
-    auto inviter = sessions_.find(done.inviter);
-    Session* inviter_session = inviter == sessions_.end() ? nullptr : inviter->second.get();
+    ClientSession* inviter_session = sessions_.contains(done.inviter) ? done.inviter : nullptr;
     if (done.conference) {
       interaction->conference.push_back(done.to);
       handled_by_[done.to].insert(interaction->interaction_id);
@@ -325,7 +323,7 @@ void NodeServer::handle_accept(Session& s, const proto::Envelope& e) {
   commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_ack(e.ref_id(), e.client_id()));
 }
 
-void NodeServer::handle_reject(Session& s, const proto::Envelope& e) {
+void InteractionService::handle_reject(ClientSession& s, const proto::Envelope& e) {
   const proto::RequestReject* r = e.body_as_RequestReject();
   Interaction* interaction = find_interaction(s, e, r->interaction_id(), "RequestReject");
   if (interaction == nullptr) return;
@@ -338,7 +336,7 @@ void NodeServer::handle_reject(Session& s, const proto::Envelope& e) {
     rejected.interaction_id = interaction->interaction_id;
     rejected.agent_id = str(r->agent_id());
     if (r->reason()) rejected.reason.reset(r->reason()->UnPack());
-    std::vector<RecordedEvent> events{reporting_->record(t, *interaction, std::move(rejected), now_us())};
+    std::vector<RecordedEvent> events{reporting_.record(t, *interaction, std::move(rejected), now_us())};
     commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_ack(e.ref_id(), e.client_id()));
     return;
   }
@@ -351,7 +349,7 @@ void NodeServer::handle_reject(Session& s, const proto::Envelope& e) {
   rejected.interaction_id = interaction->interaction_id;
   rejected.agent_id = interaction->agent_id;
   if (r->reason()) rejected.reason.reset(r->reason()->UnPack());
-  std::vector<RecordedEvent> events{reporting_->record(t, *interaction, std::move(rejected), now_us())};
+  std::vector<RecordedEvent> events{reporting_.record(t, *interaction, std::move(rejected), now_us())};
   // Back to the queue it was taken from; the rejection itself was reported above.
   const int64_t now = now_us();
   unassign(*interaction);
@@ -359,12 +357,12 @@ void NodeServer::handle_reject(Session& s, const proto::Envelope& e) {
   proto::EventPlacedInQueueT placed;
   placed.interaction_id = interaction->interaction_id;
   placed.queue = interaction->queue;
-  events.push_back(reporting_->record(t, *interaction, std::move(placed), now));
+  events.push_back(reporting_.record(t, *interaction, std::move(placed), now));
   persist(t, *interaction);
   commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_ack(e.ref_id(), e.client_id()));
 }
 
-void NodeServer::handle_transfer(Session& s, const proto::Envelope& e, bool conference) {
+void InteractionService::handle_transfer(ClientSession& s, const proto::Envelope& e, bool conference) {
   // RequestTransfer and RequestConference carry the same attributes.
   const char* what = conference ? "RequestConference" : "RequestTransfer";
   const flatbuffers::String* interaction_id = conference ? e.body_as_RequestConference()->interaction_id()
@@ -390,20 +388,20 @@ void NodeServer::handle_transfer(Session& s, const proto::Envelope& e, bool conf
   }
   AgentState* target = agents_.find(to);
   if (target == nullptr || target->tenant != interaction->tenant_id) {
-    return refuse(s, e, proto::ErrorCode::UnknownAgent, "agent " + to + " is not logged in on node pair " + options_.pair_id);
+    return refuse(s, e, proto::ErrorCode::UnknownAgent, "agent " + to + " is not logged in on node pair " + pair_id_);
   }
   if (!agent_can_take(s, e, *target, *interaction)) return;
 
-  PendingTransfer transfer{interaction->interaction_id, from, to, ++next_ticket_, s.connection.get(), e.ref_id(), e.client_id(),
+  PendingTransfer transfer{interaction->interaction_id, from, to, ++next_ticket_, &s, e.ref_id(), e.client_id(),
                            conference};
-  transfer_timers_.start(transfer.ticket, static_cast<uint64_t>(pair().settings.delivering_timeout.count()));
+  transfer_timers_->start(transfer.ticket, static_cast<uint64_t>(pair().settings.delivering_timeout.count()));
   transfers_.emplace(interaction->interaction_id, transfer);
   Transaction t;
   proto::EventAgentInvitedT invited;
   invited.interaction_id = interaction->interaction_id;
   invited.agent_id = to;
   invited.place_id = place.empty() ? target->place_id : place;
-  std::vector<RecordedEvent> events{reporting_->record(t, *interaction, std::move(invited), now_us())};
+  std::vector<RecordedEvent> events{reporting_.record(t, *interaction, std::move(invited), now_us())};
   proto::EventInviteT invite;
   invite.interaction = std::make_unique<Interaction>(*interaction);
   invite.agent_id = to;
@@ -414,14 +412,14 @@ void NodeServer::handle_transfer(Session& s, const proto::Envelope& e, bool conf
   commit(nullptr, 0, 0, std::move(t), std::move(events), {});
 }
 
-void NodeServer::fail_transfer(const std::string& interaction_id, const std::string& error, bool revoke_invitee) {
+void InteractionService::fail_transfer(const std::string& interaction_id, const std::string& error, bool revoke_invitee) {
   auto it = transfers_.find(interaction_id);
   if (it == transfers_.end()) return;
   PendingTransfer transfer = it->second;
   transfers_.erase(it);
-  transfer_timers_.cancel(transfer.ticket);
-  if (auto inviter = sessions_.find(transfer.inviter); inviter != sessions_.end()) {
-    inviter->second->channel.send_error(transfer.ref_id, transfer.client_id, proto::ErrorCode::WrongState, error);
+  transfer_timers_->cancel(transfer.ticket);
+  if (sessions_.contains(transfer.inviter)) {
+    transfer.inviter->send_error(transfer.ref_id, transfer.client_id, proto::ErrorCode::WrongState, error);
   }
   if (revoke_invitee) {
     proto::EventRevokedT revoked;
@@ -433,7 +431,7 @@ void NodeServer::fail_transfer(const std::string& interaction_id, const std::str
   }
 }
 
-void NodeServer::handle_leave(Session& s, const proto::Envelope& e) {
+void InteractionService::handle_leave(ClientSession& s, const proto::Envelope& e) {
   const proto::RequestLeaveInteraction* r = e.body_as_RequestLeaveInteraction();
   Interaction* interaction = find_interaction(s, e, r->interaction_id(), "RequestLeaveInteraction");
   if (interaction == nullptr) return;

@@ -1,10 +1,10 @@
-// NodeServer's queries: views compiled from the configuration, find, snapshots (take, page,
+// InteractionService's queries: views compiled from the configuration, find, snapshots (take, page,
 // release, with optional locking), and lock/unlock. Locks and snapshots belong to the client
 // session that made them and are released when it disconnects; they are not persisted, so a
 // failover releases them too.
 #include <algorithm>
 
-#include "node/server/node_server.h"
+#include "node/server/interaction_service.h"
 #include "protocol/log.h"
 
 namespace ix::node {
@@ -23,7 +23,8 @@ bool is_default_order(const std::string& order) {
 
 }  // namespace
 
-Status NodeServer::compile_views(const config::ClusterConfig& config) {
+Result<std::map<std::string, InteractionService::CompiledView>> InteractionService::compile_views(
+    const config::ClusterConfig& config) {
   std::map<std::string, CompiledView> compiled;
   for (const config::View& view : config.views) {
     auto condition = Condition::parse(view.condition);
@@ -32,11 +33,10 @@ Status NodeServer::compile_views(const config::ClusterConfig& config) {
     if (!order) return Error{0, "view \"" + view.id + "\" order: " + order.error().text};
     compiled.emplace(view.id, CompiledView{&view, std::move(*condition), std::move(*order), is_default_order(view.order)});
   }
-  views_ = std::move(compiled);
-  return {};
+  return compiled;
 }
 
-std::vector<Interaction*> NodeServer::select(const std::vector<std::string>& queues, const Condition& condition,
+std::vector<Interaction*> InteractionService::select(const std::vector<std::string>& queues, const Condition& condition,
                                              const Order& order, bool default_order, size_t limit) {
   if (condition.empty() && default_order) return interactions_.peek(queues, limit);  // queue order already
   std::vector<Interaction*> candidates;
@@ -50,7 +50,7 @@ std::vector<Interaction*> NodeServer::select(const std::vector<std::string>& que
   return candidates;
 }
 
-void NodeServer::handle_find(Session& s, const proto::Envelope& e) {
+void InteractionService::handle_find(ClientSession& s, const proto::Envelope& e) {
   const proto::RequestFind* r = e.body_as_RequestFind();
   const std::string tenant = str(r->tenant_id());
   if (tenant.empty()) return refuse(s, e, proto::ErrorCode::MissingAttribute, "RequestFind.tenant_id is missing");
@@ -72,10 +72,10 @@ void NodeServer::handle_find(Session& s, const proto::Envelope& e) {
                     [&](const Interaction* a, const Interaction* b) { return order->less(*a, *b); });
   proto::EventFindResultT reply;
   for (size_t i = 0; i < n; ++i) reply.interactions.push_back(std::make_unique<Interaction>(*found[i]));
-  s.channel.send(wire::encode_frame(e.ref_id(), e.client_id(), reply));
+  s.send(wire::encode_frame(e.ref_id(), e.client_id(), reply));
 }
 
-void NodeServer::handle_take_snapshot(Session& s, const proto::Envelope& e) {
+void InteractionService::handle_take_snapshot(ClientSession& s, const proto::Envelope& e) {
   const proto::RequestTakeSnapshot* r = e.body_as_RequestTakeSnapshot();
   const std::string view_id = str(r->view_id()), text = str(r->condition());
   if (view_id.empty() && text.empty()) {
@@ -122,10 +122,10 @@ void NodeServer::handle_take_snapshot(Session& s, const proto::Envelope& e) {
   reply.snapshot_id = id;
   reply.count = static_cast<uint32_t>(snapshot.ids.size());
   snapshots_.emplace(id, std::move(snapshot));
-  s.channel.send(wire::encode_frame(e.ref_id(), e.client_id(), reply));
+  s.send(wire::encode_frame(e.ref_id(), e.client_id(), reply));
 }
 
-void NodeServer::handle_snapshot_page(Session& s, const proto::Envelope& e) {
+void InteractionService::handle_snapshot_page(ClientSession& s, const proto::Envelope& e) {
   const proto::RequestSnapshotPage* r = e.body_as_RequestSnapshotPage();
   auto it = snapshots_.find(str(r->snapshot_id()));
   if (it == snapshots_.end()) {
@@ -144,10 +144,10 @@ void NodeServer::handle_snapshot_page(Session& s, const proto::Envelope& e) {
       page.interactions.push_back(std::make_unique<Interaction>(*interaction));
     }
   }
-  s.channel.send(wire::encode_frame(e.ref_id(), e.client_id(), page));
+  s.send(wire::encode_frame(e.ref_id(), e.client_id(), page));
 }
 
-void NodeServer::release_snapshot(const std::string& id) {
+void InteractionService::release_snapshot(const std::string& id) {
   auto it = snapshots_.find(id);
   if (it == snapshots_.end()) return;
   for (const std::string& locked : it->second.locked) {
@@ -157,16 +157,16 @@ void NodeServer::release_snapshot(const std::string& id) {
   snapshots_.erase(it);
 }
 
-void NodeServer::handle_release_snapshot(Session& s, const proto::Envelope& e) {
+void InteractionService::handle_release_snapshot(ClientSession& s, const proto::Envelope& e) {
   const std::string id = str(e.body_as_RequestReleaseSnapshot()->snapshot_id());
   if (!snapshots_.contains(id)) {
     return refuse(s, e, proto::ErrorCode::UnknownSnapshot, "snapshot \"" + id + "\" does not exist (or was released)");
   }
   release_snapshot(id);
-  s.channel.send(wire::encode_ack(e.ref_id(), e.client_id()));
+  s.send(wire::encode_ack(e.ref_id(), e.client_id()));
 }
 
-void NodeServer::handle_lock(Session& s, const proto::Envelope& e, bool lock) {
+void InteractionService::handle_lock(ClientSession& s, const proto::Envelope& e, bool lock) {
   const flatbuffers::String* id = lock ? e.body_as_RequestLock()->interaction_id() : e.body_as_RequestUnlock()->interaction_id();
   Interaction* interaction = find_interaction(s, e, id, lock ? "RequestLock" : "RequestUnlock");
   if (interaction == nullptr) return;
@@ -185,7 +185,7 @@ void NodeServer::handle_lock(Session& s, const proto::Envelope& e, bool lock) {
     if (!interaction->locked) {
       return refuse(s, e, proto::ErrorCode::WrongState, "interaction " + interaction->interaction_id + " is not locked");
     }
-    if (owner != lock_owner_.end() && owner->second != &s && s.channel.client_type() != proto::ClientType::Proxy) {
+    if (owner != lock_owner_.end() && owner->second != &s && s.client_type() != proto::ClientType::Proxy) {
       return refuse(s, e, proto::ErrorCode::InteractionLocked,
                     "interaction " + interaction->interaction_id + " is locked by another client");
     }
@@ -193,10 +193,10 @@ void NodeServer::handle_lock(Session& s, const proto::Envelope& e, bool lock) {
     lock_owner_.erase(interaction->interaction_id);
     for (auto& [snapshot_id, snapshot] : snapshots_) std::erase(snapshot.locked, interaction->interaction_id);
   }
-  s.channel.send(wire::encode_ack(e.ref_id(), e.client_id()));
+  s.send(wire::encode_ack(e.ref_id(), e.client_id()));
 }
 
-void NodeServer::release_session_holds(const Session* session) {
+void InteractionService::release_session_holds(const ClientSession* session) {
   std::vector<std::string> owned;
   for (const auto& [id, snapshot] : snapshots_) {
     if (snapshot.owner == session) owned.push_back(id);

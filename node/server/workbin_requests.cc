@@ -1,9 +1,9 @@
-// NodeServer's workbins: an interaction placed in a workbin waits there for a specific agent or
+// InteractionService's workbins: an interaction placed in a workbin waits there for a specific agent or
 // place (per the workbin type's owner) for later processing. Listeners subscribed to a workbin
 // get EventWorkbinChanged when interactions enter or leave it.
 #include <algorithm>
 
-#include "node/server/node_server.h"
+#include "node/server/interaction_service.h"
 
 namespace ix::node {
 
@@ -13,7 +13,7 @@ using wire::str;
 
 }  // namespace
 
-bool NodeServer::workbin_owner(Session& s, const proto::Envelope& e, const std::string& tenant, const std::string& type,
+bool InteractionService::workbin_owner(ClientSession& s, const proto::Envelope& e, const std::string& tenant, const std::string& type,
                                const std::string& agent, const std::string& place, std::string& owner, const char* what) {
   if (type.empty()) {
     refuse(s, e, proto::ErrorCode::MissingAttribute, std::string(what) + ".workbin_type is missing");
@@ -37,34 +37,33 @@ bool NodeServer::workbin_owner(Session& s, const proto::Envelope& e, const std::
   return true;
 }
 
-void NodeServer::notify_workbin(const Interaction& interaction, bool added) {
+void InteractionService::notify_workbin(const Interaction& interaction, bool added) {
   for (const WorkbinListener& l : workbin_listeners_) {
     if (l.workbin_type != interaction.workbin_type || l.owner != interaction.workbin_owner) continue;
-    for (auto& [connection, session] : sessions_) {
-      if (session.get() != l.session) continue;
-      proto::EventWorkbinChangedT changed;
-      changed.workbin_type = interaction.workbin_type;
-      changed.owner_agent_id = interaction.workbin_owner;
-      changed.interaction_id = interaction.interaction_id;
-      changed.added = added;
-      session->channel.send(wire::encode_frame(0, l.client_id, changed));
-    }
+    ClientSession* session = open_session(l.session);
+    if (session == nullptr) continue;
+    proto::EventWorkbinChangedT changed;
+    changed.workbin_type = interaction.workbin_type;
+    changed.owner_agent_id = interaction.workbin_owner;
+    changed.interaction_id = interaction.interaction_id;
+    changed.added = added;
+    session->send(wire::encode_frame(0, l.client_id, changed));
   }
 }
 
-void NodeServer::leave_workbin(Interaction& interaction, Transaction& t, std::vector<RecordedEvent>& events) {
+void InteractionService::leave_workbin(Interaction& interaction, Transaction& t, std::vector<RecordedEvent>& events) {
   if (interaction.state != proto::InteractionState::InWorkbin) return;
   proto::EventTakenFromWorkbinT taken;
   taken.interaction_id = interaction.interaction_id;
   taken.workbin_type = interaction.workbin_type;
   taken.owner_agent_id = interaction.workbin_owner;
-  events.push_back(reporting_->record(t, interaction, std::move(taken), now_us()));
+  events.push_back(reporting_.record(t, interaction, std::move(taken), now_us()));
   notify_workbin(interaction, false);
   interaction.workbin_type.clear();
   interaction.workbin_owner.clear();
 }
 
-void NodeServer::handle_place_in_workbin(Session& s, const proto::Envelope& e) {
+void InteractionService::handle_place_in_workbin(ClientSession& s, const proto::Envelope& e) {
   const proto::RequestPlaceInWorkbin* r = e.body_as_RequestPlaceInWorkbin();
   Interaction* interaction = find_interaction(s, e, r->interaction_id(), "RequestPlaceInWorkbin");
   if (interaction == nullptr) return;
@@ -94,13 +93,13 @@ void NodeServer::handle_place_in_workbin(Session& s, const proto::Envelope& e) {
   placed.workbin_type = interaction->workbin_type;
   placed.owner_agent_id = str(r->owner_agent_id());
   placed.owner_place_id = str(r->owner_place_id());
-  events.push_back(reporting_->record(t, *interaction, std::move(placed), now));
+  events.push_back(reporting_.record(t, *interaction, std::move(placed), now));
   persist(t, *interaction);
   notify_workbin(*interaction, true);
   commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_ack(e.ref_id(), e.client_id()));
 }
 
-void NodeServer::handle_workbin_content(Session& s, const proto::Envelope& e) {
+void InteractionService::handle_workbin_content(ClientSession& s, const proto::Envelope& e) {
   const proto::RequestWorkbinContent* r = e.body_as_RequestWorkbinContent();
   std::string owner;
   const std::string type = str(r->workbin_type());
@@ -120,10 +119,10 @@ void NodeServer::handle_workbin_content(Session& s, const proto::Envelope& e) {
   reply.owner_agent_id = str(r->owner_agent_id());
   reply.owner_place_id = str(r->owner_place_id());
   for (const Interaction* i : content) reply.interactions.push_back(std::make_unique<Interaction>(*i));
-  s.channel.send(wire::encode_frame(e.ref_id(), e.client_id(), reply));
+  s.send(wire::encode_frame(e.ref_id(), e.client_id(), reply));
 }
 
-void NodeServer::handle_workbin_subscribe(Session& s, const proto::Envelope& e) {
+void InteractionService::handle_workbin_subscribe(ClientSession& s, const proto::Envelope& e) {
   const proto::RequestWorkbinSubscribe* r = e.body_as_RequestWorkbinSubscribe();
   std::string owner;
   const std::string type = str(r->workbin_type());
@@ -143,10 +142,10 @@ void NodeServer::handle_workbin_subscribe(Session& s, const proto::Envelope& e) 
     }
     std::erase_if(workbin_listeners_, same);
   }
-  s.channel.send(wire::encode_ack(e.ref_id(), e.client_id()));
+  s.send(wire::encode_ack(e.ref_id(), e.client_id()));
 }
 
-void NodeServer::pull_from_workbin(Session& s, const proto::Envelope& e) {
+void InteractionService::pull_from_workbin(ClientSession& s, const proto::Envelope& e) {
   const proto::RequestPull* r = e.body_as_RequestPull();
   std::string owner;
   const std::string type = str(r->workbin_type());
@@ -177,7 +176,7 @@ void NodeServer::pull_from_workbin(Session& s, const proto::Envelope& e) {
   }
   wire::Frame frame = wire::encode_frame(e.ref_id(), e.client_id(), reply);
   if (events.empty()) {
-    s.channel.send(frame);
+    s.send(frame);
     return;
   }
   commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), std::move(frame));

@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <chrono>
 
 namespace ix::node {
@@ -129,10 +130,17 @@ Status migrate(sqlite3* db, const std::string& path) {
   return {};
 }
 
+bool trims(const Transaction& t) {
+  for (const Mutation& m : t.mutations) {
+    if (std::holds_alternative<TrimEvents>(m)) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::open(uv_loop_t* loop, SqliteOptions options) {
-  std::unique_ptr<SqliteStore> store(new SqliteStore(loop, std::move(options)));
+  std::unique_ptr<SqliteStore> store(new SqliteStore(std::move(options)));
   auto writer = open_connection(store->options_);
   if (!writer) return writer.error();
   store->writer_ = *writer;
@@ -140,33 +148,33 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(uv_loop_t* loop, SqliteOp
   auto reader = open_connection(store->options_);
   if (!reader) return reader.error();
   store->reader_ = *reader;
+  store->refresh_first_seq();
 
-  store->async_ = new uv_async_t;
-  uv_async_init(loop, store->async_, [](uv_async_t* a) { static_cast<SqliteStore*>(a->data)->deliver_completions(); });
-  store->async_->data = store.get();
-  store->thread_ = std::thread([s = store.get()] { s->writer_main(); });
+  store->mailbox_ = LoopMailbox::create(loop);
+  store->writer_thread_ = std::thread([s = store.get()] { s->writer_main(); });
+  store->reader_thread_ = std::thread([s = store.get()] { s->reader_main(); });
   return store;
 }
 
-SqliteStore::~SqliteStore() { close(); }
-
-void SqliteStore::close() {
-  if (thread_.joinable()) {
-    {
-      std::lock_guard lock(mutex_);
-      stopping_ = true;
-    }
-    wake_.notify_one();
-    thread_.join();
-    deliver_completions();  // the last batches, on this (the loop's) thread
-  }
-  if (async_ != nullptr) {
-    uv_close(reinterpret_cast<uv_handle_t*>(async_), [](uv_handle_t* h) { delete reinterpret_cast<uv_async_t*>(h); });
-    async_ = nullptr;
-  }
+SqliteStore::~SqliteStore() {
+  close();
   sqlite3_close(reader_);
   sqlite3_close(writer_);
-  reader_ = writer_ = nullptr;
+}
+
+void SqliteStore::close() {
+  if (mailbox_ == nullptr) return;
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  reader_wake_.notify_one();
+  // Both threads finish what is queued; its completions reach the loop on its next turn.
+  writer_thread_.join();
+  reader_thread_.join();
+  mailbox_->close();
+  mailbox_ = nullptr;
 }
 
 void SqliteStore::commit(Transaction transaction, CommitCallback done) {
@@ -175,6 +183,14 @@ void SqliteStore::commit(Transaction transaction, CommitCallback done) {
     queue_.push_back({std::move(transaction), std::move(done), {}});
   }
   wake_.notify_one();
+}
+
+void SqliteStore::read_events(uint64_t after_seq, size_t limit, ReadCallback done) {
+  {
+    std::lock_guard lock(mutex_);
+    reads_.push_back({after_seq, limit, std::move(done)});
+  }
+  reader_wake_.notify_one();
 }
 
 void SqliteStore::writer_main() {
@@ -192,14 +208,45 @@ void SqliteStore::writer_main() {
     }
     auto started = std::chrono::steady_clock::now();
     Status result = apply(batch);
+    // Only an empty log's first append or a trim moves the first seq.
+    const bool moves_first =
+        first_seq_.load() == 0 || std::any_of(batch.begin(), batch.end(), [](const Pending& p) { return trims(p.transaction); });
+    if (result && moves_first) refresh_first_seq();
     for (Pending& p : batch) p.result = result;
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    {
-      std::lock_guard lock(mutex_);
-      completed_.push_back({std::move(batch), seconds});
-    }
-    uv_async_send(async_);
+    mailbox_->post([counters = counters_, batch = std::move(batch), seconds]() mutable {
+      ++counters->stats.batches;
+      counters->stats.transactions += batch.size();
+      counters->stats.last_batch_size = batch.size();
+      counters->stats.last_batch_seconds = seconds;
+      if (counters->observer) counters->observer(batch.size(), seconds);
+      for (Pending& p : batch) {
+        if (p.done) p.done(p.result);
+      }
+    });
   }
+}
+
+void SqliteStore::reader_main() {
+  for (;;) {
+    PendingRead pending;
+    {
+      std::unique_lock lock(mutex_);
+      reader_wake_.wait(lock, [this] { return stopping_ || !reads_.empty(); });
+      if (reads_.empty() && stopping_) return;
+      pending = std::move(reads_.front());
+      reads_.pop_front();
+    }
+    auto events = read(pending.after_seq, pending.limit);
+    mailbox_->post([done = std::move(pending.done), events = std::move(events)]() mutable {
+      if (done) done(std::move(events));
+    });
+  }
+}
+
+void SqliteStore::refresh_first_seq() {
+  Statement read(writer_, "SELECT COALESCE(MIN(seq), 0) FROM event_log");
+  if (read.ok() && read.step_row()) first_seq_.store(static_cast<uint64_t>(read.integer(0)));
 }
 
 Status SqliteStore::apply(std::vector<Pending>& batch) {
@@ -252,25 +299,8 @@ Status SqliteStore::apply(std::vector<Pending>& batch) {
   return {};
 }
 
-void SqliteStore::deliver_completions() {
-  std::deque<Completed> done;
-  {
-    std::lock_guard lock(mutex_);
-    done.swap(completed_);
-  }
-  for (Completed& c : done) {
-    ++stats_.batches;
-    stats_.transactions += c.items.size();
-    stats_.last_batch_size = c.items.size();
-    stats_.last_batch_seconds = c.seconds;
-    if (observer_) observer_(c.items.size(), c.seconds);
-    for (Pending& p : c.items) {
-      if (p.done) p.done(p.result);
-    }
-  }
-}
-
 Result<LoadedState> SqliteStore::load() {
+  std::lock_guard lock(reader_mutex_);
   LoadedState state;
   Statement interactions(reader_, "SELECT id, tenant, state, data FROM interactions ORDER BY id");
   if (!interactions.ok()) return sqlite_error(reader_, "loading interactions");
@@ -287,7 +317,8 @@ Result<LoadedState> SqliteStore::load() {
   return state;
 }
 
-Result<std::vector<StoredEvent>> SqliteStore::read_events(uint64_t after_seq, size_t limit) {
+Result<std::vector<StoredEvent>> SqliteStore::read(uint64_t after_seq, size_t limit) {
+  std::lock_guard lock(reader_mutex_);
   Statement read(reader_, "SELECT seq, timestamp_us, tenant, frame FROM event_log WHERE seq > ? ORDER BY seq LIMIT ?");
   if (!read.ok()) return sqlite_error(reader_, "reading the event log");
   read.bind(1, static_cast<int64_t>(after_seq));
@@ -297,12 +328,6 @@ Result<std::vector<StoredEvent>> SqliteStore::read_events(uint64_t after_seq, si
     out.push_back({static_cast<uint64_t>(read.integer(0)), read.integer(1), read.text(2), read.blob(3)});
   }
   return out;
-}
-
-Result<uint64_t> SqliteStore::first_seq() {
-  Statement read(reader_, "SELECT COALESCE(MIN(seq), 0) FROM event_log");
-  if (!read.ok() || !read.step_row()) return sqlite_error(reader_, "reading the event log");
-  return static_cast<uint64_t>(read.integer(0));
 }
 
 }  // namespace ix::node

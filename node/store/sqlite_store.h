@@ -2,19 +2,23 @@
 //
 // A writer thread owns one connection and commits everything queued since its last commit in
 // one transaction (group commit), with synchronous=FULL so that a completed commit survives a
-// power cut; completions return to the loop thread through a uv_async handle. The loop thread
-// reads (start-up load, reporting backlog) through a second connection, which WAL lets run
-// beside the writer. The schema carries a version and migrates forward on open.
+// power cut. A reader thread owns a second connection, which WAL lets run beside the writer, and
+// serves read_events() off the loop; load() at start-up uses the same connection under a mutex.
+// Completions and reads return to the loop thread through a LoopMailbox, which also carries
+// what is still in flight at close() to the next loop turn. The schema carries a version and
+// migrates forward on open. The loop thread calls every public method.
 #pragma once
 
 #include <uv.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <memory>
 #include <mutex>
 #include <thread>
 
+#include "node/store/loop_mailbox.h"
 #include "node/store/store.h"
 
 struct sqlite3;
@@ -39,12 +43,12 @@ class SqliteStore final : public Store {
 
   Result<LoadedState> load() override;
   void commit(Transaction transaction, CommitCallback done) override;
-  Result<std::vector<StoredEvent>> read_events(uint64_t after_seq, size_t limit) override;
-  Result<uint64_t> first_seq() override;
-  void set_batch_observer(BatchObserver observer) override { observer_ = std::move(observer); }
+  void read_events(uint64_t after_seq, size_t limit, ReadCallback done) override;
+  uint64_t first_seq() const override { return first_seq_.load(); }
+  void set_batch_observer(BatchObserver observer) override { counters_->observer = std::move(observer); }
   void close() override;
 
-  const CommitStats& stats() const { return stats_; }
+  const CommitStats& stats() const { return counters_->stats; }
 
  private:
   struct Pending {
@@ -52,31 +56,42 @@ class SqliteStore final : public Store {
     CommitCallback done;
     Status result;
   };
-  struct Completed {
-    std::vector<Pending> items;
-    double seconds = 0;
+  struct PendingRead {
+    uint64_t after_seq;
+    size_t limit;
+    ReadCallback done;
+  };
+  // What completions update on the loop thread; shared with them so that completions delivered
+  // after the store is gone (close() then destruction) still have it.
+  struct Counters {
+    BatchObserver observer;
+    CommitStats stats;
   };
 
-  SqliteStore(uv_loop_t* loop, SqliteOptions options) : loop_(loop), options_(std::move(options)) {}
+  SqliteStore(SqliteOptions options) : options_(std::move(options)) {}
   void writer_main();
+  void reader_main();
   Status apply(std::vector<Pending>& batch);
-  void deliver_completions();
+  Result<std::vector<StoredEvent>> read(uint64_t after_seq, size_t limit);
+  // Writer thread, after a commit: the smallest seq left in the log.
+  void refresh_first_seq();
 
-  uv_loop_t* loop_;
   SqliteOptions options_;
-  sqlite3* reader_ = nullptr;
-  sqlite3* writer_ = nullptr;
-  uv_async_t* async_ = nullptr;  // freed in its close callback
+  sqlite3* writer_ = nullptr;  // the writer thread's (open and migrate use it before it starts)
+  sqlite3* reader_ = nullptr;  // the reader thread's, and load()'s, under reader_mutex_
+  std::mutex reader_mutex_;
+  LoopMailbox* mailbox_ = nullptr;  // frees itself after close()
+  std::shared_ptr<Counters> counters_ = std::make_shared<Counters>();
+  std::atomic<uint64_t> first_seq_{0};
 
   std::mutex mutex_;
-  std::condition_variable wake_;
+  std::condition_variable wake_;         // the writer's
+  std::condition_variable reader_wake_;  // the reader's
   std::deque<Pending> queue_;
-  std::deque<Completed> completed_;
+  std::deque<PendingRead> reads_;
   bool stopping_ = false;
-  std::thread thread_;
-
-  BatchObserver observer_;
-  CommitStats stats_;
+  std::thread writer_thread_;
+  std::thread reader_thread_;
 };
 
 }  // namespace ix::node

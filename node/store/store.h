@@ -4,7 +4,11 @@
 //
 // Writes are asynchronous and grouped: the loop thread hands over a Transaction and gets its
 // completion back on the loop thread once the batch that contains it is durably committed
-// (group commit). Reads for start-up and for the reporting backlog are synchronous.
+// (group commit). Reads of the event log (the reporting backlog) are asynchronous too: nothing
+// reads the database on the loop thread except load() at start-up. Every callback runs on the
+// loop thread on a later loop turn, never inside the call that queued it (close() included).
+// Implementations: SqliteStore (node/store/sqlite_store.h), MemoryStore (memory_store.h, for
+// in-process tests); make_store() (store_factory.h) picks one from the configuration.
 #pragma once
 
 #include <cstdint>
@@ -75,6 +79,7 @@ struct CommitStats {
 class Store {
  public:
   using CommitCallback = std::function<void(const Status&)>;
+  using ReadCallback = std::function<void(Result<std::vector<StoredEvent>>)>;
   // Observes every committed batch (size, seconds) on the loop thread, for metrics.
   using BatchObserver = std::function<void(size_t transactions, double seconds)>;
 
@@ -83,12 +88,15 @@ class Store {
   virtual Result<LoadedState> load() = 0;
   // Queues a transaction; done runs on the loop thread after it is committed (or failed).
   virtual void commit(Transaction transaction, CommitCallback done) = 0;
-  // Events with seq > after_seq, oldest first, at most limit of them.
-  virtual Result<std::vector<StoredEvent>> read_events(uint64_t after_seq, size_t limit) = 0;
-  // The smallest seq still in the event log (0 when empty).
-  virtual Result<uint64_t> first_seq() = 0;
+  // Reads the events with seq > after_seq, oldest first, at most limit of them; done runs on the
+  // loop thread. Reads see every transaction whose commit has completed.
+  virtual void read_events(uint64_t after_seq, size_t limit, ReadCallback done) = 0;
+  // The smallest seq still in the event log (0 when empty), as of the last completed commit;
+  // kept in memory, so it costs no read.
+  virtual uint64_t first_seq() const = 0;
   virtual void set_batch_observer(BatchObserver observer) = 0;
-  // Waits for every queued transaction and stops the writer thread.
+  // Stops taking work. Transactions and reads already queued still finish, and their callbacks
+  // run on a later loop turn (never inside close()); close() is idempotent.
   virtual void close() = 0;
 };
 

@@ -1,0 +1,346 @@
+// InteractionService's interaction requests: submit, get and change properties, place in a
+// queue, stop processing, pull (with held pulls that wait for an interaction to arrive), and
+// reporting subscriptions.
+#include <algorithm>
+
+#include "node/server/interaction_service.h"
+#include "protocol/log.h"
+#include "protocol/wire/interaction_id.h"
+#include "protocol/wire/kv.h"
+
+namespace ix::node {
+
+namespace {
+
+constexpr uint32_t kMaxPullCount = 1000;
+
+using wire::str;
+
+}  // namespace
+
+Interaction* InteractionService::find_interaction(ClientSession& s, const proto::Envelope& e, const flatbuffers::String* id,
+                                          const char* what) {
+  if (id == nullptr || id->size() == 0) {
+    refuse(s, e, proto::ErrorCode::MissingAttribute, std::string(what) + ".interaction_id is missing");
+    return nullptr;
+  }
+  Interaction* interaction = interactions_.find(id->str());
+  if (interaction == nullptr) {
+    refuse(s, e, proto::ErrorCode::UnknownInteraction,
+           "interaction " + id->str() + " does not exist on node pair " + pair_id_);
+  }
+  return interaction;
+}
+
+void InteractionService::handle_submit(ClientSession& s, const proto::Envelope& e) {
+  const proto::RequestSubmit* r = e.body_as_RequestSubmit();
+  const std::string tenant = str(r->tenant_id()), media = str(r->media_type()), queue = str(r->queue());
+  for (auto [value, name] : {std::pair{&tenant, "tenant_id"}, std::pair{&media, "media_type"}, std::pair{&queue, "queue"}}) {
+    if (value->empty()) return refuse(s, e, proto::ErrorCode::MissingAttribute, std::string("RequestSubmit.") + name + " is missing");
+  }
+  if (!pair().serves_tenant(tenant)) {
+    return refuse(s, e, proto::ErrorCode::InvalidAttribute,
+                  "RequestSubmit.tenant_id \"" + tenant + "\" is not served by node pair " + pair_id_);
+  }
+  const config::MediaType* media_type = config_->media_type(media);
+  if (media_type == nullptr) {
+    return refuse(s, e, proto::ErrorCode::InvalidAttribute, "RequestSubmit.media_type \"" + media + "\" is not a configured media type");
+  }
+  if (!pair().serves_media(media)) {
+    return refuse(s, e, proto::ErrorCode::InvalidAttribute,
+                  "RequestSubmit.media_type \"" + media + "\" is not served by node pair " + pair_id_);
+  }
+  auto q = std::find_if(config_->queues.begin(), config_->queues.end(), [&](const config::Queue& c) { return c.id == queue; });
+  if (q == config_->queues.end() || q->tenant != tenant) {
+    return refuse(s, e, proto::ErrorCode::UnknownQueue, "RequestSubmit.queue \"" + queue + "\" is not a queue of tenant " + tenant);
+  }
+  std::string id = str(r->interaction_id());
+  const bool generated = id.empty();
+  if (generated) {
+    id = wire::make_cluster_id(pair().tag, ++interaction_counter_);
+  } else if (wire::cluster_id_tag(id)) {
+    return refuse(s, e, proto::ErrorCode::InvalidAttribute,
+                  "RequestSubmit.interaction_id \"" + id + "\" has the form of a cluster-generated ID (<tag>-<16 hex digits>); choose another");
+  } else if (interactions_.find(id) != nullptr) {
+    return refuse(s, e, proto::ErrorCode::DuplicateInteractionId, "interaction " + id + " already exists on node pair " + pair_id_);
+  }
+
+  auto interaction = std::make_unique<Interaction>();
+  interaction->interaction_id = id;
+  interaction->tenant_id = tenant;
+  interaction->media_type = media;
+  interaction->interaction_type = str(r->interaction_type());
+  interaction->interaction_subtype = str(r->interaction_subtype());
+  interaction->parent_id = str(r->parent_id());
+  interaction->priority = r->priority();
+  interaction->node_id = pair_id_;
+  interaction->submitted_at_us = now_us();
+  if (r->user_data()) interaction->user_data.reset(r->user_data()->UnPack());
+  Interaction& stored = *interaction;
+  interactions_.put(std::move(interaction));
+  // An agent's own submit (an outbound e-mail, say) starts in the agent's hands; anything else
+  // waits in its queue.
+  AgentState* agent = speaking_agent(s, e.client_id());
+  Transaction t;
+  std::vector<RecordedEvent> events;
+  proto::EventInteractionSubmittedT submitted;
+  submitted.interaction = std::make_unique<Interaction>(stored);
+  events.push_back(reporting_.record(t, stored, std::move(submitted), stored.submitted_at_us));
+  if (agent != nullptr) {
+    stored.queue = queue;  // where it goes back to if the agent lets go of it
+    stored.state = proto::InteractionState::Handling;
+    hand_to_agent(stored, *agent, t, events, stored.submitted_at_us);
+  } else {
+    interactions_.place_in_queue(stored, queue, stored.submitted_at_us);
+    proto::EventPlacedInQueueT placed;
+    placed.interaction_id = id;
+    placed.queue = queue;
+    events.push_back(reporting_.record(t, stored, std::move(placed), stored.submitted_at_us));
+  }
+  persist(t, stored);
+  if (generated) t.mutations.push_back(SetCounter{kInteractionCounter, interaction_counter_});
+
+  proto::EventSubmittedT reply;
+  reply.interaction_id = id;
+  reply.node_id = pair_id_;
+  commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_frame(e.ref_id(), e.client_id(), reply));
+}
+
+void InteractionService::handle_get_properties(ClientSession& s, const proto::Envelope& e) {
+  const proto::RequestGetProperties* r = e.body_as_RequestGetProperties();
+  Interaction* interaction = find_interaction(s, e, r->interaction_id(), "RequestGetProperties");
+  if (interaction == nullptr) return;
+  proto::EventPropertiesT reply;
+  reply.interaction = std::make_unique<Interaction>(*interaction);
+  if (r->keys() && r->keys()->size() > 0 && reply.interaction->user_data) {
+    auto& pairs = reply.interaction->user_data->pairs;
+    std::erase_if(pairs, [&](const std::unique_ptr<proto::KvPairT>& p) {
+      return std::none_of(r->keys()->begin(), r->keys()->end(), [&](const flatbuffers::String* k) { return k->str() == p->key; });
+    });
+  }
+  s.send(wire::encode_frame(e.ref_id(), e.client_id(), reply));
+}
+
+void InteractionService::handle_change_properties(ClientSession& s, const proto::Envelope& e) {
+  const proto::RequestChangeProperties* r = e.body_as_RequestChangeProperties();
+  Interaction* interaction = find_interaction(s, e, r->interaction_id(), "RequestChangeProperties");
+  if (interaction == nullptr) return;
+  if (!interaction->user_data) interaction->user_data = std::make_unique<proto::KvListT>();
+  proto::KvListT& data = *interaction->user_data;
+  auto has = [&](const std::string& key) {
+    return std::any_of(data.pairs.begin(), data.pairs.end(), [&](const auto& p) { return p->key == key; });
+  };
+  // Validate everything first: a refused request changes nothing.
+  if (r->changed() && r->changed()->pairs()) {
+    for (const proto::KvPair* p : *r->changed()->pairs()) {
+      if (!has(p->key()->str())) {
+        return refuse(s, e, proto::ErrorCode::InvalidAttribute,
+                      "RequestChangeProperties.changed: property \"" + p->key()->str() + "\" does not exist (use added)");
+      }
+    }
+  }
+  if (r->added() && r->added()->pairs()) {
+    for (const proto::KvPair* p : *r->added()->pairs()) {
+      if (has(p->key()->str())) {
+        return refuse(s, e, proto::ErrorCode::InvalidAttribute,
+                      "RequestChangeProperties.added: property \"" + p->key()->str() + "\" already exists (use changed)");
+      }
+    }
+  }
+  if (r->deleted()) {
+    for (const flatbuffers::String* key : *r->deleted()) {
+      if (!has(key->str())) {
+        return refuse(s, e, proto::ErrorCode::InvalidAttribute,
+                      "RequestChangeProperties.deleted: property \"" + key->str() + "\" does not exist");
+      }
+    }
+  }
+  proto::EventPropertiesChangedT changed;
+  changed.interaction_id = interaction->interaction_id;
+  auto replace_or_add = [&](const proto::KvPair* incoming) {
+    std::unique_ptr<proto::KvPairT> native(incoming->UnPack());
+    std::erase_if(data.pairs, [&](const auto& p) { return p->key == native->key; });
+    data.pairs.push_back(std::move(native));
+  };
+  if (r->changed() && r->changed()->pairs()) {
+    for (const proto::KvPair* p : *r->changed()->pairs()) replace_or_add(p);
+    changed.changed.reset(r->changed()->UnPack());
+  }
+  if (r->added() && r->added()->pairs()) {
+    for (const proto::KvPair* p : *r->added()->pairs()) replace_or_add(p);
+    changed.added.reset(r->added()->UnPack());
+  }
+  if (r->deleted()) {
+    for (const flatbuffers::String* key : *r->deleted()) {
+      std::erase_if(data.pairs, [&](const auto& p) { return p->key == key->str(); });
+      changed.deleted.push_back(key->str());
+    }
+  }
+  Transaction t;
+  persist(t, *interaction);
+  std::vector<RecordedEvent> events{reporting_.record(t, *interaction, std::move(changed), now_us())};
+  commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_ack(e.ref_id(), e.client_id()));
+}
+
+void InteractionService::handle_place_in_queue(ClientSession& s, const proto::Envelope& e) {
+  const proto::RequestPlaceInQueue* r = e.body_as_RequestPlaceInQueue();
+  Interaction* interaction = find_interaction(s, e, r->interaction_id(), "RequestPlaceInQueue");
+  if (interaction == nullptr) return;
+  const std::string queue = str(r->queue());
+  if (queue.empty()) return refuse(s, e, proto::ErrorCode::MissingAttribute, "RequestPlaceInQueue.queue is missing");
+  auto q = std::find_if(config_->queues.begin(), config_->queues.end(), [&](const config::Queue& c) { return c.id == queue; });
+  if (q == config_->queues.end() || q->tenant != interaction->tenant_id) {
+    return refuse(s, e, proto::ErrorCode::UnknownQueue,
+                  "RequestPlaceInQueue.queue \"" + queue + "\" is not a queue of tenant " + interaction->tenant_id);
+  }
+  if (interaction->locked) {
+    return refuse(s, e, proto::ErrorCode::InteractionLocked, "interaction " + interaction->interaction_id + " is locked");
+  }
+  const int64_t now = now_us();
+  const std::string previous_queue = interaction->queue;
+  Transaction t;
+  std::vector<RecordedEvent> events;
+  if (interaction->state == proto::InteractionState::Queued) {
+    events.push_back(taken_from_queue(t, *interaction, now));
+  } else if (!interaction->agent_id.empty()) {
+    remove_all_parties(*interaction, t, events, now);
+  }
+  leave_workbin(*interaction, t, events);
+  interactions_.place_in_queue(*interaction, queue, now);
+  proto::EventPlacedInQueueT placed;
+  placed.interaction_id = interaction->interaction_id;
+  placed.queue = queue;
+  placed.previous_queue = previous_queue;
+  events.push_back(reporting_.record(t, *interaction, std::move(placed), now));
+  persist(t, *interaction);
+  commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_ack(e.ref_id(), e.client_id()));
+}
+
+void InteractionService::handle_stop_processing(ClientSession& s, const proto::Envelope& e) {
+  const proto::RequestStopProcessing* r = e.body_as_RequestStopProcessing();
+  Interaction* interaction = find_interaction(s, e, r->interaction_id(), "RequestStopProcessing");
+  if (interaction == nullptr) return;
+  const int64_t now = now_us();
+  const std::string id = interaction->interaction_id;
+  Transaction t;
+  std::vector<RecordedEvent> events;
+  if (interaction->state == proto::InteractionState::Queued) events.push_back(taken_from_queue(t, *interaction, now));
+  if (!interaction->agent_id.empty()) {
+    // The parties' desktops learn that the interaction is gone (unless they stopped it).
+    std::vector<std::string> parties = interaction->conference;
+    parties.push_back(interaction->agent_id);
+    for (const std::string& party : parties) {
+      if (party == str(r->agent_id())) continue;
+      proto::EventRevokedT revoked;
+      revoked.interaction_id = id;
+      revoked.agent_id = party;
+      revoked.reason = wire::kv_list({{"reason", "processing stopped"}});
+      notify_agent(party, wire::encode_frame(0, 0, revoked));
+    }
+    remove_all_parties(*interaction, t, events, now);
+  }
+  if (transfers_.contains(id)) fail_transfer(id, "interaction " + id + " was stopped during its transfer", true);
+  leave_workbin(*interaction, t, events);
+  proto::EventProcessingStoppedT stopped;
+  stopped.interaction_id = id;
+  if (r->reason()) stopped.reason.reset(r->reason()->UnPack());
+  events.push_back(reporting_.record(t, *interaction, std::move(stopped), now));
+  interactions_.remove(id);
+  t.mutations.push_back(DeleteInteraction{id});
+  commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_ack(e.ref_id(), e.client_id()));
+}
+
+void InteractionService::handle_pull(ClientSession& s, const proto::Envelope& e) {
+  const proto::RequestPull* r = e.body_as_RequestPull();
+  const std::string view = str(r->view_id()), queue = str(r->queue()), workbin = str(r->workbin_type());
+  if (static_cast<int>(!view.empty()) + static_cast<int>(!queue.empty()) + static_cast<int>(!workbin.empty()) != 1) {
+    return refuse(s, e, proto::ErrorCode::MissingAttribute, "RequestPull needs exactly one of view_id, queue and workbin_type");
+  }
+  if (r->count() == 0 || r->count() > kMaxPullCount) {
+    return refuse(s, e, proto::ErrorCode::InvalidAttribute,
+                  "RequestPull.count " + std::to_string(r->count()) + " is out of range 1.." + std::to_string(kMaxPullCount));
+  }
+  if (!workbin.empty()) return pull_from_workbin(s, e);
+  std::vector<std::string> queues;
+  const CompiledView* compiled = nullptr;
+  if (!queue.empty()) {
+    auto q = std::find_if(config_->queues.begin(), config_->queues.end(), [&](const config::Queue& c) { return c.id == queue; });
+    if (q == config_->queues.end()) return refuse(s, e, proto::ErrorCode::UnknownQueue, "RequestPull.queue \"" + queue + "\" does not exist");
+    queues.push_back(queue);
+  } else {
+    auto v = views_.find(view);
+    if (v == views_.end()) return refuse(s, e, proto::ErrorCode::UnknownView, "RequestPull.view_id \"" + view + "\" does not exist");
+    compiled = &v->second;
+    queues = v->second.view->queues;
+  }
+  if (serve_pull(s, e.ref_id(), e.client_id(), queues, compiled, r->count())) return;
+  const uint64_t hold = std::min<uint64_t>(r->hold_time_ms(), static_cast<uint64_t>(pair().settings.pull_hold_timeout.count()));
+  if (hold == 0) {
+    s.send(wire::encode_frame(e.ref_id(), e.client_id(), proto::EventPulledT{}));
+    return;
+  }
+  const uint64_t timer_id = ++next_held_pull_;
+  held_pulls_.push_back({&s, e.ref_id(), e.client_id(), std::move(queues), compiled, r->count(), timer_id});
+  held_pull_timers_->start(timer_id, hold);
+}
+
+bool InteractionService::serve_pull(ClientSession& s, uint64_t ref_id, uint64_t client_id, const std::vector<std::string>& queues,
+                            const CompiledView* view, uint32_t count) {
+  const std::vector<Interaction*> pulled =
+      view ? select(queues, view->condition, view->order, view->default_order, count) : interactions_.peek(queues, count);
+  if (pulled.empty()) return false;
+  const int64_t now = now_us();
+  AgentState* agent = speaking_agent(s, client_id);  // an agent's pull makes it the handling party
+  Transaction t;
+  std::vector<RecordedEvent> events;
+  proto::EventPulledT reply;
+  for (Interaction* interaction : pulled) {
+    take_out_of_queue(*interaction, t, events, now);
+    interaction->state = proto::InteractionState::Handling;
+    if (agent != nullptr) hand_to_agent(*interaction, *agent, t, events, now);
+    persist(t, *interaction);
+    reply.interactions.push_back(std::make_unique<Interaction>(*interaction));
+  }
+  commit(&s, ref_id, client_id, std::move(t), std::move(events), wire::encode_frame(ref_id, client_id, reply));
+  return true;
+}
+
+void InteractionService::serve_held_pulls() {
+  // Oldest first: a pull that has waited longest gets the first interaction.
+  for (size_t i = 0; i < held_pulls_.size();) {
+    HeldPull& pull = held_pulls_[i];
+    if (!sessions_.contains(pull.session)) {
+      held_pull_timers_->cancel(pull.timer_id);
+      held_pulls_.erase(held_pulls_.begin() + static_cast<ptrdiff_t>(i));
+      continue;
+    }
+    if (serve_pull(*pull.session, pull.ref_id, pull.client_id, pull.queues, pull.view, pull.count)) {
+      held_pull_timers_->cancel(pull.timer_id);
+      held_pulls_.erase(held_pulls_.begin() + static_cast<ptrdiff_t>(i));
+      continue;
+    }
+    ++i;
+  }
+}
+
+void InteractionService::handle_start_reporting(ClientSession& s, const proto::Envelope& e) {
+  const proto::RequestStartReporting* r = e.body_as_RequestStartReporting();
+  std::set<std::string> tenants;
+  if (r->tenant_ids()) {
+    for (const flatbuffers::String* t : *r->tenant_ids()) tenants.insert(t->str());
+  }
+  Result<wire::ReportingClasses> classes = wire::reporting_classes(*r);
+  if (!classes) return refuse(s, e, static_cast<proto::ErrorCode>(classes.error().code), classes.error().text);
+  std::optional<uint64_t> resume;
+  if (r->resume()) {
+    for (const proto::ResumePosition* p : *r->resume()) {
+      if (p->node_id()->str() == pair_id_) resume = p->seq();
+    }
+  }
+  if (Status st = reporting_.subscribe(&s, e.client_id(), std::move(tenants), classes->interactions, classes->agents, resume); !st) {
+    return refuse(s, e, static_cast<proto::ErrorCode>(st.error().code), st.error().text);
+  }
+  s.send(wire::encode_ack(e.ref_id(), e.client_id()));
+}
+
+}  // namespace ix::node

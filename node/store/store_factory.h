@@ -1,0 +1,23 @@
+// make_store(): the Store a node pair's configuration asks for. The node holds a Store built
+// here and knows no implementation; tests build a MemoryStore directly instead.
+// Called on the loop thread that will receive the store's completions.
+#pragma once
+
+#include <uv.h>
+
+#include <memory>
+
+#include "cluster-config/model.h"
+#include "node/store/store.h"
+
+namespace ix::node {
+
+struct StoreOptions {
+  bool group_commit = true;  // false commits every transaction alone (a benchmark baseline)
+};
+
+// Opens the pair's database: SQLite at storage.sqlite-path. A pair configured for PostgreSQL
+// only is refused with an error saying so (that backend is not built yet).
+Result<std::unique_ptr<Store>> make_store(uv_loop_t* loop, const config::NodePair& pair, StoreOptions options);
+
+}  // namespace ix::node

@@ -1,0 +1,159 @@
+// In-process tests of the interaction requests (node/server/interaction_requests.cc): submit,
+// get and change properties, place in queue, stop processing, pull (held pulls on a manual
+// clock) and reporting subscriptions.
+#include "protocol/wire/kv.h"
+#include "tests/node/server/service_fixture.h"
+
+namespace ix::test {
+namespace {
+
+using proto::ErrorCode;
+using proto::InteractionState;
+using proto::Message;
+
+using InteractionRequestsTest = ServiceFixture;
+
+TEST_F(InteractionRequestsTest, SubmitQueuesTheInteractionAndStoresIt) {
+  const std::string id = submit();
+  ASSERT_FALSE(id.empty());
+  EXPECT_EQ(id.rfind("p1-", 0), 0u) << "a generated ID carries the pair's tag: " << id;
+  EXPECT_EQ(state_of(id), InteractionState::Queued);
+  EXPECT_EQ(service_->interactions().queue_depth("inbound"), 1u);
+  auto stored = store_.load();
+  ASSERT_EQ(stored->interactions.size(), 1u) << "acknowledged means stored";
+  EXPECT_EQ(stored->interactions[0].id, id);
+}
+
+TEST_F(InteractionRequestsTest, SubmitRefusesWhatThePairDoesNotServe) {
+  proto::RequestSubmitT r;
+  r.tenant_id = "101";
+  r.media_type = "chat";
+  EXPECT_EQ(error_code(call(media_, r)), ErrorCode::MissingAttribute);
+  r.queue = "other-tenant";
+  EXPECT_EQ(error_code(call(media_, r)), ErrorCode::UnknownQueue);
+  r.queue = "inbound";
+  r.tenant_id = "202";
+  EXPECT_EQ(error_code(call(media_, r)), ErrorCode::InvalidAttribute);
+  r.tenant_id = "101";
+  r.interaction_id = "mine-1";
+  EnvelopePtr first = call(media_, r);
+  ASSERT_TRUE(first && first->body.AsEventSubmitted());
+  EXPECT_EQ(first->body.AsEventSubmitted()->interaction_id, "mine-1");
+  EXPECT_EQ(error_code(call(media_, r)), ErrorCode::DuplicateInteractionId);
+}
+
+TEST_F(InteractionRequestsTest, GetAndChangeProperties) {
+  const std::string id = submit();
+  proto::RequestChangePropertiesT change;
+  change.interaction_id = id;
+  change.added = wire::kv_list({{"Subject", "hello"}, {"Score", 7}});
+  ASSERT_TRUE(acked(call(media_, change)));
+  EXPECT_EQ(error_code(call(media_, change)), ErrorCode::InvalidAttribute) << "added twice";
+
+  proto::RequestChangePropertiesT remove;
+  remove.interaction_id = id;
+  remove.deleted = {"Score"};
+  ASSERT_TRUE(acked(call(media_, remove)));
+
+  proto::RequestGetPropertiesT get;
+  get.interaction_id = id;
+  EnvelopePtr reply = call(media_, get);
+  ASSERT_TRUE(reply && reply->body.AsEventProperties());
+  const auto& pairs = reply->body.AsEventProperties()->interaction->user_data->pairs;
+  ASSERT_EQ(pairs.size(), 1u);
+  EXPECT_EQ(pairs[0]->key, "Subject");
+  EXPECT_EQ(pairs[0]->string_value, "hello");
+  get.interaction_id = "nope";
+  EXPECT_EQ(error_code(call(media_, get)), ErrorCode::UnknownInteraction);
+}
+
+TEST_F(InteractionRequestsTest, PlaceInQueueMovesTheInteraction) {
+  const std::string id = submit();
+  proto::RequestPlaceInQueueT place;
+  place.interaction_id = id;
+  place.queue = "vip";
+  ASSERT_TRUE(acked(call(router_, place)));
+  EXPECT_EQ(find(id)->queue, "vip");
+  EXPECT_EQ(service_->interactions().queue_depth("inbound"), 0u);
+  EXPECT_EQ(service_->interactions().queue_depth("vip"), 1u);
+  place.queue = "other-tenant";
+  EXPECT_EQ(error_code(call(router_, place)), ErrorCode::UnknownQueue);
+}
+
+TEST_F(InteractionRequestsTest, StopProcessingRemovesTheInteractionFromMemoryAndStore) {
+  const std::string id = submit();
+  proto::RequestStopProcessingT stop;
+  stop.interaction_id = id;
+  ASSERT_TRUE(acked(call(media_, stop)));
+  EXPECT_EQ(find(id), nullptr);
+  EXPECT_TRUE(store_.load()->interactions.empty());
+  EXPECT_EQ(error_code(call(media_, stop)), ErrorCode::UnknownInteraction);
+}
+
+TEST_F(InteractionRequestsTest, PullTakesTheHighestPriorityFirst) {
+  const std::string low = submit("inbound", 1), high = submit("inbound", 9);
+  proto::RequestPullT pull;
+  pull.tenant_id = "101";
+  pull.view_id = "all-inbound";
+  pull.count = 1;
+  EnvelopePtr reply = call(router_, pull);
+  ASSERT_TRUE(reply && reply->body.AsEventPulled());
+  ASSERT_EQ(reply->body.AsEventPulled()->interactions.size(), 1u);
+  EXPECT_EQ(reply->body.AsEventPulled()->interactions[0]->interaction_id, high);
+  EXPECT_EQ(state_of(high), InteractionState::Handling);
+  EXPECT_EQ(state_of(low), InteractionState::Queued);
+  pull.count = 0;
+  EXPECT_EQ(error_code(call(router_, pull)), ErrorCode::InvalidAttribute);
+}
+
+TEST_F(InteractionRequestsTest, AHeldPullIsServedByTheNextSubmitOrAnsweredEmptyAtItsHoldTime) {
+  proto::RequestPullT pull;
+  pull.tenant_id = "101";
+  pull.queue = "inbound";
+  pull.count = 1;
+  pull.hold_time_ms = 5000;
+  const uint64_t held = send(router_, pull);
+  settle();
+  EXPECT_EQ(router_.reply(held), nullptr) << "nothing to take: the pull waits";
+  const std::string id = submit();
+  settle();
+  EnvelopePtr served = router_.reply(held);
+  ASSERT_TRUE(served && served->body.AsEventPulled());
+  ASSERT_EQ(served->body.AsEventPulled()->interactions.size(), 1u);
+  EXPECT_EQ(served->body.AsEventPulled()->interactions[0]->interaction_id, id);
+
+  const uint64_t empty = send(router_, pull);
+  clock_.advance(4999);
+  EXPECT_EQ(router_.reply(empty), nullptr);
+  clock_.advance(1);
+  EnvelopePtr timed_out = router_.reply(empty);
+  ASSERT_TRUE(timed_out && timed_out->body.AsEventPulled());
+  EXPECT_TRUE(timed_out->body.AsEventPulled()->interactions.empty());
+}
+
+TEST_F(InteractionRequestsTest, ReportingSubscribersGetCommittedEventsAndCanResume) {
+  proto::RequestStartReportingT start;
+  ASSERT_TRUE(acked(call(reporter_, start)));
+  const std::string id = submit();
+  EnvelopePtr submitted = reporter_.event(Message::EventInteractionSubmitted);
+  ASSERT_NE(submitted, nullptr);
+  EXPECT_EQ(submitted->body.AsEventInteractionSubmitted()->interaction->interaction_id, id);
+  EXPECT_NE(reporter_.event(Message::EventPlacedInQueue), nullptr);
+
+  ASSERT_TRUE(acked(call(reporter_, proto::RequestStopReportingT{})));
+  submit();
+  EXPECT_EQ(reporter_.event(Message::EventInteractionSubmitted), nullptr) << "stopped";
+
+  // Resuming from 0 replays the log (an asynchronous read) before turning live.
+  auto position = std::make_unique<proto::ResumePositionT>();
+  position->node_id = "pair-1";
+  position->seq = 0;
+  start.resume.push_back(std::move(position));
+  ASSERT_TRUE(acked(call(reporter_, start)));
+  ASSERT_TRUE(loop_.run_until([&] { return reporter_.received.size() >= 4; }, 2000));
+  EXPECT_NE(reporter_.event(Message::EventInteractionSubmitted), nullptr);
+  EXPECT_NE(reporter_.event(Message::EventInteractionSubmitted), nullptr) << "both submits, from the backlog";
+}
+
+}  // namespace
+}  // namespace ix::test

@@ -1,0 +1,191 @@
+// Store conformance: the contract of node/store/store.h, written once and run against every
+// Store (SqliteStore on a temporary database, MemoryStore). A new backend (PostgreSQL) gets
+// these tests by adding one line to StoreTypes.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "node/store/memory_store.h"
+#include "node/store/sqlite_store.h"
+#include "tests/support/test_loop.h"
+
+namespace ix::node {
+namespace {
+
+struct SqliteBackend {
+  static std::unique_ptr<Store> open(uv_loop_t* loop, const std::string& path) {
+    auto store = SqliteStore::open(loop, {path, true, true, 10'000});
+    EXPECT_TRUE(store.ok()) << (store.ok() ? "" : store.error().text);
+    return store.ok() ? std::unique_ptr<Store>(std::move(store.value())) : nullptr;
+  }
+};
+
+struct MemoryBackend {
+  static std::unique_ptr<Store> open(uv_loop_t* loop, const std::string&) { return std::make_unique<MemoryStore>(loop); }
+};
+
+template <class Backend>
+class StoreConformanceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("ix-conformance-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->test_suite_name() + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    store_ = Backend::open(loop_.get(), (dir_ / "pair.db").string());
+    ASSERT_NE(store_, nullptr);
+  }
+  void TearDown() override {
+    if (store_) store_->close();
+    store_.reset();
+    loop_.close();
+    std::filesystem::remove_all(dir_);
+  }
+
+  static Transaction submit(int n) {
+    Transaction t;
+    std::string id = "p1." + std::to_string(n);
+    t.mutations.push_back(PutInteraction{{id, "101", 1, std::vector<uint8_t>{1, 2, static_cast<uint8_t>(n)}}});
+    t.mutations.push_back(AppendEvent{{static_cast<uint64_t>(n), 1000 + n, "101", std::vector<uint8_t>{9, static_cast<uint8_t>(n)}}});
+    t.mutations.push_back(SetCounter{"interaction", static_cast<uint64_t>(n)});
+    return t;
+  }
+
+  // Commits and waits for the completion; returns its status.
+  Status commit_and_wait(Transaction t) {
+    std::optional<Status> result;
+    store_->commit(std::move(t), [&](const Status& s) { result = s; });
+    EXPECT_TRUE(loop_.run_until([&] { return result.has_value(); }));
+    return result.value_or(Status{Error{0, "no completion"}});
+  }
+
+  std::vector<StoredEvent> read_and_wait(uint64_t after, size_t limit) {
+    std::optional<Result<std::vector<StoredEvent>>> result;
+    store_->read_events(after, limit, [&](Result<std::vector<StoredEvent>> r) { result = std::move(r); });
+    EXPECT_TRUE(loop_.run_until([&] { return result.has_value(); }));
+    if (!result || !result->ok()) {
+      ADD_FAILURE() << "read_events failed";
+      return {};
+    }
+    return std::move(result->value());
+  }
+
+  test::TestLoop loop_;
+  std::filesystem::path dir_;
+  std::unique_ptr<Store> store_;
+};
+
+using StoreTypes = ::testing::Types<SqliteBackend, MemoryBackend>;
+class StoreNames {
+ public:
+  template <class T>
+  static std::string GetName(int) {
+    return std::is_same_v<T, SqliteBackend> ? "Sqlite" : "Memory";
+  }
+};
+TYPED_TEST_SUITE(StoreConformanceTest, StoreTypes, StoreNames);
+
+TYPED_TEST(StoreConformanceTest, EveryCommitIsAcknowledgedAndLoaded) {
+  int acknowledged = 0, failed = 0;
+  size_t observed = 0;
+  this->store_->set_batch_observer([&](size_t transactions, double) { observed += transactions; });
+  for (int i = 1; i <= 500; ++i) {
+    this->store_->commit(this->submit(i), [&](const Status& s) { s.ok() ? ++acknowledged : ++failed; });
+  }
+  ASSERT_TRUE(this->loop_.run_until([&] { return acknowledged + failed == 500; }));
+  EXPECT_EQ(failed, 0);
+  EXPECT_EQ(observed, 500u) << "the batch observer sees every transaction";
+  auto state = this->store_->load();
+  ASSERT_TRUE(state.ok()) << state.error().text;
+  EXPECT_EQ(state->interactions.size(), 500u);
+  EXPECT_EQ(state->last_seq, 500u);
+  ASSERT_EQ(state->counters.size(), 1u);
+  EXPECT_EQ(state->counters[0], (std::pair<std::string, uint64_t>{"interaction", 500}));
+}
+
+TYPED_TEST(StoreConformanceTest, PutReplacesAndDeleteRemoves) {
+  ASSERT_TRUE(this->commit_and_wait(this->submit(1)).ok());
+  ASSERT_TRUE(this->commit_and_wait(this->submit(2)).ok());
+  Transaction change;
+  change.mutations.push_back(PutInteraction{{"p1.1", "101", 3, {7}}});
+  change.mutations.push_back(DeleteInteraction{"p1.2"});
+  ASSERT_TRUE(this->commit_and_wait(std::move(change)).ok());
+  auto state = this->store_->load();
+  ASSERT_TRUE(state.ok());
+  ASSERT_EQ(state->interactions.size(), 1u);
+  EXPECT_EQ(state->interactions[0].id, "p1.1");
+  EXPECT_EQ(state->interactions[0].state, 3);
+  EXPECT_EQ(state->interactions[0].data, std::vector<uint8_t>{7});
+}
+
+TYPED_TEST(StoreConformanceTest, ReadEventsReturnsTheRangeInOrderUpToTheLimit) {
+  for (int i = 1; i <= 10; ++i) ASSERT_TRUE(this->commit_and_wait(this->submit(i)).ok());
+  auto after7 = this->read_and_wait(7, 100);
+  ASSERT_EQ(after7.size(), 3u);
+  EXPECT_EQ(after7[0].seq, 8u);
+  EXPECT_EQ(after7[0].timestamp_us, 1008);
+  EXPECT_EQ(after7[0].tenant, "101");
+  EXPECT_EQ(after7[0].frame, (std::vector<uint8_t>{9, 8}));
+  EXPECT_EQ(after7[2].seq, 10u);
+  auto limited = this->read_and_wait(0, 4);
+  ASSERT_EQ(limited.size(), 4u);
+  EXPECT_EQ(limited[3].seq, 4u);
+  EXPECT_TRUE(this->read_and_wait(10, 100).empty());
+}
+
+TYPED_TEST(StoreConformanceTest, RetentionTrimsTheOldestEventsButKeepsTheNewest) {
+  EXPECT_EQ(this->store_->first_seq(), 0u) << "an empty log";
+  for (int i = 1; i <= 10; ++i) ASSERT_TRUE(this->commit_and_wait(this->submit(i)).ok());
+  EXPECT_EQ(this->store_->first_seq(), 1u);
+  Transaction trim;
+  trim.mutations.push_back(TrimEvents{1006});  // event n was written at 1000 + n
+  ASSERT_TRUE(this->commit_and_wait(std::move(trim)).ok());
+  EXPECT_EQ(this->store_->first_seq(), 6u);
+  EXPECT_EQ(this->read_and_wait(0, 100).size(), 5u);
+
+  Transaction everything;
+  everything.mutations.push_back(TrimEvents{1'000'000});
+  ASSERT_TRUE(this->commit_and_wait(std::move(everything)).ok());
+  EXPECT_EQ(this->store_->first_seq(), 10u) << "the newest event stays, so the sequence survives a restart";
+  EXPECT_EQ(this->store_->load()->last_seq, 10u);
+}
+
+TYPED_TEST(StoreConformanceTest, AFailedTransactionLeavesNothingBehind) {
+  ASSERT_TRUE(this->commit_and_wait(this->submit(1)).ok());
+  Transaction duplicate = this->submit(1);  // the same event seq again
+  std::get<PutInteraction>(duplicate.mutations[0]).interaction.id = "p1.other";
+  Status result = this->commit_and_wait(std::move(duplicate));
+  EXPECT_FALSE(result.ok()) << "an event seq already in the log cannot be written again";
+  auto state = this->store_->load();
+  ASSERT_EQ(state->interactions.size(), 1u);
+  EXPECT_EQ(state->interactions[0].id, "p1.1");
+  EXPECT_EQ(this->read_and_wait(0, 10).size(), 1u);
+}
+
+TYPED_TEST(StoreConformanceTest, CallbacksNeverRunInsideTheCallThatQueuedThem) {
+  bool committed = false, read = false;
+  this->store_->commit(this->submit(1), [&](const Status&) { committed = true; });
+  EXPECT_FALSE(committed);
+  ASSERT_TRUE(this->loop_.run_until([&] { return committed; }));
+  this->store_->read_events(0, 10, [&](Result<std::vector<StoredEvent>>) { read = true; });
+  EXPECT_FALSE(read);
+  ASSERT_TRUE(this->loop_.run_until([&] { return read; }));
+}
+
+TYPED_TEST(StoreConformanceTest, WorkInFlightAtCloseCompletesOnALaterLoopTurn) {
+  int committed = 0;
+  bool read = false;
+  for (int i = 1; i <= 20; ++i) {
+    this->store_->commit(this->submit(i), [&](const Status& s) { committed += s.ok() ? 1 : 0; });
+  }
+  this->store_->read_events(0, 100, [&](Result<std::vector<StoredEvent>>) { read = true; });
+  this->store_->close();
+  EXPECT_EQ(committed, 0) << "close() runs no callback itself";
+  this->store_.reset();  // the store may even be gone before its completions run
+  ASSERT_TRUE(this->loop_.run_until([&] { return committed == 20 && read; }));
+}
+
+}  // namespace
+}  // namespace ix::node
