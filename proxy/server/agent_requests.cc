@@ -83,8 +83,8 @@ void ProxyWorker::handle_agent_request(const Call& call, const proto::Envelope& 
   }
   const bool login = call.type == proto::Message::RequestAgentLogin;
   request.native();  // kept: the worker's record of the agent is updated from it
-  const uint64_t client = upstream_client(call.session_id, call.client_id);
-  ask_each(std::move(by_pair), client, [this, call, key, request, client, login](std::vector<PairAnswer> answers) mutable {
+  const uint64_t client = clients_.upstream(call.session_id, call.client_id);
+  calls_->ask_each(std::move(by_pair), client, [this, call, key, request, client, login](std::vector<PairAnswer> answers) mutable {
     busy_agents_.erase(key);
     FanOutOutcome outcome = decide_fan_out(*table_, answers);
     if (login && outcome.status) {
@@ -96,7 +96,7 @@ void ProxyWorker::handle_agent_request(const Call& call, const proto::Envelope& 
     } else if (login) {
       // Logged in everywhere or nowhere: revoke the pairs that accepted.
       const Outgoing revoke = Outgoing::of(logout_request(key.tenant, key.agent));
-      for (PairIndex pair : outcome.accepted) ask(pair, revoke, client, [](PairAnswer) {});
+      for (PairIndex pair : outcome.accepted) calls_->ask(pair, revoke, client, [](PairAnswer) {});
       spdlog::info("event=agent_login_revoked agent={} accepted={} failed={}", quote(key.agent),
                    quote(pair_names(*table_, outcome.accepted)), quote(pair_names(*table_, outcome.failed)));
     } else if (outcome.status || call.type == proto::Message::RequestAgentLogout) {
@@ -168,7 +168,7 @@ void ProxyWorker::apply_agent_change(const AgentKey& key, const proto::EnvelopeT
 }
 
 void ProxyWorker::handle_agent_status(const Call& call, const Outgoing& request, const PairSet& pairs) {
-  ask_all(pairs, request, upstream_client(call.session_id, call.client_id), [this, call](std::vector<PairAnswer> answers) {
+  calls_->ask_all(pairs, request, clients_.upstream(call.session_id, call.client_id), [this, call](std::vector<PairAnswer> answers) {
     // One status for the cluster: logged in only if logged in on every pair; per media, the
     // interactions the agent has on all pairs together.
     std::unique_ptr<proto::EventAgentStatusT> merged;
@@ -206,7 +206,7 @@ void ProxyWorker::handle_workbin_subscribe(const Call& call, const proto::Envelo
   if (pairs.empty()) {
     return reply_error(call, wire::make_error(proto::ErrorCode::ClusterNoServerForMedia, "no node pair serves tenant \"" + tenant + "\""));
   }
-  ask_all(pairs, request, upstream_client(call.session_id, call.client_id), [this, call](std::vector<PairAnswer> answers) {
+  calls_->ask_all(pairs, request, clients_.upstream(call.session_id, call.client_id), [this, call](std::vector<PairAnswer> answers) {
     FanOutOutcome outcome = decide_fan_out(*table_, answers);
     if (!outcome.status) return reply_error(call, outcome.status.error());
     reply(call, wire::encode_ack(call.ref_id, call.client_id));
@@ -222,8 +222,8 @@ void ProxyWorker::log_out_agents_of(uint64_t session_id) {
       continue;
     }
     const Outgoing request = Outgoing::of(logout_request(it->first.tenant, it->first.agent));
-    const uint64_t client = upstream_client(agent.session_id, agent.client_id);
-    for (PairIndex pair : table_->pairs_for_tenant(it->first.tenant)) ask(pair, request, client, [](PairAnswer) {});
+    const uint64_t client = clients_.upstream(agent.session_id, agent.client_id);
+    for (PairIndex pair : table_->pairs_for_tenant(it->first.tenant)) calls_->ask(pair, request, client, [](PairAnswer) {});
     spdlog::info("event=agent_logged_out_on_disconnect agent={} tenant={}", quote(it->first.agent), it->first.tenant);
     it = agents_.erase(it);
     agents_gauge_->add(-1);
@@ -233,7 +233,7 @@ void ProxyWorker::log_out_agents_of(uint64_t session_id) {
 void ProxyWorker::log_in_again(PairIndex pair) {
   for (const auto& [key, agent] : agents_) {
     if (agent.login.agent_id.empty() || !table_->pair(pair).serves_tenant(key.tenant)) continue;
-    const uint64_t client = upstream_client(agent.session_id, agent.client_id);
+    const uint64_t client = clients_.upstream(agent.session_id, agent.client_id);
     auto report = [this, pair, agent_id = key.agent](const char* step) {
       return [this, pair, agent_id, step](PairAnswer answer) {
         const bool ok = answer.kind == PairAnswer::Kind::kReply;
@@ -251,21 +251,21 @@ void ProxyWorker::log_in_again(PairIndex pair) {
     Outgoing login = Outgoing::of(proto::RequestAgentLoginT(agent.login));
     std::vector<std::pair<PairIndex, Outgoing>> narrowed = agent_requests_by_pair({pair}, login);
     if (narrowed.empty()) continue;  // the pair serves none of the agent's media
-    ask(pair, narrowed.front().second, client, report("login"));
+    calls_->ask(pair, narrowed.front().second, client, report("login"));
     for (const std::string& media : agent.ready_media) {
       if (!table_->pair(pair).serves_media(media)) continue;
       proto::RequestAgentReadyT ready;
       ready.tenant_id = key.tenant;
       ready.agent_id = key.agent;
       ready.media_type = media;
-      ask(pair, Outgoing::of(std::move(ready)), client, report("ready"));
+      calls_->ask(pair, Outgoing::of(std::move(ready)), client, report("ready"));
     }
     if (agent.do_not_disturb) {
       proto::RequestAgentDoNotDisturbT dnd;
       dnd.tenant_id = key.tenant;
       dnd.agent_id = key.agent;
       dnd.on = true;
-      ask(pair, Outgoing::of(std::move(dnd)), client, report("do-not-disturb"));
+      calls_->ask(pair, Outgoing::of(std::move(dnd)), client, report("do-not-disturb"));
     }
     spdlog::info("event=agent_relogin pair={} agent={}", table_->pair_id(pair), quote(key.agent));
   }

@@ -51,7 +51,7 @@ void ProxyWorker::handle_submit(const Call& call, const proto::Envelope& envelop
   proto::RequestGetPropertiesT properties;
   properties.interaction_id = id;
   request.keep();
-  ask_all(table_->all_pairs(), Outgoing::of(std::move(properties)), 0,
+  calls_->ask_all(table_->all_pairs(), Outgoing::of(std::move(properties)), 0,
           [this, call, request, tenant, media, id](std::vector<PairAnswer> answers) {
     Result<PairIndex> owner = decide_owner(*table_, id, answers);
     if (owner) {
@@ -71,7 +71,7 @@ void ProxyWorker::handle_submit(const Call& call, const proto::Envelope& envelop
 }
 
 void ProxyWorker::submit_to_pair(const Call& call, const Outgoing& request, const std::string& tenant, const std::string& media) {
-  Result<PairIndex> pair = submit_router_.choose(*table_, tenant, media, reachable());
+  Result<PairIndex> pair = submit_router_.choose(*table_, tenant, media, calls_->reachable());
   if (!pair) return reply_error(call, pair.error());
   const bool sent = forward(call, *pair, request, [this, pair = *pair](const proto::Envelope& reply) {
     if (const proto::EventSubmitted* submitted = reply.body_as_EventSubmitted()) {
@@ -79,7 +79,7 @@ void ProxyWorker::submit_to_pair(const Call& call, const Outgoing& request, cons
       if (!wire::cluster_id_tag(id)) cache_.remember(std::string(id), pair);
     }
   });
-  if (!sent) reply_error(call, wire::make_error(proto::ErrorCode::ClusterLostConnection, links_[*pair]->unreachable_reason()));
+  if (!sent) reply_error(call, wire::make_error(proto::ErrorCode::ClusterLostConnection, calls_->unreachable_reason(*pair)));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -92,10 +92,10 @@ void ProxyWorker::handle_by_interaction_id(const Call& call, const std::string& 
     return send_to_owner(call, request, *plan.owner, id, plan.from_cache);
   }
   cache_misses_->inc();
-  const uint64_t client = upstream_client(call.session_id, call.client_id);
+  const uint64_t client = clients_.upstream(call.session_id, call.client_id);
   if (call.type == proto::Message::RequestGetProperties) {
     // The request is its own lookup: the owner's answer is the reply.
-    return ask_all(plan.ask, request, client, [this, call, id](std::vector<PairAnswer> answers) {
+    return calls_->ask_all(plan.ask, request, client, [this, call, id](std::vector<PairAnswer> answers) {
       Result<PairIndex> owner = decide_owner(*table_, id, answers);
       if (!owner) return reply_error(call, owner.error());
       cache_.remember(id, *owner);
@@ -107,7 +107,7 @@ void ProxyWorker::handle_by_interaction_id(const Call& call, const std::string& 
   proto::RequestGetPropertiesT properties;
   properties.interaction_id = id;
   request.keep();
-  ask_all(plan.ask, Outgoing::of(std::move(properties)), 0, [this, call, request, id](std::vector<PairAnswer> answers) {
+  calls_->ask_all(plan.ask, Outgoing::of(std::move(properties)), 0, [this, call, request, id](std::vector<PairAnswer> answers) {
     Result<PairIndex> owner = decide_owner(*table_, id, answers);
     if (!owner) return reply_error(call, owner.error());
     cache_.remember(id, *owner);
@@ -127,7 +127,7 @@ void ProxyWorker::send_to_owner(const Call& call, const Outgoing& request, PairI
   if (!forward(call, owner, request, std::move(inspect))) {
     reply_error(call, wire::make_error(proto::ErrorCode::ClusterInteractionNotAccessible,
                                        "interaction " + id + " belongs to node pair " + table_->pair_id(owner) +
-                                           ", which cannot be reached: " + links_[owner]->unreachable_reason()));
+                                           ", which cannot be reached: " + calls_->unreachable_reason(owner)));
   }
 }
 
@@ -163,14 +163,14 @@ void ProxyWorker::handle_pull(const Call& call, const proto::Envelope& envelope,
   state->call = call;
   state->request = std::move(request);
   state->request.native();  // each pair is asked for what is still missing, with its own hold time
-  state->upstream_client = upstream_client(call.session_id, call.client_id);
-  state->order = pull_planner_.order(serving, reachable());
+  state->upstream_client = clients_.upstream(call.session_id, call.client_id);
+  state->order = pull_planner_.order(serving, calls_->reachable());
   state->remaining = r->count();
   state->hold_ms = r->hold_time_ms();
   state->hold_until_ms = uv_now(loop_) + r->hold_time_ms();
   if (state->order.empty()) {
     std::string reasons;
-    for (PairIndex p : serving) reasons += (reasons.empty() ? "" : "; ") + links_[p]->unreachable_reason();
+    for (PairIndex p : serving) reasons += (reasons.empty() ? "" : "; ") + calls_->unreachable_reason(p);
     return reply_error(call, wire::make_error(proto::ErrorCode::ClusterLostConnection,
                                               "no node pair serving tenant " + tenant + " can be reached: " + reasons));
   }
@@ -199,7 +199,7 @@ void ProxyWorker::ordered_pull(std::shared_ptr<PullState> state, const config::V
   heads.limit = state->remaining;
   auto order = query::Order::parse(view.order);
   if (!order) return reply_error(state->call, wire::make_error(proto::ErrorCode::InvalidCondition, "view " + view.id + " order " + order.error().text));
-  ask_all(state->order, Outgoing::of(std::move(heads)), 0, [this, state, order = *order](std::vector<PairAnswer> answers) {
+  calls_->ask_all(state->order, Outgoing::of(std::move(heads)), 0, [this, state, order = *order](std::vector<PairAnswer> answers) {
     std::vector<InteractionList> lists = interaction_lists(answers, &proto::Envelope::body_as_EventFindResult);
     InteractionList next = merge_in_order(std::move(lists), [&](const auto& a, const auto& b) { return order.less(a, b); },
                                           state->remaining);
@@ -208,34 +208,30 @@ void ProxyWorker::ordered_pull(std::shared_ptr<PullState> state, const config::V
       if (std::optional<PairIndex> pair = table_->index_of(info->node_id)) ++take[*pair];
     }
     if (take.empty()) return pull_next(state);  // nothing queued anywhere: wait as usual
-    struct Gather {
-      std::vector<InteractionList> pulled;
-      size_t outstanding;
-    };
-    auto gather = std::make_shared<Gather>(Gather{{}, take.size()});
+    std::vector<std::pair<PairIndex, Outgoing>> pulls;
     for (auto [pair, count] : take) {
       proto::RequestPullT pull = *state->request.native().body.AsRequestPull();
       pull.count = count;
       pull.hold_time_ms = 0;
-      ask(pair, Outgoing::of(std::move(pull)), state->upstream_client, [this, state, gather, pair, order](PairAnswer answer) {
-        InteractionList list;
-        const proto::EventPulled* pulled = answer.kind == PairAnswer::Kind::kReply ? answer.envelope()->body_as_EventPulled() : nullptr;
-        if (pulled && pulled->interactions()) {
-          for (const proto::InteractionInfo* info : *pulled->interactions()) {
-            remember_owner(info, pair);
-            list.emplace_back(info->UnPack());
-          }
-        }
-        gather->pulled.push_back(std::move(list));
-        if (--gather->outstanding > 0) return;
-        // Handed out in the view's order across pairs.
-        proto::EventPulledT reply_body;
-        reply_body.interactions = merge_in_order(std::move(gather->pulled), [&](const auto& a, const auto& b) { return order.less(a, b); },
-                                                 SIZE_MAX);
-        reply(state->call, wire::encode_frame(state->call.ref_id, state->call.client_id, reply_body));
-        finish(state->call, Outcome::kOk);
-      }, request_timeout_ms());
+      pulls.emplace_back(pair, Outgoing::of(std::move(pull)));
     }
+    calls_->ask_each(std::move(pulls), state->upstream_client, [this, state, order](std::vector<PairAnswer> pulls_answered) {
+      std::vector<InteractionList> pulled_lists;
+      for (const PairAnswer& answer : pulls_answered) {
+        InteractionList& list = pulled_lists.emplace_back();
+        const proto::EventPulled* pulled = answer.kind == PairAnswer::Kind::kReply ? answer.envelope()->body_as_EventPulled() : nullptr;
+        if (!pulled || !pulled->interactions()) continue;
+        for (const proto::InteractionInfo* info : *pulled->interactions()) {
+          remember_owner(info, answer.pair);
+          list.emplace_back(info->UnPack());
+        }
+      }
+      // Handed out in the view's order across pairs.
+      proto::EventPulledT reply_body;
+      reply_body.interactions = merge_in_order(std::move(pulled_lists), [&](const auto& a, const auto& b) { return order.less(a, b); }, SIZE_MAX);
+      reply(state->call, wire::encode_frame(state->call.ref_id, state->call.client_id, reply_body));
+      finish(state->call, Outcome::kOk);
+    }, request_timeout_ms());
   });
 }
 
@@ -268,7 +264,7 @@ void ProxyWorker::pull_next(std::shared_ptr<PullState> state) {
           ? PullPlanner::hold_per_pair(static_cast<uint32_t>(state->hold_until_ms - now), proxy_->settings.pull_hold_timeout)
           : 0;
   const uint64_t timeout = request_timeout_ms() + body->hold_time_ms;
-  ask(pair, state->request, state->upstream_client, [this, state, pair](PairAnswer answer) {
+  calls_->ask(pair, state->request, state->upstream_client, [this, state, pair](PairAnswer answer) {
     if (answer.kind == PairAnswer::Kind::kReply) {
       if (const proto::EventPulled* pulled = answer.envelope()->body_as_EventPulled(); pulled && pulled->interactions()) {
         for (const proto::InteractionInfo* info : *pulled->interactions()) {

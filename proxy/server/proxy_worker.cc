@@ -5,6 +5,7 @@
 #include "cluster-config/tls.h"
 #include "protocol/log.h"
 #include "protocol/wire/client_policy.h"
+#include "proxy/upstream/link_pair_calls.h"
 
 namespace ix::proxy {
 
@@ -24,7 +25,9 @@ ProxyWorker::ProxyWorker(uv_loop_t* loop, std::shared_ptr<const config::ClusterC
       fan_out_width_(&metrics.histogram("ix_proxy_fan_out_width", "Pairs asked by one fanned-out request",
                                         {1, 2, 3, 4, 6, 8, 16, 32, 64})),
       sessions_gauge_(&metrics.gauge("ix_proxy_client_sessions", "Open client connections")),
-      agents_gauge_(&metrics.gauge("ix_proxy_agents", "Agents logged in through this proxy")) {}
+      agents_gauge_(&metrics.gauge("ix_proxy_agents", "Agents logged in through this proxy")) {
+  calls_ = std::make_unique<LinkPairCalls>(loop_, links_, *fan_out_width_);
+}
 
 ProxyWorker::~ProxyWorker() { stop(); }
 
@@ -86,9 +89,7 @@ void ProxyWorker::reload(std::shared_ptr<const config::ClusterConfig> config) {
   if (options_.index == 0 && options_.feed->subscribed() && !reporting_->subscribed) {
     options_.feed->reset_positions(table_->pair_count());
     reporting_->subscribed = true;
-    for (PairIndex pair = 0; pair < links_.size(); ++pair) {
-      if (links_[pair]->reachable()) subscribe_to_pair(*reporting_, pair);
-    }
+    for (PairIndex pair : calls_->reachable_pairs()) subscribe_to_pair(*reporting_, pair);
   }
 }
 
@@ -191,11 +192,7 @@ void ProxyWorker::on_session_closed(uint64_t session_id) {
   if (it == sessions_.end()) return;
   log_out_agents_of(session_id);
   end_reporting(session_id);
-  for (auto c = upstream_clients_.lower_bound({session_id, 0});
-       c != upstream_clients_.end() && c->first.first == session_id;) {
-    downstream_clients_.erase(c->second);
-    c = upstream_clients_.erase(c);
-  }
+  clients_.forget_session(session_id);
   sessions_.erase(it);
   sessions_gauge_->add(-1);
 }
@@ -274,12 +271,12 @@ void ProxyWorker::dispatch(Call call, const proto::Envelope& envelope, Outgoing 
 
 void ProxyWorker::on_node_event(PairIndex pair, const proto::Envelope& envelope, std::span<const uint8_t> payload) {
   if (wire::reporting_header(envelope)) return on_reporting_event(pair, envelope, payload);
-  auto client = downstream_clients_.find(envelope.client_id());
-  if (client == downstream_clients_.end()) return;  // its session is gone
-  auto session = sessions_.find(client->second.first);
+  std::optional<ClientIdMap::Downstream> client = clients_.downstream(envelope.client_id());
+  if (!client) return;  // its session is gone
+  auto session = sessions_.find(client->session_id);
   if (session == sessions_.end()) return;
   if (const proto::EventInvite* invite = envelope.body_as_EventInvite()) remember_owner(invite->interaction(), pair);
-  session->second->channel.send(wire::readdress_envelope(payload, 0, client->second.second));
+  session->second->channel.send(wire::readdress_envelope(payload, 0, client->client_id));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -329,69 +326,14 @@ void ProxyWorker::finish(const Call& call, Outcome outcome) {
 // ---------------------------------------------------------------------------------------------
 // Upstream.
 
-uint64_t ProxyWorker::upstream_client(uint64_t session_id, uint64_t client_id) {
-  auto [it, inserted] = upstream_clients_.try_emplace({session_id, client_id}, 0);
-  if (inserted) {
-    it->second = ++next_upstream_client_;
-    downstream_clients_.emplace(it->second, std::pair{session_id, client_id});
-  }
-  return it->second;
-}
-
-std::vector<bool> ProxyWorker::reachable() {
-  std::vector<bool> out(links_.size());
-  for (PairIndex i = 0; i < links_.size(); ++i) out[i] = links_[i]->reachable();
-  return out;
-}
-
-void ProxyWorker::ask(PairIndex pair, const Outgoing& request, uint64_t upstream_client_id,
-                      std::function<void(PairAnswer)> done, uint64_t timeout_ms) {
-  NodeLink* node = links_[pair]->primary();
-  auto encode = [&](uint64_t ref) { return request.encode(ref, upstream_client_id); };
-  auto on_reply = [pair, done](const UpstreamReply& r) {
-    if (!r.envelope) return done(PairAnswer::unreachable(pair, r.error.text));
-    if (const proto::EventError* error = r.envelope->body_as_EventError()) {
-      return done(PairAnswer::refused(pair, Error{error->code(), error->text() ? error->text()->str() : ""}));
-    }
-    done(PairAnswer::reply(pair, std::make_shared<const std::vector<uint8_t>>(r.payload.begin(), r.payload.end())));
-  };
-  if (!node || !node->send(encode, on_reply, timeout_ms)) done(PairAnswer::unreachable(pair, links_[pair]->unreachable_reason()));
-}
-
-void ProxyWorker::ask_all(const PairSet& pairs, const Outgoing& request, uint64_t upstream_client_id, AnswersCallback done) {
-  std::vector<std::pair<PairIndex, Outgoing>> requests;
-  for (PairIndex pair : pairs) requests.emplace_back(pair, request);
-  ask_each(std::move(requests), upstream_client_id, std::move(done));
-}
-
-void ProxyWorker::ask_each(std::vector<std::pair<PairIndex, Outgoing>> requests, uint64_t upstream_client_id, AnswersCallback done) {
-  fan_out_width_->observe(static_cast<double>(requests.size()));
-  struct Gather {
-    std::vector<PairAnswer> answers;
-    size_t expected;
-    AnswersCallback done;
-  };
-  auto gather = std::make_shared<Gather>(Gather{{}, requests.size(), std::move(done)});
-  if (requests.empty()) return gather->done({});
-  for (const auto& [pair, request] : requests) {
-    ask(pair, request, upstream_client_id, [gather](PairAnswer answer) {
-      gather->answers.push_back(std::move(answer));
-      if (gather->answers.size() == gather->expected) gather->done(std::move(gather->answers));
-    });
-  }
-}
-
 bool ProxyWorker::forward(const Call& call, PairIndex pair, const Outgoing& request, Inspect inspect) {
-  NodeLink* node = links_[pair]->primary();
-  if (!node) return false;
   auto on_reply = [this, call, inspect = std::move(inspect)](const UpstreamReply& r) {
     if (!r.envelope) return reply_error(call, r.error);
     if (inspect) inspect(*r.envelope);
     reply(call, wire::readdress_envelope(r.payload, call.ref_id, call.client_id));
     finish(call, r.envelope->body_type() == proto::Message::EventError ? Outcome::kRefused : Outcome::kOk);
   };
-  const uint64_t client = upstream_client(call.session_id, call.client_id);
-  return node->send([&](uint64_t ref) { return request.encode(ref, client); }, std::move(on_reply));
+  return calls_->forward(pair, request, clients_.upstream(call.session_id, call.client_id), std::move(on_reply));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -45,7 +45,9 @@
 #include "proxy/route/snapshot_cursor.h"
 #include "proxy/route/submit_router.h"
 #include "proxy/route/request_attributes.h"
+#include "proxy/server/client_id_map.h"
 #include "proxy/server/outgoing.h"
+#include "proxy/upstream/pair_calls.h"
 #include "proxy/upstream/pair_link.h"
 
 namespace ix::proxy {
@@ -72,6 +74,10 @@ class ProxyWorker {
   void stop();
   // Applies a reloaded configuration: routing table, timeouts, pulls; endpoints need a restart.
   void reload(std::shared_ptr<const config::ClusterConfig> config);
+
+  // Worker 0: streams from the pairs into the feed even without a reporting client (the pacing
+  // module's ReportingFeed::start_stream() lands here). Idempotent.
+  void start_stream();
 
   uint16_t port() const { return listener_ ? listener_->port() : 0; }
   nlohmann::json status();
@@ -107,7 +113,6 @@ class ProxyWorker {
     std::set<std::string> ready_media;
     bool do_not_disturb = false;
   };
-  using AnswersCallback = std::function<void(std::vector<PairAnswer>)>;
 
   void on_accept(std::shared_ptr<net::Connection> connection);
   void on_session_closed(uint64_t session_id);
@@ -124,21 +129,12 @@ class ProxyWorker {
   enum class Outcome { kOk, kRefused, kError };
   void finish(const Call& call, Outcome outcome);
 
-  // Upstream.
-  uint64_t upstream_client(uint64_t session_id, uint64_t client_id);
-  std::vector<bool> reachable();
-  // Sends request to a pair's primary; done runs exactly once (at once when unreachable).
-  void ask(PairIndex pair, const Outgoing& request, uint64_t upstream_client_id, std::function<void(PairAnswer)> done,
-           uint64_t timeout_ms = 0);
-  // Sends request to every pair in pairs; done runs once with every answer.
-  void ask_all(const PairSet& pairs, const Outgoing& request, uint64_t upstream_client_id, AnswersCallback done);
-  // The same with a request of its own for each pair.
-  void ask_each(std::vector<std::pair<PairIndex, Outgoing>> requests, uint64_t upstream_client_id, AnswersCallback done);
   // An agent request for each pair that serves its media, narrowed to those media.
   std::vector<std::pair<PairIndex, Outgoing>> agent_requests_by_pair(const PairSet& pairs, Outgoing& request);
   // The single-pair fast path: the node's answer goes straight back to the client, re-addressed;
   // inspect (if any) sees it first. Returns false, without sending, when the pair has no primary.
   using Inspect = std::function<void(const proto::Envelope& reply)>;
+  // The single-pair fast path (PairCalls::forward) with the reply going back to the client.
   bool forward(const Call& call, PairIndex pair, const Outgoing& request, Inspect inspect = nullptr);
 
   // Interactions (interaction_requests.cc).
@@ -186,7 +182,6 @@ class ProxyWorker {
   // Hands released events to the state's clients, as each one asked (tenants, classes, floor).
   void deliver_reporting(ReportingState& state, const std::vector<FeedEvent>& events);
   void schedule_reporting(ReportingState& state);
-  PairSet reachable_pairs() const;  // pairs with a primary this worker can reach
   // Worker 0: makes sure it streams from the pairs; done runs (on worker 0) once it does.
   void ensure_shared_stream(std::function<void(std::vector<PairAnswer>)> done);
   // Any worker: the feed has events for this worker's clients.
@@ -232,10 +227,8 @@ class ProxyWorker {
   uint64_t next_session_ = 0;
   std::map<std::string, std::unique_ptr<PairLink>> links_by_id_;
   std::vector<PairLink*> links_;  // by PairIndex of table_
-  // (session, client_id) <-> upstream client_id
-  std::map<std::pair<uint64_t, uint64_t>, uint64_t> upstream_clients_;
-  std::unordered_map<uint64_t, std::pair<uint64_t, uint64_t>> downstream_clients_;
-  uint64_t next_upstream_client_ = 0;
+  std::unique_ptr<PairCalls> calls_;  // over links_
+  ClientIdMap clients_;
   std::map<AgentKey, AgentRecord> agents_;
   std::set<AgentKey> busy_agents_;  // a fan-out for the agent is in flight (a second one gets 2004)
   // Cursors of the snapshots this worker pages, most recently used last (a bounded number): the

@@ -38,7 +38,7 @@ void ProxyWorker::handle_find(const Call& call, const proto::Envelope& envelope,
     });
   }
   const bool accept_partial = r->accept_partial();
-  ask_all(pairs, request, upstream_client(call.session_id, call.client_id),
+  calls_->ask_all(pairs, request, clients_.upstream(call.session_id, call.client_id),
           [this, call, order = *order, limit, accept_partial](std::vector<PairAnswer> answers) {
             ScatterOutcome outcome = decide_scatter(*table_, answers, accept_partial);
             if (outcome.error) return reply_error(call, *outcome.error);
@@ -65,7 +65,7 @@ void ProxyWorker::handle_workbin_content(const Call& call, const proto::Envelope
   reply_body.workbin_type = str(r->workbin_type());
   reply_body.owner_agent_id = str(r->owner_agent_id());
   reply_body.owner_place_id = str(r->owner_place_id());
-  ask_all(table_->pairs_for_tenant(tenant), request, upstream_client(call.session_id, call.client_id),
+  calls_->ask_all(table_->pairs_for_tenant(tenant), request, clients_.upstream(call.session_id, call.client_id),
           [this, call, accept_partial, reply_body = std::make_shared<proto::EventWorkbinContentT>(std::move(reply_body))](
               std::vector<PairAnswer> answers) {
             ScatterOutcome outcome = decide_scatter(*table_, answers, accept_partial);

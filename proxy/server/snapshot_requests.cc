@@ -7,6 +7,7 @@
 
 #include "protocol/log.h"
 #include "proxy/route/cluster_snapshot.h"
+#include "proxy/route/fan_in.h"
 #include "proxy/server/proxy_worker.h"
 
 namespace ix::proxy {
@@ -34,7 +35,7 @@ void ProxyWorker::handle_take_snapshot(const Call& call, const proto::Envelope& 
     return reply_error(call, wire::make_error(proto::ErrorCode::ClusterNoServerForMedia, "no node pair serves tenant \"" + tenant + "\""));
   }
   const std::string order = r->order() ? r->order()->str() : "";
-  ask_all(pairs, request, upstream_client(call.session_id, call.client_id), [this, call, order](std::vector<PairAnswer> answers) {
+  calls_->ask_all(pairs, request, clients_.upstream(call.session_id, call.client_id), [this, call, order](std::vector<PairAnswer> answers) {
     std::sort(answers.begin(), answers.end(), [](const PairAnswer& a, const PairAnswer& b) { return a.pair < b.pair; });
     std::vector<SnapshotPart> parts;
     const PairAnswer* failed = nullptr;
@@ -54,7 +55,7 @@ void ProxyWorker::handle_take_snapshot(const Call& call, const proto::Envelope& 
         proto::RequestReleaseSnapshotT release;
         release.snapshot_id = part.node_snapshot_id;
         if (std::optional<PairIndex> pair = table_->owner_by_tag(part.node_snapshot_id)) {
-          ask(*pair, Outgoing::of(std::move(release)), 0, [](PairAnswer) {});
+          calls_->ask(*pair, Outgoing::of(std::move(release)), 0, [](PairAnswer) {});
         }
       }
       const Error& e = failed->error;
@@ -127,14 +128,12 @@ void ProxyWorker::continue_page(std::shared_ptr<PageRead> read) {
   // reads the node's largest pages; a page being filled reads about its own size per part.
   const uint32_t chunk = skipping ? kMaxNodePage : std::clamp<uint32_t>(read->count, 100, kMaxNodePage);
   const std::vector<PartRange> wanted = cursor.wanted(chunk);
-  struct Gather {
-    size_t outstanding;
+  // One slot per range; a part whose tag names no pair is answered as unreachable.
+  auto fan_in = FanIn<PairAnswer>::make(wanted.size(), [this, read, wanted](std::vector<PairAnswer> answers) {
     std::optional<Error> error;
-  };
-  auto gather = std::make_shared<Gather>(Gather{wanted.size(), std::nullopt});
-  for (const PartRange& range : wanted) {
-    const SnapshotPart& part = cursor.parts()[range.part];
-    auto done = [this, read, gather, range, part_id = part.node_snapshot_id](PairAnswer answer) {
+    for (size_t i = 0; i < answers.size(); ++i) {
+      const PairAnswer& answer = answers[i];
+      const PartRange& range = wanted[i];
       const proto::EventSnapshotPage* page = answer.kind == PairAnswer::Kind::kReply ? answer.envelope()->body_as_EventSnapshotPage() : nullptr;
       if (page) {
         InteractionList live;
@@ -142,24 +141,27 @@ void ProxyWorker::continue_page(std::shared_ptr<PageRead> read) {
           for (const proto::InteractionInfo* info : *page->interactions()) live.emplace_back(info->UnPack());
         }
         read->cursor->fill(range.part, range.count, std::move(live));
-      } else if (!gather->error) {
+      } else if (!error) {
         const std::string where = answer.pair < table_->pair_count() ? "node pair " + table_->pair_id(answer.pair) + ": " : "";
-        gather->error = not_accessible(part_id, where + answer.error.text);
+        error = not_accessible(read->cursor->parts()[range.part].node_snapshot_id, where + answer.error.text);
       }
-      if (--gather->outstanding > 0) return;
-      if (gather->error) return reply_error(read->call, *gather->error);  // the cursor is dropped with `read`
-      continue_page(read);
-    };
+    }
+    if (error) return reply_error(read->call, *error);  // the cursor is dropped with `read`
+    continue_page(read);
+  });
+  for (size_t i = 0; i < wanted.size(); ++i) {
+    const PartRange& range = wanted[i];
+    const SnapshotPart& part = cursor.parts()[range.part];
     std::optional<PairIndex> pair = table_->owner_by_tag(part.node_snapshot_id);
     if (!pair) {
-      done(PairAnswer::unreachable(table_->pair_count(), "no node pair has its tag"));
+      calls_->defer([slot = fan_in->slot(i), n = table_->pair_count()] { slot(PairAnswer::unreachable(n, "no node pair has its tag")); });
       continue;
     }
     proto::RequestSnapshotPageT page;
     page.snapshot_id = part.node_snapshot_id;
     page.start = range.start;
     page.count = range.count;
-    ask(*pair, Outgoing::of(std::move(page)), upstream_client(read->call.session_id, read->call.client_id), done);
+    calls_->ask(*pair, Outgoing::of(std::move(page)), clients_.upstream(read->call.session_id, read->call.client_id), fan_in->slot(i));
   }
 }
 
@@ -172,31 +174,23 @@ void ProxyWorker::handle_release_snapshot(const Call& call, const proto::Envelop
                                               "RequestReleaseSnapshot.snapshot_id \"" + id + "\" is not a snapshot ID this cluster issued"));
   }
   std::erase_if(snapshot_cursors_, [&](const auto& c) { return c.first == id; });
-  const std::vector<SnapshotPart>* parts = &snapshot->parts;
-  struct Gather {
-    size_t outstanding;
-    std::optional<Error> error;
-  };
-  auto gather = std::make_shared<Gather>(Gather{parts->size(), std::nullopt});
-  auto one_done = [this, call, gather](const std::string& part, const PairAnswer* answer) {
-    if (!answer || answer->kind != PairAnswer::Kind::kReply) {
-      if (!gather->error) gather->error = not_accessible(part, answer ? answer->error.text : "no node pair has its tag");
+  const std::vector<SnapshotPart>& parts = snapshot->parts;
+  auto fan_in = FanIn<PairAnswer>::make(parts.size(), [this, call, parts](std::vector<PairAnswer> answers) {
+    for (size_t i = 0; i < answers.size(); ++i) {
+      if (answers[i].kind != PairAnswer::Kind::kReply) return reply_error(call, not_accessible(parts[i].node_snapshot_id, answers[i].error.text));
     }
-    if (--gather->outstanding > 0) return;
-    if (gather->error) return reply_error(call, *gather->error);
     reply(call, wire::encode_ack(call.ref_id, call.client_id));
     finish(call, Outcome::kOk);
-  };
-  for (const SnapshotPart& part : *parts) {
-    std::optional<PairIndex> pair = table_->owner_by_tag(part.node_snapshot_id);
+  });
+  for (size_t i = 0; i < parts.size(); ++i) {
+    std::optional<PairIndex> pair = table_->owner_by_tag(parts[i].node_snapshot_id);
     if (!pair) {
-      one_done(part.node_snapshot_id, nullptr);
+      calls_->defer([slot = fan_in->slot(i), n = table_->pair_count()] { slot(PairAnswer::unreachable(n, "no node pair has its tag")); });
       continue;
     }
     proto::RequestReleaseSnapshotT release;
-    release.snapshot_id = part.node_snapshot_id;
-    ask(*pair, Outgoing::of(std::move(release)), upstream_client(call.session_id, call.client_id),
-        [one_done, id = part.node_snapshot_id](PairAnswer answer) { one_done(id, &answer); });
+    release.snapshot_id = parts[i].node_snapshot_id;
+    calls_->ask(*pair, Outgoing::of(std::move(release)), clients_.upstream(call.session_id, call.client_id), fan_in->slot(i));
   }
 }
 
