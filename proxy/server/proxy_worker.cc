@@ -5,6 +5,11 @@
 #include "cluster-config/tls.h"
 #include "protocol/log.h"
 #include "protocol/wire/client_policy.h"
+#include "proxy/requests/by_id_request.h"
+#include "proxy/requests/pull_request.h"
+#include "proxy/requests/query_requests.h"
+#include "proxy/requests/snapshot_requests.h"
+#include "proxy/requests/submit_request.h"
 #include "proxy/upstream/link_pair_calls.h"
 
 namespace ix::proxy {
@@ -16,17 +21,18 @@ ProxyWorker::ProxyWorker(uv_loop_t* loop, std::shared_ptr<const config::ClusterC
       proxy_(config_->proxy(options.proxy_id)),
       options_(std::move(options)),
       metrics_(metrics),
-      table_(std::make_unique<RoutingTable>(config_)),
-      cache_(proxy_->settings.interaction_cache_size),
+      table_(std::make_shared<const RoutingTable>(config_)),
       reporting_(std::make_unique<ReportingState>(table_->pair_count(), loop)),
       reporting_events_(&metrics.counter("ix_proxy_reporting_events_total", "Events in the merged reporting stream")),
-      cache_hits_(&metrics.counter("ix_proxy_cache_lookups_total", "Interaction cache lookups", {{"result", "hit"}})),
-      cache_misses_(&metrics.counter("ix_proxy_cache_lookups_total", "Interaction cache lookups", {{"result", "miss"}})),
-      fan_out_width_(&metrics.histogram("ix_proxy_fan_out_width", "Pairs asked by one fanned-out request",
-                                        {1, 2, 3, 4, 6, 8, 16, 32, 64})),
-      sessions_gauge_(&metrics.gauge("ix_proxy_client_sessions", "Open client connections")),
-      agents_gauge_(&metrics.gauge("ix_proxy_agents", "Agents logged in through this proxy")) {
-  calls_ = std::make_unique<LinkPairCalls>(loop_, links_, *fan_out_width_);
+      sessions_gauge_(&metrics.gauge("ix_proxy_client_sessions", "Open client connections")) {
+  RequestSettings settings{request_timeout_ms(), proxy_->settings.pull_hold_timeout};
+  auto links = std::make_unique<LinkPairCalls>(loop_, links_);
+  ReplySink& replies = *this;
+  requests_ = std::make_unique<RequestContext>(*links, replies, clients_, table_, settings, proxy_->settings.interaction_cache_size,
+                                               metrics_, [loop = loop_] { return uv_now(loop); });
+  links->set_fan_out_metric(requests_->fan_out_width);
+  agents_ = std::make_unique<AgentRequests>(*requests_, metrics_);
+  calls_ = std::move(links);
 }
 
 ProxyWorker::~ProxyWorker() { stop(); }
@@ -54,7 +60,7 @@ void ProxyWorker::stop() {
   // Agents must not stay logged in on the nodes after the proxy that speaks for them is gone.
   std::vector<uint64_t> ids;
   for (auto& [id, session] : sessions_) ids.push_back(id);
-  for (uint64_t id : ids) log_out_agents_of(id);
+  for (uint64_t id : ids) agents_->log_out_agents_of(id);
   for (auto& [id, session] : sessions_) {
     session->connection->clear_callbacks();
     session->connection->close("proxy shutting down");
@@ -76,7 +82,9 @@ void ProxyWorker::reload(std::shared_ptr<const config::ClusterConfig> config) {
   }
   config_ = std::move(config);
   proxy_ = config_->proxy(options_.proxy_id);
-  table_ = std::make_unique<RoutingTable>(config_);
+  table_ = std::make_shared<const RoutingTable>(config_);
+  requests_->table = table_;
+  requests_->settings = RequestSettings{request_timeout_ms(), proxy_->settings.pull_hold_timeout};
   if (reporting_->merge.nodes() != table_->pair_count()) {
     // Pairs were added or removed: the merge starts over (clients stay subscribed).
     spdlog::warn("event=reporting_restarted reason={}", quote("the node pairs changed"));
@@ -91,6 +99,7 @@ void ProxyWorker::reload(std::shared_ptr<const config::ClusterConfig> config) {
     reporting_->subscribed = true;
     for (PairIndex pair : calls_->reachable_pairs()) subscribe_to_pair(*reporting_, pair);
   }
+  spdlog::info("event=worker_reloaded worker={} pairs={}", options_.index, table_->pair_count());
 }
 
 uint64_t ProxyWorker::request_timeout_ms() const { return static_cast<uint64_t>(proxy_->settings.request_timeout.count()); }
@@ -148,7 +157,7 @@ void ProxyWorker::build_links() {
                          {{"pair", table_->pair_id(i)}})
             .inc();
       }
-      log_in_again(i);
+      agents_->log_in_again(i);
       // The streams resume on the new primary from the last seq each has seen.
       if (reporting_->subscribed) subscribe_to_pair(*reporting_, i);
       for (auto& [client, state] : catching_up_) subscribe_to_pair(*state, i);
@@ -179,7 +188,7 @@ void ProxyWorker::on_accept(std::shared_ptr<net::Connection> connection) {
   Session* s = session.get();
   s->channel.set_on_message([this, s](const proto::Envelope& e) { on_client_message(*s, e); });
   s->channel.set_on_protocol_error([this](proto::ErrorCode code, const std::string&) {
-    metrics_.counter("ix_proxy_errors_total", "Errors answered to clients, by code", {{"code", std::to_string(static_cast<int>(code))}}).inc();
+    error_counter(static_cast<int>(code)).inc();
   });
   connection->set_on_close([this, id](const std::string&) { on_session_closed(id); });
   sessions_.emplace(id, std::move(session));
@@ -190,7 +199,7 @@ void ProxyWorker::on_accept(std::shared_ptr<net::Connection> connection) {
 void ProxyWorker::on_session_closed(uint64_t session_id) {
   auto it = sessions_.find(session_id);
   if (it == sessions_.end()) return;
-  log_out_agents_of(session_id);
+  agents_->log_out_agents_of(session_id);
   end_reporting(session_id);
   clients_.forget_session(session_id);
   sessions_.erase(it);
@@ -228,40 +237,35 @@ void ProxyWorker::register_client(Session& session, const proto::Envelope& envel
   registered.node_id = options_.proxy_id;
   registered.role = proto::ServerRole::Primary;
   registered.protocol_version = wire::kProtocolVersion;
-  reply(call, wire::encode_frame(call.ref_id, call.client_id, registered));
+  send_to_session(call.session_id, wire::encode_frame(call.ref_id, call.client_id, registered));
   spdlog::debug("event=client_registered session={} type={} name={}", session.id, proto::EnumNameClientType(type),
                 quote(session.channel.client_name()));
 }
 
 void ProxyWorker::dispatch(Call call, const proto::Envelope& envelope, Outgoing request) {
   call.route = route_kind(call.type);
+  RequestContext& ctx = *requests_;
   switch (call.route) {
     case RouteKind::kSubmit:
-      return handle_submit(call, envelope, std::move(request));
-    case RouteKind::kByInteraction: {
-      const flatbuffers::String* id = interaction_id_of(envelope);
-      if (!id || id->size() == 0) {
-        return reply_error(call, wire::make_error(proto::ErrorCode::MissingAttribute,
-                                                  wire::message_name(call.type) + ".interaction_id is required to route the request"));
-      }
-      return handle_by_interaction_id(call, id->str(), std::move(request));
-    }
+      return handle_submit(ctx, call, envelope, std::move(request));
+    case RouteKind::kByInteraction:
+      return handle_by_interaction_id(ctx, call, envelope, std::move(request));
     case RouteKind::kAgent:
-      return handle_agent_request(call, envelope, std::move(request));
+      return agents_->handle(call, envelope, std::move(request));
     case RouteKind::kPull:
-      return handle_pull(call, envelope, std::move(request));
+      return handle_pull(ctx, call, envelope, std::move(request));
     case RouteKind::kWorkbinListen:
-      return handle_workbin_subscribe(call, envelope, request);
+      return agents_->handle_workbin_subscribe(call, envelope, request);
     case RouteKind::kReporting:
       if (call.type == proto::Message::RequestStartReporting) return handle_start_reporting(call, envelope);
       return handle_stop_reporting(call);
     case RouteKind::kQuery:
-      if (call.type == proto::Message::RequestFind) return handle_find(call, envelope, request);
-      return handle_workbin_content(call, envelope, request);
+      if (call.type == proto::Message::RequestFind) return handle_find(ctx, call, envelope, request);
+      return handle_workbin_content(ctx, call, envelope, request);
     case RouteKind::kSnapshot:
-      if (call.type == proto::Message::RequestTakeSnapshot) return handle_take_snapshot(call, envelope, request);
-      if (call.type == proto::Message::RequestSnapshotPage) return handle_snapshot_page(call, envelope);
-      return handle_release_snapshot(call, envelope);
+      if (call.type == proto::Message::RequestTakeSnapshot) return handle_take_snapshot(ctx, call, envelope, request);
+      if (call.type == proto::Message::RequestSnapshotPage) return handle_snapshot_page(ctx, call, envelope);
+      return handle_release_snapshot(ctx, call, envelope);
     case RouteKind::kUnsupported:
       return reply_error(call, wire::make_error(proto::ErrorCode::ClusterUnsupportedOperation,
                                                 wire::message_name(call.type) + " is not supported by the proxy" +
@@ -275,38 +279,37 @@ void ProxyWorker::on_node_event(PairIndex pair, const proto::Envelope& envelope,
   if (!client) return;  // its session is gone
   auto session = sessions_.find(client->session_id);
   if (session == sessions_.end()) return;
-  if (const proto::EventInvite* invite = envelope.body_as_EventInvite()) remember_owner(invite->interaction(), pair);
+  if (const proto::EventInvite* invite = envelope.body_as_EventInvite()) requests_->remember_owner(invite->interaction(), pair);
   session->second->channel.send(wire::readdress_envelope(payload, 0, client->client_id));
 }
 
 // ---------------------------------------------------------------------------------------------
 // Replies.
 
-void ProxyWorker::reply(const Call& call, wire::Frame frame) {
-  auto session = sessions_.find(call.session_id);
+void ProxyWorker::send_to_session(uint64_t session_id, wire::Frame frame) {
+  auto session = sessions_.find(session_id);
   if (session != sessions_.end()) session->second->channel.send(std::move(frame));
 }
 
+void ProxyWorker::reply(const Call& call, wire::Frame frame, Outcome outcome) {
+  send_to_session(call.session_id, std::move(frame));
+  count(call, outcome);
+}
+
 void ProxyWorker::reply_error(const Call& call, const Error& error) {
-  reply(call, wire::encode_error(call.ref_id, call.client_id, error));
-  metrics::Counter*& errors = error_counters_[error.code];
-  if (!errors) errors = &metrics_.counter("ix_proxy_errors_total", "Errors answered to clients, by code", {{"code", std::to_string(error.code)}});
-  errors->inc();
-  finish(call, Outcome::kError);
+  send_to_session(call.session_id, wire::encode_error(call.ref_id, call.client_id, error));
+  error_counter(error.code).inc();
+  count(call, Outcome::kError);
   if (error.code >= 2000) spdlog::info("event=cluster_error code={} request={} text={}", error.code, wire::message_name(call.type), quote(error.text));
 }
 
-void ProxyWorker::forward_reply(const Call& call, const PairAnswer& answer) {
-  if (answer.kind == PairAnswer::Kind::kUnreachable) return reply_error(call, answer.error);
-  if (answer.kind == PairAnswer::Kind::kRefused) {
-    reply(call, wire::encode_error(call.ref_id, call.client_id, answer.error));
-    return finish(call, Outcome::kRefused);
-  }
-  reply(call, wire::readdress_envelope(*answer.payload, call.ref_id, call.client_id));
-  finish(call, Outcome::kOk);
+metrics::Counter& ProxyWorker::error_counter(int code) {
+  metrics::Counter*& errors = error_counters_[code];
+  if (!errors) errors = &metrics_.counter("ix_proxy_errors_total", "Errors answered to clients, by code", {{"code", std::to_string(code)}});
+  return *errors;
 }
 
-void ProxyWorker::finish(const Call& call, Outcome outcome) {
+void ProxyWorker::count(const Call& call, Outcome outcome) {
   static constexpr const char* kOutcomes[] = {"ok", "refused", "error"};
   const size_t o = static_cast<size_t>(outcome);
   std::array<metrics::Counter*, 3>& counters = request_counters_[static_cast<int>(call.type)];
@@ -326,16 +329,6 @@ void ProxyWorker::finish(const Call& call, Outcome outcome) {
 // ---------------------------------------------------------------------------------------------
 // Upstream.
 
-bool ProxyWorker::forward(const Call& call, PairIndex pair, const Outgoing& request, Inspect inspect) {
-  auto on_reply = [this, call, inspect = std::move(inspect)](const UpstreamReply& r) {
-    if (!r.envelope) return reply_error(call, r.error);
-    if (inspect) inspect(*r.envelope);
-    reply(call, wire::readdress_envelope(r.payload, call.ref_id, call.client_id));
-    finish(call, r.envelope->body_type() == proto::Message::EventError ? Outcome::kRefused : Outcome::kOk);
-  };
-  return calls_->forward(pair, request, clients_.upstream(call.session_id, call.client_id), std::move(on_reply));
-}
-
 // ---------------------------------------------------------------------------------------------
 // Operations.
 
@@ -344,8 +337,8 @@ nlohmann::json ProxyWorker::status() {
   for (PairLink* link : links_) pairs.push_back(link->status());
   return {{"worker", options_.index},
           {"sessions", sessions_.size()},
-          {"agents", agents_.size()},
-          {"interaction_cache", {{"size", cache_.size()}, {"capacity", cache_.capacity()}, {"hits", cache_.hits()}, {"misses", cache_.misses()}}},
+          {"agents", agents_->logged_in()},
+          {"interaction_cache", {{"size", requests_->cache.size()}, {"capacity", requests_->cache.capacity()}, {"hits", requests_->cache.hits()}, {"misses", requests_->cache.misses()}}},
           {"pairs", pairs}};
 }
 

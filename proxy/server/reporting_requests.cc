@@ -39,9 +39,10 @@ int64_t now_us() {
 ProxyWorker::ReportingState::ReportingState(size_t pairs, uv_loop_t* loop)
     : merge(pairs, kMaxMergeDelayUs), dedupe(kAgentDedupeWindowUs), timer(loop), resume(pairs, false) {}
 
-void ProxyWorker::subscribe_to_pair(ReportingState& state, PairIndex pair) {
+proto::RequestStartReportingT ProxyWorker::start_request(ReportingState& state, PairIndex pair) {
   proto::RequestStartReportingT start;
-  // Resume where the stream left off; a shared stream that has seen nothing yet starts live.
+  // Resume where the stream left off (a client's own stream: from the client's position); a
+  // shared stream that has seen nothing yet starts live.
   const uint64_t seen = state.merge.seen_seq(pair);
   if (seen > 0 || state.resume[pair]) {
     auto position = std::make_unique<proto::ResumePositionT>();
@@ -50,7 +51,11 @@ void ProxyWorker::subscribe_to_pair(ReportingState& state, PairIndex pair) {
     start.resume.push_back(std::move(position));
     state.resume[pair] = true;
   }
-  calls_->ask(pair, Outgoing::of(std::move(start)), state.upstream_client, [this, pair](PairAnswer answer) {
+  return start;
+}
+
+void ProxyWorker::subscribe_to_pair(ReportingState& state, PairIndex pair) {
+  calls_->ask(pair, Outgoing::of(start_request(state, pair)), state.upstream_client, [this, pair](PairAnswer answer) {
     if (answer.kind == PairAnswer::Kind::kReply) return;
     spdlog::error("event=reporting_subscribe_failed pair={} error={}", table_->pair_id(pair), quote(answer.error.text));
   });
@@ -210,8 +215,7 @@ void ProxyWorker::handle_start_reporting(const Call& call, const proto::Envelope
       }
       spdlog::error("event=reporting_subscribe_failed pair={} error={}", table_->pair_id(a.pair), quote(a.error.text));
     }
-    reply(call, wire::encode_ack(call.ref_id, call.client_id));
-    finish(call, Outcome::kOk);
+    ack(call);
   };
 
   if (behind) {
@@ -229,16 +233,7 @@ void ProxyWorker::handle_start_reporting(const Call& call, const proto::Envelope
     ReportingState& own = *state;
     catching_up_[upstream] = std::move(state);
     std::vector<std::pair<PairIndex, Outgoing>> starts;
-    for (PairIndex pair : reachable) {
-      proto::RequestStartReportingT start;
-      if (own.resume[pair]) {
-        auto position = std::make_unique<proto::ResumePositionT>();
-        position->node_id = table_->pair_id(pair);
-        position->seq = own.merge.seen_seq(pair);
-        start.resume.push_back(std::move(position));
-      }
-      starts.emplace_back(pair, Outgoing::of(std::move(start)));
-    }
+    for (PairIndex pair : reachable) starts.emplace_back(pair, Outgoing::of(start_request(own, pair)));
     calls_->ask_each(std::move(starts), upstream, [acknowledge](std::vector<PairAnswer> answers) { acknowledge(std::move(answers), true); });
     return;
   }
@@ -256,8 +251,7 @@ void ProxyWorker::handle_start_reporting(const Call& call, const proto::Envelope
 
 void ProxyWorker::handle_stop_reporting(const Call& call) {
   end_reporting(call.session_id);
-  reply(call, wire::encode_ack(call.ref_id, call.client_id));
-  finish(call, Outcome::kOk);
+  ack(call);
 }
 
 void ProxyWorker::end_reporting(uint64_t session_id) {

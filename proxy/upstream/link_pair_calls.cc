@@ -2,8 +2,7 @@
 
 namespace ix::proxy {
 
-LinkPairCalls::LinkPairCalls(uv_loop_t* loop, const std::vector<PairLink*>& links, metrics::Histogram& fan_out_width)
-    : links_(links), fan_out_width_(fan_out_width), next_turn_(loop) {}
+LinkPairCalls::LinkPairCalls(uv_loop_t* loop, const std::vector<PairLink*>& links) : links_(links), next_turn_(loop) {}
 
 void LinkPairCalls::ask(PairIndex pair, const Outgoing& request, uint64_t upstream_client, Done done, uint64_t timeout_ms) {
   NodeLink* node = links_[pair]->primary();

@@ -19,7 +19,9 @@ namespace ix::proxy {
 class LinkPairCalls final : public PairCalls {
  public:
   // links: the worker's links by PairIndex, read at every call (it changes on reload).
-  LinkPairCalls(uv_loop_t* loop, const std::vector<PairLink*>& links, metrics::Histogram& fan_out_width);
+  LinkPairCalls(uv_loop_t* loop, const std::vector<PairLink*>& links);
+  // Where the width of each fan-out is observed.
+  void set_fan_out_metric(metrics::Histogram& fan_out_width) { fan_out_width_ = &fan_out_width; }
 
   size_t pair_count() const override { return links_.size(); }
   bool reachable(PairIndex pair) override { return links_[pair]->reachable(); }
@@ -30,13 +32,15 @@ class LinkPairCalls final : public PairCalls {
   using PairCalls::reachable;
 
  protected:
-  void fanned_out(size_t width) override { fan_out_width_.observe(static_cast<double>(width)); }
+  void fanned_out(size_t width) override {
+    if (fan_out_width_) fan_out_width_->observe(static_cast<double>(width));
+  }
 
  private:
   void run_deferred();
 
   const std::vector<PairLink*>& links_;
-  metrics::Histogram& fan_out_width_;
+  metrics::Histogram* fan_out_width_ = nullptr;
   net::Timer next_turn_;
   std::vector<std::function<void()>> deferred_;
 };

@@ -1,14 +1,10 @@
-// ProxyWorker: snapshots across pairs (proxy/route/cluster_snapshot.h). A snapshot is taken on
-// every pair serving the tenant; its ID lists the parts and the order, so any proxy can page
-// or release it. Pages come in the snapshot's order across the parts (SnapshotCursor, cached
-// per worker so that paging on continues where it stopped). A part whose pair cannot be
-// reached, or whose node no longer has it, is 2006.
-#include <spdlog/spdlog.h>
+#include "proxy/requests/snapshot_requests.h"
 
-#include "protocol/log.h"
+#include <algorithm>
+
+#include "proxy/requests/tenant_pairs.h"
 #include "proxy/route/cluster_snapshot.h"
 #include "proxy/route/fan_in.h"
-#include "proxy/server/proxy_worker.h"
 
 namespace ix::proxy {
 
@@ -23,20 +19,12 @@ constexpr uint32_t kMaxNodePage = 1000;   // the node's largest page
 
 }  // namespace
 
-void ProxyWorker::handle_take_snapshot(const Call& call, const proto::Envelope& envelope, const Outgoing& request) {
+void handle_take_snapshot(RequestContext& ctx, const Call& call, const proto::Envelope& envelope, const Outgoing& request) {
   const proto::RequestTakeSnapshot* r = envelope.body_as_RequestTakeSnapshot();
-  const std::string tenant = r->tenant_id() ? r->tenant_id()->str() : "";
-  if (tenant.empty()) {
-    return reply_error(call, wire::make_error(proto::ErrorCode::MissingAttribute,
-                                              "RequestTakeSnapshot.tenant_id is required to route the request"));
-  }
-  const PairSet pairs = table_->pairs_for_tenant(tenant);
-  if (pairs.empty()) {
-    return reply_error(call, wire::make_error(proto::ErrorCode::ClusterNoServerForMedia, "no node pair serves tenant \"" + tenant + "\""));
-  }
+  Result<PairSet> pairs = tenant_pairs(*ctx.table, call.type, wire::str(r->tenant_id()));
+  if (!pairs) return ctx.replies.reply_error(call, pairs.error());
   const std::string order = r->order() ? r->order()->str() : "";
-  calls_->ask_all(pairs, request, clients_.upstream(call.session_id, call.client_id), [this, call, order](std::vector<PairAnswer> answers) {
-    std::sort(answers.begin(), answers.end(), [](const PairAnswer& a, const PairAnswer& b) { return a.pair < b.pair; });
+  ctx.calls.ask_all(*pairs, request, ctx.upstream(call), [&ctx, table = ctx.table, call, order](std::vector<PairAnswer> answers) {
     std::vector<SnapshotPart> parts;
     const PairAnswer* failed = nullptr;
     uint64_t total = 0;
@@ -54,22 +42,23 @@ void ProxyWorker::handle_take_snapshot(const Call& call, const proto::Envelope& 
       for (const SnapshotPart& part : parts) {
         proto::RequestReleaseSnapshotT release;
         release.snapshot_id = part.node_snapshot_id;
-        if (std::optional<PairIndex> pair = table_->owner_by_tag(part.node_snapshot_id)) {
-          calls_->ask(*pair, Outgoing::of(std::move(release)), 0, [](PairAnswer) {});
+        if (std::optional<PairIndex> pair = table->owner_by_tag(part.node_snapshot_id)) {
+          ctx.calls.ask(*pair, Outgoing::of(std::move(release)), 0, [](PairAnswer) {});
         }
       }
       const Error& e = failed->error;
-      return reply_error(call, Error{e.code, "node pair " + table_->pair_id(failed->pair) + ": " + e.text});
+      return ctx.replies.reply_error(call, Error{e.code, "node pair " + table->pair_id(failed->pair) + ": " + e.text});
     }
     proto::EventSnapshotTakenT reply_body;
     reply_body.snapshot_id = encode_cluster_snapshot({parts, order});
     reply_body.count = static_cast<uint32_t>(std::min<uint64_t>(total, UINT32_MAX));
-    reply(call, wire::encode_frame(call.ref_id, call.client_id, reply_body));
-    finish(call, Outcome::kOk);
+    ctx.replies.result(call, reply_body);
   });
 }
 
-struct ProxyWorker::PageRead {
+namespace {
+
+struct PageRead {
   Call call;
   std::string id;
   uint32_t start = 0;
@@ -78,35 +67,41 @@ struct ProxyWorker::PageRead {
   InteractionList page;
 };
 
-void ProxyWorker::handle_snapshot_page(const Call& call, const proto::Envelope& envelope) {
+void continue_page(RequestContext& ctx, std::shared_ptr<PageRead> read);
+
+}  // namespace
+
+void handle_snapshot_page(RequestContext& ctx, const Call& call, const proto::Envelope& envelope) {
   const proto::RequestSnapshotPage* r = envelope.body_as_RequestSnapshotPage();
   const std::string id = r->snapshot_id() ? r->snapshot_id()->str() : "";
   std::optional<ClusterSnapshotId> snapshot = decode_cluster_snapshot(id);
   if (!snapshot) {
-    return reply_error(call, wire::make_error(id.empty() ? proto::ErrorCode::MissingAttribute : proto::ErrorCode::InvalidAttribute,
+    return ctx.replies.reply_error(call, wire::make_error(id.empty() ? proto::ErrorCode::MissingAttribute : proto::ErrorCode::InvalidAttribute,
                                               "RequestSnapshotPage.snapshot_id \"" + id + "\" is not a snapshot ID this cluster issued"));
   }
   if (r->count() == 0 || r->count() > kMaxNodePage) {
-    return reply_error(call, wire::make_error(proto::ErrorCode::InvalidAttribute, "RequestSnapshotPage.count " + std::to_string(r->count()) +
+    return ctx.replies.reply_error(call, wire::make_error(proto::ErrorCode::InvalidAttribute, "RequestSnapshotPage.count " + std::to_string(r->count()) +
                                                                                       " is out of range 1.." + std::to_string(kMaxNodePage)));
   }
   auto read = std::make_shared<PageRead>(PageRead{call, id, r->start(), r->count(), nullptr, {}});
   // The cached cursor when it has not gone past this page's start (reading on is cheaper than
   // starting over); a new one otherwise.
-  auto cached = std::find_if(snapshot_cursors_.begin(), snapshot_cursors_.end(), [&](const auto& c) { return c.first == id; });
-  if (cached != snapshot_cursors_.end()) {
+  auto cached = std::find_if(ctx.snapshot_cursors.begin(), ctx.snapshot_cursors.end(), [&](const auto& c) { return c.first == id; });
+  if (cached != ctx.snapshot_cursors.end()) {
     if (cached->second->position() <= read->start) read->cursor = std::move(cached->second);
-    snapshot_cursors_.erase(cached);
+    ctx.snapshot_cursors.erase(cached);
   }
   if (!read->cursor) {
     Result<query::Order> order = query::Order::parse(snapshot->order);
-    if (!order) return reply_error(call, wire::make_error(proto::ErrorCode::InvalidAttribute, "snapshot order: " + order.error().text));
+    if (!order) return ctx.replies.reply_error(call, wire::make_error(proto::ErrorCode::InvalidAttribute, "snapshot order: " + order.error().text));
     read->cursor = std::make_unique<SnapshotCursor>(std::move(snapshot->parts), std::move(*order));
   }
-  continue_page(std::move(read));
+  continue_page(ctx, std::move(read));
 }
 
-void ProxyWorker::continue_page(std::shared_ptr<PageRead> read) {
+namespace {
+
+void continue_page(RequestContext& ctx, std::shared_ptr<PageRead> read) {
   SnapshotCursor& cursor = *read->cursor;
   if (cursor.position() < read->start) cursor.take(read->start - cursor.position());  // passed over
   if (cursor.position() >= read->start) {
@@ -118,10 +113,9 @@ void ProxyWorker::continue_page(std::shared_ptr<PageRead> read) {
     page.snapshot_id = read->id;
     page.start = read->start;
     page.interactions = std::move(read->page);
-    reply(read->call, wire::encode_frame(read->call.ref_id, read->call.client_id, page));
-    finish(read->call, Outcome::kOk);
-    snapshot_cursors_.emplace_back(read->id, std::move(read->cursor));
-    if (snapshot_cursors_.size() > kSnapshotCursors) snapshot_cursors_.pop_front();
+    ctx.replies.result(read->call, page);
+    ctx.snapshot_cursors.emplace_back(read->id, std::move(read->cursor));
+    if (ctx.snapshot_cursors.size() > kSnapshotCursors) ctx.snapshot_cursors.pop_front();
     return;
   }
   // The merge needs the next chunk of some parts: read them all at once. Passing over pages
@@ -129,7 +123,7 @@ void ProxyWorker::continue_page(std::shared_ptr<PageRead> read) {
   const uint32_t chunk = skipping ? kMaxNodePage : std::clamp<uint32_t>(read->count, 100, kMaxNodePage);
   const std::vector<PartRange> wanted = cursor.wanted(chunk);
   // One slot per range; a part whose tag names no pair is answered as unreachable.
-  auto fan_in = FanIn<PairAnswer>::make(wanted.size(), [this, read, wanted](std::vector<PairAnswer> answers) {
+  auto fan_in = FanIn<PairAnswer>::make(wanted.size(), [&ctx, table = ctx.table, read, wanted](std::vector<PairAnswer> answers) {
     std::optional<Error> error;
     for (size_t i = 0; i < answers.size(); ++i) {
       const PairAnswer& answer = answers[i];
@@ -142,55 +136,56 @@ void ProxyWorker::continue_page(std::shared_ptr<PageRead> read) {
         }
         read->cursor->fill(range.part, range.count, std::move(live));
       } else if (!error) {
-        const std::string where = answer.pair < table_->pair_count() ? "node pair " + table_->pair_id(answer.pair) + ": " : "";
+        const std::string where = answer.pair < table->pair_count() ? "node pair " + table->pair_id(answer.pair) + ": " : "";
         error = not_accessible(read->cursor->parts()[range.part].node_snapshot_id, where + answer.error.text);
       }
     }
-    if (error) return reply_error(read->call, *error);  // the cursor is dropped with `read`
-    continue_page(read);
+    if (error) return ctx.replies.reply_error(read->call, *error);  // the cursor is dropped with `read`
+    continue_page(ctx, read);
   });
   for (size_t i = 0; i < wanted.size(); ++i) {
     const PartRange& range = wanted[i];
     const SnapshotPart& part = cursor.parts()[range.part];
-    std::optional<PairIndex> pair = table_->owner_by_tag(part.node_snapshot_id);
+    std::optional<PairIndex> pair = ctx.table->owner_by_tag(part.node_snapshot_id);
     if (!pair) {
-      calls_->defer([slot = fan_in->slot(i), n = table_->pair_count()] { slot(PairAnswer::unreachable(n, "no node pair has its tag")); });
+      ctx.calls.defer([slot = fan_in->slot(i), n = ctx.table->pair_count()] { slot(PairAnswer::unreachable(n, "no node pair has its tag")); });
       continue;
     }
     proto::RequestSnapshotPageT page;
     page.snapshot_id = part.node_snapshot_id;
     page.start = range.start;
     page.count = range.count;
-    calls_->ask(*pair, Outgoing::of(std::move(page)), clients_.upstream(read->call.session_id, read->call.client_id), fan_in->slot(i));
+    ctx.calls.ask(*pair, Outgoing::of(std::move(page)), ctx.upstream(read->call), fan_in->slot(i));
   }
 }
 
-void ProxyWorker::handle_release_snapshot(const Call& call, const proto::Envelope& envelope) {
+}  // namespace
+
+void handle_release_snapshot(RequestContext& ctx, const Call& call, const proto::Envelope& envelope) {
   const proto::RequestReleaseSnapshot* r = envelope.body_as_RequestReleaseSnapshot();
   const std::string id = r->snapshot_id() ? r->snapshot_id()->str() : "";
   std::optional<ClusterSnapshotId> snapshot = decode_cluster_snapshot(id);
   if (!snapshot) {
-    return reply_error(call, wire::make_error(id.empty() ? proto::ErrorCode::MissingAttribute : proto::ErrorCode::InvalidAttribute,
+    return ctx.replies.reply_error(call, wire::make_error(id.empty() ? proto::ErrorCode::MissingAttribute : proto::ErrorCode::InvalidAttribute,
                                               "RequestReleaseSnapshot.snapshot_id \"" + id + "\" is not a snapshot ID this cluster issued"));
   }
-  std::erase_if(snapshot_cursors_, [&](const auto& c) { return c.first == id; });
+  std::erase_if(ctx.snapshot_cursors, [&](const auto& c) { return c.first == id; });
   const std::vector<SnapshotPart>& parts = snapshot->parts;
-  auto fan_in = FanIn<PairAnswer>::make(parts.size(), [this, call, parts](std::vector<PairAnswer> answers) {
+  auto fan_in = FanIn<PairAnswer>::make(parts.size(), [&ctx, call, parts](std::vector<PairAnswer> answers) {
     for (size_t i = 0; i < answers.size(); ++i) {
-      if (answers[i].kind != PairAnswer::Kind::kReply) return reply_error(call, not_accessible(parts[i].node_snapshot_id, answers[i].error.text));
+      if (answers[i].kind != PairAnswer::Kind::kReply) return ctx.replies.reply_error(call, not_accessible(parts[i].node_snapshot_id, answers[i].error.text));
     }
-    reply(call, wire::encode_ack(call.ref_id, call.client_id));
-    finish(call, Outcome::kOk);
+    ctx.replies.ack(call);
   });
   for (size_t i = 0; i < parts.size(); ++i) {
-    std::optional<PairIndex> pair = table_->owner_by_tag(parts[i].node_snapshot_id);
+    std::optional<PairIndex> pair = ctx.table->owner_by_tag(parts[i].node_snapshot_id);
     if (!pair) {
-      calls_->defer([slot = fan_in->slot(i), n = table_->pair_count()] { slot(PairAnswer::unreachable(n, "no node pair has its tag")); });
+      ctx.calls.defer([slot = fan_in->slot(i), n = ctx.table->pair_count()] { slot(PairAnswer::unreachable(n, "no node pair has its tag")); });
       continue;
     }
     proto::RequestReleaseSnapshotT release;
     release.snapshot_id = parts[i].node_snapshot_id;
-    calls_->ask(*pair, Outgoing::of(std::move(release)), clients_.upstream(call.session_id, call.client_id), fan_in->slot(i));
+    ctx.calls.ask(*pair, Outgoing::of(std::move(release)), ctx.upstream(call), fan_in->slot(i));
   }
 }
 
