@@ -280,5 +280,55 @@ TEST(PullRequest, ARefusalIsTheAnswerOnlyWhenNothingWasPulledAndAnUnknownTenantI
   EXPECT_NE(down.error_text(1).find("fake pair 2 is down"), std::string::npos) << down.error_text(1);
 }
 
+TEST(PullRequest, AnOrderedViewIsPulledInTheViewsOrderAcrossPairs) {
+  RequestHarness h(R"(
+[[queues]]
+id = "inbound"
+tenant = "101"
+[[views]]
+id = "ordered"
+tenant = "101"
+queues = ["inbound"]
+order = "interaction_id asc"
+ordered-pull = true
+)");
+  // The heads of the view: pair 0 holds b, e; pair 1 holds a, d; pair 2 holds c, f.
+  auto held = [](PairIndex pair) {
+    const char* ids[3][2] = {{"b-x", "e-x"}, {"a-x", "d-x"}, {"c-x", "f-x"}};
+    return std::vector<std::string>{ids[pair][0], ids[pair][1]};
+  };
+  h.calls.script([&](PairIndex pair, const proto::EnvelopeT& request) {
+    const std::string node = "pair-" + std::to_string(pair + 1);
+    if (request.body.type == proto::Message::RequestFind) {
+      proto::EventFindResultT found;
+      found.interactions = pulled(held(pair), node).interactions;
+      return FakePairCalls::reply(pair, found);
+    }
+    std::vector<std::string> ids = held(pair);
+    ids.resize(request.body.AsRequestPull()->count);
+    return FakePairCalls::reply(pair, pulled(ids, node));
+  });
+  proto::RequestPullT request = pull(3, 0);
+  request.view_id = "ordered";
+  h.send(1, request, proxy::handle_pull);
+  h.calls.run();
+  ASSERT_TRUE(h.reply(1) && h.reply(1)->body.AsEventPulled()) << h.error_text(1);
+  std::vector<std::string> got;
+  for (const auto& i : h.reply(1)->body.AsEventPulled()->interactions) got.push_back(i->interaction_id);
+  EXPECT_EQ(got, (std::vector<std::string>{"a-x", "b-x", "c-x"})) << "what a single server would hand out next, in order";
+  std::map<PairIndex, uint32_t> pulls;
+  for (const auto& s : h.calls.sent) {
+    if (s.type() == proto::Message::RequestFind) {
+      EXPECT_EQ(s.request->body.AsRequestFind()->limit, 3u);
+      EXPECT_NE(s.request->body.AsRequestFind()->condition.find("queue IN ('inbound')"), std::string::npos);
+    } else {
+      ASSERT_EQ(s.type(), proto::Message::RequestPull);
+      pulls[s.pair] = s.request->body.AsRequestPull()->count;
+      EXPECT_EQ(s.request->body.AsRequestPull()->hold_time_ms, 0u);
+    }
+  }
+  EXPECT_EQ(pulls, (std::map<PairIndex, uint32_t>{{0, 1}, {1, 1}, {2, 1}}));
+}
+
 }  // namespace
 }  // namespace ix::test
