@@ -1,5 +1,7 @@
 #include "proxy/reporting/reporting_feed.h"
 
+#include <algorithm>
+
 namespace ix::proxy {
 
 ReportingFeed::ReportingFeed(size_t workers) : queues_(workers), wake_(workers) {}
@@ -10,7 +12,10 @@ void ReportingFeed::listen(int worker, std::function<void()> wake) {
 }
 
 void ReportingFeed::publish(std::vector<FeedEvent> events) {
+  if (events.empty()) return;
+  std::lock_guard wake_lock(wake_mutex_);
   std::vector<std::function<void()>*> to_wake;
+  std::vector<std::shared_ptr<std::function<void()>>> consumers_to_wake;
   {
     std::lock_guard lock(mutex_);
     for (const FeedEvent& e : events) {
@@ -23,9 +28,16 @@ void ReportingFeed::publish(std::vector<FeedEvent> events) {
       queues_[w].insert(queues_[w].end(), events.begin(), events.end());
       if (was_empty) to_wake.push_back(&wake_[w]);
     }
+    for (auto& [id, consumer] : consumers_) {
+      const bool was_empty = consumer.queue.empty();
+      consumer.queue.insert(consumer.queue.end(), events.begin(), events.end());
+      if (was_empty) consumers_to_wake.push_back(consumer.wake);
+    }
   }
-  // A wake function is set once and never changes, so it may run outside the lock.
+  // A worker's wake function is set once and never changes, so it may run outside the lock; a
+  // consumer's is kept alive by its shared_ptr, and remove_consumer() waits on wake_mutex_.
   for (auto* wake : to_wake) (*wake)();
+  for (auto& wake : consumers_to_wake) (*wake)();
 }
 
 std::vector<FeedEvent> ReportingFeed::take(int worker) {
@@ -34,6 +46,50 @@ std::vector<FeedEvent> ReportingFeed::take(int worker) {
   std::vector<FeedEvent> out(std::make_move_iterator(queue.begin()), std::make_move_iterator(queue.end()));
   queue.clear();
   return out;
+}
+
+int ReportingFeed::add_consumer(std::function<void()> wake) {
+  std::lock_guard lock(mutex_);
+  const int id = next_consumer_++;
+  consumers_[id].wake = std::make_shared<std::function<void()>>(std::move(wake));
+  return id;
+}
+
+std::vector<FeedEvent> ReportingFeed::take_consumer(int consumer) {
+  std::lock_guard lock(mutex_);
+  auto it = consumers_.find(consumer);
+  if (it == consumers_.end()) return {};
+  std::deque<FeedEvent>& queue = it->second.queue;
+  std::vector<FeedEvent> out(std::make_move_iterator(queue.begin()), std::make_move_iterator(queue.end()));
+  queue.clear();
+  return out;
+}
+
+void ReportingFeed::remove_consumer(int consumer) {
+  std::lock_guard wake_lock(wake_mutex_);
+  std::lock_guard lock(mutex_);
+  consumers_.erase(consumer);
+}
+
+void ReportingFeed::start_stream() {
+  std::function<void()> starter;
+  {
+    std::lock_guard lock(mutex_);
+    if (stream_requested_) return;
+    stream_requested_ = true;
+    starter = stream_starter_;
+  }
+  if (starter) starter();
+}
+
+void ReportingFeed::set_stream_starter(std::function<void()> starter) {
+  bool requested;
+  {
+    std::lock_guard lock(mutex_);
+    stream_starter_ = starter;
+    requested = stream_requested_;
+  }
+  if (requested && starter) starter();
 }
 
 bool ReportingFeed::subscribed() const {

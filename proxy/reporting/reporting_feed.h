@@ -1,13 +1,18 @@
-// ReportingFeed: the proxy's one merged reporting stream, shared by its worker loops. Worker 0
+// ReportingFeed: the proxy's one merged reporting stream, the hand-off between threads. Worker 0
 // holds the node subscriptions and the merge (ReportingMerge, AgentEventDedupe) and publishes
 // every event it releases here; each worker with reporting clients takes them on its own loop
-// and hands them to its clients. The nodes see one subscription per proxy, however many
-// workers it runs. Thread-safe: publish() on worker 0's thread, take() on each worker's.
+// and hands them to its clients, and readers that are not workers (the pacing module) take them
+// on their own thread through a consumer slot. The nodes see one subscription per proxy, however
+// many workers and consumers read it.
+//
+// Thread-safe: publish() runs on worker 0's thread, take() on each worker's, take_consumer() on
+// the consumer's; wake functions are called from the publishing thread, outside the lock.
 #pragma once
 
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -35,6 +40,22 @@ class ReportingFeed {
   void publish(std::vector<FeedEvent> events);
   std::vector<FeedEvent> take(int worker);
 
+  // A reader that is not a worker (the pacing module): receives every event published from now
+  // on, on its own thread; wake() (thread-safe) is called when events start waiting for it.
+  // Returns its id.
+  int add_consumer(std::function<void()> wake);
+  std::vector<FeedEvent> take_consumer(int consumer);
+  // The consumer reads no more; what waits for it is dropped. Its wake is not called again
+  // once this returns.
+  void remove_consumer(int consumer);
+
+  // Asks worker 0 to stream from the pairs even when no reporting client has asked (the pacing
+  // module needs the stream without a client). Idempotent; thread-safe. A request made before
+  // the starter is set is passed on when it is.
+  void start_stream();
+  // How start_stream() reaches worker 0 (ProxyServer posts to worker 0's loop).
+  void set_stream_starter(std::function<void()> starter);
+
   // Whether worker 0 streams from the pairs yet, and the last seq published from each pair
   // (a client resuming from before it cannot join live: it needs the nodes' replay).
   bool subscribed() const;
@@ -44,11 +65,22 @@ class ReportingFeed {
   void reset_positions(size_t pairs);
 
  private:
+  struct Consumer {
+    std::deque<FeedEvent> queue;
+    std::shared_ptr<std::function<void()>> wake;
+  };
+
+  // Publishing and removal both hold this, so a wake never runs for a removed consumer.
+  std::mutex wake_mutex_;
   mutable std::mutex mutex_;
   std::vector<std::deque<FeedEvent>> queues_;  // by worker
   std::vector<std::function<void()>> wake_;    // by worker; empty = not listening
+  std::map<int, Consumer> consumers_;          // by id
+  int next_consumer_ = 0;
   std::vector<uint64_t> published_;            // by pair
   bool subscribed_ = false;
+  bool stream_requested_ = false;
+  std::function<void()> stream_starter_;
 };
 
 }  // namespace ix::proxy

@@ -107,7 +107,10 @@ class ProxyServer::WorkerThread {
 };
 
 ProxyServer::ProxyServer(uv_loop_t* loop, std::shared_ptr<const config::ClusterConfig> config, std::string proxy_id)
-    : loop_(loop), config_(std::move(config)), proxy_id_(std::move(proxy_id)), admin_(loop, metrics_, "ixproxy") {}
+    : loop_(loop), config_(std::move(config)), proxy_id_(std::move(proxy_id)), admin_(loop, metrics_, "ixproxy") {
+  const config::Proxy* proxy = config_->proxy(proxy_id_);
+  feed_ = std::make_shared<ReportingFeed>(proxy ? proxy->settings.workers : 1);
+}
 
 ProxyServer::~ProxyServer() { stop(); }
 
@@ -115,10 +118,9 @@ Status ProxyServer::start() {
   const config::Proxy* proxy = config_->proxy(proxy_id_);
   // Every worker exists before any starts: a worker may post to another from its first client
   // on (the reporting feed), and workers_ does not change again until stop().
-  auto feed = std::make_shared<ReportingFeed>(proxy->settings.workers);
   auto post = [this](int worker, std::function<void(ProxyWorker&)> task) { workers_[static_cast<size_t>(worker)]->post(std::move(task)); };
   for (uint32_t i = 0; i < proxy->settings.workers; ++i) {
-    workers_.push_back(std::make_unique<WorkerThread>(config_, WorkerOptions{proxy_id_, static_cast<int>(i), feed, post}, metrics_));
+    workers_.push_back(std::make_unique<WorkerThread>(config_, WorkerOptions{proxy_id_, static_cast<int>(i), feed_, post}, metrics_));
   }
   for (uint32_t i = 0; i < proxy->settings.workers; ++i) {
     if (Status s = workers_[i]->start(); !s) {
@@ -126,6 +128,8 @@ Status ProxyServer::start() {
       return Error{s.error().code, "worker " + std::to_string(i) + ": " + s.error().text};
     }
   }
+  // A stream asked for before start (or from now on) is started on worker 0.
+  feed_->set_stream_starter([post] { post(0, [](ProxyWorker& first) { first.start_stream(); }); });
   admin_.set_status([this] { return status(); });
   admin_.set_readiness([this] { return readiness(); });
   admin_.http().route("GET", "/", [](const http::HttpRequest&) {
@@ -146,6 +150,7 @@ Status ProxyServer::start() {
 }
 
 void ProxyServer::stop() {
+  feed_->set_stream_starter(nullptr);  // workers_ is about to go
   if (watch_) watch_->stop();
   for (auto& worker : workers_) worker->stop();
   for (auto& worker : workers_) worker->join();

@@ -18,6 +18,7 @@
 #include "protocol/http/admin_server.h"
 #include "protocol/http/metrics.h"
 #include "protocol/result.h"
+#include "proxy/reporting/reporting_feed.h"
 #include "proxy/server/cluster_watch.h"
 
 namespace ix::proxy {
@@ -35,6 +36,10 @@ class ProxyServer {
   void reload(std::shared_ptr<const config::ClusterConfig> config);
 
   uint16_t admin_port() const { return admin_.port(); }
+  // The proxy's merged reporting stream, for readers that are not workers (the pacing module:
+  // ReportingFeed::add_consumer, start_stream). Exists from construction on; start_stream()
+  // reaches worker 0 once start() has run.
+  const std::shared_ptr<ReportingFeed>& feed() const { return feed_; }
 
  private:
   class WorkerThread;
@@ -48,6 +53,7 @@ class ProxyServer {
   http::AdminServer admin_;
   std::vector<std::unique_ptr<WorkerThread>> workers_;
   std::unique_ptr<ClusterWatch> watch_;
+  std::shared_ptr<ReportingFeed> feed_;
 };
 
 }  // namespace ix::proxy

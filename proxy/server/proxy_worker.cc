@@ -5,6 +5,12 @@
 #include "cluster-config/tls.h"
 #include "protocol/log.h"
 #include "protocol/wire/client_policy.h"
+#include "proxy/requests/by_id_request.h"
+#include "proxy/requests/pull_request.h"
+#include "proxy/requests/query_requests.h"
+#include "proxy/requests/snapshot_requests.h"
+#include "proxy/requests/submit_request.h"
+#include "proxy/upstream/link_pair_calls.h"
 
 namespace ix::proxy {
 
@@ -15,16 +21,19 @@ ProxyWorker::ProxyWorker(uv_loop_t* loop, std::shared_ptr<const config::ClusterC
       proxy_(config_->proxy(options.proxy_id)),
       options_(std::move(options)),
       metrics_(metrics),
-      table_(std::make_unique<RoutingTable>(config_)),
-      cache_(proxy_->settings.interaction_cache_size),
+      table_(std::make_shared<const RoutingTable>(config_)),
       reporting_(std::make_unique<ReportingState>(table_->pair_count(), loop)),
       reporting_events_(&metrics.counter("ix_proxy_reporting_events_total", "Events in the merged reporting stream")),
-      cache_hits_(&metrics.counter("ix_proxy_cache_lookups_total", "Interaction cache lookups", {{"result", "hit"}})),
-      cache_misses_(&metrics.counter("ix_proxy_cache_lookups_total", "Interaction cache lookups", {{"result", "miss"}})),
-      fan_out_width_(&metrics.histogram("ix_proxy_fan_out_width", "Pairs asked by one fanned-out request",
-                                        {1, 2, 3, 4, 6, 8, 16, 32, 64})),
-      sessions_gauge_(&metrics.gauge("ix_proxy_client_sessions", "Open client connections")),
-      agents_gauge_(&metrics.gauge("ix_proxy_agents", "Agents logged in through this proxy")) {}
+      sessions_gauge_(&metrics.gauge("ix_proxy_client_sessions", "Open client connections")) {
+  RequestSettings settings{request_timeout_ms(), proxy_->settings.pull_hold_timeout};
+  auto links = std::make_unique<LinkPairCalls>(loop_, links_);
+  ReplySink& replies = *this;
+  requests_ = std::make_unique<RequestContext>(*links, replies, clients_, table_, settings, proxy_->settings.interaction_cache_size,
+                                               metrics_, [loop = loop_] { return uv_now(loop); });
+  links->set_fan_out_metric(requests_->fan_out_width);
+  agents_ = std::make_unique<AgentRequests>(*requests_, metrics_);
+  calls_ = std::move(links);
+}
 
 ProxyWorker::~ProxyWorker() { stop(); }
 
@@ -51,7 +60,7 @@ void ProxyWorker::stop() {
   // Agents must not stay logged in on the nodes after the proxy that speaks for them is gone.
   std::vector<uint64_t> ids;
   for (auto& [id, session] : sessions_) ids.push_back(id);
-  for (uint64_t id : ids) log_out_agents_of(id);
+  for (uint64_t id : ids) agents_->log_out_agents_of(id);
   for (auto& [id, session] : sessions_) {
     session->connection->clear_callbacks();
     session->connection->close("proxy shutting down");
@@ -73,7 +82,9 @@ void ProxyWorker::reload(std::shared_ptr<const config::ClusterConfig> config) {
   }
   config_ = std::move(config);
   proxy_ = config_->proxy(options_.proxy_id);
-  table_ = std::make_unique<RoutingTable>(config_);
+  table_ = std::make_shared<const RoutingTable>(config_);
+  requests_->table = table_;
+  requests_->settings = RequestSettings{request_timeout_ms(), proxy_->settings.pull_hold_timeout};
   if (reporting_->merge.nodes() != table_->pair_count()) {
     // Pairs were added or removed: the merge starts over (clients stay subscribed).
     spdlog::warn("event=reporting_restarted reason={}", quote("the node pairs changed"));
@@ -86,10 +97,9 @@ void ProxyWorker::reload(std::shared_ptr<const config::ClusterConfig> config) {
   if (options_.index == 0 && options_.feed->subscribed() && !reporting_->subscribed) {
     options_.feed->reset_positions(table_->pair_count());
     reporting_->subscribed = true;
-    for (PairIndex pair = 0; pair < links_.size(); ++pair) {
-      if (links_[pair]->reachable()) subscribe_to_pair(*reporting_, pair);
-    }
+    for (PairIndex pair : calls_->reachable_pairs()) subscribe_to_pair(*reporting_, pair);
   }
+  spdlog::info("event=worker_reloaded worker={} pairs={}", options_.index, table_->pair_count());
 }
 
 uint64_t ProxyWorker::request_timeout_ms() const { return static_cast<uint64_t>(proxy_->settings.request_timeout.count()); }
@@ -147,7 +157,7 @@ void ProxyWorker::build_links() {
                          {{"pair", table_->pair_id(i)}})
             .inc();
       }
-      log_in_again(i);
+      agents_->log_in_again(i);
       // The streams resume on the new primary from the last seq each has seen.
       if (reporting_->subscribed) subscribe_to_pair(*reporting_, i);
       for (auto& [client, state] : catching_up_) subscribe_to_pair(*state, i);
@@ -178,7 +188,7 @@ void ProxyWorker::on_accept(std::shared_ptr<net::Connection> connection) {
   Session* s = session.get();
   s->channel.set_on_message([this, s](const proto::Envelope& e) { on_client_message(*s, e); });
   s->channel.set_on_protocol_error([this](proto::ErrorCode code, const std::string&) {
-    metrics_.counter("ix_proxy_errors_total", "Errors answered to clients, by code", {{"code", std::to_string(static_cast<int>(code))}}).inc();
+    error_counter(static_cast<int>(code)).inc();
   });
   connection->set_on_close([this, id](const std::string&) { on_session_closed(id); });
   sessions_.emplace(id, std::move(session));
@@ -189,13 +199,9 @@ void ProxyWorker::on_accept(std::shared_ptr<net::Connection> connection) {
 void ProxyWorker::on_session_closed(uint64_t session_id) {
   auto it = sessions_.find(session_id);
   if (it == sessions_.end()) return;
-  log_out_agents_of(session_id);
+  agents_->log_out_agents_of(session_id);
   end_reporting(session_id);
-  for (auto c = upstream_clients_.lower_bound({session_id, 0});
-       c != upstream_clients_.end() && c->first.first == session_id;) {
-    downstream_clients_.erase(c->second);
-    c = upstream_clients_.erase(c);
-  }
+  clients_.forget_session(session_id);
   sessions_.erase(it);
   sessions_gauge_->add(-1);
 }
@@ -231,40 +237,35 @@ void ProxyWorker::register_client(Session& session, const proto::Envelope& envel
   registered.node_id = options_.proxy_id;
   registered.role = proto::ServerRole::Primary;
   registered.protocol_version = wire::kProtocolVersion;
-  reply(call, wire::encode_frame(call.ref_id, call.client_id, registered));
+  send_to_session(call.session_id, wire::encode_frame(call.ref_id, call.client_id, registered));
   spdlog::debug("event=client_registered session={} type={} name={}", session.id, proto::EnumNameClientType(type),
                 quote(session.channel.client_name()));
 }
 
 void ProxyWorker::dispatch(Call call, const proto::Envelope& envelope, Outgoing request) {
   call.route = route_kind(call.type);
+  RequestContext& ctx = *requests_;
   switch (call.route) {
     case RouteKind::kSubmit:
-      return handle_submit(call, envelope, std::move(request));
-    case RouteKind::kByInteraction: {
-      const flatbuffers::String* id = interaction_id_of(envelope);
-      if (!id || id->size() == 0) {
-        return reply_error(call, wire::make_error(proto::ErrorCode::MissingAttribute,
-                                                  wire::message_name(call.type) + ".interaction_id is required to route the request"));
-      }
-      return handle_by_interaction_id(call, id->str(), std::move(request));
-    }
+      return handle_submit(ctx, call, envelope, std::move(request));
+    case RouteKind::kByInteraction:
+      return handle_by_interaction_id(ctx, call, envelope, std::move(request));
     case RouteKind::kAgent:
-      return handle_agent_request(call, envelope, std::move(request));
+      return agents_->handle(call, envelope, std::move(request));
     case RouteKind::kPull:
-      return handle_pull(call, envelope, std::move(request));
+      return handle_pull(ctx, call, envelope, std::move(request));
     case RouteKind::kWorkbinListen:
-      return handle_workbin_subscribe(call, envelope, request);
+      return agents_->handle_workbin_subscribe(call, envelope, request);
     case RouteKind::kReporting:
       if (call.type == proto::Message::RequestStartReporting) return handle_start_reporting(call, envelope);
       return handle_stop_reporting(call);
     case RouteKind::kQuery:
-      if (call.type == proto::Message::RequestFind) return handle_find(call, envelope, request);
-      return handle_workbin_content(call, envelope, request);
+      if (call.type == proto::Message::RequestFind) return handle_find(ctx, call, envelope, request);
+      return handle_workbin_content(ctx, call, envelope, request);
     case RouteKind::kSnapshot:
-      if (call.type == proto::Message::RequestTakeSnapshot) return handle_take_snapshot(call, envelope, request);
-      if (call.type == proto::Message::RequestSnapshotPage) return handle_snapshot_page(call, envelope);
-      return handle_release_snapshot(call, envelope);
+      if (call.type == proto::Message::RequestTakeSnapshot) return handle_take_snapshot(ctx, call, envelope, request);
+      if (call.type == proto::Message::RequestSnapshotPage) return handle_snapshot_page(ctx, call, envelope);
+      return handle_release_snapshot(ctx, call, envelope);
     case RouteKind::kUnsupported:
       return reply_error(call, wire::make_error(proto::ErrorCode::ClusterUnsupportedOperation,
                                                 wire::message_name(call.type) + " is not supported by the proxy" +
@@ -274,42 +275,41 @@ void ProxyWorker::dispatch(Call call, const proto::Envelope& envelope, Outgoing 
 
 void ProxyWorker::on_node_event(PairIndex pair, const proto::Envelope& envelope, std::span<const uint8_t> payload) {
   if (wire::reporting_header(envelope)) return on_reporting_event(pair, envelope, payload);
-  auto client = downstream_clients_.find(envelope.client_id());
-  if (client == downstream_clients_.end()) return;  // its session is gone
-  auto session = sessions_.find(client->second.first);
+  std::optional<ClientIdMap::Downstream> client = clients_.downstream(envelope.client_id());
+  if (!client) return;  // its session is gone
+  auto session = sessions_.find(client->session_id);
   if (session == sessions_.end()) return;
-  if (const proto::EventInvite* invite = envelope.body_as_EventInvite()) remember_owner(invite->interaction(), pair);
-  session->second->channel.send(wire::readdress_envelope(payload, 0, client->second.second));
+  if (const proto::EventInvite* invite = envelope.body_as_EventInvite()) requests_->remember_owner(invite->interaction(), pair);
+  session->second->channel.send(wire::readdress_envelope(payload, 0, client->client_id));
 }
 
 // ---------------------------------------------------------------------------------------------
 // Replies.
 
-void ProxyWorker::reply(const Call& call, wire::Frame frame) {
-  auto session = sessions_.find(call.session_id);
+void ProxyWorker::send_to_session(uint64_t session_id, wire::Frame frame) {
+  auto session = sessions_.find(session_id);
   if (session != sessions_.end()) session->second->channel.send(std::move(frame));
 }
 
+void ProxyWorker::reply(const Call& call, wire::Frame frame, Outcome outcome) {
+  send_to_session(call.session_id, std::move(frame));
+  count(call, outcome);
+}
+
 void ProxyWorker::reply_error(const Call& call, const Error& error) {
-  reply(call, wire::encode_error(call.ref_id, call.client_id, error));
-  metrics::Counter*& errors = error_counters_[error.code];
-  if (!errors) errors = &metrics_.counter("ix_proxy_errors_total", "Errors answered to clients, by code", {{"code", std::to_string(error.code)}});
-  errors->inc();
-  finish(call, Outcome::kError);
+  send_to_session(call.session_id, wire::encode_error(call.ref_id, call.client_id, error));
+  error_counter(error.code).inc();
+  count(call, Outcome::kError);
   if (error.code >= 2000) spdlog::info("event=cluster_error code={} request={} text={}", error.code, wire::message_name(call.type), quote(error.text));
 }
 
-void ProxyWorker::forward_reply(const Call& call, const PairAnswer& answer) {
-  if (answer.kind == PairAnswer::Kind::kUnreachable) return reply_error(call, answer.error);
-  if (answer.kind == PairAnswer::Kind::kRefused) {
-    reply(call, wire::encode_error(call.ref_id, call.client_id, answer.error));
-    return finish(call, Outcome::kRefused);
-  }
-  reply(call, wire::readdress_envelope(*answer.payload, call.ref_id, call.client_id));
-  finish(call, Outcome::kOk);
+metrics::Counter& ProxyWorker::error_counter(int code) {
+  metrics::Counter*& errors = error_counters_[code];
+  if (!errors) errors = &metrics_.counter("ix_proxy_errors_total", "Errors answered to clients, by code", {{"code", std::to_string(code)}});
+  return *errors;
 }
 
-void ProxyWorker::finish(const Call& call, Outcome outcome) {
+void ProxyWorker::count(const Call& call, Outcome outcome) {
   static constexpr const char* kOutcomes[] = {"ok", "refused", "error"};
   const size_t o = static_cast<size_t>(outcome);
   std::array<metrics::Counter*, 3>& counters = request_counters_[static_cast<int>(call.type)];
@@ -329,71 +329,6 @@ void ProxyWorker::finish(const Call& call, Outcome outcome) {
 // ---------------------------------------------------------------------------------------------
 // Upstream.
 
-uint64_t ProxyWorker::upstream_client(uint64_t session_id, uint64_t client_id) {
-  auto [it, inserted] = upstream_clients_.try_emplace({session_id, client_id}, 0);
-  if (inserted) {
-    it->second = ++next_upstream_client_;
-    downstream_clients_.emplace(it->second, std::pair{session_id, client_id});
-  }
-  return it->second;
-}
-
-std::vector<bool> ProxyWorker::reachable() {
-  std::vector<bool> out(links_.size());
-  for (PairIndex i = 0; i < links_.size(); ++i) out[i] = links_[i]->reachable();
-  return out;
-}
-
-void ProxyWorker::ask(PairIndex pair, const Outgoing& request, uint64_t upstream_client_id,
-                      std::function<void(PairAnswer)> done, uint64_t timeout_ms) {
-  NodeLink* node = links_[pair]->primary();
-  auto encode = [&](uint64_t ref) { return request.encode(ref, upstream_client_id); };
-  auto on_reply = [pair, done](const UpstreamReply& r) {
-    if (!r.envelope) return done(PairAnswer::unreachable(pair, r.error.text));
-    if (const proto::EventError* error = r.envelope->body_as_EventError()) {
-      return done(PairAnswer::refused(pair, Error{error->code(), error->text() ? error->text()->str() : ""}));
-    }
-    done(PairAnswer::reply(pair, std::make_shared<const std::vector<uint8_t>>(r.payload.begin(), r.payload.end())));
-  };
-  if (!node || !node->send(encode, on_reply, timeout_ms)) done(PairAnswer::unreachable(pair, links_[pair]->unreachable_reason()));
-}
-
-void ProxyWorker::ask_all(const PairSet& pairs, const Outgoing& request, uint64_t upstream_client_id, AnswersCallback done) {
-  std::vector<std::pair<PairIndex, Outgoing>> requests;
-  for (PairIndex pair : pairs) requests.emplace_back(pair, request);
-  ask_each(std::move(requests), upstream_client_id, std::move(done));
-}
-
-void ProxyWorker::ask_each(std::vector<std::pair<PairIndex, Outgoing>> requests, uint64_t upstream_client_id, AnswersCallback done) {
-  fan_out_width_->observe(static_cast<double>(requests.size()));
-  struct Gather {
-    std::vector<PairAnswer> answers;
-    size_t expected;
-    AnswersCallback done;
-  };
-  auto gather = std::make_shared<Gather>(Gather{{}, requests.size(), std::move(done)});
-  if (requests.empty()) return gather->done({});
-  for (const auto& [pair, request] : requests) {
-    ask(pair, request, upstream_client_id, [gather](PairAnswer answer) {
-      gather->answers.push_back(std::move(answer));
-      if (gather->answers.size() == gather->expected) gather->done(std::move(gather->answers));
-    });
-  }
-}
-
-bool ProxyWorker::forward(const Call& call, PairIndex pair, const Outgoing& request, Inspect inspect) {
-  NodeLink* node = links_[pair]->primary();
-  if (!node) return false;
-  auto on_reply = [this, call, inspect = std::move(inspect)](const UpstreamReply& r) {
-    if (!r.envelope) return reply_error(call, r.error);
-    if (inspect) inspect(*r.envelope);
-    reply(call, wire::readdress_envelope(r.payload, call.ref_id, call.client_id));
-    finish(call, r.envelope->body_type() == proto::Message::EventError ? Outcome::kRefused : Outcome::kOk);
-  };
-  const uint64_t client = upstream_client(call.session_id, call.client_id);
-  return node->send([&](uint64_t ref) { return request.encode(ref, client); }, std::move(on_reply));
-}
-
 // ---------------------------------------------------------------------------------------------
 // Operations.
 
@@ -402,8 +337,8 @@ nlohmann::json ProxyWorker::status() {
   for (PairLink* link : links_) pairs.push_back(link->status());
   return {{"worker", options_.index},
           {"sessions", sessions_.size()},
-          {"agents", agents_.size()},
-          {"interaction_cache", {{"size", cache_.size()}, {"capacity", cache_.capacity()}, {"hits", cache_.hits()}, {"misses", cache_.misses()}}},
+          {"agents", agents_->logged_in()},
+          {"interaction_cache", {{"size", requests_->cache.size()}, {"capacity", requests_->cache.capacity()}, {"hits", requests_->cache.hits()}, {"misses", requests_->cache.misses()}}},
           {"pairs", pairs}};
 }
 

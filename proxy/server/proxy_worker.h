@@ -2,19 +2,19 @@
 // listens on the same port; the kernel spreads connections), keeps its own link to every node
 // of every pair, and routes each client request (DESIGN.md §5):
 //
-//   session ─► dispatch ─► routing policy (proxy/route) ─► PairLink/NodeLink ─► node
-//      ▲                                                                         │
-//      └──────────────── reply rewritten to the client's ref_id ◄────────────────┘
+//   session ─► dispatch ─► handler (proxy/requests) ─► PairCalls ─► PairLink/NodeLink ─► node
+//      ▲                                                                                  │
+//      └──────────── ReplySink: reply re-addressed to the client's ref_id ◄───────────────┘
 //
-// Clients' ref_ids and client_ids are rewritten toward the nodes: each (session, client_id)
-// gets its own upstream client_id on every node link, so many agent sessions multiplexed on one
-// desktop connection stay separate on the nodes, and node-initiated events (invitations,
-// revocations, workbin changes) find their way back.
+// The handlers are free functions over a RequestContext (proxy/requests/request_context.h);
+// the worker owns it and is its ReplySink. Clients' client_ids are rewritten toward the nodes
+// (ClientIdMap), so agent sessions multiplexed on one desktop connection stay separate on the
+// nodes and node-initiated events (invitations, revocations, workbin changes) find their way back.
 //
 // The worker remembers the agents logged in through it (to log them out when their desktop
-// disconnects and to log them in again when a pair fails over) and a bounded cache of which
-// pair owns client-supplied interaction IDs. Nothing else is kept: any proxy can serve any
-// client. Everything here runs on the worker's loop thread.
+// disconnects and to log them in again when a pair fails over) and runs the reporting stream
+// (reporting_requests.cc). Nothing else is kept: any proxy can serve any client. Everything
+// here runs on the worker's loop thread.
 #pragma once
 
 #include <uv.h>
@@ -45,7 +45,11 @@
 #include "proxy/route/snapshot_cursor.h"
 #include "proxy/route/submit_router.h"
 #include "proxy/route/request_attributes.h"
+#include "proxy/requests/agent_requests.h"
+#include "proxy/requests/request_context.h"
+#include "proxy/server/client_id_map.h"
 #include "proxy/server/outgoing.h"
+#include "proxy/upstream/pair_calls.h"
 #include "proxy/upstream/pair_link.h"
 
 namespace ix::proxy {
@@ -61,7 +65,7 @@ struct WorkerOptions {
   std::function<void(int worker, std::function<void(ProxyWorker&)>)> post;
 };
 
-class ProxyWorker {
+class ProxyWorker : private ReplySink {
  public:
   ProxyWorker(uv_loop_t* loop, std::shared_ptr<const config::ClusterConfig> config, WorkerOptions options,
               metrics::Registry& metrics);
@@ -72,6 +76,10 @@ class ProxyWorker {
   void stop();
   // Applies a reloaded configuration: routing table, timeouts, pulls; endpoints need a restart.
   void reload(std::shared_ptr<const config::ClusterConfig> config);
+
+  // Worker 0: streams from the pairs into the feed even without a reporting client (the pacing
+  // module's ReportingFeed::start_stream() lands here). Idempotent.
+  void start_stream();
 
   uint16_t port() const { return listener_ ? listener_->port() : 0; }
   nlohmann::json status();
@@ -86,29 +94,6 @@ class ProxyWorker {
     net::MessageChannel channel;
     Session(uint64_t i, std::shared_ptr<net::Connection> c, net::ChannelOptions o) : id(i), connection(c), channel(c, o) {}
   };
-  // One client request being served: where its reply goes.
-  struct Call {
-    uint64_t session_id = 0;
-    uint64_t ref_id = 0;
-    uint64_t client_id = 0;
-    proto::Message type = proto::Message::NONE;
-    RouteKind route = RouteKind::kUnsupported;
-    uint64_t started_ns = 0;
-  };
-  struct AgentKey {
-    std::string tenant, agent;
-    auto operator<=>(const AgentKey&) const = default;
-  };
-  // An agent logged in through this worker, and what is needed to log it in again.
-  struct AgentRecord {
-    uint64_t session_id = 0;
-    uint64_t client_id = 0;
-    proto::RequestAgentLoginT login;
-    std::set<std::string> ready_media;
-    bool do_not_disturb = false;
-  };
-  using AnswersCallback = std::function<void(std::vector<PairAnswer>)>;
-
   void on_accept(std::shared_ptr<net::Connection> connection);
   void on_session_closed(uint64_t session_id);
   void on_client_message(Session& session, const proto::Envelope& envelope);
@@ -116,44 +101,13 @@ class ProxyWorker {
   void dispatch(Call call, const proto::Envelope& envelope, Outgoing request);
   void on_node_event(PairIndex pair, const proto::Envelope& envelope, std::span<const uint8_t> payload);
 
-  // Replies.
-  void reply(const Call& call, wire::Frame frame);
-  void reply_error(const Call& call, const Error& error);
-  // Forwards a node's answer to the client under the client's ref_id and client_id.
-  void forward_reply(const Call& call, const PairAnswer& answer);
-  enum class Outcome { kOk, kRefused, kError };
-  void finish(const Call& call, Outcome outcome);
+  // Replies (ReplySink): to the call's session if it is still there, counted by outcome.
+  void reply(const Call& call, wire::Frame frame, Outcome outcome) override;
+  void reply_error(const Call& call, const Error& error) override;
+  void send_to_session(uint64_t session_id, wire::Frame frame);
+  void count(const Call& call, Outcome outcome);
+  metrics::Counter& error_counter(int code);  // ix_proxy_errors_total{code}, looked up once per code
 
-  // Upstream.
-  uint64_t upstream_client(uint64_t session_id, uint64_t client_id);
-  std::vector<bool> reachable();
-  // Sends request to a pair's primary; done runs exactly once (at once when unreachable).
-  void ask(PairIndex pair, const Outgoing& request, uint64_t upstream_client_id, std::function<void(PairAnswer)> done,
-           uint64_t timeout_ms = 0);
-  // Sends request to every pair in pairs; done runs once with every answer.
-  void ask_all(const PairSet& pairs, const Outgoing& request, uint64_t upstream_client_id, AnswersCallback done);
-  // The same with a request of its own for each pair.
-  void ask_each(std::vector<std::pair<PairIndex, Outgoing>> requests, uint64_t upstream_client_id, AnswersCallback done);
-  // An agent request for each pair that serves its media, narrowed to those media.
-  std::vector<std::pair<PairIndex, Outgoing>> agent_requests_by_pair(const PairSet& pairs, Outgoing& request);
-  // The single-pair fast path: the node's answer goes straight back to the client, re-addressed;
-  // inspect (if any) sees it first. Returns false, without sending, when the pair has no primary.
-  using Inspect = std::function<void(const proto::Envelope& reply)>;
-  bool forward(const Call& call, PairIndex pair, const Outgoing& request, Inspect inspect = nullptr);
-
-  // Interactions (interaction_requests.cc).
-  void handle_submit(const Call& call, const proto::Envelope& envelope, Outgoing request);
-  void submit_to_pair(const Call& call, const Outgoing& request, const std::string& tenant, const std::string& media);
-  void handle_by_interaction_id(const Call& call, const std::string& interaction_id, Outgoing request);
-  void send_to_owner(const Call& call, const Outgoing& request, PairIndex owner, const std::string& interaction_id,
-                     bool from_cache);
-  void handle_pull(const Call& call, const proto::Envelope& envelope, Outgoing request);
-  struct PullState;
-  void pull_next(std::shared_ptr<PullState> state);
-  void ordered_pull(std::shared_ptr<PullState> state, const config::View& view);
-  void remember_owner(const proto::InteractionInfo* info, PairIndex pair);
-  // From an interaction's node_id (the pair that reported it).
-  void remember_owner(const proto::InteractionInfoT& info);
 
   // The merged reporting stream (reporting_requests.cc).
   struct ReportingClient {
@@ -178,6 +132,8 @@ class ProxyWorker {
     bool subscribed = false;                      // shared: from the first reporting client on
     std::vector<bool> resume;                     // per pair: subscribe with a resume position
   };
+  // The start request for one pair of a stream, with its resume position if it has one.
+  proto::RequestStartReportingT start_request(ReportingState& state, PairIndex pair);
   void subscribe_to_pair(ReportingState& state, PairIndex pair);
   void on_reporting_event(PairIndex pair, const proto::Envelope& envelope, std::span<const uint8_t> payload);
   // Lets the merge release what it can: the shared stream's events go to the feed (worker 0),
@@ -186,7 +142,6 @@ class ProxyWorker {
   // Hands released events to the state's clients, as each one asked (tenants, classes, floor).
   void deliver_reporting(ReportingState& state, const std::vector<FeedEvent>& events);
   void schedule_reporting(ReportingState& state);
-  PairSet reachable_pairs() const;  // pairs with a primary this worker can reach
   // Worker 0: makes sure it streams from the pairs; done runs (on worker 0) once it does.
   void ensure_shared_stream(std::function<void(std::vector<PairAnswer>)> done);
   // Any worker: the feed has events for this worker's clients.
@@ -198,25 +153,6 @@ class ProxyWorker {
   // Ends a client's reporting: its own stream (if it had one) is unsubscribed on the nodes.
   void end_reporting(uint64_t session_id);
 
-  // Find and workbin content (query_requests.cc).
-  void handle_find(const Call& call, const proto::Envelope& envelope, const Outgoing& request);
-  void handle_workbin_content(const Call& call, const proto::Envelope& envelope, const Outgoing& request);
-
-  // Snapshots (snapshot_requests.cc).
-  void handle_take_snapshot(const Call& call, const proto::Envelope& envelope, const Outgoing& request);
-  void handle_snapshot_page(const Call& call, const proto::Envelope& envelope);
-  void handle_release_snapshot(const Call& call, const proto::Envelope& envelope);
-  struct PageRead;
-  void continue_page(std::shared_ptr<PageRead> read);
-
-  // Agents (agent_requests.cc).
-  void handle_agent_request(const Call& call, const proto::Envelope& envelope, Outgoing request);
-  void apply_agent_change(const AgentKey& key, const proto::EnvelopeT& request, const Call& call);
-  void handle_agent_status(const Call& call, const Outgoing& request, const PairSet& pairs);
-  void handle_workbin_subscribe(const Call& call, const proto::Envelope& envelope, const Outgoing& request);
-  void log_out_agents_of(uint64_t session_id);
-  void log_in_again(PairIndex pair);
-
   void build_links();
   void update_upstream_gauges(PairIndex pair);
   uint64_t request_timeout_ms() const;
@@ -226,24 +162,18 @@ class ProxyWorker {
   const config::Proxy* proxy_ = nullptr;
   WorkerOptions options_;
   metrics::Registry& metrics_;
-  std::unique_ptr<RoutingTable> table_;
+  std::shared_ptr<const RoutingTable> table_;
+  // Declared before the links: destroyed after them, so that requests the links fail on the way
+  // out still find their handlers' state.
+  ClientIdMap clients_;
+  std::unique_ptr<PairCalls> calls_;          // over links_
+  std::unique_ptr<RequestContext> requests_;  // the handlers' context (proxy/requests)
+  std::unique_ptr<AgentRequests> agents_;     // and the agents logged in through this worker
   std::unique_ptr<net::Listener> listener_;
   std::unordered_map<uint64_t, std::unique_ptr<Session>> sessions_;
   uint64_t next_session_ = 0;
   std::map<std::string, std::unique_ptr<PairLink>> links_by_id_;
-  std::vector<PairLink*> links_;  // by PairIndex of table_
-  // (session, client_id) <-> upstream client_id
-  std::map<std::pair<uint64_t, uint64_t>, uint64_t> upstream_clients_;
-  std::unordered_map<uint64_t, std::pair<uint64_t, uint64_t>> downstream_clients_;
-  uint64_t next_upstream_client_ = 0;
-  std::map<AgentKey, AgentRecord> agents_;
-  std::set<AgentKey> busy_agents_;  // a fan-out for the agent is in flight (a second one gets 2004)
-  // Cursors of the snapshots this worker pages, most recently used last (a bounded number): the
-  // next page of a snapshot read in order continues where the previous one ended.
-  std::deque<std::pair<std::string, std::unique_ptr<SnapshotCursor>>> snapshot_cursors_;
-  InteractionCache cache_;
-  SubmitRouter submit_router_;
-  PullPlanner pull_planner_;
+  std::vector<PairLink*> links_;  // by PairIndex of table_ (read by calls_)
   std::unique_ptr<ReportingState> reporting_;
   std::vector<std::function<void(std::vector<PairAnswer>)>> shared_stream_waiters_;  // worker 0
   std::map<uint64_t, std::unique_ptr<ReportingState>> catching_up_;  // by upstream client
@@ -254,11 +184,7 @@ class ProxyWorker {
   std::unordered_map<int, metrics::Counter*> error_counters_;                     // by code
   std::array<metrics::Histogram*, kRouteKindCount> route_latency_{};              // by RouteKind
   metrics::Counter* reporting_events_;
-  metrics::Counter* cache_hits_;
-  metrics::Counter* cache_misses_;
-  metrics::Histogram* fan_out_width_;
   metrics::Gauge* sessions_gauge_;
-  metrics::Gauge* agents_gauge_;
 };
 
 }  // namespace ix::proxy

@@ -39,9 +39,10 @@ int64_t now_us() {
 ProxyWorker::ReportingState::ReportingState(size_t pairs, uv_loop_t* loop)
     : merge(pairs, kMaxMergeDelayUs), dedupe(kAgentDedupeWindowUs), timer(loop), resume(pairs, false) {}
 
-void ProxyWorker::subscribe_to_pair(ReportingState& state, PairIndex pair) {
+proto::RequestStartReportingT ProxyWorker::start_request(ReportingState& state, PairIndex pair) {
   proto::RequestStartReportingT start;
-  // Resume where the stream left off; a shared stream that has seen nothing yet starts live.
+  // Resume where the stream left off (a client's own stream: from the client's position); a
+  // shared stream that has seen nothing yet starts live.
   const uint64_t seen = state.merge.seen_seq(pair);
   if (seen > 0 || state.resume[pair]) {
     auto position = std::make_unique<proto::ResumePositionT>();
@@ -50,7 +51,11 @@ void ProxyWorker::subscribe_to_pair(ReportingState& state, PairIndex pair) {
     start.resume.push_back(std::move(position));
     state.resume[pair] = true;
   }
-  ask(pair, Outgoing::of(std::move(start)), state.upstream_client, [this, pair](PairAnswer answer) {
+  return start;
+}
+
+void ProxyWorker::subscribe_to_pair(ReportingState& state, PairIndex pair) {
+  calls_->ask(pair, Outgoing::of(start_request(state, pair)), state.upstream_client, [this, pair](PairAnswer answer) {
     if (answer.kind == PairAnswer::Kind::kReply) return;
     spdlog::error("event=reporting_subscribe_failed pair={} error={}", table_->pair_id(pair), quote(answer.error.text));
   });
@@ -118,14 +123,6 @@ void ProxyWorker::schedule_reporting(ReportingState& state) {
   }
 }
 
-PairSet ProxyWorker::reachable_pairs() const {
-  PairSet out;
-  for (PairIndex pair = 0; pair < links_.size(); ++pair) {
-    if (links_[pair]->reachable()) out.push_back(pair);  // the others subscribe when their primary appears
-  }
-  return out;
-}
-
 void ProxyWorker::on_feed() {
   if (stopping_) return;
   deliver_reporting(*reporting_, options_.feed->take(options_.index));
@@ -136,11 +133,20 @@ void ProxyWorker::ensure_shared_stream(std::function<void(std::vector<PairAnswer
   shared_stream_waiters_.push_back(std::move(done));
   if (reporting_->subscribed) return;  // the subscription is on its way
   reporting_->subscribed = true;
-  ask_all(reachable_pairs(), Outgoing::of(proto::RequestStartReportingT{}), 0, [this](std::vector<PairAnswer> answers) {
+  calls_->ask_all(calls_->reachable_pairs(), Outgoing::of(proto::RequestStartReportingT{}), 0, [this](std::vector<PairAnswer> answers) {
     options_.feed->set_subscribed();
     auto waiters = std::move(shared_stream_waiters_);
     shared_stream_waiters_.clear();
     for (auto& waiter : waiters) waiter(answers);
+  });
+}
+
+void ProxyWorker::start_stream() {
+  if (stopping_) return;
+  ensure_shared_stream([](std::vector<PairAnswer> answers) {
+    for (const PairAnswer& a : answers) {
+      if (a.kind != PairAnswer::Kind::kReply) spdlog::error("event=reporting_subscribe_failed pair_index={} error={}", a.pair, quote(a.error.text));
+    }
   });
 }
 
@@ -198,7 +204,7 @@ void ProxyWorker::handle_start_reporting(const Call& call, const proto::Envelope
     behind = behind || !options_.feed->subscribed() || client.floor[pair] < options_.feed->published_seq(pair);
   }
 
-  const PairSet reachable = reachable_pairs();
+  const PairSet reachable = calls_->reachable_pairs();
   auto acknowledge = [this, call](std::vector<PairAnswer> answers, bool own_stream) {
     for (const PairAnswer& a : answers) {
       if (a.kind == PairAnswer::Kind::kReply) continue;
@@ -209,13 +215,12 @@ void ProxyWorker::handle_start_reporting(const Call& call, const proto::Envelope
       }
       spdlog::error("event=reporting_subscribe_failed pair={} error={}", table_->pair_id(a.pair), quote(a.error.text));
     }
-    reply(call, wire::encode_ack(call.ref_id, call.client_id));
-    finish(call, Outcome::kOk);
+    ack(call);
   };
 
   if (behind) {
     // Its own stream: the nodes replay from the client's positions, then go on live.
-    const uint64_t upstream = upstream_client(call.session_id, call.client_id);
+    const uint64_t upstream = clients_.upstream(call.session_id, call.client_id);
     auto state = std::make_unique<ReportingState>(table_->pair_count(), loop_);
     state->upstream_client = upstream;
     state->subscribed = true;
@@ -227,25 +232,9 @@ void ProxyWorker::handle_start_reporting(const Call& call, const proto::Envelope
     state->clients[call.session_id] = std::move(client);
     ReportingState& own = *state;
     catching_up_[upstream] = std::move(state);
-    struct Gather {
-      std::vector<PairAnswer> answers;
-      size_t expected;
-    };
-    auto gather = std::make_shared<Gather>(Gather{{}, reachable.size()});
-    if (reachable.empty()) return acknowledge({}, true);
-    for (PairIndex pair : reachable) {
-      proto::RequestStartReportingT start;
-      if (own.resume[pair]) {
-        auto position = std::make_unique<proto::ResumePositionT>();
-        position->node_id = table_->pair_id(pair);
-        position->seq = own.merge.seen_seq(pair);
-        start.resume.push_back(std::move(position));
-      }
-      ask(pair, Outgoing::of(std::move(start)), upstream, [gather, acknowledge](PairAnswer answer) {
-        gather->answers.push_back(std::move(answer));
-        if (gather->answers.size() == gather->expected) acknowledge(std::move(gather->answers), true);
-      });
-    }
+    std::vector<std::pair<PairIndex, Outgoing>> starts;
+    for (PairIndex pair : reachable) starts.emplace_back(pair, Outgoing::of(start_request(own, pair)));
+    calls_->ask_each(std::move(starts), upstream, [acknowledge](std::vector<PairAnswer> answers) { acknowledge(std::move(answers), true); });
     return;
   }
 
@@ -262,8 +251,7 @@ void ProxyWorker::handle_start_reporting(const Call& call, const proto::Envelope
 
 void ProxyWorker::handle_stop_reporting(const Call& call) {
   end_reporting(call.session_id);
-  reply(call, wire::encode_ack(call.ref_id, call.client_id));
-  finish(call, Outcome::kOk);
+  ack(call);
 }
 
 void ProxyWorker::end_reporting(uint64_t session_id) {
@@ -274,8 +262,8 @@ void ProxyWorker::end_reporting(uint64_t session_id) {
       ++it;
       continue;
     }
-    for (PairIndex pair = 0; pair < links_.size(); ++pair) {
-      ask(pair, Outgoing::of(proto::RequestStopReportingT{}), it->first, [](PairAnswer) {});
+    for (PairIndex pair = 0; pair < calls_->pair_count(); ++pair) {
+      calls_->ask(pair, Outgoing::of(proto::RequestStopReportingT{}), it->first, [](PairAnswer) {});
     }
     it = catching_up_.erase(it);
   }

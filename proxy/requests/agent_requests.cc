@@ -1,11 +1,10 @@
-// ProxyWorker: agent requests — fanned out to every pair serving the tenant, one reply to the
-// client (proxy/route/agent_fan_out.h) — and the agents the worker keeps logged in: logged out
-// everywhere when their desktop disconnects, logged in again when a pair fails over.
+#include "proxy/requests/agent_requests.h"
+
 #include <spdlog/spdlog.h>
 
 #include "protocol/log.h"
+#include "proxy/requests/tenant_pairs.h"
 #include "proxy/route/agent_fan_out.h"
-#include "proxy/server/proxy_worker.h"
 
 namespace ix::proxy {
 
@@ -42,21 +41,24 @@ proto::RequestAgentLogoutT logout_request(const std::string& tenant, const std::
 
 }  // namespace
 
-void ProxyWorker::handle_agent_request(const Call& call, const proto::Envelope& envelope, Outgoing request) {
+AgentRequests::AgentRequests(RequestContext& ctx, metrics::Registry& metrics)
+    : ctx_(ctx), metrics_(metrics), agents_gauge_(metrics.gauge("ix_proxy_agents", "Agents logged in through this proxy")) {}
+
+metrics::Counter& AgentRequests::relogins(const char* step, bool ok) {
+  metrics::Counter*& counter = relogins_[{step, ok}];
+  if (!counter) {
+    counter = &metrics_.counter("ix_proxy_agent_relogins_total", "Agent state restored on a pair's new primary, by step and result",
+                                {{"step", step}, {"result", ok ? "ok" : "error"}});
+  }
+  return *counter;
+}
+
+void AgentRequests::handle(const Call& call, const proto::Envelope& envelope, Outgoing request) {
   auto [tenant, agent] = agent_of(envelope);
-  const std::string name = wire::message_name(call.type);
-  if (tenant.empty()) {
-    return reply_error(call, wire::make_error(proto::ErrorCode::MissingAttribute, name + ".tenant_id is required to route the request"));
-  }
-  if (agent.empty()) {
-    return reply_error(call, wire::make_error(proto::ErrorCode::MissingAttribute, name + ".agent_id is required to route the request"));
-  }
-  const PairSet pairs = table_->pairs_for_tenant(tenant);
-  if (pairs.empty()) {
-    return reply_error(call, wire::make_error(table_->tenant_known(tenant) ? proto::ErrorCode::ClusterNoServerForMedia
-                                                                           : proto::ErrorCode::InvalidAttribute,
-                                              name + ".tenant_id \"" + tenant + "\": no node pair serves this tenant"));
-  }
+  Result<PairSet> serving = tenant_pairs(*ctx_.table, call.type, tenant);
+  if (!serving) return ctx_.replies.reply_error(call, serving.error());
+  if (agent.empty()) return ctx_.replies.reply_error(call, missing_attribute(call.type, "agent_id"));
+  const PairSet& pairs = *serving;
   const AgentKey key{tenant, agent};
   std::vector<std::pair<PairIndex, Outgoing>> by_pair = agent_requests_by_pair(pairs, request);
   if (auto known = agents_.find(key); call.type != proto::Message::RequestAgentLogin && known != agents_.end() &&
@@ -65,12 +67,12 @@ void ProxyWorker::handle_agent_request(const Call& call, const proto::Envelope& 
     proto::EnvelopeT recorded;
     recorded.body.Set(proto::RequestAgentLoginT(known->second.login));
     std::erase_if(by_pair, [&](const auto& p) {
-      return media_scope(table_->pair(p.first), recorded).kind == MediaScope::Kind::kSkip;
+      return media_scope(ctx_.table->pair(p.first), recorded).kind == MediaScope::Kind::kSkip;
     });
   }
   if (by_pair.empty()) {
-    return reply_error(call, wire::make_error(proto::ErrorCode::ClusterNoServerForMedia,
-                                              name + ": no node pair serving tenant \"" + tenant + "\" serves its media"));
+    return ctx_.replies.reply_error(call, wire::make_error(proto::ErrorCode::ClusterNoServerForMedia,
+                                              wire::message_name(call.type) + ": no node pair serving tenant \"" + tenant + "\" serves its media"));
   }
   if (call.type == proto::Message::RequestAgentStatus) {
     PairSet asked;
@@ -78,40 +80,39 @@ void ProxyWorker::handle_agent_request(const Call& call, const proto::Envelope& 
     return handle_agent_status(call, request, asked);
   }
   if (!busy_agents_.insert(key).second) {
-    return reply_error(call, wire::make_error(proto::ErrorCode::ClusterOperationInProgress,
+    return ctx_.replies.reply_error(call, wire::make_error(proto::ErrorCode::ClusterOperationInProgress,
                                               "an operation on agent " + agent + " is already in progress on the node pairs"));
   }
   const bool login = call.type == proto::Message::RequestAgentLogin;
   request.native();  // kept: the worker's record of the agent is updated from it
-  const uint64_t client = upstream_client(call.session_id, call.client_id);
-  ask_each(std::move(by_pair), client, [this, call, key, request, client, login](std::vector<PairAnswer> answers) mutable {
+  const uint64_t client = ctx_.clients.upstream(call.session_id, call.client_id);
+  ctx_.calls.ask_each(std::move(by_pair), client, [this, call, key, request, client, login](std::vector<PairAnswer> answers) mutable {
     busy_agents_.erase(key);
-    FanOutOutcome outcome = decide_fan_out(*table_, answers);
+    FanOutOutcome outcome = decide_fan_out(*ctx_.table, answers);
     if (login && outcome.status) {
       AgentRecord& record = agents_[key];
-      if (record.login.agent_id.empty()) agents_gauge_->add(1);
+      if (record.login.agent_id.empty()) agents_gauge_.add(1);
       record.session_id = call.session_id;
       record.client_id = call.client_id;
       record.login = *request.native().body.AsRequestAgentLogin();
     } else if (login) {
       // Logged in everywhere or nowhere: revoke the pairs that accepted.
       const Outgoing revoke = Outgoing::of(logout_request(key.tenant, key.agent));
-      for (PairIndex pair : outcome.accepted) ask(pair, revoke, client, [](PairAnswer) {});
+      for (PairIndex pair : outcome.accepted) ctx_.calls.ask(pair, revoke, client, [](PairAnswer) {});
       spdlog::info("event=agent_login_revoked agent={} accepted={} failed={}", quote(key.agent),
-                   quote(pair_names(*table_, outcome.accepted)), quote(pair_names(*table_, outcome.failed)));
+                   quote(pair_names(*ctx_.table, outcome.accepted)), quote(pair_names(*ctx_.table, outcome.failed)));
     } else if (outcome.status || call.type == proto::Message::RequestAgentLogout) {
       apply_agent_change(key, request.native(), call);
     }
-    if (!outcome.status) return reply_error(call, outcome.status.error());
-    reply(call, wire::encode_ack(call.ref_id, call.client_id));
-    finish(call, Outcome::kOk);
+    if (!outcome.status) return ctx_.replies.reply_error(call, outcome.status.error());
+    ctx_.replies.ack(call);
   });
 }
 
-std::vector<std::pair<PairIndex, Outgoing>> ProxyWorker::agent_requests_by_pair(const PairSet& pairs, Outgoing& request) {
+std::vector<std::pair<PairIndex, Outgoing>> AgentRequests::agent_requests_by_pair(const PairSet& pairs, Outgoing& request) {
   std::vector<std::pair<PairIndex, Outgoing>> by_pair;
   for (PairIndex pair : pairs) {
-    const MediaScope scope = media_scope(table_->pair(pair), request.native());
+    const MediaScope scope = media_scope(ctx_.table->pair(pair), request.native());
     if (scope.kind == MediaScope::Kind::kSkip) continue;
     if (scope.kind == MediaScope::Kind::kUnchanged) {
       by_pair.emplace_back(pair, request);
@@ -126,7 +127,7 @@ std::vector<std::pair<PairIndex, Outgoing>> ProxyWorker::agent_requests_by_pair(
   return by_pair;
 }
 
-void ProxyWorker::apply_agent_change(const AgentKey& key, const proto::EnvelopeT& request, const Call& call) {
+void AgentRequests::apply_agent_change(const AgentKey& key, const proto::EnvelopeT& request, const Call& call) {
   auto it = agents_.find(key);
   if (it == agents_.end() || it->second.login.agent_id.empty()) return;
   AgentRecord& agent = it->second;
@@ -134,7 +135,7 @@ void ProxyWorker::apply_agent_change(const AgentKey& key, const proto::EnvelopeT
   switch (call.type) {
     case proto::Message::RequestAgentLogout:
       agents_.erase(it);
-      agents_gauge_->add(-1);
+      agents_gauge_.add(-1);
       return;
     case proto::Message::RequestAgentReady:
     case proto::Message::RequestAgentNotReady: {
@@ -167,14 +168,14 @@ void ProxyWorker::apply_agent_change(const AgentKey& key, const proto::EnvelopeT
   }
 }
 
-void ProxyWorker::handle_agent_status(const Call& call, const Outgoing& request, const PairSet& pairs) {
-  ask_all(pairs, request, upstream_client(call.session_id, call.client_id), [this, call](std::vector<PairAnswer> answers) {
+void AgentRequests::handle_agent_status(const Call& call, const Outgoing& request, const PairSet& pairs) {
+  ctx_.calls.ask_all(pairs, request, ctx_.clients.upstream(call.session_id, call.client_id), [this, call](std::vector<PairAnswer> answers) {
     // One status for the cluster: logged in only if logged in on every pair; per media, the
     // interactions the agent has on all pairs together.
     std::unique_ptr<proto::EventAgentStatusT> merged;
     for (const PairAnswer& a : answers) {
       if (a.kind != PairAnswer::Kind::kReply) {
-        return a.kind == PairAnswer::Kind::kRefused ? forward_reply(call, a) : reply_error(call, a.error);
+        return a.kind == PairAnswer::Kind::kRefused ? ctx_.replies.answer(call, a) : ctx_.replies.reply_error(call, a.error);
       }
       const proto::EventAgentStatus* status = a.envelope()->body_as_EventAgentStatus();
       if (!status) continue;
@@ -190,31 +191,22 @@ void ProxyWorker::handle_agent_status(const Call& call, const Outgoing& request,
         }
       }
     }
-    if (!merged) return reply_error(call, wire::make_error(proto::ErrorCode::Internal, "no pair returned the agent's status"));
-    reply(call, wire::encode_frame(call.ref_id, call.client_id, *merged));
-    finish(call, Outcome::kOk);
+    if (!merged) return ctx_.replies.reply_error(call, wire::make_error(proto::ErrorCode::Internal, "no pair returned the agent's status"));
+    ctx_.replies.result(call, *merged);
   });
 }
 
-void ProxyWorker::handle_workbin_subscribe(const Call& call, const proto::Envelope& envelope, const Outgoing& request) {
-  const std::string tenant = agent_of(envelope).first;
-  if (tenant.empty()) {
-    return reply_error(call, wire::make_error(proto::ErrorCode::MissingAttribute,
-                                              "RequestWorkbinSubscribe.tenant_id is required to route the request"));
-  }
-  const PairSet pairs = table_->pairs_for_tenant(tenant);
-  if (pairs.empty()) {
-    return reply_error(call, wire::make_error(proto::ErrorCode::ClusterNoServerForMedia, "no node pair serves tenant \"" + tenant + "\""));
-  }
-  ask_all(pairs, request, upstream_client(call.session_id, call.client_id), [this, call](std::vector<PairAnswer> answers) {
-    FanOutOutcome outcome = decide_fan_out(*table_, answers);
-    if (!outcome.status) return reply_error(call, outcome.status.error());
-    reply(call, wire::encode_ack(call.ref_id, call.client_id));
-    finish(call, Outcome::kOk);
+void AgentRequests::handle_workbin_subscribe(const Call& call, const proto::Envelope& envelope, const Outgoing& request) {
+  Result<PairSet> pairs = tenant_pairs(*ctx_.table, call.type, agent_of(envelope).first);
+  if (!pairs) return ctx_.replies.reply_error(call, pairs.error());
+  ctx_.calls.ask_all(*pairs, request, ctx_.clients.upstream(call.session_id, call.client_id), [this, call](std::vector<PairAnswer> answers) {
+    FanOutOutcome outcome = decide_fan_out(*ctx_.table, answers);
+    if (!outcome.status) return ctx_.replies.reply_error(call, outcome.status.error());
+    ctx_.replies.ack(call);
   });
 }
 
-void ProxyWorker::log_out_agents_of(uint64_t session_id) {
+void AgentRequests::log_out_agents_of(uint64_t session_id) {
   for (auto it = agents_.begin(); it != agents_.end();) {
     const AgentRecord& agent = it->second;
     if (agent.session_id != session_id || agent.login.agent_id.empty()) {
@@ -222,26 +214,24 @@ void ProxyWorker::log_out_agents_of(uint64_t session_id) {
       continue;
     }
     const Outgoing request = Outgoing::of(logout_request(it->first.tenant, it->first.agent));
-    const uint64_t client = upstream_client(agent.session_id, agent.client_id);
-    for (PairIndex pair : table_->pairs_for_tenant(it->first.tenant)) ask(pair, request, client, [](PairAnswer) {});
+    const uint64_t client = ctx_.clients.upstream(agent.session_id, agent.client_id);
+    for (PairIndex pair : ctx_.table->pairs_for_tenant(it->first.tenant)) ctx_.calls.ask(pair, request, client, [](PairAnswer) {});
     spdlog::info("event=agent_logged_out_on_disconnect agent={} tenant={}", quote(it->first.agent), it->first.tenant);
     it = agents_.erase(it);
-    agents_gauge_->add(-1);
+    agents_gauge_.add(-1);
   }
 }
 
-void ProxyWorker::log_in_again(PairIndex pair) {
+void AgentRequests::log_in_again(PairIndex pair) {
   for (const auto& [key, agent] : agents_) {
-    if (agent.login.agent_id.empty() || !table_->pair(pair).serves_tenant(key.tenant)) continue;
-    const uint64_t client = upstream_client(agent.session_id, agent.client_id);
+    if (agent.login.agent_id.empty() || !ctx_.table->pair(pair).serves_tenant(key.tenant)) continue;
+    const uint64_t client = ctx_.clients.upstream(agent.session_id, agent.client_id);
     auto report = [this, pair, agent_id = key.agent](const char* step) {
       return [this, pair, agent_id, step](PairAnswer answer) {
         const bool ok = answer.kind == PairAnswer::Kind::kReply;
-        metrics_.counter("ix_proxy_agent_relogins_total", "Agent state restored on a pair's new primary, by step and result",
-                         {{"step", step}, {"result", ok ? "ok" : "error"}})
-            .inc();
+        relogins(step, ok).inc();
         if (!ok) {
-          spdlog::warn("event=agent_relogin_failed pair={} agent={} step={} error={}", table_->pair_id(pair), quote(agent_id), step,
+          spdlog::warn("event=agent_relogin_failed pair={} agent={} step={} error={}", ctx_.table->pair_id(pair), quote(agent_id), step,
                        quote(answer.error.text));
         }
       };
@@ -251,23 +241,23 @@ void ProxyWorker::log_in_again(PairIndex pair) {
     Outgoing login = Outgoing::of(proto::RequestAgentLoginT(agent.login));
     std::vector<std::pair<PairIndex, Outgoing>> narrowed = agent_requests_by_pair({pair}, login);
     if (narrowed.empty()) continue;  // the pair serves none of the agent's media
-    ask(pair, narrowed.front().second, client, report("login"));
+    ctx_.calls.ask(pair, narrowed.front().second, client, report("login"));
     for (const std::string& media : agent.ready_media) {
-      if (!table_->pair(pair).serves_media(media)) continue;
+      if (!ctx_.table->pair(pair).serves_media(media)) continue;
       proto::RequestAgentReadyT ready;
       ready.tenant_id = key.tenant;
       ready.agent_id = key.agent;
       ready.media_type = media;
-      ask(pair, Outgoing::of(std::move(ready)), client, report("ready"));
+      ctx_.calls.ask(pair, Outgoing::of(std::move(ready)), client, report("ready"));
     }
     if (agent.do_not_disturb) {
       proto::RequestAgentDoNotDisturbT dnd;
       dnd.tenant_id = key.tenant;
       dnd.agent_id = key.agent;
       dnd.on = true;
-      ask(pair, Outgoing::of(std::move(dnd)), client, report("do-not-disturb"));
+      ctx_.calls.ask(pair, Outgoing::of(std::move(dnd)), client, report("do-not-disturb"));
     }
-    spdlog::info("event=agent_relogin pair={} agent={}", table_->pair_id(pair), quote(key.agent));
+    spdlog::info("event=agent_relogin pair={} agent={}", ctx_.table->pair_id(pair), quote(key.agent));
   }
 }
 

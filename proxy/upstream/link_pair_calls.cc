@@ -1,0 +1,39 @@
+#include "proxy/upstream/link_pair_calls.h"
+
+namespace ix::proxy {
+
+LinkPairCalls::LinkPairCalls(uv_loop_t* loop, const std::vector<PairLink*>& links) : links_(links), next_turn_(loop) {}
+
+void LinkPairCalls::ask(PairIndex pair, const Outgoing& request, uint64_t upstream_client, Done done, uint64_t timeout_ms) {
+  NodeLink* node = links_[pair]->primary();
+  auto on_reply = [pair, done](const UpstreamReply& r) {
+    if (!r.envelope) return done(PairAnswer::unreachable(pair, r.error.text));
+    if (const proto::EventError* error = r.envelope->body_as_EventError()) {
+      return done(PairAnswer::refused(pair, Error{error->code(), error->text() ? error->text()->str() : ""}));
+    }
+    done(PairAnswer::reply(pair, std::make_shared<const std::vector<uint8_t>>(r.payload.begin(), r.payload.end())));
+  };
+  auto encode = [&](uint64_t ref) { return request.encode(ref, upstream_client); };
+  if (node && node->send(encode, on_reply, timeout_ms)) return;
+  defer([done, answer = PairAnswer::unreachable(pair, links_[pair]->unreachable_reason())]() mutable { done(std::move(answer)); });
+}
+
+bool LinkPairCalls::forward(PairIndex pair, const Outgoing& request, uint64_t upstream_client, ReplyView on_reply) {
+  NodeLink* node = links_[pair]->primary();
+  if (!node) return false;
+  return node->send([&](uint64_t ref) { return request.encode(ref, upstream_client); }, std::move(on_reply));
+}
+
+void LinkPairCalls::defer(std::function<void()> fn) {
+  deferred_.push_back(std::move(fn));
+  if (!next_turn_.active()) next_turn_.start(0, [this] { run_deferred(); });
+}
+
+void LinkPairCalls::run_deferred() {
+  // What these callbacks defer in turn waits for the next turn.
+  std::vector<std::function<void()>> now = std::move(deferred_);
+  deferred_.clear();
+  for (auto& fn : now) fn();
+}
+
+}  // namespace ix::proxy
