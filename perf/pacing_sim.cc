@@ -144,6 +144,7 @@ class Simulation {
       const double delay = exponential(invitation_rng_, s_.accept_delay_seconds);
       const uint64_t id = invitation_accepts_.size();
       invitation_accepts_.push_back(u < acceptance_now());
+      invitation_sent_.push_back(now_);
       ++pending_;
       ++invitations_;
       schedule(now_ + delay, EventType::kAnswer, id);
@@ -153,7 +154,7 @@ class Simulation {
   void answer(uint64_t id) {
     --pending_;
     const bool accepted = invitation_accepts_[id];
-    answers_.push_back({now_, 0, accepted});
+    answers_.push_back({now_, now_ - invitation_sent_[id], accepted});
     if (accepted) arrive(true);
   }
 
@@ -298,6 +299,7 @@ class Simulation {
     }
     for (const Finished& f : answers_) {
       ++t.invitations_answered;
+      t.answer_delay_seconds += f.value;
       if (f.flag) ++t.invitations_accepted;
     }
     for (const Finished& f : handled_) {
@@ -426,6 +428,7 @@ class Simulation {
   std::vector<Interaction> interactions_;
   std::vector<double> handle_times_;
   std::vector<bool> invitation_accepts_;
+  std::vector<double> invitation_sent_;
   std::deque<uint64_t> queue_;
   uint32_t waiting_proactive_ = 0, waiting_all_ = 0, pending_ = 0;
   std::deque<Finished> waits_, answers_, handled_;

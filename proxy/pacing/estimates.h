@@ -12,6 +12,7 @@ struct PacingPriors {
   double acceptance = 0.2;             // share of invitations accepted
   double handle_time_seconds = 180;
   double patience_seconds = 60;        // mean time a customer waits before abandoning
+  double answer_delay_seconds = 10;    // mean time from invitation to answer
   double acceptance_weight = 20;       // pseudo-invitations behind the acceptance prior
   double handle_time_weight = 10;      // pseudo-interactions behind the handle-time prior
   double patience_weight = 3;          // pseudo-abandonments behind the patience prior
@@ -21,6 +22,7 @@ struct Estimates {
   double acceptance = 0;           // 0..1, never below 1 %: it divides the budget
   double handle_time_seconds = 0;  // > 0
   double patience_seconds = 0;     // > 0
+  double answer_delay_seconds = 0; // >= 0
   double reactive_rate = 0;        // reactive arrivals per second into the same agents
   double observed_abandonment = 0; // abandoned / (accepted + abandoned) over the longest window
   uint32_t observed_finished = 0;  // accepted + abandoned over the longest window

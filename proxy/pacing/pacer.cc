@@ -34,17 +34,19 @@ std::string_view to_string(PacingMode mode) {
   return mode == PacingMode::kModel ? "model" : "progressive";
 }
 
-double window_safe_goal(double goal, double accepted_per_hour, double confidence) {
+double window_safe_goal(double goal, double accepted_per_hour, double confidence, double dispersion) {
   if (accepted_per_hour <= 0) return goal;
-  // A window is over when it has more than floor(1.5·goal·A) abandonments.
-  const auto limit = static_cast<uint32_t>(std::floor(1.5 * goal * accepted_per_hour));
+  dispersion = std::max(dispersion, 1.0);
+  // A window is over when it has more than 1.5·goal·A abandonments, i.e. more than that over
+  // `dispersion` clusters.
+  const auto limit = static_cast<uint32_t>(std::floor(1.5 * goal * accepted_per_hour / dispersion));
   if (limit > 2000) return goal;  // so many per hour that the long-run goal decides
   double lo = 0, hi = 1.5 * goal * accepted_per_hour + 1;
   for (int i = 0; i < 50; ++i) {
     const double mid = 0.5 * (lo + hi);
     (poisson_exceeds(mid, limit) <= confidence ? lo : hi) = mid;
   }
-  return std::min(goal, lo / accepted_per_hour);
+  return std::min(goal, dispersion * lo / accepted_per_hour);
 }
 
 double expected_abandonments(uint32_t invitations, double p, int64_t free, uint32_t waiting, double r) {
@@ -117,39 +119,55 @@ PacingDecision Pacer::decide(const TargetStats& s, PacerState& state) const {
   const double mu = 1 / e.handle_time_seconds, theta = 1 / e.patience_seconds, p = e.acceptance;
   const double goal = std::clamp(s.goal, 1e-6, 0.99);
 
-  // The integral correction: slow, weighted by how much evidence the window holds, bounded.
+  // The window-safe goal, recomputed only when the group's size or handle time moves.
+  const double base_goal = goal * config_.setpoint;
+  if (state.cached_agents != slots || moved(state.cached_handle_time, e.handle_time_seconds, 0.05)) {
+    state.window_goal = window_safe_goal(goal, std::max(slots * mu - e.reactive_rate, 0.1 * slots * mu) * 3600,
+                                         config_.window_confidence, config_.window_dispersion);
+  }
+  const double target = std::min(base_goal, state.window_goal);
+
+  // The integral correction: slow, weighted by how much evidence the window holds, bounded. It
+  // calibrates the model so that the abandonment observed settles at the target.
   if (e.observed_finished > 0) {
-    const double target = goal * config_.setpoint;
     const double evidence = std::min(1.0, e.observed_finished / 100.0);
     const double error = std::clamp((e.observed_abandonment - target) / target, -1.0, 3.0);
     const double step = s.refresh_interval_seconds / config_.trim_time_constant_seconds;
     state.trim = std::clamp(state.trim * std::exp(-error * evidence * step), config_.trim_min, config_.trim_max);
   }
+  const double goal_eff = target * state.trim;
+  d.effective_goal = goal_eff;
 
-  // The window-safe goal and Erlang-A's steady rate, recomputed only when their inputs move.
-  const double base_goal = goal * config_.setpoint;
+  // Erlang-A's steady rate at goal_eff, recomputed only when its inputs move.
   if (state.cached_agents != slots || moved(state.cached_handle_time, e.handle_time_seconds, 0.05) ||
-      moved(state.cached_patience, e.patience_seconds, 0.05) || moved(state.cached_goal, base_goal * state.trim, 0.05)) {
+      moved(state.cached_patience, e.patience_seconds, 0.05) || moved(state.cached_goal, goal_eff, 0.05)) {
     state.cached_agents = slots;
     state.cached_handle_time = e.handle_time_seconds;
     state.cached_patience = e.patience_seconds;
-    state.cached_goal = base_goal * state.trim;
-    state.window_goal = window_safe_goal(goal, slots * 3600 * mu, config_.window_confidence);
-    const double steady_goal = std::min(base_goal, state.window_goal) * state.trim;
-    state.steady_rate = erlang_a_max_rate(slots, mu, theta, steady_goal);
-    state.wait_abandon_probability = erlang_a(slots, state.steady_rate, mu, theta).abandon_probability;
+    state.cached_goal = goal_eff;
+    state.steady_rate = erlang_a_max_rate(slots, mu, theta, goal_eff);
   }
-  const double goal_eff = std::min(base_goal, state.window_goal) * state.trim;
-  d.effective_goal = goal_eff;
 
   // Chance constraint: the largest k whose acceptances' expected abandonments stay within
   // goal_eff of the acceptances expected. The one in line behind j others abandons unless j + 1
   // completions (at rate slots·μ) come before its patience runs out (rate θ).
   const double r = slots * mu / (slots * mu + theta);
   const uint32_t pending = s.pending_invitations;
+  // Look ahead to when the acceptances arrive: frees ~ Binomial(busy, 1 − e^{−μH}) counted at a
+  // low quantile, reactive arrivals ~ Poisson(λ_r·H) at a high one.
+  const double horizon = config_.lookahead_share * e.answer_delay_seconds;
+  const double q_free = 1 - std::exp(-mu * horizon);
+  const double reactive = e.reactive_rate * horizon;
+  const double z = config_.lookahead_quantile;
+  const double frees = std::max(0.0, std::floor(busy * q_free - z * std::sqrt(busy * q_free * (1 - q_free))));
+  const double taken = reactive > 0 ? std::ceil(reactive + z * std::sqrt(reactive)) : 0;
+  const int64_t free_then = free + static_cast<int64_t>(frees) - static_cast<int64_t>(taken);
+  // Only the acceptances that arrive within the horizon meet that capacity; the later ones meet
+  // a state the next ticks will see and pace for.
+  const double p_horizon = p * (1 - std::exp(-horizon / std::max(e.answer_delay_seconds, 1e-3)));
   auto fits = [&](uint32_t k) {
     const uint32_t m = pending + k;
-    return expected_abandonments(m, p, free, s.waiting + s.other_waiting, r) <= goal_eff * p * m;
+    return expected_abandonments(m, p_horizon, free_then, s.waiting + s.other_waiting, r) <= goal_eff * p_horizon * m;
   };
   uint32_t lo = progressive;
   // Enough to fill every slot, the queue aside, several times over at the estimated acceptance.
@@ -162,12 +180,11 @@ PacingDecision Pacer::decide(const TargetStats& s, PacerState& state) const {
       (fits(mid) ? lo : hi) = mid;
     }
   }
-  // The steady part: never below Erlang-A's open-loop budget while nobody waits, less what the
-  // reactive traffic already brings and the acceptances still expected from pending invitations.
+  // The steady part: while nobody waits, never below Erlang-A's open-loop budget at goal_eff,
+  // less what the reactive traffic already brings — what a state-blind pacer would send.
   if (s.waiting + s.other_waiting == 0) {
     const double steady = (state.steady_rate - e.reactive_rate) * s.refresh_interval_seconds / p;
-    const auto floor_k = static_cast<uint32_t>(std::max(0.0, std::floor(steady)));
-    lo = std::max(lo, floor_k);
+    lo = std::max(lo, static_cast<uint32_t>(std::max(0.0, std::floor(steady))));
   }
   d.invitations = lo;
   return d;

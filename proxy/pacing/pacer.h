@@ -8,14 +8,19 @@
 //  1. Stale statistics: progressive fallback — one invitation per free slot not already claimed
 //     by a waiting interaction or a pending invitation, never more than the ready agents.
 //  2. Otherwise free capacity first (the progressive count above), then as many more as the
-//     abandonment budget allows: the acceptances X ~ Binomial(pending + k, p̂) that find no free
-//     slot must wait, and the k-th in line abandons with probability 1 − r^k, where 1 − r is
-//     Erlang-A's P(Ab | wait) at the steady operating point (n, μ̂, θ̂). The largest k whose
-//     expected abandonments stay within goal_eff · E[X] is sent.
+//     abandonment budget allows. Over a horizon of one answer delay, the acceptances that
+//     arrive, X ~ Binomial(pending + k, p̂·(1 − e^{−1})), meet the free slots plus the busy ones
+//     that free up by then, less the reactive arrivals that come first (both at a pessimistic
+//     quantile); the j-th that finds none abandons with probability 1 − r^j, r = nμ/(nμ + θ)
+//     (it needs j completions before its patience runs out, as in M/M/n+M). The largest k
+//     whose expected abandonments stay within goal_eff · E[X] is sent.
 //  3. goal_eff = min(goal · setpoint, the window-safe goal) · trim. The window-safe goal lowers
 //     the goal for small groups, whose hourly windows hold few interactions (one abandonment in
 //     twenty is already 5 %), as the Agent Pacing guide advises. trim is a slow, bounded integral
-//     correction on the abandonment actually observed over the longest window.
+//     correction that brings the abandonment observed over the longest window to
+//     min(goal · setpoint, the window-safe goal); the model alone errs on the safe side.
+//  4. While nobody waits, never fewer than Erlang-A's open-loop budget at goal_eff (λ* over the
+//     refresh interval, less the reactive arrivals, over p̂): the steady part.
 #pragma once
 
 #include <cstdint>
@@ -31,7 +36,10 @@ struct PacerConfig {
   double smoothing = 0.1;            // EWMA weight of each tick's shrunk estimate
   double setpoint = 0.8;             // aim at this share of the goal (model error margin)
   double window_confidence = 0.01;   // hourly windows over 1.5 × goal allowed by the window-safe goal
-  double trim_min = 0.25, trim_max = 1.5;
+  double window_dispersion = 1.5;     // abandonments come in clusters of about this size
+  double lookahead_share = 1.0;      // look ahead this share of the mean answer delay
+  double lookahead_quantile = 1.28;  // frees and reactive arrivals counted at their ~10 % worst case
+  double trim_min = 0.25, trim_max = 2;
   double trim_time_constant_seconds = 1800;  // how slowly the integral correction moves
 };
 
@@ -43,7 +51,6 @@ struct PacerState {
   // Cache of the Erlang-A evaluation, recomputed when its inputs move.
   uint32_t cached_agents = 0;
   double cached_handle_time = 0, cached_patience = 0, cached_goal = 0;
-  double wait_abandon_probability = 0;  // Erlang-A P(Ab | W > 0) at the steady operating point
   double steady_rate = 0;               // Erlang-A λ* (accepted per second) at goal_eff
   double window_goal = 0;
 };
@@ -71,8 +78,8 @@ class Pacer {
 
 // The largest long-run abandonment rate a group can run at so that an hourly window holding
 // `accepted_per_hour` interactions exceeds 1.5 × goal with probability <= `confidence`
-// (abandonments Poisson). Exposed for the tests.
-double window_safe_goal(double goal, double accepted_per_hour, double confidence);
+// (abandonments in Poisson clusters of `dispersion`). Exposed for the tests.
+double window_safe_goal(double goal, double accepted_per_hour, double confidence, double dispersion = 1);
 
 // Expected abandonments among the acceptances of `invitations` independent invitations, each
 // accepted with probability p, when `free` slots are open, `waiting` interactions are ahead and
