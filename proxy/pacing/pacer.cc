@@ -153,21 +153,32 @@ PacingDecision Pacer::decide(const TargetStats& s, PacerState& state) const {
   // completions (at rate slots·μ) come before its patience runs out (rate θ).
   const double r = slots * mu / (slots * mu + theta);
   const uint32_t pending = s.pending_invitations;
-  // Look ahead to when the acceptances arrive: frees ~ Binomial(busy, 1 − e^{−μH}) counted at a
-  // low quantile, reactive arrivals ~ Poisson(λ_r·H) at a high one.
-  const double horizon = config_.lookahead_share * e.answer_delay_seconds;
-  const double q_free = 1 - std::exp(-mu * horizon);
-  const double reactive = e.reactive_rate * horizon;
+  // Look ahead to when the acceptances arrive, over a horizon H: frees ~ Binomial(slots that
+  // are or will be busy, 1 − e^{−μH}) counted at a low quantile, reactive arrivals ~
+  // Poisson(λ_r·H) at a high one.
   const double z = config_.lookahead_quantile;
-  const double frees = std::max(0.0, std::floor(busy * q_free - z * std::sqrt(busy * q_free * (1 - q_free))));
-  const double taken = reactive > 0 ? std::ceil(reactive + z * std::sqrt(reactive)) : 0;
-  const int64_t free_then = free + static_cast<int64_t>(frees) - static_cast<int64_t>(taken);
-  // Only the acceptances that arrive within the horizon meet that capacity; the later ones meet
-  // a state the next ticks will see and pace for.
-  const double p_horizon = p * (1 - std::exp(-horizon / std::max(e.answer_delay_seconds, 1e-3)));
+  auto capacity_within = [&](double horizon, double busy_slots) {
+    const double q_free = 1 - std::exp(-mu * horizon);
+    const double reactive = e.reactive_rate * horizon;
+    const double frees = std::max(0.0, std::floor(busy_slots * q_free - z * std::sqrt(busy_slots * q_free * (1 - q_free))));
+    const double taken = reactive > 0 ? std::ceil(reactive + z * std::sqrt(reactive)) : 0;
+    return free + static_cast<int64_t>(frees) - static_cast<int64_t>(taken);
+  };
+  // Two checks. Near term: the acceptances that arrive within one answer delay (a share
+  // 1 − e^{−1} of them) against the free slots and the busy ones that free up by then; the
+  // later ones meet a state the next ticks see and pace for. Eventually: every acceptance of
+  // what is out, none can be recalled, against what frees up within two answer delays from all
+  // slots — so a burst into an idle group stays bounded.
+  const double delay = std::max(e.answer_delay_seconds, 1e-3);
+  const double near_horizon = config_.lookahead_share * delay;
+  const double p_near = p * (1 - std::exp(-near_horizon / delay));
+  const int64_t free_near = capacity_within(near_horizon, busy);
+  const int64_t free_eventually = capacity_within(2 * near_horizon, slots);
+  const uint32_t ahead = s.waiting + s.other_waiting;
   auto fits = [&](uint32_t k) {
     const uint32_t m = pending + k;
-    return expected_abandonments(m, p_horizon, free_then, s.waiting + s.other_waiting, r) <= goal_eff * p_horizon * m;
+    return expected_abandonments(m, p_near, free_near, ahead, r) <= goal_eff * p_near * m &&
+           expected_abandonments(m, p, free_eventually, ahead, r) <= goal_eff * p * m;
   };
   uint32_t lo = progressive;
   // Enough to fill every slot, the queue aside, several times over at the estimated acceptance.
@@ -180,10 +191,14 @@ PacingDecision Pacer::decide(const TargetStats& s, PacerState& state) const {
       (fits(mid) ? lo : hi) = mid;
     }
   }
-  // The steady part: while nobody waits, never below Erlang-A's open-loop budget at goal_eff,
-  // less what the reactive traffic already brings — what a state-blind pacer would send.
-  if (s.waiting + s.other_waiting == 0) {
-    const double steady = (state.steady_rate - e.reactive_rate) * s.refresh_interval_seconds / p;
+  // The steady part: while nobody waits, never below Erlang-A's open-loop budget at goal_eff
+  // (λ* less the reactive arrivals, over p̂, per refresh interval), as far as the invitations in
+  // flight stay within what that open-loop flow keeps in flight (one answer delay plus one
+  // interval of it).
+  if (ahead == 0) {
+    const double flow = std::max(0.0, state.steady_rate - e.reactive_rate) / p;  // invitations per second
+    const double in_flight_allowance = flow * (delay + s.refresh_interval_seconds) - pending;
+    const double steady = std::min(flow * s.refresh_interval_seconds, in_flight_allowance);
     lo = std::max(lo, static_cast<uint32_t>(std::max(0.0, std::floor(steady))));
   }
   d.invitations = lo;

@@ -19,8 +19,9 @@
 //     twenty is already 5 %), as the Agent Pacing guide advises. trim is a slow, bounded integral
 //     correction that brings the abandonment observed over the longest window to
 //     min(goal · setpoint, the window-safe goal); the model alone errs on the safe side.
-//  4. While nobody waits, never fewer than Erlang-A's open-loop budget at goal_eff (λ* over the
-//     refresh interval, less the reactive arrivals, over p̂): the steady part.
+//  4. While nobody waits, never fewer than Erlang-A's open-loop budget at goal_eff (λ* less the
+//     reactive arrivals, over p̂, per interval) as long as the invitations in flight stay within
+//     what that open-loop flow keeps in flight: the steady part.
 #pragma once
 
 #include <cstdint>
@@ -39,7 +40,7 @@ struct PacerConfig {
   double window_dispersion = 1.5;     // abandonments come in clusters of about this size
   double lookahead_share = 1.0;      // look ahead this share of the mean answer delay
   double lookahead_quantile = 1.28;  // frees and reactive arrivals counted at their ~10 % worst case
-  double trim_min = 0.25, trim_max = 2;
+  double trim_min = 0.25, trim_max = 4;
   double trim_time_constant_seconds = 1800;  // how slowly the integral correction moves
 };
 
