@@ -133,7 +133,10 @@ PacingDecision Pacer::decide(const TargetStats& s, PacerState& state) const {
     const double evidence = std::min(1.0, e.observed_finished / 100.0);
     const double error = std::clamp((e.observed_abandonment - target) / target, -1.0, 3.0);
     const double step = s.refresh_interval_seconds / config_.trim_time_constant_seconds;
-    state.trim = std::clamp(state.trim * std::exp(-error * evidence * step), config_.trim_min, config_.trim_max);
+    // Above 1 only as far as the evidence reaches: a small group's window holds too few
+    // interactions to prove the model pessimistic.
+    const double upper = 1 + (config_.trim_max - 1) * evidence;
+    state.trim = std::clamp(state.trim * std::exp(-error * evidence * step), config_.trim_min, std::max(upper, 1.0));
   }
   const double goal_eff = target * state.trim;
   d.effective_goal = goal_eff;
