@@ -81,22 +81,42 @@ double erlang_c_wait_probability(uint32_t agents, double arrival_rate, double se
   return n * b / (n - a * (1 - b));
 }
 
-double erlang_a_max_rate(uint32_t agents, double service_rate, double patience_rate, double goal) {
-  const uint32_t n = std::max<uint32_t>(agents, 1);
-  if (service_rate <= 0) return 0;
-  if (patience_rate <= 0) return n * service_rate;
-  if (goal <= 0) return 0;
-  if (goal >= 1) return std::numeric_limits<double>::infinity();
-  double lo = 0, hi = n * service_rate / (1 - goal);
-  for (int i = 0; i < 100 && hi - lo > 1e-12 * hi; ++i) {
+namespace {
+
+double bisect(uint32_t n, double mu, double theta, double goal, double lo, double hi, double tolerance) {
+  for (int i = 0; i < 200 && hi - lo > tolerance * hi; ++i) {
     const double mid = 0.5 * (lo + hi);
-    if (erlang_a(n, mid, service_rate, patience_rate).abandon_probability <= goal) {
+    if (erlang_a(n, mid, mu, theta).abandon_probability <= goal) {
       lo = mid;
     } else {
       hi = mid;
     }
   }
   return lo;
+}
+
+}  // namespace
+
+double erlang_a_max_rate(uint32_t agents, double service_rate, double patience_rate, double goal) {
+  return erlang_a_max_rate_near(agents, service_rate, patience_rate, goal, 0, 1e-12);
+}
+
+double erlang_a_max_rate_near(uint32_t agents, double service_rate, double patience_rate, double goal, double hint,
+                              double tolerance) {
+  const uint32_t n = std::max<uint32_t>(agents, 1);
+  if (service_rate <= 0) return 0;
+  if (patience_rate <= 0) return n * service_rate;
+  if (goal <= 0) return 0;
+  if (goal >= 1) return std::numeric_limits<double>::infinity();
+  const double upper = n * service_rate / (1 - goal);  // P(Ab) >= goal here for any n
+  if (hint > 0 && hint < upper) {
+    const double lo = 0.8 * hint, hi = std::min(1.2 * hint, upper);
+    if (erlang_a(n, lo, service_rate, patience_rate).abandon_probability <= goal &&
+        erlang_a(n, hi, service_rate, patience_rate).abandon_probability > goal) {
+      return bisect(n, service_rate, patience_rate, goal, lo, hi, tolerance);
+    }
+  }
+  return bisect(n, service_rate, patience_rate, goal, 0, upper, tolerance);
 }
 
 }  // namespace ix::pacing

@@ -34,4 +34,10 @@ double erlang_c_wait_probability(uint32_t agents, double arrival_rate, double se
 // patience_rate == 0: every rate below n·μ has no abandonment, so n·μ is returned.
 double erlang_a_max_rate(uint32_t agents, double service_rate, double patience_rate, double goal);
 
+// The same to a relative precision of `tolerance`, starting from a bracket of ±20 % around
+// `hint` (an earlier answer) when it holds the answer — what the Pacer recomputes each time
+// its smoothed estimates move.
+double erlang_a_max_rate_near(uint32_t agents, double service_rate, double patience_rate, double goal, double hint,
+                              double tolerance);
+
 }  // namespace ix::pacing

@@ -10,6 +10,8 @@ namespace ix::pacing {
 namespace {
 
 constexpr double kPi = 3.14159265358979323846;
+// Below this binomial variance the sum is exact; above it the normal approximation is close.
+constexpr double kExactVariance = 12;
 
 double normal_pdf(double z) { return std::exp(-0.5 * z * z) / std::sqrt(2 * kPi); }
 double normal_cdf(double z) { return 0.5 * std::erfc(-z / std::sqrt(2.0)); }
@@ -53,9 +55,9 @@ double expected_abandonments(uint32_t invitations, double p, int64_t free, uint3
   if (invitations == 0 || p <= 0) return 0;
   const int64_t c = free - static_cast<int64_t>(waiting);  // the j-th acceptance stands at j − c in line
   const double m = invitations, mean = m * p, var = m * p * (1 - p);
-  if (var < 25) {
-    // Exact binomial: E = Σ_{j>c} P(X >= j)·(1 − r^{j−c}); terms beyond mean + 12σ are nothing.
-    const auto upper = static_cast<uint32_t>(std::min(m, std::ceil(mean + 12 * std::sqrt(var) + 2)));
+  if (var < kExactVariance) {
+    // Exact binomial: E = Σ_{j>c} P(X >= j)·(1 − r^{j−c}); terms beyond mean + 9σ are nothing.
+    const auto upper = static_cast<uint32_t>(std::min(m, std::ceil(mean + 9 * std::sqrt(var) + 2)));
     const double q = 1 - p;
     double pmf = std::pow(q, m), cdf_below = 0, total = 0;  // pmf = P(X = j − 1) entering step j
     double r_power = -1;                                      // r^position once in line
@@ -148,7 +150,7 @@ PacingDecision Pacer::decide(const TargetStats& s, PacerState& state) const {
     state.cached_handle_time = e.handle_time_seconds;
     state.cached_patience = e.patience_seconds;
     state.cached_goal = goal_eff;
-    state.steady_rate = erlang_a_max_rate(slots, mu, theta, goal_eff);
+    state.steady_rate = erlang_a_max_rate_near(slots, mu, theta, goal_eff, state.steady_rate, 1e-6);
   }
 
   // Chance constraint: the largest k whose acceptances' expected abandonments stay within

@@ -188,6 +188,11 @@ TEST(ErlangA, BisectionFindsTheLargestRateWithinTheGoal) {
     }
   }
   EXPECT_DOUBLE_EQ(erlang_a_max_rate(10, 1 / 180.0, 0, 0.03), 10 * (1 / 180.0));  // no abandonment below n·μ
+  // From a hint: the same answer to the asked precision, whether the hint brackets it or not.
+  const double exact = erlang_a_max_rate(30, 1 / 180.0, 1 / 60.0, 0.03);
+  for (double hint : {0.0, exact * 0.9, exact * 1.1, exact * 3, exact * 0.1}) {
+    EXPECT_NEAR(erlang_a_max_rate_near(30, 1 / 180.0, 1 / 60.0, 0.03, hint, 1e-6), exact, 2e-6 * exact) << hint;
+  }
 }
 
 TEST(ErlangA, FastUpToTwoThousandAgents) {
