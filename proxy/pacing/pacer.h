@@ -40,7 +40,7 @@ struct PacerConfig {
   double window_dispersion = 1.5;     // abandonments come in clusters of about this size
   double lookahead_share = 1.0;      // look ahead this share of the mean answer delay
   double lookahead_quantile = 1.28;  // frees and reactive arrivals counted at their ~10 % worst case
-  double trim_min = 0.25, trim_max = 4;
+  double trim_min = 0.25, trim_max = 8;
   double trim_time_constant_seconds = 1800;  // how slowly the integral correction moves
 };
 
