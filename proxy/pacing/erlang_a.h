@@ -30,7 +30,8 @@ ErlangAResult erlang_a(uint32_t agents, double arrival_rate, double service_rate
 double erlang_c_wait_probability(uint32_t agents, double arrival_rate, double service_rate);
 
 // The largest arrival rate (per second) whose Erlang-A abandonment probability is <= goal
-// (0 < goal < 1), by bisection on [0, n·μ/(1 − goal)] — at the upper end P(Ab) >= goal always.
+// (0 < goal < 1), by a safeguarded regula falsi (Illinois) on [0, n·μ/(1 − goal)] — at the
+// upper end P(Ab) >= goal always — to a relative precision of 1e-12.
 // patience_rate == 0: every rate below n·μ has no abandonment, so n·μ is returned.
 double erlang_a_max_rate(uint32_t agents, double service_rate, double patience_rate, double goal);
 
