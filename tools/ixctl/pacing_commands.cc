@@ -78,6 +78,14 @@ void add_pacing_commands(CLI::App& app, int& exit_code) {
       exit_code = kExitUsage;
       return;
     }
+    // The exact evaluation walks every likely queue length: refuse queues of tens of millions
+    // (λ/θ beyond 1e7), where the answer is the fluid limit P(Ab) ≈ 1 − nμ/λ anyway.
+    if (rate->count() && o->rate_per_minute / 60 * o->patience > 1e7) {
+      std::cerr << "ixctl pacing model: rate × patience above 10 million waiting customers; "
+                   "abandonment there is about 1 − agents / (rate × handle time)\n";
+      exit_code = kExitUsage;
+      return;
+    }
     run_model(*o);
     exit_code = kExitOk;
   });

@@ -56,6 +56,11 @@ TEST(PacingModelCommand, RefusesAnIncompleteQuestion) {
             3);
   EXPECT_EQ(ixctl({"pacing", "model", "--agents", "0", "--handle-time", "180", "--patience", "60", "--goal", "3"}).exit_code, 3);
   EXPECT_EQ(ixctl({"pacing", "model", "--agents", "5", "--handle-time", "180", "--patience", "60", "--goal", "0"}).exit_code, 3);
+  // Absurd overload is refused rather than walked state by state.
+  EXPECT_EQ(ixctl({"pacing", "model", "--agents", "5", "--handle-time", "180", "--patience", "36000", "--rate-per-minute",
+                   "1e9"})
+                .exit_code,
+            3);
 }
 
 }  // namespace
