@@ -196,11 +196,13 @@ PacingDecision Pacer::decide(const TargetStats& s, PacerState& state) const {
       (fits(mid) ? lo : hi) = mid;
     }
   }
-  // The steady part: while nobody waits, never below Erlang-A's open-loop budget at goal_eff
-  // (λ* less the reactive arrivals, over p̂, per refresh interval), as far as the invitations in
-  // flight stay within what that open-loop flow keeps in flight (one answer delay plus one
-  // interval of it).
-  if (ahead == 0) {
+  // The steady part: while nobody waits and the abandonment observed is within the target
+  // (trim >= 1: the observations do not contradict the model), never below Erlang-A's open-loop
+  // budget at goal_eff (λ* less the reactive arrivals, over p̂, per refresh interval), as far as
+  // the invitations in flight stay within what that open-loop flow keeps in flight (one answer
+  // delay plus one interval of it). With short patience an empty queue says little about free
+  // agents, and an open-loop flow alone can overshoot; the trim then switches it off.
+  if (ahead == 0 && state.trim >= 1 && state.window_goal >= base_goal) {
     const double flow = std::max(0.0, state.steady_rate - e.reactive_rate) / p;  // invitations per second
     const double in_flight_allowance = flow * (delay + s.refresh_interval_seconds) - pending;
     const double steady = std::min(flow * s.refresh_interval_seconds, in_flight_allowance);

@@ -19,9 +19,10 @@
 //     twenty is already 5 %), as the Agent Pacing guide advises. trim is a slow, bounded integral
 //     correction that brings the abandonment observed over the longest window to
 //     min(goal · setpoint, the window-safe goal); the model alone errs on the safe side.
-//  4. While nobody waits, never fewer than Erlang-A's open-loop budget at goal_eff (λ* less the
-//     reactive arrivals, over p̂, per interval) as long as the invitations in flight stay within
-//     what that open-loop flow keeps in flight: the steady part.
+//  4. While nobody waits and the observed abandonment is within the target (trim >= 1), never
+//     fewer than Erlang-A's open-loop budget at goal_eff (λ* less the reactive arrivals, over p̂,
+//     per interval) as long as the invitations in flight stay within what that open-loop flow
+//     keeps in flight: the steady part.
 #pragma once
 
 #include <cstdint>
