@@ -96,6 +96,7 @@ PacingDecision Pacer::decide(const TargetStats& s, PacerState& state) const {
     e.acceptance += a * (raw.acceptance - e.acceptance);
     e.handle_time_seconds += a * (raw.handle_time_seconds - e.handle_time_seconds);
     e.patience_seconds += a * (raw.patience_seconds - e.patience_seconds);
+    e.answer_delay_seconds += a * (raw.answer_delay_seconds - e.answer_delay_seconds);
     e.reactive_rate += a * (raw.reactive_rate - e.reactive_rate);
     e.observed_abandonment = raw.observed_abandonment;
     e.observed_finished = raw.observed_finished;

@@ -204,3 +204,29 @@ TEST(Pacer, ExpectedAbandonmentsMatchEnumeration) {
 
 }  // namespace
 }  // namespace ix::pacing
+
+namespace ix::pacing {
+namespace {
+
+TEST(Pacer, EveryEstimateFollowsItsObservations) {
+  // Many ticks of the same statistics: every smoothed estimate converges to what they show
+  // (shrunk toward the prior only by its pseudo-observations), none stays at its first value.
+  TargetStats s = group(10, 40);
+  s.answer_delay_seconds = 2.0 * s.invitations_answered;  // answers after 2 s, prior 10 s
+  s.handle_time_seconds = 60.0 * s.handled;                // 60 s handling, prior 180 s
+  s.reactive_arrivals = 90;                                 // 0.1 per second over 15 minutes
+  PacerState state;
+  state.initialized = true;  // smoothed estimates start at zero: they must move
+  const Pacer pacer;
+  for (int tick = 0; tick < 200; ++tick) pacer.decide(s, state);
+  const Estimates expected = estimate(s, pacer.config().priors);
+  EXPECT_NEAR(state.smoothed.answer_delay_seconds, expected.answer_delay_seconds, 1e-6);
+  EXPECT_NEAR(state.smoothed.handle_time_seconds, expected.handle_time_seconds, 1e-6);
+  EXPECT_NEAR(state.smoothed.acceptance, expected.acceptance, 1e-6);
+  EXPECT_NEAR(state.smoothed.patience_seconds, expected.patience_seconds, 1e-6);
+  EXPECT_NEAR(state.smoothed.reactive_rate, expected.reactive_rate, 1e-6);
+  EXPECT_LT(expected.answer_delay_seconds, 3.0);
+}
+
+}  // namespace
+}  // namespace ix::pacing
