@@ -170,21 +170,29 @@ PacingDecision Pacer::decide(const TargetStats& s, PacerState& state) const {
     const double taken = reactive > 0 ? std::ceil(reactive + z * std::sqrt(reactive)) : 0;
     return free + static_cast<int64_t>(frees) - static_cast<int64_t>(taken);
   };
-  // Two checks. Near term: the acceptances that arrive within one answer delay (a share
-  // 1 − e^{−1} of them) against the free slots and the busy ones that free up by then; the
-  // later ones meet a state the next ticks see and pace for. Eventually: every acceptance of
-  // what is out, none can be recalled, against what frees up within two answer delays from all
-  // slots — so a burst into an idle group stays bounded.
+  // Checks at several horizons h (a quarter, half, one and two answer delays): the acceptances
+  // that arrive within h — a share 1 − e^{−h/delay} of them, binomial — against the free slots
+  // plus those that free up within h. Answers come early (exponential) and frees come evenly, so
+  // the short horizons catch a burst the long ones would average away; the longest counts every
+  // slot, none of what is out can be recalled. Later acceptances meet a state the next ticks see.
   const double delay = std::max(e.answer_delay_seconds, 1e-3);
-  const double near_horizon = config_.lookahead_share * delay;
-  const double p_near = p * (1 - std::exp(-near_horizon / delay));
-  const int64_t free_near = capacity_within(near_horizon, busy);
-  const int64_t free_eventually = capacity_within(2 * near_horizon, slots);
   const uint32_t ahead = s.waiting + s.other_waiting;
+  struct Horizon {
+    double p;
+    int64_t capacity;
+  };
+  Horizon horizons[4];
+  const double shares[4] = {0.25, 0.5, 1.0, 2.0};
+  for (int i = 0; i < 4; ++i) {
+    const double h = shares[i] * config_.lookahead_share * delay;
+    horizons[i] = {p * (1 - std::exp(-h / delay)), capacity_within(h, i == 3 ? slots : busy)};
+  }
   auto fits = [&](uint32_t k) {
     const uint32_t m = pending + k;
-    return expected_abandonments(m, p_near, free_near, ahead, r) <= goal_eff * p_near * m &&
-           expected_abandonments(m, p, free_eventually, ahead, r) <= goal_eff * p * m;
+    for (const Horizon& h : horizons) {
+      if (expected_abandonments(m, h.p, h.capacity, ahead, r) > goal_eff * h.p * m) return false;
+    }
+    return true;
   };
   uint32_t lo = progressive;
   // Enough to fill every slot, the queue aside, several times over at the estimated acceptance.
