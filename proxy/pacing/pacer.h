@@ -8,18 +8,20 @@
 //  1. Stale statistics: progressive fallback — one invitation per free slot not already claimed
 //     by a waiting interaction or a pending invitation, never more than the ready agents.
 //  2. Otherwise free capacity first (the progressive count above), then as many more as the
-//     abandonment budget allows. Over a horizon of one answer delay, the acceptances that
-//     arrive, X ~ Binomial(pending + k, p̂·(1 − e^{−1})), meet the free slots plus the busy ones
-//     that free up by then, less the reactive arrivals that come first (both at a pessimistic
-//     quantile); the j-th that finds none abandons with probability 1 − r^j, r = nμ/(nμ + θ)
-//     (it needs j completions before its patience runs out, as in M/M/n+M). The largest k
-//     whose expected abandonments stay within goal_eff · E[X] is sent.
+//     abandonment budget allows. At four horizons h (¼, ½, 1 and 2 answer delays) the
+//     acceptances that arrive within h, X ~ Binomial(pending + k, p̂·(1 − e^{−h/delay})), meet
+//     the free slots plus those that free up within h, less the reactive arrivals that come
+//     first (both at a pessimistic quantile); the j-th that finds none abandons with
+//     probability 1 − r^j, r = nμ/(nμ + θ) (it needs j completions before its patience runs
+//     out, as in M/M/n+M). The largest k whose expected abandonments stay within
+//     goal_eff · E[X] at every horizon is sent.
 //  3. goal_eff = min(goal · setpoint, the window-safe goal) · trim. The window-safe goal lowers
 //     the goal for small groups, whose hourly windows hold few interactions (one abandonment in
 //     twenty is already 5 %), as the Agent Pacing guide advises. trim is a slow, bounded integral
 //     correction that brings the abandonment observed over the longest window to
 //     min(goal · setpoint, the window-safe goal); the model alone errs on the safe side.
-//  4. While nobody waits and the observed abandonment is within the target (trim >= 1), never
+//  4. While nobody waits, the observed abandonment is within the target (trim >= 1) and the
+//     long-run goal, not the window-safe one, binds (a large group), never
 //     fewer than Erlang-A's open-loop budget at goal_eff (λ* less the reactive arrivals, over p̂,
 //     per interval) as long as the invitations in flight stay within what that open-loop flow
 //     keeps in flight: the steady part.
