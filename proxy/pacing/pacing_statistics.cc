@@ -5,7 +5,7 @@
 #include "protocol/wire/kv.h"
 #include "protocol/wire/messages.h"
 
-namespace ix::proxy::pacing {
+namespace ix::pacing {
 
 namespace {
 
@@ -13,8 +13,8 @@ namespace {
 constexpr int64_t kBucketUs = 15'000'000;
 constexpr size_t kBuckets = static_cast<size_t>(kWindowsUs.back() / kBucketUs);
 
-std::array<WaitWindow, 3> windows(const SlidingWindow& w, int64_t now_us) {
-  std::array<WaitWindow, 3> out;
+std::array<WindowCounts, 3> windows(const SlidingWindow& w, int64_t now_us) {
+  std::array<WindowCounts, 3> out;
   for (size_t i = 0; i < kWindowsUs.size(); ++i) {
     SlidingWindow::Sum s = w.sum(now_us, kWindowsUs[i]);
     out[i] = {s.count, s.total};
@@ -340,4 +340,4 @@ AgentCounts PacingStatistics::group_counts(const std::string& group, const std::
   return counts;
 }
 
-}  // namespace ix::proxy::pacing
+}  // namespace ix::pacing

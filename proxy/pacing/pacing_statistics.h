@@ -34,7 +34,7 @@
 #include "protocol/wire/ixcluster_generated.h"
 #include "proxy/pacing/sliding_window.h"
 
-namespace ix::proxy::pacing {
+namespace ix::pacing {
 
 // The windows the statistics are kept over.
 inline constexpr std::array<int64_t, 3> kWindowsUs = {60'000'000, 300'000'000, 900'000'000};
@@ -48,7 +48,7 @@ struct AgentCounts {
   uint32_t free_capacity = 0;  // of the ready agents: capacity − interactions of the media in hand
 };
 
-struct WaitWindow {
+struct WindowCounts {
   uint64_t count = 0;
   double wait_seconds = 0;  // summed
 };
@@ -60,9 +60,9 @@ struct TargetFigures {
   double goal_percent = 0;
   uint32_t waiting = 0;                // PACS_VQ_Current: waiting now
   double waiting_seconds = 0;          // the waits still in progress, summed (censored waits)
-  std::array<WaitWindow, 3> accepted;  // PACS_VQ_Accepted per window (kWindowsUs), with the waits
-  std::array<WaitWindow, 3> abandoned; // PACS_VQ_Abandoned per window, with the waits
-  std::array<WaitWindow, 3> handled;   // finished handling, with the handling times
+  std::array<WindowCounts, 3> accepted;  // PACS_VQ_Accepted per window (kWindowsUs), with the waits
+  std::array<WindowCounts, 3> abandoned; // PACS_VQ_Abandoned per window, with the waits
+  std::array<WindowCounts, 3> handled;   // finished handling, with the handling times
   uint32_t handling = 0;               // accepted and not finished
   AgentCounts agents;
 };
@@ -144,4 +144,4 @@ class PacingStatistics {
   uint64_t events_skipped_ = 0;
 };
 
-}  // namespace ix::proxy::pacing
+}  // namespace ix::pacing

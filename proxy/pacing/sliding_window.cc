@@ -1,6 +1,6 @@
 #include "proxy/pacing/sliding_window.h"
 
-namespace ix::proxy::pacing {
+namespace ix::pacing {
 
 SlidingWindow::SlidingWindow(int64_t bucket_us, size_t buckets) : bucket_us_(bucket_us), buckets_(buckets) {}
 
@@ -27,4 +27,4 @@ SlidingWindow::Sum SlidingWindow::sum(int64_t now_us, int64_t span_us) const {
   return sum;
 }
 
-}  // namespace ix::proxy::pacing
+}  // namespace ix::pacing

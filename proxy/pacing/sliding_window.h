@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <vector>
 
-namespace ix::proxy::pacing {
+namespace ix::pacing {
 
 class SlidingWindow {
  public:
@@ -36,4 +36,4 @@ class SlidingWindow {
   std::vector<Bucket> buckets_;
 };
 
-}  // namespace ix::proxy::pacing
+}  // namespace ix::pacing

@@ -14,7 +14,7 @@
 #include "protocol/wire/kv.h"
 #include "protocol/wire/messages.h"
 
-namespace ix::proxy::pacing {
+namespace ix::pacing {
 namespace {
 
 const char* kConfig = R"(
@@ -373,4 +373,4 @@ TEST_F(PacingStatisticsTest, AFailoverMidStreamReseedsThePairAndItsReplayedEvent
 }
 
 }  // namespace
-}  // namespace ix::proxy::pacing
+}  // namespace ix::pacing
