@@ -1,0 +1,176 @@
+#include "proxy/pacing/pacer.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "proxy/pacing/erlang_a.h"
+
+namespace ix::pacing {
+
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+
+double normal_pdf(double z) { return std::exp(-0.5 * z * z) / std::sqrt(2 * kPi); }
+double normal_cdf(double z) { return 0.5 * std::erfc(-z / std::sqrt(2.0)); }
+
+// P(Poisson(mean) > limit).
+double poisson_exceeds(double mean, uint32_t limit) {
+  double term = std::exp(-mean), cdf = term;
+  for (uint32_t i = 1; i <= limit; ++i) {
+    term *= mean / i;
+    cdf += term;
+  }
+  return std::max(0.0, 1.0 - cdf);
+}
+
+bool moved(double cached, double now, double tolerance) {
+  return cached <= 0 || std::abs(now - cached) > tolerance * cached;
+}
+
+}  // namespace
+
+std::string_view to_string(PacingMode mode) {
+  return mode == PacingMode::kModel ? "model" : "progressive";
+}
+
+double window_safe_goal(double goal, double accepted_per_hour, double confidence) {
+  if (accepted_per_hour <= 0) return goal;
+  // A window is over when it has more than floor(1.5·goal·A) abandonments.
+  const auto limit = static_cast<uint32_t>(std::floor(1.5 * goal * accepted_per_hour));
+  if (limit > 2000) return goal;  // so many per hour that the long-run goal decides
+  double lo = 0, hi = 1.5 * goal * accepted_per_hour + 1;
+  for (int i = 0; i < 50; ++i) {
+    const double mid = 0.5 * (lo + hi);
+    (poisson_exceeds(mid, limit) <= confidence ? lo : hi) = mid;
+  }
+  return std::min(goal, lo / accepted_per_hour);
+}
+
+double expected_abandonments(uint32_t invitations, double p, int64_t free, uint32_t waiting, double r) {
+  if (invitations == 0 || p <= 0) return 0;
+  const int64_t c = free - static_cast<int64_t>(waiting);  // the j-th acceptance stands at j − c in line
+  const double m = invitations, mean = m * p, var = m * p * (1 - p);
+  if (var < 25) {
+    // Exact binomial: E = Σ_{j>c} P(X >= j)·(1 − r^{j−c}); terms beyond mean + 12σ are nothing.
+    const auto upper = static_cast<uint32_t>(std::min(m, std::ceil(mean + 12 * std::sqrt(var) + 2)));
+    const double q = 1 - p;
+    double pmf = std::pow(q, m), cdf_below = 0, total = 0;  // pmf = P(X = j − 1) entering step j
+    double r_power = -1;                                      // r^position once in line
+    for (uint32_t j = 1; j <= upper; ++j) {
+      cdf_below += pmf;  // P(X <= j − 1)
+      pmf *= (m - (j - 1)) / j * p / q;
+      const int64_t position = static_cast<int64_t>(j) - c;
+      if (position < 1) continue;
+      r_power = r_power < 0 ? std::pow(r, static_cast<double>(position)) : r_power * r;
+      total += std::max(0.0, 1 - cdf_below) * (1 - r_power);
+    }
+    return total;
+  }
+  // Normal approximation: the overflow O = (X − c⁺)⁺ waits behind max(0, −c) others, and
+  // 1 − r^j is concave, so taking the mean position over-estimates a little (the safe side).
+  const double sd = std::sqrt(var);
+  const double c_plus = static_cast<double>(std::max<int64_t>(c, 0));
+  const double z = (mean - c_plus) / sd;
+  const double overflow = (mean - c_plus) * normal_cdf(z) + sd * normal_pdf(z);
+  if (overflow <= 0) return 0;
+  const double p_overflow = std::max(normal_cdf((mean - c_plus - 0.5) / sd), 1e-12);
+  const double per_overflow = std::max(1.0, overflow / p_overflow);
+  const double position = static_cast<double>(std::max<int64_t>(-c, 0)) + (per_overflow + 1) / 2;
+  return overflow * (1 - std::pow(r, position));
+}
+
+PacingDecision Pacer::decide(const TargetStats& s, PacerState& state) const {
+  PacingDecision d;
+  const Estimates raw = estimate(s, config_.priors);
+  if (!state.initialized) {
+    state.smoothed = raw;
+    state.initialized = true;
+  } else {
+    const double a = config_.smoothing;
+    Estimates& e = state.smoothed;
+    e.acceptance += a * (raw.acceptance - e.acceptance);
+    e.handle_time_seconds += a * (raw.handle_time_seconds - e.handle_time_seconds);
+    e.patience_seconds += a * (raw.patience_seconds - e.patience_seconds);
+    e.reactive_rate += a * (raw.reactive_rate - e.reactive_rate);
+    e.observed_abandonment = raw.observed_abandonment;
+    e.observed_finished = raw.observed_finished;
+  }
+  const Estimates& e = state.smoothed;
+  d.estimates = e;
+
+  // Free capacity first: one invitation per free slot that no waiting interaction and no
+  // pending invitation has claimed yet.
+  const int64_t free = s.free_capacity;
+  const int64_t claimed = static_cast<int64_t>(s.waiting) + s.other_waiting + s.pending_invitations;
+  const auto progressive = static_cast<uint32_t>(std::max<int64_t>(0, free - claimed));
+  d.free_capacity_share = progressive;
+  if (s.stale) {
+    d.mode = PacingMode::kProgressive;
+    d.invitations = std::min(progressive, s.agents_ready);
+    return d;
+  }
+
+  const uint32_t busy = s.busy_capacity ? s.busy_capacity : s.agents_busy;
+  const uint32_t slots = s.free_capacity + busy;
+  if (slots == 0) return d;
+  const double mu = 1 / e.handle_time_seconds, theta = 1 / e.patience_seconds, p = e.acceptance;
+  const double goal = std::clamp(s.goal, 1e-6, 0.99);
+
+  // The integral correction: slow, weighted by how much evidence the window holds, bounded.
+  if (e.observed_finished > 0) {
+    const double target = goal * config_.setpoint;
+    const double evidence = std::min(1.0, e.observed_finished / 100.0);
+    const double error = std::clamp((e.observed_abandonment - target) / target, -1.0, 3.0);
+    const double step = s.refresh_interval_seconds / config_.trim_time_constant_seconds;
+    state.trim = std::clamp(state.trim * std::exp(-error * evidence * step), config_.trim_min, config_.trim_max);
+  }
+
+  // The window-safe goal and Erlang-A's steady rate, recomputed only when their inputs move.
+  const double base_goal = goal * config_.setpoint;
+  if (state.cached_agents != slots || moved(state.cached_handle_time, e.handle_time_seconds, 0.05) ||
+      moved(state.cached_patience, e.patience_seconds, 0.05) || moved(state.cached_goal, base_goal * state.trim, 0.05)) {
+    state.cached_agents = slots;
+    state.cached_handle_time = e.handle_time_seconds;
+    state.cached_patience = e.patience_seconds;
+    state.cached_goal = base_goal * state.trim;
+    state.window_goal = window_safe_goal(goal, slots * 3600 * mu, config_.window_confidence);
+    const double steady_goal = std::min(base_goal, state.window_goal) * state.trim;
+    state.steady_rate = erlang_a_max_rate(slots, mu, theta, steady_goal);
+    state.wait_abandon_probability = erlang_a(slots, state.steady_rate, mu, theta).abandon_probability;
+  }
+  const double goal_eff = std::min(base_goal, state.window_goal) * state.trim;
+  d.effective_goal = goal_eff;
+
+  // Chance constraint: the largest k whose acceptances' expected abandonments stay within
+  // goal_eff of the acceptances expected. The one in line behind j others abandons unless j + 1
+  // completions (at rate slots·μ) come before its patience runs out (rate θ).
+  const double r = slots * mu / (slots * mu + theta);
+  const uint32_t pending = s.pending_invitations;
+  auto fits = [&](uint32_t k) {
+    const uint32_t m = pending + k;
+    return expected_abandonments(m, p, free, s.waiting + s.other_waiting, r) <= goal_eff * p * m;
+  };
+  uint32_t lo = progressive;
+  // Enough to fill every slot, the queue aside, several times over at the estimated acceptance.
+  uint32_t hi = lo + static_cast<uint32_t>(std::ceil(4.0 * (slots + 1) / p)) + 1;
+  if (fits(hi)) {
+    lo = hi;
+  } else {
+    while (hi - lo > 1) {
+      const uint32_t mid = lo + (hi - lo) / 2;
+      (fits(mid) ? lo : hi) = mid;
+    }
+  }
+  // The steady part: never below Erlang-A's open-loop budget while nobody waits, less what the
+  // reactive traffic already brings and the acceptances still expected from pending invitations.
+  if (s.waiting + s.other_waiting == 0) {
+    const double steady = (state.steady_rate - e.reactive_rate) * s.refresh_interval_seconds / p;
+    const auto floor_k = static_cast<uint32_t>(std::max(0.0, std::floor(steady)));
+    lo = std::max(lo, floor_k);
+  }
+  d.invitations = lo;
+  return d;
+}
+
+}  // namespace ix::pacing
