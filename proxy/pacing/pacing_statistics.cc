@@ -118,6 +118,9 @@ void PacingStatistics::finish(const std::string& id, int64_t at_us) {
 }
 
 void PacingStatistics::on_event(size_t pair, const proto::Envelope& envelope) {
+  if (const proto::EventReportingState* state = envelope.body_as_EventReportingState()) {
+    return on_state(pair, *state);
+  }
   const proto::ReportingHeader* header = wire::reporting_header(envelope);
   if (header == nullptr) return;
   if (pair < seeded_seq_.size() && header->seq() <= seeded_seq_[pair]) {
@@ -292,11 +295,35 @@ void PacingStatistics::seed_pair(size_t pair, uint64_t seq, const std::vector<pr
   seeded_seq_[pair] = seq;
 }
 
+void PacingStatistics::on_state(size_t pair, const proto::EventReportingState& state) {
+  std::vector<proto::InteractionInfoT> open;
+  if (state.interactions()) {
+    open.reserve(state.interactions()->size());
+    for (const proto::InteractionInfo* info : *state.interactions()) info->UnPackTo(&open.emplace_back());
+  }
+  // The snapshot's own time: the newest change it shows (an empty node: nothing waits anyway).
+  int64_t now_us = 0;
+  for (const proto::InteractionInfoT& i : open) now_us = std::max({now_us, i.submitted_at_us, i.placed_at_us});
+  seed_pair(pair, state.seq(), open, now_us);
+  if (!state.agents()) return;
+  for (const proto::EventAgentStatus* agent : *state.agents()) {
+    if (!agent->logged_in() || !agent->agent_id()) continue;
+    std::vector<AgentMediaState> media;
+    if (agent->media()) {
+      for (const proto::MediaState* m : *agent->media()) {
+        media.push_back({m->media_type()->str(), static_cast<uint32_t>(std::max(0, m->capacity())), m->ready(),
+                         static_cast<uint32_t>(std::max(0, m->interactions()))});
+      }
+    }
+    seed_agent(wire::str(agent->tenant_id()), agent->agent_id()->str(), agent->do_not_disturb(), std::move(media));
+  }
+}
+
 void PacingStatistics::seed_agent(const std::string& tenant, const std::string& agent, bool dnd,
                                   std::vector<AgentMediaState> media) {
+  // A pair knows the agent's media that it serves: those are replaced, the others kept.
   AgentState& state = agents_[agent_key(tenant, agent)];
   state.dnd = dnd;
-  state.media.clear();
   for (AgentMediaState& m : media) state.media[m.media] = {m.capacity, m.ready, m.in_hand};
 }
 

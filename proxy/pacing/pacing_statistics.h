@@ -72,12 +72,14 @@ class PacingStatistics {
   // Throws nothing; an invalid proactive filter (the loader refuses one) counts nothing.
   explicit PacingStatistics(const config::ClusterConfig& config);
 
-  // A verified reporting event from the merged stream, with the pair it came from.
+  // A verified reporting event from the merged stream, with the pair it came from; an
+  // EventReportingState (a pair's current state, published into the feed before the pair's
+  // stream resumes) seeds the pair.
   void on_event(size_t pair, const proto::Envelope& envelope);
 
   // Replaces what is known of a pair's interactions by the pair's open interactions at `seq`.
   void seed_pair(size_t pair, uint64_t seq, const std::vector<proto::InteractionInfoT>& open, int64_t now_us);
-  // Sets an agent's state as a snapshot shows it (replacing what the stream said so far).
+  // Sets an agent's media as a snapshot shows them (replacing what the stream said of those).
   struct AgentMediaState {
     std::string media;
     uint32_t capacity = 1;
@@ -128,6 +130,7 @@ class PacingStatistics {
   void finish(const std::string& id, int64_t at_us);
   void on_interaction_event(size_t pair, const proto::Envelope& envelope, const proto::ReportingHeader& header);
   void on_agent_event(const proto::Envelope& envelope, const proto::ReportingHeader& header);
+  void on_state(size_t pair, const proto::EventReportingState& state);
   void count(AgentCounts& counts, const std::string& agent, const std::string& media) const;
   static std::string agent_key(std::string_view tenant, std::string_view agent);
 

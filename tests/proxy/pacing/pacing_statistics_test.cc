@@ -203,5 +203,42 @@ TEST_F(PacingStatisticsTest, AFailoverMidStreamReseedsThePairAndItsReplayedEvent
   }
 }
 
+TEST_F(PacingStatisticsTest, APairsStateInTheFeedSeedsItsInteractionsAndAgents) {
+  submit("old", "VQ Chat", kStart);  // known from the stream before the state arrives
+  proto::EventReportingStateT state;
+  state.node_id = "pair-1";
+  state.seq = seq_[0] + 2;  // the state already reflects the next two events
+  state.interactions.push_back(std::make_unique<proto::InteractionInfoT>(info("w1", "VQ Chat")));
+  state.interactions.back()->submitted_at_us = kStart;
+  state.interactions.push_back(std::make_unique<proto::InteractionInfoT>(info("h1", "VQ Chat")));
+  state.interactions.back()->state = proto::InteractionState::Handling;
+  state.interactions.back()->submitted_at_us = kStart;
+  auto agent = std::make_unique<proto::EventAgentStatusT>();
+  agent->tenant_id = "101";
+  agent->agent_id = "a1";
+  agent->logged_in = true;
+  auto media = std::make_unique<proto::MediaStateT>();
+  media->media_type = "chat";
+  media->capacity = 2;
+  media->ready = true;
+  media->interactions = 1;
+  agent->media.push_back(std::move(media));
+  state.agents.push_back(std::move(agent));
+  recorded_.push_back({0, wire::encode_frame(0, 0, state)});
+  apply(*stats_, recorded_.back());
+
+  stop("old", kStart + kSecond);           // covered by the state: skipped
+  party("h1", "a1", kStart + kSecond, true);  // covered by the state: skipped
+  submit("w2", "VQ Chat", kStart + 2 * kSecond);  // after the state: counted
+  EXPECT_EQ(stats_->events_skipped(), 2u);
+  TargetFigures f = chat(kStart + 3 * kSecond);
+  EXPECT_EQ(f.waiting, 2u) << "w1 from the state and w2 from the stream; \"old\" is gone with the state";
+  EXPECT_EQ(f.handling, 1u);
+  EXPECT_EQ(f.abandoned[0].count, 0u);
+  EXPECT_EQ(f.agents.ready, 1u);
+  EXPECT_EQ(f.agents.busy, 1u);
+  EXPECT_EQ(f.agents.free_capacity, 1u);
+}
+
 }  // namespace
 }  // namespace ix::pacing
