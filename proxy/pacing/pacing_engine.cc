@@ -28,7 +28,7 @@ TargetStats PacingEngine::pacer_input(size_t target, int64_t now_us, bool stale)
 
 TargetStats PacingEngine::pacer_input(const TargetFigures& f, size_t target, bool stale) const {
   TargetStats in;
-  in.goal = f.goal_percent / 100.0;
+  in.goal = f.target->optimization_goal / 100.0;
   in.refresh_interval_seconds = refresh_seconds_;
   in.agents_ready = f.agents.ready;
   in.agents_busy = f.agents.busy;
@@ -57,8 +57,7 @@ const std::vector<TargetDecision>& PacingEngine::decide(int64_t now_us, bool sta
   for (size_t i = 0; i < targets; ++i) {
     TargetDecision& d = decisions_[i];
     const TargetFigures f = statistics_.figures(i, now_us);
-    d.target = f.name;
-    d.media = f.media;
+    d.target = f.target;
     d.input = pacer_input(f, i, stale);
     d.decision = pacer_.decide(d.input, states_[i]);
   }
@@ -80,9 +79,9 @@ nlohmann::json PacingEngine::status(int64_t now_us) const {
                                   {"handle_time_seconds", f.handled[w].wait_seconds}};
     }
     nlohmann::json target = {
-        {"target", f.name},
-        {"media", f.media},
-        {"goal_percent", f.goal_percent},
+        {"target", f.target->name},
+        {"media", f.target->media},
+        {"goal_percent", f.target->optimization_goal},
         {"waiting", f.waiting},
         {"waiting_seconds", f.waiting_seconds},
         {"handling", f.handling},

@@ -22,8 +22,7 @@
 namespace ix::pacing {
 
 struct TargetDecision {
-  std::string target;
-  std::string media;
+  const config::PacingTarget* target = nullptr;
   PacingDecision decision;
   TargetStats input;  // what the decision saw
 };

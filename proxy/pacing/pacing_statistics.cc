@@ -14,11 +14,9 @@ constexpr int64_t kBucketUs = 15'000'000;
 constexpr size_t kBuckets = static_cast<size_t>(kWindowsUs.back() / kBucketUs);
 
 std::array<WindowCounts, 3> windows(const SlidingWindow& w, int64_t now_us) {
+  const std::array<SlidingWindow::Sum, 3> sums = w.sums(now_us, kWindowsUs);
   std::array<WindowCounts, 3> out;
-  for (size_t i = 0; i < kWindowsUs.size(); ++i) {
-    SlidingWindow::Sum s = w.sum(now_us, kWindowsUs[i]);
-    out[i] = {s.count, s.total};
-  }
+  for (size_t i = 0; i < sums.size(); ++i) out[i] = {sums[i].count, sums[i].total};
   return out;
 }
 
@@ -44,9 +42,11 @@ PacingStatistics::PacingStatistics(const config::ClusterConfig& config) {
       filter_valid_ = true;
     }
   }
+  // Every agent of a group has its entry from the start (a logout empties it, never erases
+  // it), so groups and targets hold stable pointers and a cycle hashes no strings.
   for (const config::AgentGroup& g : config.agent_groups) {
-    std::vector<std::string>& keys = group_agents_[g.id];
-    for (const std::string& a : g.agents) keys.push_back(agent_key(g.tenant, a));
+    std::vector<const AgentState*>& members = group_agents_[g.id];
+    for (const std::string& a : g.agents) members.push_back(&agents_[agent_key(g.tenant, a)]);
   }
   targets_.resize(config.pacing_targets.size());
   for (size_t i = 0; i < config.pacing_targets.size(); ++i) {
@@ -54,7 +54,7 @@ PacingStatistics::PacingStatistics(const config::ClusterConfig& config) {
     Target& t = targets_[i];
     t.config = &pt;
     for (const std::string& g : pt.agent_groups) {
-      for (const std::string& key : group_agents_[g]) t.agents.push_back(key);
+      for (const AgentState* agent : group_agents_[g]) t.agents.push_back(agent);
     }
     std::sort(t.agents.begin(), t.agents.end());
     t.agents.erase(std::unique(t.agents.begin(), t.agents.end()), t.agents.end());
@@ -214,8 +214,7 @@ void PacingStatistics::on_agent_event(const proto::Envelope& e, const proto::Rep
       return;
     }
     case M::EventAgentLogout:
-      agents_.erase(agent_key(tenant, e.body_as_EventAgentLogout()->agent_id()->string_view()));
-      ++events_counted_;
+      agent_of(e.body_as_EventAgentLogout()->agent_id()) = AgentState{};
       return;
     case M::EventAgentReady: {
       const proto::EventAgentReady* ev = e.body_as_EventAgentReady();
@@ -327,13 +326,11 @@ void PacingStatistics::seed_agent(const std::string& tenant, const std::string& 
   for (AgentMediaState& m : media) state.media[m.media] = {m.capacity, m.ready, m.in_hand};
 }
 
-void PacingStatistics::count(AgentCounts& counts, const std::string& agent, const std::string& media) const {
-  auto it = agents_.find(agent);
-  if (it == agents_.end()) return;
-  auto m = it->second.media.find(media);
-  if (m == it->second.media.end()) return;
+void PacingStatistics::count(AgentCounts& counts, const AgentState& agent, const std::string& media) const {
+  auto m = agent.media.find(media);
+  if (m == agent.media.end()) return;
   ++counts.logged_in;
-  const bool ready = m->second.ready && !it->second.dnd;
+  const bool ready = m->second.ready && !agent.dnd;
   if (ready) {
     ++counts.ready;
     if (m->second.capacity > m->second.in_hand) counts.free_capacity += m->second.capacity - m->second.in_hand;
@@ -346,16 +343,14 @@ void PacingStatistics::count(AgentCounts& counts, const std::string& agent, cons
 TargetFigures PacingStatistics::figures(size_t index, int64_t now_us) const {
   const Target& t = targets_[index];
   TargetFigures f;
-  f.name = t.config->name;
-  f.media = t.config->media;
-  f.goal_percent = t.config->optimization_goal;
+  f.target = t.config;
   f.waiting = t.waiting;
   f.waiting_seconds = static_cast<double>(std::max<long double>(0, (static_cast<long double>(now_us) * t.waiting - t.waiting_since_sum_us) / 1e6L));
   f.accepted = windows(t.accepted, now_us);
   f.abandoned = windows(t.abandoned, now_us);
   f.handled = windows(t.handled, now_us);
   f.handling = t.handling;
-  for (const std::string& agent : t.agents) count(f.agents, agent, t.config->media);
+  for (const AgentState* agent : t.agents) count(f.agents, *agent, t.config->media);
   return f;
 }
 
@@ -363,7 +358,7 @@ AgentCounts PacingStatistics::group_counts(const std::string& group, const std::
   AgentCounts counts;
   auto it = group_agents_.find(group);
   if (it == group_agents_.end()) return counts;
-  for (const std::string& agent : it->second) count(counts, agent, media);
+  for (const AgentState* agent : it->second) count(counts, *agent, media);
   return counts;
 }
 

@@ -55,9 +55,7 @@ struct WindowCounts {
 
 // One target's figures at a moment.
 struct TargetFigures {
-  std::string name;
-  std::string media;
-  double goal_percent = 0;
+  const config::PacingTarget* target = nullptr;  // name, media, goal
   uint32_t waiting = 0;                // PACS_VQ_Current: waiting now
   double waiting_seconds = 0;          // the waits still in progress, summed (censored waits)
   std::array<WindowCounts, 3> accepted;  // PACS_VQ_Accepted per window (kWindowsUs), with the waits
@@ -97,9 +95,18 @@ class PacingStatistics {
   uint64_t events_skipped() const { return events_skipped_; }
 
  private:
+  struct MediaState {
+    uint32_t capacity = 1;
+    bool ready = false;
+    uint32_t in_hand = 0;
+  };
+  struct AgentState {
+    bool dnd = false;
+    std::map<std::string, MediaState> media;  // logged in with these
+  };
   struct Target {
     const config::PacingTarget* config;
-    std::vector<std::string> agents;  // tenant-qualified keys, once each
+    std::vector<const AgentState*> agents;  // of the target's groups, once each
     uint32_t waiting = 0;
     long double waiting_since_sum_us = 0;  // of the waiting ones, for the waits in progress (exact)
     uint32_t handling = 0;
@@ -113,16 +120,6 @@ class PacingStatistics {
     int64_t accepted_at_us = 0;  // 0 = still waiting
     uint32_t parties = 0;
   };
-  struct MediaState {
-    uint32_t capacity = 1;
-    bool ready = false;
-    uint32_t in_hand = 0;
-  };
-  struct AgentState {
-    bool dnd = false;
-    std::map<std::string, MediaState> media;  // logged in with these
-  };
-
   std::optional<size_t> target_of(const proto::InteractionInfoT& info) const;
   void track(const proto::InteractionInfoT& info, size_t pair, int64_t since_us);
   void stop_waiting(const Tracked& t);
@@ -131,7 +128,7 @@ class PacingStatistics {
   void on_interaction_event(size_t pair, const proto::Envelope& envelope, const proto::ReportingHeader& header);
   void on_agent_event(const proto::Envelope& envelope, const proto::ReportingHeader& header);
   void on_state(size_t pair, const proto::EventReportingState& state);
-  void count(AgentCounts& counts, const std::string& agent, const std::string& media) const;
+  void count(AgentCounts& counts, const AgentState& agent, const std::string& media) const;
   static std::string agent_key(std::string_view tenant, std::string_view agent);
 
   std::string vq_key_;
@@ -139,7 +136,7 @@ class PacingStatistics {
   bool filter_valid_ = false;
   std::vector<Target> targets_;
   std::map<std::pair<std::string, std::string>, size_t> target_by_vq_;  // (virtual queue, media)
-  std::map<std::string, std::vector<std::string>> group_agents_;       // group -> agent keys
+  std::map<std::string, std::vector<const AgentState*>> group_agents_;  // group -> its agents
   std::unordered_map<std::string, Tracked> interactions_;              // counted ones, by ID
   std::unordered_map<std::string, AgentState> agents_;                 // by agent key
   std::vector<uint64_t> seeded_seq_;                                   // by pair

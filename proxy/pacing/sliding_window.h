@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <array>
 #include <cstdint>
 #include <vector>
 
@@ -24,6 +25,22 @@ class SlidingWindow {
   void add(int64_t at_us, double value);
   // The observations in (now − span, now], to bucket precision.
   Sum sum(int64_t now_us, int64_t span_us) const;
+  // The same for several spans at once, in one pass over the buckets.
+  template <size_t N>
+  std::array<Sum, N> sums(int64_t now_us, const std::array<int64_t, N>& spans_us) const {
+    std::array<Sum, N> out{};
+    const int64_t now_epoch = now_us / bucket_us_;
+    for (const Bucket& b : buckets_) {
+      if (b.epoch > now_epoch || b.epoch < 0) continue;
+      for (size_t i = 0; i < N; ++i) {
+        if (b.epoch > now_epoch - spans_us[i] / bucket_us_) {
+          out[i].count += b.count;
+          out[i].total += b.total;
+        }
+      }
+    }
+    return out;
+  }
   int64_t span_us() const { return bucket_us_ * static_cast<int64_t>(buckets_.size()); }
 
  private:

@@ -17,8 +17,8 @@ using test::kStart;
 
 TEST_F(PacingStatisticsTest, TargetsComeFromTheConfiguration) {
   ASSERT_EQ(stats_->target_count(), 2u);
-  EXPECT_EQ(chat(kStart).name, "VQ Chat - chat");
-  EXPECT_EQ(email(kStart).goal_percent, 5.0);
+  EXPECT_EQ(chat(kStart).target->name, "VQ Chat - chat");
+  EXPECT_EQ(email(kStart).target->optimization_goal, 5.0);
 }
 
 TEST_F(PacingStatisticsTest, OnlyProactiveInteractionsOfTheTargetsVirtualQueueAndMediaCount) {
