@@ -12,6 +12,7 @@
 #include <toml++/toml.h>
 
 #include "cluster-config/options.h"
+#include "protocol/query/condition.h"
 
 namespace ix::config {
 
@@ -472,6 +473,8 @@ PacingService read_pacing(Entry e) {
   p.credentials_file = e.path_value("credentials-file");
   p.credentials_env = e.str("credentials-env");
   p.ca_file = e.path_value("ca-file");
+  p.proactive_filter = e.str("proactive-filter");
+  p.virtual_queue_key = e.str("virtual-queue-key");
   Entry endpoint = e.sub("endpoint");
   p.base_urls = endpoint.strings("base-urls");
   p.target_endpoint = endpoint.str("target-endpoint");
@@ -496,6 +499,7 @@ class CrossChecker {
     ports();
     proxies();
     tenant_objects();
+    view_expressions();
     pacing();
   }
 
@@ -632,6 +636,23 @@ class CrossChecker {
     for (const std::string& url : p.base_urls) {
       if (!url.starts_with("https://") && !url.starts_with("http://")) {
         b_.error("pacing.endpoint.base-urls", in_quotes(url) + " is not an http:// or https:// URL");
+      }
+    }
+    if (Result<query::Condition> filter = query::Condition::parse(p.proactive_filter); !filter) {
+      b_.error("pacing.proactive-filter", filter.error().text);
+    }
+    if (p.virtual_queue_key.empty()) b_.error("pacing.virtual-queue-key", "the user-data key must not be empty");
+  }
+
+  // Conditions and orders are parsed here too, so that a typo is a configuration error with its
+  // line rather than a node that refuses to start.
+  void view_expressions() {
+    for (const View& v : c_.views) {
+      if (Result<query::Condition> condition = query::Condition::parse(v.condition); !condition) {
+        b_.error("views[" + v.id + "].condition", condition.error().text);
+      }
+      if (Result<query::Order> order = query::Order::parse(v.order); !order) {
+        b_.error("views[" + v.id + "].order", order.error().text);
       }
     }
   }

@@ -186,6 +186,8 @@ struct PacingService {
   std::string credentials_file;  // read at startup; never part of this file
   std::string credentials_env;
   std::string ca_file;
+  std::string proactive_filter;   // condition (docs/conditions.md) an interaction must meet to count
+  std::string virtual_queue_key;  // user-data key naming an interaction's virtual queue
   std::optional<ForwardProxy> forward_proxy;
   PacingAlarms alarms;
 };

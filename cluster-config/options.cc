@@ -142,6 +142,10 @@ std::vector<OptionSpec> build_options() {
                "File holding the engagement service's client ID and secret. Exactly one of `credentials-file` and `credentials-env`."});
   o.push_back({"pacing", "credentials-env", kString, false, "", 0, 0, {}, kRestart,
                "Environment variable holding `client-id:secret`."});
+  o.push_back({"pacing", "proactive-filter", kString, false, "interaction_subtype = 'Proactive'", 0, 0, {}, Reload::kImmediate,
+               "Which interactions count for a pacing target: a condition in the language of docs/conditions.md (the counterpart of the `PACS_Proactive_Interaction` filter)."});
+  o.push_back({"pacing", "virtual-queue-key", kString, false, "VirtualQueue", 0, 0, {}, Reload::kImmediate,
+               "User-data key whose value names the virtual queue of a proactive interaction; the interaction counts for the pacing target of that virtual queue and its media type."});
   o.push_back({"pacing", "ca-file", kString, false, "", 0, 0, {}, kRestart, "PEM CA certificates for the engagement service's TLS certificate."});
   o.push_back({"pacing.endpoint", "base-urls", kStringList, true, "", 0, 0, {}, Reload::kImmediate,
                "Engagement service base URLs (`https://host:port/api/`), tried in order."});

@@ -440,6 +440,48 @@ base-urls = []
   EXPECT_TRUE(empty_urls) << result.error_text();
 }
 
+TEST(ConfigLoader, PacingProactiveFilterMustParse) {
+  expect_error(kBase + R"(
+[pacing]
+tenant = "101"
+credentials-env = "IX_CREDS"
+proactive-filter = "interaction_subtype = 'Proactive"   # <-
+[pacing.endpoint]
+base-urls = ["https://engage.example/api/"]
+)", "pacing.proactive-filter", "position");
+}
+
+TEST(ConfigLoader, PacingFilterAndVirtualQueueKeyHaveDefaults) {
+  LoadResult result = load(kBase + R"(
+[pacing]
+tenant = "101"
+credentials-env = "IX_CREDS"
+[pacing.endpoint]
+base-urls = ["https://engage.example/api/"]
+)");
+  ASSERT_TRUE(result.ok()) << result.error_text();
+  EXPECT_EQ(result.config->pacing->proactive_filter, "interaction_subtype = 'Proactive'");
+  EXPECT_EQ(result.config->pacing->virtual_queue_key, "VirtualQueue");
+}
+
+TEST(ConfigLoader, ViewConditionAndOrderMustParse) {
+  const std::string queue = "\n[[queues]]\nid = \"q1\"\ntenant = \"101\"\n";
+  expect_error(kBase + queue + R"(
+[[views]]
+id = "v1"
+tenant = "101"
+queues = ["q1"]
+condition = "priority >"   # <-
+)", "views[v1].condition", "expected");
+  expect_error(kBase + queue + R"(
+[[views]]
+id = "v1"
+tenant = "101"
+queues = ["q1"]
+order = "priority sideways"   # <-
+)", "views[v1].order", "");
+}
+
 TEST(ConfigLoader, WorkbinOwnerIsAgentOrPlace) {
   expect_error(kBase + R"(
 [[workbin-types]]

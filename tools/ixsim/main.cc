@@ -121,6 +121,19 @@ int main(int argc, char** argv) {
     if (!tenant_wanted || (max_agents && options.agents.size() >= max_agents)) continue;
     options.agents.push_back({a.id, a.tenant, a.place.empty() ? "place-" + a.id : a.place});
   }
+  // Proactive interactions name their pacing target's virtual queue; the routing engine gives
+  // them only to the agents of the target's groups.
+  const ix::config::ClusterConfig& cluster = *loaded.config;
+  if (cluster.pacing) options.virtual_queue_key = cluster.pacing->virtual_queue_key;
+  for (const ix::config::PacingTarget& t : cluster.pacing_targets) {
+    ix::sim::SimPacingTarget target{t.tenant, t.media, t.virtual_queue, {}};
+    for (const ix::config::AgentGroup& g : cluster.agent_groups) {
+      if (std::find(t.agent_groups.begin(), t.agent_groups.end(), g.id) != t.agent_groups.end()) {
+        target.agents.insert(g.agents.begin(), g.agents.end());
+      }
+    }
+    options.pacing_targets.push_back(std::move(target));
+  }
   if (w.tenants.empty()) {
     for (const auto& a : options.agents) {
       if (std::find(w.tenants.begin(), w.tenants.end(), a.tenant) == w.tenants.end()) w.tenants.push_back(a.tenant);

@@ -135,6 +135,11 @@ void Simulator::submit(const Arrival& arrival) {
   r.interaction_subtype = arrival.proactive ? "Proactive" : "";
   r.priority = arrival.priority;
   r.user_data = wire::kv_list({{"ixsim-customer", static_cast<int64_t>(arrival.number)}, {"proactive", arrival.proactive ? 1 : 0}});
+  // A proactive interaction carries its pacing target's virtual queue, as the engagement
+  // service sets it when it creates the interaction.
+  if (const SimPacingTarget* target = arrival.proactive ? pacing_target(r.tenant_id, r.media_type) : nullptr) {
+    wire::kv_set(*r.user_data, {options_.virtual_queue_key, target->virtual_queue});
+  }
   send(*media_, r, [this, arrival, queue = r.queue](Result<tools::Reply> reply) {
     if (!reply || reply->error()) return count_error(reply);
     Customer c{arrival, reply->envelope->body.AsEventSubmitted()->interaction_id, queue, Stage::kQueued, now_ms(), "",
@@ -219,7 +224,8 @@ void Simulator::route(std::unique_ptr<proto::InteractionInfoT> interaction, cons
     patience_.cancel(c->arrival.number);
   }
   const std::string media = interaction->media_type;
-  Agent* agent = free_agent(tenant, media);
+  const SimPacingTarget* target = pacing_target_of(*interaction);
+  Agent* agent = free_agent(tenant, media, target ? &target->agents : nullptr);
   auto back_to_queue = [this, id = interaction->interaction_id, queue = interaction->queue](uint64_t number) {
     // Nobody can take it after all: put it back where it was, as a real routing engine would.
     proto::RequestPlaceInQueueT back;
@@ -264,12 +270,33 @@ void Simulator::route(std::unique_ptr<proto::InteractionInfoT> interaction, cons
   });
 }
 
-Simulator::Agent* Simulator::free_agent(const std::string& tenant, const std::string& media) {
+const SimPacingTarget* Simulator::pacing_target(const std::string& tenant, const std::string& media) const {
+  for (const SimPacingTarget& t : options_.pacing_targets) {
+    if (t.tenant == tenant && t.media == media) return &t;
+  }
+  return nullptr;
+}
+
+const SimPacingTarget* Simulator::pacing_target_of(const proto::InteractionInfoT& interaction) const {
+  if (!interaction.user_data) return nullptr;
+  for (const auto& pair : interaction.user_data->pairs) {
+    if (pair->key != options_.virtual_queue_key) continue;
+    for (const SimPacingTarget& t : options_.pacing_targets) {
+      if (t.tenant == interaction.tenant_id && t.media == interaction.media_type && t.virtual_queue == pair->string_value) {
+        return &t;
+      }
+    }
+  }
+  return nullptr;
+}
+
+Simulator::Agent* Simulator::free_agent(const std::string& tenant, const std::string& media, const std::set<std::string>* allowed) {
   // The ready agent with the most free capacity for this media (ties: the first listed).
   Agent* best = nullptr;
   int best_free = 0;
   for (Agent& a : agents_) {
     if (!a.ready || a.who.tenant != tenant) continue;
+    if (allowed != nullptr && !allowed->count(a.who.id)) continue;
     const int free = options_.capacity[media] - a.busy[media];
     if (free > best_free) {
       best = &a;

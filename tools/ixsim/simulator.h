@@ -11,6 +11,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <unordered_map>
@@ -27,6 +28,13 @@ struct SimAgent {
   std::string id, tenant, place;
 };
 
+// A pacing target as the routing engine sees it: proactive interactions of this tenant and media
+// name the virtual queue in their user data, and go only to the agents of the target's groups.
+struct SimPacingTarget {
+  std::string tenant, media, virtual_queue;
+  std::set<std::string> agents;
+};
+
 struct SimOptions {
   std::vector<net::Endpoint> servers;  // peers are spread over them
   WorkloadOptions workload;
@@ -35,6 +43,8 @@ struct SimOptions {
   double duration_s = 0;                // 0: until stop()
   double summary_every_s = 1;
   bool live_line = false;               // rewrite one terminal line instead of printing lines
+  std::vector<SimPacingTarget> pacing_targets;
+  std::string virtual_queue_key = "VirtualQueue";  // the user-data key naming the virtual queue
 };
 
 class Simulator {
@@ -80,7 +90,10 @@ class Simulator {
   void pull(const std::string& tenant, const std::string& view);
   void pull_everywhere();
   void route(std::unique_ptr<proto::InteractionInfoT> interaction, const std::string& tenant);
-  Agent* free_agent(const std::string& tenant, const std::string& media);
+  // The ready agent with the most free capacity; only one of `allowed` when it is given.
+  Agent* free_agent(const std::string& tenant, const std::string& media, const std::set<std::string>* allowed = nullptr);
+  const SimPacingTarget* pacing_target(const std::string& tenant, const std::string& media) const;
+  const SimPacingTarget* pacing_target_of(const proto::InteractionInfoT& interaction) const;
   void on_agent_event(Agent& agent, tools::Reply event);
   void finish_handling(uint64_t number);
   void release(const std::string& agent, const std::string& media, bool pull_now = true);

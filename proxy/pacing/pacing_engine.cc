@@ -1,0 +1,116 @@
+#include "proxy/pacing/pacing_engine.h"
+
+#include "protocol/wire/messages.h"
+
+namespace ix::pacing {
+
+PacingEngine::PacingEngine(const config::ClusterConfig& config, PacerConfig pacer)
+    : statistics_(config), pacer_(pacer) {
+  if (config.pacing) {
+    refresh_seconds_ = std::chrono::duration<double>(config.pacing->refresh_period).count();
+  }
+  states_.resize(statistics_.target_count());
+  pending_.resize(statistics_.target_count(), 0);
+}
+
+void PacingEngine::on_event(size_t pair, std::span<const uint8_t> payload) {
+  Result<const proto::Envelope*> envelope = wire::verify_envelope(payload);
+  if (envelope.ok()) statistics_.on_event(pair, **envelope);
+}
+
+void PacingEngine::set_pending(size_t target, uint32_t pending) {
+  if (target < pending_.size()) pending_[target] = pending;
+}
+
+TargetStats PacingEngine::pacer_input(size_t target, int64_t now_us, bool stale) const {
+  return pacer_input(statistics_.figures(target, now_us), target, stale);
+}
+
+TargetStats PacingEngine::pacer_input(const TargetFigures& f, size_t target, bool stale) const {
+  TargetStats in;
+  in.goal = f.target->optimization_goal / 100.0;
+  in.refresh_interval_seconds = refresh_seconds_;
+  in.agents_ready = f.agents.ready;
+  in.agents_busy = f.agents.busy;
+  in.agents_not_ready = f.agents.not_ready;
+  in.free_capacity = f.agents.free_capacity;
+  in.waiting = f.waiting;
+  in.pending_invitations = pending_[target];
+  in.waiting_in_progress = f.waiting;
+  in.waiting_in_progress_seconds = f.waiting_seconds;
+  for (size_t w = 0; w < kWindowsUs.size(); ++w) {
+    in.windows[w].length_seconds = static_cast<double>(kWindowsUs[w]) / 1e6;
+    in.windows[w].accepted = static_cast<uint32_t>(f.accepted[w].count);
+    in.windows[w].abandoned = static_cast<uint32_t>(f.abandoned[w].count);
+    in.windows[w].accepted_wait_seconds = f.accepted[w].wait_seconds;
+    in.windows[w].abandoned_wait_seconds = f.abandoned[w].wait_seconds;
+  }
+  in.handled = static_cast<uint32_t>(f.handled.back().count);
+  in.handle_time_seconds = f.handled.back().wait_seconds;
+  in.stale = stale;
+  return in;
+}
+
+const std::vector<TargetDecision>& PacingEngine::decide(int64_t now_us, bool stale) {
+  const size_t targets = statistics_.target_count();
+  decisions_.resize(targets);
+  for (size_t i = 0; i < targets; ++i) {
+    TargetDecision& d = decisions_[i];
+    const TargetFigures f = statistics_.figures(i, now_us);
+    d.target = f.target;
+    d.input = pacer_input(f, i, stale);
+    d.decision = pacer_.decide(d.input, states_[i]);
+  }
+  decided_at_us_ = now_us;
+  return decisions_;
+}
+
+nlohmann::json PacingEngine::status(int64_t now_us) const {
+  nlohmann::json targets = nlohmann::json::array();
+  for (size_t i = 0; i < statistics_.target_count(); ++i) {
+    const TargetFigures f = statistics_.figures(i, now_us);
+    nlohmann::json windows = nlohmann::json::object();
+    for (size_t w = 0; w < kWindowsUs.size(); ++w) {
+      windows[kWindowNames[w]] = {{"accepted", f.accepted[w].count},
+                                  {"abandoned", f.abandoned[w].count},
+                                  {"accepted_wait_seconds", f.accepted[w].wait_seconds},
+                                  {"abandoned_wait_seconds", f.abandoned[w].wait_seconds},
+                                  {"handled", f.handled[w].count},
+                                  {"handle_time_seconds", f.handled[w].wait_seconds}};
+    }
+    nlohmann::json target = {
+        {"target", f.target->name},
+        {"media", f.target->media},
+        {"goal_percent", f.target->optimization_goal},
+        {"waiting", f.waiting},
+        {"waiting_seconds", f.waiting_seconds},
+        {"handling", f.handling},
+        {"pending_invitations", pending_[i]},
+        {"agents",
+         {{"logged_in", f.agents.logged_in},
+          {"ready", f.agents.ready},
+          {"busy", f.agents.busy},
+          {"not_ready", f.agents.not_ready},
+          {"free_capacity", f.agents.free_capacity}}},
+        {"windows", windows},
+    };
+    if (i < decisions_.size()) {
+      const PacingDecision& d = decisions_[i].decision;
+      target["decision"] = {{"invitations", d.invitations},
+                            {"mode", std::string(to_string(d.mode))},
+                            {"into_free_capacity", d.free_capacity_share},
+                            {"effective_goal_percent", d.effective_goal * 100.0},
+                            {"decided_at_us", decided_at_us_}};
+      target["estimates"] = {{"acceptance", d.estimates.acceptance},
+                             {"handle_time_seconds", d.estimates.handle_time_seconds},
+                             {"patience_seconds", d.estimates.patience_seconds},
+                             {"observed_abandonment", d.estimates.observed_abandonment}};
+    }
+    targets.push_back(std::move(target));
+  }
+  return {{"targets", std::move(targets)},
+          {"events_counted", statistics_.events_counted()},
+          {"events_skipped", statistics_.events_skipped()}};
+}
+
+}  // namespace ix::pacing

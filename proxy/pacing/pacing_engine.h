@@ -1,0 +1,67 @@
+// PacingEngine: the pacing module's decisions — PacingStatistics fed from the merged reporting
+// stream, and once per refresh period the Pacer asked, target by target, how many proactive
+// invitations may be sent in the next interval. Pure (no sockets, no clock, no thread: time and
+// events are passed in), so the proxy's PacingModule runs it on its thread and tests and
+// benchmarks run it directly.
+//
+// Pending invitations (sent, not yet answered) come from the engagement service with each
+// response and start at 0, as the guide says; until the service reports, the pacer counts none.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "cluster-config/model.h"
+#include "proxy/pacing/pacer.h"
+#include "proxy/pacing/pacing_statistics.h"
+
+namespace ix::pacing {
+
+struct TargetDecision {
+  const config::PacingTarget* target = nullptr;
+  PacingDecision decision;
+  TargetStats input;  // what the decision saw
+};
+
+class PacingEngine {
+ public:
+  explicit PacingEngine(const config::ClusterConfig& config, PacerConfig pacer = {});
+
+  // A reporting event's verified envelope bytes from the merged stream, with its pair. Anything
+  // that does not verify is ignored (the proxy verified it already; this is a second line).
+  void on_event(size_t pair, std::span<const uint8_t> payload);
+  // Pending invitations per target, as the engagement service last reported them.
+  void set_pending(size_t target, uint32_t pending);
+
+  // One decision cycle at `now_us` (wall clock): every target's statistics read and decided.
+  // stale: the statistics cannot be trusted (the stream is not flowing); the pacer falls back
+  // to progressive pacing and the status says so.
+  const std::vector<TargetDecision>& decide(int64_t now_us, bool stale);
+  const std::vector<TargetDecision>& last_decisions() const { return decisions_; }
+
+  // Per target: waiting, agents, accepted/abandoned per window, estimates, last decision.
+  nlohmann::json status(int64_t now_us) const;
+
+  PacingStatistics& statistics() { return statistics_; }
+  size_t target_count() const { return statistics_.target_count(); }
+
+  // What the Pacer is given for one target (exposed for the tests).
+  TargetStats pacer_input(size_t target, int64_t now_us, bool stale) const;
+
+ private:
+  TargetStats pacer_input(const TargetFigures& figures, size_t target, bool stale) const;
+
+  PacingStatistics statistics_;
+  Pacer pacer_;
+  double refresh_seconds_ = 5;
+  std::vector<PacerState> states_;      // by target
+  std::vector<uint32_t> pending_;       // by target
+  std::vector<TargetDecision> decisions_;
+  int64_t decided_at_us_ = 0;
+};
+
+}  // namespace ix::pacing

@@ -1,0 +1,85 @@
+// PacingModule: the pacing module inside ixproxy. It reads the proxy's merged reporting stream
+// as a consumer of the ReportingFeed that is not a worker, keeps the PacingEngine's statistics
+// current, and decides every target once per refresh period. It runs on a thread and loop of its
+// own, so that a decision cycle over thousands of targets never delays a worker's routing.
+//
+// Threads: start() and stop() on the owner's thread; wake() from any thread (the feed calls it
+// when events wait); status() from any thread (the admin server), which reads the snapshot
+// published after each cycle under a lock. Everything else runs on the module's loop. Metrics
+// (ix_pacing_*, labelled by target) are set after each cycle.
+#pragma once
+
+#include <uv.h>
+
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "cluster-config/model.h"
+#include "protocol/http/metrics.h"
+#include "protocol/result.h"
+#include "proxy/pacing/pacing_engine.h"
+#include "proxy/reporting/reporting_feed.h"
+
+namespace ix::pacing {
+
+class PacingModule {
+ public:
+  // Where the module's events come from; both functions are called on the module's thread and
+  // must be thread-safe.
+  struct Source {
+    std::function<std::vector<proxy::FeedEvent>()> take;  // what was published since the last take
+    std::function<bool()> streaming;                       // false: statistics are stale
+  };
+
+  PacingModule(std::shared_ptr<const config::ClusterConfig> config, metrics::Registry& metrics);
+  ~PacingModule();
+
+  Status start(Source source);
+  // Decides one last time is not needed: stops the loop and joins the thread. Idempotent.
+  void stop();
+  // Thread-safe: events wait in the source.
+  void wake();
+  // Thread-safe: the status published after the last cycle (targets, master-free for now).
+  nlohmann::json status() const;
+
+ private:
+  struct TargetMetrics {
+    metrics::Gauge* invitations;
+    metrics::Gauge* waiting;
+    metrics::Gauge* ready;
+    metrics::Gauge* busy;
+    metrics::Gauge* pending;
+    metrics::Gauge* stale;
+    std::array<metrics::Gauge*, 3> accepted;
+    std::array<metrics::Gauge*, 3> abandoned;
+  };
+
+  void run();
+  void drain();
+  void cycle();
+  void publish(int64_t now_us, bool stale);
+
+  std::shared_ptr<const config::ClusterConfig> config_;
+  PacingEngine engine_;
+  uint64_t refresh_ms_ = 5000;
+  Source source_;
+  std::thread thread_;
+  uv_loop_t loop_{};
+  uv_async_t wake_{};
+  uv_timer_t timer_{};
+  std::mutex mutex_;  // guards stopping_ and the async handle's life against wake()
+  bool running_ = false;
+  bool stopping_ = false;
+  mutable std::mutex status_mutex_;
+  nlohmann::json status_;
+  std::vector<TargetMetrics> target_metrics_;
+  metrics::Histogram* cycle_seconds_;
+  metrics::Counter* events_;
+};
+
+}  // namespace ix::pacing

@@ -1,0 +1,87 @@
+// The pacing module's thread: it takes what the feed published when woken, decides every
+// refresh period, and publishes its status and metrics for other threads.
+#include "proxy/pacing/pacing_module.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <mutex>
+#include <thread>
+
+#include "tests/proxy/pacing/reporting_script.h"
+
+namespace ix::pacing {
+namespace {
+
+using test::kStart;
+
+class PacingModuleTest : public test::ReportingScript {
+ protected:
+  // Events fed by the script go to a queue the module takes from, as the feed would hold them.
+  PacingStatistics& sink() override { return *scratch_; }
+  void SetUp() override {
+    ReportingScript::SetUp();
+    auto config = std::make_shared<config::ClusterConfig>(*config_);
+    config->pacing->refresh_period = std::chrono::milliseconds(50);
+    module_config_ = config;
+    scratch_ = std::make_unique<PacingStatistics>(*config_);
+  }
+  void publish_recorded() {
+    std::lock_guard lock(mutex_);
+    for (const Recorded& r : recorded_) {
+      proxy::FeedEvent e;
+      e.pair = r.pair;
+      e.payload = std::make_shared<const std::vector<uint8_t>>(r.frame.begin() + wire::kFrameHeaderSize, r.frame.end());
+      queue_.push_back(std::move(e));
+    }
+    recorded_.clear();
+  }
+  PacingModule::Source source() {
+    return {[this] {
+              std::lock_guard lock(mutex_);
+              return std::exchange(queue_, {});
+            },
+            [this] { return streaming_.load(); }};
+  }
+  // Polls the module's status until pred holds or two seconds pass.
+  bool eventually(PacingModule& module, const std::function<bool(const nlohmann::json&)>& pred) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (pred(module.status())) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
+
+  std::unique_ptr<PacingStatistics> scratch_;
+  std::shared_ptr<const config::ClusterConfig> module_config_;
+  std::mutex mutex_;
+  std::vector<proxy::FeedEvent> queue_;
+  std::atomic<bool> streaming_{true};
+};
+
+TEST_F(PacingModuleTest, DecidesEveryRefreshPeriodOnWhatTheFeedPublished) {
+  metrics::Registry metrics;
+  PacingModule module(module_config_, metrics);
+  ASSERT_TRUE(module.start(source()));
+  login("a1", {{"chat", 1}}, kStart);
+  ready("a1", "chat", true, kStart);
+  publish_recorded();
+  module.wake();
+  EXPECT_TRUE(eventually(module, [](const nlohmann::json& s) {
+    return s.contains("stale") && s["targets"][0]["agents"]["ready"] == 1 && s["targets"][0].contains("decision") &&
+           s["targets"][0]["decision"]["invitations"].get<int>() >= 1;
+  })) << module.status().dump(2);
+  EXPECT_EQ(metrics.values("ix_pacing_agents_ready").size(), 2u) << "one series per target";
+  EXPECT_NE(metrics.render().find("ix_pacing_invitations_allowed{target=\"VQ Chat - chat\"}"), std::string::npos);
+
+  streaming_ = false;  // the stream stopped: progressive pacing, and the status says so
+  EXPECT_TRUE(eventually(module, [](const nlohmann::json& s) {
+    return s["stale"] == true && s["targets"][0]["decision"]["mode"] == "progressive";
+  })) << module.status().dump(2);
+  module.stop();
+  module.stop();  // idempotent
+}
+
+}  // namespace
+}  // namespace ix::pacing
