@@ -3,6 +3,7 @@
 // reporting subscriptions.
 #include <algorithm>
 
+#include "node/reporting/reporting_state.h"
 #include "node/server/interaction_service.h"
 #include "protocol/log.h"
 #include "protocol/wire/interaction_id.h"
@@ -341,6 +342,23 @@ void InteractionService::handle_start_reporting(ClientSession& s, const proto::E
     return refuse(s, e, static_cast<proto::ErrorCode>(st.error().code), st.error().text);
   }
   s.send(wire::encode_ack(e.ref_id(), e.client_id()));
+}
+
+void InteractionService::handle_reporting_state(ClientSession& s, const proto::Envelope& e) {
+  const proto::RequestReportingState* r = e.body_as_RequestReportingState();
+  std::set<std::string> tenants;
+  if (r->tenant_ids()) {
+    for (const flatbuffers::String* t : *r->tenant_ids()) tenants.insert(t->str());
+  }
+  Result<query::Condition> condition = query::Condition::parse(wire::str(r->condition()));
+  if (!condition) {
+    return refuse(s, e, proto::ErrorCode::InvalidCondition, "RequestReportingState.condition " + condition.error().text);
+  }
+  // Memory holds every change up to the last assigned seq (commits in flight included), so
+  // that is the position the state matches.
+  s.send(wire::encode_frame(e.ref_id(), e.client_id(),
+                            reporting_state(interactions_, agents_, pair_id_, reporting_.last_assigned_seq(), tenants,
+                                            *condition)));
 }
 
 }  // namespace ix::node

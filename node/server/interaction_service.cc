@@ -167,6 +167,7 @@ void InteractionService::dispatch(ClientSession& s, const proto::Envelope& e) {
     case M::RequestStopProcessing: return handle_stop_processing(s, e);
     case M::RequestPull: return handle_pull(s, e);
     case M::RequestStartReporting: return handle_start_reporting(s, e);
+    case M::RequestReportingState: return handle_reporting_state(s, e);
     case M::RequestAgentLogin: return handle_agent_login(s, e);
     case M::RequestAgentLogout: return handle_agent_logout(s, e);
     case M::RequestAgentReady: return handle_agent_readiness(s, e, true);

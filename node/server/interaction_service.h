@@ -121,6 +121,8 @@ class InteractionService {
                   const CompiledView* view, uint32_t count);
   void serve_held_pulls();
   void handle_start_reporting(ClientSession& s, const proto::Envelope& e);
+  // Where a statistics engine starts: open interactions and agents as of the last assigned seq.
+  void handle_reporting_state(ClientSession& s, const proto::Envelope& e);
   void dispatch(ClientSession& s, const proto::Envelope& e);
   // The session behind a key kept in state (a lock owner, an agent's desktop), if still open.
   ClientSession* open_session(const void* key) const;

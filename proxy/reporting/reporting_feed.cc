@@ -11,7 +11,11 @@ void ReportingFeed::listen(int worker, std::function<void()> wake) {
   if (!wake_[static_cast<size_t>(worker)]) wake_[static_cast<size_t>(worker)] = std::move(wake);
 }
 
-void ReportingFeed::publish(std::vector<FeedEvent> events) {
+void ReportingFeed::publish(std::vector<FeedEvent> events) { deliver(std::move(events), true); }
+
+void ReportingFeed::publish_state(FeedEvent state) { deliver({std::move(state)}, false); }
+
+void ReportingFeed::deliver(std::vector<FeedEvent> events, bool stream) {
   if (events.empty()) return;
   std::lock_guard wake_lock(wake_mutex_);
   std::vector<std::function<void()>*> to_wake;
@@ -19,10 +23,11 @@ void ReportingFeed::publish(std::vector<FeedEvent> events) {
   {
     std::lock_guard lock(mutex_);
     for (const FeedEvent& e : events) {
+      if (!stream) break;  // a state is no event of the stream: positions stay
       if (e.pair >= published_.size()) published_.resize(e.pair + 1, 0);
       published_[e.pair] = std::max(published_[e.pair], e.seq);
     }
-    for (size_t w = 0; w < queues_.size(); ++w) {
+    for (size_t w = 0; stream && w < queues_.size(); ++w) {
       if (!wake_[w]) continue;
       const bool was_empty = queues_[w].empty();
       queues_[w].insert(queues_[w].end(), events.begin(), events.end());

@@ -38,6 +38,10 @@ class ReportingFeed {
   // uv_async_send) is called when events wait for it. Idempotent.
   void listen(int worker, std::function<void()> wake);
   void publish(std::vector<FeedEvent> events);
+  // A pair's EventReportingState (where its stream stands), for the consumers only: workers'
+  // clients never see it and the published positions do not move. Worker 0 publishes it as
+  // the answer arrives on the pair's link, so it precedes every later event of that pair.
+  void publish_state(FeedEvent state);
   std::vector<FeedEvent> take(int worker);
 
   // A reader that is not a worker (the pacing module): receives every event published from now
@@ -65,6 +69,9 @@ class ReportingFeed {
   void reset_positions(size_t pairs);
 
  private:
+  // stream: to workers and consumers, moving the positions; else to consumers only.
+  void deliver(std::vector<FeedEvent> events, bool stream);
+
   struct Consumer {
     std::deque<FeedEvent> queue;
     std::shared_ptr<std::function<void()>> wake;

@@ -130,6 +130,7 @@ Status ProxyServer::start() {
   }
   // A stream asked for before start (or from now on) is started on worker 0.
   feed_->set_stream_starter([post] { post(0, [](ProxyWorker& first) { first.start_stream(); }); });
+  start_pacing();
   admin_.set_status([this] { return status(); });
   admin_.set_readiness([this] { return readiness(); });
   admin_.http().route("GET", "/", [](const http::HttpRequest&) {
@@ -149,7 +150,24 @@ Status ProxyServer::start() {
   return {};
 }
 
+void ProxyServer::start_pacing() {
+  if (!config_->pacing) return;
+  // The module reads the feed as a consumer that is not a worker; it needs the stream whether
+  // or not a reporting client asks for it, and its counts start from each pair's state, which
+  // worker 0 asks for as it subscribes.
+  pacing_ = std::make_unique<pacing::PacingModule>(config_, metrics_);
+  pacing_consumer_ = feed_->add_consumer([module = pacing_.get()] { module->wake(); });
+  pacing_->start({[feed = feed_, id = pacing_consumer_] { return feed->take_consumer(id); },
+                  [feed = feed_] { return feed->subscribed(); }});
+  feed_->start_stream();
+}
+
 void ProxyServer::stop() {
+  if (pacing_) {
+    feed_->remove_consumer(pacing_consumer_);
+    pacing_->stop();
+    pacing_.reset();
+  }
   feed_->set_stream_starter(nullptr);  // workers_ is about to go
   if (watch_) watch_->stop();
   for (auto& worker : workers_) worker->stop();
@@ -178,6 +196,7 @@ nlohmann::json ProxyServer::status() {
   // The first worker's view of the pairs stands for the proxy (all workers watch the same nodes).
   if (!workers.empty() && workers[0].contains("pairs")) out["pairs"] = workers[0]["pairs"];
   if (watch_) out["overview"] = watch_->snapshot();
+  if (pacing_) out["pacing"] = pacing_->status();
   return out;
 }
 

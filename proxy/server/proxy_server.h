@@ -18,6 +18,7 @@
 #include "protocol/http/admin_server.h"
 #include "protocol/http/metrics.h"
 #include "protocol/result.h"
+#include "proxy/pacing/pacing_module.h"
 #include "proxy/reporting/reporting_feed.h"
 #include "proxy/server/cluster_watch.h"
 
@@ -44,6 +45,7 @@ class ProxyServer {
  private:
   class WorkerThread;
   nlohmann::json status();
+  void start_pacing();
   http::Readiness readiness();
 
   uv_loop_t* loop_;
@@ -54,6 +56,10 @@ class ProxyServer {
   std::vector<std::unique_ptr<WorkerThread>> workers_;
   std::unique_ptr<ClusterWatch> watch_;
   std::shared_ptr<ReportingFeed> feed_;
+  // The pacing module (when the configuration has [pacing]) and its consumer slot on the feed.
+  // It keeps the targets it started with until the proxy restarts.
+  std::unique_ptr<pacing::PacingModule> pacing_;
+  int pacing_consumer_ = -1;
 };
 
 }  // namespace ix::proxy

@@ -135,6 +135,10 @@ class ProxyWorker : private ReplySink {
   // The start request for one pair of a stream, with its resume position if it has one.
   proto::RequestStartReportingT start_request(ReportingState& state, PairIndex pair);
   void subscribe_to_pair(ReportingState& state, PairIndex pair);
+  // Worker 0, pacing configured: asks a pair for its state (EventReportingState) right after
+  // (re)subscribing to its stream and hands it to the feed's consumers, so the pacing module
+  // starts its counts from it. The answer comes on the pair's link before any later event.
+  void request_pair_state(PairIndex pair);
   void on_reporting_event(PairIndex pair, const proto::Envelope& envelope, std::span<const uint8_t> payload);
   // Lets the merge release what it can: the shared stream's events go to the feed (worker 0),
   // a catching-up client's straight to it.

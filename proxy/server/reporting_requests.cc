@@ -59,6 +59,22 @@ void ProxyWorker::subscribe_to_pair(ReportingState& state, PairIndex pair) {
     if (answer.kind == PairAnswer::Kind::kReply) return;
     spdlog::error("event=reporting_subscribe_failed pair={} error={}", table_->pair_id(pair), quote(answer.error.text));
   });
+  if (&state == reporting_.get()) request_pair_state(pair);
+}
+
+void ProxyWorker::request_pair_state(PairIndex pair) {
+  if (!config_->pacing) return;
+  proto::RequestReportingStateT request;
+  request.tenant_ids.push_back(config_->pacing->tenant);
+  request.condition = config_->pacing->proactive_filter;
+  calls_->ask(pair, Outgoing::of(request), 0, [this, pair](PairAnswer answer) {
+    const proto::Envelope* envelope = answer.envelope();
+    if (answer.kind != PairAnswer::Kind::kReply || envelope->body_type() != proto::Message::EventReportingState) {
+      spdlog::error("event=pacing_state_failed pair={} error={}", table_->pair_id(pair), quote(answer.error.text));
+      return;
+    }
+    options_.feed->publish_state({pair, envelope->body_as_EventReportingState()->seq(), answer.payload, "", false});
+  });
 }
 
 void ProxyWorker::on_reporting_event(PairIndex pair, const proto::Envelope& envelope, std::span<const uint8_t> payload) {
@@ -133,12 +149,14 @@ void ProxyWorker::ensure_shared_stream(std::function<void(std::vector<PairAnswer
   shared_stream_waiters_.push_back(std::move(done));
   if (reporting_->subscribed) return;  // the subscription is on its way
   reporting_->subscribed = true;
-  calls_->ask_all(calls_->reachable_pairs(), Outgoing::of(proto::RequestStartReportingT{}), 0, [this](std::vector<PairAnswer> answers) {
+  const PairSet pairs = calls_->reachable_pairs();
+  calls_->ask_all(pairs, Outgoing::of(proto::RequestStartReportingT{}), 0, [this](std::vector<PairAnswer> answers) {
     options_.feed->set_subscribed();
     auto waiters = std::move(shared_stream_waiters_);
     shared_stream_waiters_.clear();
     for (auto& waiter : waiters) waiter(answers);
   });
+  for (PairIndex pair : pairs) request_pair_state(pair);
 }
 
 void ProxyWorker::start_stream() {

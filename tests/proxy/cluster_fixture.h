@@ -90,8 +90,11 @@ class ClusterFixture : public ::testing::Test {
     c.view("ordered", "101", {"inbound"}).set("ordered-pull", true);
     c.workbin_type("drafts", "101", "agent");
     c.agent("a1", "101").agent("a2", "101").agent("a3", "101");
+    extend_config(c);
     return c.text();
   }
+  // What a test adds to the common configuration (pacing targets, ...).
+  virtual void extend_config(ConfigBuilder&) const {}
 
   // With tls_, nodes and proxies serve TLS with the test CA's server certificate (files the
   // TLS test writes into the folder).

@@ -47,16 +47,16 @@ void print_status(const nlohmann::json& s, std::ostream& out) {
   }
 }
 
+}  // namespace
+
 // The configuration: --config, else the one the local cluster in --dir was started with.
-std::string config_path(const std::string& given, const std::string& dir) {
+std::string cluster_config_path(const std::string& given, const std::string& dir) {
   if (!given.empty()) return given;
   std::ifstream in(std::filesystem::path(dir) / "cluster.json");
   nlohmann::json running = nlohmann::json::parse(in, nullptr, false);
   if (in && !running.is_discarded()) return running.value("config", "");
   throw CLI::ValidationError("--config", "give the cluster's configuration file (no local cluster is running from " + dir + ")");
 }
-
-}  // namespace
 
 void add_cluster_commands(CLI::App& app, ClientContext& context) {
   CLI::App* cluster = app.add_subcommand("cluster", "run a local cluster on this machine");
@@ -109,7 +109,7 @@ void add_cluster_commands(CLI::App& app, ClientContext& context) {
   status->add_option("--config", *status_config, "the cluster's configuration (default: the local cluster's)");
   status->add_option("--dir", *status_dir, "the local cluster's working directory")->capture_default_str();
   status->callback([status_config, status_dir, &context] {
-    const std::string path = config_path(*status_config, *status_dir);
+    const std::string path = cluster_config_path(*status_config, *status_dir);
     config::LoadResult loaded = config::load_config_file(path);
     if (!loaded.ok()) throw CLI::ValidationError("--config", path + ": " + loaded.error_text());
     nlohmann::json s = config::admin_status(*loaded.config);

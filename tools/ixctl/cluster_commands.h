@@ -9,4 +9,8 @@ namespace ix::tools {
 
 void add_cluster_commands(CLI::App& app, ClientContext& context);
 
+// The configuration: `given` (--config), else the one the local cluster in `dir` was started
+// with; throws CLI::ValidationError when there is neither.
+std::string cluster_config_path(const std::string& given, const std::string& dir);
+
 }  // namespace ix::tools

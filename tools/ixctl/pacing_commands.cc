@@ -6,7 +6,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cluster-config/loader.h"
+#include "protocol/http/http_get.h"
 #include "proxy/pacing/erlang_a.h"
+#include "tools/ixctl/cluster_commands.h"
 #include "tools/ixctl/output.h"
 
 namespace ix::tools {
@@ -50,6 +53,75 @@ void run_model(const ModelOptions& o) {
               100 * r.abandon_probability, 100 * r.wait_probability, 100 * r.occupancy, r.mean_wait_seconds);
 }
 
+struct StatusOptions {
+  std::string config;
+  std::string dir = ".ix";
+  std::string proxy;
+  bool json = false;
+};
+
+void print_pacing(const std::string& proxy, const nlohmann::json& p, std::ostream& out) {
+  out << "pacing on " << proxy << (p.value("stale", false) ? " — STALE statistics, pacing progressively" : "")
+      << ", refresh every " << p.value("refresh_period_ms", 0) << " ms\n";
+  for (const nlohmann::json& t : p["targets"]) {
+    const nlohmann::json& a = t["agents"];
+    out << "  " << t.value("target", "") << " (goal " << t.value("goal_percent", 0.0) << " %)\n"
+        << "    waiting " << t.value("waiting", 0) << ", handling " << t.value("handling", 0) << ", pending invitations "
+        << t.value("pending_invitations", 0) << "\n"
+        << "    agents: " << a.value("logged_in", 0) << " logged in, " << a.value("ready", 0) << " ready, "
+        << a.value("busy", 0) << " busy, " << a.value("not_ready", 0) << " not ready, " << a.value("free_capacity", 0)
+        << " free slots\n";
+    for (const auto& [window, w] : t["windows"].items()) {
+      const double accepted = w.value("accepted", 0), abandoned = w.value("abandoned", 0);
+      char rate[32] = "-";
+      if (accepted + abandoned > 0) std::snprintf(rate, sizeof rate, "%.1f %%", 100 * abandoned / (accepted + abandoned));
+      out << "    last " << window << ": " << accepted << " accepted, " << abandoned << " abandoned (" << rate << ")\n";
+    }
+    if (t.contains("decision")) {
+      const nlohmann::json& d = t["decision"];
+      const nlohmann::json& e = t["estimates"];
+      char line[200];
+      std::snprintf(line, sizeof line,
+                    "    allowed %d invitations (%s, %d into free slots); acceptance %.2f, handle %.0f s, patience %.0f s\n",
+                    d.value("invitations", 0), d.value("mode", "").c_str(), d.value("into_free_capacity", 0),
+                    e.value("acceptance", 0.0), e.value("handle_time_seconds", 0.0), e.value("patience_seconds", 0.0));
+      out << line;
+    }
+  }
+}
+
+// Asks the proxies of the configuration (or the one named) for /status and prints the pacing
+// section of the first that answers with one.
+int run_status(const StatusOptions& o) {
+  const std::string path = cluster_config_path(o.config, o.dir);
+  config::LoadResult loaded = config::load_config_file(path);
+  if (!loaded.ok()) throw CLI::ValidationError("--config", path + ": " + loaded.error_text());
+  if (!loaded.config->pacing) {
+    std::cerr << "ixctl pacing status: " << path << " has no [pacing] section\n";
+    return kExitRefused;
+  }
+  std::string tried;
+  for (const config::Proxy& proxy : loaded.config->proxies) {
+    if (!o.proxy.empty() && proxy.id != o.proxy) continue;
+    Result<http::HttpReply> reply = http::http_get(proxy.endpoint.host, proxy.endpoint.admin_port, "/status");
+    nlohmann::json status = reply ? nlohmann::json::parse(reply->body, nullptr, false) : nlohmann::json();
+    if (!reply || status.is_discarded() || !status.contains("pacing")) {
+      tried += (tried.empty() ? "" : ", ") + proxy.id;
+      continue;
+    }
+    if (o.json) {
+      std::cout << nlohmann::json{{"proxy", proxy.id}, {"pacing", status["pacing"]}}.dump(2) << "\n";
+    } else {
+      print_pacing(proxy.id, status["pacing"], std::cout);
+    }
+    return kExitOk;
+  }
+  std::cerr << "ixctl pacing status: no proxy answered with a pacing status"
+            << (tried.empty() ? (o.proxy.empty() ? "" : " (no proxy " + o.proxy + " in " + path + ")") : " (asked " + tried + ")")
+            << "\n";
+  return kExitUnreachable;
+}
+
 }  // namespace
 
 void add_pacing_commands(CLI::App& app, int& exit_code) {
@@ -89,6 +161,16 @@ void add_pacing_commands(CLI::App& app, int& exit_code) {
     run_model(*o);
     exit_code = kExitOk;
   });
+
+  auto so = std::make_shared<StatusOptions>();
+  CLI::App* status = pacing->add_subcommand(
+      "status", "Per pacing target: waiting, agents, accepted and abandoned per window, estimates and the last decision "
+                "(from a proxy's admin port)");
+  status->add_option("--config", so->config, "the cluster's configuration (default: the local cluster's)");
+  status->add_option("--dir", so->dir, "the local cluster's working directory")->capture_default_str();
+  status->add_option("--proxy", so->proxy, "ask this proxy (default: the first that answers)");
+  status->add_flag("--json", so->json, "Print the status as JSON");
+  status->callback([so, &exit_code] { exit_code = run_status(*so); });
 }
 
 }  // namespace ix::tools

@@ -1,0 +1,100 @@
+// The pacing module in a running cluster: the real ixnode pairs and ixproxy. The proxy's pacing
+// statistics start from the pairs' state (what was waiting before the proxy started), follow
+// the merged stream from there, and show up on /status, in the metrics and in
+// `ixctl pacing status`.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "protocol/wire/kv.h"
+#include "tests/proxy/cluster_fixture.h"
+#include "tests/support/command.h"
+
+namespace ix::test {
+namespace {
+
+class PacingProcessTest : public ClusterFixture {
+ protected:
+  void extend_config(ConfigBuilder& c) const override {
+    c.add("virtual-queues").set("id", "VQ Chat").set("tenant", "101").set_in("pacing", "media", "chat");
+    c.add("agent-groups").set("id", "Chat").set("tenant", "101").set("agents", {"a1", "a2"}).set("origination-dns", {"VQ Chat"});
+    c.raw("[pacing]\ntenant = \"101\"\nrefresh-period = \"1s\"\ncredentials-env = \"IX_TEST_ENGAGEMENT\"\n"
+          "[pacing.endpoint]\nbase-urls = [\"https://127.0.0.1:9/api/\"]\n");
+  }
+
+  static proto::RequestSubmitT proactive(const std::string& vq = "VQ Chat") {
+    proto::RequestSubmitT r = chat_submit();
+    r.interaction_subtype = "Proactive";
+    r.user_data = wire::kv_list({{"VirtualQueue", vq}});
+    return r;
+  }
+
+  // The first pacing target on proxy-1's /status, once pred holds for it (or the last seen).
+  nlohmann::json target_when(const std::function<bool(const nlohmann::json&)>& pred, uint64_t timeout_ms = 15'000) {
+    nlohmann::json last;
+    const auto deadline = uv_now(loop_.get()) + timeout_ms;
+    while (uv_now(loop_.get()) < deadline) {
+      nlohmann::json status = nlohmann::json::parse(proxy_status(0), nullptr, false);
+      if (!status.is_discarded() && status.contains("pacing") && !status["pacing"]["targets"].empty()) {
+        last = status["pacing"]["targets"][0];
+        if (pred(last)) return last;
+      }
+      loop_.run_for(100);
+    }
+    ADD_FAILURE() << "the pacing target never got there; last seen: " << last.dump(2);
+    return last;
+  }
+};
+
+TEST_F(PacingProcessTest, StartsFromThePairsStateFollowsTheStreamAndShowsInStatusMetricsAndIxctl) {
+  start_pair(0);
+  start_pair(1);
+  // Waiting before the proxy exists: only the pair's state can tell the pacing module.
+  auto media_server = node_client(0, proto::ClientType::MediaServer);
+  ASSERT_TRUE(media_server);
+  EnvelopePtr before = media_server->call(proactive());
+  ASSERT_TRUE(before && before->body.AsEventSubmitted()) << error_text(before);
+  EnvelopePtr reactive = media_server->call(chat_submit());  // not proactive: never counted
+  ASSERT_TRUE(reactive && reactive->body.AsEventSubmitted()) << error_text(reactive);
+
+  start_proxy(0);
+  ASSERT_TRUE(wait_ready(0));
+  nlohmann::json t = target_when([](const nlohmann::json& t) { return t["waiting"] == 1; });
+  EXPECT_EQ(t["target"], "VQ Chat - chat");
+
+  // From the stream: an agent of the group goes ready, a second proactive interaction waits
+  // and the first is abandoned.
+  auto desktop = proxy_client(0, proto::ClientType::AgentApplication);
+  ASSERT_TRUE(log_in_ready(*desktop, "a1", 1));
+  auto through_proxy = proxy_client(0, proto::ClientType::MediaServer);
+  EnvelopePtr after = through_proxy->call(proactive());
+  ASSERT_TRUE(after && after->body.AsEventSubmitted()) << error_text(after);
+  proto::RequestStopProcessingT stop;
+  stop.interaction_id = before->body.AsEventSubmitted()->interaction_id;
+  EnvelopePtr stopped = through_proxy->call(stop);
+  ASSERT_TRUE(stopped && stopped->body.AsEventAck()) << error_text(stopped);
+
+  t = target_when([](const nlohmann::json& t) {
+    return t["waiting"] == 1 && t["agents"]["ready"] == 1 && t["windows"]["1m"]["abandoned"] == 1 && t.contains("decision");
+  });
+  EXPECT_EQ(t["agents"]["logged_in"], 1);
+  EXPECT_GE(t["decision"]["invitations"].get<int>(), 0);
+
+  const std::string metrics = proxy_metrics(0);
+  EXPECT_NE(metrics.find("ix_pacing_waiting{target=\"VQ Chat - chat\"} 1"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("ix_pacing_agents_ready{target=\"VQ Chat - chat\"} 1"), std::string::npos);
+
+  CommandResult json = run_command({IX_IXCTL, "pacing", "status", "--config", (dir_ / "cluster.toml").string(), "--json"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  nlohmann::json printed = nlohmann::json::parse(json.out, nullptr, false);
+  ASSERT_FALSE(printed.is_discarded()) << json.out;
+  EXPECT_EQ(printed["proxy"], "proxy-1");
+  EXPECT_EQ(printed["pacing"]["targets"][0]["waiting"], 1);
+  CommandResult human = run_command({IX_IXCTL, "pacing", "status", "--config", (dir_ / "cluster.toml").string()});
+  ASSERT_EQ(human.exit_code, 0) << human.err;
+  EXPECT_NE(human.out.find("VQ Chat - chat"), std::string::npos) << human.out;
+  EXPECT_NE(human.out.find("1 ready"), std::string::npos) << human.out;
+}
+
+}  // namespace
+}  // namespace ix::test
