@@ -15,6 +15,11 @@ namespace {
 
 class LauncherTest : public ClusterFixture {
  protected:
+  // The launcher starts every process from the one file: the ports must be in it beforehand.
+  void SetUp() override {
+    ClusterFixture::SetUp();
+    choose_ports_before_start();
+  }
   std::string work_dir() const { return (dir_ / "work").string(); }
   std::unique_ptr<Process> up(const std::vector<std::string>& extra = {}, const std::string& log = "launcher.log") {
     write_config();
