@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
 
 #include "tests/support/config_builder.h"
 #include "tests/support/http_exchange.h"
@@ -178,6 +179,7 @@ class ClusterFixture : public ::testing::Test {
     proxy_ports_[proxy] = {ports->port, ports->admin_port};
     write_config();  // the file names the proxy where it is (ixctl status reads it)
     ASSERT_TRUE(wait_ready(proxy)) << id << " did not become ready";
+    ASSERT_TRUE(wait_linked(proxy)) << id << " did not reach every running pair: " << proxy_status(proxy);
   }
 
   bool wait_ready(int proxy, uint64_t timeout_ms = 20'000) {
@@ -185,6 +187,33 @@ class ClusterFixture : public ::testing::Test {
     while (uv_now(loop_.get()) < deadline) {
       if (http_get(loop_, proxy_ports_[proxy].second, "/readyz").status() == 200) return true;
       loop_.run_for(50);
+    }
+    return false;
+  }
+
+  // Ready only means every served media has a reachable pair. Requests that span the pairs (an
+  // agent login) need every worker to reach every pair the fixture has running.
+  bool wait_linked(int proxy, uint64_t timeout_ms = 20'000) {
+    std::vector<bool> running(kPairs, false);
+    for (int pair = 0; pair < kPairs; ++pair) {
+      for (auto& node : nodes_[pair]) running[pair] = running[pair] || (node && node->running());
+    }
+    auto linked = [&] {
+      nlohmann::json status = nlohmann::json::parse(proxy_status(proxy), nullptr, false);
+      if (!status.is_object() || !status.contains("workers")) return false;
+      for (const auto& worker : status["workers"]) {
+        const nlohmann::json& pairs = worker.value("pairs", nlohmann::json::array());
+        for (size_t pair = 0; pair < running.size(); ++pair) {
+          if (!running[pair]) continue;
+          if (pair >= pairs.size() || !pairs[pair].is_object() || !pairs[pair].value("reachable", false)) return false;
+        }
+      }
+      return true;
+    };
+    const auto deadline = uv_now(loop_.get()) + timeout_ms;
+    while (uv_now(loop_.get()) < deadline) {
+      if (linked()) return true;
+      loop_.run_for(20);
     }
     return false;
   }

@@ -98,5 +98,17 @@ TEST_F(LauncherTest, APortInUseOrAMissingBinaryIsRefusedBeforeAnythingStarts) {
   EXPECT_NE(no_binaries->log().find("cannot find ixnode"), std::string::npos) << no_binaries->log();
 }
 
+// Port 0 (the OS chooses) suits one process started with --ports-file, not a whole cluster
+// started from one file: the proxies would never learn where the nodes are.
+TEST_F(LauncherTest, APortLeftToTheOperatingSystemIsRefusedBeforeAnythingStarts) {
+  node_ports_[1][1] = {0, 0};
+  std::unique_ptr<Process> launcher = up();
+  EXPECT_EQ(launcher->wait_for_exit(std::chrono::seconds(20)), 1);
+  EXPECT_NE(launcher->log().find("pair-2 backup has port 0 in the configuration; cluster up needs every port written out"),
+            std::string::npos)
+      << launcher->log();
+  EXPECT_EQ(http_get(loop_, node_ports_[0][0].second, "/healthz").status(), 0) << "nothing may have been started";
+}
+
 }  // namespace
 }  // namespace ix::test
