@@ -549,6 +549,7 @@ class CrossChecker {
   void ports() {
     std::map<std::pair<std::string, uint16_t>, std::string> used;
     auto claim = [&](const std::string& host, uint16_t port, const std::string& path) {
+      if (port == 0) return;  // chosen by the OS at start: never the same as another
       auto [it, fresh] = used.try_emplace({host, port}, path);
       if (!fresh) b_.error(path, "port " + std::to_string(port) + " on " + host + " is already used by " + it->second);
     };

@@ -12,6 +12,9 @@ using enum ValueType;
 constexpr Reload kRestart = Reload::kRestart;
 constexpr double kSecond = 1000, kMinute = 60 * kSecond, kHour = 60 * kMinute, kDay = 24 * kHour;
 constexpr double kPortMin = 1, kPortMax = 65535;
+// A listening port may be 0: the OS chooses one when the process starts, and the process reports
+// it (ixnode/ixproxy --ports-file). Tests start their clusters this way.
+constexpr double kListenPortMin = 0;
 
 // Keys shared by the TLS sections of node pairs and proxies.
 void add_tls(std::vector<OptionSpec>& o, std::string_view section) {
@@ -24,8 +27,10 @@ void add_tls(std::vector<OptionSpec>& o, std::string_view section) {
 
 void add_endpoint(std::vector<OptionSpec>& o, std::string_view section, std::string_view what) {
   o.push_back({section, "host", kString, true, "", 0, 0, {}, kRestart, what});
-  o.push_back({section, "port", kInt, true, "", kPortMin, kPortMax, {}, kRestart, "Protocol port."});
-  o.push_back({section, "admin-port", kInt, true, "", kPortMin, kPortMax, {}, kRestart, "Admin HTTP port (`/metrics`, `/healthz`, `/readyz`, `/status`)."});
+  o.push_back({section, "port", kInt, true, "", kListenPortMin, kPortMax, {}, kRestart,
+               "Protocol port. 0: the operating system chooses one at start (the process reports it with `--ports-file`; whoever connects must then be told the real port)."});
+  o.push_back({section, "admin-port", kInt, true, "", kListenPortMin, kPortMax, {}, kRestart,
+               "Admin HTTP port (`/metrics`, `/healthz`, `/readyz`, `/status`). 0: chosen by the operating system, like `port`."});
 }
 
 std::vector<OptionSpec> build_options() {

@@ -1,7 +1,9 @@
 // ixnode: one node of a primary/backup pair.
 //
-//   ixnode --config FILE --node PAIR-ID --role primary|backup [--log-level info]
+//   ixnode --config FILE --node PAIR-ID --role primary|backup [--log-level info] [--ports-file PATH]
 //
+// With --ports-file the node writes the ports it listens on (the ones the OS chose when the
+// configuration says port 0) to PATH once both are listening; see cluster-config/ports_file.h.
 // SIGTERM/SIGINT stop it gracefully (pending commits complete, the lease is released); SIGHUP
 // reloads the configuration file and logs what changed and what needs a restart.
 #include <CLI/CLI.hpp>
@@ -10,13 +12,14 @@
 #include <iostream>
 
 #include "cluster-config/config_store.h"
+#include "cluster-config/ports_file.h"
 #include "node/server/node_server.h"
 #include "protocol/log.h"
 #include "protocol/net/process_signals.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"ixnode: an interaction server node (one of a primary/backup pair)"};
-  std::string config_path, pair_id, role = "primary", log_level = "info", commit_mode = "group";
+  std::string config_path, pair_id, role = "primary", log_level = "info", commit_mode = "group", ports_file;
   app.add_option("--config", config_path, "Cluster configuration file (TOML)")->required();
   app.add_option("--node", pair_id, "ID of the node pair this process belongs to")->required();
   app.add_option("--role", role, "Preferred role; the pair's lease decides")->check(CLI::IsMember({"primary", "backup"}));
@@ -26,6 +29,9 @@ int main(int argc, char** argv) {
                  "group: commit concurrent requests together (default); single: one transaction per request "
                  "(the baseline perf/node_submit_bench compares against)")
       ->check(CLI::IsMember({"group", "single"}));
+  app.add_option("--ports-file", ports_file,
+                 "Once listening, write the protocol and admin ports to this file as {\"port\": N, \"admin-port\": M} "
+                 "(atomically; useful with port 0 in the configuration, where the OS chooses)");
   CLI11_PARSE(app, argc, argv);
 
   ix::init_logging("ixnode", log_level);
@@ -53,6 +59,12 @@ int main(int argc, char** argv) {
   server.set_on_fatal([&](const std::string& why) { shutdown(why, 1); });
   if (ix::Status s = server.start(); !s) {
     spdlog::error("event=start_failed error={}", ix::quote(s.error().text));
+    server.stop();
+    uv_run(loop, UV_RUN_DEFAULT);
+    return 1;
+  }
+  if (!ports_file.empty() && !ix::config::write_ports_file(ports_file, {server.port(), server.admin_port()})) {
+    spdlog::error("event=start_failed error={}", ix::quote("cannot write the ports file " + ports_file));
     server.stop();
     uv_run(loop, UV_RUN_DEFAULT);
     return 1;

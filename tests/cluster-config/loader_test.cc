@@ -139,7 +139,25 @@ cluster = "desktops"
 host = "127.0.0.1"
 port = 70000   # <-
 admin-port = 9002
-)", "proxies[proxy-2].port", "70000 is out of range; expected an integer from 1 to 65535");
+)", "proxies[proxy-2].port", "70000 is out of range; expected an integer from 0 to 65535");
+}
+
+// Port 0 asks the OS for a port at start: several endpoints may say so without being duplicates.
+TEST(ConfigLoader, PortZeroIsChosenByTheOperatingSystemAndNeverADuplicate) {
+  std::string text = kBase + kProxy + test::node_pair_toml("pair-2", "tag = \"p2\"", 7201);
+  for (const char* key : {"port = 7201", "admin-port = 9201", "port = 7202", "admin-port = 9202"}) {
+    const size_t at = text.find(std::string("\n") + key, text.find("pair-2"));
+    ASSERT_NE(at, std::string::npos) << key;
+    text.replace(at + 1, std::string(key).size(), std::string(key).substr(0, std::string(key).find('=')) + "= 0");
+  }
+  LoadResult result = load(text);
+  ASSERT_TRUE(result.ok()) << result.error_text();
+  const NodePair* pair = result.config->node_pair("pair-2");
+  EXPECT_EQ(pair->primary.port, 0);
+  EXPECT_EQ(pair->primary.admin_port, 0);
+  EXPECT_EQ(pair->backup.port, 0);
+  EXPECT_EQ(pair->backup.admin_port, 0);
+  EXPECT_EQ(result.config->node_pair("pair-1")->primary.port, 7101);
 }
 
 TEST(ConfigLoader, DurationOutOfRange) {

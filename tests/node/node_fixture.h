@@ -1,5 +1,7 @@
 // A node pair for integration tests: a temporary folder with a configuration file and a SQLite
-// database, and the real ixnode binary started as the pair's primary and/or backup.
+// database, and the real ixnode binary started as the pair's primary and/or backup. The file
+// gives both nodes port 0: each listens where the OS lets it and reports its ports through
+// --ports-file, which start_node() reads into primary_port_/primary_admin_ (or the backup's).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -9,6 +11,7 @@
 #include <memory>
 
 #include "tests/support/config_builder.h"
+#include "tests/support/ports.h"
 #include "tests/support/process.h"
 #include "tests/support/protocol_client.h"
 
@@ -21,11 +24,6 @@ class NodePairFixture : public ::testing::Test {
            ("ix-node-" + std::to_string(::getpid()) + "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
-    const std::vector<uint16_t> ports = unused_ports(loop_.get(), 4);
-    primary_port_ = ports[0];
-    primary_admin_ = ports[1];
-    backup_port_ = ports[2];
-    backup_admin_ = ports[3];
     std::ofstream(dir_ / "cluster.toml") << config_text();
   }
 
@@ -62,11 +60,23 @@ class NodePairFixture : public ::testing::Test {
     return c.text();
   }
 
+  // Starts a node and waits until it listens; its ports are then in primary_port_/primary_admin_
+  // (or backup_port_/backup_admin_). A node that exits at once (a refused configuration) is
+  // returned as it is, for the test to look at.
   std::unique_ptr<Process> start_node(const std::string& role) {
+    const std::filesystem::path ports_file = dir_ / (role + ".ports");
+    std::filesystem::remove(ports_file);
     auto p = std::make_unique<Process>(
-        std::vector<std::string>{IX_IXNODE, "--config", (dir_ / "cluster.toml").string(), "--node", "pair-1", "--role", role},
+        std::vector<std::string>{IX_IXNODE, "--config", (dir_ / "cluster.toml").string(), "--node", "pair-1", "--role", role,
+                                 "--ports-file", ports_file.string()},
         (dir_ / (role + ".log")).string());
     EXPECT_TRUE(p->start());
+    if (std::optional<config::BoundPorts> ports = wait_for_ports(*p, ports_file)) {
+      (role == "primary" ? primary_port_ : backup_port_) = ports->port;
+      (role == "primary" ? primary_admin_ : backup_admin_) = ports->admin_port;
+    } else if (p->running()) {
+      ADD_FAILURE() << "the " << role << " did not report its ports in " << ports_file;
+    }
     return p;
   }
 
@@ -94,7 +104,7 @@ class NodePairFixture : public ::testing::Test {
   std::string retention_ = "7d";
   TestLoop loop_;
   std::filesystem::path dir_;
-  uint16_t primary_port_ = 0, primary_admin_ = 0, backup_port_ = 0, backup_admin_ = 0;
+  uint16_t primary_port_ = 0, primary_admin_ = 0, backup_port_ = 0, backup_admin_ = 0;  // as reported; 0 before start
   std::unique_ptr<Process> primary_, backup_;
 };
 

@@ -1,6 +1,13 @@
 // A cluster for proxy integration tests: two node pairs (each a real ixnode primary and backup
-// sharing a SQLite database) and up to two real ixproxy processes, on loopback ports chosen for
-// the test, in a temporary folder.
+// sharing a SQLite database) and up to two real ixproxy processes, on loopback, in a temporary
+// folder.
+//
+// Ports: a process not started yet has port 0 in the file, so the OS chooses its ports; it
+// reports them (--ports-file) and the fixture writes them into the file before the next process
+// starts. Nodes start first, so a proxy reads the nodes' real ports. A process restarted later
+// finds its old ports in the file and listens there again, as a restarted server would.
+// Tests that need every port before anything starts (a launcher reading the whole file, a fake
+// node in a pair's place) call choose_ports_before_start().
 //
 //   pair-1 (tag p1): tenant 101, media chat + email
 //   pair-2 (tag p2): tenant 101, media chat
@@ -13,9 +20,11 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
 
 #include "tests/support/config_builder.h"
 #include "tests/support/http_exchange.h"
+#include "tests/support/ports.h"
 #include "tests/support/process.h"
 #include "tests/support/protocol_client.h"
 
@@ -31,6 +40,14 @@ class ClusterFixture : public ::testing::Test {
            ("ix-proxy-" + std::to_string(::getpid()) + "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_ / "data");
+  }
+
+  // Picks every port now, before any process starts. Only for tests that need a port before its
+  // process exists: `ixctl cluster up` reads the whole file once (and refuses port 0), and a fake
+  // node listens where the file says the pair's node is. The ports are probed free and reserved
+  // against other tests (unused_ports), but another program may still take one before it is
+  // listened on — which is why everything else lets the OS choose.
+  void choose_ports_before_start() {
     const std::vector<uint16_t> ports = unused_ports(loop_.get(), 2 * (2 * kPairs + kProxies));
     size_t next = 0;
     for (auto& pair : node_ports_) {
@@ -131,24 +148,41 @@ class ClusterFixture : public ::testing::Test {
     start_node(pair, 1);
   }
 
+  // Starts a node and waits until it listens (its ports are then in node_ports_ and the file).
   void start_node(int pair, int which) {
+    write_config();
     const std::string id = "pair-" + std::to_string(pair + 1);
     const char* role = which == 0 ? "primary" : "backup";
+    const std::filesystem::path ports_file = dir_ / (id + "-" + role + ".ports");
+    std::filesystem::remove(ports_file);
     nodes_[pair][which] = std::make_unique<Process>(
-        std::vector<std::string>{IX_IXNODE, "--config", (dir_ / "cluster.toml").string(), "--node", id, "--role", role},
+        std::vector<std::string>{IX_IXNODE, "--config", (dir_ / "cluster.toml").string(), "--node", id, "--role", role,
+                                 "--ports-file", ports_file.string()},
         (dir_ / (id + "-" + role + ".log")).string());
     ASSERT_TRUE(nodes_[pair][which]->start());
+    std::optional<config::BoundPorts> ports = wait_for_ports(*nodes_[pair][which], ports_file);
+    ASSERT_TRUE(ports) << id << " " << role << " did not report its ports";
+    node_ports_[pair][which] = {ports->port, ports->admin_port};
+    write_config();
   }
 
   // Starts a proxy and waits until it reports ready (every served media has a reachable pair).
   void start_proxy(int proxy) {
     write_config();
     const std::string id = "proxy-" + std::to_string(proxy + 1);
+    const std::filesystem::path ports_file = dir_ / (id + ".ports");
+    std::filesystem::remove(ports_file);
     proxies_[proxy] = std::make_unique<Process>(
-        std::vector<std::string>{IX_IXPROXY, "--config", (dir_ / "cluster.toml").string(), "--proxy", id, "--log-level", "debug"},
+        std::vector<std::string>{IX_IXPROXY, "--config", (dir_ / "cluster.toml").string(), "--proxy", id, "--log-level", "debug",
+                                 "--ports-file", ports_file.string()},
         (dir_ / (id + ".log")).string());
     ASSERT_TRUE(proxies_[proxy]->start());
+    std::optional<config::BoundPorts> ports = wait_for_ports(*proxies_[proxy], ports_file);
+    ASSERT_TRUE(ports) << id << " did not report its ports";
+    proxy_ports_[proxy] = {ports->port, ports->admin_port};
+    write_config();  // the file names the proxy where it is (ixctl status reads it)
     ASSERT_TRUE(wait_ready(proxy)) << id << " did not become ready";
+    ASSERT_TRUE(wait_linked(proxy)) << id << " did not reach every running pair: " << proxy_status(proxy);
   }
 
   bool wait_ready(int proxy, uint64_t timeout_ms = 20'000) {
@@ -156,6 +190,33 @@ class ClusterFixture : public ::testing::Test {
     while (uv_now(loop_.get()) < deadline) {
       if (http_get(loop_, proxy_ports_[proxy].second, "/readyz").status() == 200) return true;
       loop_.run_for(50);
+    }
+    return false;
+  }
+
+  // Ready only means every served media has a reachable pair. Requests that span the pairs (an
+  // agent login) need every worker to reach every pair the fixture has running.
+  bool wait_linked(int proxy, uint64_t timeout_ms = 20'000) {
+    std::vector<bool> running(kPairs, false);
+    for (int pair = 0; pair < kPairs; ++pair) {
+      for (auto& node : nodes_[pair]) running[pair] = running[pair] || (node && node->running());
+    }
+    auto linked = [&] {
+      nlohmann::json status = nlohmann::json::parse(proxy_status(proxy), nullptr, false);
+      if (!status.is_object() || !status.contains("workers")) return false;
+      for (const auto& worker : status["workers"]) {
+        const nlohmann::json& pairs = worker.value("pairs", nlohmann::json::array());
+        for (size_t pair = 0; pair < running.size(); ++pair) {
+          if (!running[pair]) continue;
+          if (pair >= pairs.size() || !pairs[pair].is_object() || !pairs[pair].value("reachable", false)) return false;
+        }
+      }
+      return true;
+    };
+    const auto deadline = uv_now(loop_.get()) + timeout_ms;
+    while (uv_now(loop_.get()) < deadline) {
+      if (linked()) return true;
+      loop_.run_for(20);
     }
     return false;
   }
@@ -191,6 +252,7 @@ class ClusterFixture : public ::testing::Test {
 
   TestLoop loop_;
   std::filesystem::path dir_;
+  // As reported by each process (0 until it first started, unless chosen before start).
   std::array<std::array<std::pair<uint16_t, uint16_t>, 2>, kPairs> node_ports_{};  // [pair][primary|backup] = {port, admin}
   std::array<std::pair<uint16_t, uint16_t>, kProxies> proxy_ports_{};
   std::array<uint32_t, kPairs> seats_{10, 10};

@@ -91,6 +91,7 @@ class FakeNode {
 class MisbehavingNode : public ClusterFixture, public ::testing::WithParamInterface<Misbehaviour> {};
 
 TEST_P(MisbehavingNode, NeitherStallsNorCrashesTheProxy) {
+  choose_ports_before_start();  // the fake nodes listen where the file puts pair-2
   start_pair(0);
   FakeNode fake_primary(loop_.get(), node_ports_[1][0].first, GetParam());
   FakeNode fake_backup(loop_.get(), node_ports_[1][1].first, Misbehaviour::kCloseAtOnce);

@@ -107,7 +107,11 @@ inline sockaddr_storage loopback(uint16_t port) {
   return net::numeric_address({"127.0.0.1", port}).value();
 }
 
-// A loopback port that nothing listens on (it was bound a moment ago and released). Chosen
+// A loopback port that nothing listens on (it was bound a moment ago and released). Only for a
+// port that must be known before anything listens on it — a port where nobody answers, a
+// configuration read whole before any process starts (ClusterFixture::choose_ports_before_start).
+// A server a test starts, real or fake, should listen on port 0 and report what it got: between
+// the probe here and its own bind, another program can take the port. Chosen
 // below the kernel's ephemeral range (32768-60999 by default), so that the outgoing connections
 // of tests running in parallel — proxies reconnecting to stopped nodes make many — cannot take it
 // before the process meant to listen on it does.

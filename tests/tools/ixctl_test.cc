@@ -94,12 +94,19 @@ TEST_F(IxctlTest, PullPlaceSnapshotAndWorkbin) {
   ASSERT_EQ(pulled["interactions"].size(), 1u) << pulled.dump();
   EXPECT_EQ(pulled["interactions"][0].value("interaction_id", ""), a) << "the higher priority first";
   Process watch({IX_IXCTL, "--server", "127.0.0.1:" + std::to_string(proxy_ports_[0].first), "workbin", "--tenant", "101",
-                 "--workbin", "drafts", "--owner-agent", "a1", "--watch", "3"},
+                 "--workbin", "drafts", "--owner-agent", "a1", "--watch", "30"},
                 (dir_ / "watch.log").string());
   ASSERT_TRUE(watch.start());
-  // The watch has printed the empty workbin: it is subscribed before the interaction is placed.
-  ASSERT_TRUE(eventually([&] { return watch.log().find("0 interactions") != std::string::npos; })) << watch.log();
-  EXPECT_EQ(ixctl({"place-in-workbin", a, "--workbin", "drafts", "--owner-agent", "a1"}).out, "ok\n");
+  // The watch lists the workbin, then subscribes, and says nothing when subscribed (its listing
+  // is not even flushed until the first event): the interaction goes in (and, while the watch
+  // shows nothing, back to the queue) until the watch shows the change.
+  ASSERT_TRUE(eventually([&] {
+    EXPECT_EQ(ixctl({"place-in-workbin", a, "--workbin", "drafts", "--owner-agent", "a1"}).out, "ok\n");
+    if (eventually([&] { return watch.log().find("EventWorkbinChanged") != std::string::npos; }, std::chrono::seconds(1))) return true;
+    EXPECT_EQ(ixctl({"place-in-queue", a, "--queue", "inbound"}).out, "ok\n");
+    return false;
+  }, std::chrono::seconds(20))) << watch.log();
+  watch.signal(SIGINT);
   EXPECT_EQ(watch.wait_for_exit(std::chrono::seconds(10)), 0);
   EXPECT_NE(watch.log().find("EventWorkbinChanged"), std::string::npos) << watch.log();
   EXPECT_NE(watch.log().find(a), std::string::npos) << watch.log();

@@ -15,6 +15,11 @@ namespace {
 
 class LauncherTest : public ClusterFixture {
  protected:
+  // The launcher starts every process from the one file: the ports must be in it beforehand.
+  void SetUp() override {
+    ClusterFixture::SetUp();
+    choose_ports_before_start();
+  }
   std::string work_dir() const { return (dir_ / "work").string(); }
   std::unique_ptr<Process> up(const std::vector<std::string>& extra = {}, const std::string& log = "launcher.log") {
     write_config();
@@ -91,6 +96,18 @@ TEST_F(LauncherTest, APortInUseOrAMissingBinaryIsRefusedBeforeAnythingStarts) {
   std::unique_ptr<Process> no_binaries = up({"--bin-dir", (dir_ / "nowhere").string()}, "launcher-2.log");
   EXPECT_EQ(no_binaries->wait_for_exit(std::chrono::seconds(20)), 1);
   EXPECT_NE(no_binaries->log().find("cannot find ixnode"), std::string::npos) << no_binaries->log();
+}
+
+// Port 0 (the OS chooses) suits one process started with --ports-file, not a whole cluster
+// started from one file: the proxies would never learn where the nodes are.
+TEST_F(LauncherTest, APortLeftToTheOperatingSystemIsRefusedBeforeAnythingStarts) {
+  node_ports_[1][1] = {0, 0};
+  std::unique_ptr<Process> launcher = up();
+  EXPECT_EQ(launcher->wait_for_exit(std::chrono::seconds(20)), 1);
+  EXPECT_NE(launcher->log().find("pair-2 backup has port 0 in the configuration; cluster up needs every port written out"),
+            std::string::npos)
+      << launcher->log();
+  EXPECT_EQ(http_get(loop_, node_ports_[0][0].second, "/healthz").status(), 0) << "nothing may have been started";
 }
 
 }  // namespace

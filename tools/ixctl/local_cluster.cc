@@ -150,7 +150,12 @@ Status LocalCluster::plan(const config::ClusterConfig& config) {
   }
   for (const LocalProcess& p : processes_) {
     for (uint16_t port : {p.port, p.admin_port}) {
-      if (port != 0 && port_in_use(p.host, port)) {
+      // Port 0 (chosen by the OS at start) is for a process started on its own with --ports-file:
+      // here every process reads the one file, and the proxies would not find the nodes.
+      if (port == 0) {
+        return Error{0, p.name + " has port 0 in the configuration; cluster up needs every port written out"};
+      }
+      if (port_in_use(p.host, port)) {
         return Error{0, "port " + std::to_string(port) + " (" + p.name + ") is already in use on " + p.host +
                             "; stop whatever holds it or change the configuration"};
       }
