@@ -122,7 +122,8 @@ PacingDecision Pacer::decide(const TargetStats& s, PacerState& state) const {
   const double mu = 1 / e.handle_time_seconds, theta = 1 / e.patience_seconds, p = e.acceptance;
   const double goal = std::clamp(s.goal, 1e-6, 0.99);
 
-  // The window-safe goal, recomputed only when the group's size or handle time moves.
+  // The window-safe goal, recomputed only when the group's size or handle time moves (the
+  // reactive share it also depends on moves with them in practice).
   const double base_goal = goal * config_.setpoint;
   if (state.cached_agents != slots || moved(state.cached_handle_time, e.handle_time_seconds, 0.05)) {
     state.window_goal = window_safe_goal(goal, std::max(slots * mu - e.reactive_rate, 0.1 * slots * mu) * 3600,
@@ -155,8 +156,8 @@ PacingDecision Pacer::decide(const TargetStats& s, PacerState& state) const {
   }
 
   // Chance constraint: the largest k whose acceptances' expected abandonments stay within
-  // goal_eff of the acceptances expected. The one in line behind j others abandons unless j + 1
-  // completions (at rate slots·μ) come before its patience runs out (rate θ).
+  // goal_eff of the acceptances expected. The j-th in line abandons unless j completions (at
+  // rate slots·μ) come before its patience runs out (rate θ): probability 1 − r^j.
   const double r = slots * mu / (slots * mu + theta);
   const uint32_t pending = s.pending_invitations;
   // Look ahead to when the acceptances arrive, over a horizon H: frees ~ Binomial(slots that
