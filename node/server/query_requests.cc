@@ -23,7 +23,7 @@ bool is_default_order(const std::string& order) {
 
 }  // namespace
 
-Result<std::map<std::string, InteractionService::CompiledView>> InteractionService::compile_views(
+Result<std::map<std::string, CompiledView>> InteractionService::compile_views(
     const config::ClusterConfig& config) {
   std::map<std::string, CompiledView> compiled;
   for (const config::View& view : config.views) {
