@@ -131,7 +131,7 @@ ClientSession* InteractionService::open_session(const void* key) const {
 
 void InteractionService::session_closed(ClientSession& s) {
   reporting_.unsubscribe(&s);
-  release_session_holds(&s);
+  snapshot_locks_.release_session(&s);
   std::erase_if(workbin_listeners_, [&](const WorkbinListener& l) { return l.session == &s; });
   if (!failed_) logout_agents_of(&s);
   sessions_.erase(&s);

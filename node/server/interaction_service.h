@@ -34,6 +34,7 @@
 #include "node/server/compiled_view.h"
 #include "node/server/delivery_timers.h"
 #include "node/server/held_pulls.h"
+#include "node/server/snapshot_locks.h"
 #include "node/server/node_metrics.h"
 #include "node/store/store.h"
 #include "protocol/http/metrics.h"
@@ -179,11 +180,6 @@ class InteractionService {
                        std::unique_ptr<proto::KvListT> reason, bool invitation);
 
   // Queries (query_requests.cc): find, snapshots, locks, and the compiled views.
-  struct Snapshot {
-    const ClientSession* owner;
-    std::vector<std::string> ids;
-    std::vector<std::string> locked;
-  };
   static Result<std::map<std::string, CompiledView>> compile_views(const config::ClusterConfig& config);
   // Queued, unlocked interactions of the queues that meet the condition, in order.
   std::vector<Interaction*> select(const std::vector<std::string>& queues, const Condition& condition,
@@ -193,7 +189,6 @@ class InteractionService {
   void handle_snapshot_page(ClientSession& s, const proto::Envelope& e);
   void handle_release_snapshot(ClientSession& s, const proto::Envelope& e);
   void handle_lock(ClientSession& s, const proto::Envelope& e, bool lock);
-  void release_snapshot(const std::string& id);
 
   // Workbins (workbin_requests.cc).
   struct WorkbinListener {
@@ -212,7 +207,6 @@ class InteractionService {
   // Takes an interaction out of its workbin (reporting it) before it goes elsewhere.
   void leave_workbin(Interaction& interaction, Transaction& t, std::vector<RecordedEvent>& events);
   void notify_workbin(const Interaction& interaction, bool added);
-  void release_session_holds(const ClientSession* session);
   RecordedEvent agent_logout_event(Transaction& t, const AgentState& agent, std::unique_ptr<proto::KvListT> reason);
 
   Interaction* find_interaction(ClientSession& s, const proto::Envelope& e, const flatbuffers::String* id, const char* what);
@@ -236,9 +230,7 @@ class InteractionService {
   std::map<std::string, PendingTransfer> transfers_;  // by interaction
   std::unique_ptr<Deadlines> transfer_timers_;        // by ticket
   std::map<std::string, CompiledView> views_;
-  std::map<std::string, Snapshot> snapshots_;
-  std::unordered_map<std::string, const ClientSession*> lock_owner_;  // interaction -> session holding its lock
-  uint64_t next_snapshot_ = 0;
+  SnapshotLocks snapshot_locks_{interactions_};
   HeldPulls held_pulls_;
   std::vector<WorkbinListener> workbin_listeners_;
   std::unique_ptr<Deadlines> retention_timer_;
