@@ -78,7 +78,7 @@ void InteractionService::take_out_of_queue(Interaction& interaction, Transaction
 void InteractionService::hand_to_agent(Interaction& interaction, const AgentState& agent, Transaction& t,
                                std::vector<RecordedEvent>& events, int64_t now) {
   assign(interaction, agent);
-  start_timer(interaction, pair().settings.handling_timeout);
+  delivery_timers_.start(interaction.interaction_id, pair().settings.handling_timeout);
   events.push_back(party_added(t, interaction, interaction.agent_id, interaction.place_id, now));
 }
 
@@ -89,7 +89,7 @@ void InteractionService::assign(Interaction& interaction, const AgentState& agen
 }
 
 void InteractionService::unassign(Interaction& interaction) {
-  cancel_timer(interaction.interaction_id);
+  delivery_timers_.cancel(interaction.interaction_id);
   std::vector<std::string> parties = interaction.conference;
   parties.push_back(interaction.agent_id);
   for (const std::string& agent : parties) {
@@ -107,22 +107,6 @@ bool InteractionService::is_party(const Interaction& interaction, const std::str
   return !agent_id.empty() && (interaction.agent_id == agent_id ||
                                std::find(interaction.conference.begin(), interaction.conference.end(), agent_id) !=
                                    interaction.conference.end());
-}
-
-void InteractionService::start_timer(const Interaction& interaction, config::Duration timeout) {
-  cancel_timer(interaction.interaction_id);
-  const uint64_t id = ++next_timer_id_;
-  timer_of_[interaction.interaction_id] = id;
-  timed_[id] = interaction.interaction_id;
-  interaction_timers_->start(id, static_cast<uint64_t>(timeout.count()));
-}
-
-void InteractionService::cancel_timer(const std::string& interaction_id) {
-  auto it = timer_of_.find(interaction_id);
-  if (it == timer_of_.end()) return;
-  interaction_timers_->cancel(it->second);
-  timed_.erase(it->second);
-  timer_of_.erase(it);
 }
 
 AgentState* InteractionService::speaking_agent(ClientSession& s, uint64_t client_id) {
@@ -148,7 +132,7 @@ void InteractionService::touch_handling(ClientSession& s, uint64_t client_id) {
     for (const std::string& id : handled->second) {
       Interaction* interaction = interactions_.find(id);
       if (interaction && interaction->state == proto::InteractionState::Handling) {
-        start_timer(*interaction, pair().settings.handling_timeout);
+        delivery_timers_.start(interaction->interaction_id, pair().settings.handling_timeout);
       }
     }
   }
@@ -176,12 +160,7 @@ void InteractionService::return_to_queue(Interaction& interaction, Transaction& 
   persist(t, interaction);
 }
 
-void InteractionService::on_interaction_timer(uint64_t timer_id) {
-  auto it = timed_.find(timer_id);
-  if (it == timed_.end()) return;
-  const std::string id = it->second;
-  timed_.erase(it);
-  timer_of_.erase(id);
+void InteractionService::on_delivery_timeout(const std::string& id) {
   Interaction* interaction = interactions_.find(id);
   if (interaction == nullptr || interaction->agent_id.empty() || failed_) return;
   const bool invitation = interaction->state == proto::InteractionState::Delivering;
@@ -257,7 +236,7 @@ void InteractionService::handle_deliver(ClientSession& s, const proto::Envelope&
   invited.place_id = interaction->place_id;
   events.push_back(reporting_.record(t, *interaction, std::move(invited), now));
   persist(t, *interaction);
-  start_timer(*interaction, pair().settings.delivering_timeout);
+  delivery_timers_.start(interaction->interaction_id, pair().settings.delivering_timeout);
 
   proto::EventInviteT invite;
   invite.interaction = std::make_unique<Interaction>(*interaction);
@@ -316,7 +295,7 @@ void InteractionService::handle_accept(ClientSession& s, const proto::Envelope& 
                   "interaction " + interaction->interaction_id + " is not being delivered to agent " + str(r->agent_id()));
   }
   interaction->state = proto::InteractionState::Handling;
-  start_timer(*interaction, pair().settings.handling_timeout);
+  delivery_timers_.start(interaction->interaction_id, pair().settings.handling_timeout);
   Transaction t;
   std::vector<RecordedEvent> events{party_added(t, *interaction, interaction->agent_id, interaction->place_id, now_us())};
   persist(t, *interaction);

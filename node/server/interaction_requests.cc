@@ -280,9 +280,7 @@ void InteractionService::handle_pull(ClientSession& s, const proto::Envelope& e)
     s.send(wire::encode_frame(e.ref_id(), e.client_id(), proto::EventPulledT{}));
     return;
   }
-  const uint64_t timer_id = ++next_held_pull_;
-  held_pulls_.push_back({&s, e.ref_id(), e.client_id(), std::move(queues), compiled, r->count(), timer_id});
-  held_pull_timers_->start(timer_id, hold);
+  held_pulls_.hold({&s, e.ref_id(), e.client_id(), std::move(queues), compiled, r->count()}, hold);
 }
 
 bool InteractionService::serve_pull(ClientSession& s, uint64_t ref_id, uint64_t client_id, const std::vector<std::string>& queues,
@@ -307,21 +305,9 @@ bool InteractionService::serve_pull(ClientSession& s, uint64_t ref_id, uint64_t 
 }
 
 void InteractionService::serve_held_pulls() {
-  // Oldest first: a pull that has waited longest gets the first interaction.
-  for (size_t i = 0; i < held_pulls_.size();) {
-    HeldPull& pull = held_pulls_[i];
-    if (!sessions_.contains(pull.session)) {
-      held_pull_timers_->cancel(pull.timer_id);
-      held_pulls_.erase(held_pulls_.begin() + static_cast<ptrdiff_t>(i));
-      continue;
-    }
-    if (serve_pull(*pull.session, pull.ref_id, pull.client_id, pull.queues, pull.view, pull.count)) {
-      held_pull_timers_->cancel(pull.timer_id);
-      held_pulls_.erase(held_pulls_.begin() + static_cast<ptrdiff_t>(i));
-      continue;
-    }
-    ++i;
-  }
+  held_pulls_.serve([this](const HeldPulls::Pull& pull) {
+    return serve_pull(*pull.session, pull.ref_id, pull.client_id, pull.queues, pull.view, pull.count);
+  });
 }
 
 void InteractionService::handle_start_reporting(ClientSession& s, const proto::Envelope& e) {

@@ -47,7 +47,7 @@ InteractionService::InteractionService(uv_loop_t* loop, std::shared_ptr<const co
       clock_(clock),
       metrics_(metrics),
       reporting_(loop, pair_id_, store),
-      interaction_timers_(clock.make_deadlines([this](uint64_t id) { on_interaction_timer(id); })),
+      delivery_timers_(clock, [this](const std::string& id) { on_delivery_timeout(id); }),
       transfer_timers_(clock.make_deadlines([this](uint64_t ticket) {
         for (const auto& [interaction_id, transfer] : transfers_) {
           if (transfer.ticket != ticket) continue;
@@ -56,15 +56,7 @@ InteractionService::InteractionService(uv_loop_t* loop, std::shared_ptr<const co
           return;
         }
       })),
-      held_pull_timers_(clock.make_deadlines([this](uint64_t id) {
-        // The hold time passed with nothing to take: answer with an empty result.
-        auto it = std::find_if(held_pulls_.begin(), held_pulls_.end(), [&](const HeldPull& p) { return p.timer_id == id; });
-        if (it == held_pulls_.end()) return;
-        if (sessions_.contains(it->session)) {
-          it->session->send(wire::encode_frame(it->ref_id, it->client_id, proto::EventPulledT{}));
-        }
-        held_pulls_.erase(it);
-      })),
+      held_pulls_(clock, [this](const ClientSession* s) { return open_session(s) != nullptr; }),
       retention_timer_(clock.make_deadlines([this](uint64_t) { apply_retention(); })) {}
 
 InteractionService::~InteractionService() { stop(); }
@@ -97,7 +89,7 @@ Status InteractionService::load() {
   interactions_.for_each([this](const Interaction& i) {
     if (i.agent_id.empty()) return;
     handled_by_[i.agent_id].insert(i.interaction_id);
-    start_timer(i, i.state == proto::InteractionState::Delivering ? pair().settings.delivering_timeout
+    delivery_timers_.start(i.interaction_id, i.state == proto::InteractionState::Delivering ? pair().settings.delivering_timeout
                                                                   : pair().settings.handling_timeout);
   });
   reporting_.reset(state->last_seq);
@@ -109,9 +101,9 @@ Status InteractionService::load() {
 void InteractionService::stop() {
   // Delivery, handling, transfer and held-pull deadlines would keep the loop (and the process)
   // alive for as long as handling-timeout; the interactions are stored and outlive us.
-  interaction_timers_->clear();
+  delivery_timers_.clear();
   transfer_timers_->clear();
-  held_pull_timers_->clear();
+  held_pulls_.clear();
   retention_timer_->clear();
 }
 
@@ -119,13 +111,7 @@ Status InteractionService::reload(std::shared_ptr<const config::ClusterConfig> c
   auto views = compile_views(*config);
   if (!views) return views.error();
   // Held pulls point at the compiled views that are about to be replaced: answer them now.
-  for (const HeldPull& pull : held_pulls_) {
-    held_pull_timers_->cancel(pull.timer_id);
-    if (sessions_.contains(pull.session)) {
-      pull.session->send(wire::encode_frame(pull.ref_id, pull.client_id, proto::EventPulledT{}));
-    }
-  }
-  held_pulls_.clear();
+  held_pulls_.answer_all_empty();
   views_ = std::move(*views);
   config_ = std::move(config);
   return {};
@@ -145,7 +131,7 @@ ClientSession* InteractionService::open_session(const void* key) const {
 
 void InteractionService::session_closed(ClientSession& s) {
   reporting_.unsubscribe(&s);
-  release_session_holds(&s);
+  snapshot_locks_.release_session(&s);
   std::erase_if(workbin_listeners_, [&](const WorkbinListener& l) { return l.session == &s; });
   if (!failed_) logout_agents_of(&s);
   sessions_.erase(&s);

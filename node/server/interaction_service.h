@@ -31,6 +31,10 @@
 #include "node/reporting/reporting_hub.h"
 #include "node/server/client_session.h"
 #include "node/server/clock.h"
+#include "node/server/compiled_view.h"
+#include "node/server/delivery_timers.h"
+#include "node/server/held_pulls.h"
+#include "node/server/snapshot_locks.h"
 #include "node/server/node_metrics.h"
 #include "node/store/store.h"
 #include "protocol/http/metrics.h"
@@ -106,16 +110,6 @@ class InteractionService {
   void handle_place_in_queue(ClientSession& s, const proto::Envelope& e);
   void handle_stop_processing(ClientSession& s, const proto::Envelope& e);
   void handle_pull(ClientSession& s, const proto::Envelope& e);
-  struct CompiledView;
-  // A pull that found nothing and waits (up to its hold time) for an interaction to arrive.
-  struct HeldPull {
-    ClientSession* session;
-    uint64_t ref_id, client_id;
-    std::vector<std::string> queues;
-    const CompiledView* view;
-    uint32_t count;
-    uint64_t timer_id;
-  };
   // Takes interactions for a pull; returns false when there were none.
   bool serve_pull(ClientSession& s, uint64_t ref_id, uint64_t client_id, const std::vector<std::string>& queues,
                   const CompiledView* view, uint32_t count);
@@ -162,9 +156,8 @@ class InteractionService {
   bool agent_can_take(ClientSession& s, const proto::Envelope& e, const AgentState& agent, const Interaction& interaction);
   void assign(Interaction& interaction, const AgentState& agent);
   void unassign(Interaction& interaction);
-  void start_timer(const Interaction& interaction, config::Duration timeout);
-  void cancel_timer(const std::string& interaction_id);
-  void on_interaction_timer(uint64_t timer_id);
+  // Takes the interaction back from its agent (delivering- or handling-timeout).
+  void on_delivery_timeout(const std::string& interaction_id);
   // Sends an event to every session that speaks for the agent.
   void notify_agent(const std::string& agent_id, const wire::Frame& frame);
   void touch_handling(ClientSession& s, uint64_t client_id);
@@ -189,17 +182,6 @@ class InteractionService {
                        std::unique_ptr<proto::KvListT> reason, bool invitation);
 
   // Queries (query_requests.cc): find, snapshots, locks, and the compiled views.
-  struct CompiledView {
-    const config::View* view;
-    Condition condition;
-    Order order;
-    bool default_order;
-  };
-  struct Snapshot {
-    const ClientSession* owner;
-    std::vector<std::string> ids;
-    std::vector<std::string> locked;
-  };
   static Result<std::map<std::string, CompiledView>> compile_views(const config::ClusterConfig& config);
   // Queued, unlocked interactions of the queues that meet the condition, in order.
   std::vector<Interaction*> select(const std::vector<std::string>& queues, const Condition& condition,
@@ -209,7 +191,6 @@ class InteractionService {
   void handle_snapshot_page(ClientSession& s, const proto::Envelope& e);
   void handle_release_snapshot(ClientSession& s, const proto::Envelope& e);
   void handle_lock(ClientSession& s, const proto::Envelope& e, bool lock);
-  void release_snapshot(const std::string& id);
 
   // Workbins (workbin_requests.cc).
   struct WorkbinListener {
@@ -228,7 +209,6 @@ class InteractionService {
   // Takes an interaction out of its workbin (reporting it) before it goes elsewhere.
   void leave_workbin(Interaction& interaction, Transaction& t, std::vector<RecordedEvent>& events);
   void notify_workbin(const Interaction& interaction, bool added);
-  void release_session_holds(const ClientSession* session);
   RecordedEvent agent_logout_event(Transaction& t, const AgentState& agent, std::unique_ptr<proto::KvListT> reason);
 
   Interaction* find_interaction(ClientSession& s, const proto::Envelope& e, const flatbuffers::String* id, const char* what);
@@ -247,21 +227,14 @@ class InteractionService {
   InteractionRegistry interactions_;
   AgentRegistry agents_;
   std::unordered_map<std::string, std::set<std::string>> handled_by_;  // agent -> interactions invited/handled
-  std::unique_ptr<Deadlines> interaction_timers_;
-  std::unordered_map<std::string, uint64_t> timer_of_;  // interaction -> timer ID
-  std::unordered_map<uint64_t, std::string> timed_;     // timer ID -> interaction
-  uint64_t next_timer_id_ = 0;
+  DeliveryTimers delivery_timers_;
   uint64_t next_ticket_ = 0;
   std::map<std::string, PendingTransfer> transfers_;  // by interaction
   std::unique_ptr<Deadlines> transfer_timers_;        // by ticket
   std::map<std::string, CompiledView> views_;
-  std::map<std::string, Snapshot> snapshots_;
-  std::unordered_map<std::string, const ClientSession*> lock_owner_;  // interaction -> session holding its lock
-  uint64_t next_snapshot_ = 0;
-  std::vector<HeldPull> held_pulls_;
+  SnapshotLocks snapshot_locks_{interactions_};
+  HeldPulls held_pulls_;
   std::vector<WorkbinListener> workbin_listeners_;
-  std::unique_ptr<Deadlines> held_pull_timers_;
-  uint64_t next_held_pull_ = 0;
   std::unique_ptr<Deadlines> retention_timer_;
   uint64_t interaction_counter_ = 0;
   // Store completions arrive on a later loop turn, possibly after this service is gone.

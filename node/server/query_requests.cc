@@ -23,7 +23,7 @@ bool is_default_order(const std::string& order) {
 
 }  // namespace
 
-Result<std::map<std::string, InteractionService::CompiledView>> InteractionService::compile_views(
+Result<std::map<std::string, CompiledView>> InteractionService::compile_views(
     const config::ClusterConfig& config) {
   std::map<std::string, CompiledView> compiled;
   for (const config::View& view : config.views) {
@@ -108,27 +108,16 @@ void InteractionService::handle_take_snapshot(ClientSession& s, const proto::Env
                     [&](const Interaction* a, const Interaction* b) { return order->less(*a, *b); });
   selected.resize(n);
 
-  Snapshot snapshot{&s, {}, {}};
-  for (Interaction* i : selected) {
-    snapshot.ids.push_back(i->interaction_id);
-    if (r->lock()) {
-      i->locked = true;
-      lock_owner_[i->interaction_id] = &s;
-      snapshot.locked.push_back(i->interaction_id);
-    }
-  }
-  const std::string id = pair().tag + "-snap-" + std::to_string(++next_snapshot_);
   proto::EventSnapshotTakenT reply;
-  reply.snapshot_id = id;
-  reply.count = static_cast<uint32_t>(snapshot.ids.size());
-  snapshots_.emplace(id, std::move(snapshot));
+  reply.snapshot_id = snapshot_locks_.take(&s, selected, r->lock(), pair().tag);
+  reply.count = static_cast<uint32_t>(selected.size());
   s.send(wire::encode_frame(e.ref_id(), e.client_id(), reply));
 }
 
 void InteractionService::handle_snapshot_page(ClientSession& s, const proto::Envelope& e) {
   const proto::RequestSnapshotPage* r = e.body_as_RequestSnapshotPage();
-  auto it = snapshots_.find(str(r->snapshot_id()));
-  if (it == snapshots_.end()) {
+  const SnapshotLocks::Snapshot* snapshot = snapshot_locks_.snapshot(str(r->snapshot_id()));
+  if (snapshot == nullptr) {
     return refuse(s, e, proto::ErrorCode::UnknownSnapshot, "snapshot \"" + str(r->snapshot_id()) + "\" does not exist (or was released)");
   }
   if (r->count() == 0 || r->count() > kMaxPage) {
@@ -136,9 +125,9 @@ void InteractionService::handle_snapshot_page(ClientSession& s, const proto::Env
                   "RequestSnapshotPage.count " + std::to_string(r->count()) + " is out of range 1.." + std::to_string(kMaxPage));
   }
   proto::EventSnapshotPageT page;
-  page.snapshot_id = it->first;
+  page.snapshot_id = str(r->snapshot_id());
   page.start = r->start();
-  const std::vector<std::string>& ids = it->second.ids;
+  const std::vector<std::string>& ids = snapshot->ids;
   for (size_t i = r->start(); i < ids.size() && i < static_cast<size_t>(r->start()) + r->count(); ++i) {
     if (const Interaction* interaction = interactions_.find(ids[i])) {
       page.interactions.push_back(std::make_unique<Interaction>(*interaction));
@@ -147,22 +136,11 @@ void InteractionService::handle_snapshot_page(ClientSession& s, const proto::Env
   s.send(wire::encode_frame(e.ref_id(), e.client_id(), page));
 }
 
-void InteractionService::release_snapshot(const std::string& id) {
-  auto it = snapshots_.find(id);
-  if (it == snapshots_.end()) return;
-  for (const std::string& locked : it->second.locked) {
-    if (Interaction* i = interactions_.find(locked)) i->locked = false;
-    lock_owner_.erase(locked);
-  }
-  snapshots_.erase(it);
-}
-
 void InteractionService::handle_release_snapshot(ClientSession& s, const proto::Envelope& e) {
   const std::string id = str(e.body_as_RequestReleaseSnapshot()->snapshot_id());
-  if (!snapshots_.contains(id)) {
+  if (!snapshot_locks_.release(id)) {
     return refuse(s, e, proto::ErrorCode::UnknownSnapshot, "snapshot \"" + id + "\" does not exist (or was released)");
   }
-  release_snapshot(id);
   s.send(wire::encode_ack(e.ref_id(), e.client_id()));
 }
 
@@ -170,7 +148,7 @@ void InteractionService::handle_lock(ClientSession& s, const proto::Envelope& e,
   const flatbuffers::String* id = lock ? e.body_as_RequestLock()->interaction_id() : e.body_as_RequestUnlock()->interaction_id();
   Interaction* interaction = find_interaction(s, e, id, lock ? "RequestLock" : "RequestUnlock");
   if (interaction == nullptr) return;
-  auto owner = lock_owner_.find(interaction->interaction_id);
+  const ClientSession* owner = snapshot_locks_.owner(interaction->interaction_id);
   if (lock) {
     if (interaction->locked) {
       return refuse(s, e, proto::ErrorCode::InteractionLocked, "interaction " + interaction->interaction_id + " is already locked");
@@ -179,37 +157,18 @@ void InteractionService::handle_lock(ClientSession& s, const proto::Envelope& e,
       return refuse(s, e, proto::ErrorCode::WrongState,
                     "interaction " + interaction->interaction_id + " is with agent " + interaction->agent_id);
     }
-    interaction->locked = true;
-    lock_owner_[interaction->interaction_id] = &s;
+    snapshot_locks_.lock(*interaction, &s);
   } else {
     if (!interaction->locked) {
       return refuse(s, e, proto::ErrorCode::WrongState, "interaction " + interaction->interaction_id + " is not locked");
     }
-    if (owner != lock_owner_.end() && owner->second != &s && s.client_type() != proto::ClientType::Proxy) {
+    if (owner != nullptr && owner != &s && s.client_type() != proto::ClientType::Proxy) {
       return refuse(s, e, proto::ErrorCode::InteractionLocked,
                     "interaction " + interaction->interaction_id + " is locked by another client");
     }
-    interaction->locked = false;
-    lock_owner_.erase(interaction->interaction_id);
-    for (auto& [snapshot_id, snapshot] : snapshots_) std::erase(snapshot.locked, interaction->interaction_id);
+    snapshot_locks_.unlock(*interaction);
   }
   s.send(wire::encode_ack(e.ref_id(), e.client_id()));
-}
-
-void InteractionService::release_session_holds(const ClientSession* session) {
-  std::vector<std::string> owned;
-  for (const auto& [id, snapshot] : snapshots_) {
-    if (snapshot.owner == session) owned.push_back(id);
-  }
-  for (const std::string& id : owned) release_snapshot(id);
-  for (auto it = lock_owner_.begin(); it != lock_owner_.end();) {
-    if (it->second != session) {
-      ++it;
-      continue;
-    }
-    if (Interaction* i = interactions_.find(it->first)) i->locked = false;
-    it = lock_owner_.erase(it);
-  }
 }
 
 }  // namespace ix::node

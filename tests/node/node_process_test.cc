@@ -371,7 +371,9 @@ TEST_F(IxnodeTest, EmptyPullWaitsForAnInteractionUpToItsHoldTime) {
   pull.hold_time_ms = 5000;
   started = std::chrono::steady_clock::now();
   const uint64_t ref = router->send(pull);
-  loop_.run_for(200);
+  // The node serves one connection's requests in order: once the ping after the pull is
+  // answered, the pull is held.
+  ASSERT_NE(router->call(proto::RequestPingT{}), nullptr);
   std::string id = submitted_id(media->call(submit_request("vip", 1)));
   ASSERT_FALSE(id.empty());
   EnvelopePtr served = router->wait_reply(ref);
@@ -523,8 +525,8 @@ TEST_F(IxnodeTest, SighupReloadsTheConfigurationAndKeepsServing) {
   // A broken file is refused and the node goes on with the old configuration.
   std::ofstream(dir_ / "cluster.toml") << "this is not toml [";
   primary_->signal(SIGHUP);
-  loop_.run_for(200);
-  EXPECT_NE(primary_->log().find("event=reload applied=false"), std::string::npos);
+  EXPECT_TRUE(loop_.run_until([&] { return primary_->log().find("event=reload applied=false") != std::string::npos; }, 5000))
+      << primary_->log();
   EXPECT_FALSE(submitted_id(media->call(r)).empty()) << "still serving";
 }
 
