@@ -23,6 +23,7 @@ struct Pull {
   uint64_t upstream_client;
   PullPass pass;
   std::shared_ptr<const RoutingTable> table;
+  bool waiting = false;  // counted in pulls_waiting
 };
 
 // The interactions a pair handed out (remembering who owns the client-supplied IDs).
@@ -45,6 +46,11 @@ void reply_pulled(RequestContext& ctx, const Call& call, InteractionList interac
 
 void pull_next(RequestContext& ctx, std::shared_ptr<Pull> pull) {
   std::optional<PullPass::Ask> ask = pull->pass.next(ctx.now_ms());
+  const bool waiting = ask && ask->hold_ms > 0;
+  if (waiting != pull->waiting) {
+    ctx.pulls_waiting.add(waiting ? 1 : -1);
+    pull->waiting = waiting;
+  }
   if (!ask) {
     Result<InteractionList> result = pull->pass.result();
     if (!result) return ctx.replies.reply_error(pull->call, result.error());

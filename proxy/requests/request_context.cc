@@ -25,7 +25,8 @@ RequestContext::RequestContext(PairCalls& pair_calls, ReplySink& reply_sink, Cli
       cache_hits(metrics.counter("ix_proxy_cache_lookups_total", "Interaction cache lookups", {{"result", "hit"}})),
       cache_misses(metrics.counter("ix_proxy_cache_lookups_total", "Interaction cache lookups", {{"result", "miss"}})),
       fan_out_width(metrics.histogram("ix_proxy_fan_out_width", "Pairs asked by one fanned-out request",
-                                      {1, 2, 3, 4, 6, 8, 16, 32, 64})) {}
+                                      {1, 2, 3, 4, 6, 8, 16, 32, 64})),
+      pulls_waiting(metrics.gauge("ix_proxy_pulls_waiting", "Pulls in their holding pass: nothing found yet, the client waits")) {}
 
 void RequestContext::remember_owner(const proto::InteractionInfo* info, PairIndex pair) {
   if (!info || !info->interaction_id()) return;

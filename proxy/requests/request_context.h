@@ -90,6 +90,7 @@ class RequestContext {
   metrics::Counter& cache_hits;
   metrics::Counter& cache_misses;
   metrics::Histogram& fan_out_width;
+  metrics::Gauge& pulls_waiting;  // pulls in their holding pass (nothing found yet, the client waits)
 
   uint64_t upstream(const Call& call) { return clients.upstream(call.session_id, call.client_id); }
   // The owner of a client-supplied interaction ID, learnt from a pair's answer (a cluster

@@ -138,7 +138,10 @@ void ProxyWorker::build_links() {
     kept.emplace(pair.id, std::move(link));
   }
   for (auto& [id, removed] : links_by_id_) {
-    if (removed) removed->stop();
+    if (!removed) continue;
+    // Kept for two more turns: on the next it answers its requests in flight with 2002.
+    removed->stop();
+    calls_->defer([this, retired = std::shared_ptr<PairLink>(std::move(removed))] { calls_->defer([retired] {}); });
   }
   links_by_id_ = std::move(kept);
   // Callbacks capture the pair's current index.

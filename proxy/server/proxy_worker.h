@@ -94,6 +94,7 @@ class ProxyWorker : private ReplySink {
     net::MessageChannel channel;
     Session(uint64_t i, std::shared_ptr<net::Connection> c, net::ChannelOptions o) : id(i), connection(c), channel(c, o) {}
   };
+
   void on_accept(std::shared_ptr<net::Connection> connection);
   void on_session_closed(uint64_t session_id);
   void on_client_message(Session& session, const proto::Envelope& envelope);
@@ -107,7 +108,6 @@ class ProxyWorker : private ReplySink {
   void send_to_session(uint64_t session_id, wire::Frame frame);
   void count(const Call& call, Outcome outcome);
   metrics::Counter& error_counter(int code);  // ix_proxy_errors_total{code}, looked up once per code
-
 
   // The merged reporting stream (reporting_requests.cc).
   struct ReportingClient {

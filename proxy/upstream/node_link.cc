@@ -21,7 +21,8 @@ NodeLink::NodeLink(uv_loop_t* loop, std::string name, net::Endpoint endpoint, No
     : name_(std::move(name)),
       options_(std::move(options)),
       connector_(loop, std::move(endpoint), options_.connector),
-      deadlines_(loop, [this](uint64_t ref) { on_deadline(ref); }) {
+      deadlines_(loop, [this](uint64_t ref) { on_deadline(ref); }),
+      next_turn_(loop) {
   connector_.set_on_connected([this](const std::shared_ptr<net::Connection>& c) { on_connected(c); });
   connector_.set_on_disconnected([this](const std::string& reason, uint64_t) { on_disconnected(reason); });
 }
@@ -37,8 +38,20 @@ void NodeLink::start() { connector_.start(); }
 void NodeLink::stop() {
   connector_.stop();
   channel_.reset();
-  fail_all("the proxy is closing its connection to " + name_);
   role_ = NodeRole::kDown;
+  for (auto& [ref, callback] : pending_) {
+    deadlines_.cancel(ref);
+    stopped_.push_back(std::move(callback));
+  }
+  pending_.clear();
+  if (stopped_.empty() || next_turn_.active()) return;
+  next_turn_.start(0, [this, why = "the proxy is closing its connection to " + name_] {
+    auto stopped = std::move(stopped_);
+    stopped_.clear();
+    UpstreamReply reply;
+    reply.error = wire::make_error(proto::ErrorCode::ClusterLostConnection, why);
+    for (auto& callback : stopped) callback(reply);
+  });
 }
 
 void NodeLink::on_connected(const std::shared_ptr<net::Connection>& connection) {

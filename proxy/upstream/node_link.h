@@ -21,10 +21,12 @@
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "protocol/net/connector.h"
 #include "protocol/net/message_channel.h"
 #include "protocol/net/request_timers.h"
+#include "protocol/net/timer.h"
 #include "protocol/result.h"
 
 namespace ix::proxy {
@@ -61,7 +63,8 @@ class NodeLink {
   void set_on_role(RoleCallback cb) { on_role_ = std::move(cb); }
 
   void start();
-  // Closes the connection; pending requests are answered with 2002.
+  // Closes the connection; pending requests are answered with 2002 on the next loop turn (never
+  // from inside stop()). Requests still unanswered when the link is destroyed are dropped.
   void stop();
 
   // Sends a request built by encode(upstream_ref_id) with a deadline of timeout_ms (0: the
@@ -90,6 +93,8 @@ class NodeLink {
   std::unique_ptr<net::MessageChannel> channel_;
   net::RequestTimers deadlines_;
   std::unordered_map<uint64_t, ReplyCallback> pending_;
+  std::vector<ReplyCallback> stopped_;  // failed by stop(), answered on the next turn
+  net::Timer next_turn_;
   uint64_t next_ref_ = 0;
   uint64_t registration_ref_ = 0;
   NodeRole role_ = NodeRole::kDown;

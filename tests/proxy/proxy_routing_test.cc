@@ -224,7 +224,8 @@ TEST_F(ProxyRouting, PullHoldTimeoutKeepsAnEmptyPairFromStallingThePull) {
   // Both empty: an interaction arriving on either pair while the pull waits is found within
   // about one pull-hold-timeout (1 s), not after the 20 s the client allowed.
   const uint64_t ref = router->send(pull);
-  loop_.run_for(300);
+  ASSERT_TRUE(loop_.run_until([&] { return proxy_metrics(0).find("\nix_proxy_pulls_waiting 1\n") != std::string::npos; }, 5000))
+      << "the pull is in its holding pass: " << proxy_metrics(0);
   EnvelopePtr late = direct->call(chat_submit());
   const uint64_t arrived = uv_now(loop_.get());
   EnvelopePtr reply = router->wait_reply(ref, 25'000);

@@ -246,7 +246,10 @@ TEST(PullRequest, NothingAnywhereWaitsOnASecondPassWithEachPairsHoldCappedByPull
   RequestHarness h;  // pull-hold-timeout 500 ms
   h.calls.script([](PairIndex pair, const proto::EnvelopeT&) { return FakePairCalls::reply(pair, pulled({}, "")); });
   h.send(1, pull(1, 2000), proxy::handle_pull);
+  while (h.calls.sent.size() < 4) ASSERT_GT(h.calls.run_one(), 0u);
+  EXPECT_EQ(h.context.pulls_waiting.value(), 1.0) << "counted while it holds";
   h.calls.run();
+  EXPECT_EQ(h.context.pulls_waiting.value(), 0.0);
   ASSERT_EQ(h.calls.sent.size(), 6u) << "two passes over three pairs";
   for (size_t i = 0; i < 3; ++i) EXPECT_EQ(h.calls.sent[i].request->body.AsRequestPull()->hold_time_ms, 0u);
   for (size_t i = 3; i < 6; ++i) {

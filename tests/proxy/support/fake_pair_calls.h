@@ -45,6 +45,14 @@ class FakePairCalls final : public proxy::PairCalls {
     }
     return ran;
   }
+  // Delivers the oldest queued answer only; returns how many callbacks ran (0 or 1).
+  size_t run_one() {
+    if (queue_.empty()) return 0;
+    auto next = std::move(queue_.front());
+    queue_.pop_front();
+    next();
+    return 1;
+  }
   size_t queued() const { return queue_.size(); }
   std::vector<Sent> sent;
 
