@@ -45,7 +45,7 @@ PacingModule::PacingModule(std::shared_ptr<const config::ClusterConfig> config, 
 
 PacingModule::~PacingModule() { stop(); }
 
-Status PacingModule::start(Source source) {
+void PacingModule::start(Source source) {
   source_ = std::move(source);
   std::promise<void> started;
   std::future<void> ready = started.get_future();
@@ -65,7 +65,6 @@ Status PacingModule::start(Source source) {
   });
   ready.wait();
   spdlog::info("event=pacing_started targets={} refresh_ms={}", engine_.target_count(), refresh_ms_);
-  return {};
 }
 
 void PacingModule::run() {

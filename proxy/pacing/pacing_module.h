@@ -21,7 +21,6 @@
 
 #include "cluster-config/model.h"
 #include "protocol/http/metrics.h"
-#include "protocol/result.h"
 #include "proxy/pacing/pacing_engine.h"
 #include "proxy/reporting/reporting_feed.h"
 
@@ -39,12 +38,13 @@ class PacingModule {
   PacingModule(std::shared_ptr<const config::ClusterConfig> config, metrics::Registry& metrics);
   ~PacingModule();
 
-  Status start(Source source);
-  // Decides one last time is not needed: stops the loop and joins the thread. Idempotent.
+  // Starts the module's thread; it decides every refresh period from then on.
+  void start(Source source);
+  // Stops the loop and joins the thread. Idempotent.
   void stop();
   // Thread-safe: events wait in the source.
   void wake();
-  // Thread-safe: the status published after the last cycle (targets, master-free for now).
+  // Thread-safe: the status published after the last cycle.
   nlohmann::json status() const;
 
  private:

@@ -195,6 +195,16 @@ void PacingStatistics::on_interaction_event(size_t pair, const proto::Envelope& 
   }
 }
 
+void PacingStatistics::set_ready(AgentState& agent, const flatbuffers::String* media, bool ready) {
+  // Ready for one media, or (no media named) for every media it has. A media the login did not
+  // show (its pair's copy of the login was merged away) starts with capacity 1.
+  if (media && media->size() > 0) {
+    agent.media[media->str()].ready = ready;
+  } else {
+    for (auto& [name, m] : agent.media) m.ready = ready;
+  }
+}
+
 void PacingStatistics::on_agent_event(const proto::Envelope& e, const proto::ReportingHeader& header) {
   using M = proto::Message;
   const std::string tenant = wire::str(header.tenant_id());
@@ -218,25 +228,11 @@ void PacingStatistics::on_agent_event(const proto::Envelope& e, const proto::Rep
       return;
     case M::EventAgentReady: {
       const proto::EventAgentReady* ev = e.body_as_EventAgentReady();
-      AgentState& agent = agent_of(ev->agent_id());
-      // Ready for one media, or (no media named) for every media it has. A media the login
-      // did not show (its pair's copy of the login was merged away) starts with capacity 1.
-      if (ev->media_type() && ev->media_type()->size() > 0) {
-        agent.media[ev->media_type()->str()].ready = true;
-      } else {
-        for (auto& [name, m] : agent.media) m.ready = true;
-      }
-      return;
+      return set_ready(agent_of(ev->agent_id()), ev->media_type(), true);
     }
     case M::EventAgentNotReady: {
       const proto::EventAgentNotReady* ev = e.body_as_EventAgentNotReady();
-      AgentState& agent = agent_of(ev->agent_id());
-      if (ev->media_type() && ev->media_type()->size() > 0) {
-        agent.media[ev->media_type()->str()].ready = false;
-      } else {
-        for (auto& [name, m] : agent.media) m.ready = false;
-      }
-      return;
+      return set_ready(agent_of(ev->agent_id()), ev->media_type(), false);
     }
     case M::EventMediaAdded: {
       const proto::EventMediaAdded* ev = e.body_as_EventMediaAdded();

@@ -128,6 +128,7 @@ class PacingStatistics {
   void on_interaction_event(size_t pair, const proto::Envelope& envelope, const proto::ReportingHeader& header);
   void on_agent_event(const proto::Envelope& envelope, const proto::ReportingHeader& header);
   void on_state(size_t pair, const proto::EventReportingState& state);
+  static void set_ready(AgentState& agent, const flatbuffers::String* media, bool ready);
   void count(AgentCounts& counts, const AgentState& agent, const std::string& media) const;
   static std::string agent_key(std::string_view tenant, std::string_view agent);
 

@@ -59,7 +59,7 @@ TEST_F(PacingProcessTest, StartsFromThePairsStateFollowsTheStreamAndShowsInStatu
 
   start_proxy(0);
   ASSERT_TRUE(wait_ready(0));
-  nlohmann::json t = target_when([](const nlohmann::json& t) { return t["waiting"] == 1; });
+  nlohmann::json t = target_when([](const nlohmann::json& s) { return s["waiting"] == 1; });
   EXPECT_EQ(t["target"], "VQ Chat - chat");
 
   // From the stream: an agent of the group goes ready, a second proactive interaction waits
@@ -74,8 +74,8 @@ TEST_F(PacingProcessTest, StartsFromThePairsStateFollowsTheStreamAndShowsInStatu
   EnvelopePtr stopped = through_proxy->call(stop);
   ASSERT_TRUE(stopped && stopped->body.AsEventAck()) << error_text(stopped);
 
-  t = target_when([](const nlohmann::json& t) {
-    return t["waiting"] == 1 && t["agents"]["ready"] == 1 && t["windows"]["1m"]["abandoned"] == 1 && t.contains("decision");
+  t = target_when([](const nlohmann::json& s) {
+    return s["waiting"] == 1 && s["agents"]["ready"] == 1 && s["windows"]["1m"]["abandoned"] == 1 && s.contains("decision");
   });
   EXPECT_EQ(t["agents"]["logged_in"], 1);
   EXPECT_GE(t["decision"]["invitations"].get<int>(), 0);

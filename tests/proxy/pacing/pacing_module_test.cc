@@ -63,7 +63,7 @@ class PacingModuleTest : public test::ReportingScript {
 TEST_F(PacingModuleTest, DecidesEveryRefreshPeriodOnWhatTheFeedPublished) {
   metrics::Registry metrics;
   PacingModule module(module_config_, metrics);
-  ASSERT_TRUE(module.start(source()));
+  module.start(source());
   login("a1", {{"chat", 1}}, kStart);
   ready("a1", "chat", true, kStart);
   publish_recorded();
