@@ -71,7 +71,9 @@ void print_pacing(const std::string& proxy, const nlohmann::json& p, std::ostrea
         << "    agents: " << a.value("logged_in", 0) << " logged in, " << a.value("ready", 0) << " ready, "
         << a.value("busy", 0) << " busy, " << a.value("not_ready", 0) << " not ready, " << a.value("free_capacity", 0)
         << " free slots\n";
-    for (const auto& [window, w] : t["windows"].items()) {
+    for (const char* window : {"1m", "5m", "15m"}) {  // shortest first (JSON keeps them sorted)
+      if (!t["windows"].contains(window)) continue;
+      const nlohmann::json& w = t["windows"][window];
       const double accepted = w.value("accepted", 0), abandoned = w.value("abandoned", 0);
       char rate[32] = "-";
       if (accepted + abandoned > 0) std::snprintf(rate, sizeof rate, "%.1f %%", 100 * abandoned / (accepted + abandoned));
