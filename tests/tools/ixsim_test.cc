@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <map>
 #include <set>
 #include <nlohmann/json.hpp>
 
@@ -105,6 +106,56 @@ TEST_F(IxsimTest, TheSameSeedGivesTheSameWorkload) {
   CommandResult bad = run_command(sim_args({"--flow", "chat-only"}));
   EXPECT_EQ(bad.exit_code, 3);
   EXPECT_NE(bad.err.find("MEDIA=QUEUE/VIEW"), std::string::npos) << bad.err;
+}
+
+// With a pacing target, ixsim's proactive chats name the target's virtual queue in their user
+// data, and its routing engine invites only the agents of the target's groups.
+class IxsimPacingTest : public IxsimTest {
+ protected:
+  void extend_config(ConfigBuilder& c) const override {
+    c.add("virtual-queues").set("id", "VQ Chat").set("tenant", "101").set_in("pacing", "media", "chat");
+    c.add("agent-groups").set("id", "Chat").set("tenant", "101").set("agents", {"a1"}).set("origination-dns", {"VQ Chat"});
+    c.raw("[pacing]\ntenant = \"101\"\ncredentials-env = \"IX_TEST_ENGAGEMENT\"\n"
+          "[pacing.endpoint]\nbase-urls = [\"https://127.0.0.1:9/api/\"]\n");
+  }
+};
+
+TEST_F(IxsimPacingTest, ProactiveChatsGoOnlyToTheAgentsOfTheirPacingTarget) {
+  start_cluster();
+  auto stream = proxy_client(0, proto::ClientType::ReportingEngine);
+  EnvelopePtr ack = stream->call(proto::RequestStartReportingT{});
+  ASSERT_TRUE(ack && ack->body.AsEventAck()) << error_text(ack);
+  CommandResult run = run_command(sim_args({"--server", "127.0.0.1:" + std::to_string(proxy_ports_[0].first), "--rate", "6",
+                                            "--duration", "4", "--proactive-share", "0.5", "--patience", "5",
+                                            "--handle-time", "0.5", "--seed", "7"}));
+  ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
+  loop_.run_for(1000);  // the stream's last events
+
+  std::set<std::string> proactive;
+  size_t reactive = 0;
+  std::map<std::string, std::set<std::string>> invited;  // interaction -> agents
+  stream->wait_for_events(1);
+  for (const EnvelopePtr& e : stream->events) {
+    if (const auto* submitted = e->body.AsEventInteractionSubmitted()) {
+      const proto::InteractionInfoT& i = *submitted->interaction;
+      bool names_vq = false;
+      for (const auto& kv : i.user_data->pairs) names_vq = names_vq || (kv->key == "VirtualQueue" && kv->string_value == "VQ Chat");
+      EXPECT_EQ(names_vq, i.interaction_subtype == "Proactive" && i.media_type == "chat") << i.interaction_id;
+      if (names_vq) proactive.insert(i.interaction_id);
+      else ++reactive;
+    } else if (const auto* invite = e->body.AsEventAgentInvited()) {
+      invited[invite->interaction_id].insert(invite->agent_id);
+    }
+  }
+  ASSERT_FALSE(proactive.empty()) << run.out;
+  EXPECT_GT(reactive, 0u);
+  size_t proactive_invited = 0;
+  for (const auto& [id, agents] : invited) {
+    if (!proactive.count(id)) continue;
+    ++proactive_invited;
+    EXPECT_EQ(agents, std::set<std::string>{"a1"}) << id << " was offered outside its pacing target's group";
+  }
+  EXPECT_GT(proactive_invited, 0u) << "no proactive chat reached an agent";
 }
 
 }  // namespace
