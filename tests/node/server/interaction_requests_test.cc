@@ -155,5 +155,37 @@ TEST_F(InteractionRequestsTest, ReportingSubscribersGetCommittedEventsAndCanResu
   EXPECT_NE(reporter_.event(Message::EventInteractionSubmitted), nullptr) << "both submits, from the backlog";
 }
 
+TEST_F(InteractionRequestsTest, ReportingStateShowsOpenInteractionsAndAgentsAsOfTheLastSeq) {
+  login(desktop_, "a1", "p1", 2);
+  ready(desktop_, "a1");
+  const std::string first = submit("inbound", 5);
+  submit();
+  proto::RequestReportingStateT request;
+  request.condition = "priority = 5";
+  EnvelopePtr reply = call(reporter_, request);
+  ASSERT_TRUE(reply && reply->body.AsEventReportingState()) << "got " << (reply ? wire::message_name(reply->body.type) : "nothing");
+  const proto::EventReportingStateT& state = *reply->body.AsEventReportingState();
+  EXPECT_EQ(state.node_id, "pair-1");
+  ASSERT_EQ(state.interactions.size(), 1u) << "only what meets the condition";
+  EXPECT_EQ(state.interactions[0]->interaction_id, first);
+  ASSERT_EQ(state.agents.size(), 1u);
+  EXPECT_EQ(state.agents[0]->agent_id, "a1");
+  EXPECT_TRUE(state.agents[0]->media[0]->ready);
+
+  // The seq is where the stream stands: a subscriber resuming from it gets only later events.
+  proto::RequestStartReportingT start;
+  auto position = std::make_unique<proto::ResumePositionT>();
+  position->node_id = "pair-1";
+  position->seq = state.seq;
+  start.resume.push_back(std::move(position));
+  ASSERT_TRUE(acked(call(media_, start)));
+  submit();
+  ASSERT_TRUE(loop_.run_until([&] { return media_.event(Message::EventInteractionSubmitted) != nullptr; }, 2000));
+  EXPECT_EQ(media_.event(Message::EventInteractionSubmitted), nullptr) << "only the one submitted after the state";
+
+  request.condition = "priority >";
+  EXPECT_EQ(error_code(call(reporter_, request)), ErrorCode::InvalidCondition) << "a bad condition is refused";
+}
+
 }  // namespace
 }  // namespace ix::test
