@@ -16,10 +16,9 @@ namespace {
 class PacingProcessTest : public ClusterFixture {
  protected:
   void extend_config(ConfigBuilder& c) const override {
-    c.add("virtual-queues").set("id", "VQ Chat").set("tenant", "101").set_in("pacing", "media", "chat");
-    c.add("agent-groups").set("id", "Chat").set("tenant", "101").set("agents", {"a1", "a2"}).set("origination-dns", {"VQ Chat"});
-    c.raw("[pacing]\ntenant = \"101\"\nrefresh-period = \"1s\"\ncredentials-env = \"IX_TEST_ENGAGEMENT\"\n"
-          "[pacing.endpoint]\nbase-urls = [\"https://127.0.0.1:9/api/\"]\n");
+    c.paced_virtual_queue("VQ Chat", "101", "chat");
+    c.agent_group("Chat", "101", {"a1", "a2"}, {"VQ Chat"});
+    c.pacing("101", "1s");
   }
 
   static proto::RequestSubmitT proactive(const std::string& vq = "VQ Chat") {

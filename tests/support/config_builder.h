@@ -152,6 +152,23 @@ class ConfigBuilder {
     add("agents").set("id", id).set("tenant", tenant);
     return *this;
   }
+  // A virtual queue with a pacing section: a pacing target for `media` (goal in percent; the
+  // default when 0).
+  TomlEntry& paced_virtual_queue(const std::string& id, const std::string& tenant, const std::string& media,
+                                 double goal_percent = 0) {
+    TomlEntry& e = add("virtual-queues").set("id", id).set("tenant", tenant).set_in("pacing", "media", media);
+    if (goal_percent > 0) e.set_in("pacing", "optimizationGoal", TomlValue::raw(std::to_string(goal_percent)));
+    return e;
+  }
+  TomlEntry& agent_group(const std::string& id, const std::string& tenant, const std::vector<std::string>& agents,
+                         const std::vector<std::string>& origination_dns) {
+    return add("agent-groups").set("id", id).set("tenant", tenant).set("agents", agents).set("origination-dns", origination_dns);
+  }
+  // The [pacing] section for `tenant`, posting nowhere reachable (the tests read its decisions).
+  ConfigBuilder& pacing(const std::string& tenant, const std::string& refresh_period = "5s") {
+    return raw("\n[pacing]\ntenant = \"" + tenant + "\"\nrefresh-period = \"" + refresh_period +
+               "\"\ncredentials-env = \"IX_TEST_ENGAGEMENT\"\n[pacing.endpoint]\nbase-urls = [\"https://127.0.0.1:9/api/\"]\n");
+  }
   // Text appended as it is, after the entries (a test's own extra sections).
   ConfigBuilder& raw(const std::string& text) {
     tail_ += text;

@@ -113,10 +113,9 @@ TEST_F(IxsimTest, TheSameSeedGivesTheSameWorkload) {
 class IxsimPacingTest : public IxsimTest {
  protected:
   void extend_config(ConfigBuilder& c) const override {
-    c.add("virtual-queues").set("id", "VQ Chat").set("tenant", "101").set_in("pacing", "media", "chat");
-    c.add("agent-groups").set("id", "Chat").set("tenant", "101").set("agents", {"a1"}).set("origination-dns", {"VQ Chat"});
-    c.raw("[pacing]\ntenant = \"101\"\ncredentials-env = \"IX_TEST_ENGAGEMENT\"\n"
-          "[pacing.endpoint]\nbase-urls = [\"https://127.0.0.1:9/api/\"]\n");
+    c.paced_virtual_queue("VQ Chat", "101", "chat");
+    c.agent_group("Chat", "101", {"a1"}, {"VQ Chat"});
+    c.pacing("101");
   }
 };
 

@@ -14,67 +14,29 @@
 #include "cluster-config/loader.h"
 #include "protocol/wire/kv.h"
 #include "protocol/wire/messages.h"
+#include "tests/support/config_builder.h"
 #include "proxy/pacing/pacing_statistics.h"
 
 namespace ix::pacing::test {
 
-inline constexpr const char* kConfig = R"(
-[[tenants]]
-id = "101"
-[[media-types]]
-name = "chat"
-[[media-types]]
-name = "email"
-[[node-pairs]]
-id = "pair-1"
-tag = "p1"
-tenants = ["101"]
-[node-pairs.primary]
-host = "127.0.0.1"
-port = 7101
-admin-port = 9101
-[node-pairs.backup]
-host = "127.0.0.1"
-port = 7102
-admin-port = 9102
-[node-pairs.storage]
-sqlite-path = "p1.db"
-[[agents]]
-id = "a1"
-tenant = "101"
-[[agents]]
-id = "a2"
-tenant = "101"
-[[agents]]
-id = "a3"
-tenant = "101"
-[[virtual-queues]]
-id = "VQ Chat"
-tenant = "101"
-[virtual-queues.pacing]
-media = "chat"
-[[virtual-queues]]
-id = "VQ Email"
-tenant = "101"
-[virtual-queues.pacing]
-media = "email"
-optimizationGoal = 5
-[[agent-groups]]
-id = "Chat"
-tenant = "101"
-agents = ["a1", "a2"]
-origination-dns = ["VQ Chat"]
-[[agent-groups]]
-id = "Blended"
-tenant = "101"
-agents = ["a2", "a3"]
-origination-dns = ["VQ Chat", "VQ Email"]
-[pacing]
-tenant = "101"
-credentials-env = "IX_CREDS"
-[pacing.endpoint]
-base-urls = ["https://engage.example/api/"]
-)";
+using ix::test::ConfigBuilder;
+
+// Two pacing targets: chat (groups Chat and Blended) and email (Blended only, goal 5 %).
+inline std::string pacing_config() {
+  ConfigBuilder c;
+  c.tenant("101").media_type("chat").media_type("email");
+  c.node_pair("pair-1", "p1", {"101"}, {"chat", "email"})
+      .endpoint("primary", 7101, 9101)
+      .endpoint("backup", 7102, 9102)
+      .set_in("storage", "sqlite-path", "p1.db");
+  c.agent("a1", "101").agent("a2", "101").agent("a3", "101");
+  c.paced_virtual_queue("VQ Chat", "101", "chat");
+  c.paced_virtual_queue("VQ Email", "101", "email", 5);
+  c.agent_group("Chat", "101", {"a1", "a2"}, {"VQ Chat"});
+  c.agent_group("Blended", "101", {"a2", "a3"}, {"VQ Chat", "VQ Email"});
+  c.pacing("101");
+  return c.text();
+}
 
 constexpr int64_t kSecond = 1'000'000;
 constexpr int64_t kStart = 1'700'000'000 * kSecond;
@@ -82,7 +44,7 @@ constexpr int64_t kStart = 1'700'000'000 * kSecond;
 class ReportingScript : public ::testing::Test {
  protected:
   void SetUp() override {
-    config::LoadResult loaded = config::load_config_text(kConfig, "pacing.toml", "/tmp");
+    config::LoadResult loaded = config::load_config_text(pacing_config(), "pacing.toml", "/tmp");
     ASSERT_TRUE(loaded.ok()) << loaded.error_text();
     config_ = loaded.config;
     stats_ = std::make_unique<PacingStatistics>(*config_);
