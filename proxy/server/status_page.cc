@@ -36,6 +36,9 @@ constexpr std::string_view kPage = R"html(<!doctype html>
   svg { background: #f6f8fa; border-radius: 3px; }
   polyline { fill: none; stroke: #0969da; stroke-width: 1.5; }
   #error-banner { display: none; background: #ffebe9; color: var(--bad); padding: 8px 20px; }
+  .alarm { background: #ffebe9; color: var(--bad); padding: 4px 8px; border-radius: 3px; margin: 4px 0; }
+  .over { color: var(--bad); font-weight: 600; }
+  #pacing-section { display: none; grid-column: 1 / -1; }
 </style>
 </head>
 <body>
@@ -59,6 +62,11 @@ constexpr std::string_view kPage = R"html(<!doctype html>
   </section>
   <section><h2>Reporting stream</h2>
     <div class="chart"><span class="name">events / s</span><svg id="reporting-chart" width="240" height="36"></svg><span class="now" id="reporting-rate">–</span></div>
+  </section>
+  <section id="pacing-section"><h2>Pacing</h2>
+    <div id="pacing-master" class="muted"></div>
+    <div id="pacing-alarms"></div>
+    <table id="pacing"><thead><tr><th>target</th><th>allowed</th><th>pending</th><th>waiting</th><th>agents ready / busy</th><th>abandoned 5 min</th><th>abandoned 15 min</th><th>goal</th><th>mode</th></tr></thead><tbody></tbody></table>
   </section>
   <section><h2>Errors answered, last 5 minutes</h2>
     <table id="errors"><thead><tr><th>code</th><th>meaning</th><th>count</th></tr></thead><tbody></tbody></table>
@@ -166,7 +174,57 @@ function render(status) {
     row.appendChild(el("td", {}, String(count)));
     errors.appendChild(row);
   }
+  renderPacing(status.pacing);
   document.body.setAttribute("data-loaded", "true");
+}
+
+function ago(us) {
+  const s = Math.max(0, (Date.now() * 1000 - us) / 1e6);
+  return s < 90 ? s.toFixed(0) + " s ago" : (s / 60).toFixed(0) + " min ago";
+}
+
+// Proactive abandonment of one window against the goal: "1.9 % (2 of 104)", red above the goal.
+function abandonmentCell(window, goal) {
+  const accepted = (window || {}).accepted || 0, abandoned = (window || {}).abandoned || 0;
+  if (accepted + abandoned === 0) return el("td", { class: "muted" }, "–");
+  const rate = 100 * abandoned / (accepted + abandoned);
+  return el("td", { class: rate > goal ? "over" : "" }, rate.toFixed(1) + " % (" + abandoned + " of " + (accepted + abandoned) + ")");
+}
+
+function renderPacing(p) {
+  const section = document.getElementById("pacing-section");
+  section.style.display = p ? "block" : "none";
+  if (!p) return;
+  const m = p.master || {};
+  let line = m.holder ? "master: " + m.holder + (m.is_master ? " (this proxy)" : "") : "master: none";
+  if (m.is_master && m.since_us) line += " since " + new Date(m.since_us / 1000).toLocaleTimeString();
+  if (m.fencing) line += " · fencing " + m.fencing;
+  const post = p.post || {};
+  if (post.at_us) line += " · last post " + post.result + " " + ago(post.at_us) + (post.detail ? ": " + post.detail : "");
+  if (p.stale) line += " · STALE statistics, pacing progressively";
+  document.getElementById("pacing-master").textContent = line;
+  const alarms = document.getElementById("pacing-alarms");
+  alarms.innerHTML = "";
+  for (const a of p.alarms || []) {
+    alarms.appendChild(el("div", { class: "alarm", "data-alarm": a.name },
+      a.name + " (" + a.detect_id + ") since " + new Date(a.since_us / 1000).toLocaleTimeString() + ": " + a.detail));
+  }
+  const body = document.querySelector("#pacing tbody");
+  body.innerHTML = "";
+  for (const t of p.targets || []) {
+    const row = el("tr", { "data-target": t.target });
+    const d = t.decision || {}, a = t.agents || {}, w = t.windows || {};
+    row.appendChild(el("td", {}, t.target));
+    row.appendChild(el("td", {}, d.invitations === undefined ? "–" : String(d.invitations)));
+    row.appendChild(el("td", {}, String(t.pending_invitations ?? 0)));
+    row.appendChild(el("td", {}, String(t.waiting ?? 0)));
+    row.appendChild(el("td", {}, (a.ready ?? 0) + " / " + (a.busy ?? 0)));
+    row.appendChild(abandonmentCell(w["5m"], t.goal_percent));
+    row.appendChild(abandonmentCell(w["15m"], t.goal_percent));
+    row.appendChild(el("td", {}, t.goal_percent + " %"));
+    row.appendChild(el("td", { class: "muted" }, d.mode || "–"));
+    body.appendChild(row);
+  }
 }
 
 async function refresh() {
