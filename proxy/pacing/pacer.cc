@@ -84,6 +84,48 @@ double expected_abandonments(uint32_t invitations, double p, int64_t free, uint3
   return overflow * (1 - std::pow(r, position));
 }
 
+// The largest k in [lo, hi] for which fits(k) holds, given that it holds at lo (the free slots
+// are always allowed) and that it is monotone (more invitations never abandon fewer). Searched
+// outward from `guess` (last cycle's answer, which moves little between cycles) by doubling
+// steps, then by bisection: a few checks where a bisection from scratch takes a dozen.
+template <class Fits>
+uint32_t largest_fitting(uint32_t lo, uint32_t hi, uint32_t guess, const Fits& fits) {
+  if (fits(hi)) return hi;
+  guess = std::clamp(guess, lo, hi - 1);
+  if (guess > lo) {
+    if (fits(guess)) {
+      lo = guess;
+      for (uint32_t step = 1; lo + step < hi; step *= 2) {
+        if (!fits(lo + step)) {
+          hi = lo + step;
+          break;
+        }
+        lo += step;
+      }
+    } else {
+      hi = guess;
+      for (uint32_t step = 1; hi - lo > step; step *= 2) {
+        if (fits(hi - step)) {
+          lo = hi - step;
+          break;
+        }
+        hi -= step;
+      }
+    }
+  }
+  while (hi - lo > 1) {
+    const uint32_t mid = lo + (hi - lo) / 2;
+    (fits(mid) ? lo : hi) = mid;
+  }
+  return lo;
+}
+
+Pacer::Pacer(PacerConfig config) : config_(config) {
+  for (size_t i = 0; i < kHorizonShares.size(); ++i) {
+    answered_within_[i] = 1 - std::exp(-kHorizonShares[i] * config_.lookahead_share);
+  }
+}
+
 PacingDecision Pacer::decide(const TargetStats& s, PacerState& state) const {
   PacingDecision d;
   const Estimates raw = estimate(s, config_.priors);
@@ -183,10 +225,9 @@ PacingDecision Pacer::decide(const TargetStats& s, PacerState& state) const {
     int64_t capacity;
   };
   Horizon horizons[4];
-  const double shares[4] = {0.25, 0.5, 1.0, 2.0};
-  for (int i = 0; i < 4; ++i) {
-    const double h = shares[i] * config_.lookahead_share * delay;
-    horizons[i] = {p * (1 - std::exp(-h / delay)), capacity_within(h, i == 3 ? slots : busy)};
+  for (size_t i = 0; i < kHorizonShares.size(); ++i) {
+    const double h = kHorizonShares[i] * config_.lookahead_share * delay;
+    horizons[i] = {p * answered_within_[i], capacity_within(h, i == 3 ? slots : busy)};
   }
   auto fits = [&](uint32_t k) {
     const uint32_t m = pending + k;
@@ -195,17 +236,10 @@ PacingDecision Pacer::decide(const TargetStats& s, PacerState& state) const {
     }
     return true;
   };
-  uint32_t lo = progressive;
   // Enough to fill every slot, the queue aside, several times over at the estimated acceptance.
-  uint32_t hi = lo + static_cast<uint32_t>(std::ceil(4.0 * (slots + 1) / p)) + 1;
-  if (fits(hi)) {
-    lo = hi;
-  } else {
-    while (hi - lo > 1) {
-      const uint32_t mid = lo + (hi - lo) / 2;
-      (fits(mid) ? lo : hi) = mid;
-    }
-  }
+  const uint32_t hi = progressive + static_cast<uint32_t>(std::ceil(4.0 * (slots + 1) / p)) + 1;
+  uint32_t lo = largest_fitting(progressive, hi, state.last_fit, fits);
+  state.last_fit = lo;
   // The steady part: while nobody waits and the abandonment observed is within the target
   // (trim >= 1: the observations do not contradict the model), never below Erlang-A's open-loop
   // budget at goal_eff (λ* less the reactive arrivals, over p̂, per refresh interval), as far as

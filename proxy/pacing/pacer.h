@@ -27,6 +27,7 @@
 //     keeps in flight: the steady part.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string_view>
 
@@ -57,6 +58,7 @@ struct PacerState {
   double cached_handle_time = 0, cached_patience = 0, cached_goal = 0;
   double steady_rate = 0;               // Erlang-A λ* (accepted per second) at goal_eff
   double window_goal = 0;
+  uint32_t last_fit = 0;                // the chance constraint's answer last cycle: where the search starts
 };
 
 enum class PacingMode { kModel, kProgressive };
@@ -72,12 +74,18 @@ struct PacingDecision {
 
 class Pacer {
  public:
-  explicit Pacer(PacerConfig config = {}) : config_(config) {}
+  // The look-ahead horizons, as shares of lookahead_share answer delays.
+  static constexpr std::array<double, 4> kHorizonShares = {0.25, 0.5, 1.0, 2.0};
+
+  explicit Pacer(PacerConfig config = {});
   PacingDecision decide(const TargetStats& stats, PacerState& state) const;
   const PacerConfig& config() const { return config_; }
 
  private:
   PacerConfig config_;
+  // Per horizon: the share of the acceptances that arrive within it, 1 − e^{−h/delay} (h is a
+  // multiple of the delay, so this depends on the configuration only).
+  std::array<double, 4> answered_within_{};
 };
 
 // The largest long-run abandonment rate a group can run at so that an hourly window holding
