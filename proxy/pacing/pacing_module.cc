@@ -16,10 +16,12 @@ int64_t wall_clock_us() {
 
 }  // namespace
 
-PacingModule::PacingModule(std::shared_ptr<const config::ClusterConfig> config, metrics::Registry& metrics)
+PacingModule::PacingModule(std::shared_ptr<const config::ClusterConfig> config, std::string proxy_id,
+                           metrics::Registry& metrics)
     : config_(std::move(config)), engine_(*config_) {
   if (config_->pacing) {
     refresh_ms_ = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(config_->pacing->refresh_period).count());
+    master_ = std::make_unique<PacingMaster>(*config_->pacing, std::move(proxy_id), metrics);
   }
   cycle_seconds_ = &metrics.histogram("ix_pacing_cycle_seconds", "Time of one pacing decision cycle over every target.",
                                       metrics::latency_buckets_seconds());
@@ -56,6 +58,7 @@ void PacingModule::start(Source source) {
     uv_timer_init(&loop_, &timer_);
     timer_.data = this;
     uv_timer_start(&timer_, [](uv_timer_t* t) { static_cast<PacingModule*>(t->data)->cycle(); }, refresh_ms_, refresh_ms_);
+    if (master_ && source_.lease) master_->start(&loop_, source_.lease);
     {
       std::lock_guard lock(mutex_);
       running_ = true;
@@ -94,6 +97,7 @@ void PacingModule::drain() {
     stopping = stopping_;
   }
   if (stopping) {
+    if (master_) master_->stop();  // hands the lease over at once if this proxy holds it
     uv_close(reinterpret_cast<uv_handle_t*>(&wake_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
     return;
@@ -107,18 +111,31 @@ void PacingModule::drain() {
 
 void PacingModule::cycle() {
   drain();  // decide on everything published so far
-  const int64_t now = wall_clock_us();
-  const bool stale = !source_.streaming();
+  stale_ = !source_.streaming();
   const auto started = std::chrono::steady_clock::now();
-  engine_.decide(now, stale);
+  engine_.decide(wall_clock_us(), stale_);
   cycle_seconds_->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-  publish(now, stale);
+  publish();
+  post();
 }
 
-void PacingModule::publish(int64_t now_us, bool stale) {
-  nlohmann::json status = engine_.status(now_us);
+void PacingModule::post() {
+  if (!master_) return;
+  master_->post(engine_.last_decisions(), static_cast<double>(refresh_ms_) / 1000.0,
+                [this](const std::vector<std::optional<uint32_t>>& pending) {
+                  for (size_t i = 0; i < pending.size() && i < engine_.target_count(); ++i) {
+                    if (pending[i]) engine_.set_pending(i, *pending[i]);
+                  }
+                  publish();
+                });
+}
+
+void PacingModule::publish() {
+  const bool stale = stale_;
+  nlohmann::json status = engine_.status(wall_clock_us());
   status["stale"] = stale;
   status["refresh_period_ms"] = refresh_ms_;
+  if (master_) status.update(master_->status());
   const std::vector<TargetDecision>& decisions = engine_.last_decisions();
   for (size_t i = 0; i < decisions.size() && i < target_metrics_.size(); ++i) {
     const TargetDecision& d = decisions[i];

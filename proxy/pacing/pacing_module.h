@@ -3,10 +3,14 @@
 // current, and decides every target once per refresh period. It runs on a thread and loop of its
 // own, so that a decision cycle over thousands of targets never delays a worker's routing.
 //
+// Posting is PacingMaster's: every proxy running the module keeps its statistics and decisions
+// current, and the one holding the master lease posts them to the engagement service after each
+// cycle; the pending invitations the service reports feed the next decision.
+//
 // Threads: start() and stop() on the owner's thread; wake() from any thread (the feed calls it
 // when events wait); status() from any thread (the admin server), which reads the snapshot
-// published after each cycle under a lock. Everything else runs on the module's loop. Metrics
-// (ix_pacing_*, labelled by target) are set after each cycle.
+// published after each cycle and each post under a lock. Everything else runs on the module's
+// loop. Metrics (ix_pacing_*, labelled by target) are set after each cycle.
 #pragma once
 
 #include <uv.h>
@@ -22,6 +26,7 @@
 #include "cluster-config/model.h"
 #include "protocol/http/metrics.h"
 #include "proxy/pacing/pacing_engine.h"
+#include "proxy/pacing/pacing_master.h"
 #include "proxy/reporting/reporting_feed.h"
 
 namespace ix::pacing {
@@ -33,9 +38,11 @@ class PacingModule {
   struct Source {
     std::function<std::vector<proxy::FeedEvent>()> take;  // what was published since the last take
     std::function<bool()> streaming;                       // false: statistics are stale
+    LeaseFunction lease;  // asks the lease pair (any thread may run its callback); unset: never master
   };
 
-  PacingModule(std::shared_ptr<const config::ClusterConfig> config, metrics::Registry& metrics);
+  // proxy_id: this proxy (the lease holder's name, X-Pacing-Node).
+  PacingModule(std::shared_ptr<const config::ClusterConfig> config, std::string proxy_id, metrics::Registry& metrics);
   ~PacingModule();
 
   // Starts the module's thread; it decides every refresh period from then on.
@@ -62,11 +69,14 @@ class PacingModule {
   void run();
   void drain();
   void cycle();
-  void publish(int64_t now_us, bool stale);
+  void publish();
+  void post();
 
   std::shared_ptr<const config::ClusterConfig> config_;
   PacingEngine engine_;
+  std::unique_ptr<PacingMaster> master_;
   uint64_t refresh_ms_ = 5000;
+  bool stale_ = true;  // as of the last cycle
   Source source_;
   std::thread thread_;
   uv_loop_t loop_{};

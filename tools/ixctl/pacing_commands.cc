@@ -1,6 +1,7 @@
 #include "tools/ixctl/pacing_commands.h"
 
 #include <cstdio>
+#include <ctime>
 #include <iostream>
 #include <memory>
 
@@ -60,9 +61,39 @@ struct StatusOptions {
   bool json = false;
 };
 
+// "HH:MM:SS" (UTC) of a wall-clock time in microseconds.
+std::string format_time_us(int64_t us) {
+  const std::time_t t = static_cast<std::time_t>(us / 1'000'000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char text[16];
+  std::strftime(text, sizeof text, "%H:%M:%S", &tm);
+  return text;
+}
+
 void print_pacing(const std::string& proxy, const nlohmann::json& p, std::ostream& out) {
   out << "pacing on " << proxy << (p.value("stale", false) ? " — STALE statistics, pacing progressively" : "")
       << ", refresh every " << p.value("refresh_period_ms", 0) << " ms\n";
+  if (p.contains("master")) {
+    const nlohmann::json& m = p["master"];
+    const std::string holder = m.value("holder", "");
+    out << "  master: " << (holder.empty() ? "none" : holder) << (m.value("is_master", false) ? " (this proxy)" : "");
+    if (m.contains("since_us")) out << " since " << format_time_us(m["since_us"].get<int64_t>());
+    out << ", fencing " << m.value("fencing", 0) << ", lease in " << m.value("lease_pair", "") << "\n";
+  }
+  if (p.contains("post") && p["post"].contains("at_us")) {
+    const nlohmann::json& post = p["post"];
+    out << "  last post: " << post.value("result", "") << " at " << format_time_us(post["at_us"].get<int64_t>());
+    if (!post.value("detail", "").empty()) out << " (" << post.value("detail", "") << ")";
+    out << ", " << post.value("posts", 0) << " posts\n";
+  }
+  if (p.contains("post") && p["post"].contains("endpoint_error")) {
+    out << "  ENDPOINT UNUSABLE: " << p["post"].value("endpoint_error", "") << "\n";
+  }
+  for (const nlohmann::json& a : p.value("alarms", nlohmann::json::array())) {
+    out << "  ALARM " << a.value("name", "") << " (" << a.value("detect_id", 0) << ") since "
+        << format_time_us(a.value("since_us", int64_t{0})) << ": " << a.value("detail", "") << "\n";
+  }
   for (const nlohmann::json& t : p["targets"]) {
     const nlohmann::json& a = t["agents"];
     out << "  " << t.value("target", "") << " (goal " << t.value("goal_percent", 0.0) << " %)\n"
