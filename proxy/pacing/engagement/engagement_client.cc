@@ -39,7 +39,7 @@ std::string answer_detail(const HttpAnswer& answer) {
 
 struct EngagementClient::Post {
   std::vector<std::string> ids;
-  std::string body;
+  std::shared_ptr<const std::string> body;  // shared by every attempt
   uint64_t fencing = 0;
   Clock::time_point deadline;
   Callback callback;
@@ -127,7 +127,7 @@ void EngagementClient::post_targets(const std::vector<TargetDecision>& decisions
   }
   post_ = std::make_unique<Post>();
   post_->ids = target_ids(decisions);
-  post_->body = build_bulk_targets_body(decisions, fencing, interval_seconds);
+  post_->body = std::make_shared<const std::string>(build_bulk_targets_body(decisions, fencing, interval_seconds));
   post_->fencing = fencing;
   post_->deadline = deadline;
   post_->callback = std::move(callback);
@@ -164,7 +164,7 @@ void EngagementClient::send(const std::string& token) {
                   {"User-Agent", "ixproxy-pacing"},
                   {"X-Pacing-Fencing-Token", std::to_string(post.fencing)}};
   if (!options_.node_id.empty()) call.headers.emplace_back("X-Pacing-Node", options_.node_id);
-  call.body = post.body;  // kept for a retry
+  call.body = post.body;
   post.exchange = HttpExchange::start(loop_, std::move(call), settings_, post.deadline,
                                       [this](Result<HttpAnswer> result) { on_answer(std::move(result)); });
 }

@@ -66,6 +66,7 @@ struct HttpExchange::Parser {
         s->too_large = true;
         return -1;
       }
+      if (p->content_length != ULLONG_MAX && p->content_length > 0) s->answer.body.reserve(p->content_length);
       return 0;
     };
     settings.on_body = [](llhttp_t* p, const char* at, size_t n) {
@@ -366,16 +367,22 @@ void HttpExchange::on_tls_data(const uint8_t* data, size_t size) {
 }
 
 void HttpExchange::pump_tls_output() {
-  size_t pending = BIO_pending(tls_out_);
-  if (pending == 0 || !connection_) return;
-  std::vector<uint8_t> cipher(pending);
-  BIO_read(tls_out_, cipher.data(), static_cast<int>(pending));
-  connection_->write(std::move(cipher));
+  // Straight from the memory BIO into the connection's output (one copy, no zero-filled buffer).
+  const uint8_t* cipher = nullptr;
+  size_t size = 0;
+  if (!connection_ || BIO_mem_contents(tls_out_, &cipher, &size) != 1 || size == 0) return;
+  connection_->write(std::span<const uint8_t>(cipher, size));
+  BIO_reset(tls_out_);
 }
 
-void HttpExchange::write_plain(const std::string& bytes) {
+void HttpExchange::write_plain(std::string_view bytes) {
   if (ssl_ != nullptr) {
-    SSL_write(ssl_, bytes.data(), static_cast<int>(bytes.size()));
+    // SSL_write takes an int; a memory BIO takes everything, so each call writes it all.
+    constexpr size_t kChunk = 1 << 20;
+    for (size_t at = 0; at < bytes.size(); at += kChunk) {
+      const size_t n = std::min(kChunk, bytes.size() - at);
+      SSL_write(ssl_, bytes.data() + at, static_cast<int>(n));
+    }
     pump_tls_output();
   } else {
     connection_->write(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
@@ -384,15 +391,15 @@ void HttpExchange::write_plain(const std::string& bytes) {
 
 void HttpExchange::send_request() {
   stage_ = Stage::kResponse;
+  const size_t body_size = call_.body ? call_.body->size() : 0;
   std::string head;
-  head.reserve(512 + call_.body.size());
   head += call_.method + " " + call_.url.target + " HTTP/1.1\r\n";
   head += "Host: " + call_.url.authority() + "\r\n";
   for (const auto& [name, value] : call_.headers) head += name + ": " + value + "\r\n";
-  head += "Content-Length: " + std::to_string(call_.body.size()) + "\r\n";
+  head += "Content-Length: " + std::to_string(body_size) + "\r\n";
   head += "Connection: close\r\n\r\n";
-  head += call_.body;
   write_plain(head);
+  if (body_size > 0) write_plain(*call_.body);
 }
 
 void HttpExchange::on_response_data(const char* data, size_t size) {

@@ -27,6 +27,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -60,7 +61,8 @@ struct HttpCall {
   std::string method = "POST";
   HttpUrl url;
   std::vector<std::pair<std::string, std::string>> headers;  // besides Host, Content-Length, Connection
-  std::string body;
+  // Shared, not copied: a retry or the next base URL sends the same megabyte-sized body.
+  std::shared_ptr<const std::string> body;
 };
 
 struct HttpAnswer {
@@ -101,7 +103,7 @@ class HttpExchange : public std::enable_shared_from_this<HttpExchange> {
   void on_tls_data(const uint8_t* data, size_t size);
   void pump_tls_output();
   void send_request();
-  void write_plain(const std::string& bytes);
+  void write_plain(std::string_view bytes);
   void on_response_data(const char* data, size_t size);
   void fail(ExchangeFailure failure, const std::string& what);
   void finish(Result<HttpAnswer> result);

@@ -109,7 +109,7 @@ void TokenSource::fetch(Clock::time_point deadline, Callback callback) {
                   {"Content-Type", "application/x-www-form-urlencoded"},
                   {"Accept", "application/json"},
                   {"User-Agent", "ixproxy-pacing"}};
-  call.body = "grant_type=client_credentials";
+  call.body = std::make_shared<const std::string>("grant_type=client_credentials");
   const Clock::time_point asked = now();
   exchange_ = HttpExchange::start(loop_, std::move(call), settings_, deadline,
                                   [this, asked, callback = std::move(callback)](Result<HttpAnswer> result) {
