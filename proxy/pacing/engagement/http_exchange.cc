@@ -116,6 +116,7 @@ HttpExchange::HttpExchange(uv_loop_t* loop, HttpCall call, const TransportSettin
       settings_(settings),
       callback_(std::move(callback)),
       deadline_timer_(loop),
+      connect_timer_(loop),
       parser_(std::make_unique<Parser>(settings.max_response_bytes)) {}
 
 HttpExchange::~HttpExchange() {
@@ -161,6 +162,14 @@ void HttpExchange::begin(Clock::time_point deadline) {
     auto keep = self_;
     fail(ExchangeFailure::kTimeout, "timed out after " + std::to_string(timeout_ms_) + " ms " + stage_name());
   });
+  if (settings_.connect_timeout_ms > 0 && settings_.connect_timeout_ms < timeout_ms_) {
+    connect_timer_.start(settings_.connect_timeout_ms, [this] {
+      auto keep = self_;
+      const std::string after = std::to_string(settings_.connect_timeout_ms) + " ms (connect timeout)";
+      if (stage_ == Stage::kResolving) fail(ExchangeFailure::kResolve, "cannot resolve the host within " + after);
+      if (stage_ == Stage::kConnecting) fail(ExchangeFailure::kConnect, "cannot connect: no connection within " + after);
+    });
+  }
 
   net::Endpoint target = settings_.forward_proxy ? *settings_.forward_proxy
                                                  : net::Endpoint{call_.url.host, call_.url.port};
@@ -205,7 +214,7 @@ void HttpExchange::begin(Clock::time_point deadline) {
 void HttpExchange::connect_to(const sockaddr* address) {
   stage_ = Stage::kConnecting;
   net::ConnectionOptions options;
-  options.connect_timeout_ms = std::min(settings_.connect_timeout_ms, timeout_ms_);
+  options.connect_timeout_ms = 0;  // connect_timer_ and the deadline bound it
   options.idle_timeout_ms = 0;  // the deadline bounds the whole exchange
   options.close_linger_ms = 100;
   connection_ = net::Connection::connect(loop_, address, options, nullptr);
@@ -224,6 +233,7 @@ void HttpExchange::connect_to(const sockaddr* address) {
 }
 
 void HttpExchange::on_open() {
+  connect_timer_.stop();
   if (settings_.forward_proxy) {
     send_connect();
   } else if (call_.url.tls) {
@@ -403,7 +413,6 @@ void HttpExchange::send_request() {
 }
 
 void HttpExchange::on_response_data(const char* data, size_t size) {
-  received_ += size;
   llhttp_errno_t rc = llhttp_execute(&parser_->parser, data, size);
   if (parser_->complete) {
     finish(std::move(parser_->answer));
@@ -429,6 +438,7 @@ void HttpExchange::finish(Result<HttpAnswer> result) {
   stage_ = Stage::kDone;
   std::shared_ptr<HttpExchange> keep = std::move(self_);
   deadline_timer_.stop();
+  connect_timer_.stop();
   if (resolving_ != nullptr) {
     resolving_->owner = nullptr;
     uv_cancel(reinterpret_cast<uv_req_t*>(&resolving_->request));

@@ -53,7 +53,7 @@ using Clock = std::chrono::steady_clock;
 struct TransportSettings {
   std::shared_ptr<net::TlsContext> tls;      // trusted CAs; required for https URLs
   std::optional<net::Endpoint> forward_proxy;
-  uint64_t connect_timeout_ms = 2000;        // per TCP connect, bounded by the deadline
+  uint64_t connect_timeout_ms = 2000;        // name resolution and TCP connect, bounded by the deadline
   size_t max_response_bytes = 16 * 1024 * 1024;  // status line, headers and body
 };
 
@@ -117,6 +117,7 @@ class HttpExchange : public std::enable_shared_from_this<HttpExchange> {
   Callback callback_;
   std::shared_ptr<HttpExchange> self_;  // while the exchange runs
   net::Timer deadline_timer_;
+  net::Timer connect_timer_;  // resolving and connecting, so a dead URL leaves time for the next
   uint64_t timeout_ms_ = 0;
   Resolve* resolving_ = nullptr;
   std::shared_ptr<net::Connection> connection_;
@@ -126,7 +127,6 @@ class HttpExchange : public std::enable_shared_from_this<HttpExchange> {
   bio_st* tls_in_ = nullptr;
   bio_st* tls_out_ = nullptr;
   std::unique_ptr<Parser> parser_;
-  size_t received_ = 0;
 };
 
 }  // namespace ix::pacing

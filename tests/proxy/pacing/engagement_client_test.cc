@@ -211,6 +211,61 @@ TEST_F(EngagementClientTest, AHostNameIsVerifiedAgainstTheCertificate) {
   EXPECT_TRUE(r.ok()) << r.reason;
 }
 
+TEST(EngagementAddressTest, ACertificateForAnotherAddressIsRefused) {
+  EngagementTestServer server("0.0.0.0");  // reachable as 127.0.0.2; the certificate names 127.0.0.1
+  test::TestLoop loop;
+  EngagementOptions o;
+  o.base_urls = {"https://127.0.0.2:" + std::to_string(server.port()) + "/api/"};
+  o.auth_url = "https://127.0.0.2:" + std::to_string(server.port()) + "/oauth/token";
+  o.client_id = "engagement-client";
+  o.client_secret = "s3cret";
+  o.ca_pem = test::test_certificates().ca_pem;
+  auto client = EngagementClient::create(loop.get(), o);
+  ASSERT_TRUE(client.ok());
+  std::optional<PostResult> result;
+  Targets t(1);
+  (*client)->post_targets(t.decisions, 1, 5, Clock::now() + 5s, [&](PostResult r) { result = std::move(r); });
+  ASSERT_TRUE(loop.run_until([&] { return result.has_value(); }));
+  EXPECT_EQ(result->outcome, PostResult::Outcome::kFailed);
+  EXPECT_NE(result->reason.find("certificate verification failed: IP address mismatch"), std::string::npos) << result->reason;
+  EXPECT_EQ(server.seen().token_requests, 0);
+  client->reset();
+}
+
+TEST(EngagementPlainTest, HttpUrlsWorkOverPlainTcpDirectAndThroughTheProxy) {
+  EngagementTestServer server("127.0.0.1", false);
+  test::TestLoop loop;
+  EngagementOptions o;
+  o.base_urls = {server.base_url()};
+  o.auth_url = server.auth_url();
+  o.client_id = "engagement-client";
+  o.client_secret = "s3cret";
+  ASSERT_EQ(o.base_urls[0].substr(0, 7), "http://");
+  for (bool via_proxy : {false, true}) {
+    if (via_proxy) o.forward_proxy = net::Endpoint{"127.0.0.1", server.proxy_port()};
+    auto client = EngagementClient::create(loop.get(), o);
+    ASSERT_TRUE(client.ok()) << client.error().text;
+    std::optional<PostResult> result;
+    Targets t(3);
+    (*client)->post_targets(t.decisions, 1, 5, Clock::now() + 5s, [&](PostResult r) { result = std::move(r); });
+    ASSERT_TRUE(loop.run_until([&] { return result.has_value(); }));
+    ASSERT_TRUE(result->ok()) << result->reason;
+    EXPECT_EQ(result->pending[2], 3u);
+    client->reset();
+  }
+  EXPECT_EQ(server.seen().connect_lines.size(), 2u);  // the token and the post of the second round
+}
+
+TEST_F(EngagementClientTest, AnUnresolvableFirstUrlFallsThroughToTheNext) {
+  EngagementOptions o = options();
+  o.base_urls = {"https://no-such-host.invalid/api/", server_.base_url()};
+  auto client = make(o);
+  Targets t(1);
+  PostResult r = post(*client, t);
+  ASSERT_TRUE(r.ok()) << r.reason;
+  EXPECT_EQ(r.attempts, 2);
+}
+
 TEST_F(EngagementClientTest, TheNextBaseUrlIsTriedAfterADeadOne) {
   EngagementOptions o = options();
   const std::string dead = "https://127.0.0.1:" + std::to_string(dead_port()) + "/api/";

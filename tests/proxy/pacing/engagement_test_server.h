@@ -57,7 +57,8 @@ class EngagementTestServer {
     std::vector<std::string> connect_lines;  // the proxy's CONNECT request lines
   };
 
-  EngagementTestServer() {
+  // host: where to listen ("0.0.0.0" makes 127.0.0.2 reach it too); https: TLS, else plain http.
+  explicit EngagementTestServer(std::string host = "127.0.0.1", bool https = true) : host_(std::move(host)), https_(https) {
     // A client that gave up (the stall and size-limit tests) leaves the server writing to a
     // closed socket; that must be EPIPE, not the end of the test program.
     ::signal(SIGPIPE, SIG_IGN);
@@ -98,8 +99,8 @@ class EngagementTestServer {
 
   uint16_t port() const { return port_; }
   uint16_t proxy_port() const { return proxy_port_; }
-  std::string base_url() const { return "https://127.0.0.1:" + std::to_string(port_) + "/api/"; }
-  std::string auth_url() const { return "https://127.0.0.1:" + std::to_string(port_) + "/oauth/token"; }
+  std::string base_url() const { return scheme() + "127.0.0.1:" + std::to_string(port_) + "/api/"; }
+  std::string auth_url() const { return scheme() + "127.0.0.1:" + std::to_string(port_) + "/oauth/token"; }
 
   void set_mode(Mode mode, int status = 200) {
     std::lock_guard lock(mutex_);
@@ -124,14 +125,16 @@ class EngagementTestServer {
   }
 
  private:
+  std::string scheme() const { return https_ ? "https://" : "http://"; }
+
   std::string open() {
     http::HttpServerOptions options;
-    options.listener.tls = tls_;
+    if (https_) options.listener.tls = tls_;
     options.max_body_bytes = 64 * 1024 * 1024;
     server_ = std::make_unique<http::HttpServer>(&loop_, options);
     server_->route("POST", "/oauth/token", [this](const http::HttpRequest& r) { return token(r); });
     server_->route("POST", "/api/v2/journey/actiontargets/bulk", [this](const http::HttpRequest& r) { return bulk(r); });
-    if (Status s = server_->listen({"127.0.0.1", 0}); !s) return s.error().text;
+    if (Status s = server_->listen({host_, 0}); !s) return s.error().text;
     port_ = server_->port();
     auto proxy = net::Listener::listen(&loop_, {"127.0.0.1", 0}, {}, [this](std::shared_ptr<net::Connection> c) {
       tunnel(std::move(c));
@@ -295,6 +298,8 @@ class EngagementTestServer {
     return {reinterpret_cast<const uint8_t*>(text), std::strlen(text)};
   }
 
+  std::string host_;
+  bool https_;
   std::shared_ptr<net::TlsContext> tls_;
   uv_loop_t loop_{};
   uv_async_t stop_{};
