@@ -11,7 +11,8 @@
 //
 //   pair-1 (tag p1): tenant 101, media chat + email
 //   pair-2 (tag p2): tenant 101, media chat
-//   proxy-1: two worker loops; proxy-2: one. request-timeout 3 s, pull-hold-timeout 1 s.
+//   proxy-1: two worker loops; proxy-2 (and proxy-3 where a test asks for three): one.
+//   request-timeout 3 s, pull-hold-timeout 1 s.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -33,7 +34,7 @@ namespace ix::test {
 class ClusterFixture : public ::testing::Test {
  protected:
   static constexpr int kPairs = 2;
-  static constexpr int kProxies = 2;
+  static constexpr int kProxies = 3;  // at most; proxy_count() of them are configured
 
   void SetUp() override {
     dir_ = std::filesystem::temp_directory_path() /
@@ -94,7 +95,7 @@ class ClusterFixture : public ::testing::Test {
       if (tls_) pair.tls("server.pem", "server.key", "ca.pem");
     }
     c.proxy_cluster("desktops");
-    for (int i = 0; i < kProxies; ++i) {
+    for (int i = 0; i < proxy_count(); ++i) {
       TomlEntry& proxy = c.proxy("proxy-" + std::to_string(i + 1), "desktops", proxy_ports_[i].first, proxy_ports_[i].second)
                              .setting("request-timeout", request_timeout_)
                              .setting("pull-hold-timeout", "1s")
@@ -112,6 +113,8 @@ class ClusterFixture : public ::testing::Test {
   }
   // What a test adds to the common configuration (pacing targets, ...).
   virtual void extend_config(ConfigBuilder&) const {}
+  // How many proxies the configuration names (proxy-1 ... proxy-N, N <= kProxies).
+  virtual int proxy_count() const { return 2; }
 
   // With tls_, nodes and proxies serve TLS with the test CA's server certificate (files the
   // TLS test writes into the folder).

@@ -1,0 +1,243 @@
+// Exactly one pacing master: several real ixproxy processes run the pacing module against the
+// engagement-service simulator (ixengage, real HTTPS), the master lease lives in pair-1. Only
+// the holder posts; killing it (SIGKILL) or freezing it (SIGSTOP) hands over within one lease
+// period; the fencing numbers the service received never go back and never belong to two
+// proxies; a deposed master's number is refused.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <stdlib.h>
+
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <set>
+
+#include "tests/proxy/cluster_fixture.h"
+#include "tests/support/https_exchange.h"
+
+namespace ix::test {
+namespace {
+
+constexpr uint64_t kLeaseTtlMs = 3000;
+constexpr uint64_t kRefreshMs = 500;
+
+class PacingMasterTest : public ClusterFixture {
+ protected:
+  void SetUp() override {
+    ClusterFixture::SetUp();
+    ::setenv("IX_TEST_ENGAGEMENT", "ixcluster:test-secret", 1);
+    const std::filesystem::path ports_file = dir_ / "engage.ports";
+    engage_ = std::make_unique<Process>(
+        std::vector<std::string>{IX_IXENGAGE, "--port", "0", "--ports-file", ports_file.string(), "--state-dir",
+                                 (dir_ / "engage").string(), "--credentials", "ixcluster:test-secret", "--no-submit"},
+        (dir_ / "ixengage.log").string());
+    ASSERT_TRUE(engage_->start());
+    std::optional<config::BoundPorts> ports = wait_for_ports(*engage_, ports_file);
+    ASSERT_TRUE(ports) << "ixengage did not report its port";
+    engage_port_ = ports->port;
+  }
+
+  void TearDown() override {
+    engage_.reset();
+    ClusterFixture::TearDown();
+  }
+
+  void extend_config(ConfigBuilder& c) const override {
+    c.paced_virtual_queue("VQ Chat", "101", "chat");
+    c.agent_group("Chat", "101", {"a1", "a2"}, {"VQ Chat"});
+    const std::string base = "https://127.0.0.1:" + std::to_string(engage_port_);
+    c.raw("\n[pacing]\ntenant = \"101\"\nrefresh-period = \"" + std::to_string(kRefreshMs) + "ms\"\nhttp-timeout = \"400ms\"\n"
+          "lease-ttl = \"" + std::to_string(kLeaseTtlMs) + "ms\"\nlease-pair = \"pair-1\"\n"
+          "credentials-env = \"IX_TEST_ENGAGEMENT\"\nauth-url = \"" + base + "/oauth/token\"\n"
+          "ca-file = \"" + (dir_ / "engage" / "ca.pem").string() + "\"\n"
+          "[pacing.endpoint]\nbase-urls = [\"" + base + "/api/\"]\n");
+  }
+  int proxy_count() const override { return proxies_configured_; }
+
+  // GET or POST on the simulator.
+  std::string engage(const std::string& method, const std::string& path,
+                     const std::vector<std::pair<std::string, std::string>>& headers = {}, const std::string& body = "") {
+    HttpsExchange x = https_exchange(loop_, engage_port_, (dir_ / "engage" / "ca.pem").string(),
+                                     https_request_text(method, path, headers, body));
+    return x.response;
+  }
+  nlohmann::json engage_state() {
+    const std::string response = engage("GET", "/admin/state");
+    const size_t body = response.find("\r\n\r\n");
+    return body == std::string::npos ? nlohmann::json() : nlohmann::json::parse(response.substr(body + 4), nullptr, false);
+  }
+
+  // An access token from the simulator, as the proxies get theirs.
+  std::string engage_token() {
+    const std::string response = engage("POST", "/oauth/token",
+                                        {{"Authorization", "Basic aXhjbHVzdGVyOnRlc3Qtc2VjcmV0"},  // ixcluster:test-secret
+                                         {"Content-Type", "application/x-www-form-urlencoded"}},
+                                        "grant_type=client_credentials");
+    const size_t body = response.find("\r\n\r\n");
+    if (body == std::string::npos) return "";
+    const nlohmann::json j = nlohmann::json::parse(response.substr(body + 4), nullptr, false);
+    return j.is_discarded() ? "" : j.value("access_token", "");
+  }
+
+  // The accepted posts' fencing numbers in order, with the proxy that sent each.
+  std::vector<std::pair<uint64_t, std::string>> accepted_posts() {
+    std::vector<std::pair<uint64_t, std::string>> out;
+    nlohmann::json state = engage_state();
+    if (state.is_discarded() || !state.contains("fencing")) return out;
+    for (const nlohmann::json& f : state["fencing"]) {
+      if (!f.value("refused", false)) out.emplace_back(f.value("token", uint64_t{0}), f.value("node", ""));
+    }
+    return out;
+  }
+
+  // Waits until a proxy other than `not_by` has posted; returns its ID ("" on timeout).
+  std::string wait_for_poster(const std::string& not_by, uint64_t timeout_ms) {
+    const auto deadline = uv_now(loop_.get()) + timeout_ms;
+    while (uv_now(loop_.get()) < deadline) {
+      auto posts = accepted_posts();
+      if (!posts.empty() && posts.back().second != not_by) return posts.back().second;
+      loop_.run_for(50);
+    }
+    return "";
+  }
+
+  nlohmann::json pacing_status(int proxy) {
+    nlohmann::json s = nlohmann::json::parse(proxy_status(proxy), nullptr, false);
+    return s.is_discarded() ? nlohmann::json() : s.value("pacing", nlohmann::json());
+  }
+
+  static int index_of(const std::string& proxy_id) { return std::stoi(proxy_id.substr(proxy_id.rfind('-') + 1)) - 1; }
+
+  // The fencing rule as the service saw it: accepted numbers never go back, and each number
+  // belongs to one proxy.
+  void expect_fenced_history() {
+    std::map<uint64_t, std::string> owner;
+    uint64_t last = 0;
+    for (const auto& [token, node] : accepted_posts()) {
+      EXPECT_GE(token, last) << "an accepted fencing number went back";
+      last = token;
+      auto [it, inserted] = owner.emplace(token, node);
+      EXPECT_EQ(it->second, node) << "fencing number " << token << " used by two proxies";
+    }
+  }
+
+  std::unique_ptr<Process> engage_;
+  uint16_t engage_port_ = 0;
+  int proxies_configured_ = 2;
+};
+
+TEST_F(PacingMasterTest, OneOfTwoProxiesPostsAndTheOtherTakesOverWithinALeasePeriodAfterSigkill) {
+  start_pair(0);
+  start_pair(1);
+  start_proxy(0);
+  start_proxy(1);
+
+  const std::string first = wait_for_poster("", 10'000);
+  ASSERT_FALSE(first.empty()) << "nobody posted: " << engage_state().dump(2);
+  const int master = index_of(first), other = 1 - master;
+  // Exactly one says it is master, and both agree who.
+  nlohmann::json m = pacing_status(master)["master"], o = pacing_status(other)["master"];
+  EXPECT_TRUE(m.value("is_master", false)) << m.dump();
+  EXPECT_FALSE(o.value("is_master", true)) << o.dump();
+  EXPECT_EQ(o.value("holder", ""), first);
+  // Several posts, all from the master.
+  loop_.run_for(3 * kRefreshMs);
+  for (const auto& post : accepted_posts()) EXPECT_EQ(post.second, first);
+  const uint64_t old_fencing = accepted_posts().back().first;
+
+  const uint64_t killed_at = uv_now(loop_.get());
+  proxies_[master]->kill(SIGKILL);
+  const std::string second = wait_for_poster(first, kLeaseTtlMs + 4 * kRefreshMs + 2000);
+  ASSERT_EQ(second, "proxy-" + std::to_string(other + 1)) << engage_state().dump(2);
+  EXPECT_LE(uv_now(loop_.get()) - killed_at, kLeaseTtlMs + 2 * kRefreshMs + 1000) << "takeover took longer than a lease period";
+  EXPECT_GT(accepted_posts().back().first, old_fencing);
+  expect_fenced_history();
+
+  // The deposed master's number is refused from now on.
+  const std::string token = engage_token();
+  ASSERT_FALSE(token.empty());
+  const std::string stale = engage("POST", "/api/v2/journey/actiontargets/bulk",
+                                   {{"Authorization", "Bearer " + token},
+                                    {"Content-Type", "application/json"},
+                                    {"X-Pacing-Fencing-Token", std::to_string(old_fencing)},
+                                    {"X-Pacing-Node", first}},
+                                   nlohmann::json{{"fencingToken", old_fencing}, {"intervalSeconds", 1},
+                                                  {"targets", nlohmann::json::array()}}.dump());
+  EXPECT_NE(stale.find(" 409 "), std::string::npos) << stale;
+}
+
+TEST_F(PacingMasterTest, AFrozenMasterIsReplacedAndNeverPostsAgainUnderItsOldNumber) {
+  start_pair(0);
+  start_pair(1);
+  start_proxy(0);
+  start_proxy(1);
+  const std::string first = wait_for_poster("", 10'000);
+  ASSERT_FALSE(first.empty());
+  const int master = index_of(first);
+
+  const uint64_t frozen_at = uv_now(loop_.get());
+  proxies_[master]->signal(SIGSTOP);
+  const std::string second = wait_for_poster(first, kLeaseTtlMs + 4 * kRefreshMs + 2000);
+  ASSERT_FALSE(second.empty()) << engage_state().dump(2);
+  EXPECT_NE(second, first);
+  EXPECT_LE(uv_now(loop_.get()) - frozen_at, kLeaseTtlMs + 2 * kRefreshMs + 1000);
+
+  // Woken up, the old master finds it lost the lease: it posts nothing the service accepts
+  // under its old number, and says it is not master.
+  proxies_[master]->signal(SIGCONT);
+  loop_.run_for(kLeaseTtlMs);
+  expect_fenced_history();
+  for (const auto& post : accepted_posts()) {
+    if (post.second == first) EXPECT_LT(post.first, accepted_posts().back().first);
+  }
+  EXPECT_FALSE(pacing_status(master)["master"].value("is_master", true));
+  EXPECT_EQ(pacing_status(master)["master"].value("holder", ""), second);
+  // If the woken proxy managed to send anything, it was refused — and nobody else ever was.
+  for (const nlohmann::json& f : engage_state()["fencing"]) {
+    if (f.value("refused", false)) EXPECT_EQ(f.value("node", ""), first) << f.dump();
+  }
+}
+
+TEST_F(PacingMasterTest, WithThreeProxiesExactlyOnePostsThroughTwoSuccessiveKills) {
+  proxies_configured_ = 3;
+  start_pair(0);
+  start_pair(1);
+  for (int i = 0; i < 3; ++i) start_proxy(i);
+
+  std::string master = wait_for_poster("", 10'000);
+  ASSERT_FALSE(master.empty());
+  std::set<std::string> dead;
+  for (int round = 0; round < 2; ++round) {
+    int claiming = 0;
+    for (int i = 0; i < 3; ++i) {
+      if (!dead.count("proxy-" + std::to_string(i + 1))) claiming += pacing_status(i)["master"].value("is_master", false);
+    }
+    EXPECT_EQ(claiming, 1) << "round " << round;
+    proxies_[index_of(master)]->kill(SIGKILL);
+    dead.insert(master);
+    const std::string next = wait_for_poster(master, kLeaseTtlMs + 4 * kRefreshMs + 2000);
+    ASSERT_FALSE(next.empty()) << "round " << round << ": " << engage_state().dump(2);
+    EXPECT_FALSE(dead.count(next));
+    master = next;
+  }
+  expect_fenced_history();
+}
+
+TEST_F(PacingMasterTest, AStoppedMasterHandsTheLeaseOverAtOnce) {
+  start_pair(0);
+  start_pair(1);
+  start_proxy(0);
+  start_proxy(1);
+  const std::string first = wait_for_poster("", 10'000);
+  ASSERT_FALSE(first.empty());
+  const uint64_t stopped_at = uv_now(loop_.get());
+  EXPECT_EQ(proxies_[index_of(first)]->kill(SIGTERM), 0);
+  ASSERT_FALSE(wait_for_poster(first, kLeaseTtlMs).empty());
+  // Released, not expired: well within the lease period.
+  EXPECT_LT(uv_now(loop_.get()) - stopped_at, kLeaseTtlMs);
+  expect_fenced_history();
+}
+
+}  // namespace
+}  // namespace ix::test
