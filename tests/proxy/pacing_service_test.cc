@@ -1,8 +1,13 @@
-// Exactly one pacing master: several real ixproxy processes run the pacing module against the
-// engagement-service simulator (ixengage, real HTTPS), the master lease lives in pair-1. Only
-// the holder posts; killing it (SIGKILL) or freezing it (SIGSTOP) hands over within one lease
-// period; the fencing numbers the service received never go back and never belong to two
-// proxies; a deposed master's number is refused.
+// The pacing service in a running cluster: real ixproxy processes run the pacing module against
+// the engagement-service simulator (ixengage, real HTTPS), the master lease lives in pair-1.
+//
+// Exactly one master: only the holder posts; killing it (SIGKILL) or freezing it (SIGSTOP) hands
+// over within one lease period; the fencing numbers the service received never go back and never
+// belong to two proxies; a deposed master's number is refused.
+//
+// Alarms: each of the simulator's failure modes raises its alarm (status, metrics, log) after the
+// configured run of failures, and the first good answer clears it; pending invitations the
+// service reports reach the decisions.
 #include <gtest/gtest.h>
 
 #include <signal.h>
@@ -22,7 +27,7 @@ namespace {
 constexpr uint64_t kLeaseTtlMs = 3000;
 constexpr uint64_t kRefreshMs = 500;
 
-class PacingMasterTest : public ClusterFixture {
+class PacingServiceTest : public ClusterFixture {
  protected:
   void SetUp() override {
     ClusterFixture::SetUp();
@@ -125,6 +130,37 @@ class PacingMasterTest : public ClusterFixture {
   std::unique_ptr<Process> engage_;
   uint16_t engage_port_ = 0;
   int proxies_configured_ = 2;
+};
+
+class PacingMasterTest : public PacingServiceTest {};
+
+// One proxy: it is master as soon as it holds the lease, and posts every refresh period.
+class PacingAlarmTest : public PacingServiceTest {
+ protected:
+  int proxy_count() const override { return 1; }
+  void extend_config(ConfigBuilder& c) const override {
+    PacingServiceTest::extend_config(c);
+    c.raw("[pacing.alarms]\nrequests-failed-threshold = 2\ntarget-error-threshold = 1\nvalidation-error-threshold = 2\n");
+  }
+
+  void set_mode(const std::string& mode) {
+    const std::string response = engage("POST", "/admin/mode", {{"Content-Type", "application/json"}},
+                                        nlohmann::json{{"mode", mode}}.dump());
+    ASSERT_NE(response.find(" 200 "), std::string::npos) << response;
+  }
+  // The active alarms' names on the proxy's status, once pred holds (or the last seen).
+  std::set<std::string> alarms_when(const std::function<bool(const std::set<std::string>&)>& pred, uint64_t timeout_ms = 10'000) {
+    std::set<std::string> names;
+    const auto deadline = uv_now(loop_.get()) + timeout_ms;
+    while (uv_now(loop_.get()) < deadline) {
+      names.clear();
+      for (const nlohmann::json& a : pacing_status(0).value("alarms", nlohmann::json::array())) names.insert(a.value("name", ""));
+      if (pred(names)) return names;
+      loop_.run_for(50);
+    }
+    return names;
+  }
+  std::string metrics() { return http_get(loop_, proxy_ports_[0].second, "/metrics").body(); }
 };
 
 TEST_F(PacingMasterTest, OneOfTwoProxiesPostsAndTheOtherTakesOverWithinALeasePeriodAfterSigkill) {
@@ -237,6 +273,50 @@ TEST_F(PacingMasterTest, AStoppedMasterHandsTheLeaseOverAtOnce) {
   // Released, not expired: well within the lease period.
   EXPECT_LT(uv_now(loop_.get()) - stopped_at, kLeaseTtlMs);
   expect_fenced_history();
+}
+
+TEST_F(PacingAlarmTest, EachFailureModeRaisesItsAlarmAndTheFirstGoodAnswerClearsIt) {
+  start_pair(0);
+  start_pair(1);
+  start_proxy(0);
+  ASSERT_FALSE(wait_for_poster("", 10'000).empty());
+  EXPECT_TRUE(alarms_when([](const auto& a) { return a.empty(); }).empty());
+  EXPECT_NE(metrics().find("ix_pacing_alarm_active{alarm=\"PacingRequestsFailed\"} 0"), std::string::npos);
+
+  struct Case {
+    const char* mode;
+    const char* alarm;
+  };
+  for (const Case& c : {Case{"fail", "PacingRequestsFailed"}, Case{"stall", "PacingRequestsFailed"},
+                        Case{"unauthorized", "PacingRequestsFailed"}, Case{"invalid-json", "PacingResponseValidationError"},
+                        Case{"target-errors", "PacingResponseTargetError"}}) {
+    SCOPED_TRACE(c.mode);
+    set_mode(c.mode);
+    std::set<std::string> raised = alarms_when([&](const auto& a) { return a.count(c.alarm) > 0; });
+    EXPECT_EQ(raised, std::set<std::string>{c.alarm});
+    EXPECT_NE(metrics().find(std::string("ix_pacing_alarm_active{alarm=\"") + c.alarm + "\"} 1"), std::string::npos);
+    set_mode("ok");
+    EXPECT_TRUE(alarms_when([](const auto& a) { return a.empty(); }).empty()) << "not cleared";
+    EXPECT_NE(metrics().find(std::string("ix_pacing_alarm_active{alarm=\"") + c.alarm + "\"} 0"), std::string::npos);
+  }
+  // Raised and cleared, each with its event ID in the log.
+  std::ifstream log(dir_ / "proxy-1.log");
+  const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  for (const char* id : {"id=100603", "id=100604", "id=100605", "id=100606", "id=100607", "id=100608"}) {
+    EXPECT_NE(text.find(id), std::string::npos) << id;
+  }
+}
+
+TEST_F(PacingAlarmTest, AnUnusableEndpointShowsOnTheStatusAndRaisesRequestsFailed) {
+  ::unsetenv("IX_TEST_ENGAGEMENT");  // no credentials: nothing can be posted
+  start_pair(0);
+  start_pair(1);
+  start_proxy(0);
+  EXPECT_EQ(alarms_when([](const auto& a) { return a.count("PacingRequestsFailed") > 0; }),
+            std::set<std::string>{"PacingRequestsFailed"});
+  EXPECT_NE(pacing_status(0)["post"].value("endpoint_error", "").find("IX_TEST_ENGAGEMENT"), std::string::npos)
+      << pacing_status(0).dump(2);
+  EXPECT_TRUE(accepted_posts().empty());
 }
 
 }  // namespace
