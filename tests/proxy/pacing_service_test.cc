@@ -307,6 +307,23 @@ TEST_F(PacingAlarmTest, EachFailureModeRaisesItsAlarmAndTheFirstGoodAnswerClears
   }
 }
 
+TEST_F(PacingAlarmTest, PendingInvitationsReportedByTheServiceReachTheDecisions) {
+  start_pair(0);
+  start_pair(1);
+  start_proxy(0);
+  auto desktop = proxy_client(0, proto::ClientType::AgentApplication);
+  ASSERT_TRUE(log_in_ready(*desktop, "a1", 1));  // a ready agent: invitations are allowed
+  const auto deadline = uv_now(loop_.get()) + 15'000;
+  int pending = 0;
+  while (uv_now(loop_.get()) < deadline && pending == 0) {
+    const nlohmann::json targets = pacing_status(0).value("targets", nlohmann::json::array());
+    if (!targets.empty()) pending = targets[0].value("pending_invitations", 0);
+    loop_.run_for(100);
+  }
+  EXPECT_GT(pending, 0) << "the service's pending invitations never reached the status: " << engage_state().dump(2);
+  EXPECT_EQ(pacing_status(0)["post"].value("result", ""), "ok");
+}
+
 TEST_F(PacingAlarmTest, AnUnusableEndpointShowsOnTheStatusAndRaisesRequestsFailed) {
   ::unsetenv("IX_TEST_ENGAGEMENT");  // no credentials: nothing can be posted
   start_pair(0);
