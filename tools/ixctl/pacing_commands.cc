@@ -59,6 +59,7 @@ struct StatusOptions {
   std::string dir = ".ix";
   std::string proxy;
   bool json = false;
+  bool summary = false;
 };
 
 // "HH:MM:SS" (UTC) of a wall-clock time in microseconds.
@@ -123,8 +124,31 @@ void print_pacing(const std::string& proxy, const nlohmann::json& p, std::ostrea
   }
 }
 
+// One line per target: the proactive abandonment of the last 5 minutes against the goal.
+void print_summary(const std::string& proxy, const nlohmann::json& p, std::ostream& out) {
+  const nlohmann::json& m = p.value("master", nlohmann::json::object());
+  const std::string master = m.value("holder", "");
+  for (const nlohmann::json& t : p["targets"]) {
+    const nlohmann::json w = t["windows"].value("5m", nlohmann::json::object());
+    const double accepted = w.value("accepted", 0), abandoned = w.value("abandoned", 0);
+    const double goal = t.value("goal_percent", 0.0);
+    char line[300];
+    if (accepted + abandoned > 0) {
+      const double rate = 100 * abandoned / (accepted + abandoned);
+      std::snprintf(line, sizeof line, "pacing: %s: proactive abandonment %.1f %% (%.0f of %.0f) over the last 5 min, goal %.1f %% — %s",
+                    t.value("target", "").c_str(), rate, abandoned, accepted + abandoned, goal,
+                    rate <= goal ? "within the goal" : "ABOVE the goal");
+    } else {
+      std::snprintf(line, sizeof line, "pacing: %s: no proactive interaction finished in the last 5 min, goal %.1f %%",
+                    t.value("target", "").c_str(), goal);
+    }
+    out << line << "; master " << (master.empty() ? "none" : master) << " (status from " << proxy << ")\n";
+  }
+}
+
 // Asks the proxies of the configuration (or the one named) for /status and prints the pacing
-// section of the first that answers with one.
+// section of the master (the one that posts and knows the pending invitations), or else of the
+// first that answers with one.
 int run_status(const StatusOptions& o) {
   const std::string path = cluster_config_path(o.config, o.dir);
   config::LoadResult loaded = config::load_config_file(path);
@@ -133,7 +157,8 @@ int run_status(const StatusOptions& o) {
     std::cerr << "ixctl pacing status: " << path << " has no [pacing] section\n";
     return kExitRefused;
   }
-  std::string tried;
+  std::string tried, chosen;
+  nlohmann::json pacing;
   for (const config::Proxy& proxy : loaded.config->proxies) {
     if (!o.proxy.empty() && proxy.id != o.proxy) continue;
     Result<http::HttpReply> reply = http::http_get(proxy.endpoint.host, proxy.endpoint.admin_port, "/status");
@@ -142,10 +167,20 @@ int run_status(const StatusOptions& o) {
       tried += (tried.empty() ? "" : ", ") + proxy.id;
       continue;
     }
+    const bool master = status["pacing"].value("master", nlohmann::json::object()).value("is_master", false);
+    if (chosen.empty() || master) {
+      chosen = proxy.id;
+      pacing = status["pacing"];
+    }
+    if (master) break;
+  }
+  if (!chosen.empty()) {
     if (o.json) {
-      std::cout << nlohmann::json{{"proxy", proxy.id}, {"pacing", status["pacing"]}}.dump(2) << "\n";
+      std::cout << nlohmann::json{{"proxy", chosen}, {"pacing", pacing}}.dump(2) << "\n";
+    } else if (o.summary) {
+      print_summary(chosen, pacing, std::cout);
     } else {
-      print_pacing(proxy.id, status["pacing"], std::cout);
+      print_pacing(chosen, pacing, std::cout);
     }
     return kExitOk;
   }
@@ -203,6 +238,7 @@ void add_pacing_commands(CLI::App& app, int& exit_code) {
   status->add_option("--dir", so->dir, "the local cluster's working directory")->capture_default_str();
   status->add_option("--proxy", so->proxy, "ask this proxy (default: the first that answers)");
   status->add_flag("--json", so->json, "Print the status as JSON");
+  status->add_flag("--summary", so->summary, "One line per target: proactive abandonment against the goal");
   status->callback([so, &exit_code] { exit_code = run_status(*so); });
 }
 
