@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "tests/proxy/cluster_fixture.h"
@@ -53,6 +54,7 @@ class IxengageTest : public ClusterFixture {
  protected:
   void extend_config(ConfigBuilder& c) const override {
     c.queue("proactive-chat", "101");
+    c.view("proactive-view", "101", {"proactive-chat"});
     c.paced_virtual_queue("Proactive Chat", "101", "chat", 3.0);
     c.agent_group("Proactive Chat", "101", {"a1", "a2"}, {"Proactive Chat"});
   }
@@ -365,6 +367,46 @@ TEST_F(IxengageTest, AcceptedInvitationsBecomeProactiveChatsInTheCluster) {
   EXPECT_EQ(s["proxies"][0]["submitted"].get<int>() + s["proxies"][1]["submitted"].get<int>(), 4);
   EXPECT_GT(s["proxies"][0]["submitted"].get<int>(), 0) << "submissions alternate between the proxies";
   EXPECT_GT(s["proxies"][1]["submitted"].get<int>(), 0) << "submissions alternate between the proxies";
+}
+
+// The loop the main job runs: ixengage's accepted invitations are handled by ixsim's agents (its
+// routing engine pulls them and gives them to the target's agent group; its desktops accept,
+// handle and stop them), though ixsim itself submitted none of them.
+TEST_F(IxengageTest, IxsimAgentsHandleTheProactiveChats) {
+  start_cluster();
+  const std::string proxy = "127.0.0.1:" + std::to_string(proxy_ports_[0].first);
+  start_engage({"--proxy", proxy, "--lead-rate", "50", "--accept-probability", "1", "--accept-delay", "50ms..100ms"});
+  ASSERT_TRUE(eventually([&] {
+    const json s = state();
+    return s["proxies"].size() == 1 && s["proxies"][0].value("connected", false) && s["targets"][kTarget].value("waiting", 0) >= 3;
+  })) << state().dump();
+  ASSERT_EQ(post(token(), 1, json::array({target(kTarget, 3)})).status(), 200);
+  ASSERT_TRUE(eventually([&] { return state()["targets"][kTarget].value("submitted", 0) == 3; })) << state().dump();
+
+  auto routing = proxy_client(0, proto::ClientType::RoutingEngine);
+  proto::RequestFindT find;
+  find.tenant_id = "101";
+  find.condition = "queue = 'proactive-chat' and ud.VirtualQueue = 'Proactive Chat'";
+  find.limit = 100;
+  EnvelopePtr found = routing->call(find);
+  ASSERT_TRUE(found && found->body.AsEventFindResult()) << error_text(found);
+  std::vector<std::string> chats;
+  for (const auto& i : found->body.AsEventFindResult()->interactions) chats.push_back(i->interaction_id);
+  ASSERT_EQ(chats.size(), 3u);
+  routing.reset();
+
+  const std::string report_file = (dir_ / "ixsim-report.json").string();
+  CommandResult run = run_command({IX_IXSIM, "--config", (dir_ / "cluster.toml").string(), "--server", proxy, "--flow",
+                                   "chat=inbound/proactive-view", "--proactive-share", "0", "--rate", "0.5", "--duration", "4",
+                                   "--handle-time", "0.5", "--seed", "3", "--report", report_file});
+  ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
+  std::ifstream in(report_file);
+  const json report = json::parse(in);
+  EXPECT_EQ(report["proactive"], 0) << report.dump();
+  EXPECT_GE(report["adopted"].get<size_t>(), chats.size()) << "ixsim's desktops took chats it did not submit: " << report.dump();
+  std::set<std::string> handled;
+  for (const auto& id : report["interactions"]["handled"]) handled.insert(id.get<std::string>());
+  for (const std::string& id : chats) EXPECT_TRUE(handled.contains(id)) << id << " was not handled: " << report.dump();
 }
 
 }  // namespace
