@@ -369,6 +369,27 @@ TEST_F(IxengageTest, AcceptedInvitationsBecomeProactiveChatsInTheCluster) {
   EXPECT_GT(s["proxies"][1]["submitted"].get<int>(), 0) << "submissions alternate between the proxies";
 }
 
+// With a [pacing] section, the bulk endpoint is where that configuration's pacing client posts.
+class IxengagePacingConfigTest : public IxengageTest {
+ protected:
+  void extend_config(ConfigBuilder& c) const override {
+    IxengageTest::extend_config(c);
+    c.raw("\n[pacing]\ntenant = \"101\"\ncredentials-env = \"IX_TEST_ENGAGEMENT\"\n[pacing.endpoint]\n"
+          "base-urls = [\"https://127.0.0.1:9/engage/\"]\ntarget-endpoint = \"v9/targets\"\n");
+  }
+};
+
+TEST_F(IxengagePacingConfigTest, ServesTheBulkEndpointWhereTheConfigurationPosts) {
+  start_engage({"--no-submit"});
+  const std::string access = token();
+  const std::string body = bulk_body(1, json::array({target(kTarget, 1)})).dump();
+  const std::vector<std::pair<std::string, std::string>> headers{{"Authorization", "Bearer " + access},
+                                                                 {"X-Pacing-Fencing-Token", "1"}};
+  HttpsExchange configured = request("POST", "/engage/v9/targets", headers, body);
+  EXPECT_EQ(configured.status(), 200) << configured.response;
+  EXPECT_EQ(request("POST", kBulk, headers, body).status(), 404);
+}
+
 // The loop the main job runs: ixengage's accepted invitations are handled by ixsim's agents (its
 // routing engine pulls them and gives them to the target's agent group; its desktops accept,
 // handle and stop them), though ixsim itself submitted none of them.

@@ -56,6 +56,13 @@ std::pair<std::string, std::string> parse_credentials(const std::string& flag, s
   return {text.substr(0, colon), text.substr(colon + 1)};
 }
 
+// "https://127.0.0.1:7443/api/" -> "/api/".
+std::string url_path(const std::string& url) {
+  const size_t scheme = url.find("://");
+  const size_t slash = url.find('/', scheme == std::string::npos ? 0 : scheme + 3);
+  return slash == std::string::npos ? "/" : url.substr(slash);
+}
+
 std::string with_slashes(std::string path) {
   if (path.empty() || path.front() != '/') path.insert(path.begin(), '/');
   if (path.back() != '/') path += '/';
@@ -84,8 +91,13 @@ int main(int argc, char** argv) {
   app.add_option("--credentials", credentials, "the accepted client credentials, client_id:client_secret");
   app.add_option("--credentials-env", credentials_env, "environment variable holding client_id:client_secret");
   app.add_option("--token-ttl", token_ttl, "lifetime of an issued access token")->capture_default_str();
-  app.add_option("--path-prefix", path_prefix, "path the base URL ends with (the bulk endpoint is under it)")->capture_default_str();
-  app.add_option("--target-endpoint", target_endpoint, "the bulk endpoint below --path-prefix")->capture_default_str();
+  app.add_option("--path-prefix", path_prefix,
+                 "path the base URL ends with, the bulk endpoint is under it (default with --config: the path of "
+                 "[pacing.endpoint] base-urls' first)")
+      ->capture_default_str();
+  app.add_option("--target-endpoint", target_endpoint,
+                 "the bulk endpoint below --path-prefix (default with --config: [pacing.endpoint] target-endpoint)")
+      ->capture_default_str();
   app.add_option("--config", config_file, "cluster configuration: the pacing targets, the proxies, the virtual-queue key")
       ->check(CLI::ExistingFile);
   app.add_option("--tenant", tenant, "tenant of targets not in --config (default: [pacing] tenant of --config)");
@@ -144,7 +156,6 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 3;
   }
   visitors.seed = seed;
-  service.bulk_path = with_slashes(path_prefix) + (target_endpoint.front() == '/' ? target_endpoint.substr(1) : target_endpoint);
   service.default_tenant = tenant;
 
   if (!config_file.empty()) {
@@ -157,6 +168,14 @@ int main(int argc, char** argv) {
     if (cluster.pacing) {
       virtual_queue_key = cluster.pacing->virtual_queue_key;
       if (service.default_tenant.empty()) service.default_tenant = cluster.pacing->tenant;
+      // Where the configuration's pacing client posts, unless told otherwise: the path of its
+      // first base URL and its target endpoint.
+      if (app.count("--path-prefix") == 0 && !cluster.pacing->base_urls.empty()) {
+        path_prefix = url_path(cluster.pacing->base_urls.front());
+      }
+      if (app.count("--target-endpoint") == 0 && !cluster.pacing->target_endpoint.empty()) {
+        target_endpoint = cluster.pacing->target_endpoint;
+      }
     }
     service.targets.emplace();
     for (const ix::config::PacingTarget& t : cluster.pacing_targets) {
@@ -178,6 +197,11 @@ int main(int argc, char** argv) {
     }
   }
   if (no_submit) proxy_addresses.clear();
+  if (target_endpoint.empty()) {
+    std::cerr << "ixengage: --target-endpoint must not be empty\n";
+    return 3;
+  }
+  service.bulk_path = with_slashes(path_prefix) + (target_endpoint.front() == '/' ? target_endpoint.substr(1) : target_endpoint);
 
   auto certificates = ix::engage::ensure_certificates(state_dir);
   if (!certificates) {
@@ -205,15 +229,18 @@ int main(int argc, char** argv) {
     ix::engage::Visitors simulated(&loop, visitors, submitter);
     ix::engage::EngagementService engagement(&loop, server, simulated, submitter, service);
 
+    // Signals first: a SIGTERM from whoever read the ports file must stop us, not kill us.
+    ix::net::ProcessSignals signals(&loop, nullptr, [&](const char* signal) {
+      std::cerr << "ixengage: " << signal << ", stopping" << std::endl;
+      signals.close();
+      simulated.stop();
+      submitter.stop();
+      server.close();
+    });
     ix::net::Endpoint endpoint{host, port};
     if (Status s = server.listen(endpoint); !s) {
       std::cerr << "ixengage: cannot listen on " << endpoint.to_string() << ": " << s.error().text << "\n";
       exit_code = 1;
-    } else {
-      if (!ports_file.empty() && !ix::config::write_ports_file(ports_file, {server.port(), server.port()})) {
-        std::cerr << "ixengage: cannot write the ports file " << ports_file << ": " << std::strerror(errno) << "\n";
-        exit_code = 1;
-      }
     }
     if (exit_code == 0) {
       std::cerr << "ixengage: " << (certificates->generated ? "generated a new CA and server certificate in " : "reusing the CA in ")
@@ -223,20 +250,21 @@ int main(int argc, char** argv) {
                 << "; " << (proxy_addresses.empty() ? std::string("accepted invitations are not submitted")
                                                     : "submitting proactive chats through " + std::to_string(proxy_addresses.size()) +
                                                           " prox" + (proxy_addresses.size() == 1 ? "y" : "ies"))
-                << "; mode " << ix::engage::mode_name(service.mode) << std::endl;
+                << "; bulk endpoint " << service.bulk_path << "; mode " << ix::engage::mode_name(service.mode) << std::endl;
       std::cout << "ixengage listening on https://" << host << ":" << server.port() << " (CA: " << certificates->ca_file << ")"
                 << std::endl;
+      // Last: whoever waits for this file finds everything above done.
+      if (!ports_file.empty() && !ix::config::write_ports_file(ports_file, {server.port(), server.port()})) {
+        std::cerr << "ixengage: cannot write the ports file " << ports_file << ": " << std::strerror(errno) << "\n";
+        exit_code = 1;
+      }
+    }
+    if (exit_code == 0) {
       submitter.start();
       simulated.start();
-      ix::net::ProcessSignals signals(&loop, nullptr, [&](const char* signal) {
-        std::cerr << "ixengage: " << signal << ", stopping" << std::endl;
-        signals.close();
-        simulated.stop();
-        submitter.stop();
-        server.close();
-      });
       uv_run(&loop, UV_RUN_DEFAULT);
     }
+    signals.close();
     server.close();
     submitter.stop();
     simulated.stop();
