@@ -1,41 +1,68 @@
 #!/usr/bin/env bash
 # Sets everything up on a fresh Debian 12 machine and runs the main job: the local example
 # cluster (examples/local-cluster.toml: two node pairs, each a primary and a backup ixnode on
-# SQLite, and two ixproxy processes) started by `ixctl cluster up`, the workload simulator
-# driving it through both proxies, and a reporting client (`ixctl tail`) standing in for a
-# statistics server. Runs until Ctrl-C; IX_MAIN_DURATION=SECONDS makes it stop by itself.
+# SQLite, and two ixproxy processes) started by `ixctl cluster up`, the engagement-service
+# simulator (ixengage: the HTTPS endpoint the proxies' pacing posts to, whose simulated visitors
+# turn accepted invitations into proactive chats), the workload simulator driving the cluster
+# through both proxies, and a reporting client (`ixctl tail`) standing in for a statistics
+# server. Runs until Ctrl-C; IX_MAIN_DURATION=SECONDS makes it stop by itself.
 #
-# Data lives in .ix/data, logs in .ix/logs; the status page is http://127.0.0.1:9001/.
+# Data lives in .ix/data, logs in .ix/logs, ixengage's CA and certificate in .ix/engagement-sim;
+# the status page is http://127.0.0.1:9001/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./scripts/install-deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 # Only what the main job runs: the full build (tests, benchmarks) is the test command's.
-cmake --build build -j2 --target ixnode ixproxy ixctl ixsim
+cmake --build build -j2 --target ixnode ixproxy ixctl ixsim ixengage
 
 config=examples/local-cluster.toml
 work=.ix
 ixctl=./build/tools/ixctl
 mkdir -p "$work/logs"
 "$ixctl" config check "$config" >/dev/null
+# The pacing client's credentials ([pacing] credentials-env) and the simulator's: the same pair.
+export IX_ENGAGEMENT_CREDENTIALS="${IX_ENGAGEMENT_CREDENTIALS:-ixcluster:local-secret}"
+
+engage_pid=
+launcher=
+tail_pid=
+cleanup() {
+  [ -n "$tail_pid" ] && kill "$tail_pid" 2>/dev/null || true
+  if [ -n "$launcher" ] && kill -0 "$launcher" 2>/dev/null; then
+    echo
+    "$ixctl" cluster down --dir "$work" || true
+  fi
+  [ -n "$engage_pid" ] && kill "$engage_pid" 2>/dev/null || true
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+echo
+echo "== Starting the engagement-service simulator (ixengage)"
+# Port 7443 and the CA in .ix/engagement-sim: where [pacing] in $config posts and what it trusts.
+# Its own session too: it outlives the cluster's pacing posts and is stopped last.
+setsid ./build/tools/ixengage --config "$config" --port 7443 --state-dir "$work/engagement-sim" \
+  --credentials-env IX_ENGAGEMENT_CREDENTIALS >"$work/logs/ixengage.log" 2>&1 &
+engage_pid=$!
+for _ in $(seq 1 100); do
+  grep -q "^ixengage listening on" "$work/logs/ixengage.log" 2>/dev/null && break
+  if ! kill -0 "$engage_pid" 2>/dev/null; then
+    cat "$work/logs/ixengage.log"
+    echo "main: the engagement-service simulator did not start" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+grep "^ixengage listening on" "$work/logs/ixengage.log"
 
 echo
 echo "== Starting the local cluster ($config)"
 # In its own session: Ctrl-C stops the simulator first; the cluster is stopped afterwards.
 setsid "$ixctl" cluster up "$config" --dir "$work" >"$work/logs/cluster-up.log" 2>&1 &
 launcher=$!
-tail_pid=
-cleanup() {
-  [ -n "$tail_pid" ] && kill "$tail_pid" 2>/dev/null || true
-  if kill -0 "$launcher" 2>/dev/null; then
-    echo
-    "$ixctl" cluster down --dir "$work" || true
-  fi
-  wait 2>/dev/null || true
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 for _ in $(seq 1 600); do
   grep -q "Stop with Ctrl-C" "$work/logs/cluster-up.log" 2>/dev/null && break
@@ -54,6 +81,7 @@ tail_pid=$!
 cat <<INFO
 
 Status page:      http://127.0.0.1:9001/   (and http://127.0.0.1:9002/ on proxy-2)
+Engagement sim:   curl --cacert $work/engagement-sim/ca.pem https://127.0.0.1:7443/admin/state   (log: $work/logs/ixengage.log)
 Reporting stream: $work/logs/reporting-stream.log   (live: $ixctl tail)
 Cluster status:   $ixctl status
 Try a failover:   kill -9 the "pair-1 primary" pid above and watch the status page
@@ -61,7 +89,10 @@ Stop:             Ctrl-C (the simulator prints its report, then the cluster stop
 
 == The simulator (ixsim) drives the cluster through both proxies
 INFO
-sim_args=(--config "$config" --server 127.0.0.1:7001 --server 127.0.0.1:7002 --rate 3 --handle-time 8 --patience 40)
+# Proactive chats come from ixengage's accepted invitations, not from ixsim's own workload;
+# ixsim's agents handle them (its routing engine reads their VirtualQueue user data).
+sim_args=(--config "$config" --server 127.0.0.1:7001 --server 127.0.0.1:7002 --rate 3 --handle-time 8 --patience 40
+  --proactive-share 0)
 if [ -n "${IX_MAIN_DURATION:-}" ]; then sim_args+=(--duration "$IX_MAIN_DURATION"); fi
 ./build/tools/ixsim "${sim_args[@]}" || true
 

@@ -154,6 +154,10 @@ class HttpSession {
 
   int on_message_complete() {
     HttpResponse response = server_.dispatch(request_);
+    if (response.withhold) {
+      closing_ = true;  // parse nothing more; answer nothing; leave the connection to time out
+      return HPE_USER;
+    }
     bool keep_alive = llhttp_should_keep_alive(&parser_) != 0;
     send(response, keep_alive, request_.method == "HEAD");
     if (!keep_alive) {

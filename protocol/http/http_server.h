@@ -38,6 +38,9 @@ struct HttpResponse {
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  // No answer at all: the connection stays open and unread until the peer gives up or the idle
+  // timeout closes it (the engagement simulator's "stall" mode, for clients' timeout tests).
+  bool withhold = false;
 
   static HttpResponse text(int status, std::string body);
   static HttpResponse json(int status, std::string body);
