@@ -12,14 +12,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-./scripts/install-deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
-# Only what the main job runs: the full build (tests, benchmarks) is the test command's.
-cmake --build build -j2 --target ixnode ixproxy ixctl ixsim ixengage
+# IX_MAIN_BUILD_DIR: use the binaries of that build folder as they are (no set-up, no build) —
+# the test suite's short run of the main job does this.
+build=${IX_MAIN_BUILD_DIR:-build}
+if [ -z "${IX_MAIN_BUILD_DIR:-}" ]; then
+  ./scripts/install-deps.sh
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+  # Only what the main job runs: the full build (tests, benchmarks) is the test command's.
+  cmake --build build -j2 --target ixnode ixproxy ixctl ixsim ixengage
+fi
 
 config=examples/local-cluster.toml
 work=.ix
-ixctl=./build/tools/ixctl
+ixctl=$build/tools/ixctl
 mkdir -p "$work/logs"
 "$ixctl" config check "$config" >/dev/null
 # The pacing client's credentials ([pacing] credentials-env) and the simulator's: the same pair.
@@ -44,7 +49,7 @@ echo
 echo "== Starting the engagement-service simulator (ixengage)"
 # Port 7443 and the CA in .ix/engagement-sim: where [pacing] in $config posts and what it trusts.
 # Its own session too: it outlives the cluster's pacing posts and is stopped last.
-setsid ./build/tools/ixengage --config "$config" --port 7443 --state-dir "$work/engagement-sim" \
+setsid "$build/tools/ixengage" --config "$config" --port 7443 --state-dir "$work/engagement-sim" \
   --credentials-env IX_ENGAGEMENT_CREDENTIALS >"$work/logs/ixengage.log" 2>&1 &
 engage_pid=$!
 for _ in $(seq 1 100); do
@@ -94,8 +99,13 @@ INFO
 sim_args=(--config "$config" --server 127.0.0.1:7001 --server 127.0.0.1:7002 --rate 3 --handle-time 8 --patience 40
   --proactive-share 0)
 if [ -n "${IX_MAIN_DURATION:-}" ]; then sim_args+=(--duration "$IX_MAIN_DURATION"); fi
-./build/tools/ixsim "${sim_args[@]}" || true
+"$build/tools/ixsim" "${sim_args[@]}" || true
 
 echo
 echo "== The cluster now"
 "$ixctl" status || true
+
+echo
+echo "== Pacing"
+"$ixctl" pacing status --config "$config" || true
+"$ixctl" pacing status --config "$config" --summary || true
