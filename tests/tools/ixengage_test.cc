@@ -229,6 +229,14 @@ TEST_F(IxengageTest, RefusesAStaleFencingNumberAndRecordsEveryOne) {
   EXPECT_EQ(bad.status(), 400);
   EXPECT_NE(bad.body().find("targets[0].invitationsAllowed"), std::string::npos) << bad.body();
 
+  // Bytes that are not UTF-8, in the body and in a header, get a 400 like any other bad input.
+  HttpsExchange latin1 = request("POST", kBulk, {{"Authorization", "Bearer " + access}, {"X-Pacing-Fencing-Token", "\xff" "9"}},
+                                 "{\"fencingToken\": \"\xe9\"}");
+  EXPECT_EQ(latin1.status(), 400) << latin1.response;
+  HttpsExchange latin1_body = request("POST", kBulk, {{"Authorization", "Bearer " + access}, {"X-Pacing-Fencing-Token", "9"}},
+                                      "\xe9\xff");
+  EXPECT_EQ(latin1_body.status(), 400) << latin1_body.response;
+
   const json s = state();
   EXPECT_EQ(s["refused"], 1);
   EXPECT_EQ(s["answers"]["409"], 1);

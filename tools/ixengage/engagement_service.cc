@@ -29,7 +29,11 @@ constexpr std::pair<Mode, const char*> kModes[] = {
     {Mode::kTargetErrors, "target-errors"},
 };
 
-HttpResponse json_response(int status, const json& body) { return HttpResponse::json(status, body.dump()); }
+// Peers' bytes (header values, parser messages quoting the body) may be any bytes: invalid UTF-8
+// is replaced rather than thrown about.
+std::string dump(const json& value, int indent = -1) { return value.dump(indent, ' ', false, json::error_handler_t::replace); }
+
+HttpResponse json_response(int status, const json& body) { return HttpResponse::json(status, dump(body)); }
 
 HttpResponse oauth_error(int status, const std::string& error, const std::string& description) {
   HttpResponse r = json_response(status, {{"error", error}, {"error_description", description}});
@@ -210,7 +214,7 @@ EngagementService::EngagementService(uv_loop_t* loop, http::HttpServer& server, 
     tokens_.clear();
     return json_response(200, {{"revoked", revoked}});
   });
-  server.route("GET", "/admin/state", [this](const HttpRequest&) { return HttpResponse::json(200, state().dump(2) + "\n"); });
+  server.route("GET", "/admin/state", [this](const HttpRequest&) { return HttpResponse::json(200, dump(state(), 2) + "\n"); });
 }
 
 HttpResponse EngagementService::token(const HttpRequest& request) {
@@ -343,7 +347,7 @@ HttpResponse EngagementService::bulk(const HttpRequest& request) {
   }
   if (options_.mode == Mode::kInvalidJson) {
     // A body cut off in the middle, as a broken gateway would deliver it.
-    std::string text = json{{"targets", targets}}.dump();
+    std::string text = dump(json{{"targets", targets}});
     return HttpResponse::json(200, text.substr(0, text.size() / 2) + "<!-- truncated");
   }
   json out = {{"targets", targets}};

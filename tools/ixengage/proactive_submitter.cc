@@ -46,6 +46,7 @@ void ProactiveSubmitter::open(Link& link) {
     if (!reply) return reopen_later(link, reply.error().text);
     if (reply->error()) return reopen_later(link, "registration refused: " + reply->error()->text);
     link.ready = true;
+    link.failure_reported = false;
     std::cerr << "ixengage: connected to proxy " << link.address.endpoint.to_string() << std::endl;
   });
 }
@@ -55,7 +56,11 @@ void ProactiveSubmitter::reopen_later(Link& link, const std::string& why) {
   link.ready = false;
   link.last_error = why;
   if (stopped_ || link.retry->active()) return;
-  if (was_ready) std::cerr << "ixengage: proxy " << link.address.endpoint.to_string() << ": " << why << std::endl;
+  // One line per change: lost after being connected, or the first failed attempt since.
+  if (was_ready || !link.failure_reported) {
+    std::cerr << "ixengage: proxy " << link.address.endpoint.to_string() << ": " << why << "; retrying every second" << std::endl;
+    link.failure_reported = true;
+  }
   // The old session is replaced from the timer, never from inside its own callback.
   link.retry->start(1000, [this, &link] { open(link); });
 }

@@ -62,6 +62,7 @@ class ProactiveSubmitter {
     std::unique_ptr<tools::Session> session;
     std::unique_ptr<net::Timer> retry;
     bool ready = false;
+    bool failure_reported = false;  // said so on stderr since the last success
     uint64_t submitted = 0;
     uint64_t failures = 0;
     std::string last_error;
