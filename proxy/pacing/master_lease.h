@@ -21,8 +21,8 @@
 //   - Renew never starts a new term (the node refuses a run-out renewal); a master that lost its
 //     validity acquires again and learns from the answer whether the term (fencing) is the same.
 //
-// The owner should call tick() at least every tick_interval() (ttl/10) — more often is fine —
-// and at once after on_reply(). Single-threaded: the owner's loop only.
+// The owner calls tick() at next_due() and at least every tick_interval() (ttl/10) — more often
+// is fine — and at once after on_reply(). Single-threaded: the owner's loop only.
 #pragma once
 
 #include <cstdint>
@@ -83,6 +83,10 @@ class MasterLease {
   // Until when the current mastership is valid (its clock); meaningful while is_master().
   int64_t valid_until() const { return valid_until_; }
   int64_t tick_interval() const { return options_.ttl_ms / 10; }
+  // When tick() next has something to do (send, or give up the request in flight as lost): the
+  // owner's timer fires then or after tick_interval(), whichever is sooner, so that a takeover
+  // waits for no tick.
+  int64_t next_due() const { return in_flight_ ? in_flight_sent_ms_ + period_ms_ : next_attempt_ms_; }
   const MasterLeaseOptions& options() const { return options_; }
 
  private:

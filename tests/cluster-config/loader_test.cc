@@ -389,6 +389,7 @@ TEST(ConfigLoader, PacingCredentialsExactlyOneSource) {
   expect_error(kBase + R"(
 [pacing]   # <-
 tenant = "101"
+auth-url = "https://e.example/oauth/token"
 [pacing.endpoint]
 base-urls = ["https://e.example/api/"]
 )", "pacing", "set exactly one of credentials-file and credentials-env");
@@ -399,6 +400,7 @@ TEST(ConfigLoader, PacingBaseUrlMustBeHttp) {
 [pacing]
 tenant = "101"
 credentials-env = "IX_CREDS"
+auth-url = "https://e.example/oauth/token"
 [pacing.endpoint]
 base-urls = ["ftp://e.example/"]   # <-
 )", "pacing.endpoint.base-urls", "\"ftp://e.example/\" is not an http:// or https:// URL");
@@ -448,6 +450,7 @@ TEST(ConfigLoader, PacingTenantMustExistAndBaseUrlsMustNotBeEmpty) {
 [pacing]
 tenant = "999"   # <-
 credentials-env = "IX_CREDS"
+auth-url = "https://e.example/oauth/token"
 [pacing.endpoint]
 base-urls = []
 )";
@@ -464,6 +467,7 @@ TEST(ConfigLoader, PacingProactiveFilterMustParse) {
 tenant = "101"
 credentials-env = "IX_CREDS"
 proactive-filter = "interaction_subtype = 'Proactive"   # <-
+auth-url = "https://e.example/oauth/token"
 [pacing.endpoint]
 base-urls = ["https://engage.example/api/"]
 )", "pacing.proactive-filter", "position");
