@@ -475,6 +475,10 @@ PacingService read_pacing(Entry e) {
   p.ca_file = e.path_value("ca-file");
   p.proactive_filter = e.str("proactive-filter");
   p.virtual_queue_key = e.str("virtual-queue-key");
+  p.auth_url = e.str("auth-url");
+  p.proxies = e.strings("proxies");
+  p.lease_pair = e.str("lease-pair");
+  p.lease_ttl = e.duration("lease-ttl");
   Entry endpoint = e.sub("endpoint");
   p.base_urls = endpoint.strings("base-urls");
   p.target_endpoint = endpoint.str("target-endpoint");
@@ -643,6 +647,22 @@ class CrossChecker {
       b_.error("pacing.proactive-filter", filter.error().text);
     }
     if (p.virtual_queue_key.empty()) b_.error("pacing.virtual-queue-key", "the user-data key must not be empty");
+    if (!p.auth_url.empty() && !p.auth_url.starts_with("https://") && !p.auth_url.starts_with("http://")) {
+      b_.error("pacing.auth-url", in_quotes(p.auth_url) + " is not an http:// or https:// URL");
+    }
+    std::set<std::string> seen;
+    for (const std::string& id : p.proxies) {
+      if (!c_.proxy(id)) b_.error("pacing.proxies", "proxy " + in_quotes(id) + " is not defined in [[proxies]]");
+      if (!seen.insert(id).second) b_.error("pacing.proxies", "proxy " + in_quotes(id) + " is listed twice");
+    }
+    if (!p.lease_pair.empty() && !c_.node_pair(p.lease_pair)) {
+      b_.error("pacing.lease-pair", "node pair " + in_quotes(p.lease_pair) + " is not defined in [[node-pairs]]");
+    }
+    if (p.lease_ttl < 2 * p.http_timeout) {
+      b_.error("pacing.lease-ttl", format_duration(p.lease_ttl) + " is shorter than 2 x http-timeout (" +
+                                       format_duration(p.http_timeout) +
+                                       "): a post started while master must end before the lease could pass on");
+    }
   }
 
   // Conditions and orders are parsed here too, so that a typo is a configuration error with its
@@ -678,6 +698,12 @@ void derive(ClusterConfig& c) {
       }
     }
     c.pacing_targets.push_back(std::move(target));
+  }
+  if (c.pacing) {
+    if (c.pacing->proxies.empty()) {
+      for (const Proxy& p : c.proxies) c.pacing->proxies.push_back(p.id);
+    }
+    if (c.pacing->lease_pair.empty() && !c.node_pairs.empty()) c.pacing->lease_pair = c.node_pairs.front().id;
   }
 }
 

@@ -190,6 +190,10 @@ struct PacingService {
   std::string virtual_queue_key;  // user-data key naming an interaction's virtual queue
   std::optional<ForwardProxy> forward_proxy;
   PacingAlarms alarms;
+  std::string auth_url;              // OAuth2 token URL (http:// or https://)
+  std::vector<std::string> proxies;  // proxies running the module; every proxy when unset (resolved)
+  std::string lease_pair;            // node pair holding the master lease; the first pair when unset (resolved)
+  Duration lease_ttl{};              // of the master lease; >= 2 x http_timeout
 };
 
 struct ClusterConfig {

@@ -152,6 +152,14 @@ std::vector<OptionSpec> build_options() {
   o.push_back({"pacing", "virtual-queue-key", kString, false, "VirtualQueue", 0, 0, {}, Reload::kImmediate,
                "User-data key whose value names the virtual queue of a proactive interaction; the interaction counts for the pacing target of that virtual queue and its media type."});
   o.push_back({"pacing", "ca-file", kString, false, "", 0, 0, {}, kRestart, "PEM CA certificates for the engagement service's TLS certificate."});
+  o.push_back({"pacing", "auth-url", kString, true, "", 0, 0, {}, kRestart,
+               "OAuth2 token URL of the engagement service (`base_auth_url`, client-credentials grant); an http:// or https:// URL."});
+  o.push_back({"pacing", "proxies", kStringList, false, "", 0, 0, {}, kRestart,
+               "IDs of the proxies that run the pacing module (each must be in [[proxies]]); unset or empty: every proxy. One of them at a time is the master that posts, elected with a lease on `lease-pair`."});
+  o.push_back({"pacing", "lease-pair", kString, false, "", 0, 0, {}, kRestart,
+               "Node pair (an ID from [[node-pairs]]) whose database holds the pacing master lease; unset: the first pair. The lease survives that pair's failover."});
+  o.push_back({"pacing", "lease-ttl", kDuration, false, "10s", kSecond, 300 * kSecond, {}, kRestart,
+               "Time to live of the pacing master lease: the master renews every third of it and stops posting before it could run out; another proxy takes over within one lease-ttl of the master's death. Must be at least 2 x http-timeout, so that a post started while master ends before the lease could pass on."});
   o.push_back({"pacing.endpoint", "base-urls", kStringList, true, "", 0, 0, {}, Reload::kImmediate,
                "Engagement service base URLs (`https://host:port/api/`), tried in order."});
   o.push_back({"pacing.endpoint", "target-endpoint", kString, false, "v2/journey/actiontargets/bulk", 0, 0, {}, Reload::kImmediate,

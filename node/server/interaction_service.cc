@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "node/server/lease_requests.h"
 #include "protocol/log.h"
 #include "protocol/wire/client_policy.h"
 
@@ -177,6 +178,7 @@ void InteractionService::dispatch(ClientSession& s, const proto::Envelope& e) {
     case M::RequestReleaseSnapshot: return handle_release_snapshot(s, e);
     case M::RequestLock: return handle_lock(s, e, true);
     case M::RequestUnlock: return handle_lock(s, e, false);
+    case M::RequestLease: return handle_lease(store_, clock_, s, e, [self = std::weak_ptr<InteractionService*>(self_), session = &s] { auto alive = self.lock(); return alive && (*alive)->sessions_.contains(session); });
     case M::RequestStopReporting:
       reporting_.unsubscribe(&s, e.client_id());
       s.send(wire::encode_ack(e.ref_id(), e.client_id()));

@@ -106,6 +106,23 @@ void MemoryStore::read_events(uint64_t after_seq, size_t limit, ReadCallback don
   });
 }
 
+void MemoryStore::lease(LeaseCommand command, LeaseCallback done) {
+  // Decided when delivered (on a later turn, like SqliteStore's writer): each command sees every
+  // one queued before it. A failing store fails lease commands too.
+  mailbox_->post([data = data_, command = std::move(command), done = std::move(done)] {
+    if (data->failure) {
+      if (done) done(*data->failure);
+      return;
+    }
+    auto it = data->leases.find(command.name);
+    std::optional<LeaseRecord> current;
+    if (it != data->leases.end()) current = it->second;
+    LeaseOutcome outcome = decide_lease(current, command);
+    if (outcome.changed) data->leases[command.name] = outcome.record;
+    if (done) done(std::move(outcome));
+  });
+}
+
 uint64_t MemoryStore::first_seq() const { return data_->events.empty() ? 0 : data_->events.begin()->first; }
 
 }  // namespace ix::node

@@ -26,6 +26,7 @@ class MemoryStore final : public Store {
   void commit(Transaction transaction, CommitCallback done) override;
   void read_events(uint64_t after_seq, size_t limit, ReadCallback done) override;
   uint64_t first_seq() const override;
+  void lease(LeaseCommand command, LeaseCallback done) override;
   void set_batch_observer(BatchObserver observer) override { data_->observer = std::move(observer); }
   void close() override;
 
@@ -48,6 +49,7 @@ class MemoryStore final : public Store {
     std::map<std::string, StoredInteraction> interactions;
     std::map<uint64_t, StoredEvent> events;
     std::map<std::string, uint64_t> counters;
+    std::map<std::string, LeaseRecord> leases;
     std::vector<Pending> queue;
     bool held = false;
     bool flush_posted = false;

@@ -102,6 +102,13 @@ const char* const kMigrations[] = {
        CREATE TABLE counters (
          name TEXT PRIMARY KEY,
          value INTEGER NOT NULL);)",
+    // Named leases (lease_table.h): expires_ms is wall-clock milliseconds since the epoch, read
+    // by both nodes of the pair; a released lease keeps its row so its fencing is never reused.
+    R"(CREATE TABLE leases (
+         name TEXT PRIMARY KEY,
+         holder TEXT NOT NULL,
+         fencing INTEGER NOT NULL,
+         expires_ms INTEGER NOT NULL);)",
 };
 static_assert(std::size(kMigrations) == SqliteStore::kSchemaVersion);
 
@@ -193,19 +200,36 @@ void SqliteStore::read_events(uint64_t after_seq, size_t limit, ReadCallback don
   reader_wake_.notify_one();
 }
 
+void SqliteStore::lease(LeaseCommand command, LeaseCallback done) {
+  {
+    std::lock_guard lock(mutex_);
+    leases_.push_back({std::move(command), std::move(done)});
+  }
+  wake_.notify_one();
+}
+
 void SqliteStore::writer_main() {
   for (;;) {
     std::vector<Pending> batch;
+    std::deque<PendingLease> leases;
     {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty() && stopping_) return;
+      wake_.wait(lock, [this] { return stopping_ || !queue_.empty() || !leases_.empty(); });
+      if (queue_.empty() && leases_.empty() && stopping_) return;
+      leases.swap(leases_);
       const size_t take = options_.group_commit ? std::min(queue_.size(), options_.max_batch) : 1;
       for (size_t i = 0; i < take; ++i) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
     }
+    for (PendingLease& l : leases) {
+      auto outcome = apply_lease(l.command);
+      mailbox_->post([done = std::move(l.done), outcome = std::move(outcome)]() mutable {
+        if (done) done(std::move(outcome));
+      });
+    }
+    if (batch.empty()) continue;
     auto started = std::chrono::steady_clock::now();
     Status result = apply(batch);
     // Only an empty log's first append or a trim moves the first seq.
@@ -297,6 +321,47 @@ Status SqliteStore::apply(std::vector<Pending>& batch) {
     return s;
   }
   return {};
+}
+
+Result<LeaseOutcome> SqliteStore::apply_lease(const LeaseCommand& command) {
+  // BEGIN IMMEDIATE takes the database's write lock before the read: another process on the same
+  // database (the other node of the pair) cannot decide the same row in between.
+  if (Status s = exec(writer_, "BEGIN IMMEDIATE"); !s) return s.error();
+  std::optional<LeaseRecord> current;
+  {
+    Statement read(writer_, "SELECT holder, fencing, expires_ms FROM leases WHERE name = ?");
+    if (!read.ok()) {
+      Error e = sqlite_error(writer_, "reading a lease");
+      rollback(writer_);
+      return e;
+    }
+    read.bind(1, command.name);
+    if (read.step_row()) {
+      current = LeaseRecord{command.name, read.text(0), static_cast<uint64_t>(read.integer(1)), read.integer(2)};
+    }
+  }
+  LeaseOutcome outcome = decide_lease(current, command);
+  if (outcome.changed) {
+    Statement write(writer_, "INSERT OR REPLACE INTO leases (name, holder, fencing, expires_ms) VALUES (?, ?, ?, ?)");
+    bool ok = write.ok();
+    if (ok) {
+      write.bind(1, outcome.record.name);
+      write.bind(2, outcome.record.holder);
+      write.bind(3, static_cast<int64_t>(outcome.record.fencing));
+      write.bind(4, outcome.record.expires_ms);
+      ok = write.run();
+    }
+    if (!ok) {
+      Error e = sqlite_error(writer_, "writing a lease");
+      rollback(writer_);
+      return e;
+    }
+  }
+  if (Status s = exec(writer_, "COMMIT"); !s) {
+    rollback(writer_);
+    return s.error();
+  }
+  return outcome;
 }
 
 Result<LoadedState> SqliteStore::load() {

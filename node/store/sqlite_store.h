@@ -6,7 +6,8 @@
 // serves read_events() off the loop; load() at start-up uses the same connection under a mutex.
 // Completions and reads return to the loop thread through a LoopMailbox, which also carries
 // what is still in flight at close() to the next loop turn. The schema carries a version and
-// migrates forward on open. The loop thread calls every public method.
+// migrates forward on open (version 2 added the lease table). Lease commands run on the writer
+// thread, each in a transaction of its own. The loop thread calls every public method.
 #pragma once
 
 #include <uv.h>
@@ -34,7 +35,7 @@ struct SqliteOptions {
 
 class SqliteStore final : public Store {
  public:
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   // Opens (creating or migrating) the database. Runs on the loop thread that will receive
   // commit completions.
@@ -45,6 +46,7 @@ class SqliteStore final : public Store {
   void commit(Transaction transaction, CommitCallback done) override;
   void read_events(uint64_t after_seq, size_t limit, ReadCallback done) override;
   uint64_t first_seq() const override { return first_seq_.load(); }
+  void lease(LeaseCommand command, LeaseCallback done) override;
   void set_batch_observer(BatchObserver observer) override { counters_->observer = std::move(observer); }
   void close() override;
 
@@ -55,6 +57,10 @@ class SqliteStore final : public Store {
     Transaction transaction;
     CommitCallback done;
     Status result;
+  };
+  struct PendingLease {
+    LeaseCommand command;
+    LeaseCallback done;
   };
   struct PendingRead {
     uint64_t after_seq;
@@ -73,6 +79,8 @@ class SqliteStore final : public Store {
   void reader_main();
   Status apply(std::vector<Pending>& batch);
   Result<std::vector<StoredEvent>> read(uint64_t after_seq, size_t limit);
+  // Writer thread: one lease command in a transaction of its own.
+  Result<LeaseOutcome> apply_lease(const LeaseCommand& command);
   // Writer thread, after a commit: the smallest seq left in the log.
   void refresh_first_seq();
 
@@ -89,6 +97,7 @@ class SqliteStore final : public Store {
   std::condition_variable reader_wake_;  // the reader's
   std::deque<Pending> queue_;
   std::deque<PendingRead> reads_;
+  std::deque<PendingLease> leases_;
   bool stopping_ = false;
   std::thread writer_thread_;
   std::thread reader_thread_;

@@ -17,6 +17,7 @@
 #include <variant>
 #include <vector>
 
+#include "node/store/lease_table.h"
 #include "protocol/result.h"
 
 namespace ix::node {
@@ -80,6 +81,7 @@ class Store {
  public:
   using CommitCallback = std::function<void(const Status&)>;
   using ReadCallback = std::function<void(Result<std::vector<StoredEvent>>)>;
+  using LeaseCallback = std::function<void(Result<LeaseOutcome>)>;
   // Observes every committed batch (size, seconds) on the loop thread, for metrics.
   using BatchObserver = std::function<void(size_t transactions, double seconds)>;
 
@@ -94,6 +96,11 @@ class Store {
   // The smallest seq still in the event log (0 when empty), as of the last completed commit;
   // kept in memory, so it costs no read.
   virtual uint64_t first_seq() const = 0;
+  // Runs one lease command (lease_table.h) in a transaction of its own: the row is read, decided
+  // by decide_lease() and written in one transaction, so two acquirers of one name never both
+  // win, whichever process they reach. done runs on the loop thread with the lease as it stands
+  // after the command (or the store's error).
+  virtual void lease(LeaseCommand command, LeaseCallback done) = 0;
   virtual void set_batch_observer(BatchObserver observer) = 0;
   // Stops taking work. Transactions and reads already queued still finish, and their callbacks
   // run on a later loop turn (never inside close()); close() is idempotent.

@@ -1,7 +1,7 @@
 // Which client types may send which requests. One table, shared by the node (which enforces it
 // on direct clients) and the proxy (which enforces it before forwarding, since a node trusts a
 // proxy with everything): media servers submit and stop, routing engines pull and place, agent
-// desktops handle, reporting engines subscribe, and a proxy may send anything for its clients.
+// desktops handle, reporting engines subscribe, server processes (not desktops) take named leases, and a proxy may send anything for its clients.
 #pragma once
 
 #include "protocol/wire/ixcluster_generated.h"
@@ -35,6 +35,8 @@ inline bool client_may_send(proto::ClientType client, proto::Message request) {
     case M::RequestStartReporting:
     case M::RequestStopReporting:
       return client == C::ReportingEngine;
+    case M::RequestLease:  // server processes electing one of them (never agent desktops)
+      return client == C::MediaServer || client == C::RoutingEngine || client == C::ReportingEngine;
     default:  // agent management, delivery answers, workbins
       return client == C::AgentApplication;
   }

@@ -44,6 +44,8 @@ RouteKind route_kind(proto::Message type) {
     case M::RequestSnapshotPage:
     case M::RequestReleaseSnapshot:
       return RouteKind::kSnapshot;
+    case M::RequestLease:
+      return RouteKind::kLease;
     default:
       return RouteKind::kUnsupported;
   }
@@ -58,6 +60,7 @@ const char* route_name(RouteKind kind) {
     case RouteKind::kWorkbinListen: return "workbin";
     case RouteKind::kSnapshot: return "snapshot";
     case RouteKind::kQuery: return "query";
+    case RouteKind::kLease: return "lease";
     case RouteKind::kReporting: return "reporting";
     case RouteKind::kUnsupported: return "proxy";
   }

@@ -18,6 +18,7 @@ enum class RouteKind {
   kSnapshot,        // every pair serving the tenant; parts named in the snapshot ID
   kQuery,           // find, workbin content: candidate pairs, merged in order
   kReporting,       // the proxy's merged reporting stream
+  kLease,           // the lease pair ([pacing] lease-pair, else the first pair)
   kUnsupported,     // answered by the proxy with 2000; keep last
 };
 inline constexpr size_t kRouteKindCount = static_cast<size_t>(RouteKind::kUnsupported) + 1;

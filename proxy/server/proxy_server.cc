@@ -150,6 +150,14 @@ Status ProxyServer::start() {
   return {};
 }
 
+ProxyServer::LeaseCall ProxyServer::lease_call() {
+  return [this](LeaseRequest request, LeaseDone done) {
+    workers_.front()->post([request = std::move(request), done = std::move(done)](ProxyWorker& w) mutable {
+      ask_lease(w.requests(), request, std::move(done));
+    });
+  };
+}
+
 void ProxyServer::start_pacing() {
   if (!config_->pacing) return;
   // The module reads the feed as a consumer that is not a worker; it needs the stream whether

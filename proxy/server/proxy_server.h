@@ -20,6 +20,7 @@
 #include "protocol/result.h"
 #include "proxy/pacing/pacing_module.h"
 #include "proxy/reporting/reporting_feed.h"
+#include "proxy/requests/lease_request.h"
 #include "proxy/server/cluster_watch.h"
 
 namespace ix::proxy {
@@ -41,6 +42,15 @@ class ProxyServer {
   // ReportingFeed::add_consumer, start_stream). Exists from construction on; start_stream()
   // reaches worker 0 once start() has run.
   const std::shared_ptr<ReportingFeed>& feed() const { return feed_; }
+  // The proxy's own lease requests, for a thread that is not a worker (the pacing module's master
+  // election, proxy/pacing/master_lease.h): the returned function may be called from any thread
+  // between start() and stop() (callers stop calling before stop(), as the pacing module does).
+  // Each call is posted onto worker 0's loop and asked through its pair links (ask_lease:
+  // the lease pair's primary, 2002 when there is no definite answer); the callback runs once,
+  // on worker 0's thread — the caller hands the answer to its own loop. A call posted while the
+  // proxy is stopping is dropped unanswered.
+  using LeaseCall = std::function<void(LeaseRequest, LeaseDone)>;
+  LeaseCall lease_call();
 
  private:
   class WorkerThread;

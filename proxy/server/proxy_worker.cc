@@ -6,6 +6,7 @@
 #include "protocol/log.h"
 #include "protocol/wire/client_policy.h"
 #include "proxy/requests/by_id_request.h"
+#include "proxy/requests/lease_request.h"
 #include "proxy/requests/pull_request.h"
 #include "proxy/requests/query_requests.h"
 #include "proxy/requests/snapshot_requests.h"
@@ -269,6 +270,8 @@ void ProxyWorker::dispatch(Call call, const proto::Envelope& envelope, Outgoing 
       if (call.type == proto::Message::RequestTakeSnapshot) return handle_take_snapshot(ctx, call, envelope, request);
       if (call.type == proto::Message::RequestSnapshotPage) return handle_snapshot_page(ctx, call, envelope);
       return handle_release_snapshot(ctx, call, envelope);
+    case RouteKind::kLease:
+      return handle_lease(ctx, call, envelope, std::move(request));
     case RouteKind::kUnsupported:
       return reply_error(call, wire::make_error(proto::ErrorCode::ClusterUnsupportedOperation,
                                                 wire::message_name(call.type) + " is not supported by the proxy" +

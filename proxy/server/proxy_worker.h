@@ -82,6 +82,8 @@ class ProxyWorker : private ReplySink {
   void start_stream();
 
   uint16_t port() const { return listener_ ? listener_->port() : 0; }
+  // The handlers' context (its pair links, routing table): requests the proxy makes itself.
+  RequestContext& requests() { return *requests_; }
   nlohmann::json status();
   // Media types (enabled, with at least one pair listing them) that no reachable pair serves.
   std::vector<std::string> unserved_media();

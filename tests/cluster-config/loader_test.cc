@@ -389,6 +389,7 @@ TEST(ConfigLoader, PacingCredentialsExactlyOneSource) {
   expect_error(kBase + R"(
 [pacing]   # <-
 tenant = "101"
+auth-url = "https://e.example/oauth/token"
 [pacing.endpoint]
 base-urls = ["https://e.example/api/"]
 )", "pacing", "set exactly one of credentials-file and credentials-env");
@@ -399,6 +400,7 @@ TEST(ConfigLoader, PacingBaseUrlMustBeHttp) {
 [pacing]
 tenant = "101"
 credentials-env = "IX_CREDS"
+auth-url = "https://e.example/oauth/token"
 [pacing.endpoint]
 base-urls = ["ftp://e.example/"]   # <-
 )", "pacing.endpoint.base-urls", "\"ftp://e.example/\" is not an http:// or https:// URL");
@@ -448,6 +450,7 @@ TEST(ConfigLoader, PacingTenantMustExistAndBaseUrlsMustNotBeEmpty) {
 [pacing]
 tenant = "999"   # <-
 credentials-env = "IX_CREDS"
+auth-url = "https://e.example/oauth/token"
 [pacing.endpoint]
 base-urls = []
 )";
@@ -464,6 +467,7 @@ TEST(ConfigLoader, PacingProactiveFilterMustParse) {
 tenant = "101"
 credentials-env = "IX_CREDS"
 proactive-filter = "interaction_subtype = 'Proactive"   # <-
+auth-url = "https://e.example/oauth/token"
 [pacing.endpoint]
 base-urls = ["https://engage.example/api/"]
 )", "pacing.proactive-filter", "position");
@@ -474,12 +478,93 @@ TEST(ConfigLoader, PacingFilterAndVirtualQueueKeyHaveDefaults) {
 [pacing]
 tenant = "101"
 credentials-env = "IX_CREDS"
+auth-url = "https://engage.example/oauth/token"
 [pacing.endpoint]
 base-urls = ["https://engage.example/api/"]
 )");
   ASSERT_TRUE(result.ok()) << result.error_text();
   EXPECT_EQ(result.config->pacing->proactive_filter, "interaction_subtype = 'Proactive'");
   EXPECT_EQ(result.config->pacing->virtual_queue_key, "VirtualQueue");
+}
+
+// The master election's keys: auth-url is required and must be a URL; proxies and lease-pair
+// default to every proxy and the first pair and must name defined ones; lease-ttl is 10s by
+// default, 1s..5m, and at least 2 x http-timeout.
+const std::string kPacing = R"(
+[pacing]
+tenant = "101"
+credentials-env = "IX_CREDS"
+)";
+const std::string kPacingEndpoint = R"(
+[pacing.endpoint]
+base-urls = ["https://engage.example/api/"]
+)";
+
+TEST(ConfigLoader, PacingMasterKeysHaveDefaults) {
+  LoadResult result = load(kBase + test::node_pair_toml("pair-2", "tag = \"p2\"", 7201, "[\"101\"]", "data/p2.db") + kProxy +
+                           R"(
+[[proxies]]
+id = "proxy-2"
+cluster = "desktops"
+host = "127.0.0.1"
+port = 7002
+admin-port = 9002
+)" + kPacing + "auth-url = \"https://engage.example/oauth/token\"\n" + kPacingEndpoint);
+  ASSERT_TRUE(result.ok()) << result.error_text();
+  const PacingService& p = *result.config->pacing;
+  EXPECT_EQ(p.auth_url, "https://engage.example/oauth/token");
+  EXPECT_EQ(p.proxies, (std::vector<std::string>{"proxy-1", "proxy-2"})) << "every proxy by default";
+  EXPECT_EQ(p.lease_pair, "pair-1") << "the first pair by default";
+  EXPECT_EQ(p.lease_ttl, std::chrono::seconds(10));
+}
+
+TEST(ConfigLoader, PacingMasterKeysAsWritten) {
+  LoadResult result = load(kBase + test::node_pair_toml("pair-2", "tag = \"p2\"", 7201, "[\"101\"]", "data/p2.db") + kProxy +
+                           kPacing + R"(auth-url = "http://127.0.0.1:7443/oauth/token"
+proxies = ["proxy-1"]
+lease-pair = "pair-2"
+lease-ttl = "6s"
+http-timeout = "3s"
+)" + kPacingEndpoint);
+  ASSERT_TRUE(result.ok()) << result.error_text();
+  const PacingService& p = *result.config->pacing;
+  EXPECT_EQ(p.proxies, std::vector<std::string>{"proxy-1"});
+  EXPECT_EQ(p.lease_pair, "pair-2");
+  EXPECT_EQ(p.lease_ttl, std::chrono::seconds(6));
+}
+
+TEST(ConfigLoader, PacingAuthUrlIsRequiredAndMustBeHttp) {
+  expect_error(kBase + R"(
+[pacing]   # <-
+tenant = "101"
+credentials-env = "IX_CREDS"
+)" + kPacingEndpoint, "pacing.auth-url", "required");
+  expect_error(kBase + kPacing + "auth-url = \"ftp://engage.example/token\"   # <-\n" + kPacingEndpoint, "pacing.auth-url",
+               "\"ftp://engage.example/token\" is not an http:// or https:// URL");
+}
+
+TEST(ConfigLoader, PacingProxiesMustBeDefinedOnce) {
+  const std::string auth = "auth-url = \"https://engage.example/oauth/token\"\n";
+  expect_error(kBase + kProxy + kPacing + auth + "proxies = [\"proxy-1\", \"proxy-9\"]   # <-\n" + kPacingEndpoint,
+               "pacing.proxies", "proxy \"proxy-9\" is not defined in [[proxies]]");
+  expect_error(kBase + kProxy + kPacing + auth + "proxies = [\"proxy-1\", \"proxy-1\"]   # <-\n" + kPacingEndpoint,
+               "pacing.proxies", "proxy \"proxy-1\" is listed twice");
+}
+
+TEST(ConfigLoader, PacingLeasePairMustExist) {
+  expect_error(kBase + kPacing + "auth-url = \"https://engage.example/oauth/token\"\nlease-pair = \"pair-7\"   # <-\n" +
+                   kPacingEndpoint,
+               "pacing.lease-pair", "node pair \"pair-7\" is not defined in [[node-pairs]]");
+}
+
+TEST(ConfigLoader, PacingLeaseTtlRangeAndTwiceTheHttpTimeout) {
+  const std::string auth = "auth-url = \"https://engage.example/oauth/token\"\n";
+  expect_error(kBase + kPacing + auth + "lease-ttl = \"500ms\"   # <-\n" + kPacingEndpoint, "pacing.lease-ttl", "out of range");
+  expect_error(kBase + kPacing + auth + "lease-ttl = \"6m\"   # <-\n" + kPacingEndpoint, "pacing.lease-ttl", "out of range");
+  expect_error(kBase + kPacing + auth + "http-timeout = \"4s\"\nlease-ttl = \"7s\"   # <-\n" + kPacingEndpoint,
+               "pacing.lease-ttl", "7s is shorter than 2 x http-timeout (4s)");
+  LoadResult exactly_twice = load(kBase + kPacing + auth + "http-timeout = \"4s\"\nlease-ttl = \"8s\"\n" + kPacingEndpoint);
+  EXPECT_TRUE(exactly_twice.ok()) << exactly_twice.error_text();
 }
 
 TEST(ConfigLoader, ViewConditionAndOrderMustParse) {

@@ -72,6 +72,19 @@ class StoreConformanceTest : public ::testing::Test {
     return std::move(result->value());
   }
 
+  // Runs one lease command and waits for its outcome.
+  LeaseOutcome lease_and_wait(LeaseOp op, const std::string& holder, int64_t now_ms, uint64_t ttl_ms = 10'000,
+                              const std::string& name = "pacing-master") {
+    std::optional<Result<LeaseOutcome>> result;
+    this->store_->lease({op, name, holder, ttl_ms, now_ms}, [&](Result<LeaseOutcome> r) { result = std::move(r); });
+    EXPECT_TRUE(loop_.run_until([&] { return result.has_value(); }));
+    if (!result || !result->ok()) {
+      ADD_FAILURE() << "lease command failed: " << (result ? result->error().text : "no completion");
+      return {};
+    }
+    return std::move(result->value());
+  }
+
   test::TestLoop loop_;
   std::filesystem::path dir_;
   std::unique_ptr<Store> store_;
@@ -185,6 +198,84 @@ TYPED_TEST(StoreConformanceTest, WorkInFlightAtCloseCompletesOnALaterLoopTurn) {
   EXPECT_EQ(committed, 0) << "close() runs no callback itself";
   this->store_.reset();  // the store may even be gone before its completions run
   ASSERT_TRUE(this->loop_.run_until([&] { return committed == 20 && read; }));
+}
+
+// Fifty acquirers of one free lease queued in the same loop turn: exactly one wins, with
+// fencing 1, and every other one is told who holds it.
+TYPED_TEST(StoreConformanceTest, OneOfManyConcurrentAcquirersWinsTheLease) {
+  constexpr int kAcquirers = 50;
+  std::vector<LeaseOutcome> outcomes;
+  for (int i = 0; i < kAcquirers; ++i) {
+    this->store_->lease({LeaseOp::kAcquire, "pacing-master", "proxy-" + std::to_string(i), 10'000, 1'000'000},
+                        [&](Result<LeaseOutcome> r) {
+                          ASSERT_TRUE(r.ok()) << r.error().text;
+                          outcomes.push_back(std::move(r.value()));
+                        });
+  }
+  ASSERT_TRUE(this->loop_.run_until([&] { return outcomes.size() == kAcquirers; }));
+  std::string winner;
+  int granted = 0;
+  for (const LeaseOutcome& o : outcomes) {
+    if (o.granted) {
+      ++granted;
+      winner = o.record.holder;
+    }
+  }
+  ASSERT_EQ(granted, 1) << "two acquirers both won the lease";
+  for (const LeaseOutcome& o : outcomes) {
+    EXPECT_EQ(o.record.holder, winner) << "a loser is told who holds the lease";
+    EXPECT_EQ(o.record.fencing, 1u);
+    EXPECT_EQ(o.record.expires_ms, 1'010'000);
+  }
+}
+
+// The lease's life: renew by the holder extends the same term, a stranger's renew or release
+// changes nothing, expiry lets another holder in with fencing + 1, release frees it at once and
+// the next term gets fencing + 1 again; a run-out holder cannot renew.
+TYPED_TEST(StoreConformanceTest, LeaseTermsRenewExpireAndRelease) {
+  LeaseOutcome a = this->lease_and_wait(LeaseOp::kAcquire, "proxy-a", 1'000'000);
+  ASSERT_TRUE(a.granted);
+  EXPECT_EQ(a.record.fencing, 1u);
+
+  LeaseOutcome renewed = this->lease_and_wait(LeaseOp::kRenew, "proxy-a", 1'005'000);
+  EXPECT_TRUE(renewed.granted);
+  EXPECT_EQ(renewed.record.fencing, 1u) << "a renewal keeps the term";
+  EXPECT_EQ(renewed.record.expires_ms, 1'015'000);
+
+  LeaseOutcome again = this->lease_and_wait(LeaseOp::kAcquire, "proxy-a", 1'006'000);
+  EXPECT_TRUE(again.granted) << "the holder's acquire extends its own term";
+  EXPECT_EQ(again.record.fencing, 1u);
+
+  LeaseOutcome stranger = this->lease_and_wait(LeaseOp::kRenew, "proxy-b", 1'007'000);
+  EXPECT_FALSE(stranger.granted);
+  EXPECT_EQ(stranger.record.holder, "proxy-a");
+  LeaseOutcome stranger_release = this->lease_and_wait(LeaseOp::kRelease, "proxy-b", 1'007'000);
+  EXPECT_FALSE(stranger_release.granted);
+  EXPECT_EQ(stranger_release.record.holder, "proxy-a") << "only the holder can release";
+  LeaseOutcome b_early = this->lease_and_wait(LeaseOp::kAcquire, "proxy-b", 1'015'999);
+  EXPECT_FALSE(b_early.granted) << "one millisecond before expiry the lease is still held";
+  EXPECT_EQ(b_early.record.holder, "proxy-a");
+
+  // proxy-a's term ran out at 1'016'000.
+  LeaseOutcome late_renew = this->lease_and_wait(LeaseOp::kRenew, "proxy-a", 1'016'000);
+  EXPECT_FALSE(late_renew.granted) << "a renewal never revives a run-out term";
+  EXPECT_EQ(late_renew.record.holder, "");
+  LeaseOutcome b = this->lease_and_wait(LeaseOp::kAcquire, "proxy-b", 1'016'001);
+  ASSERT_TRUE(b.granted);
+  EXPECT_EQ(b.record.holder, "proxy-b");
+  EXPECT_EQ(b.record.fencing, 2u) << "a new holder gets the next fencing number";
+
+  LeaseOutcome released = this->lease_and_wait(LeaseOp::kRelease, "proxy-b", 1'017'000);
+  EXPECT_FALSE(released.granted);
+  EXPECT_EQ(released.record.holder, "");
+  EXPECT_EQ(released.record.fencing, 2u);
+  LeaseOutcome c = this->lease_and_wait(LeaseOp::kAcquire, "proxy-c", 1'017'001);
+  ASSERT_TRUE(c.granted) << "a released lease is free at once";
+  EXPECT_EQ(c.record.fencing, 3u);
+
+  LeaseOutcome other_name = this->lease_and_wait(LeaseOp::kAcquire, "proxy-a", 1'017'002, 10'000, "another-lease");
+  EXPECT_TRUE(other_name.granted) << "leases are independent by name";
+  EXPECT_EQ(other_name.record.fencing, 1u);
 }
 
 }  // namespace
