@@ -192,7 +192,8 @@ void EngagementClient::on_answer(Result<HttpAnswer> result) {
       attempt();
       return;
     }
-    post.note(url + ": HTTP 401 again with a new token" + answer_detail(answer));
+    post.note(url + (post.retried_after_401 ? ": HTTP 401 again with a new token" : ": HTTP 401 and no time left to retry") +
+              answer_detail(answer));
     finish();
     return;
   }

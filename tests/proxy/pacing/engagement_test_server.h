@@ -111,6 +111,11 @@ class EngagementTestServer {
     std::lock_guard lock(mutex_);
     expires_in_ = seconds;
   }
+  // The token endpoint never answers (until the server stops).
+  void stall_tokens() {
+    std::lock_guard lock(mutex_);
+    stall_tokens_ = true;
+  }
   void reject_next_posts(int n) {
     std::lock_guard lock(mutex_);
     reject_posts_ = n;
@@ -170,8 +175,12 @@ class EngagementTestServer {
   }
 
   http::HttpResponse token(const http::HttpRequest& request) {
-    std::lock_guard lock(mutex_);
+    std::unique_lock lock(mutex_);
     ++seen_.token_requests;
+    if (stall_tokens_) {
+      released_.wait(lock, [&] { return stopping_; });
+      return http::HttpResponse::json(503, R"({"error":"stopping"})");
+    }
     const std::string* auth = request.header("authorization");
     // base64("engagement-client:s3cret")
     if (auth == nullptr || *auth != "Basic ZW5nYWdlbWVudC1jbGllbnQ6czNjcmV0" || request.body != "grant_type=client_credentials") {
@@ -317,6 +326,7 @@ class EngagementTestServer {
   int status_ = 200;
   int expires_in_ = 3600;
   int reject_posts_ = 0;
+  bool stall_tokens_ = false;
   size_t huge_bytes_ = 0;
   std::string current_token_;
   Seen seen_;
