@@ -265,16 +265,18 @@ void HttpExchange::connect_to(const sockaddr* address) {
 
 void HttpExchange::watch_connection() {
   // Weak captures: a late callback after the exchange finished finds nothing; a running one
-  // keeps the exchange alive until it returns, whatever the user's callback released.
+  // keeps the exchange alive until it returns, whatever the user's callback released. Only the
+  // exchange's current connection is heard: a stale kept one it replaced may still close later.
   std::weak_ptr<HttpExchange> weak = weak_from_this();
-  connection_->set_on_open([weak] {
-    if (auto self = weak.lock()) self->on_open();
+  const net::Connection* current = connection_.get();
+  connection_->set_on_open([weak, current] {
+    if (auto self = weak.lock(); self && self->connection_.get() == current) self->on_open();
   });
-  connection_->set_on_data([weak](std::span<const uint8_t> data) {
-    if (auto self = weak.lock()) self->on_data(data.data(), data.size());
+  connection_->set_on_data([weak, current](std::span<const uint8_t> data) {
+    if (auto self = weak.lock(); self && self->connection_.get() == current) self->on_data(data.data(), data.size());
   });
-  connection_->set_on_close([weak](const std::string& reason) {
-    if (auto self = weak.lock()) self->on_closed(reason);
+  connection_->set_on_close([weak, current](const std::string& reason) {
+    if (auto self = weak.lock(); self && self->connection_.get() == current) self->on_closed(reason);
   });
 }
 
