@@ -76,6 +76,7 @@ Result<std::unique_ptr<EngagementClient>> EngagementClient::create(uv_loop_t* lo
   settings.forward_proxy = options.forward_proxy;
   settings.connect_timeout_ms = options.connect_timeout_ms;
   settings.max_response_bytes = options.max_response_bytes;
+  if (options.keep_alive) settings.idle = std::make_shared<IdleConnections>();
   if (any_tls) {
     net::TlsOptions tls;
     tls.verify_peer = true;
@@ -108,6 +109,7 @@ EngagementClient::~EngagementClient() {
   if (post_ && post_->exchange) post_->exchange->cancel();
   post_.reset();
   tokens_.reset();  // cancels a token fetch in flight
+  if (settings_.idle) settings_.idle->clear();
 }
 
 void EngagementClient::post_targets(const std::vector<TargetDecision>& decisions, uint64_t fencing,
@@ -192,7 +194,8 @@ void EngagementClient::on_answer(Result<HttpAnswer> result) {
       attempt();
       return;
     }
-    post.note(url + ": HTTP 401 again with a new token" + answer_detail(answer));
+    post.note(url + (post.retried_after_401 ? ": HTTP 401 again with a new token" : ": HTTP 401 and no time left to retry") +
+              answer_detail(answer));
     finish();
     return;
   }

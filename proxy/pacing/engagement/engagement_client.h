@@ -12,8 +12,8 @@
 //
 // Threads: the loop's thread (the pacing module's) only; nothing blocks it. The callback never
 // runs from inside post_targets(); one post at a time (a second one while the first runs fails at
-// once). Destroying the client cancels a post in flight without calling back; the loop must then
-// run once more so that the closed handles are released.
+// once). Destroying the client cancels a post in flight without calling back and closes the idle
+// connections; the loop must then run once more so that the closed handles are released.
 #pragma once
 
 #include <uv.h>
@@ -48,6 +48,7 @@ struct EngagementOptions {
   std::string node_id;                         // X-Pacing-Node: the posting proxy's ID
   uint64_t connect_timeout_ms = 2000;          // per TCP connect, so a silent first URL leaves time for the next
   size_t max_response_bytes = 16 * 1024 * 1024;
+  bool keep_alive = true;                      // keep connections open between cycles (for up to 30 s idle)
   TokenSource::ClockFunction token_clock;      // tests: when tokens are due; steady_clock when empty
 };
 
@@ -85,6 +86,7 @@ class EngagementClient {
 
   bool busy() const { return post_ != nullptr; }
   uint64_t token_fetches() const { return tokens_->fetches(); }
+  uint64_t reused_connections() const { return settings_.idle ? settings_.idle->reused() : 0; }
   const std::vector<HttpUrl>& target_urls() const { return target_urls_; }
 
  private:

@@ -162,6 +162,19 @@ void HttpExchange::begin(Clock::time_point deadline) {
     auto keep = self_;
     fail(ExchangeFailure::kTimeout, "timed out after " + std::to_string(timeout_ms_) + " ms " + stage_name());
   });
+  origin_ = std::string(call_.url.tls ? "https://" : "http://") + call_.url.authority() +
+            (settings_.forward_proxy ? " via " + settings_.forward_proxy->to_string() : "");
+  if (settings_.idle) {
+    if (auto kept = settings_.idle->take(origin_, uv_now(loop_))) {
+      adopt(std::move(kept));
+      return;
+    }
+  }
+  open_fresh();
+}
+
+void HttpExchange::open_fresh() {
+  stage_ = Stage::kResolving;
   if (settings_.connect_timeout_ms > 0 && settings_.connect_timeout_ms < timeout_ms_) {
     connect_timer_.start(settings_.connect_timeout_ms, [this] {
       auto keep = self_;
@@ -170,7 +183,6 @@ void HttpExchange::begin(Clock::time_point deadline) {
       if (stage_ == Stage::kConnecting) fail(ExchangeFailure::kConnect, "cannot connect: no connection within " + after);
     });
   }
-
   net::Endpoint target = settings_.forward_proxy ? *settings_.forward_proxy
                                                  : net::Endpoint{call_.url.host, call_.url.port};
   if (auto numeric = net::numeric_address(target)) {
@@ -211,6 +223,36 @@ void HttpExchange::begin(Clock::time_point deadline) {
   }
 }
 
+void HttpExchange::adopt(std::unique_ptr<KeptConnection> kept) {
+  reused_ = true;
+  connection_ = std::move(kept->connection);
+  ssl_ = kept->ssl;
+  kept->ssl = nullptr;
+  if (ssl_ != nullptr) {
+    tls_in_ = SSL_get_rbio(ssl_);
+    tls_out_ = SSL_get_wbio(ssl_);
+  }
+  watch_connection();
+  send_request();
+}
+
+// The kept connection was stale (closed or broken before any answer arrived): the request is
+// sent again on a new connection, once, within the same deadline.
+bool HttpExchange::retry_fresh() {
+  if (!reused_ || response_bytes_ > 0 || stage_ != Stage::kResponse) return false;
+  reused_ = false;
+  if (connection_) {
+    connection_->abort("stale keep-alive connection");
+    connection_.reset();
+  }
+  if (ssl_ != nullptr) SSL_free(ssl_);
+  ssl_ = nullptr;
+  tls_in_ = tls_out_ = nullptr;
+  parser_ = std::make_unique<Parser>(settings_.max_response_bytes);
+  open_fresh();
+  return true;
+}
+
 void HttpExchange::connect_to(const sockaddr* address) {
   stage_ = Stage::kConnecting;
   net::ConnectionOptions options;
@@ -218,17 +260,23 @@ void HttpExchange::connect_to(const sockaddr* address) {
   options.idle_timeout_ms = 0;  // the deadline bounds the whole exchange
   options.close_linger_ms = 100;
   connection_ = net::Connection::connect(loop_, address, options, nullptr);
+  watch_connection();
+}
+
+void HttpExchange::watch_connection() {
   // Weak captures: a late callback after the exchange finished finds nothing; a running one
-  // keeps the exchange alive until it returns, whatever the user's callback released.
+  // keeps the exchange alive until it returns, whatever the user's callback released. Only the
+  // exchange's current connection is heard: a stale kept one it replaced may still close later.
   std::weak_ptr<HttpExchange> weak = weak_from_this();
-  connection_->set_on_open([weak] {
-    if (auto self = weak.lock()) self->on_open();
+  const net::Connection* current = connection_.get();
+  connection_->set_on_open([weak, current] {
+    if (auto self = weak.lock(); self && self->connection_.get() == current) self->on_open();
   });
-  connection_->set_on_data([weak](std::span<const uint8_t> data) {
-    if (auto self = weak.lock()) self->on_data(data.data(), data.size());
+  connection_->set_on_data([weak, current](std::span<const uint8_t> data) {
+    if (auto self = weak.lock(); self && self->connection_.get() == current) self->on_data(data.data(), data.size());
   });
-  connection_->set_on_close([weak](const std::string& reason) {
-    if (auto self = weak.lock()) self->on_closed(reason);
+  connection_->set_on_close([weak, current](const std::string& reason) {
+    if (auto self = weak.lock(); self && self->connection_.get() == current) self->on_closed(reason);
   });
 }
 
@@ -275,6 +323,7 @@ void HttpExchange::end_of_stream(const std::string& reason) {
       fail(ExchangeFailure::kTls, "TLS handshake failed: " + reason);
       return;
     case Stage::kResponse:
+      if (retry_fresh()) return;
       // A response delimited by the end of the connection ends here.
       if (llhttp_finish(&parser_->parser) == HPE_OK && parser_->complete) {
         finish(std::move(parser_->answer));
@@ -370,7 +419,9 @@ void HttpExchange::on_tls_data(const uint8_t* data, size_t size) {
       end_of_stream("the peer closed the TLS session");
       return;
     }
-    fail(ExchangeFailure::kProtocol, "TLS error: " + net::last_tls_error());
+    const std::string why = "TLS error: " + net::last_tls_error();
+    if (retry_fresh()) return;
+    fail(ExchangeFailure::kProtocol, why);
     return;
   }
   if (stage_ != Stage::kDone) pump_tls_output();
@@ -407,14 +458,19 @@ void HttpExchange::send_request() {
   head += "Host: " + call_.url.authority() + "\r\n";
   for (const auto& [name, value] : call_.headers) head += name + ": " + value + "\r\n";
   head += "Content-Length: " + std::to_string(body_size) + "\r\n";
-  head += "Connection: close\r\n\r\n";
+  head += settings_.idle ? "\r\n" : "Connection: close\r\n\r\n";  // HTTP/1.1 keeps alive by default
   write_plain(head);
   if (body_size > 0) write_plain(*call_.body);
 }
 
 void HttpExchange::on_response_data(const char* data, size_t size) {
+  response_bytes_ += size;
   llhttp_errno_t rc = llhttp_execute(&parser_->parser, data, size);
   if (parser_->complete) {
+    // Reusable: the server keeps it alive and nothing follows the answer.
+    keep_alive_ = settings_.idle && llhttp_should_keep_alive(&parser_->parser) != 0 &&
+                  llhttp_get_error_pos(&parser_->parser) == data + size &&
+                  (ssl_ == nullptr || (SSL_pending(ssl_) == 0 && BIO_pending(tls_in_) == 0));
     finish(std::move(parser_->answer));
     return;
   }
@@ -443,6 +499,14 @@ void HttpExchange::finish(Result<HttpAnswer> result) {
     resolving_->owner = nullptr;
     uv_cancel(reinterpret_cast<uv_req_t*>(&resolving_->request));
     resolving_ = nullptr;
+  }
+  if (connection_ && result.ok() && keep_alive_ && connection_->is_open()) {
+    auto kept = std::make_unique<KeptConnection>();
+    kept->connection = std::move(connection_);
+    kept->ssl = ssl_;
+    kept->idle_since_ms = uv_now(loop_);
+    ssl_ = nullptr;
+    settings_.idle->put(origin_, std::move(kept));
   }
   if (connection_) {
     connection_->abort("");  // its late on_close finds this exchange done (or gone)

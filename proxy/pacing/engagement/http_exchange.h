@@ -11,9 +11,12 @@
 // are pumped here; the SSL_CTX (CA loading, verification mode) is the project's TlsContext.
 //
 // Every exchange has a deadline: when it passes, the connection is closed and the callback gets
-// ExchangeFailure::kTimeout. Responses larger than max_response_bytes fail with kTooLarge. One
-// connection per exchange ("Connection: close"): at one post per refresh period the handshake is
-// noise, and a fresh connection never inherits a half-read answer from a timed-out exchange.
+// ExchangeFailure::kTimeout. Responses larger than max_response_bytes fail with kTooLarge.
+// With TransportSettings::idle, a connection whose answer was read completely (and that the
+// server keeps alive) is kept for the next exchange to the same origin; a kept connection that
+// fails before any answer arrives (the server closed it meanwhile) is replaced once by a fresh
+// one. A failed or timed-out exchange always closes its connection, so no half-read answer is
+// ever inherited. Without it, one connection per exchange ("Connection: close").
 //
 // Threads: everything on the loop's thread. The callback runs exactly once, never from inside
 // start(), unless cancel() came first; the exchange keeps itself alive until then.
@@ -37,6 +40,7 @@
 #include "protocol/result.h"
 #include "proxy/pacing/engagement/exchange_failure.h"
 #include "proxy/pacing/engagement/http_url.h"
+#include "proxy/pacing/engagement/idle_connections.h"
 
 namespace ix::net {
 class Connection;
@@ -55,6 +59,7 @@ struct TransportSettings {
   std::optional<net::Endpoint> forward_proxy;
   uint64_t connect_timeout_ms = 2000;        // name resolution and TCP connect, bounded by the deadline
   size_t max_response_bytes = 16 * 1024 * 1024;  // status line, headers and body
+  std::shared_ptr<IdleConnections> idle;     // keep-alive; null: one connection per exchange
 };
 
 struct HttpCall {
@@ -92,6 +97,10 @@ class HttpExchange : public std::enable_shared_from_this<HttpExchange> {
 
   HttpExchange(uv_loop_t* loop, HttpCall call, const TransportSettings& settings, Callback callback);
   void begin(Clock::time_point deadline);
+  void open_fresh();
+  void adopt(std::unique_ptr<KeptConnection> kept);
+  void watch_connection();
+  bool retry_fresh();
   void connect_to(const sockaddr* address);
   void on_open();
   void on_data(const uint8_t* data, size_t size);
@@ -127,6 +136,10 @@ class HttpExchange : public std::enable_shared_from_this<HttpExchange> {
   bio_st* tls_in_ = nullptr;
   bio_st* tls_out_ = nullptr;
   std::unique_ptr<Parser> parser_;
+  std::string origin_;         // the key of this exchange's connection among the idle ones
+  bool reused_ = false;        // the connection came from IdleConnections
+  bool keep_alive_ = false;    // the answer was complete and the server keeps the connection
+  size_t response_bytes_ = 0;  // plaintext answer bytes read
 };
 
 }  // namespace ix::pacing

@@ -253,7 +253,7 @@ TEST(EngagementPlainTest, HttpUrlsWorkOverPlainTcpDirectAndThroughTheProxy) {
     EXPECT_EQ(result->pending[2], 3u);
     client->reset();
   }
-  EXPECT_EQ(server.seen().connect_lines.size(), 2u);  // the token and the post of the second round
+  EXPECT_EQ(server.seen().connect_lines.size(), 1u);  // the token and the post share a kept-alive tunnel
 }
 
 TEST_F(EngagementClientTest, AnUnresolvableFirstUrlFallsThroughToTheNext) {
@@ -318,8 +318,20 @@ TEST_F(EngagementClientTest, AStalledServerTimesOutWithinTheDeadline) {
   EXPECT_EQ(r.outcome, PostResult::Outcome::kFailed);
   EXPECT_NE(r.reason.find("timed out"), std::string::npos) << r.reason;
   EXPECT_GE(took_, 380ms);
-  EXPECT_LT(took_, 600ms) << "the callback came " << std::chrono::duration_cast<std::chrono::milliseconds>(took_).count()
+  EXPECT_LT(took_, 800ms) << "the callback came " << std::chrono::duration_cast<std::chrono::milliseconds>(took_).count()
                           << " ms after the post";
+}
+
+TEST_F(EngagementClientTest, AStalledTokenEndpointTimesOutWithinTheDeadline) {
+  server_.stall_tokens();
+  auto client = make(options());
+  Targets t(1);
+  PostResult r = post(*client, t, 300ms);
+  EXPECT_EQ(r.outcome, PostResult::Outcome::kFailed);
+  EXPECT_EQ(r.attempts, 0);
+  EXPECT_NE(r.reason.find("token request: " + server_.auth_url() + ": timed out after"), std::string::npos) << r.reason;
+  EXPECT_LT(took_, 700ms);
+  EXPECT_EQ(server_.seen().bulk_requests, 0);
 }
 
 TEST_F(EngagementClientTest, NoRetryRunsPastTheDeadline) {
@@ -332,7 +344,8 @@ TEST_F(EngagementClientTest, NoRetryRunsPastTheDeadline) {
   PostResult r = post(*client, t, 300ms);
   EXPECT_EQ(r.outcome, PostResult::Outcome::kFailed);
   EXPECT_EQ(r.attempts, 1);  // a timeout leaves no time for the second URL
-  EXPECT_LT(took_, 500ms);
+  EXPECT_GE(took_, 280ms);
+  EXPECT_LT(took_, 700ms);
 }
 
 TEST_F(EngagementClientTest, InvalidJsonIsAValidationError) {
@@ -379,6 +392,7 @@ TEST_F(EngagementClientTest, PerTargetErrorsAreReportedWithTheRest) {
 TEST_F(EngagementClientTest, ThePostGoesThroughTheForwardProxy) {
   EngagementOptions o = options();
   o.forward_proxy = net::Endpoint{"127.0.0.1", server_.proxy_port()};
+  o.keep_alive = false;
   auto client = make(o);
   Targets t(4);
   PostResult r = post(*client, t);
@@ -389,6 +403,47 @@ TEST_F(EngagementClientTest, ThePostGoesThroughTheForwardProxy) {
   ASSERT_EQ(seen.connect_lines.size(), 2u);  // the token, then the post
   EXPECT_EQ(seen.connect_lines[0], connect);
   EXPECT_EQ(seen.connect_lines[1], connect);
+}
+
+TEST_F(EngagementClientTest, KeptAliveConnectionsCarryTheNextCycles) {
+  EngagementOptions o = options();
+  o.forward_proxy = net::Endpoint{"127.0.0.1", server_.proxy_port()};
+  auto client = make(o);
+  Targets t(2);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(post(*client, t).ok());
+  EXPECT_EQ(server_.seen().connect_lines.size(), 1u);  // one tunnel, one TLS handshake
+  EXPECT_EQ(client->reused_connections(), 3u);         // the three posts after the token
+  EXPECT_EQ(server_.seen().bulk_requests, 3);
+}
+
+TEST_F(EngagementClientTest, AKeptConnectionTheServerClosedIsReplaced) {
+  auto client = make(options());
+  Targets t(2);
+  ASSERT_TRUE(post(*client, t).ok());
+  server_.drop_connections();  // the client's loop has not seen the close yet
+  ASSERT_EQ(server_.drop_error(), "");
+  PostResult r = post(*client, t);
+  ASSERT_TRUE(r.ok()) << r.reason;
+  EXPECT_EQ(r.attempts, 1);
+  EXPECT_EQ(server_.seen().bulk_requests, 2);
+  ASSERT_TRUE(post(*client, t).ok());
+}
+
+TEST_F(EngagementClientTest, AFailedExchangeDoesNotLeaveItsConnectionForTheNext) {
+  EngagementOptions o = options();
+  o.max_response_bytes = 64 * 1024;
+  auto client = make(o);
+  Targets t(1);
+  ASSERT_TRUE(post(*client, t).ok());
+  EXPECT_EQ(client->reused_connections(), 1u);  // the post reused the token's connection
+  server_.set_mode(Mode::kHuge);
+  server_.set_huge_bytes(1024 * 1024);
+  EXPECT_FALSE(post(*client, t).ok());  // stops reading mid-answer
+  EXPECT_EQ(client->reused_connections(), 2u);
+  server_.set_mode(Mode::kEcho);
+  PostResult r = post(*client, t);
+  ASSERT_TRUE(r.ok()) << r.reason;
+  EXPECT_EQ(client->reused_connections(), 2u);  // a new connection, not the half-read one
 }
 
 TEST_F(EngagementClientTest, ADeadForwardProxyFails) {
@@ -479,7 +534,11 @@ TEST(EngagementOptionsTest, CreateNamesWhatIsWrong) {
   EXPECT_NE(r.error().text.find("no CA certificate"), std::string::npos) << r.error().text;
   o.ca_pem.clear();  // the system store
   r = EngagementClient::create(loop.get(), o);
-  EXPECT_TRUE(r.ok()) << r.error().text;
+  if (std::filesystem::exists("/etc/ssl/certs/ca-certificates.crt")) {
+    EXPECT_TRUE(r.ok()) << r.error().text;
+  } else {
+    EXPECT_NE(r.error().text.find("no system CA bundle"), std::string::npos) << r.error().text;
+  }
 }
 
 TEST(HttpUrlTest, ParsesAndJoins) {

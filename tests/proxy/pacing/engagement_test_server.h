@@ -77,6 +77,8 @@ class EngagementTestServer {
     thread_ = std::thread([&] {
       uv_async_init(&loop_, &stop_, [](uv_async_t* a) { static_cast<EngagementTestServer*>(a->data)->shut_down(); });
       stop_.data = this;
+      uv_async_init(&loop_, &drop_, [](uv_async_t* a) { static_cast<EngagementTestServer*>(a->data)->drop(); });
+      drop_.data = this;
       std::string failed = open();
       {
         std::lock_guard lock(started_mutex);
@@ -111,6 +113,11 @@ class EngagementTestServer {
     std::lock_guard lock(mutex_);
     expires_in_ = seconds;
   }
+  // The token endpoint never answers (until the server stops).
+  void stall_tokens() {
+    std::lock_guard lock(mutex_);
+    stall_tokens_ = true;
+  }
   void reject_next_posts(int n) {
     std::lock_guard lock(mutex_);
     reject_posts_ = n;
@@ -119,12 +126,36 @@ class EngagementTestServer {
     std::lock_guard lock(mutex_);
     huge_bytes_ = n;
   }
+  // Closes every open HTTP connection (as a server's idle timeout would) and listens again on
+  // the same port; returns once done.
+  void drop_connections() {
+    std::unique_lock lock(mutex_);
+    dropped_ = false;
+    lock.unlock();
+    uv_async_send(&drop_);
+    lock.lock();
+    dropped_cv_.wait(lock, [&] { return dropped_; });
+  }
   Seen seen() const {
     std::lock_guard lock(mutex_);
     return seen_;
   }
+  std::string drop_error() const {
+    std::lock_guard lock(mutex_);
+    return drop_error_;
+  }
 
  private:
+  void drop() {
+    server_->close();
+    std::string error;
+    if (Status s = server_->listen({host_, port_}); !s) error = s.error().text;
+    std::lock_guard lock(mutex_);
+    drop_error_ = error;
+    dropped_ = true;
+    dropped_cv_.notify_all();
+  }
+
   std::string scheme() const { return https_ ? "https://" : "http://"; }
 
   std::string open() {
@@ -167,11 +198,16 @@ class EngagementTestServer {
     }
     pipes_.clear();
     uv_close(reinterpret_cast<uv_handle_t*>(&stop_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&drop_), nullptr);
   }
 
   http::HttpResponse token(const http::HttpRequest& request) {
-    std::lock_guard lock(mutex_);
+    std::unique_lock lock(mutex_);
     ++seen_.token_requests;
+    if (stall_tokens_) {
+      released_.wait(lock, [&] { return stopping_; });
+      return http::HttpResponse::json(503, R"({"error":"stopping"})");
+    }
     const std::string* auth = request.header("authorization");
     // base64("engagement-client:s3cret")
     if (auth == nullptr || *auth != "Basic ZW5nYWdlbWVudC1jbGllbnQ6czNjcmV0" || request.body != "grant_type=client_credentials") {
@@ -303,6 +339,7 @@ class EngagementTestServer {
   std::shared_ptr<net::TlsContext> tls_;
   uv_loop_t loop_{};
   uv_async_t stop_{};
+  uv_async_t drop_{};
   std::thread thread_;
   std::unique_ptr<http::HttpServer> server_;
   std::unique_ptr<net::Listener> proxy_;
@@ -317,6 +354,10 @@ class EngagementTestServer {
   int status_ = 200;
   int expires_in_ = 3600;
   int reject_posts_ = 0;
+  bool stall_tokens_ = false;
+  bool dropped_ = false;
+  std::string drop_error_;
+  std::condition_variable dropped_cv_;
   size_t huge_bytes_ = 0;
   std::string current_token_;
   Seen seen_;
