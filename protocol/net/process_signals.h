@@ -1,10 +1,14 @@
 // ProcessSignals: how every ixcluster server process answers signals, on its main loop —
-// SIGHUP reloads the configuration, SIGTERM and SIGINT stop the process gracefully. The handles
+// SIGHUP reloads the configuration, SIGTERM and SIGINT stop the process gracefully, SIGPIPE is
+// ignored (libuv writes with write(2): a peer that resets a connection while a reply or a post is
+// being written must fail that connection, not end the process). The handles
 // are freed in their close callbacks; close() is idempotent and lets the loop end.
 // Single-threaded, on the loop's thread.
 #pragma once
 
 #include <uv.h>
+
+#include <csignal>
 
 #include <functional>
 #include <vector>
@@ -37,6 +41,7 @@ class ProcessSignals {
 
 inline ProcessSignals::ProcessSignals(uv_loop_t* loop, ReloadCallback on_reload, StopCallback on_stop)
     : on_reload_(std::move(on_reload)), on_stop_(std::move(on_stop)) {
+  ::signal(SIGPIPE, SIG_IGN);
   for (int signum : {SIGTERM, SIGINT, SIGHUP}) {
     auto* h = new Handle{{}, this};
     uv_signal_init(loop, &h->signal);

@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <future>
@@ -13,6 +14,31 @@
 #include "proxy/server/proxy_worker.h"
 
 namespace ix::proxy {
+
+namespace {
+
+// The pacing master's lease request and answer, in the protocol's terms and back.
+LeaseRequest lease_request(const pacing::MasterLease::Request& r) {
+  static constexpr proto::LeaseOperation kOperations[] = {proto::LeaseOperation::Acquire, proto::LeaseOperation::Renew,
+                                                          proto::LeaseOperation::Release};
+  return LeaseRequest{r.name, r.holder, kOperations[static_cast<int>(r.operation)], r.ttl_ms};
+}
+
+pacing::MasterLease::Reply lease_reply(const LeaseAnswer& answer) {
+  pacing::MasterLease::Reply reply;
+  if (!answer) {
+    reply.error = std::to_string(answer.error().code) + " " + answer.error().text;
+    return reply;
+  }
+  reply.ok = true;
+  reply.holder = answer->holder;
+  reply.fencing = answer->fencing;
+  reply.ttl_left_ms = answer->ttl_left_ms;
+  reply.granted = answer->granted;
+  return reply;
+}
+
+}  // namespace
 
 // One worker loop on its own thread, and the queue through which other threads reach it.
 class ProxyServer::WorkerThread {
@@ -160,13 +186,19 @@ ProxyServer::LeaseCall ProxyServer::lease_call() {
 
 void ProxyServer::start_pacing() {
   if (!config_->pacing) return;
+  const std::vector<std::string>& runners = config_->pacing->proxies;
+  if (!runners.empty() && std::find(runners.begin(), runners.end(), proxy_id_) == runners.end()) return;
   // The module reads the feed as a consumer that is not a worker; it needs the stream whether
   // or not a reporting client asks for it, and its counts start from each pair's state, which
-  // worker 0 asks for as it subscribes.
-  pacing_ = std::make_unique<pacing::PacingModule>(config_, metrics_);
+  // worker 0 asks for as it subscribes. Its lease requests go out through worker 0's links.
+  pacing_ = std::make_unique<pacing::PacingModule>(config_, proxy_id_, metrics_);
   pacing_consumer_ = feed_->add_consumer([module = pacing_.get()] { module->wake(); });
   pacing_->start({[feed = feed_, id = pacing_consumer_] { return feed->take_consumer(id); },
-                  [feed = feed_] { return feed->subscribed(); }});
+                  [feed = feed_] { return feed->subscribed(); },
+                  [call = lease_call()](pacing::MasterLease::Request request,
+                                        std::function<void(pacing::MasterLease::Reply)> done) {
+                    call(lease_request(request), [done = std::move(done)](LeaseAnswer answer) { done(lease_reply(answer)); });
+                  }});
   feed_->start_stream();
 }
 

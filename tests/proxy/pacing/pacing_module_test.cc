@@ -62,7 +62,7 @@ class PacingModuleTest : public test::ReportingScript {
 
 TEST_F(PacingModuleTest, DecidesEveryRefreshPeriodOnWhatTheFeedPublished) {
   metrics::Registry metrics;
-  PacingModule module(module_config_, metrics);
+  PacingModule module(module_config_, "proxy-1", metrics);
   module.start(source());
   login("a1", {{"chat", 1}}, kStart);
   ready("a1", "chat", true, kStart);
