@@ -59,9 +59,10 @@ int64_t PacingMaster::now_ms() const {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
 }
 
-void PacingMaster::start(uv_loop_t* loop, LeaseFunction lease) {
+void PacingMaster::start(uv_loop_t* loop, LeaseFunction lease, std::function<void()> on_change) {
   loop_ = loop;
   lease_function_ = std::move(lease);
+  on_change_ = std::move(on_change);
 
   auto* async = new uv_async_t;
   uv_async_init(loop_, async, [](uv_async_t* handle) {
@@ -138,6 +139,11 @@ void PacingMaster::tick() {
   master_gauge_->set(master ? 1 : 0);
   fencing_gauge_->set(static_cast<double>(lease_.fencing()));
   arm_timer();
+  if (master != was_master || lease_.holder() != seen_holder_ || lease_.fencing() != seen_fencing_) {
+    seen_holder_ = lease_.holder();
+    seen_fencing_ = lease_.fencing();
+    if (on_change_) on_change_();
+  }
 }
 
 void PacingMaster::arm_timer() {

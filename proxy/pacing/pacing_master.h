@@ -49,8 +49,9 @@ class PacingMaster {
 
   // On the module's loop: starts the lease attempts and builds the engagement client (a client
   // that cannot be built — missing credentials, an unreadable CA file — fails every post with
-  // that reason, so the alarm shows it).
-  void start(uv_loop_t* loop, LeaseFunction lease);
+  // that reason, so the alarm shows it). on_change runs on the loop whenever the master, the
+  // holder or the fencing number changes (the module republishes its status).
+  void start(uv_loop_t* loop, LeaseFunction lease, std::function<void()> on_change);
   // Releases the lease if this proxy holds it (a clean shutdown hands over at once) and closes
   // the handles; the loop must run once more to free them.
   void stop();
@@ -76,6 +77,9 @@ class PacingMaster {
   PacingAlarms alarms_;
   uv_loop_t* loop_ = nullptr;
   LeaseFunction lease_function_;
+  std::function<void()> on_change_;
+  std::string seen_holder_;  // as of the last on_change_
+  uint64_t seen_fencing_ = 0;
   std::shared_ptr<Mailbox> mailbox_;
   std::unique_ptr<net::Timer> lease_timer_;
   std::unique_ptr<EngagementClient> client_;

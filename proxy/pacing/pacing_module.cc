@@ -58,7 +58,7 @@ void PacingModule::start(Source source) {
     uv_timer_init(&loop_, &timer_);
     timer_.data = this;
     uv_timer_start(&timer_, [](uv_timer_t* t) { static_cast<PacingModule*>(t->data)->cycle(); }, refresh_ms_, refresh_ms_);
-    if (master_ && source_.lease) master_->start(&loop_, source_.lease);
+    if (master_ && source_.lease) master_->start(&loop_, source_.lease, [this] { publish(); });
     {
       std::lock_guard lock(mutex_);
       running_ = true;

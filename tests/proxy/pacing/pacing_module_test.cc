@@ -41,7 +41,8 @@ class PacingModuleTest : public test::ReportingScript {
               std::lock_guard lock(mutex_);
               return std::exchange(queue_, {});
             },
-            [this] { return streaming_.load(); }};
+            [this] { return streaming_.load(); },
+            nullptr};  // no lease: never master, never posts
   }
   // Polls the module's status until pred holds or two seconds pass.
   bool eventually(PacingModule& module, const std::function<bool(const nlohmann::json&)>& pred) {
