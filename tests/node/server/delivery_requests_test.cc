@@ -1,4 +1,4 @@
-// In-process tests of delivery (node/server/delivery_requests.cc): deliver, accept, reject,
+// In-process tests of delivery (node/server/delivery_requests.cc, transfers.cc): deliver, accept, reject,
 // transfer, conference, leave, and the delivering and handling timeouts, on a ManualClock —
 // time moves only when the test says so, and no test sleeps.
 #include "tests/node/server/service_fixture.h"
