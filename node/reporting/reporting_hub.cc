@@ -28,10 +28,19 @@ void ReportingHub::send(Subscriber& s, uint64_t seq, const std::string& tenant, 
   s.channel->send(wire::readdress_envelope(payload, 0, s.client_id));
 }
 
+std::unique_ptr<proto::ReportingHeaderT> ReportingHub::header_about(const std::string& tenant, const std::string& agent,
+                                                                    const std::string& place) {
+  auto header = std::make_unique<proto::ReportingHeaderT>();
+  header->tenant_id = tenant;
+  header->agent_id = agent;
+  header->place_id = place;
+  return header;
+}
+
 void ReportingHub::publish(const std::vector<RecordedEvent>& events) {
   if (events.empty()) return;
   committed_seq_ = std::max(committed_seq_, events.back().seq);
-  std::vector<ClientSession*> too_slow;
+  std::vector<ReportingChannel*> too_slow;
   for (auto& [key, s] : subscribers_) {
     if (!s.live) continue;
     for (const RecordedEvent& e : events) send(s, e.seq, e.tenant, e.agent_class, *e.frame);
@@ -39,7 +48,7 @@ void ReportingHub::publish(const std::vector<RecordedEvent>& events) {
   }
   std::sort(too_slow.begin(), too_slow.end());
   too_slow.erase(std::unique(too_slow.begin(), too_slow.end()), too_slow.end());
-  for (ClientSession* channel : too_slow) {
+  for (ReportingChannel* channel : too_slow) {
     channel->send_error(0, 0, proto::ErrorCode::WrongState,
                         "reporting client reads too slowly: more than " + std::to_string(kMaxSubscriberBacklogBytes) +
                             " bytes queued; disconnecting (resume from the last sequence number seen)");
@@ -48,7 +57,7 @@ void ReportingHub::publish(const std::vector<RecordedEvent>& events) {
   }
 }
 
-Status ReportingHub::subscribe(ClientSession* channel, uint64_t client_id, std::set<std::string> tenants,
+Status ReportingHub::subscribe(ReportingChannel* channel, uint64_t client_id, std::set<std::string> tenants,
                                bool interactions, bool agents, std::optional<uint64_t> resume_after) {
   Subscriber s{channel, client_id, std::move(tenants), interactions, agents, committed_seq_, true};
   if (resume_after) {
@@ -72,11 +81,11 @@ Status ReportingHub::subscribe(ClientSession* channel, uint64_t client_id, std::
   return {};
 }
 
-void ReportingHub::unsubscribe(ClientSession* channel) {
+void ReportingHub::unsubscribe(ReportingChannel* channel) {
   subscribers_.erase(subscribers_.lower_bound({channel, 0}), subscribers_.upper_bound({channel, UINT64_MAX}));
 }
 
-void ReportingHub::unsubscribe(ClientSession* channel, uint64_t client_id) { subscribers_.erase({channel, client_id}); }
+void ReportingHub::unsubscribe(ReportingChannel* channel, uint64_t client_id) { subscribers_.erase({channel, client_id}); }
 
 void ReportingHub::schedule_pump() {
   if (!pump_timer_.active()) pump_timer_.start(0, [this] { pump(); });
@@ -100,7 +109,7 @@ void ReportingHub::pump() {
   if (more) pump_timer_.start(1, [this] { pump(); });
 }
 
-void ReportingHub::on_backlog(std::pair<ClientSession*, uint64_t> key, uint64_t generation,
+void ReportingHub::on_backlog(std::pair<ReportingChannel*, uint64_t> key, uint64_t generation,
                               Result<std::vector<StoredEvent>> events) {
   auto it = subscribers_.find(key);
   if (it == subscribers_.end() || it->second.generation != generation) return;  // unsubscribed meanwhile

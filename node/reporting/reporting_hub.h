@@ -23,7 +23,7 @@
 #include "node/agents/agent_registry.h"
 #include "node/model/interaction_registry.h"
 #include "node/store/store.h"
-#include "node/server/client_session.h"
+#include "node/reporting/reporting_channel.h"
 #include "protocol/net/timer.h"
 #include "protocol/wire/messages.h"
 
@@ -63,16 +63,16 @@ class ReportingHub {
   // all), classes, and the last sequence number the client has seen (0 = from the start of the
   // log; no resume = live only). Events go out with the client's client_id, so one connection
   // (a proxy's) can carry several subscriptions.
-  Status subscribe(ClientSession* channel, uint64_t client_id, std::set<std::string> tenants, bool interactions,
+  Status subscribe(ReportingChannel* channel, uint64_t client_id, std::set<std::string> tenants, bool interactions,
                    bool agents, std::optional<uint64_t> resume_after);
   // Ends every subscription on the channel, or one client's.
-  void unsubscribe(ClientSession* channel);
-  void unsubscribe(ClientSession* channel, uint64_t client_id);
+  void unsubscribe(ReportingChannel* channel);
+  void unsubscribe(ReportingChannel* channel, uint64_t client_id);
   size_t subscribers() const { return subscribers_.size(); }
 
  private:
   struct Subscriber {
-    ClientSession* channel;
+    ReportingChannel* channel;
     uint64_t client_id;
     std::set<std::string> tenants;
     bool interactions;
@@ -82,13 +82,16 @@ class ReportingHub {
     uint64_t generation = 0;  // tells a read's answer which subscription asked
     bool reading = false;     // a backlog read is in flight
   };
+  // What every event's header says it concerns; stamp() adds the node, seq and time.
+  static std::unique_ptr<proto::ReportingHeaderT> header_about(const std::string& tenant, const std::string& agent,
+                                                               const std::string& place);
   template <class Event>
   RecordedEvent stamp(Transaction& transaction, Event event, int64_t now_us);
   bool wants(const Subscriber& s, const std::string& tenant, bool agent_class) const;
   void send(Subscriber& s, uint64_t seq, const std::string& tenant, bool agent_class, std::span<const uint8_t> frame);
   void pump();
   void schedule_pump();
-  void on_backlog(std::pair<ClientSession*, uint64_t> key, uint64_t generation,
+  void on_backlog(std::pair<ReportingChannel*, uint64_t> key, uint64_t generation,
                   Result<std::vector<StoredEvent>> events);
 
   std::string node_id_;
@@ -99,25 +102,19 @@ class ReportingHub {
   uint64_t next_generation_ = 0;
   // Backlog reads complete after the hub may be gone; they check this first.
   std::shared_ptr<ReportingHub*> self_ = std::make_shared<ReportingHub*>(this);
-  std::map<std::pair<ClientSession*, uint64_t>, Subscriber> subscribers_;
+  std::map<std::pair<ReportingChannel*, uint64_t>, Subscriber> subscribers_;
 };
 
 template <class Event>
 RecordedEvent ReportingHub::record(Transaction& transaction, const Interaction& about, Event event, int64_t now_us) {
-  event.header = std::make_unique<proto::ReportingHeaderT>();
-  event.header->tenant_id = about.tenant_id;
+  event.header = header_about(about.tenant_id, about.agent_id, about.place_id);
   event.header->media_type = about.media_type;
-  event.header->agent_id = about.agent_id;
-  event.header->place_id = about.place_id;
   return stamp(transaction, std::move(event), now_us);
 }
 
 template <class Event>
 RecordedEvent ReportingHub::record(Transaction& transaction, const AgentState& about, Event event, int64_t now_us) {
-  event.header = std::make_unique<proto::ReportingHeaderT>();
-  event.header->tenant_id = about.tenant;
-  event.header->agent_id = about.agent_id;
-  event.header->place_id = about.place_id;
+  event.header = header_about(about.tenant, about.agent_id, about.place_id);
   return stamp(transaction, std::move(event), now_us);
 }
 

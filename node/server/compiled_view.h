@@ -1,5 +1,5 @@
 // CompiledView: a configured view ([[views]]) with its condition and order parsed once, when the
-// configuration is loaded or reloaded. Immutable; held by the InteractionService.
+// configuration is loaded or reloaded. Immutable; held by the ServiceContext (its views).
 #pragma once
 
 #include "cluster-config/model.h"

@@ -1,7 +1,7 @@
 // DeliveryTimers: one deadline per interaction that an agent has — delivering-timeout while it
 // is invited, handling-timeout while it handles it. Starting a deadline replaces the
 // interaction's previous one; when one passes, on_expire gets the interaction's ID (from the
-// clock's turn, never from start() or cancel()). Owned by the InteractionService; loop thread.
+// clock's turn, never from start() or cancel()). Owned by InteractionLifecycle; loop thread.
 #pragma once
 
 #include <cstdint>

@@ -1,7 +1,7 @@
 // HeldPulls: pulls that found nothing and wait, up to their hold time, for an interaction to
 // arrive. The service offers them interactions after every request (oldest pull first, so the
 // one that waited longest is served first); a pull whose hold time passes is answered with an
-// empty EventPulled. Pulls of closed sessions are dropped. Owned by the InteractionService;
+// empty EventPulled. Pulls of closed sessions are dropped. Owned by the ServiceContext;
 // loop thread only.
 #pragma once
 

@@ -1,10 +1,10 @@
-// InteractionService's interaction requests: submit, get and change properties, place in a
+// Interaction requests: submit, get and change properties, place in a
 // queue, stop processing, pull (with held pulls that wait for an interaction to arrive), and
 // reporting subscriptions.
 #include <algorithm>
 
 #include "node/reporting/reporting_state.h"
-#include "node/server/interaction_service.h"
+#include "node/server/requests.h"
 #include "protocol/log.h"
 #include "protocol/wire/interaction_id.h"
 #include "protocol/wire/kv.h"
@@ -17,53 +17,55 @@ constexpr uint32_t kMaxPullCount = 1000;
 
 using wire::str;
 
-}  // namespace
-
-Interaction* InteractionService::find_interaction(ClientSession& s, const proto::Envelope& e, const flatbuffers::String* id,
-                                          const char* what) {
-  if (id == nullptr || id->size() == 0) {
-    refuse(s, e, proto::ErrorCode::MissingAttribute, std::string(what) + ".interaction_id is missing");
-    return nullptr;
+// Takes interactions for a pull; returns false when there were none.
+bool serve_pull(ServiceContext& ctx, ClientSession& s, uint64_t ref_id, uint64_t client_id, const std::vector<std::string>& queues,
+                            const CompiledView* view, uint32_t count) {
+  const std::vector<Interaction*> pulled =
+      view ? select(ctx, queues, *view, count) : ctx.interactions.peek(queues, count);
+  if (pulled.empty()) return false;
+  const int64_t now = ctx.now_us();
+  AgentState* agent = ctx.lifecycle.speaking_agent(s, client_id);  // an agent's pull makes it the handling party
+  Transaction t;
+  std::vector<RecordedEvent> events;
+  proto::EventPulledT reply;
+  for (Interaction* interaction : pulled) {
+    ctx.lifecycle.take_out_of_queue(*interaction, t, events, now);
+    interaction->state = proto::InteractionState::Handling;
+    if (agent != nullptr) ctx.lifecycle.hand_to_agent(*interaction, *agent, t, events, now);
+    ctx.persist(t, *interaction);
+    reply.interactions.push_back(std::make_unique<Interaction>(*interaction));
   }
-  Interaction* interaction = interactions_.find(id->str());
-  if (interaction == nullptr) {
-    refuse(s, e, proto::ErrorCode::UnknownInteraction,
-           "interaction " + id->str() + " does not exist on node pair " + pair_id_);
-  }
-  return interaction;
+  ctx.commit(&s, ref_id, client_id, std::move(t), std::move(events), wire::encode_frame(ref_id, client_id, reply));
+  return true;
 }
 
-void InteractionService::handle_submit(ClientSession& s, const proto::Envelope& e) {
+}  // namespace
+
+void handle_submit(ServiceContext& ctx, ClientSession& s, const proto::Envelope& e) {
   const proto::RequestSubmit* r = e.body_as_RequestSubmit();
   const std::string tenant = str(r->tenant_id()), media = str(r->media_type()), queue = str(r->queue());
-  for (auto [value, name] : {std::pair{&tenant, "tenant_id"}, std::pair{&media, "media_type"}, std::pair{&queue, "queue"}}) {
-    if (value->empty()) return refuse(s, e, proto::ErrorCode::MissingAttribute, std::string("RequestSubmit.") + name + " is missing");
-  }
-  if (!pair().serves_tenant(tenant)) {
-    return refuse(s, e, proto::ErrorCode::InvalidAttribute,
-                  "RequestSubmit.tenant_id \"" + tenant + "\" is not served by node pair " + pair_id_);
-  }
-  const config::MediaType* media_type = config_->media_type(media);
+  if (!ctx.check_tenant_request(s, e, "RequestSubmit", {{"tenant_id", &tenant}, {"media_type", &media}, {"queue", &queue}})) return;
+  const config::MediaType* media_type = ctx.config->media_type(media);
   if (media_type == nullptr) {
-    return refuse(s, e, proto::ErrorCode::InvalidAttribute, "RequestSubmit.media_type \"" + media + "\" is not a configured media type");
+    return ctx.refuse(s, e, proto::ErrorCode::InvalidAttribute, "RequestSubmit.media_type \"" + media + "\" is not a configured media type");
   }
-  if (!pair().serves_media(media)) {
-    return refuse(s, e, proto::ErrorCode::InvalidAttribute,
-                  "RequestSubmit.media_type \"" + media + "\" is not served by node pair " + pair_id_);
+  if (!ctx.pair().serves_media(media)) {
+    return ctx.refuse(s, e, proto::ErrorCode::InvalidAttribute,
+                  "RequestSubmit.media_type \"" + media + "\" is not served by node pair " + ctx.pair_id);
   }
-  auto q = std::find_if(config_->queues.begin(), config_->queues.end(), [&](const config::Queue& c) { return c.id == queue; });
-  if (q == config_->queues.end() || q->tenant != tenant) {
-    return refuse(s, e, proto::ErrorCode::UnknownQueue, "RequestSubmit.queue \"" + queue + "\" is not a queue of tenant " + tenant);
+  const config::Queue* q = ctx.queue(queue);
+  if (q == nullptr || q->tenant != tenant) {
+    return ctx.refuse(s, e, proto::ErrorCode::UnknownQueue, "RequestSubmit.queue \"" + queue + "\" is not a queue of tenant " + tenant);
   }
   std::string id = str(r->interaction_id());
   const bool generated = id.empty();
   if (generated) {
-    id = wire::make_cluster_id(pair().tag, ++interaction_counter_);
+    id = wire::make_cluster_id(ctx.pair().tag, ++ctx.interaction_counter);
   } else if (wire::cluster_id_tag(id)) {
-    return refuse(s, e, proto::ErrorCode::InvalidAttribute,
+    return ctx.refuse(s, e, proto::ErrorCode::InvalidAttribute,
                   "RequestSubmit.interaction_id \"" + id + "\" has the form of a cluster-generated ID (<tag>-<16 hex digits>); choose another");
-  } else if (interactions_.find(id) != nullptr) {
-    return refuse(s, e, proto::ErrorCode::DuplicateInteractionId, "interaction " + id + " already exists on node pair " + pair_id_);
+  } else if (ctx.interactions.find(id) != nullptr) {
+    return ctx.refuse(s, e, proto::ErrorCode::DuplicateInteractionId, "interaction " + id + " already exists on node pair " + ctx.pair_id);
   }
 
   auto interaction = std::make_unique<Interaction>();
@@ -74,42 +76,38 @@ void InteractionService::handle_submit(ClientSession& s, const proto::Envelope& 
   interaction->interaction_subtype = str(r->interaction_subtype());
   interaction->parent_id = str(r->parent_id());
   interaction->priority = r->priority();
-  interaction->node_id = pair_id_;
-  interaction->submitted_at_us = now_us();
+  interaction->node_id = ctx.pair_id;
+  interaction->submitted_at_us = ctx.now_us();
   if (r->user_data()) interaction->user_data.reset(r->user_data()->UnPack());
   Interaction& stored = *interaction;
-  interactions_.put(std::move(interaction));
+  ctx.interactions.put(std::move(interaction));
   // An agent's own submit (an outbound e-mail, say) starts in the agent's hands; anything else
   // waits in its queue.
-  AgentState* agent = speaking_agent(s, e.client_id());
+  AgentState* agent = ctx.lifecycle.speaking_agent(s, e.client_id());
   Transaction t;
   std::vector<RecordedEvent> events;
   proto::EventInteractionSubmittedT submitted;
   submitted.interaction = std::make_unique<Interaction>(stored);
-  events.push_back(reporting_.record(t, stored, std::move(submitted), stored.submitted_at_us));
+  events.push_back(ctx.reporting.record(t, stored, std::move(submitted), stored.submitted_at_us));
   if (agent != nullptr) {
     stored.queue = queue;  // where it goes back to if the agent lets go of it
     stored.state = proto::InteractionState::Handling;
-    hand_to_agent(stored, *agent, t, events, stored.submitted_at_us);
+    ctx.lifecycle.hand_to_agent(stored, *agent, t, events, stored.submitted_at_us);
   } else {
-    interactions_.place_in_queue(stored, queue, stored.submitted_at_us);
-    proto::EventPlacedInQueueT placed;
-    placed.interaction_id = id;
-    placed.queue = queue;
-    events.push_back(reporting_.record(t, stored, std::move(placed), stored.submitted_at_us));
+    ctx.lifecycle.place_in_queue(stored, queue, "", t, events, stored.submitted_at_us);
   }
-  persist(t, stored);
-  if (generated) t.mutations.push_back(SetCounter{kInteractionCounter, interaction_counter_});
+  ctx.persist(t, stored);
+  if (generated) t.mutations.push_back(SetCounter{ServiceContext::kInteractionCounter, ctx.interaction_counter});
 
   proto::EventSubmittedT reply;
   reply.interaction_id = id;
-  reply.node_id = pair_id_;
-  commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_frame(e.ref_id(), e.client_id(), reply));
+  reply.node_id = ctx.pair_id;
+  ctx.commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_frame(e.ref_id(), e.client_id(), reply));
 }
 
-void InteractionService::handle_get_properties(ClientSession& s, const proto::Envelope& e) {
+void handle_get_properties(ServiceContext& ctx, ClientSession& s, const proto::Envelope& e) {
   const proto::RequestGetProperties* r = e.body_as_RequestGetProperties();
-  Interaction* interaction = find_interaction(s, e, r->interaction_id(), "RequestGetProperties");
+  Interaction* interaction = ctx.find_interaction(s, e, r->interaction_id(), "RequestGetProperties");
   if (interaction == nullptr) return;
   proto::EventPropertiesT reply;
   reply.interaction = std::make_unique<Interaction>(*interaction);
@@ -122,9 +120,9 @@ void InteractionService::handle_get_properties(ClientSession& s, const proto::En
   s.send(wire::encode_frame(e.ref_id(), e.client_id(), reply));
 }
 
-void InteractionService::handle_change_properties(ClientSession& s, const proto::Envelope& e) {
+void handle_change_properties(ServiceContext& ctx, ClientSession& s, const proto::Envelope& e) {
   const proto::RequestChangeProperties* r = e.body_as_RequestChangeProperties();
-  Interaction* interaction = find_interaction(s, e, r->interaction_id(), "RequestChangeProperties");
+  Interaction* interaction = ctx.find_interaction(s, e, r->interaction_id(), "RequestChangeProperties");
   if (interaction == nullptr) return;
   if (!interaction->user_data) interaction->user_data = std::make_unique<proto::KvListT>();
   proto::KvListT& data = *interaction->user_data;
@@ -135,7 +133,7 @@ void InteractionService::handle_change_properties(ClientSession& s, const proto:
   if (r->changed() && r->changed()->pairs()) {
     for (const proto::KvPair* p : *r->changed()->pairs()) {
       if (!has(p->key()->str())) {
-        return refuse(s, e, proto::ErrorCode::InvalidAttribute,
+        return ctx.refuse(s, e, proto::ErrorCode::InvalidAttribute,
                       "RequestChangeProperties.changed: property \"" + p->key()->str() + "\" does not exist (use added)");
       }
     }
@@ -143,7 +141,7 @@ void InteractionService::handle_change_properties(ClientSession& s, const proto:
   if (r->added() && r->added()->pairs()) {
     for (const proto::KvPair* p : *r->added()->pairs()) {
       if (has(p->key()->str())) {
-        return refuse(s, e, proto::ErrorCode::InvalidAttribute,
+        return ctx.refuse(s, e, proto::ErrorCode::InvalidAttribute,
                       "RequestChangeProperties.added: property \"" + p->key()->str() + "\" already exists (use changed)");
       }
     }
@@ -151,7 +149,7 @@ void InteractionService::handle_change_properties(ClientSession& s, const proto:
   if (r->deleted()) {
     for (const flatbuffers::String* key : *r->deleted()) {
       if (!has(key->str())) {
-        return refuse(s, e, proto::ErrorCode::InvalidAttribute,
+        return ctx.refuse(s, e, proto::ErrorCode::InvalidAttribute,
                       "RequestChangeProperties.deleted: property \"" + key->str() + "\" does not exist");
       }
     }
@@ -178,54 +176,49 @@ void InteractionService::handle_change_properties(ClientSession& s, const proto:
     }
   }
   Transaction t;
-  persist(t, *interaction);
-  std::vector<RecordedEvent> events{reporting_.record(t, *interaction, std::move(changed), now_us())};
-  commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_ack(e.ref_id(), e.client_id()));
+  ctx.persist(t, *interaction);
+  std::vector<RecordedEvent> events{ctx.reporting.record(t, *interaction, std::move(changed), ctx.now_us())};
+  ctx.commit_ack(s, e, std::move(t), std::move(events));
 }
 
-void InteractionService::handle_place_in_queue(ClientSession& s, const proto::Envelope& e) {
+void handle_place_in_queue(ServiceContext& ctx, ClientSession& s, const proto::Envelope& e) {
   const proto::RequestPlaceInQueue* r = e.body_as_RequestPlaceInQueue();
-  Interaction* interaction = find_interaction(s, e, r->interaction_id(), "RequestPlaceInQueue");
+  Interaction* interaction = ctx.find_interaction(s, e, r->interaction_id(), "RequestPlaceInQueue");
   if (interaction == nullptr) return;
   const std::string queue = str(r->queue());
-  if (queue.empty()) return refuse(s, e, proto::ErrorCode::MissingAttribute, "RequestPlaceInQueue.queue is missing");
-  auto q = std::find_if(config_->queues.begin(), config_->queues.end(), [&](const config::Queue& c) { return c.id == queue; });
-  if (q == config_->queues.end() || q->tenant != interaction->tenant_id) {
-    return refuse(s, e, proto::ErrorCode::UnknownQueue,
+  if (queue.empty()) return ctx.refuse(s, e, proto::ErrorCode::MissingAttribute, "RequestPlaceInQueue.queue is missing");
+  const config::Queue* q = ctx.queue(queue);
+  if (q == nullptr || q->tenant != interaction->tenant_id) {
+    return ctx.refuse(s, e, proto::ErrorCode::UnknownQueue,
                   "RequestPlaceInQueue.queue \"" + queue + "\" is not a queue of tenant " + interaction->tenant_id);
   }
   if (interaction->locked) {
-    return refuse(s, e, proto::ErrorCode::InteractionLocked, "interaction " + interaction->interaction_id + " is locked");
+    return ctx.refuse(s, e, proto::ErrorCode::InteractionLocked, "interaction " + interaction->interaction_id + " is locked");
   }
-  const int64_t now = now_us();
+  const int64_t now = ctx.now_us();
   const std::string previous_queue = interaction->queue;
   Transaction t;
   std::vector<RecordedEvent> events;
   if (interaction->state == proto::InteractionState::Queued) {
-    events.push_back(taken_from_queue(t, *interaction, now));
+    events.push_back(ctx.lifecycle.taken_from_queue(t, *interaction, now));
   } else if (!interaction->agent_id.empty()) {
-    remove_all_parties(*interaction, t, events, now);
+    ctx.lifecycle.remove_all_parties(*interaction, t, events, now);
   }
-  leave_workbin(*interaction, t, events);
-  interactions_.place_in_queue(*interaction, queue, now);
-  proto::EventPlacedInQueueT placed;
-  placed.interaction_id = interaction->interaction_id;
-  placed.queue = queue;
-  placed.previous_queue = previous_queue;
-  events.push_back(reporting_.record(t, *interaction, std::move(placed), now));
-  persist(t, *interaction);
-  commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_ack(e.ref_id(), e.client_id()));
+  leave_workbin(ctx, *interaction, t, events);
+  ctx.lifecycle.place_in_queue(*interaction, queue, previous_queue, t, events, now);
+  ctx.persist(t, *interaction);
+  ctx.commit_ack(s, e, std::move(t), std::move(events));
 }
 
-void InteractionService::handle_stop_processing(ClientSession& s, const proto::Envelope& e) {
+void handle_stop_processing(ServiceContext& ctx, ClientSession& s, const proto::Envelope& e) {
   const proto::RequestStopProcessing* r = e.body_as_RequestStopProcessing();
-  Interaction* interaction = find_interaction(s, e, r->interaction_id(), "RequestStopProcessing");
+  Interaction* interaction = ctx.find_interaction(s, e, r->interaction_id(), "RequestStopProcessing");
   if (interaction == nullptr) return;
-  const int64_t now = now_us();
+  const int64_t now = ctx.now_us();
   const std::string id = interaction->interaction_id;
   Transaction t;
   std::vector<RecordedEvent> events;
-  if (interaction->state == proto::InteractionState::Queued) events.push_back(taken_from_queue(t, *interaction, now));
+  if (interaction->state == proto::InteractionState::Queued) events.push_back(ctx.lifecycle.taken_from_queue(t, *interaction, now));
   if (!interaction->agent_id.empty()) {
     // The parties' desktops learn that the interaction is gone (unless they stopped it).
     std::vector<std::string> parties = interaction->conference;
@@ -236,101 +229,84 @@ void InteractionService::handle_stop_processing(ClientSession& s, const proto::E
       revoked.interaction_id = id;
       revoked.agent_id = party;
       revoked.reason = wire::kv_list({{"reason", "processing stopped"}});
-      notify_agent(party, wire::encode_frame(0, 0, revoked));
+      ctx.notify_agent(party, wire::encode_frame(0, 0, revoked));
     }
-    remove_all_parties(*interaction, t, events, now);
+    ctx.lifecycle.remove_all_parties(*interaction, t, events, now);
   }
-  if (transfers_.contains(id)) fail_transfer(id, "interaction " + id + " was stopped during its transfer", true);
-  leave_workbin(*interaction, t, events);
+  if (ctx.transfers.pending(id)) ctx.transfers.fail(id, "interaction " + id + " was stopped during its transfer", true);
+  leave_workbin(ctx, *interaction, t, events);
   proto::EventProcessingStoppedT stopped;
   stopped.interaction_id = id;
   if (r->reason()) stopped.reason.reset(r->reason()->UnPack());
-  events.push_back(reporting_.record(t, *interaction, std::move(stopped), now));
-  interactions_.remove(id);
+  events.push_back(ctx.reporting.record(t, *interaction, std::move(stopped), now));
+  ctx.interactions.remove(id);
   t.mutations.push_back(DeleteInteraction{id});
-  commit(&s, e.ref_id(), e.client_id(), std::move(t), std::move(events), wire::encode_ack(e.ref_id(), e.client_id()));
+  ctx.commit_ack(s, e, std::move(t), std::move(events));
 }
 
-void InteractionService::handle_pull(ClientSession& s, const proto::Envelope& e) {
+void handle_pull(ServiceContext& ctx, ClientSession& s, const proto::Envelope& e) {
   const proto::RequestPull* r = e.body_as_RequestPull();
   const std::string view = str(r->view_id()), queue = str(r->queue()), workbin = str(r->workbin_type());
   if (static_cast<int>(!view.empty()) + static_cast<int>(!queue.empty()) + static_cast<int>(!workbin.empty()) != 1) {
-    return refuse(s, e, proto::ErrorCode::MissingAttribute, "RequestPull needs exactly one of view_id, queue and workbin_type");
+    return ctx.refuse(s, e, proto::ErrorCode::MissingAttribute, "RequestPull needs exactly one of view_id, queue and workbin_type");
   }
   if (r->count() == 0 || r->count() > kMaxPullCount) {
-    return refuse(s, e, proto::ErrorCode::InvalidAttribute,
+    return ctx.refuse(s, e, proto::ErrorCode::InvalidAttribute,
                   "RequestPull.count " + std::to_string(r->count()) + " is out of range 1.." + std::to_string(kMaxPullCount));
   }
-  if (!workbin.empty()) return pull_from_workbin(s, e);
+  if (!workbin.empty()) return pull_from_workbin(ctx, s, e);
   std::vector<std::string> queues;
   const CompiledView* compiled = nullptr;
   if (!queue.empty()) {
-    auto q = std::find_if(config_->queues.begin(), config_->queues.end(), [&](const config::Queue& c) { return c.id == queue; });
-    if (q == config_->queues.end()) return refuse(s, e, proto::ErrorCode::UnknownQueue, "RequestPull.queue \"" + queue + "\" does not exist");
+    if (ctx.queue(queue) == nullptr) return ctx.refuse(s, e, proto::ErrorCode::UnknownQueue, "RequestPull.queue \"" + queue + "\" does not exist");
     queues.push_back(queue);
   } else {
-    auto v = views_.find(view);
-    if (v == views_.end()) return refuse(s, e, proto::ErrorCode::UnknownView, "RequestPull.view_id \"" + view + "\" does not exist");
+    auto v = ctx.views.find(view);
+    if (v == ctx.views.end()) return ctx.refuse(s, e, proto::ErrorCode::UnknownView, "RequestPull.view_id \"" + view + "\" does not exist");
     compiled = &v->second;
     queues = v->second.view->queues;
   }
-  if (serve_pull(s, e.ref_id(), e.client_id(), queues, compiled, r->count())) return;
-  const uint64_t hold = std::min<uint64_t>(r->hold_time_ms(), static_cast<uint64_t>(pair().settings.pull_hold_timeout.count()));
+  if (serve_pull(ctx, s, e.ref_id(), e.client_id(), queues, compiled, r->count())) return;
+  const uint64_t hold = std::min<uint64_t>(r->hold_time_ms(), static_cast<uint64_t>(ctx.pair().settings.pull_hold_timeout.count()));
   if (hold == 0) {
     s.send(wire::encode_frame(e.ref_id(), e.client_id(), proto::EventPulledT{}));
     return;
   }
-  held_pulls_.hold({&s, e.ref_id(), e.client_id(), std::move(queues), compiled, r->count()}, hold);
+  ctx.held_pulls.hold({&s, e.ref_id(), e.client_id(), std::move(queues), compiled, r->count()}, hold);
 }
 
-bool InteractionService::serve_pull(ClientSession& s, uint64_t ref_id, uint64_t client_id, const std::vector<std::string>& queues,
-                            const CompiledView* view, uint32_t count) {
-  const std::vector<Interaction*> pulled =
-      view ? select(queues, view->condition, view->order, view->default_order, count) : interactions_.peek(queues, count);
-  if (pulled.empty()) return false;
-  const int64_t now = now_us();
-  AgentState* agent = speaking_agent(s, client_id);  // an agent's pull makes it the handling party
-  Transaction t;
-  std::vector<RecordedEvent> events;
-  proto::EventPulledT reply;
-  for (Interaction* interaction : pulled) {
-    take_out_of_queue(*interaction, t, events, now);
-    interaction->state = proto::InteractionState::Handling;
-    if (agent != nullptr) hand_to_agent(*interaction, *agent, t, events, now);
-    persist(t, *interaction);
-    reply.interactions.push_back(std::make_unique<Interaction>(*interaction));
-  }
-  commit(&s, ref_id, client_id, std::move(t), std::move(events), wire::encode_frame(ref_id, client_id, reply));
-  return true;
-}
-
-void InteractionService::serve_held_pulls() {
-  held_pulls_.serve([this](const HeldPulls::Pull& pull) {
-    return serve_pull(*pull.session, pull.ref_id, pull.client_id, pull.queues, pull.view, pull.count);
+void serve_held_pulls(ServiceContext& ctx) {
+  ctx.held_pulls.serve([&ctx](const HeldPulls::Pull& pull) {
+    return serve_pull(ctx, *pull.session, pull.ref_id, pull.client_id, pull.queues, pull.view, pull.count);
   });
 }
 
-void InteractionService::handle_start_reporting(ClientSession& s, const proto::Envelope& e) {
+void handle_start_reporting(ServiceContext& ctx, ClientSession& s, const proto::Envelope& e) {
   const proto::RequestStartReporting* r = e.body_as_RequestStartReporting();
   std::set<std::string> tenants;
   if (r->tenant_ids()) {
     for (const flatbuffers::String* t : *r->tenant_ids()) tenants.insert(t->str());
   }
   Result<wire::ReportingClasses> classes = wire::reporting_classes(*r);
-  if (!classes) return refuse(s, e, static_cast<proto::ErrorCode>(classes.error().code), classes.error().text);
+  if (!classes) return ctx.refuse(s, e, static_cast<proto::ErrorCode>(classes.error().code), classes.error().text);
   std::optional<uint64_t> resume;
   if (r->resume()) {
     for (const proto::ResumePosition* p : *r->resume()) {
-      if (p->node_id()->str() == pair_id_) resume = p->seq();
+      if (p->node_id()->str() == ctx.pair_id) resume = p->seq();
     }
   }
-  if (Status st = reporting_.subscribe(&s, e.client_id(), std::move(tenants), classes->interactions, classes->agents, resume); !st) {
-    return refuse(s, e, static_cast<proto::ErrorCode>(st.error().code), st.error().text);
+  if (Status st = ctx.reporting.subscribe(&s, e.client_id(), std::move(tenants), classes->interactions, classes->agents, resume); !st) {
+    return ctx.refuse(s, e, static_cast<proto::ErrorCode>(st.error().code), st.error().text);
   }
   s.send(wire::encode_ack(e.ref_id(), e.client_id()));
 }
 
-void InteractionService::handle_reporting_state(ClientSession& s, const proto::Envelope& e) {
+void handle_stop_reporting(ServiceContext& ctx, ClientSession& s, const proto::Envelope& e) {
+  ctx.reporting.unsubscribe(&s, e.client_id());
+  s.send(wire::encode_ack(e.ref_id(), e.client_id()));
+}
+
+void handle_reporting_state(ServiceContext& ctx, ClientSession& s, const proto::Envelope& e) {
   const proto::RequestReportingState* r = e.body_as_RequestReportingState();
   std::set<std::string> tenants;
   if (r->tenant_ids()) {
@@ -338,12 +314,12 @@ void InteractionService::handle_reporting_state(ClientSession& s, const proto::E
   }
   Result<query::Condition> condition = query::Condition::parse(wire::str(r->condition()));
   if (!condition) {
-    return refuse(s, e, proto::ErrorCode::InvalidCondition, "RequestReportingState.condition " + condition.error().text);
+    return ctx.refuse(s, e, proto::ErrorCode::InvalidCondition, "RequestReportingState.condition " + condition.error().text);
   }
   // Memory holds every change up to the last assigned seq (commits in flight included), so
   // that is the position the state matches.
   s.send(wire::encode_frame(e.ref_id(), e.client_id(),
-                            reporting_state(interactions_, agents_, pair_id_, reporting_.last_assigned_seq(), tenants,
+                            reporting_state(ctx.interactions, ctx.agents, ctx.pair_id, ctx.reporting.last_assigned_seq(), tenants,
                                             *condition)));
 }
 

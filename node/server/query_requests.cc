@@ -1,17 +1,19 @@
-// InteractionService's queries: views compiled from the configuration, find, snapshots (take, page,
+// Queries: views compiled from the configuration, find, snapshots (take, page,
 // release, with optional locking), and lock/unlock. Locks and snapshots belong to the client
 // session that made them and are released when it disconnects; they are not persisted, so a
 // failover releases them too.
 #include <algorithm>
 
-#include "node/server/interaction_service.h"
+#include "node/server/requests.h"
 #include "protocol/log.h"
 
 namespace ix::node {
 
 namespace {
 
+using query::Condition;
 using query::kDefaultFindLimit;
+using query::Order;
 using query::kMaxFindLimit;
 constexpr uint32_t kMaxPage = 1'000;
 
@@ -23,8 +25,7 @@ bool is_default_order(const std::string& order) {
 
 }  // namespace
 
-Result<std::map<std::string, CompiledView>> InteractionService::compile_views(
-    const config::ClusterConfig& config) {
+Result<std::map<std::string, CompiledView>> compile_views(const config::ClusterConfig& config) {
   std::map<std::string, CompiledView> compiled;
   for (const config::View& view : config.views) {
     auto condition = Condition::parse(view.condition);
@@ -36,35 +37,36 @@ Result<std::map<std::string, CompiledView>> InteractionService::compile_views(
   return compiled;
 }
 
-std::vector<Interaction*> InteractionService::select(const std::vector<std::string>& queues, const Condition& condition,
-                                             const Order& order, bool default_order, size_t limit) {
-  if (condition.empty() && default_order) return interactions_.peek(queues, limit);  // queue order already
+std::vector<Interaction*> select(ServiceContext& ctx, const std::vector<std::string>& queues, const CompiledView& view,
+                                 size_t limit) {
+  const Condition& condition = view.condition;
+  if (condition.empty() && view.default_order) return ctx.interactions.peek(queues, limit);  // queue order already
   std::vector<Interaction*> candidates;
-  for (Interaction* i : interactions_.peek(queues, SIZE_MAX)) {
+  for (Interaction* i : ctx.interactions.peek(queues, SIZE_MAX)) {
     if (condition.matches(*i)) candidates.push_back(i);
   }
   const size_t n = std::min(limit, candidates.size());
   std::partial_sort(candidates.begin(), candidates.begin() + static_cast<ptrdiff_t>(n), candidates.end(),
-                    [&](const Interaction* a, const Interaction* b) { return order.less(*a, *b); });
+                    [&](const Interaction* a, const Interaction* b) { return view.order.less(*a, *b); });
   candidates.resize(n);
   return candidates;
 }
 
-void InteractionService::handle_find(ClientSession& s, const proto::Envelope& e) {
+void handle_find(ServiceContext& ctx, ClientSession& s, const proto::Envelope& e) {
   const proto::RequestFind* r = e.body_as_RequestFind();
   const std::string tenant = str(r->tenant_id());
-  if (tenant.empty()) return refuse(s, e, proto::ErrorCode::MissingAttribute, "RequestFind.tenant_id is missing");
+  if (tenant.empty()) return ctx.refuse(s, e, proto::ErrorCode::MissingAttribute, "RequestFind.tenant_id is missing");
   auto condition = Condition::parse(str(r->condition()));
-  if (!condition) return refuse(s, e, proto::ErrorCode::InvalidCondition, "RequestFind.condition " + condition.error().text);
+  if (!condition) return ctx.refuse(s, e, proto::ErrorCode::InvalidCondition, "RequestFind.condition " + condition.error().text);
   auto order = Order::parse(str(r->order()));
-  if (!order) return refuse(s, e, proto::ErrorCode::InvalidCondition, "RequestFind.order " + order.error().text);
+  if (!order) return ctx.refuse(s, e, proto::ErrorCode::InvalidCondition, "RequestFind.order " + order.error().text);
   const uint32_t limit = r->limit() == 0 ? kDefaultFindLimit : r->limit();
   if (limit > kMaxFindLimit) {
-    return refuse(s, e, proto::ErrorCode::InvalidAttribute,
+    return ctx.refuse(s, e, proto::ErrorCode::InvalidAttribute,
                   "RequestFind.limit " + std::to_string(limit) + " exceeds " + std::to_string(kMaxFindLimit));
   }
   std::vector<const Interaction*> found;
-  interactions_.for_each([&](const Interaction& i) {
+  ctx.interactions.for_each([&](const Interaction& i) {
     if (i.tenant_id == tenant && condition->matches(i)) found.push_back(&i);
   });
   const size_t n = std::min<size_t>(limit, found.size());
@@ -75,31 +77,31 @@ void InteractionService::handle_find(ClientSession& s, const proto::Envelope& e)
   s.send(wire::encode_frame(e.ref_id(), e.client_id(), reply));
 }
 
-void InteractionService::handle_take_snapshot(ClientSession& s, const proto::Envelope& e) {
+void handle_take_snapshot(ServiceContext& ctx, ClientSession& s, const proto::Envelope& e) {
   const proto::RequestTakeSnapshot* r = e.body_as_RequestTakeSnapshot();
   const std::string view_id = str(r->view_id()), text = str(r->condition());
   if (view_id.empty() && text.empty()) {
-    return refuse(s, e, proto::ErrorCode::MissingAttribute, "RequestTakeSnapshot needs a view_id or a condition");
+    return ctx.refuse(s, e, proto::ErrorCode::MissingAttribute, "RequestTakeSnapshot needs a view_id or a condition");
   }
   auto condition = Condition::parse(text);
-  if (!condition) return refuse(s, e, proto::ErrorCode::InvalidCondition, "RequestTakeSnapshot.condition " + condition.error().text);
+  if (!condition) return ctx.refuse(s, e, proto::ErrorCode::InvalidCondition, "RequestTakeSnapshot.condition " + condition.error().text);
   auto order = Order::parse(str(r->order()));
-  if (!order) return refuse(s, e, proto::ErrorCode::InvalidCondition, "RequestTakeSnapshot.order " + order.error().text);
-  const uint32_t cap = pair().settings.max_interactions_per_snapshot;
+  if (!order) return ctx.refuse(s, e, proto::ErrorCode::InvalidCondition, "RequestTakeSnapshot.order " + order.error().text);
+  const uint32_t cap = ctx.pair().settings.max_interactions_per_snapshot;
   const uint32_t max = r->max() == 0 ? cap : std::min(r->max(), cap);
 
   std::vector<Interaction*> selected;
   if (!view_id.empty()) {
-    auto v = views_.find(view_id);
-    if (v == views_.end()) return refuse(s, e, proto::ErrorCode::UnknownView, "RequestTakeSnapshot.view_id \"" + view_id + "\" does not exist");
-    for (Interaction* i : interactions_.peek(v->second.view->queues, SIZE_MAX)) {
+    auto v = ctx.views.find(view_id);
+    if (v == ctx.views.end()) return ctx.refuse(s, e, proto::ErrorCode::UnknownView, "RequestTakeSnapshot.view_id \"" + view_id + "\" does not exist");
+    for (Interaction* i : ctx.interactions.peek(v->second.view->queues, SIZE_MAX)) {
       if (v->second.condition.matches(*i) && condition->matches(*i)) selected.push_back(i);
     }
   } else {
     const std::string tenant = str(r->tenant_id());
-    interactions_.for_each([&](const Interaction& i) {
+    ctx.interactions.for_each([&](const Interaction& i) {
       if (!i.locked && (tenant.empty() || i.tenant_id == tenant) && condition->matches(i)) {
-        selected.push_back(interactions_.find(i.interaction_id));
+        selected.push_back(ctx.interactions.find(i.interaction_id));
       }
     });
   }
@@ -109,19 +111,19 @@ void InteractionService::handle_take_snapshot(ClientSession& s, const proto::Env
   selected.resize(n);
 
   proto::EventSnapshotTakenT reply;
-  reply.snapshot_id = snapshot_locks_.take(&s, selected, r->lock(), pair().tag);
+  reply.snapshot_id = ctx.snapshot_locks.take(&s, selected, r->lock(), ctx.pair().tag);
   reply.count = static_cast<uint32_t>(selected.size());
   s.send(wire::encode_frame(e.ref_id(), e.client_id(), reply));
 }
 
-void InteractionService::handle_snapshot_page(ClientSession& s, const proto::Envelope& e) {
+void handle_snapshot_page(ServiceContext& ctx, ClientSession& s, const proto::Envelope& e) {
   const proto::RequestSnapshotPage* r = e.body_as_RequestSnapshotPage();
-  const SnapshotLocks::Snapshot* snapshot = snapshot_locks_.snapshot(str(r->snapshot_id()));
+  const SnapshotLocks::Snapshot* snapshot = ctx.snapshot_locks.snapshot(str(r->snapshot_id()));
   if (snapshot == nullptr) {
-    return refuse(s, e, proto::ErrorCode::UnknownSnapshot, "snapshot \"" + str(r->snapshot_id()) + "\" does not exist (or was released)");
+    return ctx.refuse(s, e, proto::ErrorCode::UnknownSnapshot, "snapshot \"" + str(r->snapshot_id()) + "\" does not exist (or was released)");
   }
   if (r->count() == 0 || r->count() > kMaxPage) {
-    return refuse(s, e, proto::ErrorCode::InvalidAttribute,
+    return ctx.refuse(s, e, proto::ErrorCode::InvalidAttribute,
                   "RequestSnapshotPage.count " + std::to_string(r->count()) + " is out of range 1.." + std::to_string(kMaxPage));
   }
   proto::EventSnapshotPageT page;
@@ -129,44 +131,44 @@ void InteractionService::handle_snapshot_page(ClientSession& s, const proto::Env
   page.start = r->start();
   const std::vector<std::string>& ids = snapshot->ids;
   for (size_t i = r->start(); i < ids.size() && i < static_cast<size_t>(r->start()) + r->count(); ++i) {
-    if (const Interaction* interaction = interactions_.find(ids[i])) {
+    if (const Interaction* interaction = ctx.interactions.find(ids[i])) {
       page.interactions.push_back(std::make_unique<Interaction>(*interaction));
     }
   }
   s.send(wire::encode_frame(e.ref_id(), e.client_id(), page));
 }
 
-void InteractionService::handle_release_snapshot(ClientSession& s, const proto::Envelope& e) {
+void handle_release_snapshot(ServiceContext& ctx, ClientSession& s, const proto::Envelope& e) {
   const std::string id = str(e.body_as_RequestReleaseSnapshot()->snapshot_id());
-  if (!snapshot_locks_.release(id)) {
-    return refuse(s, e, proto::ErrorCode::UnknownSnapshot, "snapshot \"" + id + "\" does not exist (or was released)");
+  if (!ctx.snapshot_locks.release(id)) {
+    return ctx.refuse(s, e, proto::ErrorCode::UnknownSnapshot, "snapshot \"" + id + "\" does not exist (or was released)");
   }
   s.send(wire::encode_ack(e.ref_id(), e.client_id()));
 }
 
-void InteractionService::handle_lock(ClientSession& s, const proto::Envelope& e, bool lock) {
+void handle_lock(ServiceContext& ctx, ClientSession& s, const proto::Envelope& e, bool lock) {
   const flatbuffers::String* id = lock ? e.body_as_RequestLock()->interaction_id() : e.body_as_RequestUnlock()->interaction_id();
-  Interaction* interaction = find_interaction(s, e, id, lock ? "RequestLock" : "RequestUnlock");
+  Interaction* interaction = ctx.find_interaction(s, e, id, lock ? "RequestLock" : "RequestUnlock");
   if (interaction == nullptr) return;
-  const ClientSession* owner = snapshot_locks_.owner(interaction->interaction_id);
+  const ClientSession* owner = ctx.snapshot_locks.owner(interaction->interaction_id);
   if (lock) {
     if (interaction->locked) {
-      return refuse(s, e, proto::ErrorCode::InteractionLocked, "interaction " + interaction->interaction_id + " is already locked");
+      return ctx.refuse(s, e, proto::ErrorCode::InteractionLocked, "interaction " + interaction->interaction_id + " is already locked");
     }
     if (!interaction->agent_id.empty()) {
-      return refuse(s, e, proto::ErrorCode::WrongState,
+      return ctx.refuse(s, e, proto::ErrorCode::WrongState,
                     "interaction " + interaction->interaction_id + " is with agent " + interaction->agent_id);
     }
-    snapshot_locks_.lock(*interaction, &s);
+    ctx.snapshot_locks.lock(*interaction, &s);
   } else {
     if (!interaction->locked) {
-      return refuse(s, e, proto::ErrorCode::WrongState, "interaction " + interaction->interaction_id + " is not locked");
+      return ctx.refuse(s, e, proto::ErrorCode::WrongState, "interaction " + interaction->interaction_id + " is not locked");
     }
     if (owner != nullptr && owner != &s && s.client_type() != proto::ClientType::Proxy) {
-      return refuse(s, e, proto::ErrorCode::InteractionLocked,
+      return ctx.refuse(s, e, proto::ErrorCode::InteractionLocked,
                     "interaction " + interaction->interaction_id + " is locked by another client");
     }
-    snapshot_locks_.unlock(*interaction);
+    ctx.snapshot_locks.unlock(*interaction);
   }
   s.send(wire::encode_ack(e.ref_id(), e.client_id()));
 }

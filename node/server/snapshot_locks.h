@@ -2,7 +2,7 @@
 // paged through later) that client sessions hold. A lock hides a queued interaction from pulls
 // and moves; a locking snapshot locks what it lists until it is released. Both belong to the
 // session that made them and end when it disconnects; they are not persisted, so a failover
-// releases them too. Owned by the InteractionService; loop thread only.
+// releases them too. Owned by the ServiceContext; loop thread only.
 #pragma once
 
 #include <map>

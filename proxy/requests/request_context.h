@@ -64,6 +64,7 @@ class ReplySink {
 struct RequestSettings {
   uint64_t request_timeout_ms = 10'000;
   std::chrono::milliseconds pull_hold_timeout{0};
+  uint32_t reporting_buffer = 10'000;  // events waiting for a reporting client before it is cut off
 };
 
 class RequestContext {

@@ -14,6 +14,17 @@ Error not_accessible(const std::string& part, const std::string& why) {
   return wire::make_error(proto::ErrorCode::ClusterSnapshotNotAccessible, "snapshot part " + part + " is not accessible: " + why);
 }
 
+// The snapshot a page or release request names; replies the error (MissingAttribute, or
+// InvalidAttribute for an ID this cluster did not issue) and returns nothing otherwise.
+std::optional<ClusterSnapshotId> named_snapshot(RequestContext& ctx, const Call& call, const std::string& id, const char* what) {
+  std::optional<ClusterSnapshotId> snapshot = decode_cluster_snapshot(id);
+  if (!snapshot) {
+    ctx.replies.reply_error(call, wire::make_error(id.empty() ? proto::ErrorCode::MissingAttribute : proto::ErrorCode::InvalidAttribute,
+                                                   std::string(what) + ".snapshot_id \"" + id + "\" is not a snapshot ID this cluster issued"));
+  }
+  return snapshot;
+}
+
 constexpr size_t kSnapshotCursors = 64;  // per worker
 constexpr uint32_t kMaxNodePage = 1000;   // the node's largest page
 
@@ -73,12 +84,9 @@ void continue_page(RequestContext& ctx, std::shared_ptr<PageRead> read);
 
 void handle_snapshot_page(RequestContext& ctx, const Call& call, const proto::Envelope& envelope) {
   const proto::RequestSnapshotPage* r = envelope.body_as_RequestSnapshotPage();
-  const std::string id = r->snapshot_id() ? r->snapshot_id()->str() : "";
-  std::optional<ClusterSnapshotId> snapshot = decode_cluster_snapshot(id);
-  if (!snapshot) {
-    return ctx.replies.reply_error(call, wire::make_error(id.empty() ? proto::ErrorCode::MissingAttribute : proto::ErrorCode::InvalidAttribute,
-                                              "RequestSnapshotPage.snapshot_id \"" + id + "\" is not a snapshot ID this cluster issued"));
-  }
+  const std::string id = wire::str(r->snapshot_id());
+  const std::optional<ClusterSnapshotId> snapshot = named_snapshot(ctx, call, id, "RequestSnapshotPage");
+  if (!snapshot) return;
   if (r->count() == 0 || r->count() > kMaxNodePage) {
     return ctx.replies.reply_error(call, wire::make_error(proto::ErrorCode::InvalidAttribute, "RequestSnapshotPage.count " + std::to_string(r->count()) +
                                                                                       " is out of range 1.." + std::to_string(kMaxNodePage)));
@@ -163,12 +171,9 @@ void continue_page(RequestContext& ctx, std::shared_ptr<PageRead> read) {
 
 void handle_release_snapshot(RequestContext& ctx, const Call& call, const proto::Envelope& envelope) {
   const proto::RequestReleaseSnapshot* r = envelope.body_as_RequestReleaseSnapshot();
-  const std::string id = r->snapshot_id() ? r->snapshot_id()->str() : "";
-  std::optional<ClusterSnapshotId> snapshot = decode_cluster_snapshot(id);
-  if (!snapshot) {
-    return ctx.replies.reply_error(call, wire::make_error(id.empty() ? proto::ErrorCode::MissingAttribute : proto::ErrorCode::InvalidAttribute,
-                                              "RequestReleaseSnapshot.snapshot_id \"" + id + "\" is not a snapshot ID this cluster issued"));
-  }
+  const std::string id = wire::str(r->snapshot_id());
+  const std::optional<ClusterSnapshotId> snapshot = named_snapshot(ctx, call, id, "RequestReleaseSnapshot");
+  if (!snapshot) return;
   std::erase_if(ctx.snapshot_cursors, [&](const auto& c) { return c.first == id; });
   const std::vector<SnapshotPart>& parts = snapshot->parts;
   auto fan_in = FanIn<PairAnswer>::make(parts.size(), [&ctx, call, parts](std::vector<PairAnswer> answers) {

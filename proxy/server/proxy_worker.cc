@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
+
 #include "cluster-config/tls.h"
 #include "protocol/log.h"
 #include "protocol/wire/client_policy.h"
@@ -23,16 +25,25 @@ ProxyWorker::ProxyWorker(uv_loop_t* loop, std::shared_ptr<const config::ClusterC
       options_(std::move(options)),
       metrics_(metrics),
       table_(std::make_shared<const RoutingTable>(config_)),
-      reporting_(std::make_unique<ReportingState>(table_->pair_count(), loop)),
-      reporting_events_(&metrics.counter("ix_proxy_reporting_events_total", "Events in the merged reporting stream")),
       sessions_gauge_(&metrics.gauge("ix_proxy_client_sessions", "Open client connections")) {
-  RequestSettings settings{request_timeout_ms(), proxy_->settings.pull_hold_timeout};
   auto links = std::make_unique<LinkPairCalls>(loop_, links_);
   ReplySink& replies = *this;
-  requests_ = std::make_unique<RequestContext>(*links, replies, clients_, table_, settings, proxy_->settings.interaction_cache_size,
-                                               metrics_, [loop = loop_] { return uv_now(loop); });
+  requests_ = std::make_unique<RequestContext>(*links, replies, clients_, table_, request_settings(),
+                                               proxy_->settings.interaction_cache_size, metrics_,
+                                               [loop = loop_] { return uv_now(loop); });
   links->set_fan_out_metric(requests_->fan_out_width);
   agents_ = std::make_unique<AgentRequests>(*requests_, metrics_);
+  ReportingOptions reporting;
+  reporting.worker = options_.index;
+  reporting.feed = options_.feed;
+  reporting.post = [post = options_.post](int worker, std::function<void(ReportingRequests&)> fn) {
+    post(worker, [fn = std::move(fn)](ProxyWorker& w) { fn(*w.reporting_); });
+  };
+  reporting.now_us = [] {
+    return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  };
+  ReportingOutlet& outlet = *this;
+  reporting_ = std::make_unique<ReportingRequests>(*requests_, outlet, std::move(reporting), loop_, metrics_);
   calls_ = std::move(links);
 }
 
@@ -68,9 +79,7 @@ void ProxyWorker::stop() {
   }
   sessions_gauge_->add(-static_cast<double>(sessions_.size()));
   sessions_.clear();
-  reporting_->clients.clear();
-  reporting_->timer.stop();
-  catching_up_.clear();
+  reporting_->stop();
   // The logouts are queued on the links; a link closes gracefully, delivering queued output
   // first (bounded by the connection's linger).
   for (auto& [id, link] : links_by_id_) link->stop();
@@ -85,25 +94,21 @@ void ProxyWorker::reload(std::shared_ptr<const config::ClusterConfig> config) {
   proxy_ = config_->proxy(options_.proxy_id);
   table_ = std::make_shared<const RoutingTable>(config_);
   requests_->table = table_;
-  requests_->settings = RequestSettings{request_timeout_ms(), proxy_->settings.pull_hold_timeout};
-  if (reporting_->merge.nodes() != table_->pair_count()) {
-    // Pairs were added or removed: the merge starts over (clients stay subscribed).
-    spdlog::warn("event=reporting_restarted reason={}", quote("the node pairs changed"));
-    auto fresh = std::make_unique<ReportingState>(table_->pair_count(), loop_);
-    fresh->clients = std::move(reporting_->clients);
-    for (auto& [id, client] : fresh->clients) client.floor.assign(table_->pair_count(), 0);
-    reporting_ = std::move(fresh);
-  }
+  requests_->settings = request_settings();
   build_links();
-  if (options_.index == 0 && options_.feed->subscribed() && !reporting_->subscribed) {
-    options_.feed->reset_positions(table_->pair_count());
-    reporting_->subscribed = true;
-    for (PairIndex pair : calls_->reachable_pairs()) subscribe_to_pair(*reporting_, pair);
-  }
+  reporting_->reload();
   spdlog::info("event=worker_reloaded worker={} pairs={}", options_.index, table_->pair_count());
 }
 
 uint64_t ProxyWorker::request_timeout_ms() const { return static_cast<uint64_t>(proxy_->settings.request_timeout.count()); }
+
+RequestSettings ProxyWorker::request_settings() const {
+  return RequestSettings{request_timeout_ms(), proxy_->settings.pull_hold_timeout, proxy_->settings.reporting_buffer};
+}
+
+void ProxyWorker::start_stream() {
+  if (!stopping_) reporting_->start_stream();
+}
 
 void ProxyWorker::build_links() {
   NodeLinkOptions link_options;
@@ -162,9 +167,7 @@ void ProxyWorker::build_links() {
             .inc();
       }
       agents_->log_in_again(i);
-      // The streams resume on the new primary from the last seq each has seen.
-      if (reporting_->subscribed) subscribe_to_pair(*reporting_, i);
-      for (auto& [client, state] : catching_up_) subscribe_to_pair(*state, i);
+      reporting_->pair_available(i);
     });
     update_upstream_gauges(i);
   }
@@ -204,7 +207,7 @@ void ProxyWorker::on_session_closed(uint64_t session_id) {
   auto it = sessions_.find(session_id);
   if (it == sessions_.end()) return;
   agents_->log_out_agents_of(session_id);
-  end_reporting(session_id);
+  reporting_->session_closed(session_id);
   clients_.forget_session(session_id);
   sessions_.erase(it);
   sessions_gauge_->add(-1);
@@ -261,8 +264,8 @@ void ProxyWorker::dispatch(Call call, const proto::Envelope& envelope, Outgoing 
     case RouteKind::kWorkbinListen:
       return agents_->handle_workbin_subscribe(call, envelope, request);
     case RouteKind::kReporting:
-      if (call.type == proto::Message::RequestStartReporting) return handle_start_reporting(call, envelope);
-      return handle_stop_reporting(call);
+      if (call.type == proto::Message::RequestStartReporting) return reporting_->handle_start(call, envelope);
+      return reporting_->handle_stop(call);
     case RouteKind::kQuery:
       if (call.type == proto::Message::RequestFind) return handle_find(ctx, call, envelope, request);
       return handle_workbin_content(ctx, call, envelope, request);
@@ -280,7 +283,7 @@ void ProxyWorker::dispatch(Call call, const proto::Envelope& envelope, Outgoing 
 }
 
 void ProxyWorker::on_node_event(PairIndex pair, const proto::Envelope& envelope, std::span<const uint8_t> payload) {
-  if (wire::reporting_header(envelope)) return on_reporting_event(pair, envelope, payload);
+  if (wire::reporting_header(envelope)) return reporting_->on_event(pair, envelope, payload);
   std::optional<ClientIdMap::Downstream> client = clients_.downstream(envelope.client_id());
   if (!client) return;  // its session is gone
   auto session = sessions_.find(client->session_id);
@@ -309,6 +312,21 @@ void ProxyWorker::reply_error(const Call& call, const Error& error) {
   if (error.code >= 2000) spdlog::info("event=cluster_error code={} request={} text={}", error.code, wire::message_name(call.type), quote(error.text));
 }
 
+std::optional<size_t> ProxyWorker::queued_bytes(uint64_t session_id) {
+  auto session = sessions_.find(session_id);
+  if (session == sessions_.end()) return std::nullopt;
+  return session->second->channel.connection().queued_bytes();
+}
+
+void ProxyWorker::send(uint64_t session_id, wire::Frame frame) { send_to_session(session_id, std::move(frame)); }
+
+void ProxyWorker::cut_off(uint64_t session_id, wire::Frame error, const std::string& reason) {
+  auto session = sessions_.find(session_id);
+  if (session == sessions_.end()) return;
+  session->second->channel.send(std::move(error));
+  session->second->channel.connection().close(reason);
+}
+
 metrics::Counter& ProxyWorker::error_counter(int code) {
   metrics::Counter*& errors = error_counters_[code];
   if (!errors) errors = &metrics_.counter("ix_proxy_errors_total", "Errors answered to clients, by code", {{"code", std::to_string(code)}});
@@ -331,9 +349,6 @@ void ProxyWorker::count(const Call& call, Outcome outcome) {
   }
   latency->observe(static_cast<double>(uv_hrtime() - call.started_ns) / 1e9);
 }
-
-// ---------------------------------------------------------------------------------------------
-// Upstream.
 
 // ---------------------------------------------------------------------------------------------
 // Operations.

@@ -1,4 +1,4 @@
-// In-process tests of delivery (node/server/delivery_requests.cc): deliver, accept, reject,
+// In-process tests of delivery (node/server/delivery_requests.cc, transfers.cc): deliver, accept, reject,
 // transfer, conference, leave, and the delivering and handling timeouts, on a ManualClock —
 // time moves only when the test says so, and no test sleeps.
 #include "tests/node/server/service_fixture.h"
@@ -151,6 +151,48 @@ TEST_F(DeliveryRequestsTest, AnUnansweredTransferFailsAtDeliveringTimeoutAndTheI
   EXPECT_NE(as_error(failed)->text.find("did not answer the transfer"), std::string::npos) << as_error(failed)->text;
   EXPECT_EQ(find(id)->agent_id, "a1");
   EXPECT_NE(desktop2_.event(Message::EventRevoked), nullptr) << "the target's invitation is taken back";
+}
+
+TEST_F(DeliveryRequestsTest, ARejectedTransferAnswersTheInviterWithTheRejectionAndStoppingEndsAnother) {
+  ASSERT_NO_FATAL_FAILURE(login(desktop2_, "a2", "pl-2"));
+  ASSERT_NO_FATAL_FAILURE(ready(desktop2_, "a2"));
+  const std::string id = submit();
+  ASSERT_TRUE(acked(deliver(id)));
+  ASSERT_TRUE(acked(accept(desktop_, id, take_invite(desktop_))));
+  proto::RequestTransferT transfer;
+  transfer.interaction_id = id;
+  transfer.agent_id = "a1";
+  transfer.target_agent_id = "a2";
+  const uint64_t ref = send(desktop_, transfer);
+  settle();
+  ASSERT_NE(take_invite(desktop2_), 0u);
+  // A second transfer of the same interaction waits for nobody: it is refused at once.
+  EXPECT_EQ(error_code(call(desktop_, transfer)), ErrorCode::WrongState);
+  proto::RequestRejectT reject;
+  reject.interaction_id = id;
+  reject.agent_id = "a2";
+  ASSERT_TRUE(acked(call(desktop2_, reject)));
+  settle();
+  EnvelopePtr failed = desktop_.reply(ref);
+  ASSERT_NE(as_error(failed), nullptr);
+  EXPECT_NE(as_error(failed)->text.find("agent a2 rejected the transfer of " + id), std::string::npos) << as_error(failed)->text;
+  EXPECT_EQ(find(id)->agent_id, "a1");
+  EXPECT_EQ(state_of(id), InteractionState::Handling);
+  EXPECT_EQ(desktop2_.event(Message::EventRevoked), nullptr) << "the target said no itself: nothing to take back";
+
+  // Stopping the interaction while another transfer waits answers that inviter too.
+  const uint64_t again = send(desktop_, transfer);
+  settle();
+  ASSERT_NE(take_invite(desktop2_), 0u);
+  proto::RequestStopProcessingT stop;
+  stop.interaction_id = id;
+  stop.agent_id = "a1";
+  ASSERT_TRUE(acked(call(router_, stop)));
+  EnvelopePtr stopped = desktop_.reply(again);
+  ASSERT_NE(as_error(stopped), nullptr);
+  EXPECT_NE(as_error(stopped)->text.find("was stopped during its transfer"), std::string::npos) << as_error(stopped)->text;
+  EXPECT_NE(desktop2_.event(Message::EventRevoked), nullptr);
+  EXPECT_EQ(find(id), nullptr);
 }
 
 TEST_F(DeliveryRequestsTest, ConferenceAddsAPartyAndLeaveRemovesIt) {

@@ -131,5 +131,62 @@ TEST(AgentRequests, AgentsAreLoggedOutWhenTheirDesktopGoesAndLoggedInAgainOnANew
   EXPECT_EQ(h.agents.logged_in(), 0u);
 }
 
+TEST(AgentRequests, AStatusIsOneForTheClusterLoggedInOnlyWhereEveryPairSaysSoWithTheInteractionsAddedUp) {
+  AgentHarness h;
+  h.calls.script([](PairIndex pair, const proto::EnvelopeT&) {
+    proto::EventAgentStatusT status;
+    status.tenant_id = "101";
+    status.agent_id = "a1";
+    status.logged_in = pair != 2;  // pair-3 lost the login
+    auto chat = std::make_unique<proto::MediaStateT>();
+    chat->media_type = "chat";
+    chat->interactions = static_cast<int>(pair) + 1;
+    status.media.push_back(std::move(chat));
+    return FakePairCalls::reply(pair, status);
+  });
+  proto::RequestAgentStatusT status;
+  status.tenant_id = "101";
+  status.agent_id = "a1";
+  h.send_agent(1, status);
+  h.calls.run();
+  EXPECT_EQ(h.sent_of(proto::Message::RequestAgentStatus).size(), 3u);
+  ASSERT_TRUE(h.reply(1) && h.reply(1)->body.AsEventAgentStatus()) << h.error_text(1);
+  const proto::EventAgentStatusT& merged = *h.reply(1)->body.AsEventAgentStatus();
+  EXPECT_FALSE(merged.logged_in);
+  ASSERT_EQ(merged.media.size(), 1u);
+  EXPECT_EQ(merged.media[0]->interactions, 1 + 2 + 3);
+}
+
+TEST(AgentRequests, AWorkbinSubscriptionGoesToEveryPairOfTheTenantAndOneRefusalIsTheAnswer) {
+  AgentHarness h;
+  h.calls.script([](PairIndex pair, const proto::EnvelopeT&) { return FakePairCalls::reply(pair, proto::EventAckT{}); });
+  auto subscribe = [&](uint64_t ref, const std::string& tenant) {
+    proto::RequestWorkbinSubscribeT r;
+    r.tenant_id = tenant;
+    r.workbin_type = "drafts";
+    r.owner_agent_id = "a1";
+    r.subscribe = true;
+    h.send(ref, r, [&h](proxy::RequestContext&, const proxy::Call& call, const proto::Envelope& e, proxy::Outgoing request) {
+      h.agents.handle_workbin_subscribe(call, e, request);
+    });
+  };
+  subscribe(1, "202");
+  h.calls.run();
+  ASSERT_TRUE(h.reply(1) && h.reply(1)->body.AsEventAck()) << h.error_text(1);
+  const auto asked = h.sent_of(proto::Message::RequestWorkbinSubscribe);
+  ASSERT_EQ(asked.size(), 1u);  // only pair-2 serves tenant 202
+  EXPECT_EQ(asked[0].pair, 1u);
+
+  h.calls.script([](PairIndex pair, const proto::EnvelopeT&) {
+    if (pair == 0) return FakePairCalls::refused(pair, proto::ErrorCode::InvalidAttribute, "workbin type drafts is unknown");
+    return FakePairCalls::reply(pair, proto::EventAckT{});
+  });
+  subscribe(2, "101");
+  h.calls.run();
+  EXPECT_EQ(h.error_code(2), code(proto::ErrorCode::InvalidAttribute)) << h.error_text(2);
+  subscribe(3, "303");
+  EXPECT_NE(h.error_code(3), 0) << "a tenant no pair serves is refused without asking";
+}
+
 }  // namespace
 }  // namespace ix::test
