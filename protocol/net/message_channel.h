@@ -12,12 +12,19 @@
 //     UnsupportedProtocolVersion and close.
 // The owner receives RequestRegisterClient (already checked) and answers it itself.
 //
+// The client side of a link to a server (the proxy's NodeLink) sets answer_errors = false and
+// oversized = kSkip: a server's frame that cannot be read is not answered (the server would
+// take the error for a request), the connection stays, and on_unreadable says which request it
+// answered (its ref_id read from the root table alone, wire::peek_envelope_ids) so exactly that
+// request fails.
+//
 // The channel does not own the connection's on_close; whoever owns the connection does.
 // Single-threaded, on the connection's loop.
 #pragma once
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -32,6 +39,11 @@ struct ChannelOptions {
   // Server side: the peer must register before anything else.
   bool require_registration = false;
   wire::VerifyLimits verify;
+  // Whether frames that cannot be read are answered with an EventError (a server's side).
+  bool answer_errors = true;
+  // kSkip: a frame over max_frame_size is skipped and reported to on_unreadable (FrameTooLarge)
+  // instead of closing the connection.
+  wire::OversizedFrames oversized = wire::OversizedFrames::kFail;
 };
 
 struct ChannelStats {
@@ -53,6 +65,11 @@ class MessageChannel {
 
   void set_on_message(MessageCallback cb) { on_message_ = std::move(cb); }
   void set_on_protocol_error(ProtocolErrorCallback cb) { on_protocol_error_ = std::move(cb); }
+  // A frame that failed verification, or was skipped as too large, with the ids read from its
+  // root table when they could be (nullopt otherwise). Called besides on_protocol_error.
+  using UnreadableCallback =
+      std::function<void(std::optional<wire::EnvelopeIds> ids, proto::ErrorCode code, const std::string& text)>;
+  void set_on_unreadable(UnreadableCallback cb) { on_unreadable_ = std::move(cb); }
 
   // Sends one complete frame (from wire::encode_*).
   void send(std::span<const uint8_t> frame);
@@ -83,6 +100,7 @@ class MessageChannel {
   std::string client_name_;
   MessageCallback on_message_;
   ProtocolErrorCallback on_protocol_error_;
+  UnreadableCallback on_unreadable_;
   ChannelStats stats_;
   std::span<const uint8_t> current_payload_;
 };

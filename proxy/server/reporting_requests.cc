@@ -141,6 +141,18 @@ void ProxyWorker::schedule_reporting(ReportingState& state) {
 
 void ProxyWorker::on_feed() {
   if (stopping_) return;
+  if (std::optional<std::string> why = options_.feed->worker_cut_off(options_.index)) {
+    // This worker fell behind the merged stream and its queue was dropped (ReportingFeed's
+    // bound): its shared-stream clients missed events, so they are cut off like slow clients
+    // and resume from their positions.
+    for (auto& [session_id, client] : reporting_->clients) {
+      auto session = sessions_.find(session_id);
+      if (session == sessions_.end()) continue;
+      session->second->channel.send_error(0, client.client_id, proto::ErrorCode::ClusterLostConnection, *why + "; disconnecting");
+      session->second->channel.connection().close("reporting feed cut off");
+    }
+    reporting_->clients.clear();
+  }
   deliver_reporting(*reporting_, options_.feed->take(options_.index));
 }
 
