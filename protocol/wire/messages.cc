@@ -152,23 +152,22 @@ Result<const proto::Envelope*> verify_envelope(std::span<const uint8_t> payload,
                  "frame payload does not carry the Envelope file identifier \"" +
                      std::string(proto::EnvelopeIdentifier()) + "\""};
   }
-  // One pass at the request limit serves almost every frame. Only a frame that fails it is
-  // verified again with the events' extra level, and kept if it is no request (an event that
-  // returns user data a request stored at the limit).
+  // One pass at the request limit serves almost every frame. A frame that fails it is verified
+  // again with room to spare (to tell nesting from broken offsets and name the problem), and an
+  // event is kept if it fits the events' extra level (user data a request stored at the limit).
   if (!verify_buffer(payload, limits.max_depth, limits.max_tables)) {
-    const uint32_t event_depth = limits.max_depth + kEventExtraDepth;
-    if (!verify_buffer(payload, event_depth, limits.max_tables)) {
+    if (!verify_buffer(payload, 2 * limits.max_depth, limits.max_tables)) {
       return Error{static_cast<int>(proto::ErrorCode::MalformedMessage),
                    "frame payload of " + std::to_string(payload.size()) +
-                       " bytes failed FlatBuffers verification as an Envelope (bad offsets, more than " +
-                       std::to_string(limits.max_tables) + " tables, or tables nested deeper than " +
-                       std::to_string(event_depth) + ")"};
+                       " bytes failed FlatBuffers verification as an Envelope"};
     }
     const proto::Envelope* deep = proto::GetEnvelope(payload.data());
-    if (is_request(deep->body_type())) {
+    const bool request = is_request(deep->body_type());
+    const uint32_t limit = request ? limits.max_depth : limits.max_depth + kEventExtraDepth;
+    if (request || !verify_buffer(payload, limit, limits.max_tables)) {
       return Error{static_cast<int>(proto::ErrorCode::MalformedMessage),
                    message_name(deep->body_type()) + " nests tables deeper than the limit of " +
-                       std::to_string(limits.max_depth) + " (user data nested too deeply)"};
+                       std::to_string(limit) + " (user data nested too deeply)"};
     }
   }
   const proto::Envelope* envelope = proto::GetEnvelope(payload.data());

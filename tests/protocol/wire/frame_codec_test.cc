@@ -157,7 +157,9 @@ TEST(FrameCodec, SkipModePassesOverAnOversizedFrameAndKeepsTheFraming) {
           std::span<const uint8_t>(stream).subspan(at, n),
           [&](std::span<const uint8_t> payload) {
             out.frames.emplace_back(payload.begin(), payload.end());
-            if (!skipped.empty()) EXPECT_EQ(out.frames.size(), 2u) << "in stream order";
+            if (!skipped.empty()) {
+              EXPECT_EQ(out.frames.size(), 2u) << "in stream order";
+            }
           },
           [&](uint64_t length, std::span<const uint8_t> prefix) { skipped.emplace_back(length, std::vector<uint8_t>(prefix.begin(), prefix.end())); });
       ASSERT_EQ(status, FrameDecoder::Status::kOk) << "chunk " << chunk;
