@@ -59,7 +59,9 @@ void MessageChannel::on_frame(std::span<const uint8_t> payload) {
   ++stats_.frames_in;
   auto verified = wire::verify_envelope(payload, options_.verify);
   if (!verified) {
-    // The envelope cannot be trusted, so neither can its ref_id; the error goes out with 0.
+    // The envelope as a whole cannot be trusted, but its root table usually can be read with
+    // every offset checked (wire::peek_envelope_ids): the error then echoes the request's ref_id
+    // and client_id, so the peer can tell which of its requests failed; else it goes out with 0.
     // An unknown message type still has a readable envelope: echo its ref_id.
     uint64_t ref_id = 0, client_id = 0;
     auto code = static_cast<proto::ErrorCode>(verified.error().code);
@@ -67,11 +69,15 @@ void MessageChannel::on_frame(std::span<const uint8_t> payload) {
       const proto::Envelope* envelope = proto::GetEnvelope(payload.data());
       ref_id = envelope->ref_id();
       client_id = envelope->client_id();
+    } else if (std::optional<wire::EnvelopeIds> ids = wire::peek_envelope_ids(payload)) {
+      ref_id = ids->ref_id;
+      client_id = ids->client_id;
     }
     reject(ref_id, client_id, code, verified.error().text,
            options_.require_registration && !registered_);
     if (on_unreadable_ && !connection_->is_closing()) {
-      on_unreadable_(wire::peek_envelope_ids(payload), code, verified.error().text);
+      on_unreadable_(ref_id || client_id ? std::optional<wire::EnvelopeIds>({ref_id, client_id}) : wire::peek_envelope_ids(payload),
+                     code, verified.error().text);
     }
     return;
   }

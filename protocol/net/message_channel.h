@@ -5,7 +5,8 @@
 // here, the same way in every process (DESIGN.md §3):
 //   - a frame longer than the maximum: EventError FrameTooLarge, then the connection is closed
 //     (the byte stream has lost its framing);
-//   - a buffer that fails verification: EventError MalformedMessage, the connection stays;
+//   - a buffer that fails verification: EventError MalformedMessage (echoing the request's
+//     ref_id when the envelope's root table can be read), the connection stays;
 //   - an unknown message type: EventError UnknownMessage, the connection stays;
 //   - on the server side, anything before RequestRegisterClient: EventError NotRegistered and
 //     close; a second registration: AlreadyRegistered; a protocol version we do not speak:

@@ -54,10 +54,10 @@ void NodeLink::defer(ReplyCallback callback, Error error) {
   next_turn_.start(0, [this] {
     auto deferred = std::move(deferred_);
     deferred_.clear();
-    for (auto& [callback, error] : deferred) {
+    for (auto& [answer, why] : deferred) {
       UpstreamReply reply;
-      reply.error = std::move(error);
-      callback(reply);
+      reply.error = std::move(why);
+      answer(reply);
     }
   });
 }
