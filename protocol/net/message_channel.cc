@@ -3,7 +3,7 @@
 namespace ix::net {
 
 MessageChannel::MessageChannel(std::shared_ptr<Connection> connection, ChannelOptions options)
-    : connection_(std::move(connection)), options_(options), decoder_(options.max_frame_size) {
+    : connection_(std::move(connection)), options_(options), decoder_(options.max_frame_size, options.oversized) {
   connection_->set_on_data([this](std::span<const uint8_t> data) { on_data(data); });
 }
 
@@ -27,15 +27,25 @@ void MessageChannel::send_error(uint64_t ref_id, uint64_t client_id, proto::Erro
 void MessageChannel::reject(uint64_t ref_id, uint64_t client_id, proto::ErrorCode code,
                             const std::string& text, bool close) {
   ++stats_.protocol_errors;
-  send_error(ref_id, client_id, code, text);
+  if (options_.answer_errors) send_error(ref_id, client_id, code, text);
   if (on_protocol_error_) on_protocol_error_(code, text);
   if (close) connection_->close("protocol error: " + text);
 }
 
 void MessageChannel::on_data(std::span<const uint8_t> data) {
-  auto status = decoder_.feed(data, [this](std::span<const uint8_t> payload) {
-    if (!connection_->is_closing()) on_frame(payload);
-  });
+  const auto on_oversized = [this](uint64_t length, std::span<const uint8_t> prefix) {
+    if (connection_->is_closing()) return;
+    const std::string text = "frame of " + std::to_string(length) + " bytes exceeds the maximum frame size of " +
+                             std::to_string(decoder_.max_frame_size()) + " bytes";
+    ++stats_.protocol_errors;
+    if (on_protocol_error_) on_protocol_error_(proto::ErrorCode::FrameTooLarge, text);
+    if (on_unreadable_) on_unreadable_(wire::peek_envelope_ids(prefix), proto::ErrorCode::FrameTooLarge, text);
+  };
+  auto status = decoder_.feed(
+      data, [this](std::span<const uint8_t> payload) {
+        if (!connection_->is_closing()) on_frame(payload);
+      },
+      on_oversized);
   if (status == wire::FrameDecoder::Status::kFrameTooLarge && !connection_->is_closing()) {
     reject(0, 0, proto::ErrorCode::FrameTooLarge,
            "frame of " + std::to_string(decoder_.rejected_length()) +
@@ -49,7 +59,9 @@ void MessageChannel::on_frame(std::span<const uint8_t> payload) {
   ++stats_.frames_in;
   auto verified = wire::verify_envelope(payload, options_.verify);
   if (!verified) {
-    // The envelope cannot be trusted, so neither can its ref_id; the error goes out with 0.
+    // The envelope as a whole cannot be trusted, but its root table usually can be read with
+    // every offset checked (wire::peek_envelope_ids): the error then echoes the request's ref_id
+    // and client_id, so the peer can tell which of its requests failed; else it goes out with 0.
     // An unknown message type still has a readable envelope: echo its ref_id.
     uint64_t ref_id = 0, client_id = 0;
     auto code = static_cast<proto::ErrorCode>(verified.error().code);
@@ -57,9 +69,16 @@ void MessageChannel::on_frame(std::span<const uint8_t> payload) {
       const proto::Envelope* envelope = proto::GetEnvelope(payload.data());
       ref_id = envelope->ref_id();
       client_id = envelope->client_id();
+    } else if (std::optional<wire::EnvelopeIds> ids = wire::peek_envelope_ids(payload)) {
+      ref_id = ids->ref_id;
+      client_id = ids->client_id;
     }
     reject(ref_id, client_id, code, verified.error().text,
            options_.require_registration && !registered_);
+    if (on_unreadable_ && !connection_->is_closing()) {
+      on_unreadable_(ref_id || client_id ? std::optional<wire::EnvelopeIds>({ref_id, client_id}) : wire::peek_envelope_ids(payload),
+                     code, verified.error().text);
+    }
     return;
   }
   const proto::Envelope& envelope = **verified;

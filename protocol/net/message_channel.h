@@ -5,12 +5,19 @@
 // here, the same way in every process (DESIGN.md §3):
 //   - a frame longer than the maximum: EventError FrameTooLarge, then the connection is closed
 //     (the byte stream has lost its framing);
-//   - a buffer that fails verification: EventError MalformedMessage, the connection stays;
+//   - a buffer that fails verification: EventError MalformedMessage (echoing the request's
+//     ref_id when the envelope's root table can be read), the connection stays;
 //   - an unknown message type: EventError UnknownMessage, the connection stays;
 //   - on the server side, anything before RequestRegisterClient: EventError NotRegistered and
 //     close; a second registration: AlreadyRegistered; a protocol version we do not speak:
 //     UnsupportedProtocolVersion and close.
 // The owner receives RequestRegisterClient (already checked) and answers it itself.
+//
+// The client side of a link to a server (the proxy's NodeLink) sets answer_errors = false and
+// oversized = kSkip: a server's frame that cannot be read is not answered (the server would
+// take the error for a request), the connection stays, and on_unreadable says which request it
+// answered (its ref_id read from the root table alone, wire::peek_envelope_ids) so exactly that
+// request fails.
 //
 // The channel does not own the connection's on_close; whoever owns the connection does.
 // Single-threaded, on the connection's loop.
@@ -18,6 +25,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -32,6 +40,11 @@ struct ChannelOptions {
   // Server side: the peer must register before anything else.
   bool require_registration = false;
   wire::VerifyLimits verify;
+  // Whether frames that cannot be read are answered with an EventError (a server's side).
+  bool answer_errors = true;
+  // kSkip: a frame over max_frame_size is skipped and reported to on_unreadable (FrameTooLarge)
+  // instead of closing the connection.
+  wire::OversizedFrames oversized = wire::OversizedFrames::kFail;
 };
 
 struct ChannelStats {
@@ -53,6 +66,11 @@ class MessageChannel {
 
   void set_on_message(MessageCallback cb) { on_message_ = std::move(cb); }
   void set_on_protocol_error(ProtocolErrorCallback cb) { on_protocol_error_ = std::move(cb); }
+  // A frame that failed verification, or was skipped as too large, with the ids read from its
+  // root table when they could be (nullopt otherwise). Called besides on_protocol_error.
+  using UnreadableCallback =
+      std::function<void(std::optional<wire::EnvelopeIds> ids, proto::ErrorCode code, const std::string& text)>;
+  void set_on_unreadable(UnreadableCallback cb) { on_unreadable_ = std::move(cb); }
 
   // Sends one complete frame (from wire::encode_*).
   void send(std::span<const uint8_t> frame);
@@ -83,6 +101,7 @@ class MessageChannel {
   std::string client_name_;
   MessageCallback on_message_;
   ProtocolErrorCallback on_protocol_error_;
+  UnreadableCallback on_unreadable_;
   ChannelStats stats_;
   std::span<const uint8_t> current_payload_;
 };

@@ -18,7 +18,8 @@ std::vector<uint8_t> make_frame(std::span<const uint8_t> payload) {
   return out;
 }
 
-FrameDecoder::FrameDecoder(size_t max_frame_size) : max_frame_size_(max_frame_size) {
+FrameDecoder::FrameDecoder(size_t max_frame_size, OversizedFrames oversized)
+    : max_frame_size_(max_frame_size), oversized_(oversized) {
   partial_.resize(2);  // room for the header at offset 4
 }
 

@@ -102,6 +102,44 @@ bool is_request(proto::Message type) {
   return is_known_message(type) && message_name(type).starts_with("Request");
 }
 
+namespace {
+
+bool verify_buffer(std::span<const uint8_t> payload, uint32_t max_depth, uint32_t max_tables) {
+  flatbuffers::Verifier verifier(payload.data(), payload.size(), max_depth, max_tables);
+  return proto::VerifyEnvelopeBuffer(verifier);
+}
+
+template <class T>
+bool read_at(std::span<const uint8_t> bytes, size_t at, T& out) {
+  if (at > bytes.size() || bytes.size() - at < sizeof(T)) return false;
+  std::memcpy(&out, bytes.data() + at, sizeof(T));  // unaligned-safe; FlatBuffers is little-endian
+  out = flatbuffers::EndianScalar(out);
+  return true;
+}
+
+}  // namespace
+
+std::optional<EnvelopeIds> peek_envelope_ids(std::span<const uint8_t> payload) {
+  // The reads GetField would make, each checked against the bytes given.
+  uint32_t root = 0;
+  int32_t to_vtable = 0;
+  if (!read_at(payload, 0, root) || !read_at(payload, root, to_vtable)) return std::nullopt;
+  const int64_t vtable = static_cast<int64_t>(root) - to_vtable;
+  uint16_t vtable_size = 0;
+  if (vtable < 0 || !read_at(payload, static_cast<size_t>(vtable), vtable_size)) return std::nullopt;
+  const auto field = [&](flatbuffers::voffset_t slot, uint64_t& out) {
+    uint16_t at = 0;
+    if (slot >= vtable_size) return true;  // absent: the default, 0
+    if (!read_at(payload, static_cast<size_t>(vtable) + slot, at)) return false;
+    return at == 0 || read_at(payload, static_cast<size_t>(root) + at, out);
+  };
+  EnvelopeIds ids;
+  if (!field(proto::Envelope::VT_REF_ID, ids.ref_id) || !field(proto::Envelope::VT_CLIENT_ID, ids.client_id)) {
+    return std::nullopt;
+  }
+  return ids;
+}
+
 Result<const proto::Envelope*> verify_envelope(std::span<const uint8_t> payload,
                                                const VerifyLimits& limits) {
   if (payload.size() < 8) {
@@ -114,12 +152,23 @@ Result<const proto::Envelope*> verify_envelope(std::span<const uint8_t> payload,
                  "frame payload does not carry the Envelope file identifier \"" +
                      std::string(proto::EnvelopeIdentifier()) + "\""};
   }
-  flatbuffers::Verifier verifier(payload.data(), payload.size(), limits.max_depth,
-                                 limits.max_tables);
-  if (!proto::VerifyEnvelopeBuffer(verifier)) {
-    return Error{static_cast<int>(proto::ErrorCode::MalformedMessage),
-                 "frame payload of " + std::to_string(payload.size()) +
-                     " bytes failed FlatBuffers verification as an Envelope"};
+  // One pass at the request limit serves almost every frame. A frame that fails it is verified
+  // again with room to spare (to tell nesting from broken offsets and name the problem), and an
+  // event is kept if it fits the events' extra level (user data a request stored at the limit).
+  if (!verify_buffer(payload, limits.max_depth, limits.max_tables)) {
+    if (!verify_buffer(payload, 2 * limits.max_depth, limits.max_tables)) {
+      return Error{static_cast<int>(proto::ErrorCode::MalformedMessage),
+                   "frame payload of " + std::to_string(payload.size()) +
+                       " bytes failed FlatBuffers verification as an Envelope"};
+    }
+    const proto::Envelope* deep = proto::GetEnvelope(payload.data());
+    const bool request = is_request(deep->body_type());
+    const uint32_t limit = request ? limits.max_depth : limits.max_depth + kEventExtraDepth;
+    if (request || !verify_buffer(payload, limit, limits.max_tables)) {
+      return Error{static_cast<int>(proto::ErrorCode::MalformedMessage),
+                   message_name(deep->body_type()) + " nests tables deeper than the limit of " +
+                       std::to_string(limit) + " (user data nested too deeply)"};
+    }
   }
   const proto::Envelope* envelope = proto::GetEnvelope(payload.data());
   if (envelope->body_type() == proto::Message::NONE) {

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -49,16 +50,42 @@ Frame encode_register_client(uint64_t ref_id, proto::ClientType type, std::strin
                              std::vector<std::string> tenant_ids);
 Frame encode_ping(uint64_t ref_id);
 
+// How deeply tables may nest in a request, and how many a buffer may hold. Every process uses
+// the defaults on every connection, in both directions, so a limit is the same on both sides of
+// every hop.
+//
+// Depth: FlatBuffers counts every table on the path from the root (the Envelope is 1). User data
+// sits one table deeper in an event than in the request that carried it: RequestSubmit.user_data
+// is Envelope > RequestSubmit > KvList, while every event that returns it wraps it in an
+// InteractionInfo (Envelope > EventProperties > InteractionInfo > KvList), and a reason list
+// likewise (RequestAgentNotReady.reason vs EventAgentStatus > MediaState > reason). So events
+// and replies are verified with max_depth + kEventExtraDepth: whatever a node accepted in a
+// request it can send back in a reply, a find, a snapshot page or a reporting event, and the
+// proxy and every client accept it. Requests keep max_depth, so the extra level is never
+// available to what a peer asks a server to store.
+inline constexpr uint32_t kEventExtraDepth = 1;
+
 struct VerifyLimits {
-  uint32_t max_depth = 64;
+  uint32_t max_depth = 64;  // for requests; events get kEventExtraDepth more
   uint32_t max_tables = 1'000'000;
 };
 
 // Checks a frame payload and returns its envelope. Errors are MalformedMessage (fails the
-// verifier or carries the wrong file identifier) or UnknownMessage (a body type this build does
-// not know, e.g. from a newer peer); their texts say which.
+// verifier, nests deeper than the limit, or carries the wrong file identifier) or UnknownMessage
+// (a body type this build does not know, e.g. from a newer peer); their texts say which.
 Result<const proto::Envelope*> verify_envelope(std::span<const uint8_t> payload,
                                                const VerifyLimits& limits = {});
+
+// The ref_id and client_id of a payload that failed verification (or was too large to read
+// whole), read from the Envelope's root table alone with every offset bounds-checked against
+// the bytes given — a prefix of the payload is enough, since builders write the root table
+// first in the buffer. Nothing else of the buffer is trusted. Used to fail exactly the request
+// whose reply cannot be read; nullopt when even the root table is out of bounds.
+struct EnvelopeIds {
+  uint64_t ref_id = 0;
+  uint64_t client_id = 0;
+};
+std::optional<EnvelopeIds> peek_envelope_ids(std::span<const uint8_t> payload);
 
 // "RequestSubmit", or "message type 250" for a type this build does not know.
 std::string message_name(proto::Message type);

@@ -1,10 +1,32 @@
 #include "proxy/reporting/reporting_feed.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
+#include <utility>
+
+#include "protocol/log.h"
 
 namespace ix::proxy {
 
-ReportingFeed::ReportingFeed(size_t workers) : queues_(workers), wake_(workers) {}
+ReportingFeed::ReportingFeed(size_t workers, size_t max_queued)
+    : queues_(workers), wake_(workers), worker_cut_off_(workers), max_queued_(std::max<size_t>(max_queued, 1)) {}
+
+bool ReportingFeed::enqueue(std::deque<FeedEvent>& queue, std::optional<std::string>& cut_off,
+                            const std::vector<FeedEvent>& events, const std::string& reader) {
+  if (cut_off) return false;
+  const bool was_empty = queue.empty();
+  if (queue.size() + events.size() <= max_queued_) {
+    queue.insert(queue.end(), events.begin(), events.end());
+    return was_empty;
+  }
+  const size_t waiting = queue.size() + events.size();
+  cut_off = "the merged reporting stream had more than " + std::to_string(max_queued_) + " events waiting for " +
+            reader + "; it reads too slowly and was cut off";
+  spdlog::warn("event=reporting_feed_cut_off reader={} waiting={} limit={}", quote(reader), waiting, max_queued_);
+  queue.clear();
+  return true;  // once more, so that it notices
+}
 
 void ReportingFeed::listen(int worker, std::function<void()> wake) {
   std::lock_guard lock(mutex_);
@@ -29,14 +51,12 @@ void ReportingFeed::deliver(std::vector<FeedEvent> events, bool stream) {
     }
     for (size_t w = 0; stream && w < queues_.size(); ++w) {
       if (!wake_[w]) continue;
-      const bool was_empty = queues_[w].empty();
-      queues_[w].insert(queues_[w].end(), events.begin(), events.end());
-      if (was_empty) to_wake.push_back(&wake_[w]);
+      if (enqueue(queues_[w], worker_cut_off_[w], events, "worker " + std::to_string(w))) to_wake.push_back(&wake_[w]);
     }
     for (auto& [id, consumer] : consumers_) {
-      const bool was_empty = consumer.queue.empty();
-      consumer.queue.insert(consumer.queue.end(), events.begin(), events.end());
-      if (was_empty) consumers_to_wake.push_back(consumer.wake);
+      if (enqueue(consumer.queue, consumer.cut_off, events, "consumer " + std::to_string(id))) {
+        consumers_to_wake.push_back(consumer.wake);
+      }
     }
   }
   // A worker's wake function is set once and never changes, so it may run outside the lock; a
@@ -74,6 +94,17 @@ void ReportingFeed::remove_consumer(int consumer) {
   std::lock_guard wake_lock(wake_mutex_);
   std::lock_guard lock(mutex_);
   consumers_.erase(consumer);
+}
+
+std::optional<std::string> ReportingFeed::cut_off(int consumer) const {
+  std::lock_guard lock(mutex_);
+  auto it = consumers_.find(consumer);
+  return it == consumers_.end() ? std::nullopt : it->second.cut_off;
+}
+
+std::optional<std::string> ReportingFeed::worker_cut_off(int worker) {
+  std::lock_guard lock(mutex_);
+  return std::exchange(worker_cut_off_[static_cast<size_t>(worker)], std::nullopt);
 }
 
 void ReportingFeed::start_stream() {

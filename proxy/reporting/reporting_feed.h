@@ -5,6 +5,14 @@
 // on their own thread through a consumer slot. The nodes see one subscription per proxy, however
 // many workers and consumers read it.
 //
+// Bounded: each worker's and each consumer's queue holds at most max_queued events (by default
+// kMaxFeedQueue). A reader whose queue would grow past it is the slowest one and is cut off, the
+// way a slow reporting client is: its queue is dropped, it receives nothing more, it is woken
+// once more so it notices, and the reason says why. A cut-off consumer sees it with cut_off(id)
+// (take_consumer() then stays empty); a cut-off worker sees it with worker_cut_off(), which also
+// lets it listen again from that moment on — its reporting clients missed events and must be
+// cut off in turn (they resume from their positions, replayed by the nodes). The others carry on.
+//
 // Thread-safe: publish() runs on worker 0's thread, take() on each worker's, take_consumer() on
 // the consumer's; wake functions are called from the publishing thread, outside the lock.
 #pragma once
@@ -15,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,9 +39,14 @@ struct FeedEvent {
   bool agent = false;  // an agent event (else an interaction event)
 };
 
+// Events a worker or consumer may have waiting before it is cut off: about two seconds of a busy
+// cluster's stream (tens of thousands of events a second), a few megabytes of queue (payloads
+// are shared between the queues).
+inline constexpr size_t kMaxFeedQueue = 65'536;
+
 class ReportingFeed {
  public:
-  explicit ReportingFeed(size_t workers);
+  explicit ReportingFeed(size_t workers, size_t max_queued = kMaxFeedQueue);
 
   // From now on, worker `worker` receives what is published: wake() (thread-safe, e.g. a
   // uv_async_send) is called when events wait for it. Idempotent.
@@ -52,6 +66,12 @@ class ReportingFeed {
   // The consumer reads no more; what waits for it is dropped. Its wake is not called again
   // once this returns.
   void remove_consumer(int consumer);
+  // Why the consumer was cut off for reading too slowly, or nullopt while it is fed (also for
+  // an unknown or removed id).
+  std::optional<std::string> cut_off(int consumer) const;
+  // Why worker `worker` was cut off since it last asked, or nullopt. Asking clears it: the
+  // worker's queue fills again from now on.
+  std::optional<std::string> worker_cut_off(int worker);
 
   // Asks worker 0 to stream from the pairs even when no reporting client has asked (the pacing
   // module needs the stream without a client). Idempotent; thread-safe. A request made before
@@ -75,13 +95,20 @@ class ReportingFeed {
   struct Consumer {
     std::deque<FeedEvent> queue;
     std::shared_ptr<std::function<void()>> wake;
+    std::optional<std::string> cut_off;  // set: receives nothing more
   };
+  // Appends events to a reader's queue, or cuts it off when that would pass max_queued_.
+  // Returns whether the reader must be woken. Called with mutex_ held.
+  bool enqueue(std::deque<FeedEvent>& queue, std::optional<std::string>& cut_off, const std::vector<FeedEvent>& events,
+               const std::string& reader);
 
   // Publishing and removal both hold this, so a wake never runs for a removed consumer.
   std::mutex wake_mutex_;
   mutable std::mutex mutex_;
   std::vector<std::deque<FeedEvent>> queues_;  // by worker
   std::vector<std::function<void()>> wake_;    // by worker; empty = not listening
+  std::vector<std::optional<std::string>> worker_cut_off_;  // by worker
+  size_t max_queued_;
   std::map<int, Consumer> consumers_;          // by id
   int next_consumer_ = 0;
   std::vector<uint64_t> published_;            // by pair

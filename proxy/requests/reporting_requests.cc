@@ -137,6 +137,19 @@ void ReportingRequests::schedule(Stream& stream) {
 
 void ReportingRequests::on_feed() {
   if (stopped_) return;
+  if (std::optional<std::string> why = options_.feed->worker_cut_off(options_.worker)) {
+    // This worker fell behind the merged stream and its queue was dropped (ReportingFeed's
+    // bound): its shared-stream clients missed events, so they are cut off like slow clients
+    // and resume from their positions.
+    for (const auto& [session_id, client] : shared_->clients) {
+      outlet_.cut_off(session_id,
+                      wire::encode_error(0, client.client_id, proto::ErrorCode::ClusterLostConnection,
+                                         *why + "; disconnecting"),
+                      "reporting feed cut off");
+      dropped_.inc();
+    }
+    shared_->clients.clear();
+  }
   deliver(*shared_, options_.feed->take(options_.worker));
 }
 

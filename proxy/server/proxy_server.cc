@@ -194,7 +194,9 @@ void ProxyServer::start_pacing() {
   pacing_ = std::make_unique<pacing::PacingModule>(config_, proxy_id_, metrics_);
   pacing_consumer_ = feed_->add_consumer([module = pacing_.get()] { module->wake(); });
   pacing_->start({[feed = feed_, id = pacing_consumer_] { return feed->take_consumer(id); },
-                  [feed = feed_] { return feed->subscribed(); },
+                  // Stale when the stream is not flowing, or the module fell so far behind
+                  // that the feed cut it off (its counts then miss events).
+                  [feed = feed_, id = pacing_consumer_] { return feed->subscribed() && !feed->cut_off(id); },
                   [call = lease_call()](pacing::MasterLease::Request request,
                                         std::function<void(pacing::MasterLease::Reply)> done) {
                     call(lease_request(request), [done = std::move(done)](LeaseAnswer answer) { done(lease_reply(answer)); });

@@ -7,7 +7,12 @@ LinkPairCalls::LinkPairCalls(uv_loop_t* loop, const std::vector<PairLink*>& link
 void LinkPairCalls::ask(PairIndex pair, const Outgoing& request, uint64_t upstream_client, Done done, uint64_t timeout_ms) {
   NodeLink* node = links_[pair]->primary();
   auto on_reply = [pair, done](const UpstreamReply& r) {
-    if (!r.envelope) return done(PairAnswer::unreachable(pair, r.error.text));
+    if (!r.envelope) {
+      // The node answered, but its reply could not be read (or the request could not be sent
+      // in one frame): a definite failure of this request, not a pair that cannot be asked.
+      if (r.error.code != static_cast<int>(proto::ErrorCode::ClusterLostConnection)) return done(PairAnswer::refused(pair, r.error));
+      return done(PairAnswer::unreachable(pair, r.error.text));
+    }
     if (const proto::EventError* error = r.envelope->body_as_EventError()) {
       return done(PairAnswer::refused(pair, Error{error->code(), error->text() ? error->text()->str() : ""}));
     }

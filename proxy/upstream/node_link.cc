@@ -39,26 +39,48 @@ void NodeLink::stop() {
   connector_.stop();
   channel_.reset();
   role_ = NodeRole::kDown;
+  reset_suspicion();
+  const std::string why = "the proxy is closing its connection to " + name_;
   for (auto& [ref, callback] : pending_) {
     deadlines_.cancel(ref);
-    stopped_.push_back(std::move(callback));
+    defer(std::move(callback), wire::make_error(proto::ErrorCode::ClusterLostConnection, why));
   }
   pending_.clear();
-  if (stopped_.empty() || next_turn_.active()) return;
-  next_turn_.start(0, [this, why = "the proxy is closing its connection to " + name_] {
-    auto stopped = std::move(stopped_);
-    stopped_.clear();
-    UpstreamReply reply;
-    reply.error = wire::make_error(proto::ErrorCode::ClusterLostConnection, why);
-    for (auto& callback : stopped) callback(reply);
+}
+
+void NodeLink::defer(ReplyCallback callback, Error error) {
+  deferred_.emplace_back(std::move(callback), std::move(error));
+  if (next_turn_.active()) return;
+  next_turn_.start(0, [this] {
+    auto deferred = std::move(deferred_);
+    deferred_.clear();
+    for (auto& [answer, why] : deferred) {
+      UpstreamReply reply;
+      reply.error = std::move(why);
+      answer(reply);
+    }
   });
+}
+
+void NodeLink::reset_suspicion() {
+  if (probe_ref_) deadlines_.cancel(probe_ref_);
+  probe_ref_ = 0;
+  misses_ = 0;
+  suspect_ = false;
 }
 
 void NodeLink::on_connected(const std::shared_ptr<net::Connection>& connection) {
   net::ChannelOptions channel_options;
   channel_options.max_frame_size = options_.max_frame_size;
+  // A node's frame we cannot read fails the one request it answers, never the connection.
+  channel_options.answer_errors = false;
+  channel_options.oversized = wire::OversizedFrames::kSkip;
   channel_ = std::make_unique<net::MessageChannel>(connection, channel_options);
   channel_->set_on_message([this](const proto::Envelope& e) { on_message(e, channel_->current_payload()); });
+  channel_->set_on_unreadable([this](std::optional<wire::EnvelopeIds> ids, proto::ErrorCode code, const std::string& text) {
+    on_unreadable(ids, code, text);
+  });
+  reset_suspicion();
   registration_ref_ = ++next_ref_;
   channel_->send(wire::encode_register_client(registration_ref_, proto::ClientType::Proxy, options_.proxy_name, {}));
   deadlines_.start(registration_ref_, options_.request_timeout_ms);
@@ -69,6 +91,7 @@ void NodeLink::on_disconnected(const std::string& reason) {
   const bool was_up = role_ != NodeRole::kDown;
   channel_.reset();
   deadlines_.cancel(registration_ref_);
+  reset_suspicion();
   last_error_ = reason;
   if (was_up) spdlog::warn("event=upstream_lost node={} reason={}", quote(name_), quote(reason));
   fail_all("lost connection to " + name_ + ": " + reason);
@@ -79,7 +102,21 @@ bool NodeLink::send(const std::function<std::vector<uint8_t>(uint64_t)>& encode,
                     uint64_t timeout_ms) {
   if (!channel_ || role_ == NodeRole::kDown || role_ == NodeRole::kRegistering) return false;
   const uint64_t ref = ++next_ref_;
-  channel_->send(encode(ref));
+  std::vector<uint8_t> frame = encode(ref);
+  // Re-addressing a client's frame adds a root table (wire::readdress_envelope), so a frame just
+  // under the proxy's limit can exceed the node's; the node would close the whole connection
+  // (FrameTooLarge loses the framing). Refuse this one request instead.
+  const size_t node_limit = options_.node_max_frame_size ? options_.node_max_frame_size : options_.max_frame_size;
+  const size_t payload = frame.size() - wire::kFrameHeaderSize;
+  if (node_limit && payload > node_limit) {
+    spdlog::warn("event=upstream_request_too_large node={} bytes={} limit={}", quote(name_), payload, node_limit);
+    defer(std::move(on_reply),
+          wire::make_error(proto::ErrorCode::FrameTooLarge,
+                           "the request is " + std::to_string(payload) + " bytes once addressed to " + name_ +
+                               ", over the node's max-frame-size of " + std::to_string(node_limit) + " bytes"));
+    return true;
+  }
+  channel_->send(std::move(frame));
   pending_.emplace(ref, std::move(on_reply));
   deadlines_.start(ref, timeout_ms ? timeout_ms : options_.request_timeout_ms);
   return true;
@@ -101,6 +138,13 @@ void NodeLink::on_message(const proto::Envelope& envelope, std::span<const uint8
     set_role(registered->role() == proto::ServerRole::Primary ? NodeRole::kPrimary : NodeRole::kBackup);
     return;
   }
+  if (ref != 0 && ref == probe_ref_) {
+    // The node's loop answers: it is slow, not gone. Keep the connection and its sessions.
+    deadlines_.cancel(ref);
+    probe_ref_ = 0;
+    spdlog::info("event=upstream_probe_answered node={} misses={}", quote(name_), misses_);
+    return;
+  }
   if (const proto::EventServerRoleChanged* changed = envelope.body_as_EventServerRoleChanged()) {
     set_role(changed->role() == proto::ServerRole::Primary ? NodeRole::kPrimary : NodeRole::kBackup);
     return;
@@ -114,6 +158,10 @@ void NodeLink::on_message(const proto::Envelope& envelope, std::span<const uint8
   ReplyCallback callback = std::move(it->second);
   pending_.erase(it);
   deadlines_.cancel(ref);
+  if (suspect_) {
+    spdlog::info("event=upstream_recovered node={}", quote(name_));
+    reset_suspicion();
+  }
   UpstreamReply reply;
   reply.envelope = &envelope;
   reply.payload = payload;
@@ -140,20 +188,63 @@ void NodeLink::fail_all(const std::string& why) {
 }
 
 void NodeLink::on_deadline(uint64_t ref) {
-  const std::string why = ref == registration_ref_ ? "no registration reply from " + name_
-                                                   : "no reply from " + name_ + " within the request deadline";
-  spdlog::warn("event=upstream_timeout node={} in_flight={}", quote(name_), pending_.size());
-  auto it = pending_.find(ref);
-  if (it != pending_.end()) {
-    ReplyCallback callback = std::move(it->second);
-    pending_.erase(it);
-    UpstreamReply reply;
-    reply.error = wire::make_error(proto::ErrorCode::ClusterLostConnection, why);
-    callback(reply);
+  if (ref == probe_ref_) return on_probe_deadline();
+  if (ref == registration_ref_) {
+    const std::string why = "no registration reply from " + name_;
+    spdlog::warn("event=upstream_timeout node={} request=registration", quote(name_));
+    if (channel_) channel_->connection().abort(why);
+    return;
   }
-  // A node that misses a deadline is stalled or broken: drop the connection so that the other
-  // requests fail now and new ones fail fast until it answers again.
+  auto it = pending_.find(ref);
+  if (it == pending_.end()) return;
+  ReplyCallback callback = std::move(it->second);
+  pending_.erase(it);
+  const std::string why = "no reply from " + name_ + " within the request deadline";
+  // One late reply fails its own request; whether the node is gone is for the probe to say.
+  const bool probing = probe_ref_ != 0;
+  if (!probing) ++misses_;
+  suspect_ = true;
+  spdlog::warn("event=upstream_timeout node={} in_flight={} misses={} probing={}", quote(name_), pending_.size(),
+               misses_, probing);
+  if (!probing && misses_ >= kMissesBeforeDrop && channel_) {
+    spdlog::warn("event=upstream_dropped node={} reason={}", quote(name_),
+                 quote(std::to_string(misses_) + " probe rounds without an in-time reply"));
+    channel_->connection().abort(why + " (" + std::to_string(misses_) + " times in a row)");
+  } else if (!probing && channel_) {
+    probe_ref_ = ++next_ref_;
+    channel_->send(wire::encode_ping(probe_ref_));
+    deadlines_.start(probe_ref_, std::min(kProbeTimeoutMs, options_.request_timeout_ms));
+    spdlog::info("event=upstream_suspect node={} probe_timeout_ms={}", quote(name_),
+                 std::min(kProbeTimeoutMs, options_.request_timeout_ms));
+  }
+  UpstreamReply reply;
+  reply.error = wire::make_error(proto::ErrorCode::ClusterLostConnection, why);
+  callback(reply);
+}
+
+void NodeLink::on_probe_deadline() {
+  probe_ref_ = 0;
+  const std::string why = name_ + " answered neither a request within its deadline nor a ping within " +
+                          std::to_string(std::min(kProbeTimeoutMs, options_.request_timeout_ms)) + " ms";
+  spdlog::warn("event=upstream_probe_failed node={} reason={}", quote(name_), quote(why));
+  // Stalled or gone: drop the connection so that the other requests fail now and new ones fail
+  // fast until it answers again.
   if (channel_) channel_->connection().abort(why);
+}
+
+void NodeLink::on_unreadable(std::optional<wire::EnvelopeIds> ids, proto::ErrorCode code, const std::string& text) {
+  const uint64_t ref = ids ? ids->ref_id : 0;
+  auto it = ref == 0 ? pending_.end() : pending_.find(ref);
+  spdlog::warn("event=upstream_reply_unreadable node={} ref={} matched={} code={} reason={}", quote(name_), ref,
+               it != pending_.end(), static_cast<int>(code), quote(text));
+  if (it == pending_.end()) return;  // an event of the node's own, or a reply whose request timed out
+  ReplyCallback callback = std::move(it->second);
+  pending_.erase(it);
+  deadlines_.cancel(ref);
+  ++unreadable_replies_;
+  UpstreamReply reply;
+  reply.error = wire::make_error(code, "the reply of " + name_ + " cannot be read: " + text);
+  callback(reply);
 }
 
 }  // namespace ix::proxy

@@ -5,11 +5,23 @@
 // learns the node's role from the registration reply and from EventServerRoleChanged. Requests
 // from every client of the worker share the connection: send() gives each its own upstream
 // ref_id, starts its deadline, and calls the reply callback exactly once — with the node's reply,
-// or with 2002 naming the node when the connection drops or the deadline passes first. A node
-// that lets a request's deadline pass is treated as broken: the connection is aborted (failing
-// its other requests at once) and re-established, so a stalled node is known to be down instead
-// of costing every later request a full timeout. Frames the node sends on its own (invitations,
-// revocations, workbin changes) go to the event callback.
+// or with an error. Frames the node sends on its own (invitations, revocations, workbin changes)
+// go to the event callback.
+//
+// One failure stays with the request that caused it (DESIGN.md §7), because the node's session
+// for this connection holds every agent the worker logged in, their locks and snapshots:
+//   - a request that would exceed the node's max-frame-size once re-addressed is not sent: it
+//     fails with FrameTooLarge (the node would close the whole connection over it);
+//   - a reply that fails verification, or exceeds the proxy's max-frame-size, fails its own
+//     request at once (MalformedMessage / UnknownMessage / FrameTooLarge naming the node, read
+//     by its ref_id from the envelope's root table) and is logged; the connection stays;
+//   - a request that misses its deadline gets 2002; the node becomes suspect and is probed with
+//     a RequestPing (answered on the node's loop, without storage) within kProbeTimeoutMs. The
+//     connection is dropped only when the probe goes unanswered (the node is stalled or gone:
+//     its other requests fail at once and new ones fail fast until it answers again) or after
+//     kMissesBeforeDrop probe rounds without an in-time reply in between (the loop answers but
+//     requests never do). An in-time reply clears the suspicion.
+// 2002 also answers every request in flight when the connection drops.
 //
 // Owned by a PairLink on one worker loop; single-threaded.
 #pragma once
@@ -18,6 +30,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -44,9 +57,17 @@ struct UpstreamReply {
 struct NodeLinkOptions {
   std::string proxy_name;  // sent in the registration
   net::ConnectorOptions connector;
-  size_t max_frame_size = 0;
+  size_t max_frame_size = 0;       // the largest reply accepted (the proxy's max-frame-size)
+  size_t node_max_frame_size = 0;  // the largest request the node accepts (its pair's); 0: max_frame_size
   uint64_t request_timeout_ms = 10'000;
 };
+
+// Probe rounds (a missed deadline, then an answered ping) without an in-time reply in between
+// after which the connection is dropped anyway.
+inline constexpr int kMissesBeforeDrop = 3;
+// How long a node has to answer the ping that follows a missed deadline (at most the
+// request-timeout). A node whose loop runs answers a ping in well under a millisecond on a LAN.
+inline constexpr uint64_t kProbeTimeoutMs = 1000;
 
 class NodeLink {
  public:
@@ -76,6 +97,10 @@ class NodeLink {
   const std::string& name() const { return name_; }  // "pair-1 primary (127.0.0.1:7101)"
   const std::string& last_error() const { return last_error_; }
   size_t in_flight() const { return pending_.size(); }
+  // A request missed its deadline and no reply has come in time since.
+  bool suspect() const { return suspect_; }
+  // Requests failed because their reply could not be read (or was too large), since start.
+  uint64_t unreadable_replies() const { return unreadable_replies_; }
   uint64_t connects() const { return connector_.connects(); }
   void set_request_timeout(uint64_t ms) { options_.request_timeout_ms = ms; }
 
@@ -86,6 +111,11 @@ class NodeLink {
   void set_role(NodeRole role);
   void fail_all(const std::string& why);
   void on_deadline(uint64_t upstream_ref);
+  void on_unreadable(std::optional<wire::EnvelopeIds> ids, proto::ErrorCode code, const std::string& text);
+  void on_probe_deadline();
+  // Answers callback with error on the next loop turn (never from inside an API call).
+  void defer(ReplyCallback callback, Error error);
+  void reset_suspicion();
 
   std::string name_;
   NodeLinkOptions options_;
@@ -93,10 +123,14 @@ class NodeLink {
   std::unique_ptr<net::MessageChannel> channel_;
   net::RequestTimers deadlines_;
   std::unordered_map<uint64_t, ReplyCallback> pending_;
-  std::vector<ReplyCallback> stopped_;  // failed by stop(), answered on the next turn
+  std::vector<std::pair<ReplyCallback, Error>> deferred_;  // answered on the next turn
   net::Timer next_turn_;
   uint64_t next_ref_ = 0;
   uint64_t registration_ref_ = 0;
+  uint64_t probe_ref_ = 0;  // the ping in flight after a missed deadline, or 0
+  int misses_ = 0;          // probe rounds since the last in-time reply
+  bool suspect_ = false;
+  uint64_t unreadable_replies_ = 0;
   NodeRole role_ = NodeRole::kDown;
   std::string last_error_ = "not connected yet";
   EventCallback on_event_;

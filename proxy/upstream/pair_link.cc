@@ -15,9 +15,12 @@ std::string describe(const config::ServerEndpoint& e) { return e.host + ":" + st
 PairLink::PairLink(uv_loop_t* loop, const config::NodePair& pair, const NodeLinkOptions& options) : id_(pair.id) {
   const config::ServerEndpoint* endpoints[2] = {&pair.primary, &pair.backup};
   const char* names[2] = {"primary", "backup"};
+  // What the pair's nodes accept: a request re-addressed past it fails alone (NodeLink::send).
+  NodeLinkOptions node_options = options;
+  if (pair.settings.max_frame_size) node_options.node_max_frame_size = pair.settings.max_frame_size;
   for (int i = 0; i < 2; ++i) {
     nodes_[i] = std::make_unique<NodeLink>(loop, pair.id + " " + names[i] + " (" + describe(*endpoints[i]) + ")",
-                                           net::Endpoint{endpoints[i]->host, endpoints[i]->port}, options);
+                                           net::Endpoint{endpoints[i]->host, endpoints[i]->port}, node_options);
     nodes_[i]->set_on_role([this, i](NodeRole) { on_role_change(i); });
   }
 }
@@ -81,6 +84,8 @@ nlohmann::json PairLink::status() const {
     nodes.push_back({{"node", node->name()},
                      {"state", node_role_name(node->role())},
                      {"in_flight", node->in_flight()},
+                     {"suspect", node->suspect()},
+                     {"unreadable_replies", node->unreadable_replies()},
                      {"connects", node->connects()},
                      {"last_error", node->role() == NodeRole::kDown ? node->last_error() : ""}});
   }

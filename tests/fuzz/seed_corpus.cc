@@ -3,6 +3,7 @@
 //   build/tests/fuzz/ix_seed_corpus tests/fuzz/corpus
 #include <filesystem>
 #include <fstream>
+#include <cstring>
 #include <iostream>
 
 #include "protocol/wire/kv.h"
@@ -60,6 +61,47 @@ std::vector<wire::Frame> sample_frames() {
   return frames;
 }
 
+// What a node sends the proxy: replies at the depth limit, a truncated reply, one too large to
+// read, and all of them in one stream (reply_path target: a chunk-size byte, then frames).
+void write_reply_path(const std::filesystem::path& out, const std::vector<wire::Frame>& frames) {
+  std::vector<wire::Frame> replies = frames;
+  auto nested = [](int levels) {
+    auto list = wire::kv_list({{"leaf", 1}});
+    for (int i = 1; i < levels; ++i) {
+      auto outer = std::make_unique<proto::KvListT>();
+      wire::kv_set_list(*outer, "n", std::move(list));
+      list = std::move(outer);
+    }
+    return list;
+  };
+  for (int levels : {31, 32}) {
+    proto::EventPropertiesT properties;
+    properties.interaction = std::make_unique<proto::InteractionInfoT>();
+    properties.interaction->interaction_id = "p1-0000000000000001";
+    properties.interaction->user_data = nested(levels);
+    replies.push_back(wire::encode_frame(40 + levels, 3, properties));
+  }
+  wire::Frame truncated = replies.back();
+  truncated.resize(truncated.size() - 16);
+  const auto length = static_cast<uint32_t>(truncated.size() - wire::kFrameHeaderSize);
+  std::memcpy(truncated.data(), &length, 4);
+  replies.push_back(truncated);
+  proto::EventPropertiesT big;
+  big.interaction = std::make_unique<proto::InteractionInfoT>();
+  big.interaction->interaction_id = "p1-0000000000000002";
+  big.interaction->user_data = wire::kv_list({{"blob", std::vector<uint8_t>(5000, 'x')}});
+  replies.push_back(wire::encode_frame(90, 0, big));
+  replies.push_back(wire::readdress_envelope(std::span<const uint8_t>(replies[2]).subspan(wire::kFrameHeaderSize), 91, 4));
+  std::vector<uint8_t> all{5};
+  for (size_t i = 0; i < replies.size(); ++i) {
+    std::vector<uint8_t> stream{static_cast<uint8_t>(i * 5)};
+    stream.insert(stream.end(), replies[i].begin(), replies[i].end());
+    write(out / "reply_path", "reply-" + std::to_string(i), stream);
+    all.insert(all.end(), replies[i].begin(), replies[i].end());
+  }
+  write(out / "reply_path", "all-replies", all);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -86,6 +128,7 @@ int main(int argc, char** argv) {
   write(out / "frame_decoder", "truncated", std::vector<uint8_t>(packed.begin(), packed.begin() + 40));
   write(out / "envelope_verifier", "garbage", std::vector<uint8_t>(64, 0xEE));
   write(out / "envelope_verifier", "empty", {});
+  write_reply_path(out, frames);
   std::cout << "wrote the seed corpus to " << out << "\n";
   return 0;
 }

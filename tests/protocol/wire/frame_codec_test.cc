@@ -139,5 +139,38 @@ TEST(FrameCodec, TruncatedStreamHoldsThePartialFrame) {
   EXPECT_EQ(decoder.buffered(), stream.size() - 1);
 }
 
+// The proxy's side of a link to a node: a frame over the maximum is skipped, byte by byte or in
+// one read, its first bytes are handed out once it has passed, and the frames around it arrive.
+TEST(FrameCodec, SkipModePassesOverAnOversizedFrameAndKeepsTheFraming) {
+  std::vector<uint8_t> big(5000);
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<uint8_t>(i);
+  std::vector<uint8_t> stream = make_frame(bytes("before"));
+  append_frame(stream, big);
+  append_frame(stream, bytes("after"));
+  for (size_t chunk : {size_t{1}, size_t{3}, size_t{7}, size_t{100}, stream.size()}) {
+    FrameDecoder decoder(64, OversizedFrames::kSkip);
+    Collected out;
+    std::vector<std::pair<uint64_t, std::vector<uint8_t>>> skipped;
+    for (size_t at = 0; at < stream.size(); at += chunk) {
+      const size_t n = std::min(chunk, stream.size() - at);
+      auto status = decoder.feed(
+          std::span<const uint8_t>(stream).subspan(at, n),
+          [&](std::span<const uint8_t> payload) {
+            out.frames.emplace_back(payload.begin(), payload.end());
+            if (!skipped.empty()) {
+              EXPECT_EQ(out.frames.size(), 2u) << "in stream order";
+            }
+          },
+          [&](uint64_t length, std::span<const uint8_t> prefix) { skipped.emplace_back(length, std::vector<uint8_t>(prefix.begin(), prefix.end())); });
+      ASSERT_EQ(status, FrameDecoder::Status::kOk) << "chunk " << chunk;
+    }
+    EXPECT_EQ(out.frames, (std::vector<std::string>{"before", "after"})) << "chunk " << chunk;
+    ASSERT_EQ(skipped.size(), 1u) << "chunk " << chunk;
+    EXPECT_EQ(skipped[0].first, big.size());
+    EXPECT_EQ(skipped[0].second, std::vector<uint8_t>(big.begin(), big.begin() + kOversizedPrefix));
+    EXPECT_EQ(decoder.buffered(), 0u);
+  }
+}
+
 }  // namespace
 }  // namespace ix::wire

@@ -7,6 +7,7 @@
 #include <flatbuffers/idl.h>
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -314,6 +315,108 @@ TEST(Messages, DepthLimitStopsDeeplyNestedLists) {
   Frame frame = encode_frame(1, 0, std::move(submit));
   auto result = verify_envelope(std::span(frame).subspan(kFrameHeaderSize), VerifyLimits{64, 1'000'000});
   EXPECT_FALSE(result.ok()) << "a list nested 100 deep exceeds the depth limit of 64";
+}
+
+std::unique_ptr<proto::KvListT> nested(int levels) {
+  auto list = kv_list({{"leaf", 1}});
+  for (int i = 1; i < levels; ++i) {
+    auto outer = std::make_unique<proto::KvListT>();
+    kv_set_list(*outer, "n", std::move(list));
+    list = std::move(outer);
+  }
+  return list;
+}
+
+template <class Native>
+Result<const proto::Envelope*> verify_native(const Native& message, Frame& frame) {
+  frame = encode_frame(9, 0, message);
+  return verify_envelope(std::span<const uint8_t>(frame).subspan(kFrameHeaderSize));
+}
+
+// Issue 18: whatever user data a request may carry, every event that returns it verifies — one
+// table deeper, inside an InteractionInfo — and a request one level deeper is refused by name.
+TEST(Messages, EveryEventReturnsUserDataAsDeepAsARequestMayCarry) {
+  int levels = 1;
+  Frame frame;
+  for (;; ++levels) {
+    proto::RequestSubmitT submit;
+    submit.user_data = nested(levels + 1);
+    if (!verify_native(submit, frame).ok()) break;
+  }
+  ASSERT_GT(levels, 20);
+  proto::RequestSubmitT too_deep;
+  too_deep.user_data = nested(levels + 1);
+  auto refused = verify_native(too_deep, frame);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, static_cast<int>(proto::ErrorCode::MalformedMessage));
+  EXPECT_NE(refused.error().text.find("RequestSubmit nests tables deeper than the limit of 64"), std::string::npos)
+      << refused.error().text;
+
+  auto info = [&] {
+    auto i = std::make_unique<proto::InteractionInfoT>();
+    i->interaction_id = "p1-0000000000000001";
+    i->user_data = nested(levels);
+    return i;
+  };
+  proto::EventPropertiesT properties;
+  properties.interaction = info();
+  EXPECT_TRUE(verify_native(properties, frame).ok()) << "EventProperties";
+  // The proxy forwards it re-addressed: no deeper.
+  Frame moved = readdress_envelope(std::span<const uint8_t>(frame).subspan(kFrameHeaderSize), 1, 2);
+  std::vector<uint64_t> aligned((moved.size() + 7) / 8);
+  std::memcpy(aligned.data(), moved.data() + kFrameHeaderSize, moved.size() - kFrameHeaderSize);
+  EXPECT_TRUE(verify_envelope(std::span(reinterpret_cast<const uint8_t*>(aligned.data()), moved.size() - kFrameHeaderSize)).ok());
+  proto::EventFindResultT find;
+  find.interactions.push_back(info());
+  EXPECT_TRUE(verify_native(find, frame).ok()) << "EventFindResult";
+  proto::EventSnapshotPageT page;
+  page.snapshot_id = "s";
+  page.interactions.push_back(info());
+  EXPECT_TRUE(verify_native(page, frame).ok()) << "EventSnapshotPage";
+  proto::EventInviteT invite;
+  invite.interaction = info();
+  EXPECT_TRUE(verify_native(invite, frame).ok()) << "EventInvite";
+  proto::EventInteractionSubmittedT submitted;
+  submitted.header = std::make_unique<proto::ReportingHeaderT>();
+  submitted.interaction = info();
+  EXPECT_TRUE(verify_native(submitted, frame).ok()) << "EventInteractionSubmitted";
+  // Not two levels deeper.
+  proto::EventPropertiesT deeper;
+  deeper.interaction = info();
+  deeper.interaction->user_data = nested(levels + 2);
+  EXPECT_FALSE(verify_native(deeper, frame).ok());
+}
+
+TEST(Messages, EnvelopeIdsAreReadFromTheRootTableOfAnUnverifiableBuffer) {
+  proto::EventPropertiesT properties;
+  properties.interaction = std::make_unique<proto::InteractionInfoT>();
+  properties.interaction->interaction_id = "p1-0000000000000001";
+  Frame frame = encode_frame(0x1122334455667788ull, 42, properties);
+  std::span<const uint8_t> payload = std::span<const uint8_t>(frame).subspan(kFrameHeaderSize);
+  // Whole, a prefix of it, and truncated so that verification fails: the root table is first.
+  for (size_t size : {payload.size(), size_t{64}, payload.size() - 16}) {
+    std::optional<EnvelopeIds> ids = peek_envelope_ids(payload.first(size));
+    ASSERT_TRUE(ids) << size;
+    EXPECT_EQ(ids->ref_id, 0x1122334455667788ull);
+    EXPECT_EQ(ids->client_id, 42u);
+  }
+  EXPECT_FALSE(verify_envelope(payload.first(payload.size() - 16)).ok());
+  // Re-addressed frames too (their root table is hand-built).
+  Frame moved = readdress_envelope(payload, 7, 8);
+  std::optional<EnvelopeIds> ids = peek_envelope_ids(std::span<const uint8_t>(moved).subspan(kFrameHeaderSize));
+  ASSERT_TRUE(ids);
+  EXPECT_EQ(ids->ref_id, 7u);
+  EXPECT_EQ(ids->client_id, 8u);
+  // Nothing readable: no ids, no crash.
+  EXPECT_FALSE(peek_envelope_ids({}));
+  const uint8_t junk[] = {0xff, 0xff, 0xff, 0x7f, 1, 2, 3, 4};
+  EXPECT_FALSE(peek_envelope_ids(junk));
+  std::mt19937 rng(7);
+  for (int i = 0; i < 20000; ++i) {
+    std::vector<uint8_t> random(rng() % 64);
+    for (auto& b : random) b = static_cast<uint8_t>(rng() % 4 == 0 ? rng() : rng() % 16);
+    (void)peek_envelope_ids(random);
+  }
 }
 
 TEST(Messages, EveryErrorCodeIsDocumented) {

@@ -102,5 +102,59 @@ TEST(ReportingFeed, StartStreamReachesTheStarterOnceAndARequestBeforeTheStarterI
   EXPECT_EQ(later_starts, 1);
 }
 
+// Issue 18 item 10: the queues are bounded. The reader that lets more than the bound wait — the
+// slowest — is cut off with a reason and woken once more to notice; the others carry on.
+TEST(ReportingFeed, TheSlowestConsumerIsCutOffWithAReasonAndTheOthersCarryOn) {
+  ReportingFeed feed(1, 4);
+  int wakes_slow = 0, wakes_fast = 0;
+  const int slow = feed.add_consumer([&] { ++wakes_slow; });
+  const int fast = feed.add_consumer([&] { ++wakes_fast; });
+  feed.publish({event(0, 1), event(0, 2), event(0, 3)});
+  EXPECT_EQ(feed.take_consumer(fast).size(), 3u);
+  feed.publish({event(0, 4)});  // slow: 4 waiting, at the bound
+  EXPECT_FALSE(feed.cut_off(slow));
+  EXPECT_EQ(feed.take_consumer(fast).size(), 1u);
+  feed.publish({event(0, 5)});  // slow: would be 5
+  std::optional<std::string> why = feed.cut_off(slow);
+  ASSERT_TRUE(why);
+  EXPECT_NE(why->find("more than 4 events"), std::string::npos) << *why;
+  EXPECT_NE(why->find("consumer " + std::to_string(slow)), std::string::npos) << *why;
+  EXPECT_EQ(wakes_slow, 2) << "woken once more to notice";
+  EXPECT_TRUE(feed.take_consumer(slow).empty()) << "its queue was dropped";
+  feed.publish({event(0, 6)});
+  EXPECT_TRUE(feed.take_consumer(slow).empty()) << "it receives nothing more";
+  EXPECT_EQ(wakes_slow, 2);
+  std::vector<FeedEvent> got = feed.take_consumer(fast);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].seq, 5u);
+  EXPECT_EQ(got[1].seq, 6u);
+  EXPECT_FALSE(feed.cut_off(fast));
+  feed.remove_consumer(slow);
+  EXPECT_FALSE(feed.cut_off(slow)) << "a removed consumer is simply gone";
+}
+
+TEST(ReportingFeed, ACutOffWorkerIsToldOnceAndListensAgainFromThen) {
+  ReportingFeed feed(2, 3);
+  int wakes0 = 0, wakes1 = 0;
+  feed.listen(0, [&] { ++wakes0; });
+  feed.listen(1, [&] { ++wakes1; });
+  feed.publish({event(0, 1), event(0, 2)});
+  EXPECT_EQ(feed.take(0).size(), 2u);
+  feed.publish({event(0, 3), event(0, 4)});  // worker 1: 4 > 3
+  EXPECT_EQ(wakes1, 2);
+  EXPECT_TRUE(feed.take(1).empty());
+  std::optional<std::string> why = feed.worker_cut_off(1);
+  ASSERT_TRUE(why);
+  EXPECT_NE(why->find("worker 1"), std::string::npos) << *why;
+  EXPECT_FALSE(feed.worker_cut_off(1)) << "told once";
+  EXPECT_FALSE(feed.worker_cut_off(0));
+  EXPECT_EQ(feed.take(0).size(), 2u);
+  feed.publish({event(0, 5)});
+  std::vector<FeedEvent> again = feed.take(1);
+  ASSERT_EQ(again.size(), 1u) << "fed again after it was told";
+  EXPECT_EQ(again[0].seq, 5u);
+  EXPECT_EQ(feed.published_seq(0), 5u);
+}
+
 }  // namespace
 }  // namespace ix::proxy
