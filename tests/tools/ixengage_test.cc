@@ -382,7 +382,7 @@ class IxengagePacingConfigTest : public IxengageTest {
  protected:
   void extend_config(ConfigBuilder& c) const override {
     IxengageTest::extend_config(c);
-    c.raw("\n[pacing]\ntenant = \"101\"\ncredentials-env = \"IX_TEST_ENGAGEMENT\"\n[pacing.endpoint]\n"
+    c.raw("\n[pacing]\ntenant = \"101\"\ncredentials-env = \"IX_TEST_ENGAGEMENT\"\nauth-url = \"https://127.0.0.1:9/oauth/token\"\n[pacing.endpoint]\n"
           "base-urls = [\"https://127.0.0.1:9/engage/\"]\ntarget-endpoint = \"v9/targets\"\n");
   }
 };
