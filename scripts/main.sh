@@ -96,7 +96,7 @@ Stop:             Ctrl-C (the simulator prints its report, then the cluster stop
 INFO
 # Proactive chats come from ixengage's accepted invitations, not from ixsim's own workload;
 # ixsim's agents handle them (its routing engine reads their VirtualQueue user data).
-sim_args=(--config "$config" --server 127.0.0.1:7001 --server 127.0.0.1:7002 --rate 3 --handle-time 8 --patience 40
+sim_args=(--config "$config" --server 127.0.0.1:7001 --server 127.0.0.1:7002 --rate 1.5 --handle-time 8 --patience 40
   --proactive-share 0)
 if [ -n "${IX_MAIN_DURATION:-}" ]; then sim_args+=(--duration "$IX_MAIN_DURATION"); fi
 "$build/tools/ixsim" "${sim_args[@]}" || true
