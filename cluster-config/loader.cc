@@ -658,6 +658,10 @@ class CrossChecker {
     if (!p.lease_pair.empty() && !c_.node_pair(p.lease_pair)) {
       b_.error("pacing.lease-pair", "node pair " + in_quotes(p.lease_pair) + " is not defined in [[node-pairs]]");
     }
+    if (p.http_timeout >= p.refresh_period) {
+      b_.error("pacing.http-timeout", format_duration(p.http_timeout) + " is not shorter than refresh-period (" +
+                                          format_duration(p.refresh_period) + "): a post must end before the next one is due");
+    }
     if (p.lease_ttl < 2 * p.http_timeout) {
       b_.error("pacing.lease-ttl", format_duration(p.lease_ttl) + " is shorter than 2 x http-timeout (" +
                                        format_duration(p.http_timeout) +

@@ -142,7 +142,7 @@ std::vector<OptionSpec> build_options() {
   o.push_back({"pacing", "refresh-period", kDuration, false, "5s", kSecond, 300 * kSecond, {}, Reload::kImmediate,
                "How often pacing computes and posts the allowed invitations."});
   o.push_back({"pacing", "http-timeout", kDuration, false, "3s", 100, 60 * kSecond, {}, Reload::kImmediate,
-               "Deadline of one post to the engagement service."});
+               "Deadline of one post to the engagement service, token included; shorter than refresh-period."});
   o.push_back({"pacing", "credentials-file", kString, false, "", 0, 0, {}, kRestart,
                "File holding the engagement service's client ID and secret. Exactly one of `credentials-file` and `credentials-env`."});
   o.push_back({"pacing", "credentials-env", kString, false, "", 0, 0, {}, kRestart,

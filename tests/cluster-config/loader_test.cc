@@ -567,6 +567,14 @@ TEST(ConfigLoader, PacingLeaseTtlRangeAndTwiceTheHttpTimeout) {
   EXPECT_TRUE(exactly_twice.ok()) << exactly_twice.error_text();
 }
 
+TEST(ConfigLoader, PacingHttpTimeoutIsShorterThanTheRefreshPeriod) {
+  const std::string auth = "auth-url = \"https://engage.example/oauth/token\"\n";
+  expect_error(kBase + kPacing + auth + "refresh-period = \"2s\"\nhttp-timeout = \"2s\"   # <-\n" + kPacingEndpoint,
+               "pacing.http-timeout", "2s is not shorter than refresh-period (2s)");
+  LoadResult shorter = load(kBase + kPacing + auth + "refresh-period = \"2s\"\nhttp-timeout = \"1900ms\"\n" + kPacingEndpoint);
+  EXPECT_TRUE(shorter.ok()) << shorter.error_text();
+}
+
 TEST(ConfigLoader, ViewConditionAndOrderMustParse) {
   const std::string queue = "\n[[queues]]\nid = \"q1\"\ntenant = \"101\"\n";
   expect_error(kBase + queue + R"(

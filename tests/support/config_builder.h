@@ -167,7 +167,7 @@ class ConfigBuilder {
   // The [pacing] section for `tenant`, posting nowhere reachable (the tests read its decisions).
   ConfigBuilder& pacing(const std::string& tenant, const std::string& refresh_period = "5s") {
     return raw("\n[pacing]\ntenant = \"" + tenant + "\"\nrefresh-period = \"" + refresh_period +
-               "\"\ncredentials-env = \"IX_TEST_ENGAGEMENT\"\nauth-url = \"https://127.0.0.1:9/oauth/token\"\n[pacing.endpoint]\nbase-urls = [\"https://127.0.0.1:9/api/\"]\n");
+               "\"\nhttp-timeout = \"500ms\"\ncredentials-env = \"IX_TEST_ENGAGEMENT\"\nauth-url = \"https://127.0.0.1:9/oauth/token\"\n[pacing.endpoint]\nbase-urls = [\"https://127.0.0.1:9/api/\"]\n");
   }
   // Text appended as it is, after the entries (a test's own extra sections).
   ConfigBuilder& raw(const std::string& text) {
