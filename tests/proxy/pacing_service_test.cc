@@ -236,7 +236,8 @@ TEST_F(PacingMasterTest, AFrozenMasterIsReplacedAndNeverPostsAgainUnderItsOldNum
   EXPECT_FALSE(master_status(master).value("is_master", true));
   EXPECT_EQ(master_status(master).value("holder", ""), second);
   // If the woken proxy managed to send anything, it was refused — and nobody else ever was.
-  for (const nlohmann::json& f : engage_state()["fencing"]) {
+  const nlohmann::json state = engage_state();
+  for (const nlohmann::json& f : state.value("fencing", nlohmann::json::array())) {
     if (f.value("refused", false)) {
       EXPECT_EQ(f.value("node", ""), first) << f.dump();
     }
