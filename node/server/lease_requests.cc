@@ -39,8 +39,10 @@ void handle_lease(Store& store, const Clock& clock, ClientSession& s, const prot
   store.lease(command, [session = &s, still_open = std::move(still_open), ref_id, client_id, op,
                         now_ms = command.now_ms, requester = command.holder](Result<LeaseOutcome> outcome) {
     if (outcome.ok() && outcome->changed) {
-      spdlog::info("event=lease_{} name={} requester={} holder={} fencing={}", wire::lease_operation_name(op),
-                   outcome->record.name, requester, outcome->record.holder, outcome->record.fencing);
+      // Renewals come every third of a lease's ttl: worth a line only when debugging.
+      spdlog::log(op == proto::LeaseOperation::Renew ? spdlog::level::debug : spdlog::level::info,
+                  "event=lease_{} name={} requester={} holder={} fencing={}", wire::lease_operation_name(op),
+                  outcome->record.name, requester, outcome->record.holder, outcome->record.fencing);
     }
     if (!still_open()) return;  // the client is gone; the lease stands as decided
     if (!outcome.ok()) {

@@ -94,6 +94,7 @@ TEST_F(ProxyLeaseTest, TwoHoldersRaceExpiryFailoverAndRelease) {
   EXPECT_GE(uv_now(loop_.get()) - granted_at, kShortTtl - 100) << "not before the holder's time was up";
   EXPECT_EQ(takeover->holder, loser);
   EXPECT_EQ(takeover->fencing, 2u);
+  RecordProperty("takeover_after_grant_ms", std::to_string(uv_now(loop_.get()) - granted_at));
   std::unique_ptr<proto::EventLeaseT> stale = definite(winner_client, lease(Op::Renew, winner, kShortTtl));
   ASSERT_TRUE(stale);
   EXPECT_FALSE(stale->granted) << "the expired holder cannot renew";
@@ -101,8 +102,10 @@ TEST_F(ProxyLeaseTest, TwoHoldersRaceExpiryFailoverAndRelease) {
 
   // SIGKILL of the pair's primary: the backup takes over the database, and the lease with it.
   nodes_[0][0]->kill(SIGKILL);
+  const uint64_t killed_at = uv_now(loop_.get());
   std::unique_ptr<proto::EventLeaseT> after = definite(winner_client, lease(Op::Acquire, winner, 30'000));
   ASSERT_TRUE(after) << "no answer after the failover: " << last_error_;
+  RecordProperty("answer_after_primary_killed_ms", std::to_string(uv_now(loop_.get()) - killed_at));
   EXPECT_FALSE(after->granted);
   EXPECT_EQ(after->holder, loser) << "the backup answers the same holder";
   EXPECT_EQ(after->fencing, 2u) << "and the same fencing number";

@@ -177,6 +177,7 @@ TEST(MasterLease, TwoProxiesOneMasterAndTheOtherTakesOverWithinOneTtlOfItsDeath)
     if (c.master() == other) took_over = c.now;
   }
   ASSERT_GT(took_over, 0) << "nobody took over";
+  ::testing::Test::RecordProperty("takeover_after_death_ms", std::to_string(took_over - died));
   // The lease runs out at most ttl after the last renewal reached the pair (which may still be
   // on its way at the death); the other proxy asks right then: one ttl plus the round trips.
   EXPECT_LE(took_over - died, kTtl + 5 * kOneWay) << "takeover within one ttl of the death";
@@ -242,12 +243,17 @@ TEST(MasterLease, LostAnswersEndMastershipBeforeTheLeaseRunsOutAtThePair) {
   // A partition: every answer lost. The invariant (checked every ms) proves the master stops
   // before the pair's expiry; then the other proxy takes over.
   cut.partitioned = true;
-  int64_t stopped = 0;
+  int64_t stopped = 0, expiry_then = 0;
   for (int64_t start = c.now; c.now < start + 2 * kTtl;) {
     c.run(1);
-    if (stopped == 0 && !cut.lease->is_master(c.now)) stopped = c.now;
+    if (stopped == 0 && !cut.lease->is_master(c.now)) {
+      stopped = c.now;
+      expiry_then = c.row()->expires_ms;
+    }
   }
   ASSERT_GT(stopped, 0);
+  EXPECT_GE(expiry_then - stopped, kTtl / 5) << "the master stops at least the margin before the pair's expiry";
+  ::testing::Test::RecordProperty("stopped_before_pair_expiry_ms", std::to_string(expiry_then - stopped));
   EXPECT_EQ(c.master(), 1 - first);
   EXPECT_EQ(c.proxies()[static_cast<size_t>(1 - first)].lease->fencing(), 2u);
 }
