@@ -130,8 +130,8 @@ TEST_F(PacingProcessTest, StartsFromThePairsStateFollowsTheStreamSurvivesAFailov
 // A configuration reload (SIGHUP) that adds a pacing target and removes another changes the
 // module's targets: the new one is decided at once and counts what already waited for it (the
 // pairs' states are asked for again), the removed one is gone from /status, and `ixctl pacing
-// status` shows the new target.
-TEST_F(PacingProcessTest, AReloadAddsAndRemovesPacingTargets) {
+// status` shows the new target. Then a pair serving it goes down: the target is stale.
+TEST_F(PacingProcessTest, AReloadChangesTheTargetsAndAPairGoingDownMakesThemStale) {
   start_pair(0);
   start_pair(1);
   start_proxy(0);
@@ -170,6 +170,18 @@ TEST_F(PacingProcessTest, AReloadAddsAndRemovesPacingTargets) {
   EXPECT_EQ(human.out.find("VQ Chat - chat"), std::string::npos) << human.out;
   const std::string metrics = proxy_metrics(0);
   EXPECT_NE(metrics.find("ix_pacing_waiting{target=\"VQ Sales - chat\"} 2"), std::string::npos) << metrics;
+
+  // pair-2 goes down (its backup, then its primary): its stream stops, and the target it serves
+  // is paced progressively, naming the pair, on /status and in `ixctl pacing status`.
+  nodes_[1][1]->kill(SIGKILL);
+  nodes_[1][0]->kill(SIGKILL);
+  EXPECT_TRUE(targets_become([](const nlohmann::json& t) {
+    return t.size() == 1 && t[0]["stale"] == true && t[0]["stale_pairs"] == nlohmann::json::array({"pair-2"}) &&
+           t[0]["decision"]["mode"] == "progressive";
+  }, targets)) << targets.dump(2);
+  CommandResult stale = run_command({IX_IXCTL, "pacing", "status", "--config", (dir_ / "cluster.toml").string()});
+  ASSERT_EQ(stale.exit_code, 0) << stale.err;
+  EXPECT_NE(stale.out.find("STALE: the stream of [\"pair-2\"] stopped"), std::string::npos) << stale.out;
 }
 
 }  // namespace
