@@ -55,8 +55,8 @@ class PacingModule {
   nlohmann::json status() const;
   // Thread-safe: a reloaded configuration (SIGHUP). The module's loop applies it before it next
   // reads the feed: targets added, removed or changed (PacingEngine::reconfigure), the refresh
-  // period; the ix_pacing_* series of a removed target drop to 0. The engagement service's
-  // settings and the lease stay as they started (restart keys).
+  // period; the ix_pacing_* series of a removed target drop to 0. The master's settings (the
+  // engagement service, http-timeout, alarm thresholds, the lease) stay as they started.
   void reload(std::shared_ptr<const config::ClusterConfig> config);
 
  private:
