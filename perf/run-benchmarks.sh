@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIX_BENCH=ON >/dev/null
-cmake --build "$build" -j2 --target codec_bench transport_bench node_submit_bench node_flow_bench proxy_bench merge_bench pacing_bench pacing_stall_bench engagement_bench >/dev/null
+cmake --build "$build" -j2 --target codec_bench transport_bench node_submit_bench node_flow_bench proxy_bench merge_bench pacing_bench pacing_feed_bench pacing_stall_bench engagement_bench >/dev/null
 
 echo "== $(date -u +%Y-%m-%d) on $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 "$build/perf/codec_bench" --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
@@ -46,6 +46,11 @@ echo
 echo "pacing quality (simulation; default grid, seed 1) and one decision cycle for 10,000 targets:"
 "$build/perf/pacing_bench"
 "$build/perf/pacing_bench" --decision-cycle 10000
+
+echo
+echo "the merged reporting feed with and without the pacing module (in process; 500,000 events/s, then flat out):"
+"$build/perf/pacing_feed_bench" 200000 5 16384 500000
+"$build/perf/pacing_feed_bench" 200000 5 16384
 
 echo
 echo "engagement client: 10,000 targets built, posted over loopback HTTPS and parsed:"

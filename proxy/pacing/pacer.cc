@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "proxy/pacing/erlang_a.h"
 
@@ -51,23 +52,34 @@ double window_safe_goal(double goal, double accepted_per_hour, double confidence
   return std::min(goal, dispersion * lo / accepted_per_hour);
 }
 
-double expected_abandonments(uint32_t invitations, double p, int64_t free, uint32_t waiting, double r) {
+namespace {
+
+// Σ over the acceptances of the expected abandonments (see expected_abandonments), stopping as
+// soon as the running sum passes `budget`: every term is non-negative, so the sum passes the
+// budget exactly when some partial sum does. Returns the sum, or a value above `budget`.
+// log_q = ln(1 − p), log_r = ln r: the caller's, computed once for many calls.
+double abandonments_up_to(uint32_t invitations, double p, double log_q, int64_t free, uint32_t waiting, double r,
+                          double log_r, double budget) {
   if (invitations == 0 || p <= 0) return 0;
   const int64_t c = free - static_cast<int64_t>(waiting);  // the j-th acceptance stands at j − c in line
   const double m = invitations, mean = m * p, var = m * p * (1 - p);
   if (var < kExactVariance) {
     // Exact binomial: E = Σ_{j>c} P(X >= j)·(1 − r^{j−c}); terms beyond mean + 9σ are nothing.
     const auto upper = static_cast<uint32_t>(std::min(m, std::ceil(mean + 9 * std::sqrt(var) + 2)));
-    const double q = 1 - p;
-    double pmf = std::pow(q, m), cdf_below = 0, total = 0;  // pmf = P(X = j − 1) entering step j
+    // No acceptance finds itself in line: nothing can abandon (every term would be 0).
+    if (c >= static_cast<int64_t>(upper)) return 0;
+    const double odds = p / (1 - p);
+    double pmf = std::exp(m * log_q), cdf_below = 0, total = 0;  // pmf = P(X = j − 1) entering step j
     double r_power = -1;                                      // r^position once in line
     for (uint32_t j = 1; j <= upper; ++j) {
       cdf_below += pmf;  // P(X <= j − 1)
-      pmf *= (m - (j - 1)) / j * p / q;
+      pmf *= (m - (j - 1)) / j * odds;
       const int64_t position = static_cast<int64_t>(j) - c;
       if (position < 1) continue;
-      r_power = r_power < 0 ? std::pow(r, static_cast<double>(position)) : r_power * r;
-      total += std::max(0.0, 1 - cdf_below) * (1 - r_power);
+      r_power = r_power < 0 ? std::exp(log_r * static_cast<double>(position)) : r_power * r;
+      if (cdf_below >= 1) break;  // P(X >= j) is 0 from here on: so is every later term
+      total += (1 - cdf_below) * (1 - r_power);
+      if (total > budget) return total;
     }
     return total;
   }
@@ -81,7 +93,14 @@ double expected_abandonments(uint32_t invitations, double p, int64_t free, uint3
   const double p_overflow = std::max(normal_cdf((mean - c_plus - 0.5) / sd), 1e-12);
   const double per_overflow = std::max(1.0, overflow / p_overflow);
   const double position = static_cast<double>(std::max<int64_t>(-c, 0)) + (per_overflow + 1) / 2;
-  return overflow * (1 - std::pow(r, position));
+  return overflow * (1 - std::exp(log_r * position));
+}
+
+}  // namespace
+
+double expected_abandonments(uint32_t invitations, double p, int64_t free, uint32_t waiting, double r) {
+  return abandonments_up_to(invitations, p, std::log1p(-p), free, waiting, r, std::log(r),
+                            std::numeric_limits<double>::infinity());
 }
 
 // The largest k in [lo, hi] for which fits(k) holds, given that it holds at lo (the free slots
@@ -221,18 +240,28 @@ PacingDecision Pacer::decide(const TargetStats& s, PacerState& state) const {
   const double delay = std::max(e.answer_delay_seconds, 1e-3);
   const uint32_t ahead = s.waiting + s.other_waiting;
   struct Horizon {
-    double p;
+    double p, log_q;  // log_q = ln(1 − p)
     int64_t capacity;
   };
+  const double log_r = std::log(r);
   Horizon horizons[4];
   for (size_t i = 0; i < kHorizonShares.size(); ++i) {
     const double h = kHorizonShares[i] * config_.lookahead_share * delay;
-    horizons[i] = {p * answered_within_[i], capacity_within(h, i == 3 ? slots : busy)};
+    const double p_h = p * answered_within_[i];
+    horizons[i] = {p_h, std::log1p(-p_h), capacity_within(h, i == 3 ? slots : busy)};
   }
+  // Every horizon must hold; the one that failed last is checked first, as it usually fails
+  // again (the answer is the same in any order).
   auto fits = [&](uint32_t k) {
     const uint32_t m = pending + k;
-    for (const Horizon& h : horizons) {
-      if (expected_abandonments(m, h.p, h.capacity, ahead, r) > goal_eff * h.p * m) return false;
+    for (size_t n = 0; n < kHorizonShares.size(); ++n) {
+      const size_t i = (state.last_failed_horizon + n) % kHorizonShares.size();
+      const Horizon& h = horizons[i];
+      const double budget = goal_eff * h.p * m;
+      if (abandonments_up_to(m, h.p, h.log_q, h.capacity, ahead, r, log_r, budget) > budget) {
+        state.last_failed_horizon = static_cast<uint8_t>(i);
+        return false;
+      }
     }
     return true;
   };

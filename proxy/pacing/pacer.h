@@ -59,6 +59,7 @@ struct PacerState {
   double steady_rate = 0;               // Erlang-A λ* (accepted per second) at goal_eff
   double window_goal = 0;
   uint32_t last_fit = 0;                // the chance constraint's answer last cycle: where the search starts
+  uint8_t last_failed_horizon = 0;      // the look-ahead horizon that failed last: checked first
 };
 
 enum class PacingMode { kModel, kProgressive };

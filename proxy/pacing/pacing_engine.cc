@@ -13,6 +13,21 @@ PacingEngine::PacingEngine(const config::ClusterConfig& config, PacerConfig pace
   pending_.resize(statistics_.target_count(), 0);
 }
 
+void PacingEngine::reconfigure(const config::ClusterConfig& config) {
+  const std::vector<std::optional<size_t>> kept = statistics_.reconfigure(config);
+  if (config.pacing) refresh_seconds_ = std::chrono::duration<double>(config.pacing->refresh_period).count();
+  std::vector<PacerState> states(statistics_.target_count());
+  std::vector<uint32_t> pending(statistics_.target_count(), 0);
+  for (size_t before = 0; before < kept.size(); ++before) {
+    if (!kept[before]) continue;
+    states[*kept[before]] = states_[before];
+    pending[*kept[before]] = pending_[before];
+  }
+  states_ = std::move(states);
+  pending_ = std::move(pending);
+  decisions_.clear();  // by the old targets: the next cycle decides the new ones
+}
+
 void PacingEngine::on_event(size_t pair, std::span<const uint8_t> payload) {
   Result<const proto::Envelope*> envelope = wire::verify_envelope(payload);
   if (envelope.ok()) statistics_.on_event(pair, **envelope);
@@ -47,7 +62,8 @@ TargetStats PacingEngine::pacer_input(const TargetFigures& f, size_t target, boo
   }
   in.handled = static_cast<uint32_t>(f.handled.back().count);
   in.handle_time_seconds = f.handled.back().wait_seconds;
-  in.stale = stale;
+  // Stale as a whole (the stream is not flowing), or a pair serving the target stopped.
+  in.stale = stale || !f.stale_pairs.empty();
   return in;
 }
 
@@ -93,9 +109,11 @@ nlohmann::json PacingEngine::status(int64_t now_us) const {
           {"not_ready", f.agents.not_ready},
           {"free_capacity", f.agents.free_capacity}}},
         {"windows", windows},
+        {"stale_pairs", f.stale_pairs},
     };
     if (i < decisions_.size()) {
       const PacingDecision& d = decisions_[i].decision;
+      target["stale"] = decisions_[i].input.stale;
       target["decision"] = {{"invitations", d.invitations},
                             {"mode", std::string(to_string(d.mode))},
                             {"into_free_capacity", d.free_capacity_share},

@@ -31,6 +31,11 @@ class PacingEngine {
  public:
   explicit PacingEngine(const config::ClusterConfig& config, PacerConfig pacer = {});
 
+  // A reloaded configuration (the caller keeps it alive, as the first): the targets added,
+  // removed or changed (PacingStatistics::reconfigure); a target that stays keeps its pacer
+  // state and pending invitations; the refresh period. The last decisions are dropped.
+  void reconfigure(const config::ClusterConfig& config);
+
   // A reporting event's verified envelope bytes from the merged stream, with its pair. Anything
   // that does not verify is ignored (the proxy verified it already; this is a second line).
   void on_event(size_t pair, std::span<const uint8_t> payload);
@@ -39,7 +44,8 @@ class PacingEngine {
 
   // One decision cycle at `now_us` (wall clock): every target's statistics read and decided.
   // stale: the statistics cannot be trusted (the stream is not flowing); the pacer falls back
-  // to progressive pacing and the status says so.
+  // to progressive pacing and the status says so. A target is also stale while a pair serving
+  // it has stopped streaming and not been reseeded (PacingStatistics::stream_stopped).
   const std::vector<TargetDecision>& decide(int64_t now_us, bool stale);
   const std::vector<TargetDecision>& last_decisions() const { return decisions_; }
 

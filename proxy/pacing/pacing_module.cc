@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <future>
 
@@ -18,7 +19,7 @@ int64_t wall_clock_us() {
 
 PacingModule::PacingModule(std::shared_ptr<const config::ClusterConfig> config, std::string proxy_id,
                            metrics::Registry& metrics)
-    : config_(std::move(config)), engine_(*config_) {
+    : config_(std::move(config)), engine_(*config_), metrics_(metrics) {
   if (config_->pacing) {
     refresh_ms_ = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(config_->pacing->refresh_period).count());
     master_ = std::make_unique<PacingMaster>(*config_->pacing, std::move(proxy_id), metrics);
@@ -26,6 +27,12 @@ PacingModule::PacingModule(std::shared_ptr<const config::ClusterConfig> config, 
   cycle_seconds_ = &metrics.histogram("ix_pacing_cycle_seconds", "Time of one pacing decision cycle over every target.",
                                       metrics::latency_buckets_seconds());
   events_ = &metrics.counter("ix_pacing_events_total", "Reporting events read by the pacing module.");
+  make_target_metrics(metrics);
+  status_ = engine_.status(wall_clock_us());
+}
+
+void PacingModule::make_target_metrics(metrics::Registry& metrics) {
+  target_metrics_.clear();
   for (const config::PacingTarget& target : config_->pacing_targets) {
     const metrics::Labels labels = {{"target", target.name}};
     TargetMetrics m;
@@ -42,7 +49,6 @@ PacingModule::PacingModule(std::shared_ptr<const config::ClusterConfig> config, 
     }
     target_metrics_.push_back(m);
   }
-  status_ = engine_.status(wall_clock_us());
 }
 
 PacingModule::~PacingModule() { stop(); }
@@ -102,11 +108,59 @@ void PacingModule::drain() {
     uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
     return;
   }
+  apply_reload();  // before the events: a pair's state asked for after the reload seeds the new targets
   std::vector<proxy::FeedEvent> events = source_.take();
   for (const proxy::FeedEvent& e : events) {
-    if (e.payload) engine_.on_event(e.pair, *e.payload);
+    if (e.payload) {
+      engine_.on_event(e.pair, *e.payload);
+    } else if (e.stream_stopped) {
+      engine_.statistics().stream_stopped(e.pair);
+    }
   }
   events_->inc(events.size());
+}
+
+void PacingModule::reload(std::shared_ptr<const config::ClusterConfig> config) {
+  std::lock_guard lock(mutex_);
+  if (!running_ || stopping_) return;
+  reloaded_ = std::move(config);
+  uv_async_send(&wake_);
+}
+
+void PacingModule::apply_reload() {
+  std::shared_ptr<const config::ClusterConfig> config;
+  {
+    std::lock_guard lock(mutex_);
+    config = std::move(reloaded_);
+  }
+  if (!config) return;
+  // The series of the targets that are gone drop to 0 (the registry keeps a series once made).
+  for (size_t i = 0; i < target_metrics_.size() && i < config_->pacing_targets.size(); ++i) {
+    const std::string& name = config_->pacing_targets[i].name;
+    const bool stays = std::any_of(config->pacing_targets.begin(), config->pacing_targets.end(),
+                                   [&](const config::PacingTarget& t) { return t.name == name; });
+    if (stays) continue;
+    TargetMetrics& m = target_metrics_[i];
+    for (metrics::Gauge* g : {m.invitations, m.waiting, m.ready, m.busy, m.pending, m.stale}) g->set(0);
+    for (size_t w = 0; w < m.accepted.size(); ++w) {
+      m.accepted[w]->set(0);
+      m.abandoned[w]->set(0);
+    }
+  }
+  engine_.reconfigure(*config);
+  config_ = std::move(config);  // the engine's targets point into it
+  ++generation_;
+  make_target_metrics(metrics_);
+  if (config_->pacing) {
+    const auto refresh = static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(config_->pacing->refresh_period).count());
+    if (refresh != refresh_ms_) {
+      refresh_ms_ = refresh;
+      uv_timer_start(&timer_, [](uv_timer_t* t) { static_cast<PacingModule*>(t->data)->cycle(); }, refresh_ms_, refresh_ms_);
+    }
+  }
+  spdlog::info("event=pacing_reloaded targets={} refresh_ms={}", engine_.target_count(), refresh_ms_);
+  cycle();  // decide the new targets now rather than a refresh period from now
 }
 
 void PacingModule::cycle() {
@@ -122,7 +176,8 @@ void PacingModule::cycle() {
 void PacingModule::post() {
   if (!master_) return;
   master_->post(engine_.last_decisions(), static_cast<double>(refresh_ms_) / 1000.0,
-                [this](const std::vector<std::optional<uint32_t>>& pending) {
+                [this, generation = generation_](const std::vector<std::optional<uint32_t>>& pending) {
+                  if (generation != generation_) return;  // posted for the targets before a reload
                   for (size_t i = 0; i < pending.size() && i < engine_.target_count(); ++i) {
                     if (pending[i]) engine_.set_pending(i, *pending[i]);
                   }
@@ -145,7 +200,7 @@ void PacingModule::publish() {
     m.ready->set(d.input.agents_ready);
     m.busy->set(d.input.agents_busy);
     m.pending->set(d.input.pending_invitations);
-    m.stale->set(stale ? 1 : 0);
+    m.stale->set(d.input.stale ? 1 : 0);
     for (size_t w = 0; w < d.input.windows.size(); ++w) {
       m.accepted[w]->set(d.input.windows[w].accepted);
       m.abandoned[w]->set(d.input.windows[w].abandoned);

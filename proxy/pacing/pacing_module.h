@@ -53,6 +53,11 @@ class PacingModule {
   void wake();
   // Thread-safe: the status published after the last cycle.
   nlohmann::json status() const;
+  // Thread-safe: a reloaded configuration (SIGHUP). The module's loop applies it before it next
+  // reads the feed: targets added, removed or changed (PacingEngine::reconfigure), the refresh
+  // period; the ix_pacing_* series of a removed target drop to 0. The master's settings (the
+  // engagement service, http-timeout, alarm thresholds, the lease) stay as they started.
+  void reload(std::shared_ptr<const config::ClusterConfig> config);
 
  private:
   struct TargetMetrics {
@@ -68,6 +73,8 @@ class PacingModule {
 
   void run();
   void drain();
+  void apply_reload();
+  void make_target_metrics(metrics::Registry& metrics);
   void cycle();
   void publish();
   void post();
@@ -82,9 +89,12 @@ class PacingModule {
   uv_loop_t loop_{};
   uv_async_t wake_{};
   uv_timer_t timer_{};
-  std::mutex mutex_;  // guards stopping_ and the async handle's life against wake()
+  std::mutex mutex_;  // guards stopping_, reloaded_ and the async handle's life against wake()
   bool running_ = false;
   bool stopping_ = false;
+  std::shared_ptr<const config::ClusterConfig> reloaded_;  // waiting to be applied on the loop
+  uint64_t generation_ = 0;  // configurations applied: a post's answer by older targets is dropped
+  metrics::Registry& metrics_;
   mutable std::mutex status_mutex_;
   nlohmann::json status_;
   std::vector<TargetMetrics> target_metrics_;

@@ -34,7 +34,12 @@ std::string PacingStatistics::agent_key(std::string_view tenant, std::string_vie
   return key;
 }
 
-PacingStatistics::PacingStatistics(const config::ClusterConfig& config) {
+PacingStatistics::PacingStatistics(const config::ClusterConfig& config) { reconfigure(config); }
+
+std::vector<std::optional<size_t>> PacingStatistics::reconfigure(const config::ClusterConfig& config) {
+  vq_key_.clear();
+  filter_ = {};
+  filter_valid_ = false;
   if (config.pacing) {
     vq_key_ = config.pacing->virtual_queue_key;
     if (Result<query::Condition> filter = query::Condition::parse(config.pacing->proactive_filter)) {
@@ -43,23 +48,67 @@ PacingStatistics::PacingStatistics(const config::ClusterConfig& config) {
     }
   }
   // Every agent of a group has its entry from the start (a logout empties it, never erases
-  // it), so groups and targets hold stable pointers and a cycle hashes no strings.
+  // it), so groups and targets hold stable pointers and a cycle hashes no strings. Agents keep
+  // their state across a reload (their entries are never erased).
+  group_agents_.clear();
   for (const config::AgentGroup& g : config.agent_groups) {
     std::vector<const AgentState*>& members = group_agents_[g.id];
     for (const std::string& a : g.agents) members.push_back(&agents_[agent_key(g.tenant, a)]);
   }
-  targets_.resize(config.pacing_targets.size());
+  // A target that stays (same virtual queue and media) keeps its counts and windows.
+  std::vector<std::optional<size_t>> kept(targets_.size());
+  std::vector<Target> previous = std::move(targets_);
+  targets_ = std::vector<Target>(config.pacing_targets.size());
+  std::map<std::pair<std::string, std::string>, size_t> previous_by_vq = std::move(target_by_vq_);
+  target_by_vq_.clear();
   for (size_t i = 0; i < config.pacing_targets.size(); ++i) {
     const config::PacingTarget& pt = config.pacing_targets[i];
+    auto before = previous_by_vq.find({pt.virtual_queue, pt.media});
+    if (before != previous_by_vq.end()) {
+      targets_[i] = std::move(previous[before->second]);
+      kept[before->second] = i;
+    }
     Target& t = targets_[i];
     t.config = &pt;
+    t.agents.clear();
     for (const std::string& g : pt.agent_groups) {
       for (const AgentState* agent : group_agents_[g]) t.agents.push_back(agent);
     }
     std::sort(t.agents.begin(), t.agents.end());
     t.agents.erase(std::unique(t.agents.begin(), t.agents.end()), t.agents.end());
     target_by_vq_[{pt.virtual_queue, pt.media}] = i;
+    t.pairs.clear();
+    for (size_t pair = 0; pair < config.node_pairs.size(); ++pair) {
+      const config::NodePair& np = config.node_pairs[pair];
+      const bool tenant = std::find(np.tenants.begin(), np.tenants.end(), pt.tenant) != np.tenants.end();
+      const bool media = np.media_types.empty() ||
+                         std::find(np.media_types.begin(), np.media_types.end(), pt.media) != np.media_types.end();
+      if (tenant && media) t.pairs.push_back(pair);
+    }
   }
+  // The interactions of a removed target are forgotten; the others follow their target.
+  for (auto it = interactions_.begin(); it != interactions_.end();) {
+    const std::optional<size_t> now = it->second.target < kept.size() ? kept[it->second.target] : std::nullopt;
+    if (!now) {
+      it = interactions_.erase(it);
+      continue;
+    }
+    it->second.target = *now;
+    ++it;
+  }
+  // Pairs by index: when the list of pairs changed, what was known per pair starts over.
+  std::vector<std::string> pair_ids;
+  for (const config::NodePair& np : config.node_pairs) pair_ids.push_back(np.id);
+  if (pair_ids != pair_ids_) {
+    pair_ids_ = std::move(pair_ids);
+    pair_stale_.assign(pair_ids_.size(), false);
+    seeded_seq_.clear();
+  }
+  return kept;
+}
+
+void PacingStatistics::stream_stopped(size_t pair) {
+  if (pair < pair_stale_.size()) pair_stale_[pair] = true;
 }
 
 std::optional<size_t> PacingStatistics::target_of(const proto::InteractionInfoT& info) const {
@@ -300,6 +349,7 @@ void PacingStatistics::on_state(size_t pair, const proto::EventReportingState& s
   int64_t now_us = 0;
   for (const proto::InteractionInfoT& i : open) now_us = std::max({now_us, i.submitted_at_us, i.placed_at_us});
   seed_pair(pair, state.seq(), open, now_us);
+  if (pair < pair_stale_.size()) pair_stale_[pair] = false;  // rebuilt: current again
   if (!state.agents()) return;
   for (const proto::EventAgentStatus* agent : *state.agents()) {
     if (!agent->logged_in() || !agent->agent_id()) continue;
@@ -347,6 +397,9 @@ TargetFigures PacingStatistics::figures(size_t index, int64_t now_us) const {
   f.handled = windows(t.handled, now_us);
   f.handling = t.handling;
   for (const AgentState* agent : t.agents) count(f.agents, *agent, t.config->media);
+  for (size_t pair : t.pairs) {
+    if (pair_stale_[pair]) f.stale_pairs.push_back(pair_ids_[pair]);
+  }
   return f;
 }
 

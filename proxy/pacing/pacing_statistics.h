@@ -17,7 +17,13 @@
 // Rebuilding: seed_pair() replaces everything known about one pair's interactions with that
 // pair's current state, taken at a sequence number; the stream's events from that pair up to
 // that number are then ignored, so nothing is counted twice or missed. Agents are seeded the
-// same way (seed_agent). Time is the events' own timestamps and the `now` passed to reads, so a
+// same way (seed_agent).
+//
+// A pair's stream stopping (stream_stopped(), from the feed when the proxy loses the pair) makes
+// every target the pair serves (its tenant and media) stale: what the statistics say of it may
+// be behind from then on, until the pair's state seeds it again after it comes back.
+//
+// Time is the events' own timestamps and the `now` passed to reads, so a
 // recorded stream replays to the same figures. Not thread-safe: the pacing module's thread owns it.
 #pragma once
 
@@ -63,12 +69,20 @@ struct TargetFigures {
   std::array<WindowCounts, 3> handled;   // finished handling, with the handling times
   uint32_t handling = 0;               // accepted and not finished
   AgentCounts agents;
+  std::vector<std::string> stale_pairs;  // pairs serving the target whose stream stopped, not reseeded yet
 };
 
 class PacingStatistics {
  public:
   // Throws nothing; an invalid proactive filter (the loader refuses one) counts nothing.
   explicit PacingStatistics(const config::ClusterConfig& config);
+
+  // A reloaded configuration (kept alive by the caller, as the first one): targets added,
+  // removed or changed, groups' agents, the filter and the user-data key. A target that stays
+  // (same virtual queue and media) keeps its counts, windows and waiting interactions; a new one
+  // starts from nothing (the pairs' states, asked for again after a reload, fill it in); a
+  // removed one's interactions are forgotten. Returns, per previous target, its new index.
+  std::vector<std::optional<size_t>> reconfigure(const config::ClusterConfig& config);
 
   // A verified reporting event from the merged stream, with the pair it came from; an
   // EventReportingState (a pair's current state, published into the feed before the pair's
@@ -85,6 +99,11 @@ class PacingStatistics {
     uint32_t in_hand = 0;
   };
   void seed_agent(const std::string& tenant, const std::string& agent, bool dnd, std::vector<AgentMediaState> media);
+
+  // The pair's stream stopped (the proxy lost the pair): the targets it serves are stale until
+  // its state seeds it again.
+  void stream_stopped(size_t pair);
+  bool pair_stale(size_t pair) const { return pair < pair_stale_.size() && pair_stale_[pair]; }
 
   size_t target_count() const { return targets_.size(); }
   TargetFigures figures(size_t target, int64_t now_us) const;
@@ -111,6 +130,7 @@ class PacingStatistics {
     long double waiting_since_sum_us = 0;  // of the waiting ones, for the waits in progress (exact)
     uint32_t handling = 0;
     SlidingWindow accepted, abandoned, handled;
+    std::vector<size_t> pairs;  // the pairs serving the target's tenant and media
     Target();
   };
   struct Tracked {
@@ -141,6 +161,8 @@ class PacingStatistics {
   std::unordered_map<std::string, Tracked> interactions_;              // counted ones, by ID
   std::unordered_map<std::string, AgentState> agents_;                 // by agent key
   std::vector<uint64_t> seeded_seq_;                                   // by pair
+  std::vector<bool> pair_stale_;                                       // by pair: stopped, not reseeded
+  std::vector<std::string> pair_ids_;                                  // by pair
   uint64_t events_counted_ = 0;
   uint64_t events_skipped_ = 0;
 };

@@ -37,6 +37,13 @@ void ReportingFeed::publish(std::vector<FeedEvent> events) { deliver(std::move(e
 
 void ReportingFeed::publish_state(FeedEvent state) { deliver({std::move(state)}, false); }
 
+void ReportingFeed::publish_stream_stopped(PairIndex pair) {
+  FeedEvent stopped;
+  stopped.pair = pair;
+  stopped.stream_stopped = true;
+  deliver({std::move(stopped)}, false);
+}
+
 void ReportingFeed::deliver(std::vector<FeedEvent> events, bool stream) {
   if (events.empty()) return;
   std::lock_guard wake_lock(wake_mutex_);

@@ -37,6 +37,7 @@ struct FeedEvent {
   std::shared_ptr<const std::vector<uint8_t>> payload;  // the node's envelope, verified
   std::string tenant;
   bool agent = false;  // an agent event (else an interaction event)
+  bool stream_stopped = false;  // no payload: the pair's stream stopped (consumers only)
 };
 
 // Events a worker or consumer may have waiting before it is cut off: about two seconds of a busy
@@ -56,6 +57,9 @@ class ReportingFeed {
   // clients never see it and the published positions do not move. Worker 0 publishes it as
   // the answer arrives on the pair's link, so it precedes every later event of that pair.
   void publish_state(FeedEvent state);
+  // The pair's stream stopped (worker 0 lost the pair), for the consumers only, in the stream's
+  // order: what they know of the pair may be behind until its next state arrives.
+  void publish_stream_stopped(PairIndex pair);
   std::vector<FeedEvent> take(int worker);
 
   // A reader that is not a worker (the pacing module): receives every event published from now

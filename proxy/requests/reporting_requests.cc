@@ -306,6 +306,10 @@ void ReportingRequests::pair_available(PairIndex pair) {
   for (auto& [client, stream] : catching_up_) subscribe_to_pair(*stream, pair);
 }
 
+void ReportingRequests::pair_unavailable(PairIndex pair) {
+  if (options_.worker == 0 && shared_->subscribed) options_.feed->publish_stream_stopped(pair);
+}
+
 void ReportingRequests::reload() {
   if (shared_->merge.nodes() != table().pair_count()) {
     // Pairs were added or removed: the merge starts over (clients stay subscribed).
@@ -319,6 +323,9 @@ void ReportingRequests::reload() {
     options_.feed->reset_positions(table().pair_count());
     shared_->subscribed = true;
     for (PairIndex pair : ctx_.calls.reachable_pairs()) subscribe_to_pair(*shared_, pair);
+  } else if (options_.worker == 0 && shared_->subscribed) {
+    // The pacing targets or filter may have changed: the pairs' states seed them afresh.
+    for (PairIndex pair : ctx_.calls.reachable_pairs()) request_pair_state(pair);
   }
 }
 

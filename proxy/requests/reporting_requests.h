@@ -77,6 +77,9 @@ class ReportingRequests {
   void on_event(PairIndex pair, const proto::Envelope& envelope, std::span<const uint8_t> payload);
   // The pair has a (new) primary: the streams resume there from the last seq each has seen.
   void pair_available(PairIndex pair);
+  // The pair lost its primary: its part of the shared stream stopped, which worker 0 tells the
+  // feed's consumers (the pacing module's statistics of that pair are stale until it is back).
+  void pair_unavailable(PairIndex pair);
   // After a reload (the context's table replaced, the links rebuilt): if the pairs changed the
   // merge starts over (clients stay subscribed) and worker 0 subscribes again.
   void reload();

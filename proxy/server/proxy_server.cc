@@ -221,6 +221,7 @@ void ProxyServer::stop() {
 void ProxyServer::reload(std::shared_ptr<const config::ClusterConfig> config) {
   config_ = config;
   if (watch_) watch_->set_config(config);
+  if (pacing_) pacing_->reload(config);  // first: worker 0 asks the pairs' states for its new targets
   for (auto& worker : workers_) worker->post([config](ProxyWorker& w) { w.reload(config); });
 }
 

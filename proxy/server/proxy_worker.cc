@@ -160,7 +160,7 @@ void ProxyWorker::build_links() {
     links_[i]->set_on_event([this, i](const proto::Envelope& e, std::span<const uint8_t> payload) { on_node_event(i, e, payload); });
     links_[i]->set_on_serving_changed([this, i](bool available, bool failover) {
       update_upstream_gauges(i);
-      if (!available) return;
+      if (!available) return reporting_->pair_unavailable(i);
       if (failover) {
         metrics_.counter("ix_proxy_failovers_total", "Times a pair's backup took over, as this proxy saw it",
                          {{"pair", table_->pair_id(i)}})

@@ -16,10 +16,29 @@ namespace {
 class PacingProcessTest : public ClusterFixture {
  protected:
   void extend_config(ConfigBuilder& c) const override {
-    c.paced_virtual_queue("VQ Chat", "101", "chat");
-    c.agent_group("Chat", "101", {"a1", "a2"}, {"VQ Chat"});
+    if (with_chat_) {
+      c.paced_virtual_queue("VQ Chat", "101", "chat");
+      c.agent_group("Chat", "101", {"a1", "a2"}, {"VQ Chat"});
+    }
+    if (with_sales_) {
+      c.paced_virtual_queue("VQ Sales", "101", "chat", 2);
+      c.agent_group("Sales", "101", {"a2"}, {"VQ Sales"});
+    }
     c.pacing("101", "1s");
   }
+
+  // The pacing targets on proxy-1's /status (names), once pred holds for them.
+  bool targets_become(const std::function<bool(const nlohmann::json&)>& pred, nlohmann::json& last) {
+    return loop_.run_until([&] {
+      nlohmann::json status = nlohmann::json::parse(proxy_status(0), nullptr, false);
+      if (status.is_discarded() || !status.contains("pacing")) return false;
+      last = status["pacing"]["targets"];
+      return pred(last);
+    }, 15'000);
+  }
+
+  bool with_chat_ = true;
+  bool with_sales_ = false;
 
   static proto::RequestSubmitT proactive(const std::string& vq = "VQ Chat") {
     proto::RequestSubmitT r = chat_submit();
@@ -106,6 +125,63 @@ TEST_F(PacingProcessTest, StartsFromThePairsStateFollowsTheStreamSurvivesAFailov
   ASSERT_EQ(human.exit_code, 0) << human.err;
   EXPECT_NE(human.out.find("VQ Chat - chat"), std::string::npos) << human.out;
   EXPECT_NE(human.out.find("1 ready"), std::string::npos) << human.out;
+}
+
+// A configuration reload (SIGHUP) that adds a pacing target and removes another changes the
+// module's targets: the new one is decided at once and counts what already waited for it (the
+// pairs' states are asked for again), the removed one is gone from /status, and `ixctl pacing
+// status` shows the new target. Then a pair serving it goes down: the target is stale.
+TEST_F(PacingProcessTest, AReloadChangesTheTargetsAndAPairGoingDownMakesThemStale) {
+  start_pair(0);
+  start_pair(1);
+  start_proxy(0);
+  ASSERT_TRUE(wait_ready(0));
+  target_when([](const nlohmann::json& s) { return s["target"] == "VQ Chat - chat" && s.contains("decision"); });
+  // A proactive chat for a virtual queue that is not a pacing target yet: counted nowhere.
+  auto media = proxy_client(0, proto::ClientType::MediaServer);
+  EnvelopePtr early = media->call(proactive("VQ Sales"));
+  ASSERT_TRUE(early && early->body.AsEventSubmitted()) << error_text(early);
+
+  with_chat_ = false;
+  with_sales_ = true;
+  write_config();
+  proxies_[0]->signal(SIGHUP);
+  nlohmann::json targets;
+  EXPECT_TRUE(targets_become([](const nlohmann::json& t) {
+    return t.size() == 1 && t[0]["target"] == "VQ Sales - chat" && t[0]["goal_percent"] == 2 && t[0]["waiting"] == 1 &&
+           t[0].contains("decision");
+  }, targets)) << targets.dump(2) << proxies_[0]->log();
+
+  // What is submitted from now on counts for the new target.
+  EnvelopePtr later = media->call(proactive("VQ Sales"));
+  ASSERT_TRUE(later && later->body.AsEventSubmitted()) << error_text(later);
+  EXPECT_TRUE(targets_become([](const nlohmann::json& t) { return t.size() == 1 && t[0]["waiting"] == 2; }, targets))
+      << targets.dump(2);
+
+  CommandResult json = run_command({IX_IXCTL, "pacing", "status", "--config", (dir_ / "cluster.toml").string(), "--json"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  nlohmann::json printed = nlohmann::json::parse(json.out, nullptr, false);
+  ASSERT_FALSE(printed.is_discarded()) << json.out;
+  ASSERT_EQ(printed["pacing"]["targets"].size(), 1u) << json.out;
+  EXPECT_EQ(printed["pacing"]["targets"][0]["target"], "VQ Sales - chat");
+  CommandResult human = run_command({IX_IXCTL, "pacing", "status", "--config", (dir_ / "cluster.toml").string()});
+  ASSERT_EQ(human.exit_code, 0) << human.err;
+  EXPECT_NE(human.out.find("VQ Sales - chat"), std::string::npos) << human.out;
+  EXPECT_EQ(human.out.find("VQ Chat - chat"), std::string::npos) << human.out;
+  const std::string metrics = proxy_metrics(0);
+  EXPECT_NE(metrics.find("ix_pacing_waiting{target=\"VQ Sales - chat\"} 2"), std::string::npos) << metrics;
+
+  // pair-2 goes down (its backup, then its primary): its stream stops, and the target it serves
+  // is paced progressively, naming the pair, on /status and in `ixctl pacing status`.
+  nodes_[1][1]->kill(SIGKILL);
+  nodes_[1][0]->kill(SIGKILL);
+  EXPECT_TRUE(targets_become([](const nlohmann::json& t) {
+    return t.size() == 1 && t[0]["stale"] == true && t[0]["stale_pairs"] == nlohmann::json::array({"pair-2"}) &&
+           t[0]["decision"]["mode"] == "progressive";
+  }, targets)) << targets.dump(2);
+  CommandResult stale = run_command({IX_IXCTL, "pacing", "status", "--config", (dir_ / "cluster.toml").string()});
+  ASSERT_EQ(stale.exit_code, 0) << stale.err;
+  EXPECT_NE(stale.out.find("STALE: the stream of [\"pair-2\"] stopped"), std::string::npos) << stale.out;
 }
 
 }  // namespace

@@ -111,6 +111,9 @@ void print_pacing(const std::string& proxy, const nlohmann::json& p, std::ostrea
       if (accepted + abandoned > 0) std::snprintf(rate, sizeof rate, "%.1f %%", 100 * abandoned / (accepted + abandoned));
       out << "    last " << window << ": " << accepted << " accepted, " << abandoned << " abandoned (" << rate << ")\n";
     }
+    if (t.contains("stale_pairs") && !t["stale_pairs"].empty()) {
+      out << "    STALE: the stream of " << t["stale_pairs"].dump() << " stopped; paced progressively until it is back\n";
+    }
     if (t.contains("decision")) {
       const nlohmann::json& d = t["decision"];
       const nlohmann::json& e = t["estimates"];

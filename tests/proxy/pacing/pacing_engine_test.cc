@@ -90,5 +90,44 @@ TEST_F(PacingEngineTest, StatusShowsEveryTargetWithItsLastDecision) {
   EXPECT_TRUE(chat["estimates"]["patience_seconds"].get<double>() > 0);
 }
 
+// A reload removes the email target and adds "VQ Sales": chat keeps its counts, windows and
+// pending invitations; Sales starts from nothing and counts from the next event on; events of
+// the removed target count nowhere.
+TEST_F(PacingEngineTest, AReloadAddsAndRemovesTargetsAndKeepsWhatStays) {
+  login("a1", {{"chat", 1}, {"email", 1}}, kStart);
+  ready("a1", "chat", true, kStart);
+  submit("c1", "VQ Chat", kStart);
+  submit("e1", "VQ Email", kStart, "email");
+  stop("c1", kStart + 2 * kSecond);
+  submit("c2", "VQ Chat", kStart + 3 * kSecond);
+  engine_->set_pending(0, 4);
+  engine_->set_pending(1, 7);
+  engine_->decide(kStart + 4 * kSecond, false);
+
+  auto reloaded = std::make_shared<config::ClusterConfig>(*config_);
+  reloaded->pacing_targets.erase(reloaded->pacing_targets.begin() + 1);  // VQ Email
+  reloaded->pacing_targets.push_back({"VQ Sales - chat", "VQ Sales", "101", "chat", 2.0, {"Chat"}});
+  engine_->reconfigure(*reloaded);
+  ASSERT_EQ(engine_->target_count(), 2u);
+  submit("s1", "VQ Sales", kStart + 5 * kSecond);
+  submit("e2", "VQ Email", kStart + 5 * kSecond, "email");
+  stop("e1", kStart + 6 * kSecond);  // the removed target's: nothing to count
+
+  const std::vector<TargetDecision>& d = engine_->decide(kStart + 7 * kSecond, false);
+  ASSERT_EQ(d.size(), 2u);
+  EXPECT_EQ(d[0].target->name, "VQ Chat - chat");
+  EXPECT_EQ(d[0].input.waiting, 1u) << "c2, from before the reload";
+  EXPECT_EQ(d[0].input.windows[0].abandoned, 1u) << "c1, from before the reload";
+  EXPECT_EQ(d[0].input.pending_invitations, 4u);
+  EXPECT_EQ(d[1].target->name, "VQ Sales - chat");
+  EXPECT_DOUBLE_EQ(d[1].input.goal, 0.02);
+  EXPECT_EQ(d[1].input.waiting, 1u);
+  EXPECT_EQ(d[1].input.pending_invitations, 0u) << "a new target starts with none pending";
+  EXPECT_EQ(d[1].input.agents_ready, 1u) << "a1 of group Chat, ready for chat";
+  nlohmann::json status = engine_->status(kStart + 7 * kSecond);
+  ASSERT_EQ(status["targets"].size(), 2u);
+  EXPECT_EQ(status["targets"][1]["target"], "VQ Sales - chat");
+}
+
 }  // namespace
 }  // namespace ix::pacing

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -82,6 +83,71 @@ TEST_F(PacingModuleTest, DecidesEveryRefreshPeriodOnWhatTheFeedPublished) {
   })) << module.status().dump(2);
   module.stop();
   module.stop();  // idempotent
+}
+
+// Two pairs: pair-1 serves chat, pair-2 email. When pair-2's stream stops (the feed says so
+// when the proxy loses the pair), the email target is paced progressively and its status names
+// the pair; chat, which pair-2 does not serve, stays on the model. pair-2's state, when it is
+// back, makes email current again.
+TEST_F(PacingModuleTest, APairWhoseStreamStoppedMakesTheTargetsItServesStaleUntilItsStateIsBack) {
+  auto config = std::make_shared<config::ClusterConfig>(*module_config_);
+  config->node_pairs.push_back(config->node_pairs[0]);
+  config->node_pairs[0].media_types = {"chat"};
+  config->node_pairs[1].id = "pair-2";
+  config->node_pairs[1].tag = "p2";
+  config->node_pairs[1].media_types = {"email"};
+  module_config_ = config;
+  metrics::Registry metrics;
+  PacingModule module(module_config_, "proxy-1", metrics);
+  module.start(source());
+  login("a2", {{"chat", 1}, {"email", 1}}, kStart);
+  ready("a2", "chat", true, kStart);
+  ready("a2", "email", true, kStart);
+  publish_recorded();
+  module.wake();
+  auto mode = [](const nlohmann::json& s, size_t target) -> std::string {
+    const nlohmann::json& t = s["targets"][target];
+    return t.contains("decision") ? t["decision"]["mode"].get<std::string>() : "";
+  };
+  EXPECT_TRUE(eventually(module, [&](const nlohmann::json& s) {
+    return mode(s, 0) == "model" && mode(s, 1) == "model" && s["targets"][1]["agents"]["ready"] == 1;
+  })) << module.status().dump(2);
+
+  {
+    std::lock_guard lock(mutex_);
+    proxy::FeedEvent stopped;
+    stopped.pair = 1;
+    stopped.stream_stopped = true;
+    queue_.push_back(std::move(stopped));
+  }
+  module.wake();
+  EXPECT_TRUE(eventually(module, [&](const nlohmann::json& s) {
+    return mode(s, 1) == "progressive" && s["targets"][1]["stale"] == true &&
+           s["targets"][1]["stale_pairs"] == nlohmann::json::array({"pair-2"});
+  })) << module.status().dump(2);
+  nlohmann::json status = module.status();
+  EXPECT_EQ(mode(status, 0), "model") << "pair-2 does not serve chat";
+  EXPECT_EQ(status["targets"][0]["stale"], false);
+  EXPECT_EQ(status["stale"], false) << "the stream as a whole still flows";
+  std::map<std::string, double> stale_gauges;
+  for (const auto& [labels, value] : metrics.values("ix_pacing_stale")) {
+    for (const auto& [key, label] : labels) {
+      if (key == "target") stale_gauges[label] = value;
+    }
+  }
+  EXPECT_EQ(stale_gauges, (std::map<std::string, double>{{"VQ Chat - chat", 0}, {"VQ Email - email", 1}}));
+
+  // pair-2 is back: its state (published before its stream resumes) makes email current again.
+  proto::EventReportingStateT state;
+  state.node_id = "pair-2";
+  state.seq = 0;
+  recorded_.push_back({1, wire::encode_frame(0, 0, state)});
+  publish_recorded();
+  module.wake();
+  EXPECT_TRUE(eventually(module, [&](const nlohmann::json& s) {
+    return mode(s, 1) == "model" && s["targets"][1]["stale"] == false && s["targets"][1]["stale_pairs"].empty();
+  })) << module.status().dump(2);
+  module.stop();
 }
 
 }  // namespace

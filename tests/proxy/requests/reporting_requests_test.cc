@@ -252,5 +252,25 @@ TEST_F(ReportingRequestsTest, APairsNewPrimaryIsSubscribedFromTheLastSeqTheStrea
   EXPECT_EQ(resume[0]->seq, 42u);
 }
 
+TEST_F(ReportingRequestsTest, APairLostByTheSharedStreamIsToldToTheFeedsConsumersInTheStreamsOrder) {
+  int consumer = feed->add_consumer([] {});
+  reporting.pair_unavailable(1);
+  EXPECT_TRUE(feed->take_consumer(consumer).empty()) << "no shared stream yet: nothing stopped";
+  request(1, 1, proto::RequestStartReportingT{});
+  harness.calls.run();
+  now_us = 2'000'000'000;
+  event(0, 41, 1000, "101");
+  harness.calls.run();
+  reporting.pair_unavailable(1);
+  const std::vector<proxy::FeedEvent> taken = feed->take_consumer(consumer);
+  ASSERT_FALSE(taken.empty());
+  EXPECT_TRUE(taken.back().stream_stopped);
+  EXPECT_EQ(taken.back().pair, 1u);
+  EXPECT_EQ(taken.back().payload, nullptr);
+  for (size_t i = 0; i + 1 < taken.size(); ++i) EXPECT_FALSE(taken[i].stream_stopped);
+  EXPECT_EQ(feed->published_seq(1), 0u) << "no event of the stream: positions stay";
+  feed->remove_consumer(consumer);
+}
+
 }  // namespace
 }  // namespace ix::test
