@@ -58,7 +58,7 @@ std::string cluster_config(const Ports& p, int workers) {
 
 // HAProxy 2.6 as a plain TCP forwarder: one thread, no logging, the node as its only server.
 std::string haproxy_config(const Ports& p) {
-  return "global\n  nbthread 1\n  maxconn 20000\n"
+  return "global\n  nbthread 1\n  maxconn 4000\n"
          "defaults\n  mode tcp\n  timeout connect 5s\n  timeout client 300s\n  timeout server 300s\n"
          "listen bench\n  bind 127.0.0.1:" +
          std::to_string(p.haproxy) + "\n  server node 127.0.0.1:" + std::to_string(p.node) + "\n";

@@ -29,6 +29,7 @@ struct Connection::WriteRequest {
   uv_write_t request;
   std::vector<uint8_t> data;
   size_t accounted;  // bytes of queued_bytes_ this write releases
+  size_t offset;     // bytes of data already written by uv_try_write
 };
 
 Connection::Connection(uv_loop_t* loop, const ConnectionOptions& options,
@@ -305,10 +306,36 @@ void Connection::submit_write(std::vector<uint8_t> data, size_t accounted) {
     queued_bytes_ -= accounted;
     return;
   }
-  auto* request = new WriteRequest{{}, std::move(data), accounted};
+  // Nothing in flight: write straight away (uv_try_write). When the socket takes it all — the
+  // usual case on a busy connection — there is no write request, no completion callback on a
+  // later turn and no change to the poll set; whatever it does not take goes through uv_write.
+  size_t offset = 0;
+  if (writes_in_flight_ == 0) {
+    uv_buf_t whole = uv_buf_init(reinterpret_cast<char*>(data.data()), static_cast<unsigned>(data.size()));
+    const int n = uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), &whole, 1);
+    if (n < 0 && n != UV_EAGAIN) {
+      queued_bytes_ -= accounted;
+      abort("write failed: " + uv_error_text(n));
+      return;
+    }
+    if (n > 0) {
+      offset = static_cast<size_t>(n);
+      ++stats_.writes;
+      stats_.bytes_written += offset;
+    }
+    if (offset == data.size()) {
+      queued_bytes_ -= accounted;
+      if (backpressure_paused_ && queued_bytes_ <= options_.low_watermark) {
+        backpressure_paused_ = false;
+        update_reading();
+      }
+      return;
+    }
+  }
+  auto* request = new WriteRequest{{}, std::move(data), accounted, offset};
   request->request.data = this;
-  uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(request->data.data()),
-                             static_cast<unsigned>(request->data.size()));
+  uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(request->data.data() + offset),
+                             static_cast<unsigned>(request->data.size() - offset));
   int rc = uv_write(&request->request, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1,
                     [](uv_write_t* req, int status) {
                       auto* r = reinterpret_cast<WriteRequest*>(req);
@@ -327,7 +354,7 @@ void Connection::submit_write(std::vector<uint8_t> data, size_t accounted) {
 void Connection::on_write_done(WriteRequest* request, int status) {
   --writes_in_flight_;
   queued_bytes_ -= request->accounted;
-  stats_.bytes_written += request->data.size();
+  stats_.bytes_written += request->data.size() - request->offset;
   delete request;
   if (status != 0) {
     if (status != UV_ECANCELED) abort("write failed: " + uv_error_text(status));
