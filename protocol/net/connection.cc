@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cassert>
+#include <csignal>
+#include <mutex>
 
 namespace ix::net {
 
@@ -21,6 +23,17 @@ void alloc_read_buffer(uv_handle_t*, size_t, uv_buf_t* buf) {
 
 Connection* owner(void* data) { return static_cast<Connection*>(data); }
 
+// A write to a peer that has gone away must end in on_close with the reason (EPIPE), not kill
+// the process: SIGPIPE is ignored in every process that opens a connection, unless the process
+// already handles it itself.
+void ignore_sigpipe_once() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction current {};
+    if (::sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) ::signal(SIGPIPE, SIG_IGN);
+  });
+}
+
 std::string uv_error_text(int status) { return std::string(uv_strerror(status)); }
 
 }  // namespace
@@ -35,6 +48,7 @@ struct Connection::WriteRequest {
 Connection::Connection(uv_loop_t* loop, const ConnectionOptions& options,
                        std::shared_ptr<TlsContext> tls)
     : loop_(loop), options_(options), tls_context_(std::move(tls)) {
+  ignore_sigpipe_once();
   uv_tcp_init(loop_, &tcp_);
   uv_prepare_init(loop_, &flush_handle_);
   uv_timer_init(loop_, &idle_timer_);
