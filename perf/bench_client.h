@@ -54,6 +54,30 @@ class Client {
     return requests / (static_cast<double>(uv_hrtime() - start) / 1e9);
   }
 
+  // Requests per second over several clients on the same loop, `window` in flight on each,
+  // `requests` in all (spread evenly).
+  static double throughput(const std::vector<Client*>& clients, const std::function<wire::Frame(uint64_t ref)>& make,
+                           int requests, int window) {
+    const int each = std::max(1, requests / static_cast<int>(clients.size()));
+    const uint64_t start = uv_hrtime();
+    std::vector<int> sent(clients.size(), 0);
+    for (Client* c : clients) c->replies_ = 0;
+    for (;;) {
+      bool done = true;
+      for (size_t i = 0; i < clients.size(); ++i) {
+        Client& c = *clients[i];
+        while (sent[i] < each && sent[i] - c.replies_ < window) {
+          c.connection_->write(make(++c.ref_));
+          ++sent[i];
+        }
+        done = done && c.replies_ >= each;
+      }
+      if (done) break;
+      uv_run(clients.front()->loop_, UV_RUN_ONCE);
+    }
+    return static_cast<double>(each) * static_cast<double>(clients.size()) / (static_cast<double>(uv_hrtime() - start) / 1e9);
+  }
+
   // Latencies (µs) of `requests` requests sent at `rate` per second.
   std::vector<double> latencies(const std::function<wire::Frame(uint64_t ref)>& make, int requests, int rate) {
     latencies_.clear();

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIX_BENCH=ON >/dev/null
-cmake --build "$build" -j2 --target codec_bench transport_bench node_submit_bench node_flow_bench proxy_bench merge_bench pacing_bench pacing_feed_bench pacing_stall_bench engagement_bench >/dev/null
+cmake --build "$build" -j2 --target codec_bench transport_bench node_submit_bench node_flow_bench proxy_bench reporting_merge_bench merge_bench pacing_bench pacing_feed_bench pacing_stall_bench engagement_bench >/dev/null
 
 echo "== $(date -u +%Y-%m-%d) on $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 "$build/perf/codec_bench" --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
@@ -35,8 +35,12 @@ echo "ixnode flows (real process):"
 "$build/perf/node_flow_bench" "$build/node/ixnode" 10000 2000
 
 echo
-echo "ixproxy cost (real processes; direct vs through the proxy):"
-"$build/perf/proxy_bench" "$build/node/ixnode" "$build/proxy/ixproxy" 20000 200 2000
+echo "ixproxy cost (real processes; direct vs HAProxy vs ixproxy in front of the same node):"
+"$build/perf/proxy_bench" "$build/node/ixnode" "$build/proxy/ixproxy" 200000 --rounds 3 --idle 10000
+
+echo
+echo "the merged reporting stream's core (in process, 4 sources):"
+"$build/perf/reporting_merge_bench" 2000000
 
 echo
 echo "ixproxy merges (real processes; one node vs 4 pairs through the proxy):"

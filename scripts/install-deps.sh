@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev
   libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   prometheus
+  haproxy    # perf/proxy_bench: the baseline forwarder (TCP mode) beside ixproxy
   chromium   # the status page test loads the page in headless Chromium
 )
 

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cassert>
+#include <csignal>
+#include <mutex>
 
 namespace ix::net {
 
@@ -21,6 +23,17 @@ void alloc_read_buffer(uv_handle_t*, size_t, uv_buf_t* buf) {
 
 Connection* owner(void* data) { return static_cast<Connection*>(data); }
 
+// A write to a peer that has gone away must end in on_close with the reason (EPIPE), not kill
+// the process: SIGPIPE is ignored in every process that opens a connection, unless the process
+// already handles it itself.
+void ignore_sigpipe_once() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction current {};
+    if (::sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) ::signal(SIGPIPE, SIG_IGN);
+  });
+}
+
 std::string uv_error_text(int status) { return std::string(uv_strerror(status)); }
 
 }  // namespace
@@ -29,11 +42,13 @@ struct Connection::WriteRequest {
   uv_write_t request;
   std::vector<uint8_t> data;
   size_t accounted;  // bytes of queued_bytes_ this write releases
+  size_t offset;     // bytes of data already written by uv_try_write
 };
 
 Connection::Connection(uv_loop_t* loop, const ConnectionOptions& options,
                        std::shared_ptr<TlsContext> tls)
     : loop_(loop), options_(options), tls_context_(std::move(tls)) {
+  ignore_sigpipe_once();
   uv_tcp_init(loop_, &tcp_);
   uv_prepare_init(loop_, &flush_handle_);
   uv_timer_init(loop_, &idle_timer_);
@@ -305,10 +320,36 @@ void Connection::submit_write(std::vector<uint8_t> data, size_t accounted) {
     queued_bytes_ -= accounted;
     return;
   }
-  auto* request = new WriteRequest{{}, std::move(data), accounted};
+  // Nothing in flight: write straight away (uv_try_write). When the socket takes it all — the
+  // usual case on a busy connection — there is no write request, no completion callback on a
+  // later turn and no change to the poll set; whatever it does not take goes through uv_write.
+  size_t offset = 0;
+  if (writes_in_flight_ == 0) {
+    uv_buf_t whole = uv_buf_init(reinterpret_cast<char*>(data.data()), static_cast<unsigned>(data.size()));
+    const int n = uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), &whole, 1);
+    if (n < 0 && n != UV_EAGAIN) {
+      queued_bytes_ -= accounted;
+      abort("write failed: " + uv_error_text(n));
+      return;
+    }
+    if (n > 0) {
+      offset = static_cast<size_t>(n);
+      ++stats_.writes;
+      stats_.bytes_written += offset;
+    }
+    if (offset == data.size()) {
+      queued_bytes_ -= accounted;
+      if (backpressure_paused_ && queued_bytes_ <= options_.low_watermark) {
+        backpressure_paused_ = false;
+        update_reading();
+      }
+      return;
+    }
+  }
+  auto* request = new WriteRequest{{}, std::move(data), accounted, offset};
   request->request.data = this;
-  uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(request->data.data()),
-                             static_cast<unsigned>(request->data.size()));
+  uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(request->data.data() + offset),
+                             static_cast<unsigned>(request->data.size() - offset));
   int rc = uv_write(&request->request, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1,
                     [](uv_write_t* req, int status) {
                       auto* r = reinterpret_cast<WriteRequest*>(req);
@@ -327,7 +368,7 @@ void Connection::submit_write(std::vector<uint8_t> data, size_t accounted) {
 void Connection::on_write_done(WriteRequest* request, int status) {
   --writes_in_flight_;
   queued_bytes_ -= request->accounted;
-  stats_.bytes_written += request->data.size();
+  stats_.bytes_written += request->data.size() - request->offset;
   delete request;
   if (status != 0) {
     if (status != UV_ECANCELED) abort("write failed: " + uv_error_text(status));

@@ -1,8 +1,10 @@
 // Connection: one TCP stream, optionally TLS, as every ixcluster process uses it.
 //
 // - Writes are batched: write() appends to a pending buffer and a prepare handle flushes it
-//   with one uv_write right before the loop next blocks, however many frames were queued in
-//   between. Buffers live until their write callback.
+//   with one write right before the loop next blocks, however many frames were queued in
+//   between. With nothing in flight the flush is a uv_try_write (no request, no callback on a
+//   later turn, no change to the poll set); what the socket does not take goes out through
+//   uv_write, whose buffer lives until its write callback.
 // - Backpressure: when the bytes queued for the peer pass the high watermark the connection
 //   stops reading from that peer; it resumes below the low watermark. A peer that does not read
 //   therefore cannot make us buffer more than about one watermark of its replies.
@@ -45,7 +47,7 @@ struct ConnectionOptions {
 struct ConnectionStats {
   uint64_t bytes_read = 0;
   uint64_t bytes_written = 0;
-  uint64_t writes = 0;          // uv_write calls: fewer than frames when batching works
+  uint64_t writes = 0;          // write system calls: fewer than frames when batching works
   uint64_t read_pauses = 0;     // times backpressure stopped reading
   size_t max_queued_bytes = 0;  // high-water mark of the output queue
 };

@@ -3,11 +3,18 @@
 // An owner (an upstream link, a client session) starts a deadline per request ID and cancels it
 // when the reply arrives; when a deadline passes, the expire callback runs with the ID (from the
 // timer callback, never from start() or cancel()). Single-threaded.
+//
+// Built for one deadline per request at thousands of requests per second: deadlines started
+// with the same timeout only grow, so they queue in start order (a deque, no allocation per
+// request once warm) and a cancelled one is dropped from the queue lazily — at once when it is
+// at the front, which is where in-order replies find it. A deadline earlier than the last one
+// queued (a shorter timeout) goes to a small ordered map beside the queue.
 #pragma once
 
 #include <uv.h>
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <unordered_map>
@@ -31,14 +38,21 @@ class RequestTimers {
   size_t size() const { return by_id_.size(); }
 
  private:
+  struct Entry {
+    uint64_t deadline;  // loop ms
+    uint64_t id;
+  };
+  bool live(const Entry& e) const;
+  void drop_dead_fronts();
   void arm();
   void on_timer();
 
   uv_loop_t* loop_;
   ExpireCallback on_expire_;
   Timer timer_;
-  std::multimap<uint64_t, uint64_t> by_deadline_;  // deadline (loop ms) -> id
-  std::unordered_map<uint64_t, std::multimap<uint64_t, uint64_t>::iterator> by_id_;
+  std::deque<Entry> in_order_;                     // deadlines in start order, non-decreasing
+  std::multimap<uint64_t, uint64_t> out_of_order_;  // deadline -> id, for the ones that came earlier
+  std::unordered_map<uint64_t, uint64_t> by_id_;    // live id -> its deadline
   uint64_t armed_for_ = 0;
 };
 

@@ -110,6 +110,9 @@ class Process {
     return exit_status_;
   }
 
+  // The process ID while it runs (-1 before start and after it ended): for /proc readings.
+  pid_t pid() const { return pid_; }
+
   bool running() {
     if (pid_ <= 0) return false;
     int status = 0;

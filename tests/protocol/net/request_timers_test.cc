@@ -49,5 +49,29 @@ TEST(RequestTimers, ExpireCallbackMayStartNewDeadlines) {
   timers.reset();
 }
 
+TEST(RequestTimers, OnlyTheDeadlinesLeftUncancelledExpireAndAnIdleOwnerLetsItsLoopEnd) {
+  // A link's pattern: many requests with one timeout, replies mostly in order, one left behind;
+  // a shorter deadline (a probe) started after them still expires first.
+  test::TestLoop loop;
+  std::vector<uint64_t> expired;
+  RequestTimers timers(loop.get(), [&](uint64_t id) { expired.push_back(id); });
+  for (uint64_t id = 1; id <= 1000; ++id) timers.start(id, 40);
+  timers.start(5000, 10);
+  for (uint64_t id = 1; id <= 1000; ++id) {
+    if (id != 500) {
+      EXPECT_TRUE(timers.cancel(id));
+    }
+  }
+  EXPECT_EQ(timers.size(), 2u);
+  ASSERT_TRUE(loop.run_until([&] { return expired.size() == 2; }));
+  EXPECT_EQ(expired, (std::vector<uint64_t>{5000, 500}));
+  EXPECT_EQ(timers.size(), 0u);
+  timers.start(1, 60000);
+  EXPECT_TRUE(timers.cancel(1));
+  // Nothing is pending: the loop must not be kept alive by a forgotten timer.
+  EXPECT_FALSE(uv_loop_alive(loop.get()));
+  EXPECT_EQ(expired.size(), 2u);
+}
+
 }  // namespace
 }  // namespace ix::net
