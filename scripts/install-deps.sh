@@ -11,6 +11,8 @@ packages=(
   libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   prometheus
   chromium   # the status page test loads the page in headless Chromium
+  dpkg-dev   # cpack -G DEB (dpkg-shlibdeps computes the package's dependencies)
+  systemd    # systemd-analyze verify checks the packaged units
 )
 
 missing=()
