@@ -42,4 +42,6 @@ foreach(sub IN LISTS subs)
     string(APPEND page "\n======== ${name} ${sub} ${subsub}\n\n${subsub_text}")
   endforeach()
 endforeach()
+# "Usage: /path/to/build/node/ixnode …" reads "Usage: ixnode …" as installed.
+string(REPLACE "${PROGRAM}" "${name}" page "${page}")
 file(WRITE "${OUTPUT}" "${page}")

@@ -45,18 +45,18 @@ dpkg-deb -x "$deb" "$work/root"
 grep -q -- '--log-file' "$work/root/usr/share/doc/ixcluster/help/ixnode.txt" || fail "ixnode's help page"
 grep -q 'ixctl cluster up' "$work/root/usr/share/doc/ixcluster/help/ixctl.txt" || fail "ixctl's help page lacks its subcommands"
 
-# systemd-analyze verify on an instance of each template, against the packaged tree. It checks
-# the unit syntax, every directive's value and that ExecStart's binary exists (in --root).
+# systemd-analyze verify on an instance of each template. It checks the unit syntax, every
+# directive's value and that the commands exist; the units name /usr/bin/ixnode, which is not
+# installed here, so the copies verified point at the extracted package's binaries instead.
 mkdir -p "$work/units"
-cp "$work/root/usr/lib/systemd/system/ixnode@.service" "$work/units/ixnode@pair-1.service"
-cp "$work/root/usr/lib/systemd/system/ixproxy@.service" "$work/units/ixproxy@proxy-1.service"
-mkdir -p /usr/bin  # present anyway; verify resolves ExecStart under --root
-if ! systemd-analyze verify --root="$work/root" --man=no "$work/units/ixnode@pair-1.service" "$work/units/ixproxy@proxy-1.service" \
-     >"$work/verify.log" 2>&1; then
+sed "s|/usr/bin/|$work/root/usr/bin/|g" "$work/root/usr/lib/systemd/system/ixnode@.service" >"$work/units/ixnode@pair-1.service"
+sed "s|/usr/bin/|$work/root/usr/bin/|g" "$work/root/usr/lib/systemd/system/ixproxy@.service" >"$work/units/ixproxy@proxy-1.service"
+if ! systemd-analyze verify --man=no "$work/units/ixnode@pair-1.service" "$work/units/ixproxy@proxy-1.service" >"$work/verify.log" 2>&1; then
   cat "$work/verify.log"
   fail "systemd-analyze verify"
 fi
-if grep -v '^$' "$work/verify.log" | grep -vi 'not running\|offline' ; then
+if [ -s "$work/verify.log" ]; then
+  cat "$work/verify.log"
   fail "systemd-analyze verify complained (above)"
 fi
 for option in NoNewPrivileges=yes ProtectSystem=strict ProtectHome=yes PrivateTmp=yes User=ixcluster StateDirectory=ixcluster LimitNOFILE=; do
