@@ -101,13 +101,12 @@ TEST_F(StatusPageTest, IsServedWithTheBinaryAndNeedsNothingFromOutside) {
 }
 
 TEST_F(StatusPageTest, ShowsTroubleInRedWithRatesVersionsAndPerPairDetails) {
+  choose_ports_before_start();  // proxy-1's watcher knows where proxy-2 is from the start
   start_cluster();
   start_proxy(1);
   ASSERT_TRUE(overview_shows(0, 1, "backup"));
+  // Healthy: no red line (the page shows "all-well" then; one browser run is enough below).
   ASSERT_TRUE(trouble_is([](const nlohmann::json& t) { return t.empty(); })) << proxy_status(0);
-  std::string dom = render("status-page-healthy.png");
-  EXPECT_NE(dom.find("class=\"all-well\""), std::string::npos) << dom;
-  EXPECT_EQ(dom.find("class=\"trouble\""), std::string::npos) << dom;
 
   // pair-1 loses its backup, pair-2 both nodes: a red line each, and the rows turn red.
   nodes_[0][1]->kill(SIGKILL);
@@ -118,7 +117,7 @@ TEST_F(StatusPageTest, ShowsTroubleInRedWithRatesVersionsAndPerPairDetails) {
   // The proxy notices pair-2 is unreachable on its own (its links), the watcher on its next sample.
   ASSERT_TRUE(trouble_is([](const nlohmann::json& t) { return t.dump().find("proxy-1 cannot reach it") != std::string::npos; }))
       << proxy_status(0);
-  dom = render("status-page-no-serving-node.png");
+  const std::string dom = render("status-page-no-serving-node.png");
   EXPECT_NE(dom.find("data-trouble=\"pair-2\">pair-2: no serving node</div>"), std::string::npos) << dom;
   EXPECT_NE(dom.find("data-trouble=\"pair-1\">pair-1: lost its backup: its backup is down</div>"), std::string::npos) << dom;
   EXPECT_NE(dom.find("data-trouble=\"pair-2\">pair-2: proxy-1 cannot reach it</div>"), std::string::npos) << dom;
