@@ -24,7 +24,7 @@ bool change_concerns(const std::string& key_path, ReloadingProcess process, cons
 std::string log_reload(const ReloadReport& report, ReloadingProcess process, const std::string& id) {
   std::string line;
   if (!report.applied) {
-    line = "event=reload_refused errors=" + std::to_string(report.errors.size());
+    line = "event=reload applied=false errors=" + std::to_string(report.errors.size());
     for (size_t i = 0; i < report.errors.size(); ++i) {
       line += " error." + std::to_string(i + 1) + "=" + quote(report.errors[i].to_string());
     }
@@ -42,7 +42,7 @@ std::string log_reload(const ReloadReport& report, ReloadingProcess process, con
                     (c.new_value.empty() ? "(none)" : c.new_value)) +
               " restart." + std::to_string(n) + "=" + (c.needs_restart ? "true" : "false");
   }
-  line = "event=reloaded changes=" + std::to_string(n) + fields;
+  line = "event=reload applied=true changes=" + std::to_string(n) + fields;
   spdlog::info("{}", line);
   return line;
 }

@@ -12,8 +12,8 @@ namespace ix::config {
 // Who is reloading: a node of pair `id`, or the proxy `id`.
 enum class ReloadingProcess { Node, Proxy };
 
-// "event=reload_refused errors=2 error.1=\"…\" error.2=\"…\"" (error), or
-// "event=reloaded changes=2 change.1=\"key: old -> new\" restart.1=false …" (info), leaving out
+// "event=reload applied=false errors=2 error.1=\"…\" error.2=\"…\" kept=previous" (error), or
+// "event=reload applied=true changes=2 change.1=\"key: old -> new\" restart.1=false …" (info), leaving out
 // changes to other node pairs' and other proxies' entries. The line as logged.
 std::string log_reload(const ReloadReport& report, ReloadingProcess process, const std::string& id);
 

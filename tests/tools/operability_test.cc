@@ -142,9 +142,9 @@ TEST_F(OperabilityTest, NodeLogLinesCarryPairNodeAndRoleAndTheLogFileIsReopenedO
   const std::string good = read_file(dir_ / "cluster.toml");
   std::ofstream(dir_ / "cluster.toml") << good << "\n[[queues]]\nid = 7\n";
   nodes_[0][0]->signal(SIGHUP);
-  ASSERT_TRUE(eventually([&] { return read_file(primary_log).find("event=reload_refused") != std::string::npos; })) << nodes_[0][0]->log();
+  ASSERT_TRUE(eventually([&] { return read_file(primary_log).find("event=reload applied=false") != std::string::npos; })) << nodes_[0][0]->log();
   const std::string after = read_file(primary_log);
-  const size_t refused = after.find("event=reload_refused");
+  const size_t refused = after.find("event=reload applied=false");
   const std::string line = after.substr(after.rfind('\n', refused) + 1, after.find('\n', refused) - after.rfind('\n', refused) - 1);
   EXPECT_NE(line.find("level=error"), std::string::npos) << line;
   EXPECT_NE(line.find(" error.1=\"" + (dir_ / "cluster.toml").string() + ":"), std::string::npos) << line;
@@ -155,9 +155,9 @@ TEST_F(OperabilityTest, NodeLogLinesCarryPairNodeAndRoleAndTheLogFileIsReopenedO
   // An applied reload: one line, one field per change.
   std::ofstream(dir_ / "cluster.toml") << good << "\n[[queues]]\nid = \"added-queue\"\ntenant = \"101\"\n";
   nodes_[0][0]->signal(SIGHUP);
-  ASSERT_TRUE(eventually([&] { return read_file(primary_log).find("event=reloaded") != std::string::npos; })) << nodes_[0][0]->log();
+  ASSERT_TRUE(eventually([&] { return read_file(primary_log).find("event=reload applied=true") != std::string::npos; })) << nodes_[0][0]->log();
   const std::string applied = read_file(primary_log);
-  EXPECT_NE(applied.find("level=info proc=ixnode pair=pair-1 node=primary role=primary event=reloaded changes=1 change.1=\"queues"),
+  EXPECT_NE(applied.find("level=info proc=ixnode pair=pair-1 node=primary role=primary event=reload applied=true changes=1 change.1=\"queues"),
             std::string::npos)
       << applied;
 }

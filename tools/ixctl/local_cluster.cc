@@ -266,7 +266,11 @@ void LocalCluster::run() {
         std::cout << std::endl;
         write_state();
       }
-      if (p.restart_pending && now >= p.restart_at) respawn(p, "after a back-off of " + std::to_string(p.backoff.count() / 1000.0).substr(0, 4) + " s");
+      if (p.restart_pending && now >= p.restart_at) {
+        char backoff[32];
+        std::snprintf(backoff, sizeof backoff, "%.0f", p.backoff.count() / 1000.0);
+        respawn(p, std::string("after a back-off of ") + backoff + " s");
+      }
     }
     if (g_restart_requested) {
       g_restart_requested = 0;
