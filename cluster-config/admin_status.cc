@@ -29,7 +29,8 @@ nlohmann::json node_status(const ServerEndpoint& e, const char* configured_as, u
     return node;
   }
   node["state"] = status->value("role", "unknown");
-  for (const char* key : {"queues", "interactions", "agents_logged_in", "agents", "sessions", "event_log_seq"}) {
+  for (const char* key :
+       {"queues", "interactions", "agents_logged_in", "agents", "sessions", "event_log_seq", "version", "commit", "uptime_seconds"}) {
     if (status->contains(key)) node[key] = (*status)[key];
   }
   return node;

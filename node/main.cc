@@ -1,11 +1,13 @@
 // ixnode: one node of a primary/backup pair.
 //
-//   ixnode --config FILE --node PAIR-ID --role primary|backup [--log-level info] [--ports-file PATH]
+//   ixnode --config FILE --node PAIR-ID --role primary|backup [--log-level info] [--log-file PATH]
+//          [--ports-file PATH]
 //
 // With --ports-file the node writes the ports it listens on (the ones the OS chose when the
 // configuration says port 0) to PATH once both are listening; see cluster-config/ports_file.h.
 // SIGTERM/SIGINT stop it gracefully (pending commits complete, the lease is released); SIGHUP
-// reloads the configuration file and logs what changed and what needs a restart.
+// reloads the configuration file and logs what changed and what needs a restart; SIGUSR1 reopens
+// the --log-file (logrotate). Every log line carries the pair, the node and its current role.
 #include <CLI/CLI.hpp>
 #include <uv.h>
 
@@ -13,18 +15,22 @@
 
 #include "cluster-config/config_store.h"
 #include "cluster-config/ports_file.h"
+#include "cluster-config/reload_log.h"
 #include "node/server/node_server.h"
+#include "protocol/build_info.h"
 #include "protocol/log.h"
 #include "protocol/net/process_signals.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"ixnode: an interaction server node (one of a primary/backup pair)"};
-  std::string config_path, pair_id, role = "primary", log_level = "info", commit_mode = "group", ports_file;
+  std::string config_path, pair_id, role = "primary", log_level = "info", commit_mode = "group", ports_file, log_file;
+  app.set_version_flag("--version", "ixnode " + std::string(ix::build_version()) + " (commit " + std::string(ix::build_commit()) + ")");
   app.add_option("--config", config_path, "Cluster configuration file (TOML)")->required();
   app.add_option("--node", pair_id, "ID of the node pair this process belongs to")->required();
   app.add_option("--role", role, "Preferred role; the pair's lease decides")->check(CLI::IsMember({"primary", "backup"}));
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  app.add_option("--log-file", log_file, "Also append the log to this file (reopened on SIGUSR1, for logrotate)");
   app.add_option("--commit-mode", commit_mode,
                  "group: commit concurrent requests together (default); single: one transaction per request "
                  "(the baseline perf/node_submit_bench compares against)")
@@ -34,7 +40,10 @@ int main(int argc, char** argv) {
                  "(atomically; useful with port 0 in the configuration, where the OS chooses)");
   CLI11_PARSE(app, argc, argv);
 
-  ix::init_logging("ixnode", log_level);
+  if (std::string error; !ix::init_logging("ixnode", log_level, log_file, &error)) {
+    std::cerr << "ixnode: " << error << "\n";
+    return 2;
+  }
   std::unique_ptr<ix::config::ConfigStore> config;
   ix::config::LoadResult loaded = ix::config::ConfigStore::open(config_path, config);
   if (!loaded.ok()) {
@@ -49,9 +58,17 @@ int main(int argc, char** argv) {
   uv_loop_t* loop = uv_default_loop();
   int exit_code = 0;
   ix::node::NodeServer server(loop, config->current(), {pair_id, role == "primary", commit_mode == "group"});
+  // role: starting until the first lease attempt, then primary while it holds the lease, else backup.
+  bool started = false;
+  ix::set_log_fields([&server, &started, fields = "pair=" + pair_id + " node=" + role + " role="] {
+    return fields + (server.is_primary() ? "primary" : started ? "backup" : "starting");
+  });
+  struct ForgetFields {  // destroyed before the server: no line asks a destroyed server its role
+    ~ForgetFields() { ix::set_log_fields(nullptr); }
+  } forget_fields;
   std::unique_ptr<ix::net::ProcessSignals> signals;
   auto shutdown = [&](const std::string& why, int code) {
-    spdlog::info("event=stopping reason={}", ix::quote(why));
+    spdlog::log(code == 0 ? spdlog::level::info : spdlog::level::err, "event=stopping reason={}", ix::quote(why));
     exit_code = code;
     server.stop();
     if (signals) signals->close();
@@ -69,11 +86,13 @@ int main(int argc, char** argv) {
     uv_run(loop, UV_RUN_DEFAULT);
     return 1;
   }
+  started = true;
+  if (!server.is_primary()) spdlog::info("event=standing_by detail={}", ix::quote("a backup: serving nothing until it holds the pair's lease"));
   signals = std::make_unique<ix::net::ProcessSignals>(
       loop,
       [&] {
         ix::config::ReloadReport report = config->reload();
-        spdlog::info("event=reload applied={} report={}", report.applied, ix::quote(report.to_string()));
+        ix::config::log_reload(report, ix::config::ReloadingProcess::Node, pair_id);
         if (report.applied) server.reload(config->current());
       },
       [&](const char* signal) { shutdown(signal, 0); });

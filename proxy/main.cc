@@ -1,13 +1,14 @@
 // ixproxy: the stateless routing proxy in front of the node pairs.
 //
-//   ixproxy --config FILE --proxy PROXY-ID [--log-level info] [--ports-file PATH]
+//   ixproxy --config FILE --proxy PROXY-ID [--log-level info] [--log-file PATH] [--ports-file PATH]
 //
 // With --ports-file the proxy writes the ports it listens on (the ones the OS chose when the
 // configuration says port 0) to PATH once every worker and the admin port listen; see
 // cluster-config/ports_file.h.
 //
 // SIGTERM/SIGINT stop it gracefully (agents it logged in are logged out, clients closed);
-// SIGHUP reloads the configuration file and applies the routing table without dropping clients.
+// SIGHUP reloads the configuration file and applies the routing table without dropping clients;
+// SIGUSR1 reopens the --log-file (logrotate). Every log line carries the proxy's id.
 #include <CLI/CLI.hpp>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -20,6 +21,8 @@
 
 #include "cluster-config/config_store.h"
 #include "cluster-config/ports_file.h"
+#include "cluster-config/reload_log.h"
+#include "protocol/build_info.h"
 #include "protocol/net/endpoint.h"
 #include "protocol/log.h"
 #include "protocol/net/process_signals.h"
@@ -83,17 +86,23 @@ std::shared_ptr<const ix::config::ClusterConfig> with_ports(std::shared_ptr<cons
 
 int main(int argc, char** argv) {
   CLI::App app{"ixproxy: makes every node pair of the cluster look like one interaction server"};
-  std::string config_path, proxy_id, log_level = "info", ports_file;
+  std::string config_path, proxy_id, log_level = "info", ports_file, log_file;
+  app.set_version_flag("--version", "ixproxy " + std::string(ix::build_version()) + " (commit " + std::string(ix::build_commit()) + ")");
   app.add_option("--config", config_path, "Cluster configuration file (TOML)")->required();
   app.add_option("--proxy", proxy_id, "ID of this proxy in [[proxies]]")->required();
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  app.add_option("--log-file", log_file, "Also append the log to this file (reopened on SIGUSR1, for logrotate)");
   app.add_option("--ports-file", ports_file,
                  "Once listening, write the client and admin ports to this file as {\"port\": N, \"admin-port\": M} "
                  "(atomically; useful with port 0 in the configuration, where the OS chooses)");
   CLI11_PARSE(app, argc, argv);
 
-  ix::init_logging("ixproxy", log_level);
+  if (std::string error; !ix::init_logging("ixproxy", log_level, log_file, &error)) {
+    std::cerr << "ixproxy: " << error << "\n";
+    return 2;
+  }
+  ix::set_log_fields([fields = "proxy=" + proxy_id] { return fields; });
   std::unique_ptr<ix::config::ConfigStore> config;
   ix::config::LoadResult loaded = ix::config::ConfigStore::open(config_path, config);
   if (!loaded.ok()) {
@@ -140,7 +149,7 @@ int main(int argc, char** argv) {
       loop,
       [&] {
         ix::config::ReloadReport report = config->reload();
-        spdlog::info("event=reload applied={} report={}", report.applied, ix::quote(report.to_string()));
+        ix::config::log_reload(report, ix::config::ReloadingProcess::Proxy, proxy_id);
         if (report.applied) server.reload(running_config());
       },
       [&](const char* signal) {

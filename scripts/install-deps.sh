@@ -12,6 +12,8 @@ packages=(
   prometheus
   haproxy    # perf/proxy_bench: the baseline forwarder (TCP mode) beside ixproxy
   chromium   # the status page test loads the page in headless Chromium
+  dpkg-dev   # cpack -G DEB (dpkg-shlibdeps computes the package's dependencies)
+  systemd    # systemd-analyze verify checks the packaged units
 )
 
 missing=()

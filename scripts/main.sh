@@ -7,24 +7,60 @@
 # through both proxies, and a reporting client (`ixctl tail`) standing in for a statistics
 # server. Runs until Ctrl-C; IX_MAIN_DURATION=SECONDS makes it stop by itself.
 #
-# Data lives in .ix/data, logs in .ix/logs, ixengage's CA and certificate in .ix/engagement-sim;
-# the status page is http://127.0.0.1:9001/.
+# What persists in .ix/ from one run to the next: the pairs' SQLite databases (.ix/data: the
+# interactions, agents' workbins, the reporting event log) and ixengage's CA and certificate
+# (.ix/engagement-sim). Logs (.ix/logs) are appended to. `--fresh` starts from empty data: it
+# removes .ix/data and .ix/logs first. The status page is http://127.0.0.1:9001/.
+#
+#   scripts/main.sh [--fresh]
+#
+# The build is reused: the first run configures build/ and builds the five programs; later runs
+# build only what changed (nothing, when nothing did) and say so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+fresh=0
+for arg in "$@"; do
+  case "$arg" in
+    --fresh) fresh=1 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "main: unknown argument \"$arg\" (usage: scripts/main.sh [--fresh])" >&2; exit 2 ;;
+  esac
+done
 
 # IX_MAIN_BUILD_DIR: use the binaries of that build folder as they are (no set-up, no build) —
 # the test suite's short run of the main job does this.
 build=${IX_MAIN_BUILD_DIR:-build}
+programs=(ixnode ixproxy ixctl ixsim ixengage)
 if [ -z "${IX_MAIN_BUILD_DIR:-}" ]; then
   ./scripts/install-deps.sh
-  cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+  # Configured once; later runs let the build re-run CMake itself when a CMakeLists.txt changed.
+  if [ ! -f build/CMakeCache.txt ]; then
+    cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+  fi
   # Only what the main job runs: the full build (tests, benchmarks) is the test command's.
-  cmake --build build -j2 --target ixnode ixproxy ixctl ixsim ixengage
+  stamp=$(mktemp)
+  cmake --build build -j2 --target "${programs[@]}" >"$stamp.log" 2>&1 || { cat "$stamp.log"; exit 1; }
+  if grep -q "Linking CXX executable" "$stamp.log"; then
+    grep "Linking CXX executable" "$stamp.log" | sed 's/^.*Linking CXX executable /build: rebuilt /'
+  else
+    echo "build: up to date (${programs[*]})"
+  fi
+  rm -f "$stamp" "$stamp.log"
 fi
 
 config=examples/local-cluster.toml
 work=.ix
 ixctl=$build/tools/ixctl
+if [ "$fresh" = 1 ]; then
+  launcher_pid=$(sed -n 's/.*"launcher_pid": *\([0-9][0-9]*\).*/\1/p' "$work/cluster.json" 2>/dev/null || true)
+  if [ -n "$launcher_pid" ] && kill -0 "$launcher_pid" 2>/dev/null; then
+    echo "main: a cluster is running from $work; stop it (ixctl cluster down --dir $work) before --fresh" >&2
+    exit 1
+  fi
+  echo "main: --fresh: removing $work/data and $work/logs"
+  rm -rf "$work/data" "$work/logs"
+fi
 mkdir -p "$work/logs"
 "$ixctl" config check "$config" >/dev/null
 # The pacing client's credentials ([pacing] credentials-env) and the simulator's: the same pair.

@@ -1,5 +1,7 @@
 #include "protocol/http/admin_server.h"
 
+#include "protocol/build_info.h"
+
 namespace ix::http {
 
 AdminServer::AdminServer(uv_loop_t* loop, metrics::Registry& registry, std::string process_name,
@@ -25,7 +27,8 @@ AdminServer::AdminServer(uv_loop_t* loop, metrics::Registry& registry, std::stri
   http_.route("GET", "/status", [this](const HttpRequest&) {
     nlohmann::json body = status_ ? status_() : nlohmann::json::object();
     body["process"] = process_name_;
-    body["version"] = IX_VERSION;
+    body["version"] = std::string(build_version());
+    body["commit"] = std::string(build_commit());
     body["uptime_seconds"] = static_cast<double>(uv_now(loop_) - started_ms_) / 1000.0;
     return count(HttpResponse::json(200, body.dump(2) + "\n"));
   });

@@ -1,6 +1,9 @@
 #include "proxy/server/cluster_watch.h"
 
+#include <cstdlib>
+
 #include "cluster-config/admin_status.h"
+#include "protocol/http/http_get.h"
 
 namespace ix::proxy {
 
@@ -11,6 +14,41 @@ constexpr auto kRecentErrors = std::chrono::minutes(5);
 
 int64_t unix_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// The sum of every series of `name` in a Prometheus text exposition.
+double metric_sum(const std::string& text, const std::string& name) {
+  double sum = 0;
+  size_t at = 0;
+  while ((at = text.find(name, at)) != std::string::npos) {
+    const bool line_start = at == 0 || text[at - 1] == '\n';
+    const size_t after = at + name.size();
+    at = after;
+    if (!line_start || after >= text.size() || (text[after] != '{' && text[after] != ' ')) continue;
+    const size_t end = text.find('\n', after);
+    const size_t space = text.rfind(' ', end == std::string::npos ? text.size() : end);
+    if (space == std::string::npos || space < after) continue;
+    sum += std::strtod(text.c_str() + space + 1, nullptr);
+  }
+  return sum;
+}
+
+// A proxy's /status: its version and uptime, and the pairs it cannot reach.
+void add_proxy_details(const config::ClusterConfig& config, nlohmann::json& proxy, uint64_t timeout_ms) {
+  const config::Proxy* p = config.proxy(proxy.value("id", ""));
+  if (p == nullptr || proxy.value("state", "") == "down") return;
+  Result<http::HttpReply> reply = http::http_get(p->endpoint.host, p->endpoint.admin_port, "/status", timeout_ms);
+  if (!reply || reply->status != 200) return;
+  nlohmann::json status = nlohmann::json::parse(reply->body, nullptr, false);
+  if (!status.is_object()) return;
+  for (const char* key : {"version", "commit", "uptime_seconds"}) {
+    if (status.contains(key)) proxy[key] = status[key];
+  }
+  nlohmann::json unreachable = nlohmann::json::array();
+  for (const auto& pair : status.value("pairs", nlohmann::json::array())) {
+    if (pair.is_object() && !pair.value("reachable", true)) unreachable.push_back(pair.value("id", ""));
+  }
+  proxy["unreachable_pairs"] = unreachable;
 }
 
 }  // namespace
@@ -55,9 +93,72 @@ void ClusterWatch::sample() {
     std::lock_guard lock(mutex_);
     config = config_;
   }
-  // The slow part (one GET per process) runs without the lock.
+  // The slow part (one GET per process, two for proxies and serving nodes) runs without the lock.
   nlohmann::json s = config::admin_status(*config, 1000);
+  for (auto& proxy : s["proxies"]) add_proxy_details(*config, proxy, 1000);
+  std::map<std::string, std::pair<double, double>> node_totals;  // pair → requests, errors of its serving node
+  for (const auto& pair : s["pairs"]) {
+    const config::NodePair* p = config->node_pair(pair.value("id", ""));
+    const std::string serving = pair.value("serving", "");
+    if (p == nullptr || serving.empty()) continue;
+    const config::ServerEndpoint& e = serving == "primary" ? p->primary : p->backup;
+    Result<http::HttpReply> metrics = http::http_get(e.host, e.admin_port, "/metrics", 1000);
+    if (!metrics || metrics->status != 200) continue;
+    node_totals[p->id] = {metric_sum(metrics->body, "ix_node_requests_total"),
+                          metric_sum(metrics->body, "ix_node_request_errors_total")};
+  }
+  std::map<std::string, double> failovers;
+  for (const auto& [labels, value] : metrics_.values("ix_proxy_failovers_total")) {
+    for (const auto& [key, pair] : labels) {
+      if (key == "pair") failovers[pair] += value;
+    }
+  }
   const Clock::time_point now = Clock::now();
+  const double since_last = std::chrono::duration<double>(now - last_sample_).count();
+
+  // Per pair: rates, failovers, and what is wrong. Every red line of the page is in "trouble".
+  nlohmann::json trouble = nlohmann::json::array();
+  for (auto& pair : s["pairs"]) {
+    const std::string id = pair.value("id", "");
+    PairTotals& totals = pair_totals_[id];
+    nlohmann::json wrong = nlohmann::json::array();
+    const std::string serving = pair.value("serving", "");
+    if (serving.empty()) {
+      wrong.push_back("no serving node");
+    } else {
+      for (const auto& node : pair["nodes"]) {
+        if (node.value("state", "") == "down") wrong.push_back("lost its backup: its " + node.value("configured_as", "") + " is down");
+      }
+    }
+    for (const auto& proxy : s["proxies"]) {
+      for (const auto& unreachable : proxy.value("unreachable_pairs", nlohmann::json::array())) {
+        if (unreachable == id) wrong.push_back(proxy.value("id", "") + " cannot reach it");
+      }
+    }
+    auto found = node_totals.find(id);
+    if (found != node_totals.end()) {
+      const auto [requests, errors] = found->second;
+      // A new serving node (failover, restart) counts from zero: no rate until the next sample.
+      const bool comparable = totals.serving == serving && totals.requests >= 0 && requests >= totals.requests &&
+                              errors >= totals.errors && since_last > 0;
+      pair["requests_per_s"] = comparable ? (requests - totals.requests) / since_last : 0.0;
+      pair["errors_per_s"] = comparable ? (errors - totals.errors) / since_last : 0.0;
+      totals.requests = requests, totals.errors = errors;
+    } else {
+      totals.requests = totals.errors = -1;
+    }
+    totals.serving = serving;
+    const double count = failovers[id];
+    if (count > totals.failovers) totals.last_failover_ms = unix_ms();
+    totals.failovers = count;
+    pair["failovers"] = count;
+    if (totals.last_failover_ms > 0) pair["last_failover_ms"] = totals.last_failover_ms;
+    for (const auto& w : wrong) trouble.push_back(id + ": " + w.get<std::string>());
+    pair["trouble"] = std::move(wrong);
+  }
+  for (const auto& proxy : s["proxies"]) {
+    if (proxy.value("state", "") == "down") trouble.push_back(proxy.value("id", "") + ": down");
+  }
 
   // Queue depths summed over the pairs' serving nodes; agents by state as the busiest pair sees
   // them (an agent logged in through a proxy is logged in on every pair of its tenant).
@@ -110,6 +211,7 @@ void ClusterWatch::sample() {
   while (history_.size() > history_samples_) history_.pop_front();
   latest_ = {{"pairs", s["pairs"]},
              {"proxies", s["proxies"]},
+             {"trouble", trouble},
              {"queues", queues},
              {"agents", agents},
              {"reporting_events_per_s", events_per_s},

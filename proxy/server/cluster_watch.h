@@ -1,8 +1,10 @@
 // ClusterWatch: what the proxy's status page shows beyond the proxy's own state — every node's
-// and every proxy's admin status (config::admin_status), and the last minutes as history: queue
-// depths across the cluster, agents by state, the merged reporting stream's rate and the errors
-// the proxy answered, by code. Sampled every `interval` on its own thread, because asking the
-// admin ports blocks; the admin server reads snapshot() from the main loop.
+// and every proxy's admin status (config::admin_status), each proxy's version, uptime and the
+// pairs it cannot reach (its /status), each pair's request and error rates (its serving node's
+// /metrics), failovers as this proxy saw them, the trouble to show in red, and the last minutes
+// as history: queue depths across the cluster, agents by state, the merged reporting stream's
+// rate and the errors the proxy answered, by code. Sampled every `interval` on its own thread,
+// because asking the admin ports blocks; the admin server reads snapshot() from the main loop.
 #pragma once
 
 #include <chrono>
@@ -31,8 +33,12 @@ class ClusterWatch {
   void stop();
   void set_config(std::shared_ptr<const config::ClusterConfig> config);
 
-  // {"pairs", "proxies", "queues", "agents", "reporting_events_per_s", "recent_errors",
-  //  "interval_ms", "history": [{"t_ms", "queues", "agents_ready", "reporting_events_per_s"}]}
+  // {"pairs": [admin_status's pair + "requests_per_s", "errors_per_s", "failovers",
+  //            "last_failover_ms", "trouble": [text…]],
+  //  "proxies": [admin_status's proxy + "version", "commit", "uptime_seconds", "unreachable_pairs"],
+  //  "trouble": [text…] (every red line), "queues", "agents", "reporting_events_per_s",
+  //  "recent_errors", "interval_ms", "history": [{"t_ms", "queues", "agents_ready",
+  //  "reporting_events_per_s"}]}
   nlohmann::json snapshot() const;
 
  private:
@@ -53,6 +59,15 @@ class ClusterWatch {
   std::chrono::steady_clock::time_point last_sample_{};
   double last_reporting_events_ = -1;
   std::deque<std::pair<std::chrono::steady_clock::time_point, std::map<std::string, double>>> error_totals_;
+  // Per pair: the serving node's request and error totals at the last sample, the failovers
+  // counted so far and when the count last grew (unix ms). Only the watcher thread uses them.
+  struct PairTotals {
+    std::string serving;
+    double requests = -1, errors = -1;
+    double failovers = 0;
+    int64_t last_failover_ms = 0;
+  };
+  std::map<std::string, PairTotals> pair_totals_;
 };
 
 }  // namespace ix::proxy

@@ -39,20 +39,29 @@ constexpr std::string_view kPage = R"html(<!doctype html>
   .alarm { background: #ffebe9; color: var(--bad); padding: 4px 8px; border-radius: 3px; margin: 4px 0; }
   .over { color: var(--bad); font-weight: 600; }
   #pacing-section { display: none; grid-column: 1 / -1; }
+  #trouble .trouble { background: #ffebe9; color: var(--bad); border-left: 4px solid var(--bad); padding: 6px 20px; font-weight: 600; }
+  #trouble .all-well { color: var(--ok); padding: 6px 20px; }
+  tr.bad td { background: #ffebe9; }
+  td.bad { color: var(--bad); font-weight: 600; }
+  .wide { grid-column: 1 / -1; }
+  .small { font-size: 12px; }
 </style>
 </head>
 <body>
 <header><h1>ixcluster</h1><span class="meta" id="who">loading…</span><span class="meta" id="updated"></span></header>
 <div id="error-banner"></div>
+<div id="trouble"></div>
 <main>
-  <section><h2>Node pairs</h2>
-    <table id="pairs"><thead><tr><th>pair</th><th>node</th><th>address</th><th>state</th><th>interactions</th></tr></thead><tbody></tbody></table>
+  <section class="wide"><h2>Node pairs</h2>
+    <table id="pairs"><thead><tr><th>pair</th><th>node</th><th>address</th><th>state</th><th>version</th><th>up</th>
+      <th>interactions</th><th>requests / s</th><th>errors / s</th><th>failovers</th><th>last failover</th>
+      <th>agents ready / not ready / dnd</th><th>queue depths</th></tr></thead><tbody></tbody></table>
   </section>
-  <section><h2>Proxies</h2>
-    <table id="proxies"><thead><tr><th>proxy</th><th>address</th><th>state</th></tr></thead><tbody></tbody></table>
+  <section class="wide"><h2>Proxies</h2>
+    <table id="proxies"><thead><tr><th>proxy</th><th>address</th><th>state</th><th>version</th><th>up</th><th>cannot reach</th></tr></thead><tbody></tbody></table>
   </section>
   <section><h2>Queue depths <span class="muted" id="window"></span></h2><div id="queues"></div></section>
-  <section><h2>Agents</h2>
+  <section><h2>Agents <span class="muted small">(the pair that counts the most; per pair above)</span></h2>
     <div class="numbers">
       <div><div class="big" id="agents-logged-in">–</div><div class="muted">logged in</div></div>
       <div><div class="big" id="agents-ready">–</div><div class="muted">ready</div></div>
@@ -104,21 +113,66 @@ function spark(svg, values) {
   svg.appendChild(line);
 }
 
+function uptime(seconds) {
+  if (seconds === undefined) return "–";
+  const s = Math.floor(seconds);
+  if (s < 120) return s + " s";
+  if (s < 7200) return Math.floor(s / 60) + " min";
+  if (s < 172800) return (s / 3600).toFixed(1) + " h";
+  return (s / 86400).toFixed(1) + " d";
+}
+
+function version(p) {
+  return p.version ? p.version + (p.commit ? " (" + String(p.commit).slice(0, 8) + ")" : "") : "–";
+}
+
+function rate(value) {
+  return value === undefined ? "–" : value.toFixed(1);
+}
+
+// The red lines: a pair with no serving node, a pair that lost its backup, a proxy that cannot
+// reach a pair, a proxy that is down. The watcher lists them in overview.trouble.
+function renderTrouble(c) {
+  const box = document.getElementById("trouble");
+  box.innerHTML = "";
+  const lines = c.trouble || [];
+  for (const line of lines) {
+    box.appendChild(el("div", { class: "trouble", "data-trouble": line.split(":")[0] }, line));
+  }
+  if (!lines.length && c.pairs) box.appendChild(el("div", { class: "all-well" }, "Every pair is served and has its backup; every proxy reaches every pair."));
+}
+
 function render(status) {
   const c = status.overview || {};
-  document.getElementById("who").textContent = "proxy " + status.proxy + " · proxy cluster " + status.cluster;
+  document.getElementById("who").textContent = "proxy " + status.proxy + " · proxy cluster " + status.cluster +
+    " · " + version(status) + " · up " + uptime(status.uptime_seconds);
   document.getElementById("updated").textContent = "updated " + new Date().toLocaleTimeString();
+  renderTrouble(c);
 
   const pairs = document.querySelector("#pairs tbody");
   pairs.innerHTML = "";
   for (const pair of c.pairs || []) {
+    const troubled = (pair.trouble || []).length > 0;
     (pair.nodes || []).forEach((node, i) => {
-      const row = el("tr", { "data-pair": pair.id, "data-node": node.configured_as, "data-state": node.state });
+      const row = el("tr", { "data-pair": pair.id, "data-node": node.configured_as, "data-state": node.state,
+                             class: troubled ? "bad" : "" });
+      const serving = node.state === "primary";
       row.appendChild(el("td", {}, i === 0 ? pair.id : ""));
       row.appendChild(el("td", {}, node.configured_as));
       row.appendChild(el("td", { class: "muted" }, node.address));
       row.appendChild(stateCell(node.state));
-      row.appendChild(el("td", {}, node.state === "primary" ? String(node.interactions ?? 0) : ""));
+      row.appendChild(el("td", { class: "muted small" }, node.state === "down" ? "" : version(node)));
+      row.appendChild(el("td", { class: "muted small" }, node.state === "down" ? "" : uptime(node.uptime_seconds)));
+      row.appendChild(el("td", {}, serving ? String(node.interactions ?? 0) : ""));
+      row.appendChild(el("td", { "data-rate": "requests" }, serving ? rate(pair.requests_per_s) : ""));
+      row.appendChild(el("td", { "data-rate": "errors", class: serving && pair.errors_per_s > 0 ? "bad" : "" },
+                         serving ? rate(pair.errors_per_s) : ""));
+      row.appendChild(el("td", {}, i === 0 ? String(pair.failovers ?? 0) : ""));
+      row.appendChild(el("td", { class: "muted small" }, i === 0 && pair.last_failover_ms ? ago(pair.last_failover_ms * 1000) : ""));
+      const a = node.agents || {};
+      row.appendChild(el("td", { "data-agents": pair.id }, serving ? (a.ready ?? 0) + " / " + (a.not_ready ?? 0) + " / " + (a.dnd ?? 0) : ""));
+      const depths = Object.entries(node.queues || {}).map(([q, d]) => q + " " + d).join(", ");
+      row.appendChild(el("td", { class: "small", "data-queues": pair.id }, serving ? depths || "none" : ""));
       pairs.appendChild(row);
     });
   }
@@ -126,10 +180,14 @@ function render(status) {
   const proxies = document.querySelector("#proxies tbody");
   proxies.innerHTML = "";
   for (const p of c.proxies || []) {
-    const row = el("tr", { "data-proxy": p.id, "data-state": p.state });
+    const unreachable = p.unreachable_pairs || [];
+    const row = el("tr", { "data-proxy": p.id, "data-state": p.state, class: p.state === "down" || unreachable.length ? "bad" : "" });
     row.appendChild(el("td", {}, p.id));
     row.appendChild(el("td", { class: "muted" }, p.address));
     row.appendChild(stateCell(p.state));
+    row.appendChild(el("td", { class: "muted small" }, p.state === "down" ? "" : version(p)));
+    row.appendChild(el("td", { class: "muted small" }, p.state === "down" ? "" : uptime(p.uptime_seconds)));
+    row.appendChild(el("td", { class: unreachable.length ? "bad" : "muted" }, unreachable.join(", ") || (p.state === "down" ? "" : "none")));
     proxies.appendChild(row);
   }
 

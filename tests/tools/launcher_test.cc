@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "tests/proxy/cluster_fixture.h"
@@ -108,6 +109,72 @@ TEST_F(LauncherTest, APortLeftToTheOperatingSystemIsRefusedBeforeAnythingStarts)
             std::string::npos)
       << launcher->log();
   EXPECT_EQ(http_get(loop_, node_ports_[0][0].second, "/healthz").status(), 0) << "nothing may have been started";
+}
+
+// The pids cluster.json names, by process name.
+std::map<std::string, pid_t> running_pids(const std::filesystem::path& work) {
+  std::ifstream in(work / "cluster.json");
+  nlohmann::json state = nlohmann::json::parse(in, nullptr, false);
+  std::map<std::string, pid_t> pids;
+  if (state.is_discarded()) return pids;
+  for (const auto& p : state["processes"]) pids[p.value("name", "")] = p.value("pid", -1);
+  return pids;
+}
+
+TEST_F(LauncherTest, AProcessThatDiesIsRestartedAndRestartAndDownReachTheNewOnes) {
+  std::unique_ptr<Process> launcher = up();
+  ASSERT_TRUE(wait_for_log(*launcher, "Stop with Ctrl-C")) << launcher->log();
+  const std::map<std::string, pid_t> first = running_pids(dir_ / "work");
+
+  // A backup killed outright comes back after the first back-off.
+  ASSERT_EQ(::kill(first.at("pair-1 backup"), SIGKILL), 0);
+  ASSERT_TRUE(wait_for_log(*launcher, "pair-1 backup (pid " + std::to_string(first.at("pair-1 backup")) +
+                                          ") was killed by signal Killed; its log: " + work_dir() +
+                                          "/logs/pair-1-backup.log; restarting it in 1 s"))
+      << launcher->log();
+  ASSERT_TRUE(wait_for_log(*launcher, "restarted pair-1 backup")) << launcher->log();
+  std::map<std::string, pid_t> now = running_pids(dir_ / "work");
+  EXPECT_NE(now.at("pair-1 backup"), first.at("pair-1 backup"));
+  EXPECT_TRUE(alive(now.at("pair-1 backup")));
+  EXPECT_TRUE(eventually([&] { return http_get(loop_, node_ports_[0][1].second, "/healthz").status() == 200; },
+                         std::chrono::seconds(20)))
+      << "the restarted backup does not answer";
+
+  // Restart by hand: proxy-2 is stopped and started again at once.
+  CommandResult restart = run_command({IX_IXCTL, "cluster", "restart", "proxy-2", "--dir", work_dir()});
+  EXPECT_EQ(restart.exit_code, 0) << restart.out << restart.err;
+  now = running_pids(dir_ / "work");
+  EXPECT_NE(now.at("proxy-2"), first.at("proxy-2"));
+  EXPECT_NE(restart.out.find("proxy-2 restarted (pid " + std::to_string(now.at("proxy-2")) + ")"), std::string::npos) << restart.out;
+  EXPECT_FALSE(alive(first.at("proxy-2")));
+  CommandResult unknown = run_command({IX_IXCTL, "cluster", "restart", "pair-9-primary", "--dir", work_dir()});
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_NE(unknown.err.find("no process \"pair-9-primary\""), std::string::npos) << unknown.err;
+  EXPECT_NE(unknown.err.find("pair-1-primary, pair-1-backup"), std::string::npos) << unknown.err;
+
+  // Down stops the restarted processes too.
+  CommandResult down = run_command({IX_IXCTL, "cluster", "down", "--dir", work_dir()});
+  EXPECT_EQ(down.exit_code, 0) << down.err;
+  EXPECT_EQ(launcher->wait_for_exit(std::chrono::seconds(30)), 0) << launcher->log();
+  for (const auto& [name, pid] : now) EXPECT_FALSE(alive(pid)) << name << " (pid " << pid << ") outlived cluster down";
+}
+
+TEST_F(LauncherTest, NoRestartLeavesADeadProcessDown) {
+  std::unique_ptr<Process> launcher = up({"--no-restart"});
+  ASSERT_TRUE(wait_for_log(*launcher, "Stop with Ctrl-C")) << launcher->log();
+  const pid_t backup = running_pids(dir_ / "work").at("pair-2 backup");
+  ASSERT_EQ(::kill(backup, SIGKILL), 0);
+  ASSERT_TRUE(wait_for_log(*launcher, "not restarting it (--no-restart)")) << launcher->log();
+  EXPECT_EQ(running_pids(dir_ / "work").at("pair-2 backup"), -1);
+  // Past the first back-off (1 s) it is still down.
+  EXPECT_FALSE(eventually([&] { return launcher->log().find("restarted pair-2 backup") != std::string::npos; },
+                          std::chrono::milliseconds(2500)))
+      << launcher->log();
+  CommandResult status = run_command({IX_IXCTL, "status", "--dir", work_dir()});
+  EXPECT_EQ(status.exit_code, 1) << "a pair without its backup is degraded:\n" << status.out;
+  CommandResult down = run_command({IX_IXCTL, "cluster", "down", "--dir", work_dir()});
+  EXPECT_EQ(down.exit_code, 0) << down.err;
+  EXPECT_EQ(launcher->wait_for_exit(std::chrono::seconds(30)), 0) << launcher->log();
 }
 
 }  // namespace

@@ -28,5 +28,16 @@ TEST(MainJob, AShortRunEndsWithTheProactiveAbandonmentAgainstTheGoal) {
   EXPECT_NE(text.find("proactive abandonment"), std::string::npos) << text;
 }
 
+// The options are read before anything is installed, built or started.
+TEST(MainJob, SaysWhatPersistsAndRefusesAnUnknownOption) {
+  const CommandResult help = run_command({"/bin/bash", IX_SOURCE_DIR "/scripts/main.sh", "--help"});
+  EXPECT_EQ(help.exit_code, 0) << help.err;
+  EXPECT_NE(help.out.find("`--fresh` starts from empty data"), std::string::npos) << help.out;
+  EXPECT_NE(help.out.find(".ix/data"), std::string::npos) << help.out;
+  const CommandResult bad = run_command({"/bin/bash", IX_SOURCE_DIR "/scripts/main.sh", "--frsh"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("unknown argument \"--frsh\" (usage: scripts/main.sh [--fresh])"), std::string::npos) << bad.err;
+}
+
 }  // namespace
 }  // namespace ix::test

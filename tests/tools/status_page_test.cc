@@ -3,6 +3,7 @@
 // test-artifacts folder.
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "tests/proxy/cluster_fixture.h"
@@ -37,6 +38,17 @@ class StatusPageTest : public ClusterFixture {
   }
   static bool row(const std::string& dom, const std::string& pair, const std::string& node, const std::string& state) {
     return dom.find("data-pair=\"" + pair + "\" data-node=\"" + node + "\" data-state=\"" + state + "\"") != std::string::npos;
+  }
+  // Waits until the proxy's overview lists trouble (its red lines) that satisfies `wanted`.
+  bool trouble_is(const std::function<bool(const nlohmann::json&)>& wanted) {
+    for (int i = 0; i < 200; ++i) {
+      nlohmann::json s = nlohmann::json::parse(proxy_status(0), nullptr, false);
+      if (!s.is_discarded() && s.contains("overview") && s["overview"].contains("trouble") && wanted(s["overview"]["trouble"])) {
+        return true;
+      }
+      loop_.run_for(100);
+    }
+    return false;
   }
   // Waits until the proxy's overview (sampled every 2 s) shows pair's node in `state`.
   bool overview_shows(int pair, int node, const std::string& state) {
@@ -86,6 +98,37 @@ TEST_F(StatusPageTest, IsServedWithTheBinaryAndNeedsNothingFromOutside) {
   EXPECT_NE(body.find("<script>"), std::string::npos);
   EXPECT_EQ(body.find("src=\"http"), std::string::npos) << "no external scripts";
   EXPECT_EQ(body.find("href=\"http"), std::string::npos) << "no external styles";
+}
+
+TEST_F(StatusPageTest, ShowsTroubleInRedWithRatesVersionsAndPerPairDetails) {
+  choose_ports_before_start();  // proxy-1's watcher knows where proxy-2 is from the start
+  start_cluster();
+  start_proxy(1);
+  ASSERT_TRUE(overview_shows(0, 1, "backup"));
+  // Healthy: no red line (the page shows "all-well" then; one browser run is enough below).
+  ASSERT_TRUE(trouble_is([](const nlohmann::json& t) { return t.empty(); })) << proxy_status(0);
+
+  // pair-1 loses its backup, pair-2 both nodes: a red line each, and the rows turn red.
+  nodes_[0][1]->kill(SIGKILL);
+  nodes_[1][0]->kill(SIGKILL);
+  nodes_[1][1]->kill(SIGKILL);
+  ASSERT_TRUE(overview_shows(1, 1, "down"));
+  ASSERT_TRUE(overview_shows(0, 1, "down"));
+  // The proxy notices pair-2 is unreachable on its own (its links), the watcher on its next sample.
+  ASSERT_TRUE(trouble_is([](const nlohmann::json& t) { return t.dump().find("proxy-1 cannot reach it") != std::string::npos; }))
+      << proxy_status(0);
+  const std::string dom = render("status-page-no-serving-node.png");
+  EXPECT_NE(dom.find("data-trouble=\"pair-2\">pair-2: no serving node</div>"), std::string::npos) << dom;
+  EXPECT_NE(dom.find("data-trouble=\"pair-1\">pair-1: lost its backup: its backup is down</div>"), std::string::npos) << dom;
+  EXPECT_NE(dom.find("data-trouble=\"pair-2\">pair-2: proxy-1 cannot reach it</div>"), std::string::npos) << dom;
+  EXPECT_NE(dom.find("data-pair=\"pair-2\" data-node=\"primary\" data-state=\"down\" class=\"bad\""), std::string::npos) << dom;
+  EXPECT_NE(dom.find("data-pair=\"pair-1\" data-node=\"primary\" data-state=\"primary\" class=\"bad\""), std::string::npos) << dom;
+  // Version and uptime per process, rates and agents per pair.
+  EXPECT_NE(dom.find(">0.1.0 ("), std::string::npos) << dom;
+  EXPECT_NE(dom.find("data-rate=\"requests\""), std::string::npos) << dom;
+  EXPECT_NE(dom.find("data-agents=\"pair-1\">0 / 0 / 0<"), std::string::npos) << dom;
+  EXPECT_NE(dom.find("data-queues=\"pair-1\">"), std::string::npos) << dom;
+  EXPECT_NE(dom.find("<td class=\"bad\">pair-2</td>"), std::string::npos) << "proxy-1 cannot reach pair-2:\n" << dom;
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
-// `ixctl cluster up CONFIG | cluster down` (the local cluster launcher) and `ixctl status` (the
-// cluster as its admin ports describe it: pairs with primary and backup, proxies, queue depths,
-// agents).
+// `ixctl cluster up CONFIG | cluster restart NAME | cluster down` (the local cluster launcher)
+// and `ixctl status` (the cluster as its admin ports, or one proxy, describe it: pairs with
+// primary and backup, proxies, queue depths, agents).
 #pragma once
 
 #include "tools/ixctl/client_context.h"

@@ -10,8 +10,10 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -29,6 +31,18 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 volatile std::sig_atomic_t g_stop = 0;
+volatile std::sig_atomic_t g_restart_requested = 0;
+
+constexpr std::chrono::milliseconds kFirstBackoff{1000};
+constexpr std::chrono::milliseconds kMaxBackoff{30'000};
+constexpr std::chrono::seconds kStableAfter{60};  // a process that ran this long starts over at kFirstBackoff
+
+// "pair-1 primary" → "pair-1-primary": the name in file names and on the command line.
+std::string file_name(const std::string& name) {
+  std::string out = name;
+  std::replace(out.begin(), out.end(), ' ', '-');
+  return out;
+}
 
 // Running, and not merely a zombie waiting for its parent to collect it (a launcher started by
 // a script that has not waited for it yet has done its work).
@@ -188,6 +202,7 @@ Status LocalCluster::start() {
       if (p_stage != stage) continue;
       std::ofstream(p.log, std::ios::app) << "---- started by ixctl cluster up\n";
       p.pid = spawn(p);
+      p.started_at = Clock::now();
       if (p.pid < 0) {
         stop();
         return Error{0, "cannot start " + p.name + ": " + std::strerror(errno)};
@@ -230,21 +245,80 @@ Status LocalCluster::wait_ready(const LocalProcess& p) {
 void LocalCluster::run() {
   std::signal(SIGINT, [](int) { g_stop = 1; });
   std::signal(SIGTERM, [](int) { g_stop = 1; });
+  std::signal(SIGUSR1, [](int) { g_restart_requested = 1; });
+  handle_restart_requests();  // any left from before the handler existed
   while (!g_stop) {
+    const Clock::time_point now = Clock::now();
     for (LocalProcess& p : processes_) {
       int status = 0;
       if (p.pid > 0 && ::waitpid(p.pid, &status, WNOHANG) == p.pid) {
-        std::cout << "ixctl: " << p.name << " (pid " << p.pid << ") " << exit_text(status) << "; its log: " << p.log.string()
-                  << std::endl;
+        std::cout << "ixctl: " << p.name << " (pid " << p.pid << ") " << exit_text(status) << "; its log: " << p.log.string();
         p.pid = -1;
+        if (options_.restart) {
+          if (now - p.started_at >= kStableAfter) p.backoff = std::chrono::milliseconds(0);
+          p.backoff = p.backoff.count() == 0 ? kFirstBackoff : std::min(p.backoff * 2, kMaxBackoff);
+          p.restart_pending = true;
+          p.restart_at = now + p.backoff;
+          std::cout << "; restarting it in " << p.backoff.count() / 1000.0 << " s";
+        } else {
+          std::cout << "; not restarting it (--no-restart)";
+        }
+        std::cout << std::endl;
         write_state();
       }
+      if (p.restart_pending && now >= p.restart_at) {
+        char backoff[32];
+        std::snprintf(backoff, sizeof backoff, "%.0f", p.backoff.count() / 1000.0);
+        respawn(p, std::string("after a back-off of ") + backoff + " s");
+      }
+    }
+    if (g_restart_requested) {
+      g_restart_requested = 0;
+      handle_restart_requests();
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   std::cout << "ixctl: stopping the cluster" << std::endl;
   stop();
   std::cout << "ixctl: stopped" << std::endl;
+}
+
+void LocalCluster::respawn(LocalProcess& p, const std::string& why) {
+  p.restart_pending = false;
+  std::ofstream(p.log, std::ios::app) << "---- restarted by ixctl cluster up (" << why << ")\n";
+  p.pid = spawn(p);
+  p.started_at = Clock::now();
+  ++p.restarts;
+  std::cout << "ixctl: restarted " << p.name << " (pid " << p.pid << ", restart " << p.restarts << ", " << why << ")" << std::endl;
+  write_state();
+}
+
+void LocalCluster::handle_restart_requests() {
+  const fs::path requests = options_.work_dir / "restart-requests";
+  std::error_code ec;
+  if (!fs::is_directory(requests, ec)) return;
+  for (const fs::directory_entry& entry : fs::directory_iterator(requests, ec)) {
+    const std::string wanted = entry.path().filename().string();
+    fs::remove(entry.path(), ec);
+    for (LocalProcess& p : processes_) {
+      if (file_name(p.name) != wanted) continue;
+      if (p.pid > 0) {
+        ::kill(p.pid, SIGTERM);
+        const auto deadline = Clock::now() + std::chrono::seconds(10);
+        while (::waitpid(p.pid, nullptr, WNOHANG) == 0) {
+          if (Clock::now() > deadline) {
+            ::kill(p.pid, SIGKILL);
+            ::waitpid(p.pid, nullptr, 0);
+            break;
+          }
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+        p.pid = -1;
+      }
+      p.backoff = std::chrono::milliseconds(0);
+      respawn(p, "asked by ixctl cluster restart");
+    }
+  }
 }
 
 void LocalCluster::stop() {
@@ -280,7 +354,8 @@ void LocalCluster::write_state() const {
   nlohmann::json processes = nlohmann::json::array();
   for (const LocalProcess& p : processes_) {
     processes.push_back({{"name", p.name}, {"pid", p.pid}, {"host", p.host}, {"port", p.port},
-                         {"admin_port", p.admin_port}, {"log", p.log.string()}, {"proxy", p.is_proxy}});
+                         {"admin_port", p.admin_port}, {"log", p.log.string()}, {"proxy", p.is_proxy},
+                         {"restarts", p.restarts}});
   }
   const fs::path path = options_.work_dir / "cluster.json";
   std::ofstream(path.string() + ".tmp")
@@ -339,7 +414,48 @@ Status stop_local_cluster(const fs::path& work_dir, uint64_t timeout_ms) {
   }
   std::error_code ec;
   fs::remove(state, ec);
+  fs::remove_all(work_dir / "restart-requests", ec);
   return {};
+}
+
+Result<pid_t> restart_local_process(const fs::path& work_dir, const std::string& name, uint64_t timeout_ms) {
+  const fs::path state = work_dir / "cluster.json";
+  auto read_state = [&]() -> nlohmann::json {
+    std::ifstream in(state);
+    nlohmann::json running = nlohmann::json::parse(in, nullptr, false);
+    return in && !running.is_discarded() ? running : nlohmann::json();
+  };
+  nlohmann::json running = read_state();
+  if (running.is_null()) return Error{0, "no cluster is running from " + work_dir.string() + " (no readable " + state.string() + ")"};
+  const pid_t launcher = running.value("launcher_pid", -1);
+  if (!alive(launcher)) return Error{0, "the launcher of " + work_dir.string() + " (pid " + std::to_string(launcher) + ") is not running"};
+  std::string names;
+  nlohmann::json process;
+  for (const auto& p : running.value("processes", nlohmann::json::array())) {
+    const std::string n = p.value("name", "");
+    names += (names.empty() ? "" : ", ") + file_name(n);
+    if (n == name || file_name(n) == name) process = p;
+  }
+  if (process.is_null()) return Error{0, "no process \"" + name + "\" in the cluster of " + work_dir.string() + "; its processes: " + names};
+  const std::string key = file_name(process.value("name", ""));
+  const pid_t old_pid = process.value("pid", -1);
+  std::error_code ec;
+  fs::create_directories(work_dir / "restart-requests", ec);
+  std::ofstream(work_dir / "restart-requests" / key) << "asked at " << ::time(nullptr) << "\n";
+  ::kill(launcher, SIGUSR1);
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (Clock::now() < deadline) {
+    for (const auto& p : read_state().value("processes", nlohmann::json::array())) {
+      if (file_name(p.value("name", "")) != key) continue;
+      const pid_t pid = p.value("pid", -1);
+      if (pid <= 0 || pid == old_pid || !alive(pid)) continue;
+      Result<http::HttpReply> health = http::http_get(p.value("host", "127.0.0.1"), p.value("admin_port", uint16_t{0}), "/healthz", 1000);
+      if (health && health->status == 200) return pid;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return Error{0, process.value("name", "") + " did not answer /healthz within " + std::to_string(timeout_ms / 1000) +
+                      " s of its restart; its log: " + process.value("log", "")};
 }
 
 }  // namespace ix::tools

@@ -3,6 +3,7 @@
 // and configuration checks. `ixctl --help` and `ixctl COMMAND --help` say the rest.
 #include <CLI/CLI.hpp>
 
+#include "protocol/build_info.h"
 #include "tools/ixctl/client_context.h"
 #include "tools/ixctl/cluster_commands.h"
 #include "tools/ixctl/config_command.h"
@@ -12,6 +13,7 @@
 
 int main(int argc, char** argv) {
   CLI::App app{"ixctl: ixcluster command-line tool"};
+  app.set_version_flag("--version", "ixctl " + std::string(ix::build_version()) + " (commit " + std::string(ix::build_commit()) + ")");
   app.require_subcommand(1);
   app.fallthrough();  // the client options may follow the subcommand
   ix::tools::ClientContext context;

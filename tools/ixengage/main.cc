@@ -13,6 +13,7 @@
 #include "cluster-config/loader.h"
 #include "cluster-config/ports_file.h"
 #include "cluster-config/tls.h"
+#include "protocol/build_info.h"
 #include "protocol/http/http_server.h"
 #include "protocol/net/process_signals.h"
 #include "tools/ixengage/certificates.h"
@@ -73,6 +74,7 @@ std::string with_slashes(std::string path) {
 
 int main(int argc, char** argv) {
   CLI::App app{"ixengage: a local stand-in for the engagement service that receives ixproxy's pacing decisions"};
+  app.set_version_flag("--version", "ixengage " + std::string(ix::build_version()) + " (commit " + std::string(ix::build_commit()) + ")");
   std::string host = "127.0.0.1", ports_file, state_dir = ".ix/engagement-sim", credentials, credentials_env;
   std::string token_ttl = "1h", path_prefix = "/api/", target_endpoint = "v2/journey/actiontargets/bulk", config_file;
   std::string tenant, queue = "proactive-chat", lead_patience = "5s", accept_delay = "2s..8s", invitation_timeout = "15s";

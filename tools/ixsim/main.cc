@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "cluster-config/loader.h"
+#include "protocol/build_info.h"
 #include "tools/ixsim/simulator.h"
 
 namespace {
@@ -42,6 +43,7 @@ Flow parse_flow(const std::string& text) {
 
 int main(int argc, char** argv) {
   CLI::App app{"ixsim: drives an ixcluster through its proxies like a contact center's outside world"};
+  app.set_version_flag("--version", "ixsim " + std::string(ix::build_version()) + " (commit " + std::string(ix::build_commit()) + ")");
   std::vector<std::string> servers{"127.0.0.1:7001"};
   std::string config_file, report_file, profile = "steady";
   std::vector<std::string> flows{"chat=inbound-chat/chat-view:3", "email=inbound-email/email-view:1"};
