@@ -173,10 +173,9 @@ TEST_F(SqliteStoreTest, FactoryOpensThePairsSqliteDatabase) {
   EXPECT_TRUE(std::filesystem::exists(path_));
 
   pair.storage.sqlite_path.clear();
-  pair.storage.postgresql = "host=db";
   auto refused = make_store(loop_.get(), pair, {});
   ASSERT_FALSE(refused.ok());
-  EXPECT_NE(refused.error().text.find("node pair p1 has no sqlite-path"), std::string::npos) << refused.error().text;
+  EXPECT_NE(refused.error().text.find("node pair p1 has neither sqlite-path nor postgresql"), std::string::npos) << refused.error().text;
 }
 
 TEST_F(SqliteStoreTest, LeaseIsExclusiveUntilReleased) {

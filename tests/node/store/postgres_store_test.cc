@@ -1,0 +1,257 @@
+// PostgresStore beyond the shared contract (store_conformance_test.cc): group commit in batches,
+// two nodes on one database, reopening, the schema version, the connection string's rules, the
+// factory, and a session the server terminates. Each test takes a fresh database of the suite's
+// PostgreSQL server (tests/support/postgres_server.h).
+#include "node/store/postgres_store.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "node/store/store_factory.h"
+#include "tests/support/postgres_server.h"
+#include "tests/support/test_loop.h"
+
+namespace ix::node {
+namespace {
+
+class PostgresStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    conninfo_ = test::PostgresEnvironment::get().fresh_database();
+    ASSERT_FALSE(conninfo_.empty());
+    database_ = conninfo_.substr(conninfo_.find("dbname=") + 7);
+    database_ = database_.substr(0, database_.find(' '));
+  }
+
+  std::unique_ptr<PostgresStore> open(bool group_commit = true, const std::string& application_name = "ixnode") {
+    PostgresOptions options;
+    options.conninfo = conninfo_;
+    options.group_commit = group_commit;
+    options.application_name = application_name;
+    auto store = PostgresStore::open(loop_.get(), std::move(options));
+    EXPECT_TRUE(store.ok()) << (store.ok() ? "" : store.error().text);
+    return store.ok() ? std::move(store.value()) : nullptr;
+  }
+
+  static Transaction submit(int n) {
+    Transaction t;
+    std::string id = "p1." + std::to_string(n);
+    t.mutations.push_back(PutInteraction{{id, "101", 1, std::vector<uint8_t>{1, 2, static_cast<uint8_t>(n)}}});
+    t.mutations.push_back(AppendEvent{{static_cast<uint64_t>(n), 1000 + n, "101", std::vector<uint8_t>{9, static_cast<uint8_t>(n)}}});
+    t.mutations.push_back(SetCounter{"interaction", static_cast<uint64_t>(n)});
+    return t;
+  }
+
+  Status commit_and_wait(Store& store, Transaction t) {
+    std::optional<Status> result;
+    store.commit(std::move(t), [&](const Status& s) { result = s; });
+    EXPECT_TRUE(loop_.run_until([&] { return result.has_value(); }));
+    return result.value_or(Status{Error{0, "no completion"}});
+  }
+
+  test::PostgresServer& server() { return *test::PostgresEnvironment::get().server(); }
+
+  test::TestLoop loop_;
+  std::string conninfo_;
+  std::string database_;
+};
+
+TEST_F(PostgresStoreTest, GroupCommitAcknowledgesEveryTransactionInFewerBatches) {
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  int acknowledged = 0, failed = 0;
+  for (int i = 1; i <= 20'000; ++i) {
+    store->commit(submit(i), [&](const Status& s) { s.ok() ? ++acknowledged : ++failed; });
+  }
+  ASSERT_TRUE(loop_.run_until([&] { return acknowledged + failed == 20'000; }, 60'000));
+  EXPECT_EQ(failed, 0);
+  EXPECT_EQ(store->stats().transactions, 20'000u);
+  EXPECT_LT(store->stats().batches, 200u) << "transactions queued together commit together";
+  auto state = store->load();
+  ASSERT_TRUE(state.ok()) << state.error().text;
+  EXPECT_EQ(state->interactions.size(), 20'000u) << "batches past libpq's parameter limit split into several statements";
+  EXPECT_EQ(state->last_seq, 20'000u);
+  ASSERT_EQ(state->counters.size(), 1u);
+  EXPECT_EQ(state->counters[0].second, 20'000u);
+  store->close();
+}
+
+TEST_F(PostgresStoreTest, WithoutGroupCommitEveryTransactionIsItsOwnBatch) {
+  auto store = open(false);
+  ASSERT_NE(store, nullptr);
+  int acknowledged = 0;
+  for (int i = 1; i <= 50; ++i) store->commit(submit(i), [&](const Status&) { ++acknowledged; });
+  ASSERT_TRUE(loop_.run_until([&] { return acknowledged == 50; }));
+  EXPECT_EQ(store->stats().batches, 50u);
+  store->close();
+}
+
+TEST_F(PostgresStoreTest, CommittedDataSurvivesReopenAndDeletesAreKept) {
+  {
+    auto store = open();
+    ASSERT_NE(store, nullptr);
+    int done = 0;
+    for (int i = 1; i <= 10; ++i) store->commit(submit(i), [&](const Status&) { ++done; });
+    Transaction stop;
+    stop.mutations.push_back(DeleteInteraction{"p1.3"});
+    store->commit(std::move(stop), [&](const Status&) { ++done; });
+    ASSERT_TRUE(loop_.run_until([&] { return done == 11; }));
+    store->close();
+  }
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  auto state = store->load();
+  ASSERT_TRUE(state.ok());
+  EXPECT_EQ(state->interactions.size(), 9u);
+  for (const auto& i : state->interactions) EXPECT_NE(i.id, "p1.3");
+  EXPECT_EQ(state->last_seq, 10u);
+  EXPECT_EQ(store->first_seq(), 1u) << "the first seq is read back on open";
+  store->close();
+}
+
+TEST_F(PostgresStoreTest, FailedBatchReportsTheErrorToEveryTransaction) {
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  std::vector<std::string> errors;
+  store->commit(submit(1), [&](const Status& s) { errors.push_back(s.ok() ? "" : s.error().text); });
+  store->commit(submit(1), [&](const Status& s) { errors.push_back(s.ok() ? "" : s.error().text); });  // same seq
+  ASSERT_TRUE(loop_.run_until([&] { return errors.size() == 2; }));
+  EXPECT_NE(errors[1].find("duplicate key"), std::string::npos) << "a duplicate event seq cannot commit: " << errors[1];
+  auto state = store->load();
+  EXPECT_EQ(state->interactions.size(), errors[0].empty() ? 1u : 0u);
+  EXPECT_EQ(state->last_seq, errors[0].empty() ? 1u : 0u);
+  // The store carries on after a failed batch (the node is what stops).
+  EXPECT_TRUE(commit_and_wait(*store, submit(2)).ok());
+  store->close();
+}
+
+// The pair's two nodes open the same database, even at the same moment: the schema is created
+// once, a lease decided through one is what the other reads, and acquirers racing through both
+// never both win.
+TEST_F(PostgresStoreTest, LeasesAreSharedByTheTwoNodesOfThePair) {
+  auto primary = open();
+  auto backup = open();
+  ASSERT_TRUE(primary && backup);
+  std::vector<LeaseOutcome> outcomes;
+  for (int i = 0; i < 40; ++i) {
+    PostgresStore& via = i % 2 == 0 ? *primary : *backup;
+    via.lease({LeaseOp::kAcquire, "pacing-master", "proxy-" + std::to_string(i), 5'000, 2'000'000}, [&](Result<LeaseOutcome> r) {
+      ASSERT_TRUE(r.ok()) << r.error().text;
+      outcomes.push_back(std::move(r.value()));
+    });
+  }
+  ASSERT_TRUE(loop_.run_until([&] { return outcomes.size() == 40; }));
+  int granted = 0;
+  for (const LeaseOutcome& o : outcomes) granted += o.granted ? 1 : 0;
+  EXPECT_EQ(granted, 1);
+  const std::string holder = std::find_if(outcomes.begin(), outcomes.end(), [](auto& o) { return o.granted; })->record.holder;
+  for (const LeaseOutcome& o : outcomes) EXPECT_EQ(o.record.fencing, 1u);
+  primary->close();
+  primary.reset();
+
+  std::optional<LeaseOutcome> seen;
+  backup->lease({LeaseOp::kRenew, "pacing-master", holder, 5'000, 2'001'000}, [&](Result<LeaseOutcome> r) {
+    ASSERT_TRUE(r.ok());
+    seen = r.value();
+  });
+  ASSERT_TRUE(loop_.run_until([&] { return seen.has_value(); }));
+  EXPECT_TRUE(seen->granted);
+  EXPECT_EQ(seen->record.holder, holder);
+  EXPECT_EQ(seen->record.fencing, 1u);
+  backup->close();
+}
+
+TEST_F(PostgresStoreTest, NewerSchemaIsRefused) {
+  {
+    auto store = open();
+    ASSERT_NE(store, nullptr);
+    store->close();
+  }
+  ASSERT_TRUE(server().execute("UPDATE schema_version SET version = 99", database_).ok());
+  PostgresOptions options;
+  options.conninfo = conninfo_;
+  auto store = PostgresStore::open(loop_.get(), options);
+  ASSERT_FALSE(store.ok());
+  EXPECT_NE(store.error().text.find("schema version 99, newer than this ixnode's 2"), std::string::npos) << store.error().text;
+}
+
+TEST_F(PostgresStoreTest, APasswordInTheConnectionStringIsRefused) {
+  for (const std::string conninfo : {"host=db user=ix password=hunter2", "postgresql://ix:hunter2@db/ix"}) {
+    Status s = check_postgres_conninfo(conninfo);
+    ASSERT_FALSE(s.ok()) << conninfo;
+    EXPECT_NE(s.error().text.find("must not contain a password"), std::string::npos) << s.error().text;
+    EXPECT_EQ(s.error().text.find("hunter2"), std::string::npos) << "the error does not repeat the secret";
+  }
+  Status bad = check_postgres_conninfo("host=db nonsense-key=1");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().text.find("not a valid libpq connection string"), std::string::npos) << bad.error().text;
+  EXPECT_TRUE(check_postgres_conninfo("host=db.internal dbname=ix user=ixnode sslmode=verify-full sslrootcert=/etc/ix/ca.pem").ok());
+
+  config::NodePair pair;
+  pair.id = "p1";
+  pair.storage.postgresql = "host=127.0.0.1 password=hunter2";
+  auto refused = make_store(loop_.get(), pair, {});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().text.find("node pair p1: storage.postgresql must not contain a password"), std::string::npos)
+      << refused.error().text;
+}
+
+TEST_F(PostgresStoreTest, FactoryOpensThePairsPostgresDatabase) {
+  config::NodePair pair;
+  pair.id = "p1";
+  pair.storage.postgresql = conninfo_;
+  pair.storage.postgresql_password_env = "IX_TEST_UNSET_PASSWORD_VARIABLE";
+  ::unsetenv("IX_TEST_UNSET_PASSWORD_VARIABLE");
+  auto missing = make_store(loop_.get(), pair, {});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().text.find("IX_TEST_UNSET_PASSWORD_VARIABLE, which is not set"), std::string::npos)
+      << missing.error().text;
+
+  ::setenv("IX_TEST_PASSWORD_VARIABLE", "not-checked-by-trust-authentication", 1);
+  pair.storage.postgresql_password_env = "IX_TEST_PASSWORD_VARIABLE";
+  pair.settings.lease_timeout = std::chrono::milliseconds(3000);
+  auto store = make_store(loop_.get(), pair, {});
+  ASSERT_TRUE(store.ok()) << store.error().text;
+  EXPECT_NE(dynamic_cast<PostgresStore*>(store->get()), nullptr);
+  // The node's sessions carry its pair in application_name, so an operator can find them.
+  auto sessions = server().query_value("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'ixnode p1'", "postgres");
+  ASSERT_TRUE(sessions.ok()) << sessions.error().text;
+  EXPECT_EQ(*sessions, "2") << "a writer and a reader connection";
+  (*store)->close();
+
+  pair.storage.postgresql = "host=127.0.0.1 port=1 dbname=nowhere user=ix sslmode=disable";
+  pair.storage.postgresql_password_env.clear();
+  auto unreachable = make_store(loop_.get(), pair, {});
+  ASSERT_FALSE(unreachable.ok());
+  EXPECT_NE(unreachable.error().text.find("node pair p1: PostgreSQL: cannot connect"), std::string::npos) << unreachable.error().text;
+}
+
+// The server ends the store's sessions (pg_terminate_backend, a PostgreSQL restart): the work in
+// flight fails, and the store reconnects for the next piece of work; a read (which changes
+// nothing) is retried on the new session at once.
+TEST_F(PostgresStoreTest, ASessionTheServerEndsFailsItsWorkAndIsReopened) {
+  auto store = open(true, "ix-terminated");
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(commit_and_wait(*store, submit(1)).ok());
+  auto ended = server().query_value(
+      "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'ix-terminated'", "postgres");
+  ASSERT_TRUE(ended.ok()) << ended.error().text;
+  ASSERT_EQ(*ended, "2");
+  Status lost = commit_and_wait(*store, submit(2));
+  EXPECT_FALSE(lost.ok()) << "a commit on a terminated session is never acknowledged";
+  Status again = commit_and_wait(*store, submit(3));
+  EXPECT_TRUE(again.ok()) << again.error().text;
+  std::optional<Result<std::vector<StoredEvent>>> events;
+  store->read_events(0, 10, [&](Result<std::vector<StoredEvent>> r) { events = std::move(r); });
+  ASSERT_TRUE(loop_.run_until([&] { return events.has_value(); }));
+  ASSERT_TRUE(events->ok()) << events->error().text;
+  ASSERT_EQ(events->value().size(), 2u);
+  EXPECT_EQ(events->value()[0].seq, 1u);
+  EXPECT_EQ(events->value()[1].seq, 3u) << "the failed commit left nothing behind";
+  store->close();
+}
+
+}  // namespace
+}  // namespace ix::node
