@@ -213,6 +213,27 @@ const char* const kMigrations[] = {
          holder TEXT NOT NULL,
          fencing BIGINT NOT NULL,
          expires_ms BIGINT NOT NULL);)",
+    // The fence (store.h, set_fence): the first statement of every fenced batch. It locks the
+    // pair's lease row until COMMIT and fails the transaction (SQLSTATE IXF01) unless the row
+    // still names this holder and epoch.
+    R"(CREATE FUNCTION ix_check_fence(lease_name TEXT, expected_holder TEXT, expected_epoch BIGINT)
+       RETURNS VOID LANGUAGE plpgsql AS $fence$
+       DECLARE
+         current_holder TEXT;
+         current_epoch BIGINT;
+       BEGIN
+         SELECT holder, fencing INTO current_holder, current_epoch FROM leases WHERE name = lease_name FOR UPDATE;
+         IF NOT FOUND THEN
+           current_holder := '';
+           current_epoch := 0;
+         END IF;
+         IF current_holder <> expected_holder OR current_epoch <> expected_epoch THEN
+           RAISE EXCEPTION USING ERRCODE = 'IXF01', MESSAGE = format(
+             'fenced: the pair''s lease is at epoch %s held by %s, this node''s epoch was %s', current_epoch,
+             CASE WHEN current_holder = '' THEN 'nobody' ELSE current_holder END, expected_epoch);
+         END IF;
+       END
+       $fence$;)",
 };
 static_assert(std::size(kMigrations) == PostgresStore::kSchemaVersion);
 
@@ -247,6 +268,10 @@ Status migrate(PGconn* c) {
     return result;
   }
   return exec(c, "COMMIT");
+}
+
+bool same_fence(const Fence& a, const Fence& b) {
+  return a.epoch == b.epoch && a.holder == b.holder && a.lease_name == b.lease_name;
 }
 
 bool trims(const Transaction& t) {
@@ -352,9 +377,14 @@ void PostgresStore::close() {
 void PostgresStore::commit(Transaction transaction, CommitCallback done) {
   {
     std::lock_guard lock(mutex_);
-    queue_.push_back({std::move(transaction), std::move(done), {}});
+    queue_.push_back({std::move(transaction), std::move(done), fence_, {}});
   }
   wake_.notify_one();
+}
+
+void PostgresStore::set_fence(Fence fence) {
+  std::lock_guard lock(mutex_);
+  fence_ = std::move(fence);
 }
 
 void PostgresStore::read_events(uint64_t after_seq, size_t limit, ReadCallback done) {
@@ -392,6 +422,8 @@ void PostgresStore::writer_main() {
       leases.swap(leases_);
       const size_t take = options_.group_commit ? std::min(queue_.size(), options_.max_batch) : std::min<size_t>(queue_.size(), 1);
       for (size_t i = 0; i < take; ++i) {
+        // One batch, one fence: work queued under an older term never commits under a newer one.
+        if (!batch.empty() && !same_fence(queue_.front().fence, batch.front().fence)) break;
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
@@ -404,7 +436,7 @@ void PostgresStore::writer_main() {
     }
     if (batch.empty()) continue;
     auto started = std::chrono::steady_clock::now();
-    Status result = apply(batch);
+    Status result = apply(batch, batch.front().fence);
     const bool moves_first =
         first_seq_.load() == 0 || std::any_of(batch.begin(), batch.end(), [](const Pending& p) { return trims(p.transaction); });
     if (result && moves_first) refresh_first_seq();
@@ -446,7 +478,7 @@ void PostgresStore::refresh_first_seq() {
   if (r.ok() && r.rows() == 1) first_seq_.store(static_cast<uint64_t>(r.int8(0, 0)));
 }
 
-Status PostgresStore::apply(std::vector<Pending>& batch) {
+Status PostgresStore::apply(std::vector<Pending>& batch, const Fence& fence) {
   if (Status s = ensure_connected(writer_); !s) return s;
 
   // Statements in the order they run. The event log keeps the order of appends and trims (a
@@ -454,6 +486,13 @@ Status PostgresStore::apply(std::vector<Pending>& batch) {
   // key, so each key appears once and a multi-row statement per table is exact.
   std::vector<Statement> statements;
   statements.push_back({"BEGIN", {}});
+  if (fence.epoch != 0) {
+    Statement check{"SELECT ix_check_fence($1, $2, $3)", {}};
+    check.params.text(fence.lease_name);
+    check.params.text(fence.holder);
+    check.params.int8(static_cast<int64_t>(fence.epoch));
+    statements.push_back(std::move(check));
+  }
   RowStatements events("INSERT INTO event_log (seq, timestamp_us, tenant, frame) VALUES ", "", 4);
   std::unordered_map<std::string, const StoredInteraction*> interactions;  // nullptr: deleted
   std::unordered_map<std::string, uint64_t> counters;
@@ -508,6 +547,7 @@ Status PostgresStore::apply(std::vector<Pending>& batch) {
   // One flight: every statement, then a sync; then the answers in order.
   if (PQenterPipelineMode(writer_) != 1) return pg_error(writer_, "entering pipeline mode");
   std::string failure;
+  bool fenced = false;
   for (Statement& s : statements) {
     if (!s.params.send(writer_, s.sql)) {
       failure = "sending a batch: " + trimmed(PQerrorMessage(writer_));
@@ -535,7 +575,12 @@ Status PostgresStore::apply(std::vector<Pending>& batch) {
         case PGRES_PIPELINE_ABORTED:
           break;
         default:
-          if (failure.empty()) failure = "writing a transaction: " + r.error();
+          if (failure.empty()) {
+            const char* state = PQresultErrorField(r.get(), PG_DIAG_SQLSTATE);
+            fenced = state != nullptr && std::strcmp(state, "IXF01") == 0;
+            const char* primary = PQresultErrorField(r.get(), PG_DIAG_MESSAGE_PRIMARY);
+            failure = fenced && primary ? primary : "writing a transaction: " + r.error();
+          }
           if (PQstatus(writer_) != CONNECTION_OK) synced = true;
           break;
       }
@@ -545,6 +590,7 @@ Status PostgresStore::apply(std::vector<Pending>& batch) {
     PQexitPipelineMode(writer_);
     if (!failure.empty()) rollback(writer_);
   }
+  if (fenced) return Error{kFencedErrorCode, failure};
   if (!failure.empty()) return Error{0, "PostgreSQL: " + failure};
   return {};
 }
@@ -609,6 +655,10 @@ Result<LoadedState> PostgresStore::load() {
     PgResult seq = none.exec(reader_, "SELECT COALESCE(MAX(seq), 0)::bigint FROM event_log");
     if (!seq.ok()) return Error{0, "PostgreSQL: reading the event log: " + seq.error()};
     state.last_seq = static_cast<uint64_t>(seq.int8(0, 0));
+    // The other node may have written since open(): the first seq is read again too.
+    PgResult first = none.exec(reader_, "SELECT COALESCE(MIN(seq), 0)::bigint FROM event_log");
+    if (!first.ok()) return Error{0, "PostgreSQL: reading the event log: " + first.error()};
+    first_seq_.store(static_cast<uint64_t>(first.int8(0, 0)));
     PgResult counters = none.exec(reader_, "SELECT name, value FROM counters ORDER BY name COLLATE \"C\"");
     if (!counters.ok()) return Error{0, "PostgreSQL: reading counters: " + counters.error()};
     for (int i = 0; i < counters.rows(); ++i) state.counters.emplace_back(counters.text(i, 0), static_cast<uint64_t>(counters.int8(i, 1)));

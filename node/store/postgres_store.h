@@ -8,8 +8,13 @@
 // succeeded (synchronous_commit as the server sets it: on by default). A reader thread owns a
 // second connection and serves read_events() off the loop; load() at start-up uses it under a
 // mutex. Lease commands run on the writer thread, each in a transaction of its own that locks the
-// row (SELECT ... FOR UPDATE) before decide_lease(). The schema carries a version and migrates
-// forward on open, under an advisory lock so that the pair's two nodes may open it at once.
+// row (SELECT ... FOR UPDATE) before decide_lease(). The fence (set_fence) is checked by the
+// first statement of every batch's transaction, ix_check_fence(), which locks the pair's lease
+// row FOR UPDATE and raises SQLSTATE IXF01 when the epoch moved on, so the check costs no extra
+// round trip and the row cannot change before COMMIT. A batch groups only transactions queued
+// under the same fence. The schema carries a version and migrates forward on open, under an
+// advisory lock so that the pair's two nodes may open it at once (version 3 added the fence
+// function).
 //
 // A failed batch fails every transaction in it (the node then stops: fail-stop); a connection
 // lost on the way is reopened before the next piece of work, which is how a node that is still
@@ -55,7 +60,7 @@ Status check_postgres_conninfo(const std::string& conninfo);
 
 class PostgresStore final : public Store {
  public:
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 
   // Connects (both connections) and creates or migrates the schema. Runs on the loop thread that
   // will receive the completions.
@@ -67,6 +72,7 @@ class PostgresStore final : public Store {
   void read_events(uint64_t after_seq, size_t limit, ReadCallback done) override;
   uint64_t first_seq() const override { return first_seq_.load(); }
   void lease(LeaseCommand command, LeaseCallback done) override;
+  void set_fence(Fence fence) override;
   void set_batch_observer(BatchObserver observer) override { counters_->observer = std::move(observer); }
   void close() override;
 
@@ -76,6 +82,7 @@ class PostgresStore final : public Store {
   struct Pending {
     Transaction transaction;
     CommitCallback done;
+    Fence fence;  // as set when commit() was called
     Status result;
   };
   struct PendingLease {
@@ -96,7 +103,7 @@ class PostgresStore final : public Store {
   void writer_main();
   void reader_main();
   // Writer thread: the batch in one SQL transaction, sent as one pipeline.
-  Status apply(std::vector<Pending>& batch);
+  Status apply(std::vector<Pending>& batch, const Fence& fence);
   // Writer thread: one lease command in a transaction of its own.
   Result<LeaseOutcome> apply_lease(const LeaseCommand& command);
   Result<LeaseOutcome> try_lease_once(const LeaseCommand& command, bool& retry);
@@ -121,6 +128,7 @@ class PostgresStore final : public Store {
   std::deque<Pending> queue_;
   std::deque<PendingRead> reads_;
   std::deque<PendingLease> leases_;
+  Fence fence_;  // under mutex_; copied into each commit
   bool stopping_ = false;
   std::thread writer_thread_;
   std::thread reader_thread_;

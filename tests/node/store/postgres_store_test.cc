@@ -163,6 +163,28 @@ TEST_F(PostgresStoreTest, LeasesAreSharedByTheTwoNodesOfThePair) {
   backup->close();
 }
 
+// store.h: a commit is checked against the fence set when commit() was called, not when its
+// batch runs, so work queued in an old term never commits under a newer epoch.
+TEST_F(PostgresStoreTest, WorkQueuedUnderAnOldFenceIsCheckedAgainstIt) {
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  std::optional<LeaseOutcome> first, second;
+  store->lease({LeaseOp::kAcquire, kPairLeaseName, "node-a", 3'000, 1'000'000}, [&](Result<LeaseOutcome> r) { first = r.value(); });
+  store->lease({LeaseOp::kAcquire, kPairLeaseName, "node-b", 3'000, 1'003'001}, [&](Result<LeaseOutcome> r) { second = r.value(); });
+  ASSERT_TRUE(loop_.run_until([&] { return first && second; }));
+  ASSERT_EQ(second->record.fencing, 2u);
+  std::optional<Status> old_term, new_term;
+  store->set_fence({kPairLeaseName, "node-a", 1});
+  store->commit(submit(1), [&](const Status& s) { old_term = s; });
+  store->set_fence({kPairLeaseName, "node-b", 2});
+  store->commit(submit(2), [&](const Status& s) { new_term = s; });
+  ASSERT_TRUE(loop_.run_until([&] { return old_term && new_term; }));
+  EXPECT_FALSE(old_term->ok()) << "queued under epoch 1, checked against epoch 1";
+  EXPECT_TRUE(new_term->ok()) << new_term->error().text;
+  EXPECT_EQ(store->stats().batches, 2u) << "one batch per fence";
+  store->close();
+}
+
 TEST_F(PostgresStoreTest, NewerSchemaIsRefused) {
   {
     auto store = open();
@@ -174,7 +196,7 @@ TEST_F(PostgresStoreTest, NewerSchemaIsRefused) {
   options.conninfo = conninfo_;
   auto store = PostgresStore::open(loop_.get(), options);
   ASSERT_FALSE(store.ok());
-  EXPECT_NE(store.error().text.find("schema version 99, newer than this ixnode's 2"), std::string::npos) << store.error().text;
+  EXPECT_NE(store.error().text.find("schema version 99, newer than this ixnode's 3"), std::string::npos) << store.error().text;
 }
 
 TEST_F(PostgresStoreTest, APasswordInTheConnectionStringIsRefused) {

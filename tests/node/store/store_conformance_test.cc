@@ -274,6 +274,41 @@ TYPED_TEST(StoreConformanceTest, WorkInFlightAtCloseCompletesOnALaterLoopTurn) {
   ASSERT_TRUE(this->loop_.run_until([&] { return committed == 20 && read; }));
 }
 
+// The pair's fence (store.h, set_fence): commits go through while the lease row still names this
+// node and its epoch, and are refused — every transaction of the batch, nothing written — once
+// another node took a new epoch or the holder released it.
+TYPED_TEST(StoreConformanceTest, CommitsAreFencedByThePairsEpoch) {
+  LeaseOutcome a = this->lease_and_wait(LeaseOp::kAcquire, "node-a", 1'000'000, 3'000, kPairLeaseName);
+  ASSERT_TRUE(a.granted);
+  this->store_->set_fence({kPairLeaseName, "node-a", a.record.fencing});
+  ASSERT_TRUE(this->commit_and_wait(this->submit(1)).ok()) << "the holder's commit goes through";
+
+  // node-a freezes; its lease runs out and node-b takes a new epoch.
+  LeaseOutcome b = this->lease_and_wait(LeaseOp::kAcquire, "node-b", 1'003'001, 3'000, kPairLeaseName);
+  ASSERT_TRUE(b.granted);
+  ASSERT_EQ(b.record.fencing, 2u);
+  std::vector<Status> results;
+  for (int i = 2; i <= 4; ++i) this->store_->commit(this->submit(i), [&](const Status& s) { results.push_back(s); });
+  ASSERT_TRUE(this->loop_.run_until([&] { return results.size() == 3; }));
+  for (const Status& s : results) {
+    ASSERT_FALSE(s.ok()) << "a deposed holder never commits";
+    EXPECT_EQ(s.error().code, kFencedErrorCode);
+    EXPECT_NE(s.error().text.find("fenced: the pair's lease is at epoch 2 held by node-b, this node's epoch was 1"),
+              std::string::npos)
+        << s.error().text;
+  }
+  EXPECT_EQ(this->store_->load()->interactions.size(), 1u) << "a fenced batch leaves nothing behind";
+
+  this->store_->set_fence({kPairLeaseName, "node-b", 2});
+  ASSERT_TRUE(this->commit_and_wait(this->submit(5)).ok()) << "the new holder commits";
+  this->lease_and_wait(LeaseOp::kRelease, "node-b", 1'004'000, 3'000, kPairLeaseName);
+  Status released = this->commit_and_wait(this->submit(6));
+  ASSERT_FALSE(released.ok()) << "a released lease fences its old holder at once";
+  EXPECT_EQ(released.error().code, kFencedErrorCode);
+  this->store_->set_fence({});
+  EXPECT_TRUE(this->commit_and_wait(this->submit(7)).ok()) << "epoch 0: no fence (tools and tests)";
+}
+
 // Fifty acquirers of one free lease queued in the same loop turn: exactly one wins, with
 // fencing 1, and every other one is told who holds it.
 TYPED_TEST(StoreConformanceTest, OneOfManyConcurrentAcquirersWinsTheLease) {
