@@ -1,5 +1,7 @@
 #include "node/store/postgres_store.h"
 
+#include "node/store/libpq_api.h"
+
 #include <endian.h>
 #include <libpq-fe.h>
 
@@ -27,13 +29,13 @@ std::string trimmed(const char* message) {
   return s;
 }
 
-Error pg_error(PGconn* c, const std::string& what) { return Error{0, "PostgreSQL: " + what + ": " + trimmed(PQerrorMessage(c))}; }
+Error pg_error(PGconn* c, const std::string& what) { return Error{0, "PostgreSQL: " + what + ": " + trimmed(pq().PQerrorMessage(c))}; }
 
 // A PGresult that clears itself.
 class PgResult {
  public:
   explicit PgResult(PGresult* r = nullptr) : r_(r) {}
-  ~PgResult() { PQclear(r_); }
+  ~PgResult() { pq().PQclear(r_); }
   PgResult(PgResult&& o) noexcept : r_(o.r_) { o.r_ = nullptr; }
   PgResult& operator=(PgResult&& o) noexcept {
     std::swap(r_, o.r_);
@@ -44,21 +46,21 @@ class PgResult {
 
   PGresult* get() const { return r_; }
   explicit operator bool() const { return r_ != nullptr; }
-  ExecStatusType status() const { return PQresultStatus(r_); }
+  ExecStatusType status() const { return pq().PQresultStatus(r_); }
   bool ok() const { return r_ && (status() == PGRES_COMMAND_OK || status() == PGRES_TUPLES_OK); }
-  std::string error() const { return trimmed(PQresultErrorMessage(r_)); }
-  int rows() const { return PQntuples(r_); }
-  bool null(int row, int col) const { return PQgetisnull(r_, row, col) != 0; }
+  std::string error() const { return trimmed(pq().PQresultErrorMessage(r_)); }
+  int rows() const { return pq().PQntuples(r_); }
+  bool null(int row, int col) const { return pq().PQgetisnull(r_, row, col) != 0; }
   // Binary-format columns.
   int64_t int8(int row, int col) const {
     uint64_t be = 0;
-    std::memcpy(&be, PQgetvalue(r_, row, col), sizeof be);
+    std::memcpy(&be, pq().PQgetvalue(r_, row, col), sizeof be);
     return static_cast<int64_t>(be64toh(be));
   }
-  std::string text(int row, int col) const { return {PQgetvalue(r_, row, col), static_cast<size_t>(PQgetlength(r_, row, col))}; }
+  std::string text(int row, int col) const { return {pq().PQgetvalue(r_, row, col), static_cast<size_t>(pq().PQgetlength(r_, row, col))}; }
   std::vector<uint8_t> bytes(int row, int col) const {
-    const auto* p = reinterpret_cast<const uint8_t*>(PQgetvalue(r_, row, col));
-    return {p, p + PQgetlength(r_, row, col)};
+    const auto* p = reinterpret_cast<const uint8_t*>(pq().PQgetvalue(r_, row, col));
+    return {p, p + pq().PQgetlength(r_, row, col)};
   }
 
  private:
@@ -85,7 +87,7 @@ class Params {
       lengths.push_back(static_cast<int>(s.size()));
       formats.push_back(1);
     }
-    return PQsendQueryParams(c, sql.c_str(), static_cast<int>(size()), types_.data(), values.data(), lengths.data(),
+    return pq().PQsendQueryParams(c, sql.c_str(), static_cast<int>(size()), types_.data(), values.data(), lengths.data(),
                              formats.data(), 1) == 1;
   }
   PgResult exec(PGconn* c, const std::string& sql) {
@@ -96,7 +98,7 @@ class Params {
       lengths.push_back(static_cast<int>(s.size()));
       formats.push_back(1);
     }
-    return PgResult(PQexecParams(c, sql.c_str(), static_cast<int>(size()), types_.data(), values.data(), lengths.data(),
+    return PgResult(pq().PQexecParams(c, sql.c_str(), static_cast<int>(size()), types_.data(), values.data(), lengths.data(),
                                  formats.data(), 1));
   }
 
@@ -116,14 +118,14 @@ struct Statement {
 };
 
 Status exec(PGconn* c, const char* sql) {
-  PgResult r(PQexec(c, sql));
-  if (!r.ok()) return Error{0, "PostgreSQL: " + std::string(sql).substr(0, 60) + ": " + (r ? r.error() : trimmed(PQerrorMessage(c)))};
+  PgResult r(pq().PQexec(c, sql));
+  if (!r.ok()) return Error{0, "PostgreSQL: " + std::string(sql).substr(0, 60) + ": " + (r ? r.error() : trimmed(pq().PQerrorMessage(c)))};
   return {};
 }
 
 // Undoes an open transaction; a failure here leaves nothing more to undo (or no connection).
 void rollback(PGconn* c) {
-  if (PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) != PQTRANS_IDLE) PQclear(PQexec(c, "ROLLBACK"));
+  if (pq().PQstatus(c) == CONNECTION_OK && pq().PQtransactionStatus(c) != PQTRANS_IDLE) pq().PQclear(pq().PQexec(c, "ROLLBACK"));
 }
 
 // "($1, $2), ($3, $4)" for rows × columns placeholders.
@@ -146,13 +148,13 @@ std::string seconds_string(std::chrono::milliseconds ms) { return std::to_string
 Result<PGconn*> connect(const PostgresOptions& options) {
   if (Status s = check_postgres_conninfo(options.conninfo); !s) return s.error();
   char* parse_error = nullptr;
-  PQconninfoOption* parsed = PQconninfoParse(options.conninfo.c_str(), &parse_error);
-  PQfreemem(parse_error);
+  PQconninfoOption* parsed = pq().PQconninfoParse(options.conninfo.c_str(), &parse_error);
+  pq().PQfreemem(parse_error);
   std::vector<std::pair<std::string, std::string>> settings;
   for (PQconninfoOption* o = parsed; o && o->keyword; ++o) {
     if (o->val != nullptr) settings.emplace_back(o->keyword, o->val);
   }
-  PQconninfoFree(parsed);
+  pq().PQconninfoFree(parsed);
   auto set_default = [&](const std::string& key, const std::string& value) {
     for (const auto& [k, v] : settings) {
       if (k == key) return;
@@ -179,15 +181,15 @@ Result<PGconn*> connect(const PostgresOptions& options) {
   }
   keys.push_back(nullptr);
   values.push_back(nullptr);
-  PGconn* c = PQconnectdbParams(keys.data(), values.data(), 0);
+  PGconn* c = pq().PQconnectdbParams(keys.data(), values.data(), 0);
   if (c == nullptr) return Error{0, "PostgreSQL: out of memory"};
-  if (PQstatus(c) != CONNECTION_OK) {
+  if (pq().PQstatus(c) != CONNECTION_OK) {
     Error e = pg_error(c, "cannot connect");
-    PQfinish(c);
+    pq().PQfinish(c);
     return e;
   }
   // Quiet: no NOTICE lines (CREATE TABLE IF NOT EXISTS) on the node's stderr.
-  PQsetNoticeProcessor(c, [](void*, const char*) {}, nullptr);
+  pq().PQsetNoticeProcessor(c, [](void*, const char*) {}, nullptr);
   return c;
 }
 
@@ -244,11 +246,11 @@ Status migrate(PGconn* c) {
   Status result = [&]() -> Status {
     if (Status s = exec(c, "SELECT pg_advisory_xact_lock(7361002)"); !s) return s;
     if (Status s = exec(c, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"); !s) return s;
-    PgResult read(PQexec(c, "SELECT version FROM schema_version"));
+    PgResult read(pq().PQexec(c, "SELECT version FROM schema_version"));
     if (!read.ok()) return Error{0, "PostgreSQL: reading the schema version: " + read.error()};
-    const int version = read.rows() > 0 ? std::atoi(PQgetvalue(read.get(), 0, 0)) : 0;
+    const int version = read.rows() > 0 ? std::atoi(pq().PQgetvalue(read.get(), 0, 0)) : 0;
     if (version > PostgresStore::kSchemaVersion) {
-      return Error{0, "PostgreSQL database " + std::string(PQdb(c)) + " has schema version " + std::to_string(version) +
+      return Error{0, "PostgreSQL database " + std::string(pq().PQdb(c)) + " has schema version " + std::to_string(version) +
                           ", newer than this ixnode's " + std::to_string(PostgresStore::kSchemaVersion)};
     }
     for (int v = version; v < PostgresStore::kSchemaVersion; ++v) {
@@ -318,18 +320,19 @@ class RowStatements {
 }  // namespace
 
 Status check_postgres_conninfo(const std::string& conninfo) {
+  if (auto loaded = load_libpq(); !loaded) return loaded.error();
   char* parse_error = nullptr;
-  PQconninfoOption* parsed = PQconninfoParse(conninfo.c_str(), &parse_error);
+  PQconninfoOption* parsed = pq().PQconninfoParse(conninfo.c_str(), &parse_error);
   if (parsed == nullptr) {
     std::string why = trimmed(parse_error ? parse_error : "out of memory");
-    PQfreemem(parse_error);
+    pq().PQfreemem(parse_error);
     return Error{0, "storage.postgresql is not a valid libpq connection string: " + why};
   }
   bool has_password = false;
   for (PQconninfoOption* o = parsed; o->keyword; ++o) {
     if (std::strcmp(o->keyword, "password") == 0 && o->val != nullptr && o->val[0] != '\0') has_password = true;
   }
-  PQconninfoFree(parsed);
+  pq().PQconninfoFree(parsed);
   if (has_password) {
     return Error{0, "storage.postgresql must not contain a password: put it in the environment variable named by "
                     "postgresql-password-env (or in a ~/.pgpass file)"};
@@ -356,8 +359,8 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::open(uv_loop_t* loop, Post
 
 PostgresStore::~PostgresStore() {
   close();
-  if (reader_) PQfinish(reader_);
-  if (writer_) PQfinish(writer_);
+  if (reader_) pq().PQfinish(reader_);
+  if (writer_) pq().PQfinish(writer_);
 }
 
 void PostgresStore::close() {
@@ -404,10 +407,10 @@ void PostgresStore::lease(LeaseCommand command, LeaseCallback done) {
 }
 
 Status PostgresStore::ensure_connected(pg_conn*& connection) {
-  if (PQstatus(connection) == CONNECTION_OK) return {};
-  PQreset(connection);
-  if (PQstatus(connection) != CONNECTION_OK) return pg_error(connection, "the connection was lost and cannot be reopened");
-  PQsetNoticeProcessor(connection, [](void*, const char*) {}, nullptr);
+  if (pq().PQstatus(connection) == CONNECTION_OK) return {};
+  pq().PQreset(connection);
+  if (pq().PQstatus(connection) != CONNECTION_OK) return pg_error(connection, "the connection was lost and cannot be reopened");
+  pq().PQsetNoticeProcessor(connection, [](void*, const char*) {}, nullptr);
   return {};
 }
 
@@ -473,8 +476,8 @@ void PostgresStore::reader_main() {
 }
 
 void PostgresStore::refresh_first_seq() {
-  if (PQstatus(writer_) != CONNECTION_OK) return;
-  PgResult r(PQexecParams(writer_, "SELECT COALESCE(MIN(seq), 0)::bigint FROM event_log", 0, nullptr, nullptr, nullptr, nullptr, 1));
+  if (pq().PQstatus(writer_) != CONNECTION_OK) return;
+  PgResult r(pq().PQexecParams(writer_, "SELECT COALESCE(MIN(seq), 0)::bigint FROM event_log", 0, nullptr, nullptr, nullptr, nullptr, 1));
   if (r.ok() && r.rows() == 1) first_seq_.store(static_cast<uint64_t>(r.int8(0, 0)));
 }
 
@@ -545,23 +548,23 @@ Status PostgresStore::apply(std::vector<Pending>& batch, const Fence& fence) {
   statements.push_back({"COMMIT", {}});
 
   // One flight: every statement, then a sync; then the answers in order.
-  if (PQenterPipelineMode(writer_) != 1) return pg_error(writer_, "entering pipeline mode");
+  if (pq().PQenterPipelineMode(writer_) != 1) return pg_error(writer_, "entering pipeline mode");
   std::string failure;
   bool fenced = false;
   for (Statement& s : statements) {
     if (!s.params.send(writer_, s.sql)) {
-      failure = "sending a batch: " + trimmed(PQerrorMessage(writer_));
+      failure = "sending a batch: " + trimmed(pq().PQerrorMessage(writer_));
       break;
     }
   }
-  if (failure.empty() && PQpipelineSync(writer_) != 1) failure = "sending a batch: " + trimmed(PQerrorMessage(writer_));
+  if (failure.empty() && pq().PQpipelineSync(writer_) != 1) failure = "sending a batch: " + trimmed(pq().PQerrorMessage(writer_));
   if (failure.empty()) {
     bool synced = false;
     while (!synced) {
-      PgResult r(PQgetResult(writer_));
+      PgResult r(pq().PQgetResult(writer_));
       if (!r) {
-        if (PQstatus(writer_) != CONNECTION_OK) {
-          failure = "the connection was lost during a commit: " + trimmed(PQerrorMessage(writer_));
+        if (pq().PQstatus(writer_) != CONNECTION_OK) {
+          failure = "the connection was lost during a commit: " + trimmed(pq().PQerrorMessage(writer_));
           break;
         }
         continue;  // the end of one statement's results
@@ -576,18 +579,18 @@ Status PostgresStore::apply(std::vector<Pending>& batch, const Fence& fence) {
           break;
         default:
           if (failure.empty()) {
-            const char* state = PQresultErrorField(r.get(), PG_DIAG_SQLSTATE);
+            const char* state = pq().PQresultErrorField(r.get(), PG_DIAG_SQLSTATE);
             fenced = state != nullptr && std::strcmp(state, "IXF01") == 0;
-            const char* primary = PQresultErrorField(r.get(), PG_DIAG_MESSAGE_PRIMARY);
+            const char* primary = pq().PQresultErrorField(r.get(), PG_DIAG_MESSAGE_PRIMARY);
             failure = fenced && primary ? primary : "writing a transaction: " + r.error();
           }
-          if (PQstatus(writer_) != CONNECTION_OK) synced = true;
+          if (pq().PQstatus(writer_) != CONNECTION_OK) synced = true;
           break;
       }
     }
   }
-  if (PQstatus(writer_) == CONNECTION_OK) {
-    PQexitPipelineMode(writer_);
+  if (pq().PQstatus(writer_) == CONNECTION_OK) {
+    pq().PQexitPipelineMode(writer_);
     if (!failure.empty()) rollback(writer_);
   }
   if (fenced) return Error{kFencedErrorCode, failure};
@@ -615,7 +618,7 @@ Result<LeaseOutcome> PostgresStore::try_lease_once(const LeaseCommand& command, 
     Params p;
     p.text(command.name);
     PgResult read = p.exec(writer_, "SELECT holder, fencing, expires_ms FROM leases WHERE name = $1 FOR UPDATE");
-    if (!read.ok()) return Error{0, "PostgreSQL: reading a lease: " + (read ? read.error() : trimmed(PQerrorMessage(writer_)))};
+    if (!read.ok()) return Error{0, "PostgreSQL: reading a lease: " + (read ? read.error() : trimmed(pq().PQerrorMessage(writer_)))};
     if (read.rows() == 1) current = LeaseRecord{command.name, read.text(0, 0), static_cast<uint64_t>(read.int8(0, 1)), read.int8(0, 2)};
   }
   LeaseOutcome outcome = decide_lease(current, command);
@@ -628,8 +631,8 @@ Result<LeaseOutcome> PostgresStore::try_lease_once(const LeaseCommand& command, 
     PgResult write = current ? p.exec(writer_, "UPDATE leases SET holder = $2, fencing = $3, expires_ms = $4 WHERE name = $1")
                              : p.exec(writer_, "INSERT INTO leases (name, holder, fencing, expires_ms) VALUES ($1, $2, $3, $4) "
                                                "ON CONFLICT (name) DO NOTHING");
-    if (!write.ok()) return Error{0, "PostgreSQL: writing a lease: " + (write ? write.error() : trimmed(PQerrorMessage(writer_)))};
-    if (std::strcmp(PQcmdTuples(write.get()), "1") != 0) {
+    if (!write.ok()) return Error{0, "PostgreSQL: writing a lease: " + (write ? write.error() : trimmed(pq().PQerrorMessage(writer_)))};
+    if (std::strcmp(pq().PQcmdTuples(write.get()), "1") != 0) {
       retry = true;  // another acquirer created the row first
       return Error{0, "retry"};
     }
@@ -682,11 +685,11 @@ Result<std::vector<StoredEvent>> PostgresStore::read(uint64_t after_seq, size_t 
   PgResult r = p.exec(reader_, sql);
   // A read changes nothing, so a session the server ended (found only now) is reopened and the
   // read tried once more.
-  if (!r.ok() && PQstatus(reader_) != CONNECTION_OK) {
+  if (!r.ok() && pq().PQstatus(reader_) != CONNECTION_OK) {
     if (Status s = ensure_connected(reader_); !s) return s.error();
     r = p.exec(reader_, sql);
   }
-  if (!r.ok()) return Error{0, "PostgreSQL: reading the event log: " + (r ? r.error() : trimmed(PQerrorMessage(reader_)))};
+  if (!r.ok()) return Error{0, "PostgreSQL: reading the event log: " + (r ? r.error() : trimmed(pq().PQerrorMessage(reader_)))};
   std::vector<StoredEvent> out;
   out.reserve(static_cast<size_t>(r.rows()));
   for (int i = 0; i < r.rows(); ++i) out.push_back({static_cast<uint64_t>(r.int8(i, 0)), r.int8(i, 1), r.text(i, 2), r.bytes(i, 3)});

@@ -1,11 +1,14 @@
 #include "tests/support/postgres_server.h"
 
+#include "node/store/libpq_api.h"
+#include "tests/support/test_certs.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <libpq-fe.h>
 #include <netinet/in.h>
 #include <pwd.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -120,6 +123,7 @@ bool alive(int pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM);
 }  // namespace
 
 Result<std::unique_ptr<PostgresServer>> PostgresServer::start(PostgresServerOptions options) {
+  if (auto loaded = node::load_libpq(); !loaded) return loaded.error();
   auto bin = find_binaries();
   if (!bin) return bin.error();
   auto as = run_as();
@@ -138,6 +142,17 @@ Result<std::unique_ptr<PostgresServer>> PostgresServer::start(PostgresServerOpti
           log) != 0) {
     return Error{0, "initdb failed: " + tail(read_file(log))};
   }
+  // TLS for the tests that ask for it (sslmode=verify-full against ca.pem); the others connect
+  // with sslmode=disable.
+  const TestCertificates& certs = test_certificates();
+  const std::string crt = server->dir_ + "/data/server.crt", key = server->dir_ + "/data/server.key";
+  std::ofstream(crt) << certs.server.cert_pem;
+  std::ofstream(key) << certs.server.key_pem;
+  std::ofstream(server->ca_file()) << certs.ca_pem;
+  ::chmod(key.c_str(), 0600);
+  if (as->drop && (::chown(crt.c_str(), as->uid, as->gid) != 0 || ::chown(key.c_str(), as->uid, as->gid) != 0)) {
+    return Error{0, "cannot hand the server's key to the postgres user"};
+  }
   for (int attempt = 0;; ++attempt) {
     server->port_ = free_port();
     Status launched = server->launch();
@@ -153,6 +168,7 @@ Result<std::unique_ptr<PostgresServer>> PostgresServer::start(PostgresServerOpti
 }
 
 Result<std::unique_ptr<PostgresServer>> PostgresServer::attach(const std::string& dir) {
+  if (auto loaded = node::load_libpq(); !loaded) return loaded.error();
   std::ifstream port_file(dir + "/port");
   int port = 0;
   if (!(port_file >> port) || port <= 0) {
@@ -196,7 +212,8 @@ Status PostgresServer::launch() {
   const std::string log = dir_ + "/postgres.log";
   std::vector<std::string> argv = {bin_ + "/postgres", "-D", dir_ + "/data", "-p", std::to_string(port_),
                                    "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
-                                   "-c", "max_connections=300", "-c", "shared_buffers=32MB"};
+                                   "-c", "max_connections=300", "-c", "shared_buffers=32MB",
+                                   "-c", "ssl=on", "-c", "ssl_cert_file=server.crt", "-c", "ssl_key_file=server.key"};
   if (!options_.durable) {
     for (const char* setting : {"fsync=off", "full_page_writes=off"}) {
       argv.push_back("-c");
@@ -235,7 +252,7 @@ Status PostgresServer::wait_ready() {
   const std::string info = conninfo("postgres") + " connect_timeout=2";
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (std::chrono::steady_clock::now() < deadline) {
-    if (PQping(info.c_str()) == PQPING_OK) return {};
+    if (node::pq().PQping(info.c_str()) == PQPING_OK) return {};
     if (pid_ > 0 && ::waitpid(pid_, nullptr, WNOHANG) == pid_) {
       pid_ = -1;
       return Error{0, "postgres exited at start-up"};
@@ -256,33 +273,33 @@ Result<std::string> PostgresServer::create_database() {
 }
 
 Status PostgresServer::execute(const std::string& sql, const std::string& database) const {
-  PGconn* c = PQconnectdb(conninfo(database).c_str());
-  if (PQstatus(c) != CONNECTION_OK) {
-    std::string why = PQerrorMessage(c);
-    PQfinish(c);
+  PGconn* c = node::pq().PQconnectdb(conninfo(database).c_str());
+  if (node::pq().PQstatus(c) != CONNECTION_OK) {
+    std::string why = node::pq().PQerrorMessage(c);
+    node::pq().PQfinish(c);
     return Error{0, "cannot connect to the test server: " + why};
   }
-  PGresult* r = PQexec(c, sql.c_str());
-  const ExecStatusType status = PQresultStatus(r);
-  std::string why = PQresultErrorMessage(r);
-  PQclear(r);
-  PQfinish(c);
+  PGresult* r = node::pq().PQexec(c, sql.c_str());
+  const ExecStatusType status = node::pq().PQresultStatus(r);
+  std::string why = node::pq().PQresultErrorMessage(r);
+  node::pq().PQclear(r);
+  node::pq().PQfinish(c);
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) return Error{0, sql + ": " + why};
   return {};
 }
 
 Result<std::string> PostgresServer::query_value(const std::string& sql, const std::string& database) const {
-  PGconn* c = PQconnectdb(conninfo(database).c_str());
-  if (PQstatus(c) != CONNECTION_OK) {
-    std::string why = PQerrorMessage(c);
-    PQfinish(c);
+  PGconn* c = node::pq().PQconnectdb(conninfo(database).c_str());
+  if (node::pq().PQstatus(c) != CONNECTION_OK) {
+    std::string why = node::pq().PQerrorMessage(c);
+    node::pq().PQfinish(c);
     return Error{0, "cannot connect to the test server: " + why};
   }
-  PGresult* r = PQexec(c, sql.c_str());
-  Result<std::string> out = Error{0, sql + ": " + std::string(PQresultErrorMessage(r))};
-  if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) out = std::string(PQgetvalue(r, 0, 0));
-  PQclear(r);
-  PQfinish(c);
+  PGresult* r = node::pq().PQexec(c, sql.c_str());
+  Result<std::string> out = Error{0, sql + ": " + std::string(node::pq().PQresultErrorMessage(r))};
+  if (node::pq().PQresultStatus(r) == PGRES_TUPLES_OK && node::pq().PQntuples(r) == 1) out = std::string(node::pq().PQgetvalue(r, 0, 0));
+  node::pq().PQclear(r);
+  node::pq().PQfinish(c);
   return out;
 }
 

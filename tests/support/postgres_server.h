@@ -1,6 +1,6 @@
 // PostgresServer: a private PostgreSQL server for tests and benchmarks — `initdb` into a
 // temporary folder and `postgres` on a free loopback port (TCP only, trust authentication for
-// the user "ix"), torn down (stopped, folder removed) with the object. When the tests run as root
+// the user "ix", TLS offered with the test CA's certificate), torn down (stopped, folder removed) with the object. When the tests run as root
 // the server runs as the package's unprivileged "postgres" user (PostgreSQL refuses root), which
 // owns the folder.
 //
@@ -45,6 +45,9 @@ class PostgresServer {
   const std::string& dir() const { return dir_; }
   // A libpq connection string for one database of this server (no TLS, no password).
   std::string conninfo(const std::string& database) const;
+  // The server also speaks TLS with a certificate for 127.0.0.1 and localhost (test_certs.h)
+  // signed by the CA in this file: sslmode=verify-full sslrootcert=ca_file().
+  std::string ca_file() const { return dir_ + "/ca.pem"; }
   // Creates an empty database with a name no other test uses; returns its connection string.
   Result<std::string> create_database();
   // Runs SQL in a database (default: the maintenance database "postgres").

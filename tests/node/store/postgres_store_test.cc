@@ -8,9 +8,12 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 
 #include "node/store/store_factory.h"
 #include "tests/support/postgres_server.h"
+#include "tests/support/test_certs.h"
 #include "tests/support/test_loop.h"
 
 namespace ix::node {
@@ -248,6 +251,37 @@ TEST_F(PostgresStoreTest, FactoryOpensThePairsPostgresDatabase) {
   auto unreachable = make_store(loop_.get(), pair, {});
   ASSERT_FALSE(unreachable.ok());
   EXPECT_NE(unreachable.error().text.find("node pair p1: PostgreSQL: cannot connect"), std::string::npos) << unreachable.error().text;
+}
+
+// TLS to PostgreSQL with the server's certificate checked (sslmode=verify-full). This process
+// also links BoringSSL, like ixnode: libpq is loaded so that its OpenSSL stays its own
+// (node/store/libpq_api.h); linked plainly, this handshake crashes.
+TEST_F(PostgresStoreTest, TlsWithVerifyFullChecksTheServersCertificate) {
+  std::string tls = conninfo_;
+  tls.replace(tls.find("sslmode=disable"), 15, "sslmode=verify-full sslrootcert=" + server().ca_file());
+  PostgresOptions options;
+  options.conninfo = tls;
+  options.application_name = "ix-tls";
+  auto store = PostgresStore::open(loop_.get(), options);
+  ASSERT_TRUE(store.ok()) << store.error().text;
+  ASSERT_TRUE(commit_and_wait(**store, submit(1)).ok());
+  auto encrypted = server().query_value(
+      "SELECT count(*) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) WHERE application_name = 'ix-tls' AND ssl", "postgres");
+  ASSERT_TRUE(encrypted.ok()) << encrypted.error().text;
+  EXPECT_EQ(*encrypted, "2") << "both of the store's sessions are encrypted";
+  (*store)->close();
+
+  // A root that did not sign the server's certificate: refused before anything is sent.
+  const std::string wrong_root = server().dir() + "/not-the-ca-" + std::to_string(::getpid()) + ".pem";
+  {
+    std::ofstream(wrong_root) << test::test_certificates().client.cert_pem;
+  }
+  options.conninfo = conninfo_;
+  options.conninfo.replace(options.conninfo.find("sslmode=disable"), 15, "sslmode=verify-full sslrootcert=" + wrong_root);
+  auto refused = PostgresStore::open(loop_.get(), options);
+  std::filesystem::remove(wrong_root);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().text.find("certificate verify failed"), std::string::npos) << refused.error().text;
 }
 
 // The server ends the store's sessions (pg_terminate_backend, a PostgreSQL restart): the work in
