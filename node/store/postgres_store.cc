@@ -319,6 +319,8 @@ class RowStatements {
 
 }  // namespace
 
+Result<PGconn*> connect_postgres(const PostgresOptions& options) { return connect(options); }
+
 Status check_postgres_conninfo(const std::string& conninfo) {
   if (auto loaded = load_libpq(); !loaded) return loaded.error();
   char* parse_error = nullptr;

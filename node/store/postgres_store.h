@@ -58,6 +58,11 @@ struct PostgresOptions {
 // string's secret.
 Status check_postgres_conninfo(const std::string& conninfo);
 
+// A plain connection with the store's settings (keepalives, password, application_name), for
+// tools that read or write the tables directly (`ixctl store copy`); call it through pq()
+// (libpq_api.h) and close it with pq().PQfinish.
+Result<pg_conn*> connect_postgres(const PostgresOptions& options);
+
 class PostgresStore final : public Store {
  public:
   static constexpr int kSchemaVersion = 3;
