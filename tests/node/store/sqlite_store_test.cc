@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <filesystem>
 
-#include "node/store/lease.h"
 #include "node/store/store_factory.h"
 #include "tests/support/test_loop.h"
 
@@ -177,22 +176,6 @@ TEST_F(SqliteStoreTest, FactoryOpensThePairsSqliteDatabase) {
   auto refused = make_store(loop_.get(), pair, {});
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.error().text.find("node pair p1 has no sqlite-path"), std::string::npos) << refused.error().text;
-}
-
-TEST_F(SqliteStoreTest, LeaseIsExclusiveUntilReleased) {
-  const std::string lock = path_ + ".lock";
-  auto first = Lease::try_acquire(lock);
-  ASSERT_TRUE(first.ok());
-  EXPECT_TRUE(first->held());
-  auto second = Lease::try_acquire(lock);
-  ASSERT_TRUE(second.ok());
-  EXPECT_FALSE(second->held()) << "the lease is taken";
-  first->release();
-  auto third = Lease::try_acquire(lock);
-  ASSERT_TRUE(third.ok());
-  EXPECT_TRUE(third->held());
-  auto bad = Lease::try_acquire("/nonexistent/dir/pair.lock");
-  EXPECT_FALSE(bad.ok());
 }
 
 }  // namespace
