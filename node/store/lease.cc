@@ -89,6 +89,7 @@ void PairLease::on_renewed(uint64_t term, uint64_t sent_ns, Result<LeaseOutcome>
   }
   ++renewals_;
   confirmed_sent_ns_ = std::max(confirmed_sent_ns_, sent_ns);
+  if (on_renewed_) on_renewed_();
 }
 
 void PairLease::check_window() {

@@ -73,6 +73,8 @@ class Lease {
   virtual void release(ReleaseCallback done) = 0;
   // Called once per term when it ends without release() (see the timing above).
   virtual void set_on_lost(LostCallback cb) = 0;
+  // Called after every confirmed renewal (for metrics).
+  virtual void set_on_renewed(std::function<void()> cb) = 0;
 
   // A term is running: granted, and neither lost nor released.
   virtual bool held() const = 0;
@@ -100,6 +102,7 @@ class PairLease final : public Lease {
   void try_acquire(AcquireCallback done) override;
   void release(ReleaseCallback done) override;
   void set_on_lost(LostCallback cb) override { on_lost_ = std::move(cb); }
+  void set_on_renewed(std::function<void()> cb) override { on_renewed_ = std::move(cb); }
   bool held() const override { return held_; }
   bool valid() const override;
   uint64_t epoch() const override { return epoch_; }
@@ -134,6 +137,7 @@ class PairLease final : public Lease {
   uint64_t renewals_ = 0;
   uint64_t losses_ = 0;
   LostCallback on_lost_;
+  std::function<void()> on_renewed_;
   std::shared_ptr<Alive> alive_ = std::make_shared<Alive>(Alive{this});
 };
 

@@ -44,6 +44,7 @@ class MemoryStore final : public Store {
   struct Pending {
     Transaction transaction;
     CommitCallback done;
+    Fence fence;  // as set when commit() queued it
   };
   // Shared with the callbacks in the mailbox, which may run after the store is gone.
   struct Data {
@@ -55,13 +56,13 @@ class MemoryStore final : public Store {
     bool held = false;
     bool flush_posted = false;
     std::optional<Error> failure;
-    Fence fence;  // checked once per batch, before anything of it is applied
+    Fence fence;  // the current one; each commit() keeps a copy, checked before it is applied
     BatchObserver observer;
     CommitStats stats;
   };
   static size_t flush(Data& data);
   static Status apply(Data& data, const Transaction& transaction);
-  static Status check_fence(const Data& data);
+  static Status check_fence(const Data& data, const Fence& fence);
 
   std::shared_ptr<Data> data_ = std::make_shared<Data>();
   LoopMailbox* mailbox_;  // frees itself after close()

@@ -137,6 +137,10 @@ Status migrate(sqlite3* db, const std::string& path) {
   return {};
 }
 
+bool same_fence(const Fence& a, const Fence& b) {
+  return a.epoch == b.epoch && a.holder == b.holder && a.lease_name == b.lease_name;
+}
+
 bool trims(const Transaction& t) {
   for (const Mutation& m : t.mutations) {
     if (std::holds_alternative<TrimEvents>(m)) return true;
@@ -187,7 +191,7 @@ void SqliteStore::close() {
 void SqliteStore::commit(Transaction transaction, CommitCallback done) {
   {
     std::lock_guard lock(mutex_);
-    queue_.push_back({std::move(transaction), std::move(done), {}});
+    queue_.push_back({std::move(transaction), std::move(done), {}, fence_, ++next_order_});
   }
   wake_.notify_one();
 }
@@ -203,7 +207,7 @@ void SqliteStore::read_events(uint64_t after_seq, size_t limit, ReadCallback don
 void SqliteStore::lease(LeaseCommand command, LeaseCallback done) {
   {
     std::lock_guard lock(mutex_);
-    leases_.push_back({std::move(command), std::move(done)});
+    leases_.push_back({std::move(command), std::move(done), ++next_order_});
   }
   wake_.notify_one();
 }
@@ -217,15 +221,21 @@ void SqliteStore::writer_main() {
   for (;;) {
     std::vector<Pending> batch;
     std::deque<PendingLease> leases;
-    Fence fence;
     {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [this] { return stopping_ || !queue_.empty() || !leases_.empty(); });
       if (queue_.empty() && leases_.empty() && stopping_) return;
-      leases.swap(leases_);
-      fence = fence_;
+      // Lease commands queued before the oldest commit run first; then one batch of commits
+      // queued before the next lease command.
+      while (!leases_.empty() && (queue_.empty() || leases_.front().order < queue_.front().order)) {
+        leases.push_back(std::move(leases_.front()));
+        leases_.pop_front();
+      }
       const size_t take = options_.group_commit ? std::min(queue_.size(), options_.max_batch) : 1;
-      for (size_t i = 0; i < take; ++i) {
+      // One batch, one fence: work queued under an older term never commits under a newer one.
+      for (size_t i = 0; i < take && !queue_.empty() && (leases_.empty() || queue_.front().order < leases_.front().order) &&
+                         (batch.empty() || same_fence(queue_.front().fence, batch.front().fence));
+           ++i) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
@@ -238,7 +248,7 @@ void SqliteStore::writer_main() {
     }
     if (batch.empty()) continue;
     auto started = std::chrono::steady_clock::now();
-    Status result = apply(batch, fence);
+    Status result = apply(batch, batch.front().fence);
     // Only an empty log's first append or a trim moves the first seq.
     const bool moves_first =
         first_seq_.load() == 0 || std::any_of(batch.begin(), batch.end(), [](const Pending& p) { return trims(p.transaction); });

@@ -62,10 +62,13 @@ class SqliteStore final : public Store {
     Transaction transaction;
     CommitCallback done;
     Status result;
+    Fence fence;  // as set when commit() queued it
+    uint64_t order = 0;
   };
   struct PendingLease {
     LeaseCommand command;
     LeaseCallback done;
+    uint64_t order = 0;  // runs after every commit with a smaller order
   };
   struct PendingRead {
     uint64_t after_seq;
@@ -106,7 +109,8 @@ class SqliteStore final : public Store {
   std::deque<Pending> queue_;
   std::deque<PendingRead> reads_;
   std::deque<PendingLease> leases_;
-  Fence fence_;  // under mutex_; the writer copies it with each batch
+  Fence fence_;  // under mutex_; commit() copies it into each Pending
+  uint64_t next_order_ = 0;  // under mutex_: commits and lease commands in the order queued
   bool stopping_ = false;
   std::thread writer_thread_;
   std::thread reader_thread_;

@@ -121,6 +121,8 @@ class Store {
 
   virtual Result<LoadedState> load() = 0;
   // Queues a transaction; done runs on the loop thread after it is committed (or failed).
+  // Completions run in the order commit() was called, so an empty transaction is a barrier:
+  // its completion comes after every earlier commit's.
   virtual void commit(Transaction transaction, CommitCallback done) = 0;
   // Reads the events with seq > after_seq, oldest first, at most limit of them; done runs on the
   // loop thread. Reads see every transaction whose commit has completed.
@@ -128,7 +130,9 @@ class Store {
   // The smallest seq still in the event log (0 when empty), as of the last completed commit;
   // kept in memory, so it costs no read.
   virtual uint64_t first_seq() const = 0;
-  // Runs one lease command (lease_table.h) in a transaction of its own: the row is read, decided
+  // Runs one lease command (lease_table.h) in a transaction of its own, after every commit()
+  // queued before it (so a release follows the commits in flight; commits queued after it may
+  // run before or after it): the row is read, decided
   // by decide_lease() and written in one transaction, so two acquirers of one name never both
   // win, whichever process they reach. done runs on the loop thread with the lease as it stands
   // after the command (or the store's error).
