@@ -382,7 +382,7 @@ void PostgresStore::close() {
 void PostgresStore::commit(Transaction transaction, CommitCallback done) {
   {
     std::lock_guard lock(mutex_);
-    queue_.push_back({std::move(transaction), std::move(done), fence_, {}});
+    queue_.push_back({std::move(transaction), std::move(done), fence_, {}, ++next_order_});
   }
   wake_.notify_one();
 }
@@ -403,7 +403,7 @@ void PostgresStore::read_events(uint64_t after_seq, size_t limit, ReadCallback d
 void PostgresStore::lease(LeaseCommand command, LeaseCallback done) {
   {
     std::lock_guard lock(mutex_);
-    leases_.push_back({std::move(command), std::move(done)});
+    leases_.push_back({std::move(command), std::move(done), ++next_order_});
   }
   wake_.notify_one();
 }
@@ -424,9 +424,15 @@ void PostgresStore::writer_main() {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [this] { return stopping_ || !queue_.empty() || !leases_.empty(); });
       if (queue_.empty() && leases_.empty() && stopping_) return;
-      leases.swap(leases_);
-      const size_t take = options_.group_commit ? std::min(queue_.size(), options_.max_batch) : std::min<size_t>(queue_.size(), 1);
-      for (size_t i = 0; i < take; ++i) {
+      // Lease commands queued before the oldest commit run first; then one batch of commits
+      // queued before the next lease command (a release follows the commits in flight).
+      while (!leases_.empty() && (queue_.empty() || leases_.front().order < queue_.front().order)) {
+        leases.push_back(std::move(leases_.front()));
+        leases_.pop_front();
+      }
+      const size_t take = options_.group_commit ? options_.max_batch : 1;
+      for (size_t i = 0; i < take && !queue_.empty(); ++i) {
+        if (!leases_.empty() && leases_.front().order < queue_.front().order) break;
         // One batch, one fence: work queued under an older term never commits under a newer one.
         if (!batch.empty() && !same_fence(queue_.front().fence, batch.front().fence)) break;
         batch.push_back(std::move(queue_.front()));

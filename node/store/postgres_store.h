@@ -8,7 +8,7 @@
 // succeeded (synchronous_commit as the server sets it: on by default). A reader thread owns a
 // second connection and serves read_events() off the loop; load() at start-up uses it under a
 // mutex. Lease commands run on the writer thread, each in a transaction of its own that locks the
-// row (SELECT ... FOR UPDATE) before decide_lease(). The fence (set_fence) is checked by the
+// row (SELECT ... FOR UPDATE) before decide_lease(), after the commits queued before it. The fence (set_fence) is checked by the
 // first statement of every batch's transaction, ix_check_fence(), which locks the pair's lease
 // row FOR UPDATE and raises SQLSTATE IXF01 when the epoch moved on, so the check costs no extra
 // round trip and the row cannot change before COMMIT. A batch groups only transactions queued
@@ -89,10 +89,12 @@ class PostgresStore final : public Store {
     CommitCallback done;
     Fence fence;  // as set when commit() was called
     Status result;
+    uint64_t order = 0;  // when it was queued, among commits and lease commands
   };
   struct PendingLease {
     LeaseCommand command;
     LeaseCallback done;
+    uint64_t order = 0;
   };
   struct PendingRead {
     uint64_t after_seq;
@@ -134,6 +136,7 @@ class PostgresStore final : public Store {
   std::deque<PendingRead> reads_;
   std::deque<PendingLease> leases_;
   Fence fence_;  // under mutex_; copied into each commit
+  uint64_t next_order_ = 0;  // under mutex_
   bool stopping_ = false;
   std::thread writer_thread_;
   std::thread reader_thread_;
