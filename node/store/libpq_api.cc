@@ -10,11 +10,25 @@ namespace {
 
 LibpqApi api;
 std::string load_error;
+std::once_flag once;
+
+bool tls_available = false;
+
+// Whether malloc in this process is the C library's (not replaced, as ixnode's mimalloc does).
+bool allocator_is_libc() {
+  void* libc = ::dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
+  const bool same = libc != nullptr && ::dlsym(libc, "malloc") == ::dlsym(RTLD_DEFAULT, "malloc");
+  if (libc != nullptr) ::dlclose(libc);
+  return same;
+}
 
 void load() {
   int flags = RTLD_NOW | RTLD_LOCAL;
 #ifndef IX_SANITIZE_BUILD
-  flags |= RTLD_DEEPBIND;
+  if (allocator_is_libc()) {
+    flags |= RTLD_DEEPBIND;
+    tls_available = true;
+  }
 #endif
   void* handle = ::dlopen("libpq.so.5", flags);
   if (handle == nullptr) {
@@ -38,12 +52,16 @@ void load() {
 }  // namespace
 
 Result<const LibpqApi*> load_libpq() {
-  static std::once_flag once;
   std::call_once(once, load);
   if (!load_error.empty()) return Error{0, load_error};
   return &api;
 }
 
 const LibpqApi& pq() { return api; }
+
+bool libpq_tls_available() {
+  std::call_once(once, load);
+  return tls_available && load_error.empty();
+}
 
 }  // namespace ix::node

@@ -172,6 +172,12 @@ Result<PGconn*> connect(const PostgresOptions& options) {
   set_default("tcp_user_timeout", std::to_string(timeout_ms));
   set_default("connect_timeout", std::to_string(std::max<int64_t>(2, timeout_ms / 1000)));
   set_default("application_name", options.application_name);
+  if (!libpq_tls_available()) {
+    // libpq's defaults (prefer) would try TLS, or GSSAPI encryption, with an OpenSSL that is not
+    // its own here.
+    set_default("sslmode", "disable");
+    set_default("gssencmode", "disable");
+  }
   if (!options.password.empty()) settings.emplace_back("password", options.password);
 
   std::vector<const char*> keys, values;
@@ -331,13 +337,20 @@ Status check_postgres_conninfo(const std::string& conninfo) {
     return Error{0, "storage.postgresql is not a valid libpq connection string: " + why};
   }
   bool has_password = false;
+  std::string sslmode;
   for (PQconninfoOption* o = parsed; o->keyword; ++o) {
     if (std::strcmp(o->keyword, "password") == 0 && o->val != nullptr && o->val[0] != '\0') has_password = true;
+    if (std::strcmp(o->keyword, "sslmode") == 0 && o->val != nullptr) sslmode = o->val;
   }
   pq().PQconninfoFree(parsed);
   if (has_password) {
     return Error{0, "storage.postgresql must not contain a password: put it in the environment variable named by "
                     "postgresql-password-env (or in a ~/.pgpass file)"};
+  }
+  if (!sslmode.empty() && sslmode != "disable" && !libpq_tls_available()) {
+    return Error{0, "storage.postgresql asks for sslmode=" + sslmode +
+                        ", but TLS to PostgreSQL is not available in this process (its malloc is replaced, or it is a "
+                        "sanitizer build: node/store/libpq_api.h); use sslmode=disable on a trusted network"};
   }
   return {};
 }
@@ -409,6 +422,10 @@ void PostgresStore::lease(LeaseCommand command, LeaseCallback done) {
 }
 
 Status PostgresStore::ensure_connected(pg_conn*& connection) {
+  // An idle session the server ended (pg_terminate_backend, a restart) shows only when read:
+  // libpq's socket never blocks, so this reads what is there (the server's last words, then the
+  // end of the stream) and marks the connection bad.
+  for (int i = 0; i < 2 && pq().PQstatus(connection) == CONNECTION_OK; ++i) pq().PQconsumeInput(connection);
   if (pq().PQstatus(connection) == CONNECTION_OK) return {};
   pq().PQreset(connection);
   if (pq().PQstatus(connection) != CONNECTION_OK) return pg_error(connection, "the connection was lost and cannot be reopened");
@@ -447,7 +464,13 @@ void PostgresStore::writer_main() {
     }
     if (batch.empty()) continue;
     auto started = std::chrono::steady_clock::now();
-    Status result = apply(batch, batch.front().fence);
+    // Fail-stop: once a batch failed (other than by the fence), nothing later commits — the
+    // node numbered its events and IDs after the failed ones, so committing later work would
+    // leave gaps; the node stops and the other node takes over from what was committed.
+    Status result = failed_ ? Status{Error{failed_->code, "an earlier commit failed, so this store commits nothing more: " +
+                                                              failed_->text}}
+                            : apply(batch, batch.front().fence);
+    if (!result && !failed_ && result.error().code != kFencedErrorCode) failed_ = result.error();
     const bool moves_first =
         first_seq_.load() == 0 || std::any_of(batch.begin(), batch.end(), [](const Pending& p) { return trims(p.transaction); });
     if (result && moves_first) refresh_first_seq();
@@ -652,8 +675,14 @@ Result<LeaseOutcome> PostgresStore::try_lease_once(const LeaseCommand& command, 
 Result<LoadedState> PostgresStore::load() {
   std::lock_guard lock(reader_mutex_);
   if (Status s = ensure_connected(reader_); !s) return s.error();
-  // One snapshot for the three reads.
-  if (Status s = exec(reader_, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); !s) return s.error();
+  // One snapshot for the three reads. A read changes nothing: on a session found dead only now,
+  // it starts again once on a new one.
+  Status begun = exec(reader_, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  if (!begun && pq().PQstatus(reader_) != CONNECTION_OK) {
+    if (Status s = ensure_connected(reader_); !s) return s.error();
+    begun = exec(reader_, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  }
+  if (!begun) return begun.error();
   Result<LoadedState> result = [&]() -> Result<LoadedState> {
     LoadedState state;
     Params none;

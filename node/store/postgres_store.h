@@ -16,9 +16,11 @@
 // advisory lock so that the pair's two nodes may open it at once (version 3 added the fence
 // function).
 //
-// A failed batch fails every transaction in it (the node then stops: fail-stop); a connection
-// lost on the way is reopened before the next piece of work, which is how a node that is still
-// running (a backup, the lease) rides through a PostgreSQL restart. TCP keepalives and
+// A failed batch fails every transaction in it and every later one (fail-stop: later work was
+// numbered after the failed work; the node stops and the other node takes over), except a batch
+// refused by the fence, after which commits are checked again. A connection lost while idle is
+// reopened before the next piece of work, which is how a backup's lease attempts and reads ride
+// through a PostgreSQL restart. TCP keepalives and
 // tcp_user_timeout, derived from the pair's lease-timeout unless the connection string sets
 // them, make a dead database host an error within that time instead of a hang.
 //
@@ -33,6 +35,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "node/store/loop_mailbox.h"
@@ -138,6 +141,7 @@ class PostgresStore final : public Store {
   Fence fence_;  // under mutex_; copied into each commit
   uint64_t next_order_ = 0;  // under mutex_
   bool stopping_ = false;
+  std::optional<Error> failed_;  // the writer's: the first failed batch (fail-stop)
   std::thread writer_thread_;
   std::thread reader_thread_;
 };
