@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "protocol/net/connection.h"
 #include "protocol/wire/kv.h"
@@ -63,7 +64,8 @@ double node_rate(const std::string& ixnode, const std::string& mode, int submits
   submit.queue = "inbound";
   submit.user_data = wire::kv_list({{"Subject", "benchmark"}, {"CustomerId", "c-1"}, {"Score", 5}});
   const wire::Frame frame = wire::encode_frame(2, 0, submit);
-  for (int attempt = 0; attempt < 400 && !registered; ++attempt) {
+  // Until the node listens and is primary (it opens its store and takes the lease first).
+  for (auto deadline = Clock::now() + std::chrono::seconds(60); !registered && Clock::now() < deadline;) {
     connection = test::connect_to(&loop, ports[0]);
     bool closed = false;
     connection->set_on_close([&](const std::string&) { closed = true; });
@@ -84,7 +86,16 @@ double node_rate(const std::string& ixnode, const std::string& mode, int submits
     connection->write(wire::encode_register_client(1, proto::ClientType::MediaServer, "bench", {}));
     auto until = Clock::now() + std::chrono::milliseconds(50);
     while (!registered && !closed && Clock::now() < until) uv_run(&loop, UV_RUN_NOWAIT);
-    if (!registered) connection->abort("retry");
+    if (!registered) {
+      connection->abort("retry");
+      uv_run(&loop, UV_RUN_NOWAIT);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  if (!registered) {
+    std::fprintf(stderr, "ixnode (%s) did not become primary within 60 s; its log: %s\n", mode.c_str(),
+                 (dir / "ixnode.log").c_str());
+    std::exit(1);
   }
   started = Clock::now();
   while (acked < submits) {
