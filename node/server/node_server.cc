@@ -133,7 +133,7 @@ void NodeServer::try_lease() {
     NodeServer& self = **self_ptr;
     if (!self.lease_ || self.service_) return;
     const bool eager = uv_hrtime() < self.eager_until_ns_;
-    const uint64_t retry_ms = eager ? 10 : self.lease_timing().renew_ms;
+    const uint64_t retry_ms = eager ? 10 : self.lease_timing().try_ms;
     if (!outcome) {
       spdlog::warn("event=lease_try_failed pair={} error={}", self.options_.pair_id, quote(outcome.error().text));
       return self.schedule_lease_try(retry_ms);
@@ -198,7 +198,7 @@ void NodeServer::step_down(const std::string& why) {
   service_.reset();
   handing_over_ = false;
   close_sessions("this node lost its pair's lease");
-  schedule_lease_try(lease_timing().renew_ms);
+  schedule_lease_try(lease_timing().try_ms);
 }
 
 void NodeServer::close_sessions(const std::string& why) {

@@ -6,8 +6,8 @@
 // Role: the process listens on its own endpoint (primary or backup of its pair) in either role.
 // It opens the pair's store (make_store) at start and competes for the pair's lease in it
 // (node/store/lease.h): while the other node holds the lease it is the backup — it answers
-// registration saying so, refuses work with NotPrimary, and tries the lease every renewal
-// interval (lease-timeout / 4). When it wins (the holder's row expired, or was released) the
+// registration saying so, refuses work with NotPrimary, and tries the lease every fifth of
+// lease-timeout. When it wins (the holder's row expired, or was released) the
 // store's fence is set to the new epoch, it loads the service from the store and tells every
 // connected client EventServerRoleChanged.
 //
