@@ -133,7 +133,7 @@ void NodeServer::try_lease() {
     NodeServer& self = **self_ptr;
     if (!self.lease_ || self.service_) return;
     const bool eager = uv_hrtime() < self.eager_until_ns_;
-    const uint64_t retry_ms = eager ? 10 : self.lease_timing().try_ms;
+    const uint64_t retry_ms = eager ? 2 : self.lease_timing().try_ms;
     if (!outcome) {
       spdlog::warn("event=lease_try_failed pair={} error={}", self.options_.pair_id, quote(outcome.error().text));
       return self.schedule_lease_try(retry_ms);

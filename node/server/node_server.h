@@ -27,7 +27,7 @@
 // requests are refused with NotPrimary, an empty commit waits for every commit in flight (their
 // replies go out), the service stops, the lease is released (expiry now), and the clients are
 // told EventServerRoleChanged(Backup) on their open connections. The backup, told beforehand
-// (POST /pair/expect-takeover: try the lease every 10 ms for two lease-timeouts), takes it at
+// (POST /pair/expect-takeover: try the lease every 2 ms for two lease-timeouts), takes it at
 // once. The released node waits one lease-timeout before it competes again.
 //
 // Loop thread only.
@@ -145,7 +145,7 @@ class NodeServer {
   std::unique_ptr<Lease> lease_;                // the pair's lease in store_
   std::unique_ptr<InteractionService> service_;  // while primary
   bool handing_over_ = false;                   // a switchover is draining the commits in flight
-  uint64_t eager_until_ns_ = 0;                 // monotonic: try the lease every 10 ms until then
+  uint64_t eager_until_ns_ = 0;                 // monotonic: try the lease every 2 ms until then
   metrics::Counter* takeovers_ = nullptr;
   metrics::Counter* renewals_ = nullptr;
   metrics::Counter* losses_ = nullptr;

@@ -50,7 +50,7 @@ struct LeaseTiming {
   uint64_t try_ms = 0;    // how often a backup tries to take it: lease-timeout / 5, so that it
                           // serves within lease-timeout + one renewal interval of the last renewal
 
-  static LeaseTiming from_timeout(uint64_t lease_timeout_ms) {
+  static constexpr LeaseTiming from_timeout(uint64_t lease_timeout_ms) {
     return {lease_timeout_ms, std::max<uint64_t>(1, lease_timeout_ms / 4), lease_timeout_ms * 4 / 5,
             std::max<uint64_t>(1, lease_timeout_ms / 5)};
   }
