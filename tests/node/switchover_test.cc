@@ -21,6 +21,11 @@ class SwitchoverTest : public ClusterFixture {
   // Keeps `in_flight` email submits outstanding through proxy-1 and tallies the answers.
   struct Stream {
     explicit Stream(TestLoop& loop, uint16_t port) : client(connect_to(loop.get(), port)) {}
+    // The connection outlives this object (until the loop closes it): silence it first.
+    ~Stream() {
+      client.connection().clear_callbacks();
+      client.connection().close("test done");
+    }
     void pump() {
       for (; seen < client.received.size(); ++seen) {
         const auto& e = client.received[seen];
