@@ -61,7 +61,7 @@ class Peer {
       client_.emplace(test::connect_to(loop, port));
       client_->send(wire::encode_register_client(1, proto::ClientType::MediaServer, "failover-bench", {}));
       const auto until = Clock::now() + std::chrono::milliseconds(50);
-      while (!role_ && !client_->closed && Clock::now() < until) poll();
+      while (!role_ && Clock::now() < until) poll();
       if (!role_) {
         client_->connection().abort("retry");
         poll();
