@@ -54,11 +54,6 @@ Status NodeServer::start() {
   auto store = make_store(loop_, pair(), {options_.group_commit});
   if (!store) return store.error();
   store_ = std::move(store.value());
-  // Runs on the loop thread; the histograms live in the registry, which outlives the store.
-  store_->set_batch_observer([this](size_t n, double s) {
-    if (batch_size_) batch_size_->observe(static_cast<double>(n));
-    if (batch_seconds_) batch_seconds_->observe(s);
-  });
   char host[256] = "";
   ::gethostname(host, sizeof host - 1);
   std::random_device random;
@@ -76,6 +71,11 @@ Status NodeServer::start() {
   if (!listener) return listener.error();
   listener_ = std::move(listener.value());
   register_metrics();
+  // Runs on the loop thread; the histograms live in the registry, which outlives the store.
+  store_->set_batch_observer([size = batch_size_, seconds = batch_seconds_](size_t n, double s) {
+    size->observe(static_cast<double>(n));
+    seconds->observe(s);
+  });
   admin_.http().route("POST", "/pair/switchover", [this](const http::HttpRequest&) { return start_switchover(); });
   admin_.http().route("POST", "/pair/expect-takeover", [this](const http::HttpRequest&) { return expect_takeover(); });
   if (Status s = admin_.listen({endpoint.host, endpoint.admin_port}); !s) return s;
@@ -133,7 +133,7 @@ void NodeServer::try_lease() {
     NodeServer& self = **self_ptr;
     if (!self.lease_ || self.service_) return;
     const bool eager = uv_hrtime() < self.eager_until_ns_;
-    const uint64_t retry_ms = eager ? 10 : self.lease_timing().renew_ms;
+    const uint64_t retry_ms = eager ? 2 : self.lease_timing().try_ms;
     if (!outcome) {
       spdlog::warn("event=lease_try_failed pair={} error={}", self.options_.pair_id, quote(outcome.error().text));
       return self.schedule_lease_try(retry_ms);
@@ -198,7 +198,7 @@ void NodeServer::step_down(const std::string& why) {
   service_.reset();
   handing_over_ = false;
   close_sessions("this node lost its pair's lease");
-  schedule_lease_try(lease_timing().renew_ms);
+  schedule_lease_try(lease_timing().try_ms);
 }
 
 void NodeServer::close_sessions(const std::string& why) {

@@ -6,8 +6,8 @@
 // Role: the process listens on its own endpoint (primary or backup of its pair) in either role.
 // It opens the pair's store (make_store) at start and competes for the pair's lease in it
 // (node/store/lease.h): while the other node holds the lease it is the backup — it answers
-// registration saying so, refuses work with NotPrimary, and tries the lease every renewal
-// interval (lease-timeout / 4). When it wins (the holder's row expired, or was released) the
+// registration saying so, refuses work with NotPrimary, and tries the lease every fifth of
+// lease-timeout. When it wins (the holder's row expired, or was released) the
 // store's fence is set to the new epoch, it loads the service from the store and tells every
 // connected client EventServerRoleChanged.
 //
@@ -27,7 +27,7 @@
 // requests are refused with NotPrimary, an empty commit waits for every commit in flight (their
 // replies go out), the service stops, the lease is released (expiry now), and the clients are
 // told EventServerRoleChanged(Backup) on their open connections. The backup, told beforehand
-// (POST /pair/expect-takeover: try the lease every 10 ms for two lease-timeouts), takes it at
+// (POST /pair/expect-takeover: try the lease every 2 ms for two lease-timeouts), takes it at
 // once. The released node waits one lease-timeout before it competes again.
 //
 // Loop thread only.
@@ -145,7 +145,7 @@ class NodeServer {
   std::unique_ptr<Lease> lease_;                // the pair's lease in store_
   std::unique_ptr<InteractionService> service_;  // while primary
   bool handing_over_ = false;                   // a switchover is draining the commits in flight
-  uint64_t eager_until_ns_ = 0;                 // monotonic: try the lease every 10 ms until then
+  uint64_t eager_until_ns_ = 0;                 // monotonic: try the lease every 2 ms until then
   metrics::Counter* takeovers_ = nullptr;
   metrics::Counter* renewals_ = nullptr;
   metrics::Counter* losses_ = nullptr;

@@ -12,7 +12,7 @@
 //
 // Timing, from the pair's lease-timeout T (LeaseTiming::from_timeout):
 //   - every grant or renewal writes expiry = the holder's wall clock + T;
-//   - the holder renews every T/4 (one command in flight at a time);
+//   - the holder renews every T/4 (one command in flight at a time); a backup tries every T/5;
 //   - the holder may serve only while its monotonic clock is within T*4/5 of the moment it SENT
 //     its last confirmed renewal (the serving window). valid() answers that at the instant it is
 //     asked — the node asks before every answer it sends, so a process waking from a stall
@@ -47,9 +47,12 @@ struct LeaseTiming {
   uint64_t ttl_ms = 0;    // the row's expiry after each grant or renewal: lease-timeout
   uint64_t renew_ms = 0;  // how often the holder renews (and the backup tries): lease-timeout / 4
   uint64_t serve_ms = 0;  // the serving window after a confirmed renewal's send: lease-timeout * 4/5
+  uint64_t try_ms = 0;    // how often a backup tries to take it: lease-timeout / 5, so that it
+                          // serves within lease-timeout + one renewal interval of the last renewal
 
-  static LeaseTiming from_timeout(uint64_t lease_timeout_ms) {
-    return {lease_timeout_ms, std::max<uint64_t>(1, lease_timeout_ms / 4), lease_timeout_ms * 4 / 5};
+  static constexpr LeaseTiming from_timeout(uint64_t lease_timeout_ms) {
+    return {lease_timeout_ms, std::max<uint64_t>(1, lease_timeout_ms / 4), lease_timeout_ms * 4 / 5,
+            std::max<uint64_t>(1, lease_timeout_ms / 5)};
   }
 };
 

@@ -363,9 +363,10 @@ Status SqliteStore::apply(std::vector<Pending>& batch, const Fence& fence) {
 }
 
 Result<LeaseOutcome> SqliteStore::apply_lease(const LeaseCommand& command) {
-  // A renewal only pushes an expiry forward: no fsync while it holds the write lock (see the
-  // header). Grants and releases change who may write and stay fully durable.
-  const bool relaxed = options_.durable && command.op == LeaseOp::kRenew;
+  // A renewal only pushes an expiry forward, a release only brings it closer: no fsync while
+  // either holds the write lock (see the header); losing one in a power cut only makes the other
+  // node wait for the expiry. A grant (a new epoch, the fence) stays fully durable.
+  const bool relaxed = options_.durable && command.op != LeaseOp::kAcquire;
   if (relaxed) {
     if (Status s = exec(writer_, "PRAGMA synchronous=NORMAL"); !s) return s.error();
   }

@@ -7,7 +7,7 @@
 // Completions and reads return to the loop thread through a LoopMailbox, which also carries
 // what is still in flight at close() to the next loop turn. The schema carries a version and
 // migrates forward on open (version 2 added the lease table). Lease commands run on the writer
-// thread, each in a transaction of its own; renewals commit with synchronous=NORMAL (no fsync
+// thread, each in a transaction of its own; renewals and releases commit with synchronous=NORMAL (no fsync
 // while holding SQLite's write lock: a process frozen in a renewal would keep the other node
 // from taking over; both nodes share one host, so a power cut loses both anyway). Every batch
 // checks the fence (set_fence) inside its BEGIN IMMEDIATE transaction. The loop thread calls

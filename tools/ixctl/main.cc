@@ -7,6 +7,7 @@
 #include "tools/ixctl/cluster_commands.h"
 #include "tools/ixctl/config_command.h"
 #include "tools/ixctl/pacing_commands.h"
+#include "tools/ixctl/pair_commands.h"
 #include "tools/ixctl/request_commands.h"
 #include "tools/ixctl/session_commands.h"
 #include "tools/ixctl/store_commands.h"
@@ -24,6 +25,7 @@ int main(int argc, char** argv) {
   ix::tools::add_config_commands(app, context.exit_code);
   ix::tools::add_pacing_commands(app, context.exit_code);
   ix::tools::add_store_commands(app, context.exit_code);
+  ix::tools::add_pair_commands(app, context.exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
