@@ -74,7 +74,7 @@ std::vector<OptionSpec> build_options() {
   o.push_back({"node-pairs.settings", "pull-hold-timeout", kDuration, false, "10s", kSecond, 600 * kSecond, {}, Reload::kImmediate,
                "`[settings] pull-hold-timeout`: longest time an empty pull waits for an interaction."});
   o.push_back({"node-pairs.settings", "lease-timeout", kDuration, false, "5s", kSecond, 60 * kSecond, {}, kRestart,
-               "How often a backup retries the pair's lease."});
+               "The pair's lease, kept in the pair's database: the primary renews it every quarter of this and stops serving once it has not confirmed a renewal for four fifths of it; the backup takes over when it has run out. The longest a pair is without a primary after its primary dies or freezes."});
   o.push_back({"node-pairs.settings", "event-log-retention", kDuration, false, "7d", kSecond, 365 * kDay, {}, Reload::kImmediate,
                "Reporting events older than this are dropped from the event log; a reporting client cannot resume from before them."});
   o.push_back({"node-pairs.settings", "max-frame-size", kInt, false, "4194304", 1024, 64 << 20, {}, kRestart,

@@ -3,6 +3,8 @@
 
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(UV REQUIRED IMPORTED_TARGET libuv)
+# libpq (libpq-dev): the PostgreSQL client library behind PostgresStore.
+pkg_check_modules(PQ REQUIRED IMPORTED_TARGET libpq)
 
 find_package(FlatBuffers REQUIRED)
 find_program(FLATC_EXECUTABLE flatc REQUIRED)

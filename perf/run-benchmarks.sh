@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIX_BENCH=ON >/dev/null
-cmake --build "$build" -j2 --target codec_bench transport_bench node_submit_bench node_flow_bench proxy_bench reporting_merge_bench merge_bench pacing_bench pacing_feed_bench pacing_stall_bench engagement_bench >/dev/null
+cmake --build "$build" -j2 --target codec_bench transport_bench node_submit_bench failover_bench node_flow_bench proxy_bench reporting_merge_bench merge_bench pacing_bench pacing_feed_bench pacing_stall_bench engagement_bench >/dev/null
 
 echo "== $(date -u +%Y-%m-%d) on $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 "$build/perf/codec_bench" --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
@@ -29,6 +29,10 @@ rm -f "$json"
 echo
 echo "ixnode submit throughput (real process, durable commits):"
 "$build/perf/node_submit_bench" "$build/node/ixnode" 20000 500
+
+echo
+echo "failover time of a pair (real processes, SQLite):"
+"$build/perf/failover_bench" "$build/node/ixnode" --runs 5 --lease-timeout-ms 1000
 
 echo
 echo "ixnode flows (real process):"

@@ -8,6 +8,7 @@ packages=(
   libuv1-dev node-llhttp android-libboringssl-dev
   libflatbuffers-dev flatbuffers-compiler libmimalloc-dev
   libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev
+  libpq-dev postgresql   # PostgreSQL storage; the tests start their own server (initdb, pg_ctl)
   libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   prometheus
   haproxy    # perf/proxy_bench: the baseline forwarder (TCP mode) beside ixproxy

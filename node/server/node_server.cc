@@ -1,6 +1,9 @@
 #include "node/server/node_server.h"
 
+#include <unistd.h>
+
 #include <filesystem>
+#include <random>
 
 #include "cluster-config/tls.h"
 #include "node/store/store_factory.h"
@@ -22,9 +25,17 @@ NodeServer::NodeServer(uv_loop_t* loop, std::shared_ptr<const config::ClusterCon
       admin_(loop, registry_, "ixnode"),
       metrics_(registry_),
       clock_(loop),
-      lease_timer_(loop) {}
+      lease_timer_(loop),
+      step_down_timer_(loop) {}
 
-NodeServer::~NodeServer() { stop(); }
+NodeServer::~NodeServer() {
+  *alive_ = nullptr;
+  stop();
+}
+
+LeaseTiming NodeServer::lease_timing() const {
+  return LeaseTiming::from_timeout(static_cast<uint64_t>(pair().settings.lease_timeout.count()));
+}
 
 Status NodeServer::start() {
   if (Status s = InteractionService::check_views(*config_); !s) return s;
@@ -35,38 +46,66 @@ Status NodeServer::start() {
     if (!tls) return Error{tls.error().code, "node-pairs[" + options_.pair_id + "].tls: " + tls.error().text};
     listener_options.tls = *tls;
   }
+  // The store comes first: both nodes open it, the backup to compete for the lease in it.
+  if (const std::string& db = pair().storage.sqlite_path; !db.empty()) {
+    std::error_code ignored;
+    std::filesystem::create_directories(std::filesystem::path(db).parent_path(), ignored);
+  }
+  auto store = make_store(loop_, pair(), {options_.group_commit});
+  if (!store) return store.error();
+  store_ = std::move(store.value());
+  char host[256] = "";
+  ::gethostname(host, sizeof host - 1);
+  std::random_device random;
+  const std::string holder = (options_.preferred_primary ? "primary@" : "backup@") + std::string(host) + ":" +
+                             std::to_string(::getpid()) + ":" + std::to_string(random() % 100000);
+  lease_ = std::make_unique<PairLease>(loop_, *store_, holder, lease_timing());
+  lease_->set_on_lost([this](const std::string& why) {
+    losses_->inc();
+    step_down("the pair's lease was lost: " + why);
+  });
+  lease_->set_on_renewed([this] { renewals_->inc(); });
+
   auto listener = net::Listener::listen(loop_, {endpoint.host, endpoint.port}, listener_options,
                                         [this](std::shared_ptr<net::Connection> c) { on_accept(std::move(c)); });
   if (!listener) return listener.error();
   listener_ = std::move(listener.value());
   register_metrics();
+  // Runs on the loop thread; the histograms live in the registry, which outlives the store.
+  store_->set_batch_observer([size = batch_size_, seconds = batch_seconds_](size_t n, double s) {
+    size->observe(static_cast<double>(n));
+    seconds->observe(s);
+  });
+  admin_.http().route("POST", "/pair/switchover", [this](const http::HttpRequest&) { return start_switchover(); });
+  admin_.http().route("POST", "/pair/expect-takeover", [this](const http::HttpRequest&) { return expect_takeover(); });
   if (Status s = admin_.listen({endpoint.host, endpoint.admin_port}); !s) return s;
-  spdlog::info("event=listening pair={} port={} admin_port={} preferred_role={}", options_.pair_id, listener_->port(),
-               admin_.port(), options_.preferred_primary ? "primary" : "backup");
-  if (options_.preferred_primary) {
-    try_lease();
-  } else {
-    // Give the preferred primary the first chance when both start together.
-    lease_timer_.start(static_cast<uint64_t>(pair().settings.lease_timeout.count()), [this] { try_lease(); });
-  }
+  spdlog::info("event=listening pair={} port={} admin_port={} preferred_role={} holder={}", options_.pair_id,
+               listener_->port(), admin_.port(), options_.preferred_primary ? "primary" : "backup", quote(holder));
+  // The preferred backup gives the preferred primary the first chance when both start together.
+  if (options_.preferred_primary) try_lease();
+  else schedule_lease_try(lease_timing().ttl_ms);
   return {};
 }
 
 void NodeServer::stop() {
   lease_timer_.stop();
+  step_down_timer_.stop();
   if (listener_) listener_->close();
   listener_.reset();
-  for (auto& [connection, session] : sessions_) {
-    session->connection->clear_callbacks();
-    session->connection->close("ixnode shutting down");
-  }
-  sessions_.clear();
+  close_sessions("ixnode shutting down");
   // The service goes first: commits still in flight complete on a later loop turn, find it gone
-  // and answer no one (the sessions are closed anyway).
+  // and answer no one (the sessions are closed anyway). The release runs after them.
+  const bool held = service_ != nullptr && lease_ && lease_->held();
   service_.reset();
+  if (held) {
+    lease_->release([pair = options_.pair_id, epoch = lease_->epoch()](const Status& s) {
+      if (s) spdlog::info("event=lease_released pair={} epoch={}", pair, epoch);
+      else spdlog::warn("event=lease_release_failed pair={} error={}", pair, quote(s.error().text));
+    });
+  }
   if (store_) store_->close();
+  lease_.reset();
   store_.reset();
-  lease_.release();
   admin_.close();
 }
 
@@ -82,38 +121,32 @@ void NodeServer::reload(std::shared_ptr<const config::ClusterConfig> config) {
   config_ = std::move(config);
 }
 
-void NodeServer::try_lease() {
-  const std::string& db = pair().storage.sqlite_path;
-  if (db.empty()) {
-    if (on_fatal_) on_fatal_("node pair " + options_.pair_id + " has no sqlite-path (PostgreSQL storage is not built yet)");
-    return;
-  }
-  std::error_code ignored;
-  std::filesystem::create_directories(std::filesystem::path(db).parent_path(), ignored);
-  auto lease = Lease::try_acquire(db + ".lease");
-  if (!lease) {
-    if (on_fatal_) on_fatal_(lease.error().text);
-    return;
-  }
-  if (!lease->held()) {
-    lease_timer_.start(static_cast<uint64_t>(pair().settings.lease_timeout.count()), [this] { try_lease(); });
-    return;
-  }
-  lease_ = std::move(lease.value());
-  if (Status s = become_primary(); !s) {
-    if (on_fatal_) on_fatal_("cannot become primary: " + s.error().text);
-  }
+void NodeServer::schedule_lease_try(uint64_t delay_ms) {
+  lease_timer_.start(delay_ms, [this] { try_lease(); });
 }
 
-Status NodeServer::become_primary() {
-  auto store = make_store(loop_, pair(), {options_.group_commit});
-  if (!store) return store.error();
-  store_ = std::move(store.value());
-  // Runs on the loop thread; the histograms live in the registry, which outlives the store.
-  store_->set_batch_observer([size = batch_size_, seconds = batch_seconds_](size_t n, double s) {
-    size->observe(static_cast<double>(n));
-    seconds->observe(s);
+void NodeServer::try_lease() {
+  if (!lease_ || service_) return;
+  lease_->try_acquire([alive = std::weak_ptr<NodeServer*>(alive_)](Result<LeaseOutcome> outcome) {
+    auto self_ptr = alive.lock();
+    if (!self_ptr || !*self_ptr) return;
+    NodeServer& self = **self_ptr;
+    if (!self.lease_ || self.service_) return;
+    const bool eager = uv_hrtime() < self.eager_until_ns_;
+    const uint64_t retry_ms = eager ? 2 : self.lease_timing().try_ms;
+    if (!outcome) {
+      spdlog::warn("event=lease_try_failed pair={} error={}", self.options_.pair_id, quote(outcome.error().text));
+      return self.schedule_lease_try(retry_ms);
+    }
+    if (!outcome->granted) return self.schedule_lease_try(retry_ms);
+    self.eager_until_ns_ = 0;
+    if (Status s = self.become_primary(*outcome); !s) {
+      if (self.on_fatal_) self.on_fatal_("cannot become primary: " + s.error().text);
+    }
   });
+}
+
+Status NodeServer::become_primary(const LeaseOutcome& won) {
   auto service = std::make_unique<InteractionService>(loop_, config_, options_.pair_id, *store_, clock_, metrics_);
   if (Status s = service->load(); !s) return s;
   service->set_on_fatal([this](const std::string& why) {
@@ -121,21 +154,117 @@ Status NodeServer::become_primary() {
   });
   for (auto& [connection, session] : sessions_) service->session_opened(*session);
   service_ = std::move(service);
+  takeovers_->inc();
+  // How long the pair had no primary, at most: since the previous holder's last renewal (its
+  // row's expiry minus the lease-timeout), or since it released the lease.
+  const LeaseRecord& before = won.previous;
+  const int64_t now_ms = clock_.now_us() / 1000;
+  const bool released = before.holder.empty();
+  const int64_t since_ms = released ? before.expires_ms : before.expires_ms - static_cast<int64_t>(lease_timing().ttl_ms);
+  if (before.fencing == 0) {
+    spdlog::info("event=primary pair={} epoch={} takeover=first", options_.pair_id, lease_->epoch());
+  } else {
+    spdlog::info("event=primary pair={} epoch={} takeover={} previous_holder={} previous_epoch={} no_primary_ms={}",
+                 options_.pair_id, lease_->epoch(), released ? "released" : "expired",
+                 quote(released ? std::string("(released)") : before.holder), before.fencing, std::max<int64_t>(0, now_ms - since_ms));
+  }
+  announce(proto::ServerRole::Primary);
+  return {};
+}
+
+void NodeServer::announce(proto::ServerRole role) {
   proto::EventServerRoleChangedT changed;
   changed.node_id = options_.pair_id;
-  changed.role = proto::ServerRole::Primary;
+  changed.role = role;
   wire::Frame frame = wire::encode_frame(0, 0, changed);
   for (auto& [connection, session] : sessions_) {
     if (session->channel.registered()) session->channel.send(frame);
   }
-  return {};
+}
+
+bool NodeServer::may_answer() {
+  if (!service_ || lease_->valid()) return true;
+  if (!step_down_timer_.active()) {
+    step_down_timer_.start(0, [this] {
+      if (service_ && !lease_->valid()) step_down("the lease's serving window closed before this node could answer (a stall?)");
+    });
+  }
+  return false;
+}
+
+void NodeServer::step_down(const std::string& why) {
+  if (!service_) return;
+  spdlog::warn("event=lease_lost pair={} epoch={} reason={}", options_.pair_id, lease_->epoch(), quote(why));
+  service_.reset();
+  handing_over_ = false;
+  close_sessions("this node lost its pair's lease");
+  schedule_lease_try(lease_timing().try_ms);
+}
+
+void NodeServer::close_sessions(const std::string& why) {
+  for (auto& [connection, session] : sessions_) {
+    session->connection->clear_callbacks();
+    session->connection->close(why);
+  }
+  sessions_.clear();
+}
+
+http::HttpResponse NodeServer::start_switchover() {
+  auto refuse = [this](const std::string& why) {
+    return http::HttpResponse::json(409, nlohmann::json{{"pair", options_.pair_id}, {"error", why}}.dump());
+  };
+  if (!service_) return refuse("this node is the backup of pair " + options_.pair_id + "; ask the primary");
+  if (handing_over_) return refuse("a switchover of pair " + options_.pair_id + " is already under way");
+  if (service_->failed()) return refuse("this node is stopping after a storage failure");
+  if (!lease_->valid()) return refuse("this node's lease is not valid");
+  handing_over_ = true;
+  switchovers_->inc();
+  spdlog::info("event=switchover_started pair={} epoch={}", options_.pair_id, lease_->epoch());
+  // An empty commit: its completion follows every commit in flight, whose replies go out first.
+  store_->commit(Transaction{}, [alive = std::weak_ptr<NodeServer*>(alive_)](const Status& drained) {
+    auto self = alive.lock();
+    if (self && *self) (*self)->finish_switchover(drained);
+  });
+  return http::HttpResponse::json(
+      202, nlohmann::json{{"pair", options_.pair_id}, {"epoch", lease_->epoch()}, {"state", "handing over"}}.dump());
+}
+
+void NodeServer::finish_switchover(const Status& drained) {
+  if (!service_ || !handing_over_) return;  // stepped down meanwhile
+  handing_over_ = false;
+  if (!drained) {
+    // The fence refused it: the lease was no longer ours.
+    return step_down("switchover: " + drained.error().text);
+  }
+  const uint64_t epoch = lease_->epoch();
+  // Nothing may commit after this point: the service goes before the release is queued.
+  service_.reset();
+  lease_->release([pair = options_.pair_id, epoch](const Status& s) {
+    if (s) spdlog::info("event=lease_released pair={} epoch={} reason=switchover", pair, epoch);
+    else spdlog::warn("event=lease_release_failed pair={} error={}", pair, quote(s.error().text));
+  });
+  announce(proto::ServerRole::Backup);
+  // Give the backup the lease: compete again only after a lease-timeout.
+  schedule_lease_try(lease_timing().ttl_ms);
+}
+
+http::HttpResponse NodeServer::expect_takeover() {
+  if (service_) {
+    return http::HttpResponse::json(
+        409, nlohmann::json{{"pair", options_.pair_id}, {"error", "this node is the primary of pair " + options_.pair_id}}.dump());
+  }
+  eager_until_ns_ = uv_hrtime() + 2 * lease_timing().ttl_ms * 1'000'000;
+  spdlog::info("event=expecting_takeover pair={} for_ms={}", options_.pair_id, 2 * lease_timing().ttl_ms);
+  if (!lease_timer_.active()) try_lease();  // a try in flight reschedules itself eagerly
+  else schedule_lease_try(0);
+  return http::HttpResponse::json(202, nlohmann::json{{"pair", options_.pair_id}, {"state", "trying the lease"}}.dump());
 }
 
 void NodeServer::on_accept(std::shared_ptr<net::Connection> connection) {
   net::ChannelOptions options;
   options.max_frame_size = pair().settings.max_frame_size;
   options.require_registration = true;
-  auto session = std::make_unique<Session>(connection, options);
+  auto session = std::make_unique<Session>(*this, connection, options);
   Session* raw = session.get();
   raw->channel.set_on_message([this, raw](const proto::Envelope& e) { on_message(*raw, e); });
   raw->channel.set_on_protocol_error([this](proto::ErrorCode code, const std::string& text) {
@@ -159,6 +288,9 @@ void NodeServer::refuse(Session& s, const proto::Envelope& e, proto::ErrorCode c
 }
 
 void NodeServer::on_message(Session& s, const proto::Envelope& e) {
+  // A primary whose lease's serving window has closed (it may just have woken from a stall)
+  // says nothing at all, not even a pong; it steps down on the next turn.
+  if (!may_answer()) return;
   const proto::Message type = e.body_type();
   metrics_.requests(type).inc();
   if (type == proto::Message::RequestRegisterClient) {
@@ -187,6 +319,17 @@ void NodeServer::on_message(Session& s, const proto::Envelope& e) {
     return refuse(s, e, proto::ErrorCode::NotPrimary,
                   "this node of pair " + options_.pair_id + " is the backup; send requests to the primary");
   }
+  if (handing_over_) {
+    return refuse(s, e, proto::ErrorCode::NotPrimary,
+                  "this node of pair " + options_.pair_id + " is handing the pair over to its backup; retry there");
+  }
+  if (type == proto::Message::RequestLease) {
+    const proto::RequestLease* lease = e.body_as_RequestLease();
+    if (lease && lease->name() && lease->name()->str() == kPairLeaseName) {
+      return refuse(s, e, proto::ErrorCode::InvalidAttribute,
+                    std::string("the lease name \"") + kPairLeaseName + "\" is reserved for the node pair's own leadership");
+    }
+  }
   service_->handle(s, e);
 }
 
@@ -196,6 +339,13 @@ void NodeServer::register_metrics() {
   batch_seconds_ = &registry_.histogram("ix_node_commit_seconds", "Duration of one group commit", metrics::latency_buckets_seconds());
   metrics_.commits_failed();  // exported (as 0) from the start
   registry_.gauge_function("ix_node_primary", "1 while this node holds its pair's lease", {}, [this] { return is_primary() ? 1.0 : 0.0; });
+  registry_.gauge_function("ix_node_lease_epoch", "The pair's lease epoch this node holds or last held (0: never)", {},
+                           [this] { return lease_ ? static_cast<double>(lease_->epoch()) : 0.0; });
+  takeovers_ = &registry_.counter("ix_node_lease_takeovers_total", "Terms of the pair's lease this node won and served");
+  renewals_ = &registry_.counter("ix_node_lease_renewals_total", "Renewals of the pair's lease confirmed by the store");
+  losses_ = &registry_.counter("ix_node_lease_losses_total",
+                               "Terms of the pair's lease that ended without a release (a stall, a slow store, a takeover)");
+  switchovers_ = &registry_.counter("ix_node_switchovers_total", "Planned switchovers this node handed over");
   for (proto::InteractionState state : {proto::InteractionState::Queued, proto::InteractionState::Delivering,
                                         proto::InteractionState::Handling, proto::InteractionState::InWorkbin}) {
     registry_.gauge_function("ix_node_interactions", "Open interactions held in memory, by state",
@@ -225,6 +375,10 @@ void NodeServer::register_metrics() {
   });
   admin_.set_status([this] {
     nlohmann::json status{{"pair", options_.pair_id}, {"role", role_name()}, {"sessions", sessions_.size()}};
+    if (lease_) {
+      status["lease"] = {{"holder", lease_->holder()}, {"epoch", lease_->epoch()}, {"valid", lease_->valid()},
+                         {"handing_over", handing_over_}, {"renewals", lease_->renewals()}, {"losses", lease_->losses()}};
+    }
     if (service_) status.update(service_->status());
     else status.update(InteractionService::empty_status());
     return status;

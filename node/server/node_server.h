@@ -4,15 +4,33 @@
 // primary: NodeServer registers clients and answers pings, then hands every request to it.
 //
 // Role: the process listens on its own endpoint (primary or backup of its pair) in either role.
-// While another process holds the lease it is the backup: it answers registration saying so,
-// refuses work with NotPrimary, and retries the lease every lease-timeout. When it gets the
-// lease it opens the store (make_store), loads the service from it and tells every connected
-// client EventServerRoleChanged. If a commit fails the service stops serving and the node
-// gives up the lease and exits, so that the backup reloads from the database (fail-stop).
+// It opens the pair's store (make_store) at start and competes for the pair's lease in it
+// (node/store/lease.h): while the other node holds the lease it is the backup — it answers
+// registration saying so, refuses work with NotPrimary, and tries the lease every fifth of
+// lease-timeout. When it wins (the holder's row expired, or was released) the
+// store's fence is set to the new epoch, it loads the service from the store and tells every
+// connected client EventServerRoleChanged.
 //
-// The lease is taken with try_lease() and given up in stop(); a lease that can be lost while
-// held (a database lease) would call stop() through the same on_fatal path a failed commit
-// takes.
+// Losing the lease: nothing leaves this process as the primary unless the lease is valid at that
+// instant (Lease::valid(), the monotonic serving window) — every request is checked on arrival
+// and every reply and event on its way out (Session::send). A process that wakes from a stall
+// therefore answers nothing: it drops what it was about to say and, on the next loop turn, steps
+// down — the service is dropped (commits still in flight complete into the void; the store's
+// fence refuses any that reach the database after the new primary's epoch), every client
+// connection is closed (proxies fail what was in flight there with 2002 at once and reconnect to
+// find this node a backup), and it competes for the lease again as a backup. The same happens
+// when the lease reports itself lost (on_lost). A commit that fails while this node still
+// believes it serves — the fence included — is a storage failure: fail-stop (on_fatal; the
+// process exits and its supervisor restarts it as a backup).
+//
+// Planned switchover (POST /pair/switchover on the admin port, `ixctl pair switchover`): new
+// requests are refused with NotPrimary, an empty commit waits for every commit in flight (their
+// replies go out), the service stops, the lease is released (expiry now), and the clients are
+// told EventServerRoleChanged(Backup) on their open connections. The backup, told beforehand
+// (POST /pair/expect-takeover: try the lease every 2 ms for two lease-timeouts), takes it at
+// once. The released node waits one lease-timeout before it competes again.
+//
+// Loop thread only.
 #pragma once
 
 #include <uv.h>
@@ -29,6 +47,7 @@
 #include "node/store/lease.h"
 #include "node/store/store.h"
 #include "protocol/http/admin_server.h"
+#include "protocol/http/http_server.h"
 #include "protocol/http/metrics.h"
 #include "protocol/net/listener.h"
 #include "protocol/net/message_channel.h"
@@ -49,8 +68,8 @@ class NodeServer {
 
   // Listens on the protocol and admin ports and starts competing for the lease.
   Status start();
-  // Stops accepting, closes clients, stops the store (commits in flight finish on a later loop
-  // turn and answer no one), releases the lease.
+  // Stops accepting, closes clients, releases the lease after the commits in flight (they finish
+  // and answer no one), stops the store.
   void stop();
   // Applies a reloaded configuration (timeouts, queues, media); endpoints need a restart.
   void reload(std::shared_ptr<const config::ClusterConfig> config);
@@ -58,19 +77,26 @@ class NodeServer {
   void set_on_fatal(std::function<void(const std::string&)> cb) { on_fatal_ = std::move(cb); }
 
   bool is_primary() const { return service_ != nullptr; }
+  // The pair's lease (null before start()).
+  const Lease* lease() const { return lease_.get(); }
   uint16_t port() const { return listener_ ? listener_->port() : 0; }
   uint16_t admin_port() const { return admin_.port(); }
 
  private:
-  // One client connection and the protocol on it.
+  // One client connection and the protocol on it. Replies and events pass the lease's gate.
   struct Session final : ClientSession {
+    NodeServer& server;
     std::shared_ptr<net::Connection> connection;
     net::MessageChannel channel;
-    Session(std::shared_ptr<net::Connection> c, net::ChannelOptions o) : connection(c), channel(c, o) {}
-    void send(std::span<const uint8_t> frame) override { channel.send(frame); }
-    void send(wire::Frame&& frame) override { channel.send(std::move(frame)); }
+    Session(NodeServer& s, std::shared_ptr<net::Connection> c, net::ChannelOptions o) : server(s), connection(c), channel(c, o) {}
+    void send(std::span<const uint8_t> frame) override {
+      if (server.may_answer()) channel.send(frame);
+    }
+    void send(wire::Frame&& frame) override {
+      if (server.may_answer()) channel.send(std::move(frame));
+    }
     void send_error(uint64_t ref_id, uint64_t client_id, proto::ErrorCode code, std::string text) override {
-      channel.send_error(ref_id, client_id, code, std::move(text));
+      if (server.may_answer()) channel.send_error(ref_id, client_id, code, std::move(text));
     }
     proto::ClientType client_type() const override { return channel.client_type(); }
     size_t queued_bytes() const override { return connection->queued_bytes(); }
@@ -79,11 +105,26 @@ class NodeServer {
 
   const config::NodePair& pair() const { return *config_->node_pair(options_.pair_id); }
   std::string role_name() const { return is_primary() ? "primary" : "backup"; }
+  LeaseTiming lease_timing() const;
+  // Backup: tries the lease once; schedules the next try after delay_ms when it does not win.
   void try_lease();
-  Status become_primary();
+  void schedule_lease_try(uint64_t delay_ms);
+  Status become_primary(const LeaseOutcome& won);
+  // Whether this process may say anything as the primary now. False once the lease's serving
+  // window has closed: the step-down is then scheduled for the next loop turn (it cannot run
+  // inside a send, which the service may be making).
+  bool may_answer();
+  // Drops the service and every client connection, and competes for the lease again.
+  void step_down(const std::string& why);
+  // Tells every registered client this node's role.
+  void announce(proto::ServerRole role);
+  http::HttpResponse start_switchover();
+  void finish_switchover(const Status& drained);
+  http::HttpResponse expect_takeover();
   void on_accept(std::shared_ptr<net::Connection> connection);
   void on_message(Session& session, const proto::Envelope& envelope);
   void on_session_closed(Session* session);
+  void close_sessions(const std::string& why);
   void refuse(Session& s, const proto::Envelope& e, proto::ErrorCode code, std::string text);
   void register_metrics();
 
@@ -98,10 +139,18 @@ class NodeServer {
   SystemClock clock_;
   std::unique_ptr<net::Listener> listener_;
   std::unordered_map<net::Connection*, std::unique_ptr<Session>> sessions_;
-  net::Timer lease_timer_;
-  Lease lease_;
-  std::unique_ptr<Store> store_;                // built by make_store() when the node becomes primary
+  net::Timer lease_timer_;      // the backup's next try
+  net::Timer step_down_timer_;  // a step-down scheduled by may_answer()
+  std::unique_ptr<Store> store_;                // built by make_store() at start, in either role
+  std::unique_ptr<Lease> lease_;                // the pair's lease in store_
   std::unique_ptr<InteractionService> service_;  // while primary
+  bool handing_over_ = false;                   // a switchover is draining the commits in flight
+  uint64_t eager_until_ns_ = 0;                 // monotonic: try the lease every 2 ms until then
+  metrics::Counter* takeovers_ = nullptr;
+  metrics::Counter* renewals_ = nullptr;
+  metrics::Counter* losses_ = nullptr;
+  metrics::Counter* switchovers_ = nullptr;
+  std::shared_ptr<NodeServer*> alive_ = std::make_shared<NodeServer*>(this);  // for store completions
   std::function<void(const std::string&)> on_fatal_;
 };
 

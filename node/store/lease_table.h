@@ -1,7 +1,8 @@
 // The lease table: named leases that clients (the proxies' pacing modules electing their master)
 // hold through the node pair, stored in the pair's database beside the interactions so that a
-// lease and its fencing number survive the pair's failover. Not the pair's own leadership
-// (node/store/lease.h).
+// lease and its fencing number survive the pair's failover. The pair's own leadership is one
+// more row of the same table (kPairLeaseName, store.h), driven by PairLease (node/store/lease.h):
+// its fencing number is the pair's epoch.
 //
 // Expiry times are wall-clock (system_clock) milliseconds since the epoch, not a monotonic
 // clock: both nodes of the pair read the same rows, and after a failover the backup compares its
@@ -42,6 +43,7 @@ struct LeaseRecord {
 // requester holds the lease now.
 struct LeaseOutcome {
   LeaseRecord record;
+  LeaseRecord previous;  // the row as the command found it (fencing 0 when there was none)
   bool changed = false;
   bool granted = false;
 };
@@ -55,6 +57,7 @@ inline bool lease_held(const LeaseRecord& r, int64_t now_ms) { return !r.holder.
 inline LeaseOutcome decide_lease(const std::optional<LeaseRecord>& current, const LeaseCommand& c) {
   LeaseOutcome out;
   out.record = current.value_or(LeaseRecord{c.name, "", 0, 0});
+  out.previous = out.record;
   LeaseRecord& r = out.record;
   const bool held = lease_held(r, c.now_ms);
   const bool mine = held && r.holder == c.holder;

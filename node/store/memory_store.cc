@@ -33,7 +33,7 @@ Result<LoadedState> MemoryStore::load() {
 }
 
 void MemoryStore::commit(Transaction transaction, CommitCallback done) {
-  data_->queue.push_back({std::move(transaction), std::move(done)});
+  data_->queue.push_back({std::move(transaction), std::move(done), data_->fence});
   if (data_->held || data_->flush_posted || mailbox_ == nullptr) return;
   data_->flush_posted = true;
   mailbox_->post([data = data_] {
@@ -51,7 +51,10 @@ size_t MemoryStore::flush(Data& data) {
   const auto started = std::chrono::steady_clock::now();
   std::vector<Status> results;
   results.reserve(batch.size());
-  for (const Pending& p : batch) results.push_back(apply(data, p.transaction));
+  for (const Pending& p : batch) {
+    Status fenced = check_fence(data, p.fence);
+    results.push_back(fenced ? apply(data, p.transaction) : fenced);
+  }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   ++data.stats.batches;
   data.stats.transactions += batch.size();
@@ -62,6 +65,17 @@ size_t MemoryStore::flush(Data& data) {
     if (batch[i].done) batch[i].done(results[i]);
   }
   return batch.size();
+}
+
+Status MemoryStore::check_fence(const Data& data, const Fence& fence) {
+  if (fence.epoch == 0) return {};
+  auto it = data.leases.find(fence.lease_name);
+  const std::string holder = it == data.leases.end() ? "" : it->second.holder;
+  const uint64_t fencing = it == data.leases.end() ? 0 : it->second.fencing;
+  if (holder == fence.holder && fencing == fence.epoch) return {};
+  return Error{kFencedErrorCode, "fenced: the pair's lease is at epoch " + std::to_string(fencing) + " held by " +
+                                     (holder.empty() ? std::string("nobody") : holder) + ", this node's epoch was " +
+                                     std::to_string(fence.epoch)};
 }
 
 Status MemoryStore::apply(Data& data, const Transaction& transaction) {

@@ -27,6 +27,7 @@ class MemoryStore final : public Store {
   void read_events(uint64_t after_seq, size_t limit, ReadCallback done) override;
   uint64_t first_seq() const override;
   void lease(LeaseCommand command, LeaseCallback done) override;
+  void set_fence(Fence fence) override { data_->fence = std::move(fence); }
   void set_batch_observer(BatchObserver observer) override { data_->observer = std::move(observer); }
   void close() override;
 
@@ -43,6 +44,7 @@ class MemoryStore final : public Store {
   struct Pending {
     Transaction transaction;
     CommitCallback done;
+    Fence fence;  // as set when commit() queued it
   };
   // Shared with the callbacks in the mailbox, which may run after the store is gone.
   struct Data {
@@ -54,11 +56,13 @@ class MemoryStore final : public Store {
     bool held = false;
     bool flush_posted = false;
     std::optional<Error> failure;
+    Fence fence;  // the current one; each commit() keeps a copy, checked before it is applied
     BatchObserver observer;
     CommitStats stats;
   };
   static size_t flush(Data& data);
   static Status apply(Data& data, const Transaction& transaction);
+  static Status check_fence(const Data& data, const Fence& fence);
 
   std::shared_ptr<Data> data_ = std::make_shared<Data>();
   LoopMailbox* mailbox_;  // frees itself after close()

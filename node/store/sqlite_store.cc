@@ -137,6 +137,10 @@ Status migrate(sqlite3* db, const std::string& path) {
   return {};
 }
 
+bool same_fence(const Fence& a, const Fence& b) {
+  return a.epoch == b.epoch && a.holder == b.holder && a.lease_name == b.lease_name;
+}
+
 bool trims(const Transaction& t) {
   for (const Mutation& m : t.mutations) {
     if (std::holds_alternative<TrimEvents>(m)) return true;
@@ -187,7 +191,7 @@ void SqliteStore::close() {
 void SqliteStore::commit(Transaction transaction, CommitCallback done) {
   {
     std::lock_guard lock(mutex_);
-    queue_.push_back({std::move(transaction), std::move(done), {}});
+    queue_.push_back({std::move(transaction), std::move(done), {}, fence_, ++next_order_});
   }
   wake_.notify_one();
 }
@@ -203,9 +207,14 @@ void SqliteStore::read_events(uint64_t after_seq, size_t limit, ReadCallback don
 void SqliteStore::lease(LeaseCommand command, LeaseCallback done) {
   {
     std::lock_guard lock(mutex_);
-    leases_.push_back({std::move(command), std::move(done)});
+    leases_.push_back({std::move(command), std::move(done), ++next_order_});
   }
   wake_.notify_one();
+}
+
+void SqliteStore::set_fence(Fence fence) {
+  std::lock_guard lock(mutex_);
+  fence_ = std::move(fence);
 }
 
 void SqliteStore::writer_main() {
@@ -216,9 +225,17 @@ void SqliteStore::writer_main() {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [this] { return stopping_ || !queue_.empty() || !leases_.empty(); });
       if (queue_.empty() && leases_.empty() && stopping_) return;
-      leases.swap(leases_);
+      // Lease commands queued before the oldest commit run first; then one batch of commits
+      // queued before the next lease command.
+      while (!leases_.empty() && (queue_.empty() || leases_.front().order < queue_.front().order)) {
+        leases.push_back(std::move(leases_.front()));
+        leases_.pop_front();
+      }
       const size_t take = options_.group_commit ? std::min(queue_.size(), options_.max_batch) : 1;
-      for (size_t i = 0; i < take; ++i) {
+      // One batch, one fence: work queued under an older term never commits under a newer one.
+      for (size_t i = 0; i < take && !queue_.empty() && (leases_.empty() || queue_.front().order < leases_.front().order) &&
+                         (batch.empty() || same_fence(queue_.front().fence, batch.front().fence));
+           ++i) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
@@ -231,7 +248,7 @@ void SqliteStore::writer_main() {
     }
     if (batch.empty()) continue;
     auto started = std::chrono::steady_clock::now();
-    Status result = apply(batch);
+    Status result = apply(batch, batch.front().fence);
     // Only an empty log's first append or a trim moves the first seq.
     const bool moves_first =
         first_seq_.load() == 0 || std::any_of(batch.begin(), batch.end(), [](const Pending& p) { return trims(p.transaction); });
@@ -273,7 +290,24 @@ void SqliteStore::refresh_first_seq() {
   if (read.ok() && read.step_row()) first_seq_.store(static_cast<uint64_t>(read.integer(0)));
 }
 
-Status SqliteStore::apply(std::vector<Pending>& batch) {
+Status SqliteStore::check_fence(const Fence& fence) {
+  if (fence.epoch == 0) return {};
+  Statement read(writer_, "SELECT holder, fencing FROM leases WHERE name = ?");
+  if (!read.ok()) return sqlite_error(writer_, "reading the pair's lease");
+  read.bind(1, fence.lease_name);
+  std::string holder;
+  uint64_t fencing = 0;
+  if (read.step_row()) {
+    holder = read.text(0);
+    fencing = static_cast<uint64_t>(read.integer(1));
+  }
+  if (holder == fence.holder && fencing == fence.epoch) return {};
+  return Error{kFencedErrorCode, "fenced: the pair's lease is at epoch " + std::to_string(fencing) + " held by " +
+                                     (holder.empty() ? std::string("nobody") : holder) + ", this node's epoch was " +
+                                     std::to_string(fence.epoch)};
+}
+
+Status SqliteStore::apply(std::vector<Pending>& batch, const Fence& fence) {
   Statement put(writer_, "INSERT OR REPLACE INTO interactions (id, tenant, state, data) VALUES (?, ?, ?, ?)");
   Statement remove(writer_, "DELETE FROM interactions WHERE id = ?");
   Statement append(writer_, "INSERT INTO event_log (seq, timestamp_us, tenant, frame) VALUES (?, ?, ?, ?)");
@@ -283,6 +317,11 @@ Status SqliteStore::apply(std::vector<Pending>& batch) {
     return sqlite_error(writer_, "preparing statements");
   }
   if (Status s = exec(writer_, "BEGIN IMMEDIATE"); !s) return s;
+  // Under the write lock taken by BEGIN IMMEDIATE: the row cannot change before COMMIT.
+  if (Status s = check_fence(fence); !s) {
+    rollback(writer_);
+    return s;
+  }
   for (Pending& p : batch) {
     for (Mutation& m : p.transaction.mutations) {
       bool ok = true;
@@ -324,6 +363,21 @@ Status SqliteStore::apply(std::vector<Pending>& batch) {
 }
 
 Result<LeaseOutcome> SqliteStore::apply_lease(const LeaseCommand& command) {
+  // A renewal only pushes an expiry forward, a release only brings it closer: no fsync while
+  // either holds the write lock (see the header); losing one in a power cut only makes the other
+  // node wait for the expiry. A grant (a new epoch, the fence) stays fully durable.
+  const bool relaxed = options_.durable && command.op != LeaseOp::kAcquire;
+  if (relaxed) {
+    if (Status s = exec(writer_, "PRAGMA synchronous=NORMAL"); !s) return s.error();
+  }
+  Result<LeaseOutcome> outcome = run_lease(command);
+  if (relaxed) {
+    if (Status s = exec(writer_, "PRAGMA synchronous=FULL"); !s) return s.error();
+  }
+  return outcome;
+}
+
+Result<LeaseOutcome> SqliteStore::run_lease(const LeaseCommand& command) {
   // BEGIN IMMEDIATE takes the database's write lock before the read: another process on the same
   // database (the other node of the pair) cannot decide the same row in between.
   if (Status s = exec(writer_, "BEGIN IMMEDIATE"); !s) return s.error();
@@ -367,6 +421,10 @@ Result<LeaseOutcome> SqliteStore::apply_lease(const LeaseCommand& command) {
 Result<LoadedState> SqliteStore::load() {
   std::lock_guard lock(reader_mutex_);
   LoadedState state;
+  // The other node may have written since open(): the first seq is read again too.
+  Statement first(reader_, "SELECT COALESCE(MIN(seq), 0) FROM event_log");
+  if (!first.ok() || !first.step_row()) return sqlite_error(reader_, "reading the event log");
+  first_seq_.store(static_cast<uint64_t>(first.integer(0)));
   Statement interactions(reader_, "SELECT id, tenant, state, data FROM interactions ORDER BY id");
   if (!interactions.ok()) return sqlite_error(reader_, "loading interactions");
   while (interactions.step_row()) {

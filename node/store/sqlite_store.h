@@ -7,7 +7,11 @@
 // Completions and reads return to the loop thread through a LoopMailbox, which also carries
 // what is still in flight at close() to the next loop turn. The schema carries a version and
 // migrates forward on open (version 2 added the lease table). Lease commands run on the writer
-// thread, each in a transaction of its own. The loop thread calls every public method.
+// thread, each in a transaction of its own; renewals and releases commit with synchronous=NORMAL (no fsync
+// while holding SQLite's write lock: a process frozen in a renewal would keep the other node
+// from taking over; both nodes share one host, so a power cut loses both anyway). Every batch
+// checks the fence (set_fence) inside its BEGIN IMMEDIATE transaction. The loop thread calls
+// every public method.
 #pragma once
 
 #include <uv.h>
@@ -47,6 +51,7 @@ class SqliteStore final : public Store {
   void read_events(uint64_t after_seq, size_t limit, ReadCallback done) override;
   uint64_t first_seq() const override { return first_seq_.load(); }
   void lease(LeaseCommand command, LeaseCallback done) override;
+  void set_fence(Fence fence) override;
   void set_batch_observer(BatchObserver observer) override { counters_->observer = std::move(observer); }
   void close() override;
 
@@ -57,10 +62,13 @@ class SqliteStore final : public Store {
     Transaction transaction;
     CommitCallback done;
     Status result;
+    Fence fence;  // as set when commit() queued it
+    uint64_t order = 0;
   };
   struct PendingLease {
     LeaseCommand command;
     LeaseCallback done;
+    uint64_t order = 0;  // runs after every commit with a smaller order
   };
   struct PendingRead {
     uint64_t after_seq;
@@ -77,10 +85,13 @@ class SqliteStore final : public Store {
   SqliteStore(SqliteOptions options) : options_(std::move(options)) {}
   void writer_main();
   void reader_main();
-  Status apply(std::vector<Pending>& batch);
+  Status apply(std::vector<Pending>& batch, const Fence& fence);
+  // Writer thread, inside the batch's transaction: whether the fence still holds.
+  Status check_fence(const Fence& fence);
   Result<std::vector<StoredEvent>> read(uint64_t after_seq, size_t limit);
   // Writer thread: one lease command in a transaction of its own.
   Result<LeaseOutcome> apply_lease(const LeaseCommand& command);
+  Result<LeaseOutcome> run_lease(const LeaseCommand& command);
   // Writer thread, after a commit: the smallest seq left in the log.
   void refresh_first_seq();
 
@@ -98,6 +109,8 @@ class SqliteStore final : public Store {
   std::deque<Pending> queue_;
   std::deque<PendingRead> reads_;
   std::deque<PendingLease> leases_;
+  Fence fence_;  // under mutex_; commit() copies it into each Pending
+  uint64_t next_order_ = 0;  // under mutex_: commits and lease commands in the order queued
   bool stopping_ = false;
   std::thread writer_thread_;
   std::thread reader_thread_;

@@ -16,8 +16,10 @@ struct StoreOptions {
   bool group_commit = true;  // false commits every transaction alone (a benchmark baseline)
 };
 
-// Opens the pair's database: SQLite at storage.sqlite-path. A pair configured for PostgreSQL
-// only is refused with an error saying so (that backend is not built yet).
+// Opens the pair's database: PostgreSQL when storage.postgresql is set (the password, if any,
+// from the variable named by postgresql-password-env; a password inside the connection string is
+// refused; keepalives notice a dead database host within the pair's lease-timeout), otherwise
+// SQLite at storage.sqlite-path.
 Result<std::unique_ptr<Store>> make_store(uv_loop_t* loop, const config::NodePair& pair, StoreOptions options);
 
 }  // namespace ix::node

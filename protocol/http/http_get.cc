@@ -25,9 +25,24 @@ bool wait_for(int fd, short events, Clock::time_point deadline) {
   return ::poll(&p, 1, remaining_ms(deadline)) > 0;
 }
 
+Result<HttpReply> exchange(const std::string& method, const std::string& host, uint16_t port, const std::string& path,
+                           const std::string& body, uint64_t timeout_ms);
+
 }  // namespace
 
 Result<HttpReply> http_get(const std::string& host, uint16_t port, const std::string& path, uint64_t timeout_ms) {
+  return exchange("GET", host, port, path, "", timeout_ms);
+}
+
+Result<HttpReply> http_post(const std::string& host, uint16_t port, const std::string& path, const std::string& body,
+                            uint64_t timeout_ms) {
+  return exchange("POST", host, port, path, body, timeout_ms);
+}
+
+namespace {
+
+Result<HttpReply> exchange(const std::string& method, const std::string& host, uint16_t port, const std::string& path,
+                           const std::string& body, uint64_t timeout_ms) {
   const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
   const std::string where = host + ":" + std::to_string(port);
   addrinfo hints{};
@@ -51,7 +66,9 @@ Result<HttpReply> http_get(const std::string& host, uint16_t port, const std::st
   ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length);
   if (error != 0) return fail("cannot connect to " + where + ": " + std::strerror(error));
 
-  const std::string request = "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n";
+  std::string request = method + " " + path + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n";
+  if (method != "GET") request += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  request += "\r\n" + body;
   for (size_t sent = 0; sent < request.size();) {
     if (!wait_for(fd, POLLOUT, deadline)) return fail(where + " did not take the request in time");
     const ssize_t n = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
@@ -78,4 +95,5 @@ Result<HttpReply> http_get(const std::string& host, uint16_t port, const std::st
   return reply;
 }
 
+}  // namespace
 }  // namespace ix::http

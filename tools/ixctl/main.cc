@@ -1,6 +1,6 @@
 // ixctl: the operator's command-line tool — protocol requests through a proxy or to a node,
 // the live reporting stream, agent sessions, the cluster's status, the local cluster launcher,
-// and configuration checks. `ixctl --help` and `ixctl COMMAND --help` say the rest.
+// configuration checks, and moving a pair's database (store copy). `ixctl --help` and `ixctl COMMAND --help` say the rest.
 #include <CLI/CLI.hpp>
 
 #include "protocol/build_info.h"
@@ -8,8 +8,10 @@
 #include "tools/ixctl/cluster_commands.h"
 #include "tools/ixctl/config_command.h"
 #include "tools/ixctl/pacing_commands.h"
+#include "tools/ixctl/pair_commands.h"
 #include "tools/ixctl/request_commands.h"
 #include "tools/ixctl/session_commands.h"
+#include "tools/ixctl/store_commands.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"ixctl: ixcluster command-line tool"};
@@ -24,6 +26,8 @@ int main(int argc, char** argv) {
   ix::tools::add_cluster_commands(app, context);
   ix::tools::add_config_commands(app, context.exit_code);
   ix::tools::add_pacing_commands(app, context.exit_code);
+  ix::tools::add_store_commands(app, context.exit_code);
+  ix::tools::add_pair_commands(app, context.exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <filesystem>
 
-#include "node/store/lease.h"
 #include "node/store/store_factory.h"
 #include "tests/support/test_loop.h"
 
@@ -173,26 +172,9 @@ TEST_F(SqliteStoreTest, FactoryOpensThePairsSqliteDatabase) {
   EXPECT_TRUE(std::filesystem::exists(path_));
 
   pair.storage.sqlite_path.clear();
-  pair.storage.postgresql = "host=db";
   auto refused = make_store(loop_.get(), pair, {});
   ASSERT_FALSE(refused.ok());
-  EXPECT_NE(refused.error().text.find("node pair p1 has no sqlite-path"), std::string::npos) << refused.error().text;
-}
-
-TEST_F(SqliteStoreTest, LeaseIsExclusiveUntilReleased) {
-  const std::string lock = path_ + ".lock";
-  auto first = Lease::try_acquire(lock);
-  ASSERT_TRUE(first.ok());
-  EXPECT_TRUE(first->held());
-  auto second = Lease::try_acquire(lock);
-  ASSERT_TRUE(second.ok());
-  EXPECT_FALSE(second->held()) << "the lease is taken";
-  first->release();
-  auto third = Lease::try_acquire(lock);
-  ASSERT_TRUE(third.ok());
-  EXPECT_TRUE(third->held());
-  auto bad = Lease::try_acquire("/nonexistent/dir/pair.lock");
-  EXPECT_FALSE(bad.ok());
+  EXPECT_NE(refused.error().text.find("node pair p1 has neither sqlite-path nor postgresql"), std::string::npos) << refused.error().text;
 }
 
 }  // namespace

@@ -1,12 +1,15 @@
 // Store conformance: the contract of node/store/store.h, written once and run against every
-// Store (SqliteStore on a temporary database, MemoryStore). A new backend (PostgreSQL) gets
-// these tests by adding one line to StoreTypes.
+// Store (SqliteStore on a temporary database, PostgresStore on a fresh database of the suite's
+// PostgreSQL server, MemoryStore). A new backend gets these tests by adding one line to
+// StoreTypes.
 #include <gtest/gtest.h>
 
 #include <filesystem>
 
 #include "node/store/memory_store.h"
+#include "node/store/postgres_store.h"
 #include "node/store/sqlite_store.h"
+#include "tests/support/postgres_server.h"
 #include "tests/support/test_loop.h"
 
 namespace ix::node {
@@ -15,6 +18,18 @@ namespace {
 struct SqliteBackend {
   static std::unique_ptr<Store> open(uv_loop_t* loop, const std::string& path) {
     auto store = SqliteStore::open(loop, {path, true, true, 10'000});
+    EXPECT_TRUE(store.ok()) << (store.ok() ? "" : store.error().text);
+    return store.ok() ? std::unique_ptr<Store>(std::move(store.value())) : nullptr;
+  }
+};
+
+struct PostgresBackend {
+  static std::unique_ptr<Store> open(uv_loop_t* loop, const std::string&) {
+    const std::string conninfo = test::PostgresEnvironment::get().fresh_database();
+    if (conninfo.empty()) return nullptr;
+    PostgresOptions options;
+    options.conninfo = conninfo;
+    auto store = PostgresStore::open(loop, std::move(options));
     EXPECT_TRUE(store.ok()) << (store.ok() ? "" : store.error().text);
     return store.ok() ? std::unique_ptr<Store>(std::move(store.value())) : nullptr;
   }
@@ -90,12 +105,13 @@ class StoreConformanceTest : public ::testing::Test {
   std::unique_ptr<Store> store_;
 };
 
-using StoreTypes = ::testing::Types<SqliteBackend, MemoryBackend>;
+using StoreTypes = ::testing::Types<SqliteBackend, PostgresBackend, MemoryBackend>;
 class StoreNames {
  public:
   template <class T>
   static std::string GetName(int) {
-    return std::is_same_v<T, SqliteBackend> ? "Sqlite" : "Memory";
+    if (std::is_same_v<T, SqliteBackend>) return "Sqlite";
+    return std::is_same_v<T, PostgresBackend> ? "Postgres" : "Memory";
   }
 };
 TYPED_TEST_SUITE(StoreConformanceTest, StoreTypes, StoreNames);
@@ -131,6 +147,64 @@ TYPED_TEST(StoreConformanceTest, PutReplacesAndDeleteRemoves) {
   EXPECT_EQ(state->interactions[0].id, "p1.1");
   EXPECT_EQ(state->interactions[0].state, 3);
   EXPECT_EQ(state->interactions[0].data, std::vector<uint8_t>{7});
+}
+
+// Transactions queued in one loop turn commit together; each key ends as the last of them left
+// it, and a trim sees exactly the events appended before it.
+TYPED_TEST(StoreConformanceTest, ChangesQueuedTogetherApplyInOrder) {
+  std::vector<Transaction> queued;
+  auto put = [](const std::string& id, uint8_t v) {
+    Transaction t;
+    t.mutations.push_back(PutInteraction{{id, "101", v, {v}}});
+    return t;
+  };
+  auto remove = [](const std::string& id) {
+    Transaction t;
+    t.mutations.push_back(DeleteInteraction{id});
+    return t;
+  };
+  auto event = [](uint64_t seq, int64_t at) {
+    Transaction t;
+    t.mutations.push_back(AppendEvent{{seq, at, "101", {static_cast<uint8_t>(seq)}}});
+    return t;
+  };
+  auto counter = [](uint64_t v) {
+    Transaction t;
+    t.mutations.push_back(SetCounter{"interaction", v});
+    return t;
+  };
+  queued.push_back(put("gone", 1));
+  queued.push_back(remove("gone"));
+  queued.push_back(remove("back"));
+  queued.push_back(put("back", 2));
+  queued.push_back(put("changed", 3));
+  queued.push_back(put("changed", 4));
+  queued.push_back(event(1, 100));
+  queued.push_back(event(2, 200));
+  Transaction trim;
+  trim.mutations.push_back(TrimEvents{150});  // drops seq 1 only: seq 3 comes after the trim
+  queued.push_back(std::move(trim));
+  queued.push_back(event(3, 50));
+  queued.push_back(counter(7));
+  queued.push_back(counter(9));
+  int done = 0, failed = 0;
+  for (Transaction& t : queued) this->store_->commit(std::move(t), [&](const Status& s) { s.ok() ? ++done : ++failed; });
+  ASSERT_TRUE(this->loop_.run_until([&] { return done + failed == static_cast<int>(queued.size()); }));
+  EXPECT_EQ(failed, 0);
+  auto state = this->store_->load();
+  ASSERT_TRUE(state.ok());
+  ASSERT_EQ(state->interactions.size(), 2u);
+  EXPECT_EQ(state->interactions[0].id, "back");
+  EXPECT_EQ(state->interactions[1].id, "changed");
+  EXPECT_EQ(state->interactions[1].state, 4);
+  EXPECT_EQ(state->interactions[1].data, std::vector<uint8_t>{4});
+  ASSERT_EQ(state->counters.size(), 1u);
+  EXPECT_EQ(state->counters[0].second, 9u);
+  auto events = this->read_and_wait(0, 10);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].seq, 2u);
+  EXPECT_EQ(events[1].seq, 3u) << "an event appended after a trim is not trimmed by it";
+  EXPECT_EQ(this->store_->first_seq(), 2u);
 }
 
 TYPED_TEST(StoreConformanceTest, ReadEventsReturnsTheRangeInOrderUpToTheLimit) {
@@ -198,6 +272,41 @@ TYPED_TEST(StoreConformanceTest, WorkInFlightAtCloseCompletesOnALaterLoopTurn) {
   EXPECT_EQ(committed, 0) << "close() runs no callback itself";
   this->store_.reset();  // the store may even be gone before its completions run
   ASSERT_TRUE(this->loop_.run_until([&] { return committed == 20 && read; }));
+}
+
+// The pair's fence (store.h, set_fence): commits go through while the lease row still names this
+// node and its epoch, and are refused — every transaction of the batch, nothing written — once
+// another node took a new epoch or the holder released it.
+TYPED_TEST(StoreConformanceTest, CommitsAreFencedByThePairsEpoch) {
+  LeaseOutcome a = this->lease_and_wait(LeaseOp::kAcquire, "node-a", 1'000'000, 3'000, kPairLeaseName);
+  ASSERT_TRUE(a.granted);
+  this->store_->set_fence({kPairLeaseName, "node-a", a.record.fencing});
+  ASSERT_TRUE(this->commit_and_wait(this->submit(1)).ok()) << "the holder's commit goes through";
+
+  // node-a freezes; its lease runs out and node-b takes a new epoch.
+  LeaseOutcome b = this->lease_and_wait(LeaseOp::kAcquire, "node-b", 1'003'001, 3'000, kPairLeaseName);
+  ASSERT_TRUE(b.granted);
+  ASSERT_EQ(b.record.fencing, 2u);
+  std::vector<Status> results;
+  for (int i = 2; i <= 4; ++i) this->store_->commit(this->submit(i), [&](const Status& s) { results.push_back(s); });
+  ASSERT_TRUE(this->loop_.run_until([&] { return results.size() == 3; }));
+  for (const Status& s : results) {
+    ASSERT_FALSE(s.ok()) << "a deposed holder never commits";
+    EXPECT_EQ(s.error().code, kFencedErrorCode);
+    EXPECT_NE(s.error().text.find("fenced: the pair's lease is at epoch 2 held by node-b, this node's epoch was 1"),
+              std::string::npos)
+        << s.error().text;
+  }
+  EXPECT_EQ(this->store_->load()->interactions.size(), 1u) << "a fenced batch leaves nothing behind";
+
+  this->store_->set_fence({kPairLeaseName, "node-b", 2});
+  ASSERT_TRUE(this->commit_and_wait(this->submit(5)).ok()) << "the new holder commits";
+  this->lease_and_wait(LeaseOp::kRelease, "node-b", 1'004'000, 3'000, kPairLeaseName);
+  Status released = this->commit_and_wait(this->submit(6));
+  ASSERT_FALSE(released.ok()) << "a released lease fences its old holder at once";
+  EXPECT_EQ(released.error().code, kFencedErrorCode);
+  this->store_->set_fence({});
+  EXPECT_TRUE(this->commit_and_wait(this->submit(7)).ok()) << "epoch 0: no fence (tools and tests)";
 }
 
 // Fifty acquirers of one free lease queued in the same loop turn: exactly one wins, with
