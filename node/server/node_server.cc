@@ -126,7 +126,7 @@ void NodeServer::schedule_lease_try(uint64_t delay_ms) {
 }
 
 void NodeServer::try_lease() {
-  if (!lease_ || service_) return;
+  if (!lease_ || service_ || taking_over_) return;
   lease_->try_acquire([alive = std::weak_ptr<NodeServer*>(alive_)](Result<LeaseOutcome> outcome) {
     auto self_ptr = alive.lock();
     if (!self_ptr || !*self_ptr) return;
@@ -140,9 +140,25 @@ void NodeServer::try_lease() {
     }
     if (!outcome->granted) return self.schedule_lease_try(retry_ms);
     self.eager_until_ns_ = 0;
-    if (Status s = self.become_primary(*outcome); !s) {
-      if (self.on_fatal_) self.on_fatal_("cannot become primary: " + s.error().text);
-    }
+    self.taking_over_ = true;
+    // An empty commit under the new fence first: whatever this process queued in an earlier term
+    // (a service dropped by a step-down) has then reached the store, or been refused by the
+    // fence, before the state is loaded.
+    self.store_->commit(Transaction{}, [alive = std::weak_ptr<NodeServer*>(self.alive_), won = *outcome](const Status& drained) {
+      auto again = alive.lock();
+      if (!again || !*again) return;
+      NodeServer& node = **again;
+      node.taking_over_ = false;
+      if (!node.lease_ || node.service_) return;
+      if (!drained) {
+        spdlog::warn("event=takeover_failed pair={} error={}", node.options_.pair_id, quote(drained.error().text));
+        return node.schedule_lease_try(node.lease_timing().try_ms);
+      }
+      if (!node.lease_->valid()) return node.schedule_lease_try(node.lease_timing().try_ms);
+      if (Status s = node.become_primary(won); !s) {
+        if (node.on_fatal_) node.on_fatal_("cannot become primary: " + s.error().text);
+      }
+    });
   });
 }
 

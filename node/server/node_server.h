@@ -7,9 +7,10 @@
 // It opens the pair's store (make_store) at start and competes for the pair's lease in it
 // (node/store/lease.h): while the other node holds the lease it is the backup — it answers
 // registration saying so, refuses work with NotPrimary, and tries the lease every fifth of
-// lease-timeout. When it wins (the holder's row expired, or was released) the
-// store's fence is set to the new epoch, it loads the service from the store and tells every
-// connected client EventServerRoleChanged.
+// lease-timeout. When it wins (the holder's row expired, or was released) the store's fence is
+// set to the new epoch, an empty commit drains whatever this process queued in an earlier term,
+// then it loads the service from the store and tells every connected client
+// EventServerRoleChanged.
 //
 // Losing the lease: nothing leaves this process as the primary unless the lease is valid at that
 // instant (Lease::valid(), the monotonic serving window) — every request is checked on arrival
@@ -145,6 +146,7 @@ class NodeServer {
   std::unique_ptr<Lease> lease_;                // the pair's lease in store_
   std::unique_ptr<InteractionService> service_;  // while primary
   bool handing_over_ = false;                   // a switchover is draining the commits in flight
+  bool taking_over_ = false;                    // won the lease; draining the store before loading
   uint64_t eager_until_ns_ = 0;                 // monotonic: try the lease every 2 ms until then
   metrics::Counter* takeovers_ = nullptr;
   metrics::Counter* renewals_ = nullptr;
