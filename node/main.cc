@@ -14,6 +14,7 @@
 #include "cluster-config/config_store.h"
 #include "cluster-config/ports_file.h"
 #include "node/server/node_server.h"
+#include "protocol/http/process_metrics.h"
 #include "protocol/log.h"
 #include "protocol/net/process_signals.h"
 
@@ -75,6 +76,7 @@ int main(int argc, char** argv) {
         ix::config::ReloadReport report = config->reload();
         spdlog::info("event=reload applied={} report={}", report.applied, ix::quote(report.to_string()));
         if (report.applied) server.reload(config->current());
+        else ix::metrics::record_config_reload(server.registry(), false);
       },
       [&](const char* signal) { shutdown(signal, 0); });
   uv_run(loop, UV_RUN_DEFAULT);

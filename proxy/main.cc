@@ -21,6 +21,7 @@
 #include "cluster-config/config_store.h"
 #include "cluster-config/ports_file.h"
 #include "protocol/net/endpoint.h"
+#include "protocol/http/process_metrics.h"
 #include "protocol/log.h"
 #include "protocol/net/process_signals.h"
 #include "proxy/server/proxy_server.h"
@@ -142,6 +143,7 @@ int main(int argc, char** argv) {
         ix::config::ReloadReport report = config->reload();
         spdlog::info("event=reload applied={} report={}", report.applied, ix::quote(report.to_string()));
         if (report.applied) server.reload(running_config());
+        else ix::metrics::record_config_reload(server.registry(), false);
       },
       [&](const char* signal) {
         spdlog::info("event=stopping reason={}", signal);

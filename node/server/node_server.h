@@ -60,6 +60,8 @@ class NodeServer {
   bool is_primary() const { return service_ != nullptr; }
   uint16_t port() const { return listener_ ? listener_->port() : 0; }
   uint16_t admin_port() const { return admin_.port(); }
+  // The node's metrics (main records a configuration reload the config store refused).
+  metrics::Registry& registry() { return registry_; }
 
  private:
   // One client connection and the protocol on it.

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include "protocol/http/process_metrics.h"
 #include "protocol/log.h"
 #include "proxy/server/proxy_worker.h"
 
@@ -219,6 +220,7 @@ void ProxyServer::stop() {
 }
 
 void ProxyServer::reload(std::shared_ptr<const config::ClusterConfig> config) {
+  metrics::record_config_reload(metrics_, true);
   config_ = config;
   if (watch_) watch_->set_config(config);
   for (auto& worker : workers_) worker->post([config](ProxyWorker& w) { w.reload(config); });
