@@ -161,10 +161,8 @@ void ProxyWorker::build_links() {
     links_[i]->set_on_serving_changed([this, i](bool available, bool failover) {
       update_upstream_gauges(i);
       if (!available) return;
-      if (failover) {
-        metrics_.counter(kFailovers, kFailoversHelp, {{"pair", table_->pair_id(i)}})
-            .inc();
-      }
+      // Every worker follows the pair's switch; one counts it for the proxy.
+      if (failover && options_.index == 0) metrics_.counter(kFailovers, kFailoversHelp, {{"pair", table_->pair_id(i)}}).inc();
       agents_->log_in_again(i);
       reporting_->pair_available(i);
     });
@@ -360,7 +358,7 @@ metrics::Histogram& ProxyWorker::route_latency(RouteKind route) {
 
 void ProxyWorker::declare_metrics() {
   // Every series whose labels are known in advance exists at 0 from start-up (the pairs' series
-  // are declared as their links are made, in set_links).
+  // are declared as their links are made, in build_links).
   std::vector<std::string> codes;
   for (proto::ErrorCode code : proto::EnumValuesErrorCode()) {
     if (code != proto::ErrorCode::None) codes.push_back(std::to_string(static_cast<int>(code)));

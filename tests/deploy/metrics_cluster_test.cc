@@ -10,6 +10,7 @@
 //     answers "exactly one primary per pair" and sees the first failover with increase().
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <fstream>
@@ -221,7 +222,7 @@ TEST_F(MetricsCluster, EverySeriesKnownInAdvanceExistsAtZeroFromStartUpAndPasses
            std::string(R"(ix_proxy_errors_total{code="2006"} 0)"),
            std::string(R"(ix_proxy_errors_total{code="301"} 0)"),
            std::string(R"(ix_proxy_requests_total{request="RequestPull",route="pull",result="error"} 0)"),
-           std::string(R"(ix_proxy_requests_total{request="RequestSnapshot",route="snapshot",result="ok"} 0)"),
+           std::string(R"(ix_proxy_requests_total{request="RequestTakeSnapshot",route="snapshot",result="ok"} 0)"),
            std::string(R"(ix_proxy_request_seconds_count{route="interaction"} 0)"),
            std::string(R"(ix_proxy_request_seconds_count{route="lease"} 0)"),
            std::string(R"(ix_proxy_pull_hold_seconds_count 0)"),
@@ -346,6 +347,28 @@ TEST_F(MetricsCluster, APullsTimeHeldIsItsOwnSeriesNotItsLatency) {
   EXPECT_LT(value(R"(ix_proxy_request_seconds_sum\{route="pull"\})"), 0.5) << text;
 }
 
+// The body of an HTTP/1.1 answer, de-chunked when the server sent it in chunks (Prometheus does
+// for answers larger than its write buffer).
+std::string http_body(const HttpExchange& r) {
+  const size_t end = r.response.find("\r\n\r\n");
+  if (end == std::string::npos) return {};
+  std::string headers = r.response.substr(0, end);
+  std::transform(headers.begin(), headers.end(), headers.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::string body = r.response.substr(end + 4);
+  if (headers.find("transfer-encoding: chunked") == std::string::npos) return body;
+  std::string out;
+  size_t at = 0;
+  while (at < body.size()) {
+    const size_t line_end = body.find("\r\n", at);
+    if (line_end == std::string::npos) break;
+    const size_t size = std::stoul(body.substr(at, line_end - at), nullptr, 16);
+    if (size == 0) break;
+    out += body.substr(line_end + 2, size);
+    at = line_end + 2 + size + 2;
+  }
+  return out;
+}
+
 // A real Prometheus, started on a free port with a generated configuration and the shipped rules.
 class PrometheusServer {
  public:
@@ -373,7 +396,7 @@ class PrometheusServer {
   // The result array of an instant query (empty on any error).
   nlohmann::json query(const std::string& promql) {
     HttpExchange r = http_get(loop_, port_, "/api/v1/query?query=" + url_encode(promql));
-    nlohmann::json body = nlohmann::json::parse(r.body(), nullptr, false);
+    nlohmann::json body = nlohmann::json::parse(http_body(r), nullptr, false);
     if (r.status() != 200 || body.is_discarded() || body.value("status", "") != "success") return nlohmann::json::array();
     return body["data"]["result"];
   }
@@ -384,7 +407,7 @@ class PrometheusServer {
     return std::stod(result[0]["value"][1].get<std::string>());
   }
   nlohmann::json api(const std::string& path) {
-    nlohmann::json body = nlohmann::json::parse(http_get(loop_, port_, path).body(), nullptr, false);
+    nlohmann::json body = nlohmann::json::parse(http_body(http_get(loop_, port_, path)), nullptr, false);
     return body.is_discarded() ? nlohmann::json::object() : body;
   }
 
@@ -423,8 +446,9 @@ TEST_F(MetricsCluster, ARealPrometheusScrapesEveryProcessEvaluatesTheRulesAndSee
   // The shipped rules load and evaluate against the real series without error; none fires.
   ASSERT_TRUE(loop_.run_until([&] {
     nlohmann::json rules = prometheus.api("/api/v1/rules");
+    if (!rules.contains("data") || !rules["data"].is_object() || !rules["data"].contains("groups")) return false;
     size_t ok = 0, total = 0;
-    for (const auto& group : rules["data"].value("groups", nlohmann::json::array())) {
+    for (const auto& group : rules["data"]["groups"]) {
       for (const auto& rule : group["rules"]) {
         ++total;
         ok += rule.value("health", "") == "ok";
@@ -432,18 +456,23 @@ TEST_F(MetricsCluster, ARealPrometheusScrapesEveryProcessEvaluatesTheRulesAndSee
     }
     return total >= 15 && ok == total;
   }, 30'000)) << prometheus.api("/api/v1/rules").dump(2);
-  nlohmann::json alerts = prometheus.api("/api/v1/alerts")["data"]["alerts"];
-  for (const auto& alert : alerts) {
+  nlohmann::json alerts = prometheus.api("/api/v1/alerts");
+  ASSERT_TRUE(alerts.contains("data") && alerts["data"].contains("alerts")) << alerts.dump();
+  for (const auto& alert : alerts["data"]["alerts"]) {
+    // Pending ones may come from the first scrapes (one node of a pair scraped before the other);
+    // the rules' `for` is there for that. The pacing alarms fire: no engagement service here.
     const std::string name = alert["labels"].value("alertname", "");
-    EXPECT_TRUE(name.starts_with("Pacing")) << "unexpected alert on a healthy cluster: " << alert.dump();
+    if (alert.value("state", "") != "firing" || name.starts_with("Pacing")) continue;
+    ADD_FAILURE() << "unexpected alert on a healthy cluster: " << alert.dump();
   }
 
   // pair-1's primary dies: its backup takes over, and increase() sees the proxy's first failover
   // because the counter was there at 0 before it.
   nodes_[0][0].reset();
   EXPECT_TRUE(eventually_equals(R"(ix_node_role{pair="pair-1",node="backup",role="primary"})", 1));
-  EXPECT_TRUE(eventually_equals(R"(sum(ix_proxy_failovers_total{pair="pair-1"}))", 1));
-  EXPECT_TRUE(eventually_equals(R"(sum(increase(ix_proxy_failovers_total{pair="pair-1"}[1m])) > bool 0)", 1));
+  // Each of the proxy's two workers follows the pair (and counts it).
+  EXPECT_TRUE(eventually_equals(R"(max(ix_proxy_failovers_total{pair="pair-1"}))", 1));
+  EXPECT_TRUE(eventually_equals(R"(max(increase(ix_proxy_failovers_total{pair="pair-1"}[1m])) > bool 0)", 1));
   EXPECT_TRUE(eventually_equals(R"(up{job="ixnode",instance="127.0.0.1:)" + std::to_string(nodes[0]) + R"("})", 0));
 }
 
