@@ -18,6 +18,7 @@
 #include "cluster-config/reload_log.h"
 #include "node/server/node_server.h"
 #include "protocol/build_info.h"
+#include "protocol/http/process_metrics.h"
 #include "protocol/log.h"
 #include "protocol/net/process_signals.h"
 
@@ -94,6 +95,7 @@ int main(int argc, char** argv) {
         ix::config::ReloadReport report = config->reload();
         ix::config::log_reload(report, ix::config::ReloadingProcess::Node, pair_id);
         if (report.applied) server.reload(config->current());
+        else ix::metrics::record_config_reload(server.registry(), false);
       },
       [&](const char* signal) { shutdown(signal, 0); });
   uv_run(loop, UV_RUN_DEFAULT);

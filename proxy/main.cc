@@ -24,6 +24,7 @@
 #include "cluster-config/reload_log.h"
 #include "protocol/build_info.h"
 #include "protocol/net/endpoint.h"
+#include "protocol/http/process_metrics.h"
 #include "protocol/log.h"
 #include "protocol/net/process_signals.h"
 #include "proxy/server/proxy_server.h"
@@ -151,6 +152,7 @@ int main(int argc, char** argv) {
         ix::config::ReloadReport report = config->reload();
         ix::config::log_reload(report, ix::config::ReloadingProcess::Proxy, proxy_id);
         if (report.applied) server.reload(running_config());
+        else ix::metrics::record_config_reload(server.registry(), false);
       },
       [&](const char* signal) {
         spdlog::info("event=stopping reason={}", signal);

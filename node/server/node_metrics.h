@@ -1,11 +1,14 @@
 // NodeMetrics: the node's labelled counters, each metric's name and help text written once
-// here. A labelled counter is looked up in the registry the first time a label value is used
-// and cached after, so requests do no registry lookup and the registry's help-text check (which
-// throws) can never fire on the data path. Loop thread only.
+// here. Every label value known in advance (each request type, error code, revocation reason)
+// is declared at construction, so the series exist at 0 from start-up and rate()/increase() see
+// the first increment. A labelled counter is looked up in the registry the first time a label
+// value is used and cached after, so requests do no registry lookup and the registry's help-text
+// check (which throws) can never fire on the data path. Loop thread only.
 #pragma once
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "protocol/http/metrics.h"
 #include "protocol/wire/messages.h"
@@ -14,19 +17,32 @@ namespace ix::node {
 
 class NodeMetrics {
  public:
-  explicit NodeMetrics(metrics::Registry& registry) : registry_(registry) {}
+  explicit NodeMetrics(metrics::Registry& registry) : registry_(registry) {
+    std::vector<std::string> requests, codes, framing_codes;
+    for (proto::Message type : proto::EnumValuesMessage()) {
+      if (wire::is_request(type)) requests.push_back(wire::message_name(type));
+    }
+    for (proto::ErrorCode code : proto::EnumValuesErrorCode()) {
+      const int n = static_cast<int>(code);
+      if (n == 0 || n >= 2000) continue;  // the 2xxx codes are the proxy's
+      codes.push_back(std::to_string(n));
+      if (n < 200) framing_codes.push_back(std::to_string(n));
+    }
+    registry_.declare_counters(kRequests, kRequestsHelp, {{"request", requests}});
+    registry_.declare_counters(kRequestErrors, kRequestErrorsHelp, {{"code", codes}});
+    registry_.declare_counters(kProtocolErrors, kProtocolErrorsHelp, {{"code", framing_codes}});
+    registry_.declare_counters(kRevocations, kRevocationsHelp, {{"reason", {"delivering-timeout", "handling-timeout"}}});
+    commits_failed();
+  }
 
   metrics::Counter& requests(proto::Message type) {
-    return cached(requests_, type, "ix_node_requests_total", "Requests received, by type", "request",
-                  wire::message_name(type));
+    return cached(requests_, type, kRequests, kRequestsHelp, "request", wire::message_name(type));
   }
   metrics::Counter& request_errors(proto::ErrorCode code) {
-    return cached(request_errors_, code, "ix_node_request_errors_total", "Requests answered with EventError", "code",
-                  std::to_string(static_cast<int>(code)));
+    return cached(request_errors_, code, kRequestErrors, kRequestErrorsHelp, "code", std::to_string(static_cast<int>(code)));
   }
   metrics::Counter& protocol_errors(proto::ErrorCode code) {
-    return cached(protocol_errors_, code, "ix_node_protocol_errors_total", "Frames refused before dispatch", "code",
-                  std::to_string(static_cast<int>(code)));
+    return cached(protocol_errors_, code, kProtocolErrors, kProtocolErrorsHelp, "code", std::to_string(static_cast<int>(code)));
   }
   metrics::Counter& commits_failed() {
     if (commits_failed_ == nullptr) {
@@ -37,11 +53,19 @@ class NodeMetrics {
   metrics::Registry& registry() { return registry_; }
   // reason: delivering-timeout or handling-timeout.
   metrics::Counter& revocations(const std::string& reason) {
-    return cached(revocations_, reason, "ix_node_revocations_total", "Interactions taken back from agents by a timeout",
-                  "reason", reason);
+    return cached(revocations_, reason, kRevocations, kRevocationsHelp, "reason", reason);
   }
 
  private:
+  static constexpr const char* kRequests = "ix_node_requests_total";
+  static constexpr const char* kRequestsHelp = "Requests received, by type (refusals are in ix_node_request_errors_total)";
+  static constexpr const char* kRequestErrors = "ix_node_request_errors_total";
+  static constexpr const char* kRequestErrorsHelp = "Requests answered with EventError, by code";
+  static constexpr const char* kProtocolErrors = "ix_node_protocol_errors_total";
+  static constexpr const char* kProtocolErrorsHelp = "Frames refused before dispatch, by code";
+  static constexpr const char* kRevocations = "ix_node_revocations_total";
+  static constexpr const char* kRevocationsHelp = "Interactions taken back from agents by a timeout, by reason";
+
   template <class Key>
   metrics::Counter& cached(std::map<Key, metrics::Counter*>& cache, const Key& key, const char* name, const char* help,
                            const char* label, const std::string& value) {

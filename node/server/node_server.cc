@@ -2,11 +2,13 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <random>
 
 #include "cluster-config/tls.h"
 #include "node/store/store_factory.h"
+#include "protocol/http/process_metrics.h"
 #include "protocol/log.h"
 #include "protocol/wire/client_policy.h"
 
@@ -112,12 +114,15 @@ void NodeServer::stop() {
 void NodeServer::reload(std::shared_ptr<const config::ClusterConfig> config) {
   if (config->node_pair(options_.pair_id) == nullptr) {
     spdlog::error("event=reload_refused reason={}", quote("node pair " + options_.pair_id + " is no longer in the configuration"));
+    metrics::record_config_reload(registry_, false);
     return;
   }
   if (Status s = service_ ? service_->reload(config) : InteractionService::check_views(*config); !s) {
     spdlog::error("event=reload_refused reason={}", quote(s.error().text));
+    metrics::record_config_reload(registry_, false);
     return;
   }
+  metrics::record_config_reload(registry_, true);
   config_ = std::move(config);
 }
 
@@ -350,10 +355,12 @@ void NodeServer::on_message(Session& s, const proto::Envelope& e) {
 }
 
 void NodeServer::register_metrics() {
+  // Every series names its pair and which configured endpoint this process serves ("primary" or
+  // "backup"); the role it holds now is ix_node_primary / ix_node_role.
+  registry_.set_const_labels({{"pair", options_.pair_id}, {"node", options_.preferred_primary ? "primary" : "backup"}});
   batch_size_ = &registry_.histogram("ix_node_commit_batch_size", "Transactions per group commit",
                                      {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000});
   batch_seconds_ = &registry_.histogram("ix_node_commit_seconds", "Duration of one group commit", metrics::latency_buckets_seconds());
-  metrics_.commits_failed();  // exported (as 0) from the start
   registry_.gauge_function("ix_node_primary", "1 while this node holds its pair's lease", {}, [this] { return is_primary() ? 1.0 : 0.0; });
   registry_.gauge_function("ix_node_lease_epoch", "The pair's lease epoch this node holds or last held (0: never)", {},
                            [this] { return lease_ ? static_cast<double>(lease_->epoch()) : 0.0; });
@@ -362,6 +369,10 @@ void NodeServer::register_metrics() {
   losses_ = &registry_.counter("ix_node_lease_losses_total",
                                "Terms of the pair's lease that ended without a release (a stall, a slow store, a takeover)");
   switchovers_ = &registry_.counter("ix_node_switchovers_total", "Planned switchovers this node handed over");
+  for (const char* role : {"primary", "backup"}) {
+    registry_.gauge_function("ix_node_role", "1 for the role this node holds now (primary: it holds the pair's lease)",
+                             {{"role", role}}, [this, role] { return role_name() == role ? 1.0 : 0.0; });
+  }
   for (proto::InteractionState state : {proto::InteractionState::Queued, proto::InteractionState::Delivering,
                                         proto::InteractionState::Handling, proto::InteractionState::InWorkbin}) {
     registry_.gauge_function("ix_node_interactions", "Open interactions held in memory, by state",
@@ -379,6 +390,20 @@ void NodeServer::register_metrics() {
   registry_.gauge_function("ix_node_sessions", "Client connections", {}, [this] { return static_cast<double>(sessions_.size()); });
   registry_.gauge_function("ix_node_agents_logged_in", "Agents logged in on this node", {},
                            [this] { return service_ ? static_cast<double>(service_->agents().logged_in()) : 0.0; });
+  for (const char* state : {"ready", "not_ready", "dnd"}) {
+    registry_.gauge_function(
+        "ix_node_agents", "Agents logged in on this node by state: ready on some media, not ready on any, or do-not-disturb",
+        {{"state", state}}, [this, state = std::string(state)] {
+          if (!service_) return 0.0;
+          double n = 0;
+          service_->agents().for_each([&](const AgentState& agent) {
+            const bool any_ready = std::any_of(agent.media.begin(), agent.media.end(), [](const auto& m) { return m.second.ready; });
+            const char* in = agent.do_not_disturb ? "dnd" : any_ready ? "ready" : "not_ready";
+            n += state == in ? 1 : 0;
+          });
+          return n;
+        });
+  }
   for (const config::Queue& q : config_->queues) {
     registry_.gauge_function("ix_node_queue_depth", "Interactions waiting in a queue", {{"queue", q.id}}, [this, id = q.id] {
       return service_ ? static_cast<double>(service_->interactions().queue_depth(id)) : 0.0;

@@ -82,6 +82,8 @@ class NodeServer {
   const Lease* lease() const { return lease_.get(); }
   uint16_t port() const { return listener_ ? listener_->port() : 0; }
   uint16_t admin_port() const { return admin_.port(); }
+  // The node's metrics (main records a configuration reload the config store refused).
+  metrics::Registry& registry() { return registry_; }
 
  private:
   // One client connection and the protocol on it. Replies and events pass the lease's gate.

@@ -1,6 +1,7 @@
 #include "protocol/http/admin_server.h"
 
 #include "protocol/build_info.h"
+#include "protocol/http/process_metrics.h"
 
 namespace ix::http {
 
@@ -11,6 +12,7 @@ AdminServer::AdminServer(uv_loop_t* loop, metrics::Registry& registry, std::stri
       process_name_(std::move(process_name)),
       started_ms_(uv_now(loop)),
       http_(loop, std::move(options)) {
+  metrics::register_process_metrics(registry_);
   http_.route("GET", "/metrics", [this](const HttpRequest&) {
     HttpResponse r = HttpResponse::text(200, registry_.render());
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";

@@ -1,6 +1,7 @@
 // AdminServer: the admin HTTP port every ixcluster process serves (DESIGN.md §8).
 //
-//   /metrics  the process's metrics registry, Prometheus text format 0.0.4
+//   /metrics  the process's metrics registry, Prometheus text format 0.0.4, with the build info
+//             and process_* series every process exports (process_metrics.h)
 //   /healthz  200 while the event loop answers at all
 //   /readyz   200 when the process can do its job, 503 with the reason when it cannot
 //   /status   JSON from the owner's status function, plus process name, version and uptime

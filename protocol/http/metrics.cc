@@ -97,12 +97,30 @@ std::vector<double> latency_buckets_seconds() {
   return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 }
 
+void Registry::set_const_labels(Labels labels) {
+  std::lock_guard lock(mutex_);
+  for (const auto& [label, value] : labels) {
+    if (!valid_label_name(label)) throw std::invalid_argument("invalid constant label name \"" + label + "\"");
+    for (const auto& [name, family] : families_) {
+      for (const auto& [key, s] : family.series) {
+        for (const auto& used : s.labels) {
+          if (used.first == label) throw std::invalid_argument("constant label " + label + " is already a label of " + name);
+        }
+      }
+    }
+  }
+  const_labels_ = std::move(labels);
+}
+
 Registry::Series& Registry::series(const std::string& name, const std::string& help, Type type,
                                    const Labels& labels) {
   if (!valid_metric_name(name)) throw std::invalid_argument("invalid metric name \"" + name + "\"");
   for (const auto& [label, value] : labels) {
     if (!valid_label_name(label)) {
       throw std::invalid_argument("invalid label name \"" + label + "\" on metric " + name);
+    }
+    for (const auto& constant : const_labels_) {
+      if (constant.first == label) throw std::invalid_argument("label " + label + " of " + name + " is a constant label");
     }
   }
   auto [it, inserted] = families_.try_emplace(name, Family{type, help, {}});
@@ -118,6 +136,7 @@ Registry::Series& Registry::series(const std::string& name, const std::string& h
 Counter& Registry::counter(const std::string& name, const std::string& help, const Labels& labels) {
   std::lock_guard lock(mutex_);
   Series& s = series(name, help, Type::kCounter, labels);
+  if (s.read) throw std::invalid_argument("counter " + name + " is already a counter function");
   if (!s.counter) s.counter = std::make_unique<Counter>();
   return *s.counter;
 }
@@ -136,6 +155,31 @@ void Registry::gauge_function(const std::string& name, const std::string& help, 
   Series& s = series(name, help, Type::kGauge, labels);
   if (s.gauge) throw std::invalid_argument("gauge " + name + " is already a plain gauge");
   s.read = std::move(read);
+}
+
+void Registry::counter_function(const std::string& name, const std::string& help, const Labels& labels,
+                                std::function<double()> read) {
+  std::lock_guard lock(mutex_);
+  Series& s = series(name, help, Type::kCounter, labels);
+  if (s.counter) throw std::invalid_argument("counter " + name + " is already a plain counter");
+  s.read = std::move(read);
+}
+
+void Registry::declare_counters(const std::string& name, const std::string& help,
+                                const std::vector<Dimension>& dimensions, const Labels& fixed) {
+  // Walks the combinations like an odometer over the dimensions' values.
+  for (const Dimension& d : dimensions) {
+    if (d.values.empty()) throw std::invalid_argument("declare_counters " + name + ": label " + d.label + " has no values");
+  }
+  std::vector<size_t> at(dimensions.size(), 0);
+  while (true) {
+    Labels labels = fixed;
+    for (size_t i = 0; i < dimensions.size(); ++i) labels.emplace_back(dimensions[i].label, dimensions[i].values[at[i]]);
+    counter(name, help, labels);
+    size_t i = dimensions.size();
+    while (i > 0 && ++at[i - 1] == dimensions[i - 1].values.size()) at[--i] = 0;
+    if (i == 0) return;
+  }
 }
 
 Histogram& Registry::histogram(const std::string& name, const std::string& help,
@@ -172,7 +216,10 @@ std::string Registry::render() const {
                                                      : "histogram";
     out += "# HELP " + name + " " + escape(family.help, false) + "\n";
     out += "# TYPE " + name + " " + type + "\n";
-    for (const auto& [key, s] : family.series) {
+    for (const auto& [series_key, s] : family.series) {
+      Labels all = const_labels_;
+      all.insert(all.end(), s.labels.begin(), s.labels.end());
+      const std::string key = render_labels(all);
       if (s.counter) {
         out += name + key + " " + std::to_string(s.counter->value()) + "\n";
       } else if (s.gauge) {
@@ -184,7 +231,7 @@ std::string Registry::render() const {
         std::vector<uint64_t> counts = s.histogram->cumulative_counts();
         for (size_t i = 0; i <= bounds.size(); ++i) {
           std::string le = "le=\"" + (i < bounds.size() ? format_value(bounds[i]) : "+Inf") + "\"";
-          out += name + "_bucket" + render_labels(s.labels, le) + " " + std::to_string(counts[i]) + "\n";
+          out += name + "_bucket" + render_labels(all, le) + " " + std::to_string(counts[i]) + "\n";
         }
         out += name + "_sum" + key + " " + format_value(s.histogram->sum()) + "\n";
         out += name + "_count" + key + " " + std::to_string(counts.back()) + "\n";

@@ -6,6 +6,11 @@
 // worker loops can share one registry. A metric name registered twice with the same type and
 // labels returns the same object; a name reused with another type or help is a programming error
 // and throws std::invalid_argument, as does a name or label that Prometheus would reject.
+//
+// Prometheus conventions the registry helps keep: series whose label values are known in advance
+// are pre-declared (declare_counters) so they exist at 0 from start-up and rate()/increase() see
+// their first increment; labels that identify the process (a node's pair and node) are constant
+// labels added to every rendered series.
 #pragma once
 
 #include <atomic>
@@ -61,8 +66,18 @@ class Histogram {
 // Bucket layouts used across the product.
 std::vector<double> latency_buckets_seconds();
 
+// One label and the values it will take, for Registry::declare_counters.
+struct Dimension {
+  std::string label;
+  std::vector<std::string> values;
+};
+
 class Registry {
  public:
+  // Labels added to every series of this registry when rendered (not part of values()). Set them
+  // before the first render; a series may not use a constant label's name.
+  void set_const_labels(Labels labels);
+
   Counter& counter(const std::string& name, const std::string& help, const Labels& labels = {});
   Gauge& gauge(const std::string& name, const std::string& help, const Labels& labels = {});
   Histogram& histogram(const std::string& name, const std::string& help,
@@ -71,6 +86,15 @@ class Registry {
   // runs on the rendering thread and must be safe there.
   void gauge_function(const std::string& name, const std::string& help, const Labels& labels,
                       std::function<double()> read);
+  // A counter whose value is read at render time (CPU seconds from /proc); it must never decrease.
+  void counter_function(const std::string& name, const std::string& help, const Labels& labels,
+                        std::function<double()> read);
+  // Pre-declares a counter family: one series at 0 for every combination of the dimensions'
+  // values (each after the `fixed` labels, in the dimensions' order), so later counter() calls
+  // with those labels return them. Example:
+  //   declare_counters("ix_proxy_errors_total", help, {{"code", {"2000", ..., "2006"}}});
+  void declare_counters(const std::string& name, const std::string& help, const std::vector<Dimension>& dimensions,
+                        const Labels& fixed = {});
 
   std::string render() const;
   // The current value of every series of a counter or gauge family, with its labels (for
@@ -95,6 +119,7 @@ class Registry {
 
   mutable std::mutex mutex_;
   std::map<std::string, Family> families_;
+  Labels const_labels_;
 };
 
 }  // namespace ix::metrics

@@ -39,16 +39,20 @@ proto::RequestAgentLogoutT logout_request(const std::string& tenant, const std::
 }
 
 
+constexpr const char* kRelogins = "ix_proxy_agent_relogins_total";
+constexpr const char* kReloginsHelp = "Agent state restored on a pair's new primary, by step and result";
+
 }  // namespace
 
 AgentRequests::AgentRequests(RequestContext& ctx, metrics::Registry& metrics)
-    : ctx_(ctx), metrics_(metrics), agents_gauge_(metrics.gauge("ix_proxy_agents", "Agents logged in through this proxy")) {}
+    : ctx_(ctx), metrics_(metrics), agents_gauge_(metrics.gauge("ix_proxy_agents", "Agents logged in through this proxy")) {
+  metrics_.declare_counters(kRelogins, kReloginsHelp, {{"step", {"login", "ready", "do-not-disturb"}}, {"result", {"ok", "error"}}});
+}
 
 metrics::Counter& AgentRequests::relogins(const char* step, bool ok) {
   metrics::Counter*& counter = relogins_[{step, ok}];
   if (!counter) {
-    counter = &metrics_.counter("ix_proxy_agent_relogins_total", "Agent state restored on a pair's new primary, by step and result",
-                                {{"step", step}, {"result", ok ? "ok" : "error"}});
+    counter = &metrics_.counter(kRelogins, kReloginsHelp, {{"step", step}, {"result", ok ? "ok" : "error"}});
   }
   return *counter;
 }

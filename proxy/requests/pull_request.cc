@@ -1,6 +1,7 @@
 #include "proxy/requests/pull_request.h"
 
 #include <spdlog/spdlog.h>
+#include <uv.h>
 
 #include <algorithm>
 #include <map>
@@ -24,6 +25,7 @@ struct Pull {
   PullPass pass;
   std::shared_ptr<const RoutingTable> table;
   bool waiting = false;  // counted in pulls_waiting
+  uint64_t waiting_since_ns = 0;  // uv_hrtime() when the holding pass began
 };
 
 // The interactions a pair handed out (remembering who owns the client-supplied IDs).
@@ -50,6 +52,9 @@ void pull_next(RequestContext& ctx, std::shared_ptr<Pull> pull) {
   if (waiting != pull->waiting) {
     ctx.pulls_waiting.add(waiting ? 1 : -1);
     pull->waiting = waiting;
+    // The time held goes to ix_proxy_pull_hold_seconds instead of the pull's latency.
+    if (waiting) pull->waiting_since_ns = uv_hrtime();
+    else pull->call.held_ns += uv_hrtime() - pull->waiting_since_ns;
   }
   if (!ask) {
     Result<InteractionList> result = pull->pass.result();

@@ -39,6 +39,7 @@ struct Call {
   proto::Message type = proto::Message::NONE;
   RouteKind route = RouteKind::kUnsupported;
   uint64_t started_ns = 0;
+  uint64_t held_ns = 0;  // a pull's time waiting in its holding pass (uv_hrtime), not counted as latency
 };
 
 enum class Outcome { kOk, kRefused, kError };

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include "protocol/http/process_metrics.h"
 #include "protocol/log.h"
 #include "proxy/server/proxy_worker.h"
 
@@ -219,6 +220,7 @@ void ProxyServer::stop() {
 }
 
 void ProxyServer::reload(std::shared_ptr<const config::ClusterConfig> config) {
+  metrics::record_config_reload(metrics_, true);
   config_ = config;
   if (watch_) watch_->set_config(config);
   if (pacing_) pacing_->reload(config);  // first: worker 0 asks the pairs' states for its new targets

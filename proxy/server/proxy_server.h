@@ -38,6 +38,8 @@ class ProxyServer {
   void reload(std::shared_ptr<const config::ClusterConfig> config);
 
   uint16_t admin_port() const { return admin_.port(); }
+  // The proxy's metrics (main records a configuration reload the config store refused).
+  metrics::Registry& registry() { return metrics_; }
   // The proxy's merged reporting stream, for readers that are not workers (the pacing module:
   // ReportingFeed::add_consumer, start_stream). Exists from construction on; start_stream()
   // reaches worker 0 once start() has run.

@@ -26,6 +26,7 @@ ProxyWorker::ProxyWorker(uv_loop_t* loop, std::shared_ptr<const config::ClusterC
       metrics_(metrics),
       table_(std::make_shared<const RoutingTable>(config_)),
       sessions_gauge_(&metrics.gauge("ix_proxy_client_sessions", "Open client connections")) {
+  declare_metrics();
   auto links = std::make_unique<LinkPairCalls>(loop_, links_);
   ReplySink& replies = *this;
   requests_ = std::make_unique<RequestContext>(*links, replies, clients_, table_, request_settings(),
@@ -153,23 +154,24 @@ void ProxyWorker::build_links() {
   // Callbacks capture the pair's current index.
   for (PairIndex i = 0; i < links_.size(); ++i) {
     links_[i]->set_on_node_state([this, i](const NodeLink& node, const char* endpoint) {
-      metrics_.gauge("ix_proxy_upstream_state", "A node link's state: 0 down, 1 registering, 2 primary, 3 backup",
-                     {{"pair", table_->pair_id(i)}, {"endpoint", endpoint}, {"worker", std::to_string(options_.index)}})
+      metrics_.gauge(kUpstreamState, kUpstreamStateHelp, {{"pair", table_->pair_id(i)}, {"endpoint", endpoint}, {"worker", std::to_string(options_.index)}})
           .set(static_cast<double>(node.role()));
     });
     links_[i]->set_on_event([this, i](const proto::Envelope& e, std::span<const uint8_t> payload) { on_node_event(i, e, payload); });
     links_[i]->set_on_serving_changed([this, i](bool available, bool failover) {
       update_upstream_gauges(i);
       if (!available) return reporting_->pair_unavailable(i);
-      if (failover) {
-        metrics_.counter("ix_proxy_failovers_total", "Times a pair's backup took over, as this proxy saw it",
-                         {{"pair", table_->pair_id(i)}})
-            .inc();
-      }
+      // Every worker follows the pair's switch; one counts it for the proxy.
+      if (failover && options_.index == 0) metrics_.counter(kFailovers, kFailoversHelp, {{"pair", table_->pair_id(i)}}).inc();
       agents_->log_in_again(i);
       reporting_->pair_available(i);
     });
     update_upstream_gauges(i);
+    // Exported from the link's creation on (0: down until it registers), like the failovers.
+    for (const char* endpoint : {"primary", "backup"}) {
+      metrics_.gauge(kUpstreamState, kUpstreamStateHelp, {{"pair", table_->pair_id(i)}, {"endpoint", endpoint}, {"worker", std::to_string(options_.index)}});
+    }
+    metrics_.counter(kFailovers, kFailoversHelp, {{"pair", table_->pair_id(i)}});
   }
 }
 
@@ -329,7 +331,7 @@ void ProxyWorker::cut_off(uint64_t session_id, wire::Frame error, const std::str
 
 metrics::Counter& ProxyWorker::error_counter(int code) {
   metrics::Counter*& errors = error_counters_[code];
-  if (!errors) errors = &metrics_.counter("ix_proxy_errors_total", "Errors answered to clients, by code", {{"code", std::to_string(code)}});
+  if (!errors) errors = &metrics_.counter(kErrors, kErrorsHelp, {{"code", std::to_string(code)}});
   return *errors;
 }
 
@@ -338,16 +340,39 @@ void ProxyWorker::count(const Call& call, Outcome outcome) {
   const size_t o = static_cast<size_t>(outcome);
   std::array<metrics::Counter*, 3>& counters = request_counters_[static_cast<int>(call.type)];
   if (!counters[o]) {
-    counters[o] = &metrics_.counter("ix_proxy_requests_total", "Client requests, by type, route and result",
+    counters[o] = &metrics_.counter(kRequests, kRequestsHelp,
                                     {{"request", wire::message_name(call.type)}, {"route", route_name(call.route)}, {"result", kOutcomes[o]}});
   }
   counters[o]->inc();
   metrics::Histogram*& latency = route_latency_[static_cast<size_t>(call.route)];
-  if (!latency) {
-    latency = &metrics_.histogram("ix_proxy_request_seconds", "Time from a client request to its reply, by route",
-                                  metrics::latency_buckets_seconds(), {{"route", route_name(call.route)}});
+  if (!latency) latency = &route_latency(call.route);
+  // A pull's time held waiting for work is its own series, so that the latency is the proxy's.
+  const uint64_t elapsed = uv_hrtime() - call.started_ns;
+  latency->observe(static_cast<double>(elapsed - std::min(elapsed, call.held_ns)) / 1e9);
+  if (call.route == RouteKind::kPull) pull_hold_->observe(static_cast<double>(call.held_ns) / 1e9);
+}
+
+metrics::Histogram& ProxyWorker::route_latency(RouteKind route) {
+  return metrics_.histogram(kRequestSeconds, kRequestSecondsHelp, metrics::latency_buckets_seconds(), {{"route", route_name(route)}});
+}
+
+void ProxyWorker::declare_metrics() {
+  // Every series whose labels are known in advance exists at 0 from start-up (the pairs' series
+  // are declared as their links are made, in build_links).
+  std::vector<std::string> codes;
+  for (proto::ErrorCode code : proto::EnumValuesErrorCode()) {
+    if (code != proto::ErrorCode::None) codes.push_back(std::to_string(static_cast<int>(code)));
   }
-  latency->observe(static_cast<double>(uv_hrtime() - call.started_ns) / 1e9);
+  metrics_.declare_counters(kErrors, kErrorsHelp, {{"code", codes}});
+  for (proto::Message type : proto::EnumValuesMessage()) {
+    if (!wire::is_request(type) || type == proto::Message::RequestRegisterClient) continue;
+    metrics_.declare_counters(kRequests, kRequestsHelp, {{"result", {"ok", "refused", "error"}}},
+                              {{"request", wire::message_name(type)}, {"route", route_name(route_kind(type))}});
+  }
+  for (size_t r = 0; r < kRouteKindCount; ++r) route_latency(static_cast<RouteKind>(r));
+  pull_hold_ = &metrics_.histogram("ix_proxy_pull_hold_seconds",
+                                   "Time a pull was held waiting for work (up to its hold time); not part of ix_proxy_request_seconds",
+                                   metrics::latency_buckets_seconds());
 }
 
 // ---------------------------------------------------------------------------------------------

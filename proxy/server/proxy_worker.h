@@ -105,6 +105,20 @@ class ProxyWorker : private ReplySink, private ReportingOutlet {
   void send_to_session(uint64_t session_id, wire::Frame frame);
   void count(const Call& call, Outcome outcome);
   metrics::Counter& error_counter(int code);  // ix_proxy_errors_total{code}, looked up once per code
+  metrics::Histogram& route_latency(RouteKind route);  // ix_proxy_request_seconds{route}
+  void declare_metrics();
+
+  // Names and help texts of the series registered in more than one place.
+  static constexpr const char* kErrors = "ix_proxy_errors_total";
+  static constexpr const char* kErrorsHelp = "Errors answered to clients, by code";
+  static constexpr const char* kRequests = "ix_proxy_requests_total";
+  static constexpr const char* kRequestsHelp = "Client requests, by type, route and result";
+  static constexpr const char* kRequestSeconds = "ix_proxy_request_seconds";
+  static constexpr const char* kRequestSecondsHelp = "Time from a client request to its reply, by route (a pull's time held excluded)";
+  static constexpr const char* kFailovers = "ix_proxy_failovers_total";
+  static constexpr const char* kFailoversHelp = "Times a pair's backup took over, as this proxy saw it";
+  static constexpr const char* kUpstreamState = "ix_proxy_upstream_state";
+  static constexpr const char* kUpstreamStateHelp = "A node link's state: 0 down, 1 registering, 2 primary, 3 backup";
 
   // Reporting clients' sessions (ReportingOutlet).
   std::optional<size_t> queued_bytes(uint64_t session_id) override;
@@ -142,6 +156,7 @@ class ProxyWorker : private ReplySink, private ReportingOutlet {
   std::unordered_map<int, metrics::Counter*> error_counters_;                     // by code
   std::array<metrics::Histogram*, kRouteKindCount> route_latency_{};              // by RouteKind
   metrics::Gauge* sessions_gauge_;
+  metrics::Histogram* pull_hold_ = nullptr;  // ix_proxy_pull_hold_seconds
 };
 
 }  // namespace ix::proxy

@@ -497,9 +497,14 @@ TEST_F(IxnodeTest, AdminPortReportsRoleQueuesAndInteractionsByState) {
   HttpExchange metrics = http_get(loop_, primary_admin_, "/metrics");
   ASSERT_EQ(metrics.status(), 200);
   const std::string body = metrics.body();
-  for (const char* line : {"ix_node_primary 1\n", "ix_node_queue_depth{queue=\"vip\"} 2\n",
-                           "ix_node_interactions{state=\"Queued\"} 2\n", "ix_node_interactions{state=\"Handling\"} 1\n",
-                           "ix_node_event_log_seq 7\n", "ix_node_requests_total{request=\"RequestSubmit\"} 3\n"}) {
+  // Every node series names its pair and configured endpoint.
+  for (const char* line : {"ix_node_primary{pair=\"pair-1\",node=\"primary\"} 1\n",
+                           "ix_node_role{pair=\"pair-1\",node=\"primary\",role=\"primary\"} 1\n",
+                           "ix_node_queue_depth{pair=\"pair-1\",node=\"primary\",queue=\"vip\"} 2\n",
+                           "ix_node_interactions{pair=\"pair-1\",node=\"primary\",state=\"Queued\"} 2\n",
+                           "ix_node_interactions{pair=\"pair-1\",node=\"primary\",state=\"Handling\"} 1\n",
+                           "ix_node_event_log_seq{pair=\"pair-1\",node=\"primary\"} 7\n",
+                           "ix_node_requests_total{pair=\"pair-1\",node=\"primary\",request=\"RequestSubmit\"} 3\n"}) {
     EXPECT_NE(body.find(line), std::string::npos) << "missing " << line << " in\n" << body;
   }
   EXPECT_NE(body.find("ix_node_commit_batch_size_count"), std::string::npos);

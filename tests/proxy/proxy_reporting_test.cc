@@ -96,7 +96,8 @@ TEST_F(ProxyReporting, OneSubscriptionPerProxyFeedsTheClientsOfEveryWorker) {
   // Every node streams to proxy-1 once, not once per worker.
   for (int pair = 0; pair < kPairs; ++pair) {
     const std::string metrics = http_get(loop_, node_ports_[pair][0].second, "/metrics").body();
-    EXPECT_NE(metrics.find("\nix_node_reporting_subscribers 1\n"), std::string::npos) << "pair-" << pair + 1 << ":\n" << metrics;
+    const std::string line = "\nix_node_reporting_subscribers{pair=\"pair-" + std::to_string(pair + 1) + "\",node=\"primary\"} 1\n";
+    EXPECT_NE(metrics.find(line), std::string::npos) << "pair-" << pair + 1 << ":\n" << metrics;
   }
   auto media = proxy_client(0, proto::ClientType::MediaServer);
   const std::string id = media->call(chat_submit())->body.AsEventSubmitted()->interaction_id;
