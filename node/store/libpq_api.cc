@@ -15,7 +15,8 @@ std::once_flag once;
 bool tls_available = false;
 
 // Whether malloc in this process is the C library's (not replaced, as ixnode's mimalloc does).
-bool allocator_is_libc() {
+// Unused in sanitizer builds, whose allocator is the sanitizer's.
+[[maybe_unused]] bool allocator_is_libc() {
   void* libc = ::dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
   const bool same = libc != nullptr && ::dlsym(libc, "malloc") == ::dlsym(RTLD_DEFAULT, "malloc");
   if (libc != nullptr) ::dlclose(libc);
