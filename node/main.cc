@@ -88,7 +88,6 @@ int main(int argc, char** argv) {
     return 1;
   }
   started = true;
-  if (!server.is_primary()) spdlog::info("event=standing_by detail={}", ix::quote("a backup: serving nothing until it holds the pair's lease"));
   signals = std::make_unique<ix::net::ProcessSignals>(
       loop,
       [&] {

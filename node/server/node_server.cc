@@ -143,7 +143,13 @@ void NodeServer::try_lease() {
       spdlog::warn("event=lease_try_failed pair={} error={}", self.options_.pair_id, quote(outcome.error().text));
       return self.schedule_lease_try(retry_ms);
     }
-    if (!outcome->granted) return self.schedule_lease_try(retry_ms);
+    if (!outcome->granted) {
+      if (!self.said_standing_by_) {
+        spdlog::info("event=standing_by detail={}", quote("a backup: serving nothing until it holds the pair's lease"));
+        self.said_standing_by_ = true;
+      }
+      return self.schedule_lease_try(retry_ms);
+    }
     self.eager_until_ns_ = 0;
     self.taking_over_ = true;
     // An empty commit under the new fence first: whatever this process queued in an earlier term
@@ -175,6 +181,7 @@ Status NodeServer::become_primary(const LeaseOutcome& won) {
   });
   for (auto& [connection, session] : sessions_) service->session_opened(*session);
   service_ = std::move(service);
+  said_standing_by_ = false;  // said again when it is a backup once more
   takeovers_->inc();
   // How long the pair had no primary, at most: since the previous holder's last renewal (its
   // row's expiry minus the lease-timeout), or since it released the lease.

@@ -150,6 +150,7 @@ class NodeServer {
   bool handing_over_ = false;                   // a switchover is draining the commits in flight
   bool taking_over_ = false;                    // won the lease; draining the store before loading
   uint64_t eager_until_ns_ = 0;                 // monotonic: try the lease every 2 ms until then
+  bool said_standing_by_ = false;               // the standing_by line was logged for this wait
   metrics::Counter* takeovers_ = nullptr;
   metrics::Counter* renewals_ = nullptr;
   metrics::Counter* losses_ = nullptr;

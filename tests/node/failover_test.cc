@@ -45,8 +45,11 @@ class PairFailoverTest : public NodePairFixture {
   // A value of the node's /metrics, by the exact series text ("ix_node_primary").
   double metric(uint16_t admin, const std::string& series) {
     const std::string text = http_get(loop_, admin, "/metrics").body();
-    const size_t at = text.find("\n" + series + " ");
-    return at == std::string::npos ? -1 : std::stod(text.substr(at + series.size() + 2));
+    // Node series carry constant labels (pair, node): `name{...} value`.
+    size_t at = text.find("\n" + series + "{");
+    if (at == std::string::npos) return -1;
+    at = text.find("} ", at);
+    return at == std::string::npos ? -1 : std::stod(text.substr(at + 2));
   }
 
   // What the pair's database holds, read straight from the file: {interactions, events, last seq}.
