@@ -252,19 +252,22 @@ void LocalCluster::run() {
     for (LocalProcess& p : processes_) {
       int status = 0;
       if (p.pid > 0 && ::waitpid(p.pid, &status, WNOHANG) == p.pid) {
-        std::cout << "ixctl: " << p.name << " (pid " << p.pid << ") " << exit_text(status) << "; its log: " << p.log.string();
+        std::ostringstream line;
+        line << "ixctl: " << p.name << " (pid " << p.pid << ") " << exit_text(status) << "; its log: " << p.log.string();
         p.pid = -1;
         if (options_.restart) {
           if (now - p.started_at >= kStableAfter) p.backoff = std::chrono::milliseconds(0);
           p.backoff = p.backoff.count() == 0 ? kFirstBackoff : std::min(p.backoff * 2, kMaxBackoff);
           p.restart_pending = true;
           p.restart_at = now + p.backoff;
-          std::cout << "; restarting it in " << p.backoff.count() / 1000.0 << " s";
+          line << "; restarting it in " << p.backoff.count() / 1000.0 << " s";
         } else {
-          std::cout << "; not restarting it (--no-restart)";
+          line << "; not restarting it (--no-restart)";
         }
-        std::cout << std::endl;
+        // cluster.json is written down before the line that reports it, so whoever reads the
+        // line finds the state it describes.
         write_state();
+        std::cout << line.str() << std::endl;
       }
       if (p.restart_pending && now >= p.restart_at) {
         char backoff[32];
