@@ -143,7 +143,9 @@ TEST_F(FailoverRetry, SubmitsRetriedWithTheirRequestIdsThroughTheOtherProxyAfter
   std::set<std::string> distinct;
   for (const auto& [key, id] : retried) {
     distinct.insert(id);
-    if (answered.contains(key)) EXPECT_EQ(answered[key], id) << "key " << key << " answered, then retried as another interaction";
+    if (answered.contains(key)) {
+      EXPECT_EQ(answered[key], id) << "key " << key << " answered, then retried as another interaction";
+    }
   }
   EXPECT_EQ(distinct.size(), static_cast<size_t>(kSubmits));
 

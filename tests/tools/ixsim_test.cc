@@ -4,6 +4,7 @@
 
 #include <fstream>
 #include <map>
+#include <regex>
 #include <set>
 #include <nlohmann/json.hpp>
 
@@ -119,7 +120,7 @@ TEST_F(IxsimTest, ARunCarriesOnThroughTheOtherProxyWhenOneGoesAwayAndComesBack) 
   start_proxy(1);
   const std::string report_file = (dir_ / "report.json").string();
   Process sim(sim_args({"--server", "127.0.0.1:" + std::to_string(proxy_ports_[0].first), "--server",
-                        "127.0.0.1:" + std::to_string(proxy_ports_[1].first), "--rate", "10", "--duration", "10", "--patience",
+                        "127.0.0.1:" + std::to_string(proxy_ports_[1].first), "--rate", "10", "--duration", "14", "--patience",
                         "30", "--handle-time", "0.5", "--seed", "11", "--report", report_file}),
               (dir_ / "ixsim.log").string());
   ASSERT_TRUE(sim.start());
@@ -129,6 +130,10 @@ TEST_F(IxsimTest, ARunCarriesOnThroughTheOtherProxyWhenOneGoesAwayAndComesBack) 
       << sim.log();
   ASSERT_TRUE(eventually([&] { return sim.log().find("[   5s]") != std::string::npos; }, std::chrono::seconds(30))) << sim.log();
   start_proxy(1);
+  // The routing engine started on proxy-2: it moves back once proxy-2 answers again.
+  EXPECT_TRUE(eventually([&] { return sim.log().find("ixsim routing engine is back on") != std::string::npos; },
+                         std::chrono::seconds(20)))
+      << sim.log();
   EXPECT_EQ(sim.wait_for_exit(std::chrono::seconds(60)), 0) << sim.log();
   std::ifstream in(report_file);
   const nlohmann::json report = nlohmann::json::parse(in);
@@ -138,10 +143,16 @@ TEST_F(IxsimTest, ARunCarriesOnThroughTheOtherProxyWhenOneGoesAwayAndComesBack) 
   EXPECT_TRUE(report["overdue"].empty()) << report["overdue"].dump() << "\n" << sim.log();
   // The run went on after the loss: the last summary lines still count new handlings.
   const std::string log = sim.log();
-  const size_t at6 = log.find("[   6s]"), at9 = log.find("[   9s]");
-  ASSERT_NE(at9, std::string::npos) << log;
-  auto handled_in = [&](size_t at) { return std::stoull(log.substr(log.find("handled ", at) + 8)); };
-  EXPECT_GT(handled_in(at9), handled_in(at6)) << log;
+  uint64_t handled_at_5s = 0, handled_last = 0, last_s = 0;
+  const std::regex line(R"(\[ *(\d+)s\].*? handled (\d+))");
+  for (auto it = std::sregex_iterator(log.begin(), log.end(), line); it != std::sregex_iterator(); ++it) {
+    const uint64_t at = std::stoull((*it)[1]), handled = std::stoull((*it)[2]);
+    if (at >= 5 && handled_at_5s == 0) handled_at_5s = handled;
+    handled_last = handled;
+    last_s = at;
+  }
+  EXPECT_GE(last_s, 11u) << log;
+  EXPECT_GT(handled_last, handled_at_5s) << log;
   // Each submitted interaction once in the cluster.
   const std::string proxy = "127.0.0.1:" + std::to_string(proxy_ports_[0].first);
   CommandResult all = run_command({IX_IXCTL, "--server", proxy, "find", "--tenant", "101", "--limit", "10000", "--json"});

@@ -78,6 +78,8 @@ class Session {
 
   void close();
   bool is_open() const { return registered_ && connection_ && connection_->is_open(); }
+  // Requests sent and not answered yet.
+  size_t pending() const { return pending_.size(); }
   const std::string& server_name() const { return server_name_; }
   const net::Endpoint& endpoint() const { return options_.endpoint; }
 

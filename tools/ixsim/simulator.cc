@@ -1,9 +1,10 @@
 #include "tools/ixsim/simulator.h"
 
 #include <cstdio>
-#include <random>
 #include <iostream>
+#include <random>
 #include <sstream>
+#include <utility>
 
 #include "protocol/wire/kv.h"
 
@@ -29,6 +30,7 @@ Simulator::Simulator(uv_loop_t* loop, SimOptions options)
       end_timer_(loop),
       retry_timer_(loop),
       drain_timer_(loop),
+      come_back_timer_(loop),
       patience_(loop, [this](uint64_t number) { abandon(number); }),
       handling_(loop, [this](uint64_t number) { finish_handling(number); }),
       submit_retries_(loop, [this](uint64_t number) {
@@ -85,6 +87,44 @@ void Simulator::start(std::function<void()> on_done) {
   connect(media_, [this] { peer_ready(); });
   connect(routing_, [this] { peer_ready(); });
   for (Agent& agent : agents_) connect(agent.link, [this] { peer_ready(); });
+  if (options_.servers.size() > 1) come_back_timer_.start(kComeBackEveryMs, [this] { come_back(); });
+}
+
+void Simulator::come_back() {
+  if (stopped_) return;
+  const size_t n = options_.servers.size();
+  for (Link* link : {&media_, &routing_}) {
+    std::erase_if(link->retiring, [](const auto& old) {
+      if (old->pending() > 0) return false;
+      old->close();
+      return true;
+    });
+    if (!link->up || link->server % n == link->home % n || link->probe) continue;
+    tools::Session::Options o;
+    o.endpoint = options_.servers[link->home % n];
+    o.client_type = link->type;
+    o.client_name = link->name;
+    o.connect_timeout_ms = 1000;
+    link->probe = std::make_unique<tools::Session>(loop_, o);
+    link->probe->open([this, link](Result<tools::Reply> reply) {
+      // Not from inside the probe's own callback: it is moved or dropped on the next turn.
+      if (!link->reconnect) link->reconnect = std::make_unique<net::Timer>(loop_);
+      const bool back = reply && !reply->error() && link->up && !stopped_;
+      link->reconnect->start(0, [this, link, back] {
+        std::unique_ptr<tools::Session> probe = std::move(link->probe);
+        if (!back || !link->up || stopped_) return;
+        std::cerr << (options_.live_line ? "\r\x1b[K" : "") << "ixsim: " << link->name << " is back on "
+                  << probe->endpoint().to_string() << std::endl;
+        link->session->set_on_closed(nullptr);
+        link->retiring.push_back(std::move(link->session));
+        link->session = std::move(probe);
+        link->session->set_on_closed([this, link](const std::string& why) { link_lost(*link, why); });
+        link->server = link->home;
+        if (link == &routing_) pull_everywhere();
+      });
+    });
+  }
+  come_back_timer_.start(kComeBackEveryMs, [this] { come_back(); });
 }
 
 void Simulator::connect(Link& link, std::function<void()> first_time) {
@@ -129,6 +169,7 @@ void Simulator::link_lost(Link& link, const std::string& reason) {
   std::cerr << (options_.live_line ? "\r\x1b[K" : "") << "ixsim: " << link.name << " lost " << link.session->endpoint().to_string()
             << " (" << reason << "); reconnecting through the next proxy" << std::endl;
   ++link.server;
+  link.probe.reset();  // a move back in preparation is moot
   // Not from inside the session's own callback: the session is replaced.
   if (!link.reconnect) link.reconnect = std::make_unique<net::Timer>(loop_);
   link.reconnect->start(kReconnectPauseMs, [this, &link] {
@@ -585,6 +626,7 @@ void Simulator::finish() {
   end_timer_.stop();
   retry_timer_.stop();
   drain_timer_.stop();
+  come_back_timer_.stop();
   // Closing the desktops logs the agents out (their interactions stay with the cluster).
   for (Agent& a : agents_) {
     if (a.link.reconnect) a.link.reconnect->stop();
@@ -593,6 +635,8 @@ void Simulator::finish() {
   for (Link* link : {&routing_, &media_}) {
     if (link->reconnect) link->reconnect->stop();
     if (link->session) link->session->close();
+    if (link->probe) link->probe->close();
+    for (auto& old : link->retiring) old->close();
   }
   submit_retries_.clear();
   if (on_done_) on_done_();

@@ -10,7 +10,10 @@
 // when that connection goes away, reconnects through the next proxy of the list (the media
 // server and the routing engine at once, an agent's desktop logging in again and learning from
 // the cluster which interactions it still has); a peer that cannot reach any proxy for
-// kGiveUpMs fails the run. A submit that got no answer or 2002 is sent again with the same
+// kGiveUpMs fails the run. The media server and the routing engine, which keep no state on
+// their connection, come back to their own proxy once it answers again (checked every
+// kComeBackEveryMs; the old connection closes when its last request is answered); a desktop
+// stays where it is, because moving would log its agent out and in. A submit that got no answer or 2002 is sent again with the same
 // request_id (a run token and the arrival's number) for up to kSubmitRetryMs, so it never
 // becomes two interactions. Every reply handler checks the stage it expects, because replies
 // of different peers (a deliver answered through one proxy, the agent's accept through another)
@@ -60,6 +63,7 @@ struct SimOptions {
 class Simulator {
  public:
   static constexpr uint64_t kReconnectPauseMs = 300;
+  static constexpr uint64_t kComeBackEveryMs = 2000;
   static constexpr uint64_t kGiveUpMs = 30'000;
   static constexpr uint64_t kSubmitRetryMs = 10'000;
   static constexpr uint64_t kSubmitRetryPauseMs = 200;
@@ -108,6 +112,8 @@ class Simulator {
     std::function<void(tools::Reply)> on_event;
     std::function<void(std::function<void()> done)> on_up;  // after registration (an agent logs in); calls done
     std::function<void()> on_down;
+    std::unique_ptr<tools::Session> probe;  // a connection to the home proxy being tried (media server, routing engine)
+    std::vector<std::unique_ptr<tools::Session>> retiring;  // replaced, closed once their requests are answered
   };
   struct Agent {
     SimAgent who;
@@ -118,6 +124,8 @@ class Simulator {
 
   void connect(Link& link, std::function<void()> first_time);
   void link_lost(Link& link, const std::string& reason);
+  // For each stateless link away from its home proxy: try the home proxy, and move back there.
+  void come_back();
   void log_in(Agent& agent, std::function<void()> done);
   void peer_ready();
   void schedule_arrival();
@@ -180,6 +188,7 @@ class Simulator {
   net::Timer end_timer_;
   net::Timer retry_timer_;
   net::Timer drain_timer_;
+  net::Timer come_back_timer_;
   net::RequestTimers patience_;
   net::RequestTimers handling_;
   net::RequestTimers submit_retries_;  // by arrival number
