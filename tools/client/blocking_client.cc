@@ -1,6 +1,7 @@
 #include "tools/client/blocking_client.h"
 
 #include <algorithm>
+#include <csignal>
 
 #include "protocol/net/timer.h"
 
@@ -14,7 +15,7 @@ constexpr uint64_t kBackstopSlackMs = 1000;
 
 }  // namespace
 
-volatile std::sig_atomic_t BlockingClient::interruptions_ = 0;
+int BlockingClient::interruptions_ = 0;
 
 BlockingClient::BlockingClient(Session::Options options) : options_(options), server_(options.endpoint.to_string()) {
   uv_loop_init(&loop_);

@@ -10,7 +10,6 @@
 // and a second signal ends it too.
 #pragma once
 
-#include <csignal>
 #include <deque>
 #include <optional>
 
@@ -62,7 +61,8 @@ class BlockingClient {
   // and says why.
   Result<Reply> wait_for(uint64_t ref, std::optional<Result<Reply>>& result, uint64_t timeout_ms, const char* what);
 
-  static volatile std::sig_atomic_t interruptions_;
+  // Counted by the signal watchers' callbacks, which run on the loop (not in a signal handler).
+  static int interruptions_;
 
   uv_loop_t loop_;
   Session::Options options_;
