@@ -87,7 +87,9 @@ TEST_F(InteractionRequestsTest, ASubmitRetriedWithItsRequestIdIsTheOriginalInter
   EXPECT_FALSE(submitted(late)->repeated);
   settle();
   std::vector<std::string> keys;
-  for (const auto& k : store_.load()->submit_keys) keys.push_back(k.interaction_id);
+  auto stored = store_.load();  // kept alive while iterating over its keys
+  ASSERT_TRUE(stored.ok());
+  for (const auto& k : stored->submit_keys) keys.push_back(k.interaction_id);
   EXPECT_EQ(keys, std::vector<std::string>{submitted(late)->interaction_id}) << "expired keys leave the store";
 
   r.request_id = std::string(node::SubmitKeys::kMaxRequestIdBytes + 1, 'k');
