@@ -51,6 +51,7 @@ class MemoryStore final : public Store {
     std::map<std::string, StoredInteraction> interactions;
     std::map<uint64_t, StoredEvent> events;
     std::map<std::string, uint64_t> counters;
+    std::map<std::string, PutSubmitKey> submit_keys;
     std::map<std::string, LeaseRecord> leases;
     std::vector<Pending> queue;
     bool held = false;

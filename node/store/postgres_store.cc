@@ -242,6 +242,12 @@ const char* const kMigrations[] = {
          END IF;
        END
        $fence$;)",
+    // Submit idempotency keys (store.h: PutSubmitKey), kept for the pair's submit-key-window.
+    R"(CREATE TABLE submit_keys (
+         key TEXT PRIMARY KEY,
+         interaction_id TEXT NOT NULL,
+         recorded_us BIGINT NOT NULL);
+       CREATE INDEX submit_keys_recorded ON submit_keys (recorded_us);)",
 };
 static_assert(std::size(kMigrations) == PostgresStore::kSchemaVersion);
 
@@ -530,6 +536,21 @@ Status PostgresStore::apply(std::vector<Pending>& batch, const Fence& fence) {
   RowStatements events("INSERT INTO event_log (seq, timestamp_us, tenant, frame) VALUES ", "", 4);
   std::unordered_map<std::string, const StoredInteraction*> interactions;  // nullptr: deleted
   std::unordered_map<std::string, uint64_t> counters;
+  // Submit keys keep their order against trims of the keys (a trim sees the keys before it);
+  // a key appears once per multi-row statement, as ON CONFLICT DO UPDATE requires.
+  std::unordered_map<std::string, const PutSubmitKey*> submit_keys;
+  const auto flush_submit_keys = [&] {
+    RowStatements rows("INSERT INTO submit_keys (key, interaction_id, recorded_us) VALUES ",
+                       " ON CONFLICT (key) DO UPDATE SET interaction_id = EXCLUDED.interaction_id, recorded_us = EXCLUDED.recorded_us", 3);
+    for (const auto& [key, put] : submit_keys) {
+      Params& row = rows.row();
+      row.text(put->key);
+      row.text(put->interaction_id);
+      row.int8(put->recorded_us);
+    }
+    rows.flush(statements);
+    submit_keys.clear();
+  };
   for (Pending& p : batch) {
     for (const Mutation& m : p.transaction.mutations) {
       if (const auto* pi = std::get_if<PutInteraction>(&m)) {
@@ -549,10 +570,18 @@ Status PostgresStore::apply(std::vector<Pending>& batch, const Fence& fence) {
         Statement trim{"DELETE FROM event_log WHERE timestamp_us < $1 AND seq < (SELECT MAX(seq) FROM event_log)", {}};
         trim.params.int8(te->before_timestamp_us);
         statements.push_back(std::move(trim));
+      } else if (const auto* pk = std::get_if<PutSubmitKey>(&m)) {
+        submit_keys[pk->key] = pk;
+      } else if (const auto* tk = std::get_if<TrimSubmitKeys>(&m)) {
+        flush_submit_keys();
+        Statement trim{"DELETE FROM submit_keys WHERE recorded_us < $1", {}};
+        trim.params.int8(tk->before_us);
+        statements.push_back(std::move(trim));
       }
     }
   }
   events.flush(statements);
+  flush_submit_keys();
   RowStatements puts("INSERT INTO interactions (id, tenant, state, data) VALUES ",
                      " ON CONFLICT (id) DO UPDATE SET tenant = EXCLUDED.tenant, state = EXCLUDED.state, data = EXCLUDED.data", 4);
   RowStatements deletes("DELETE FROM interactions WHERE id IN (SELECT * FROM (VALUES ", ") AS d)", 1);
@@ -702,6 +731,9 @@ Result<LoadedState> PostgresStore::load() {
     PgResult counters = none.exec(reader_, "SELECT name, value FROM counters ORDER BY name COLLATE \"C\"");
     if (!counters.ok()) return Error{0, "PostgreSQL: reading counters: " + counters.error()};
     for (int i = 0; i < counters.rows(); ++i) state.counters.emplace_back(counters.text(i, 0), static_cast<uint64_t>(counters.int8(i, 1)));
+    PgResult keys = none.exec(reader_, "SELECT key, interaction_id, recorded_us FROM submit_keys ORDER BY recorded_us, key COLLATE \"C\"");
+    if (!keys.ok()) return Error{0, "PostgreSQL: reading submit keys: " + keys.error()};
+    for (int i = 0; i < keys.rows(); ++i) state.submit_keys.push_back({keys.text(i, 0), keys.text(i, 1), keys.int8(i, 2)});
     return state;
   }();
   if (!result) {

@@ -68,7 +68,7 @@ Result<pg_conn*> connect_postgres(const PostgresOptions& options);
 
 class PostgresStore final : public Store {
  public:
-  static constexpr int kSchemaVersion = 3;
+  static constexpr int kSchemaVersion = 4;
 
   // Connects (both connections) and creates or migrates the schema. Runs on the loop thread that
   // will receive the completions.

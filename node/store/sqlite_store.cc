@@ -109,6 +109,12 @@ const char* const kMigrations[] = {
          holder TEXT NOT NULL,
          fencing INTEGER NOT NULL,
          expires_ms INTEGER NOT NULL);)",
+    // Submit idempotency keys (store.h: PutSubmitKey), kept for the pair's submit-key-window.
+    R"(CREATE TABLE submit_keys (
+         key TEXT PRIMARY KEY,
+         interaction_id TEXT NOT NULL,
+         recorded_us INTEGER NOT NULL);
+       CREATE INDEX submit_keys_recorded ON submit_keys (recorded_us);)",
 };
 static_assert(std::size(kMigrations) == SqliteStore::kSchemaVersion);
 
@@ -313,7 +319,9 @@ Status SqliteStore::apply(std::vector<Pending>& batch, const Fence& fence) {
   Statement append(writer_, "INSERT INTO event_log (seq, timestamp_us, tenant, frame) VALUES (?, ?, ?, ?)");
   Statement counter(writer_, "INSERT OR REPLACE INTO counters (name, value) VALUES (?, ?)");
   Statement trim(writer_, "DELETE FROM event_log WHERE timestamp_us < ? AND seq < (SELECT MAX(seq) FROM event_log)");
-  if (!put.ok() || !remove.ok() || !append.ok() || !counter.ok() || !trim.ok()) {
+  Statement put_key(writer_, "INSERT OR REPLACE INTO submit_keys (key, interaction_id, recorded_us) VALUES (?, ?, ?)");
+  Statement trim_keys(writer_, "DELETE FROM submit_keys WHERE recorded_us < ?");
+  if (!put.ok() || !remove.ok() || !append.ok() || !counter.ok() || !trim.ok() || !put_key.ok() || !trim_keys.ok()) {
     return sqlite_error(writer_, "preparing statements");
   }
   if (Status s = exec(writer_, "BEGIN IMMEDIATE"); !s) return s;
@@ -347,6 +355,14 @@ Status SqliteStore::apply(std::vector<Pending>& batch, const Fence& fence) {
       } else if (auto* te = std::get_if<TrimEvents>(&m)) {
         trim.bind(1, te->before_timestamp_us);
         ok = trim.run();
+      } else if (auto* pk = std::get_if<PutSubmitKey>(&m)) {
+        put_key.bind(1, pk->key);
+        put_key.bind(2, pk->interaction_id);
+        put_key.bind(3, pk->recorded_us);
+        ok = put_key.run();
+      } else if (auto* tk = std::get_if<TrimSubmitKeys>(&m)) {
+        trim_keys.bind(1, tk->before_us);
+        ok = trim_keys.run();
       }
       if (!ok) {
         Error e = sqlite_error(writer_, "writing a transaction");
@@ -437,6 +453,9 @@ Result<LoadedState> SqliteStore::load() {
   Statement counters(reader_, "SELECT name, value FROM counters");
   if (!counters.ok()) return sqlite_error(reader_, "reading counters");
   while (counters.step_row()) state.counters.emplace_back(counters.text(0), static_cast<uint64_t>(counters.integer(1)));
+  Statement keys(reader_, "SELECT key, interaction_id, recorded_us FROM submit_keys ORDER BY recorded_us, key");
+  if (!keys.ok()) return sqlite_error(reader_, "reading submit keys");
+  while (keys.step_row()) state.submit_keys.push_back({keys.text(0), keys.text(1), keys.integer(2)});
   return state;
 }
 

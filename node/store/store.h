@@ -70,7 +70,19 @@ struct TrimEvents {
   int64_t before_timestamp_us = 0;
 };
 
-using Mutation = std::variant<PutInteraction, DeleteInteraction, AppendEvent, SetCounter, TrimEvents>;
+// A submit's idempotency key (RequestSubmit.request_id, scoped by the node) and the interaction
+// it created, written with that interaction so that a retry finds it after a failover.
+struct PutSubmitKey {
+  std::string key;
+  std::string interaction_id;
+  int64_t recorded_us = 0;
+};
+// Drops the submit keys recorded before a time (the pair's submit-key-window has passed).
+struct TrimSubmitKeys {
+  int64_t before_us = 0;
+};
+
+using Mutation = std::variant<PutInteraction, DeleteInteraction, AppendEvent, SetCounter, TrimEvents, PutSubmitKey, TrimSubmitKeys>;
 
 // Everything one request changes; committed atomically, with other transactions.
 struct Transaction {
@@ -82,6 +94,7 @@ struct LoadedState {
   std::vector<StoredInteraction> interactions;
   uint64_t last_seq = 0;
   std::vector<std::pair<std::string, uint64_t>> counters;
+  std::vector<PutSubmitKey> submit_keys;  // oldest first
 };
 
 // The lease-table row that holds the pair's own leadership (lease.h). Clients' named leases
