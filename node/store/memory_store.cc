@@ -56,8 +56,10 @@ size_t MemoryStore::flush(Data& data) {
   std::vector<Status> results;
   results.reserve(batch.size());
   for (const Pending& p : batch) {
-    Status fenced = check_fence(data, p.fence);
-    results.push_back(fenced ? apply(data, p.transaction) : fenced);
+    Status result = data.failed ? Status{stopped_after(*data.failed)} : check_fence(data, p.fence);
+    if (result) result = apply(data, p.transaction);
+    if (!result && !data.failed && result.error().code != kFencedErrorCode) data.failed = result.error();
+    results.push_back(std::move(result));
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   ++data.stats.batches;

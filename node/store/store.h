@@ -105,6 +105,11 @@ inline constexpr const char* kPairLeaseName = "ixnode.pair";
 // free of the protocol's generated headers).
 inline constexpr int kFencedErrorCode = 311;
 
+// What a commit after a failed one completes with (Store::commit: fail-stop).
+inline Error stopped_after(const Error& first) {
+  return Error{first.code, "an earlier commit failed, so this store commits nothing more: " + first.text};
+}
+
 // What every write transaction checks: the lease row `lease_name` still has holder == holder and
 // fencing == epoch. Expiry is deliberately not checked: a run-out lease that nobody has taken
 // (same holder, same epoch) means nobody else can have written, so a commit under it is safe,
@@ -135,7 +140,9 @@ class Store {
   virtual Result<LoadedState> load() = 0;
   // Queues a transaction; done runs on the loop thread after it is committed (or failed).
   // Completions run in the order commit() was called, so an empty transaction is a barrier:
-  // its completion comes after every earlier commit's.
+  // its completion comes after every earlier commit's. Fail-stop: after a commit fails (other
+  // than by the fence), every later one fails too, with stopped_after() of the first failure —
+  // the node numbered its later work after the failed work, so committing it would leave gaps.
   virtual void commit(Transaction transaction, CommitCallback done) = 0;
   // Reads the events with seq > after_seq, oldest first, at most limit of them; done runs on the
   // loop thread. Reads see every transaction whose commit has completed.

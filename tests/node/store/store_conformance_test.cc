@@ -274,6 +274,20 @@ TYPED_TEST(StoreConformanceTest, AFailedTransactionLeavesNothingBehind) {
   EXPECT_EQ(this->read_and_wait(0, 10).size(), 1u);
 }
 
+// Fail-stop: the node numbered its later work after the failed work, so none of it may commit.
+TYPED_TEST(StoreConformanceTest, AfterAFailedCommitNothingLaterCommits) {
+  ASSERT_TRUE(this->commit_and_wait(this->submit(1)).ok());
+  Status failed = this->commit_and_wait(this->submit(1));  // the same event seq again
+  ASSERT_FALSE(failed.ok());
+  Status later = this->commit_and_wait(this->submit(2));
+  ASSERT_FALSE(later.ok()) << "a commit after a failed one went through";
+  EXPECT_EQ(later.error().text, "an earlier commit failed, so this store commits nothing more: " + failed.error().text);
+  auto state = this->store_->load();
+  ASSERT_TRUE(state.ok());
+  EXPECT_EQ(state->interactions.size(), 1u);
+  EXPECT_EQ(state->last_seq, 1u);
+}
+
 TYPED_TEST(StoreConformanceTest, CallbacksNeverRunInsideTheCallThatQueuedThem) {
   bool committed = false, read = false;
   this->store_->commit(this->submit(1), [&](const Status&) { committed = true; });
