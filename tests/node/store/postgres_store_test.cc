@@ -13,6 +13,7 @@
 
 #include "node/store/libpq_api.h"
 #include "node/store/store_factory.h"
+#include "tests/node/store/sample_submit.h"
 #include "tests/support/eventually.h"
 #include "tests/support/postgres_server.h"
 #include "tests/support/test_certs.h"
@@ -40,19 +41,7 @@ class PostgresStoreTest : public ::testing::Test {
     return store.ok() ? std::move(store.value()) : nullptr;
   }
 
-  // GCC 12 at -O2 reports the variant's inactive members here as maybe-uninitialized (a known
-  // false positive with std::variant temporaries).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-  static Transaction submit(int n) {
-    Transaction t;
-    std::string id = "p1." + std::to_string(n);
-    t.mutations.push_back(PutInteraction{{id, "101", 1, std::vector<uint8_t>{1, 2, static_cast<uint8_t>(n)}}});
-    t.mutations.push_back(AppendEvent{{static_cast<uint64_t>(n), 1000 + n, "101", std::vector<uint8_t>{9, static_cast<uint8_t>(n)}}});
-    t.mutations.push_back(SetCounter{"interaction", static_cast<uint64_t>(n)});
-    return t;
-  }
-#pragma GCC diagnostic pop
+  static Transaction submit(int n) { return sample_submit(n); }
 
   Status commit_and_wait(Store& store, Transaction t) {
     std::optional<Status> result;

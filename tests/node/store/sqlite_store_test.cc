@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "node/store/store_factory.h"
+#include "tests/node/store/sample_submit.h"
 #include "tests/support/test_loop.h"
 
 namespace ix::node {
@@ -29,14 +30,7 @@ class SqliteStoreTest : public ::testing::Test {
     return store.ok() ? std::move(store.value()) : nullptr;
   }
 
-  static Transaction submit(int n) {
-    Transaction t;
-    std::string id = "p1." + std::to_string(n);
-    t.mutations.push_back(PutInteraction{{id, "101", 1, std::vector<uint8_t>{1, 2, static_cast<uint8_t>(n)}}});
-    t.mutations.push_back(AppendEvent{{static_cast<uint64_t>(n), 1000 + n, "101", std::vector<uint8_t>{9, static_cast<uint8_t>(n)}}});
-    t.mutations.push_back(SetCounter{"interaction", static_cast<uint64_t>(n)});
-    return t;
-  }
+  static Transaction submit(int n) { return sample_submit(n); }
 
   test::TestLoop loop_;
   std::filesystem::path dir_;

@@ -9,6 +9,7 @@
 #include "node/store/memory_store.h"
 #include "node/store/postgres_store.h"
 #include "node/store/sqlite_store.h"
+#include "tests/node/store/sample_submit.h"
 #include "tests/support/postgres_server.h"
 #include "tests/support/test_loop.h"
 
@@ -59,14 +60,7 @@ class StoreConformanceTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
-  static Transaction submit(int n) {
-    Transaction t;
-    std::string id = "p1." + std::to_string(n);
-    t.mutations.push_back(PutInteraction{{id, "101", 1, std::vector<uint8_t>{1, 2, static_cast<uint8_t>(n)}}});
-    t.mutations.push_back(AppendEvent{{static_cast<uint64_t>(n), 1000 + n, "101", std::vector<uint8_t>{9, static_cast<uint8_t>(n)}}});
-    t.mutations.push_back(SetCounter{"interaction", static_cast<uint64_t>(n)});
-    return t;
-  }
+  static Transaction submit(int n) { return sample_submit(n); }
 
   // Commits and waits for the completion; returns its status.
   Status commit_and_wait(Transaction t) {
