@@ -1,5 +1,5 @@
 # Build speed (perf/RESULTS.md, "build and CI time"): the linker and the amount of debug
-# information. Neither changes the code that is generated.
+# information. Neither changes the machine code that is generated.
 
 # The linker. Every test program and server links the static libraries with their debug
 # information; GNU ld spends seconds on each, mold and lld a fraction of that.
