@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config ccache clang libclang-rt-14-dev
-  ninja-build mold   # scripts/test.sh builds with Ninja and links with mold (perf/RESULTS.md: build and CI time)
+  mold   # every program links with mold (IX_LINKER=auto; perf/RESULTS.md: build and CI time)
   libuv1-dev node-llhttp android-libboringssl-dev
   libflatbuffers-dev flatbuffers-compiler libmimalloc-dev
   libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev

@@ -11,17 +11,13 @@ cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 
 jobs=2
-# configure DIR ARGS...: a new build folder is generated for Ninja (it keeps both cores busy
-# across targets, where make finishes one target's steps before the next); a folder configured
-# before keeps its generator. Both builds keep line tables only (-g1, IX_LINES_DEBUG): sanitizer
+# configure DIR ARGS...: both builds keep line tables only (-g1, IX_LINES_DEBUG): sanitizer
 # reports and backtraces keep functions, files and lines; the plain build compiles about a third
 # faster, the ASan one 7-8 % (perf/RESULTS.md, "build and CI time"). The linker is mold
 # (IX_LINKER=auto).
 configure() {
   local dir=$1; shift
-  local generator=()
-  if [ ! -f "$dir/CMakeCache.txt" ] && command -v ninja >/dev/null; then generator=(-G Ninja); fi
-  cmake -S . -B "$dir" "${generator[@]}" -DIX_LINES_DEBUG=ON "$@"
+  cmake -S . -B "$dir" -DIX_LINES_DEBUG=ON "$@"
 }
 
 configure build -DCMAKE_BUILD_TYPE=RelWithDebInfo
