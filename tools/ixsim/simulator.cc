@@ -437,7 +437,12 @@ void Simulator::on_agent_event(Agent& agent, tools::Reply event) {
         count_error(reply);
         return release(agent_id, media, false);
       }
-      if (c == nullptr) c = &adopt(id, agent_id, media);  // left over from an earlier run
+      if (c == nullptr) {
+        // Not submitted by this run (another submitter's, or left over from an earlier run):
+        // adopted as handling, and finished like any other.
+        const Customer& adopted = adopt(id, agent_id, media);
+        return handling_.start(adopted.arrival.number, adopted.arrival.handle_ms);
+      }
       if (c->stage == Stage::kHandling) return;  // already counted (an accept answered twice)
       set_stage(*c, Stage::kHandling);
       c->agent = agent_id;
