@@ -28,7 +28,7 @@ namespace ix::node {
   X(PQenterPipelineMode) X(PQerrorMessage) X(PQexec) X(PQexecParams) X(PQexitPipelineMode) X(PQfinish)        \
   X(PQfreemem) X(PQgetResult) X(PQgetisnull) X(PQgetlength) X(PQgetvalue) X(PQntuples) X(PQpipelineSync)      \
   X(PQreset) X(PQresultErrorField) X(PQresultErrorMessage) X(PQresultStatus) X(PQsendQueryParams)             \
-  X(PQsetNoticeProcessor) X(PQstatus) X(PQtransactionStatus) X(PQsslInUse) X(PQnfields) X(PQfname) X(PQping) X(PQconnectdb) X(PQconsumeInput)
+  X(PQsetNoticeReceiver) X(PQstatus) X(PQtransactionStatus) X(PQsslInUse) X(PQnfields) X(PQfname) X(PQping) X(PQconnectdb) X(PQconsumeInput) X(PQisBusy)
 
 struct LibpqApi {
 #define IX_LIBPQ_MEMBER(name) decltype(&::name) name = nullptr;

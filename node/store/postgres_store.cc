@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstring>
 #include <deque>
+#include <string_view>
 #include <unordered_map>
 
 namespace ix::node {
@@ -145,7 +146,19 @@ std::string placeholders(size_t rows, size_t columns) {
 
 std::string seconds_string(std::chrono::milliseconds ms) { return std::to_string(std::max<int64_t>(1, ms.count() / 1000)); }
 
-Result<PGconn*> connect(const PostgresOptions& options) {
+// The notice receiver of every session: quiet (no NOTICE lines from CREATE TABLE IF NOT EXISTS on
+// the node's stderr), except that it remembers, in *ending when given, a FATAL or PANIC the server
+// sent while the session was idle: its last words before it ends the session (pg_terminate_backend,
+// a shutdown), which may arrive well before the end of the stream itself.
+void note_server_ending(void* ending, const PGresult* notice) {
+  if (ending == nullptr) return;
+  const char* severity = pq().PQresultErrorField(notice, PG_DIAG_SEVERITY_NONLOCALIZED);
+  if (severity != nullptr && (std::string_view(severity) == "FATAL" || std::string_view(severity) == "PANIC")) {
+    *static_cast<bool*>(ending) = true;
+  }
+}
+
+Result<PGconn*> connect(const PostgresOptions& options, bool* ending = nullptr) {
   if (Status s = check_postgres_conninfo(options.conninfo); !s) return s.error();
   char* parse_error = nullptr;
   PQconninfoOption* parsed = pq().PQconninfoParse(options.conninfo.c_str(), &parse_error);
@@ -194,8 +207,7 @@ Result<PGconn*> connect(const PostgresOptions& options) {
     pq().PQfinish(c);
     return e;
   }
-  // Quiet: no NOTICE lines (CREATE TABLE IF NOT EXISTS) on the node's stderr.
-  pq().PQsetNoticeProcessor(c, [](void*, const char*) {}, nullptr);
+  pq().PQsetNoticeReceiver(c, &note_server_ending, ending);
   return c;
 }
 
@@ -352,11 +364,11 @@ Status check_postgres_conninfo(const std::string& conninfo) {
 
 Result<std::unique_ptr<PostgresStore>> PostgresStore::open(uv_loop_t* loop, PostgresOptions options) {
   std::unique_ptr<PostgresStore> store(new PostgresStore(std::move(options)));
-  auto writer = connect(store->options_);
+  auto writer = connect(store->options_, &store->writer_ending_);
   if (!writer) return writer.error();
   store->writer_ = *writer;
   if (Status s = migrate(store->writer_); !s) return s.error();
-  auto reader = connect(store->options_);
+  auto reader = connect(store->options_, &store->reader_ending_);
   if (!reader) return reader.error();
   store->reader_ = *reader;
   store->refresh_first_seq();
@@ -370,15 +382,16 @@ PostgresStore::~PostgresStore() {
   if (writer_) pq().PQfinish(writer_);
 }
 
-Status PostgresStore::ensure_connected(pg_conn*& connection) {
+Status PostgresStore::ensure_connected(pg_conn*& connection, bool& ending) {
   // An idle session the server ended (pg_terminate_backend, a restart) shows only when read:
-  // libpq's socket never blocks, so this reads what is there (the server's last words, then the
-  // end of the stream) and marks the connection bad.
-  for (int i = 0; i < 2 && pq().PQstatus(connection) == CONNECTION_OK; ++i) pq().PQconsumeInput(connection);
-  if (pq().PQstatus(connection) == CONNECTION_OK) return {};
+  // libpq's socket never blocks, so this reads what is there and parses it (PQisBusy) — the
+  // server's last words, which note_server_ending() remembers, and the end of the stream if it
+  // has arrived.
+  if (pq().PQstatus(connection) == CONNECTION_OK && pq().PQconsumeInput(connection) == 1) pq().PQisBusy(connection);
+  if (pq().PQstatus(connection) == CONNECTION_OK && !ending) return {};
+  ending = false;
   pq().PQreset(connection);
   if (pq().PQstatus(connection) != CONNECTION_OK) return pg_error(connection, "the connection was lost and cannot be reopened");
-  pq().PQsetNoticeProcessor(connection, [](void*, const char*) {}, nullptr);
   return {};
 }
 
@@ -390,7 +403,7 @@ std::optional<uint64_t> PostgresStore::read_first_seq() {
 }
 
 Status PostgresStore::apply(std::vector<Pending>& batch, const Fence& fence) {
-  if (Status s = ensure_connected(writer_); !s) return s;
+  if (Status s = ensure_connected(writer_, writer_ending_); !s) return s;
 
   // Statements in the order they run. The event log keeps the order of appends and trims (a
   // trim sees the events before it); interactions and counters need only their final value per
@@ -530,7 +543,7 @@ Status PostgresStore::apply(std::vector<Pending>& batch, const Fence& fence) {
 }
 
 Result<LeaseOutcome> PostgresStore::apply_lease(const LeaseCommand& command) {
-  if (Status s = ensure_connected(writer_); !s) return s.error();
+  if (Status s = ensure_connected(writer_, writer_ending_); !s) return s.error();
   // A first acquirer of a name inserts its row; a concurrent first acquirer through the other
   // node loses that insert and decides again, now against the row (a handful of rounds at most).
   for (int attempt = 0; attempt < 5; ++attempt) {
@@ -574,12 +587,12 @@ Result<LeaseOutcome> PostgresStore::try_lease_once(const LeaseCommand& command, 
 
 Result<LoadedState> PostgresStore::load() {
   std::lock_guard lock(reader_mutex_);
-  if (Status s = ensure_connected(reader_); !s) return s.error();
+  if (Status s = ensure_connected(reader_, reader_ending_); !s) return s.error();
   // One snapshot for the three reads. A read changes nothing: on a session found dead only now,
   // it starts again once on a new one.
   Status begun = exec(reader_, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
   if (!begun && pq().PQstatus(reader_) != CONNECTION_OK) {
-    if (Status s = ensure_connected(reader_); !s) return s.error();
+    if (Status s = ensure_connected(reader_, reader_ending_); !s) return s.error();
     begun = exec(reader_, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
   }
   if (!begun) return begun.error();
@@ -621,12 +634,12 @@ Result<std::vector<StoredEvent>> PostgresStore::read(uint64_t after_seq, size_t 
   p.int8(static_cast<int64_t>(after_seq));
   p.int8(static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX)));
   const char* sql = "SELECT seq, timestamp_us, tenant, frame FROM event_log WHERE seq > $1 ORDER BY seq LIMIT $2";
-  if (Status s = ensure_connected(reader_); !s) return s.error();
+  if (Status s = ensure_connected(reader_, reader_ending_); !s) return s.error();
   PgResult r = p.exec(reader_, sql);
   // A read changes nothing, so a session the server ended (found only now) is reopened and the
   // read tried once more.
   if (!r.ok() && pq().PQstatus(reader_) != CONNECTION_OK) {
-    if (Status s = ensure_connected(reader_); !s) return s.error();
+    if (Status s = ensure_connected(reader_, reader_ending_); !s) return s.error();
     r = p.exec(reader_, sql);
   }
   if (!r.ok()) return Error{0, "PostgreSQL: reading the event log: " + (r ? r.error() : trimmed(pq().PQerrorMessage(reader_)))};

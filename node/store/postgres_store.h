@@ -78,11 +78,14 @@ class PostgresStore final : public ThreadedStore {
   Result<std::vector<StoredEvent>> read(uint64_t after_seq, size_t limit) override;
   std::optional<uint64_t> read_first_seq() override;
   // Reopens a connection that the server or the network dropped; an error if it cannot.
-  Status ensure_connected(pg_conn*& connection);
+  // `ending` is the connection's flag that the server announced the session's end.
+  Status ensure_connected(pg_conn*& connection, bool& ending);
 
   PostgresOptions options_;
   pg_conn* writer_ = nullptr;  // the writer thread's (open and migrate use it before it starts)
   pg_conn* reader_ = nullptr;  // the reader thread's, and load()'s, under reader_mutex_
+  bool writer_ending_ = false;  // set by the writer's notice receiver (note_server_ending)
+  bool reader_ending_ = false;  // set by the reader's
   std::mutex reader_mutex_;
 };
 
