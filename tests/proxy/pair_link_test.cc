@@ -91,6 +91,7 @@ class PairLinkHandOverTest : public ::testing::Test {
     NodeLinkOptions options;
     options.proxy_name = "pair-link-test";
     options.request_timeout_ms = 5000;
+    options.max_frame_size = wire::kDefaultMaxFrameSize;
     link_.emplace(loop_.get(), pair_, options);
     link_->start();
     ASSERT_TRUE(loop_.run_until([&] { return link_->primary() != nullptr && link_->status()["nodes"][1]["state"] == "backup"; }));
