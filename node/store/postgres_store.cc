@@ -196,6 +196,20 @@ Result<PGconn*> connect(const PostgresOptions& options) {
   }
   // Quiet: no NOTICE lines (CREATE TABLE IF NOT EXISTS) on the node's stderr.
   pq().PQsetNoticeProcessor(c, [](void*, const char*) {}, nullptr);
+  // A node frozen halfway through sending a batch (SIGSTOP, a stall) leaves its transaction open
+  // on the server, holding the pair's lease row that ix_check_fence() locked: the backup could not
+  // take the lease until the node woke. The server ends such a session after half a lease-timeout
+  // (well within the backup's bound; a batch arrives in one flight, so a live node is never idle
+  // inside a transaction that long), which rolls the transaction back and frees the row.
+  const std::string idle = "SET idle_in_transaction_session_timeout = " + std::to_string(timeout_ms / 2);
+  PGresult* set = pq().PQexec(c, idle.c_str());
+  const bool idle_set = pq().PQresultStatus(set) == PGRES_COMMAND_OK;
+  pq().PQclear(set);
+  if (!idle_set) {
+    Error e = pg_error(c, "cannot set idle_in_transaction_session_timeout");
+    pq().PQfinish(c);
+    return e;
+  }
   return c;
 }
 
@@ -344,8 +358,8 @@ Status check_postgres_conninfo(const std::string& conninfo) {
   }
   if (!sslmode.empty() && sslmode != "disable" && !libpq_tls_available()) {
     return Error{0, "storage.postgresql asks for sslmode=" + sslmode +
-                        ", but TLS to PostgreSQL is not available in this process (its malloc is replaced, or it is a "
-                        "sanitizer build: node/store/libpq_api.h); use sslmode=disable on a trusted network"};
+                        ", but TLS to PostgreSQL is not available in this process: " + libpq_tls_unavailable_reason() +
+                        " (node/store/libpq_api.h); use sslmode=disable on a trusted network"};
   }
   return {};
 }

@@ -97,7 +97,8 @@ void PairLink::expire_held(bool all) {
       ++it;
     }
   }
-  const std::string why = unreachable_reason() + "; it was handing over to its backup, which did not take over in time";
+  const std::string why = all ? "the proxy is closing its connections to node pair " + id_
+                              : unreachable_reason() + "; it was handing over to its backup, which did not take over in time";
   for (Held& h : expired) {
     UpstreamReply reply;
     reply.error = wire::make_error(proto::ErrorCode::ClusterLostConnection, why);
