@@ -3,7 +3,8 @@
 // stream of submits and every acknowledged submit is served by the backup, with the event log
 // numbered without gap or duplicate; the database ends the pair's sessions (pg_terminate_backend,
 // what a PostgreSQL failover or restart does) and nothing acknowledged is lost while a node
-// serves again.
+// serves again; PostgreSQL itself restarted under submits, the same; a SIGSTOPped primary is
+// replaced within the lease and commits nothing when it wakes; TLS with sslmode=verify-full.
 #include <gtest/gtest.h>
 
 #include <flatbuffers/idl.h>
