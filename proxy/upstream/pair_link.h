@@ -22,12 +22,11 @@
 
 #include <uv.h>
 
+#include <deque>
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
-
-#include <deque>
 
 #include "cluster-config/model.h"
 #include "protocol/net/timer.h"
