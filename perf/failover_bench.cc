@@ -1,17 +1,21 @@
 // Failover time of a real node pair: how long from losing the primary to the first submit the
 // backup acknowledges, over several runs, for two ways of losing it:
 //   kill -9  the primary dies while a client keeps 16 submits in flight on it;
-//   SIGSTOP  the primary freezes (idle: a SQLite primary frozen inside a commit keeps SQLite's
-//            write lock until it resumes, see docs/operations.md) and stays frozen.
+//   SIGSTOP  the primary freezes and stays frozen: idle on SQLite (a SQLite primary frozen
+//            inside a commit keeps SQLite's write lock until it resumes, see
+//            docs/operations.md), with 16 submits in flight on PostgreSQL (--stop-idle: idle).
 // A client registered on the backup sends a submit every 5 ms (NotPrimary until it takes over);
-// the time is taken at its first EventSubmitted. Goal: lease-timeout + 1 s in every run.
+// the time is taken at its first EventSubmitted. Goal: lease-timeout + 1 s in every run. Also
+// printed: the pair's time without a primary as the backup measured it (its `no_primary_ms`:
+// from the old holder's last renewal to its own takeover).
 //
 //   failover_bench IXNODE [--runs 5] [--lease-timeout-ms 1000] [--store sqlite|postgresql]
-//                  [--postgresql CONNINFO] [--password-env VAR]
+//                  [--postgresql CONNINFO] [--password-env VAR] [--stop-idle]
 //
 // --store postgresql writes `storage.postgresql = CONNINFO` (and postgresql-password-env) into
 // the pair's configuration instead of a SQLite file in a fresh folder; the database is shared by
-// the runs, as a pair's is.
+// the runs, as a pair's is. Without --postgresql the bench starts a private PostgreSQL server on
+// loopback (tests/support/postgres_server.h, fsync on) and uses a fresh database of it.
 #include <CLI/CLI.hpp>
 #include <uv.h>
 
@@ -21,6 +25,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -28,6 +34,7 @@
 #include "protocol/wire/messages.h"
 #include "tests/support/frame_peers.h"
 #include "tests/support/ports.h"
+#include "tests/support/postgres_server.h"
 #include "tests/support/process.h"
 
 namespace {
@@ -42,7 +49,22 @@ struct Options {
   std::string store = "sqlite";
   std::string postgresql;
   std::string password_env;
+  bool stop_idle = false;  // SIGSTOP an idle primary on PostgreSQL too
 };
+
+// One run's figures, in milliseconds (no_primary: -1 when the backup's log does not say).
+struct RunTimes {
+  double first_submit = -1;
+  double no_primary = -1;
+};
+
+// The backup's own measure of the pair's time without a primary, from its `event=primary` line.
+double no_primary_ms(const std::filesystem::path& log) {
+  std::ifstream in(log);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t at = text.find("no_primary_ms=");
+  return at == std::string::npos ? -1 : std::stod(text.substr(at + 14));
+}
 
 proto::RequestSubmitT submit_request() {
   proto::RequestSubmitT r;
@@ -119,8 +141,8 @@ std::string config(const Options& o, const std::vector<uint16_t>& ports) {
 }
 
 // One run: a fresh pair, the primary lost by `signal`; milliseconds to the backup's first
-// acknowledged submit.
-double run_once(const Options& o, int signal, int run) {
+// acknowledged submit, and without a primary.
+RunTimes run_once(const Options& o, int signal, int run) {
   const auto dir = std::filesystem::temp_directory_path() /
                    ("ix-failover-bench-" + std::to_string(::getpid()) + "-" + std::to_string(run) + "-" + std::to_string(signal));
   std::filesystem::remove_all(dir);
@@ -145,7 +167,7 @@ double run_once(const Options& o, int signal, int run) {
     std::optional<Peer> standby;
     standby.emplace(&loop, ports[2]);
     // The backup must be competing (registered as backup) before the primary goes.
-    const bool under_load = signal == SIGKILL;
+    const bool under_load = signal == SIGKILL || (o.store == "postgresql" && !o.stop_idle);
     const auto warm = Clock::now() + std::chrono::milliseconds(300);
     while (Clock::now() < warm) {
       while (under_load && stream.in_flight() < 16) stream.submit();
@@ -179,15 +201,26 @@ double run_once(const Options& o, int signal, int run) {
     std::fprintf(stderr, "failover_bench: run %d: the backup did not serve (logs in %s)\n", run, dir.c_str());
     std::exit(1);
   }
+  const RunTimes times{took_ms, no_primary_ms(dir / "backup.log")};
   std::filesystem::remove_all(dir);
-  return took_ms;
+  return times;
 }
 
-void report(const char* what, std::vector<double> ms, uint64_t lease_timeout_ms) {
+void report(const char* what, const std::vector<RunTimes>& runs, uint64_t lease_timeout_ms) {
+  std::vector<double> ms, without;
+  for (const RunTimes& r : runs) {
+    ms.push_back(r.first_submit);
+    if (r.no_primary >= 0) without.push_back(r.no_primary);
+  }
   std::sort(ms.begin(), ms.end());
+  std::sort(without.begin(), without.end());
   const double goal = static_cast<double>(lease_timeout_ms) + 1000;
   std::printf("%-8s -> first acknowledged submit on the backup: min %6.0f ms  median %6.0f ms  max %6.0f ms   (%zu runs; goal <= %.0f ms: %s)\n",
               what, ms.front(), ms[ms.size() / 2], ms.back(), ms.size(), goal, ms.back() <= goal ? "met" : "MISSED");
+  if (!without.empty()) {
+    std::printf("%-8s -> without a primary (the backup's no_primary_ms): min %6.0f ms  median %6.0f ms  max %6.0f ms\n", what,
+                without.front(), without[without.size() / 2], without.back());
+  }
 }
 
 }  // namespace
@@ -201,19 +234,33 @@ int main(int argc, char** argv) {
   app.add_option("--store", o.store, "the pair's store")->check(CLI::IsMember({"sqlite", "postgresql"}))->capture_default_str();
   app.add_option("--postgresql", o.postgresql, "libpq connection string (with --store postgresql)");
   app.add_option("--password-env", o.password_env, "environment variable holding the PostgreSQL password");
+  app.add_flag("--stop-idle", o.stop_idle, "SIGSTOP an idle primary on PostgreSQL too (default: with 16 submits in flight)");
   CLI11_PARSE(app, argc, argv);
-  if (o.store == "postgresql" && o.postgresql.empty()) {
-    std::fprintf(stderr, "failover_bench: --store postgresql needs --postgresql CONNINFO\n");
-    return 3;
-  }
   std::signal(SIGPIPE, SIG_IGN);
-  std::printf("failover_bench: store %s, lease-timeout %llu ms, %d runs each\n", o.store.c_str(),
-              static_cast<unsigned long long>(o.lease_timeout_ms), o.runs);
-  std::vector<double> killed, stopped;
+  std::unique_ptr<test::PostgresServer> own_server;
+  if (o.store == "postgresql" && o.postgresql.empty()) {
+    auto server = test::PostgresServer::start({.durable = true});
+    if (!server) {
+      std::fprintf(stderr, "failover_bench: cannot start a PostgreSQL server: %s\n", server.error().text.c_str());
+      return 3;
+    }
+    own_server = std::move(server.value());
+    auto database = own_server->create_database();
+    if (!database) {
+      std::fprintf(stderr, "failover_bench: %s\n", database.error().text.c_str());
+      return 3;
+    }
+    o.postgresql = *database;
+  }
+  std::printf("failover_bench: store %s, lease-timeout %llu ms, %d runs each, SIGSTOP %s\n", o.store.c_str(),
+              static_cast<unsigned long long>(o.lease_timeout_ms), o.runs,
+              o.store == "postgresql" && !o.stop_idle ? "with 16 submits in flight" : "of an idle primary");
+  std::vector<RunTimes> killed, stopped;
   for (int i = 0; i < o.runs; ++i) {
     killed.push_back(run_once(o, SIGKILL, i));
     stopped.push_back(run_once(o, SIGSTOP, i));
-    std::printf("run %d: kill -9 %.0f ms, SIGSTOP %.0f ms\n", i + 1, killed.back(), stopped.back());
+    std::printf("run %d: kill -9 %.0f ms (no primary %.0f ms), SIGSTOP %.0f ms (no primary %.0f ms)\n", i + 1,
+                killed.back().first_submit, killed.back().no_primary, stopped.back().first_submit, stopped.back().no_primary);
     std::fflush(stdout);
   }
   report("kill -9", killed, o.lease_timeout_ms);

@@ -246,24 +246,39 @@ http::HttpResponse NodeServer::start_switchover() {
   if (service_->failed()) return refuse("this node is stopping after a storage failure");
   if (!lease_->valid()) return refuse("this node's lease is not valid");
   handing_over_ = true;
+  drain_rounds_ = 0;
   switchovers_->inc();
   spdlog::info("event=switchover_started pair={} epoch={}", options_.pair_id, lease_->epoch());
+  // Said first, so that proxies stop sending here and hold the pair's requests for the backup.
+  announce(proto::ServerRole::Backup);
+  drain_for_switchover();
+  return http::HttpResponse::json(
+      202, nlohmann::json{{"pair", options_.pair_id}, {"epoch", lease_->epoch()}, {"state", "handing over"}}.dump());
+}
+
+void NodeServer::drain_for_switchover() {
+  served_while_draining_ = 0;
   // An empty commit: its completion follows every commit in flight, whose replies go out first.
   store_->commit(Transaction{}, [alive = std::weak_ptr<NodeServer*>(alive_)](const Status& drained) {
     auto self = alive.lock();
     if (self && *self) (*self)->finish_switchover(drained);
   });
-  return http::HttpResponse::json(
-      202, nlohmann::json{{"pair", options_.pair_id}, {"epoch", lease_->epoch()}, {"state", "handing over"}}.dump());
 }
 
 void NodeServer::finish_switchover(const Status& drained) {
   if (!service_ || !handing_over_) return;  // stepped down meanwhile
-  handing_over_ = false;
   if (!drained) {
     // The fence refused it: the lease was no longer ours.
+    handing_over_ = false;
     return step_down("switchover: " + drained.error().text);
   }
+  if (served_while_draining_ > 0) {
+    // Requests sent before their sender heard the announcement were served meanwhile: drain
+    // their commits too (after kMaxDrainRounds, what still comes is refused).
+    ++drain_rounds_;
+    return drain_for_switchover();
+  }
+  handing_over_ = false;
   const uint64_t epoch = lease_->epoch();
   // Nothing may commit after this point: the service goes before the release is queued.
   service_.reset();
@@ -271,7 +286,6 @@ void NodeServer::finish_switchover(const Status& drained) {
     if (s) spdlog::info("event=lease_released pair={} epoch={} reason=switchover", pair, epoch);
     else spdlog::warn("event=lease_release_failed pair={} error={}", pair, quote(s.error().text));
   });
-  announce(proto::ServerRole::Backup);
   // Give the backup the lease: compete again only after a lease-timeout.
   schedule_lease_try(lease_timing().ttl_ms);
 }
@@ -325,7 +339,7 @@ void NodeServer::on_message(Session& s, const proto::Envelope& e) {
     proto::EventClientRegisteredT registered;
     registered.server_name = "ixnode " + options_.pair_id + " (" + role_name() + ")";
     registered.node_id = options_.pair_id;
-    registered.role = is_primary() ? proto::ServerRole::Primary : proto::ServerRole::Backup;
+    registered.role = is_primary() && !handing_over_ ? proto::ServerRole::Primary : proto::ServerRole::Backup;
     registered.protocol_version = wire::kProtocolVersion;
     s.channel.send(wire::encode_frame(e.ref_id(), e.client_id(), registered));
     return;
@@ -348,8 +362,13 @@ void NodeServer::on_message(Session& s, const proto::Envelope& e) {
                   "this node of pair " + options_.pair_id + " is the backup; send requests to the primary");
   }
   if (handing_over_) {
-    return refuse(s, e, proto::ErrorCode::NotPrimary,
-                  "this node of pair " + options_.pair_id + " is handing the pair over to its backup; retry there");
+    // Sent before the sender heard that this node hands over: served (and drained) while the
+    // hand-over's first rounds last, refused after (the drain must end).
+    if (drain_rounds_ >= kMaxDrainRounds) {
+      return refuse(s, e, proto::ErrorCode::NotPrimary,
+                    "this node of pair " + options_.pair_id + " is handing the pair over to its backup; retry there");
+    }
+    ++served_while_draining_;
   }
   if (type == proto::Message::RequestLease) {
     const proto::RequestLease* lease = e.body_as_RequestLease();

@@ -24,12 +24,17 @@
 // believes it serves — the fence included — is a storage failure: fail-stop (on_fatal; the
 // process exits and its supervisor restarts it as a backup).
 //
-// Planned switchover (POST /pair/switchover on the admin port, `ixctl pair switchover`): new
-// requests are refused with NotPrimary, an empty commit waits for every commit in flight (their
-// replies go out), the service stops, the lease is released (expiry now), and the clients are
-// told EventServerRoleChanged(Backup) on their open connections. The backup, told beforehand
-// (POST /pair/expect-takeover: try the lease every 2 ms for two lease-timeouts), takes it at
-// once. The released node waits one lease-timeout before it competes again.
+// Planned switchover (POST /pair/switchover on the admin port, `ixctl pair switchover`): the
+// clients are told EventServerRoleChanged(Backup) on their open connections first (proxies stop
+// sending here and hold the pair's requests for its next primary: proxy/upstream/pair_link.h),
+// an empty commit waits for every commit in flight (their replies go out), the service stops,
+// the lease is released (expiry now). Requests that arrive meanwhile — sent before their sender
+// heard the announcement — are still served, and their commits drained by one more empty commit
+// (up to kMaxDrainRounds; after that, what still comes is refused with NotPrimary), so a
+// switchover refuses nothing a proxy sent. A client registering meanwhile hears Backup. The
+// backup, told beforehand (POST /pair/expect-takeover: try the lease every 2 ms for two
+// lease-timeouts), takes it at once. The released node waits one lease-timeout before it
+// competes again.
 //
 // Loop thread only.
 #pragma once
@@ -122,6 +127,8 @@ class NodeServer {
   // Tells every registered client this node's role.
   void announce(proto::ServerRole role);
   http::HttpResponse start_switchover();
+  // Queues the empty commit that follows every commit in flight; finish_switchover() after it.
+  void drain_for_switchover();
   void finish_switchover(const Status& drained);
   http::HttpResponse expect_takeover();
   void on_accept(std::shared_ptr<net::Connection> connection);
@@ -148,6 +155,9 @@ class NodeServer {
   std::unique_ptr<Lease> lease_;                // the pair's lease in store_
   std::unique_ptr<InteractionService> service_;  // while primary
   bool handing_over_ = false;                   // a switchover is draining the commits in flight
+  static constexpr int kMaxDrainRounds = 4;     // drains that may serve late arrivals
+  int drain_rounds_ = 0;                        // drains completed in this switchover
+  uint64_t served_while_draining_ = 0;          // requests served since the last drain was queued
   bool taking_over_ = false;                    // won the lease; draining the store before loading
   uint64_t eager_until_ns_ = 0;                 // monotonic: try the lease every 2 ms until then
   bool said_standing_by_ = false;               // the standing_by line was logged for this wait

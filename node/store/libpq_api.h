@@ -1,23 +1,30 @@
 // libpq, loaded at run time: the functions PostgresStore (and `ixctl store copy`) call, through
 // one table of pointers filled once per process.
 //
-// Why not link libpq: our servers link BoringSSL, and libpq links Debian's OpenSSL 3. Linked
+// Why not link libpq: our binaries link BoringSSL, and libpq links Debian's OpenSSL 3. Linked
 // into one process, libpq's versioned OpenSSL references bind to BoringSSL's unversioned symbols
-// of the same names, and the first TLS handshake with PostgreSQL (sslmode=require, verify-full,
-// or the default "prefer" against a server with ssl=on) crashes. dlopen() with RTLD_DEEPBIND
-// makes libpq and the OpenSSL it brings resolve their symbols among themselves first — but also
-// malloc and free, which is only safe while the process allocates with the C library's malloc:
-// in a process whose malloc is replaced (ixnode links mimalloc), libpq would free with glibc what
-// glibc's own functions allocated with mimalloc. So:
-//   - C library malloc (ixctl, the tests): RTLD_DEEPBIND, and TLS to PostgreSQL works;
-//   - a replaced malloc (ixnode), or a sanitizer build: a plain dlopen(), and no TLS —
-//     libpq_tls_available() is false, and check_postgres_conninfo() (postgres_store.h) refuses
-//     an sslmode other than "disable" and makes "disable" the default, so nothing crashes.
+// of the same names, and the first TLS handshake with PostgreSQL crashes. So libpq is loaded into
+// an isolated scope: dlopen() with RTLD_DEEPBIND of a tiny root library, libix_pq_scope.so,
+// whose dependency list is libix_pq_alloc.so, then libpq.so.5. Everything that dlopen() brings in
+// (libpq, OpenSSL 3, GSSAPI, LDAP) then looks its symbols up in that list before the process's
+// global scope: OpenSSL's functions in OpenSSL, never in BoringSSL — and malloc and its family in
+// libix_pq_alloc.so, which forwards them to the process's allocator (ixnode's mimalloc; the C
+// library's in ixctl and the tests). Without it, a deep-bound libpq would allocate and free with
+// the C library's malloc while the C library's own functions (strdup, getaddrinfo) allocate with
+// mimalloc, and free the one with the other. Both libraries are built with the project, embedded
+// in the binaries (libpq_scope/) and loaded from memory (memfd), so no file needs installing.
+//
+// The sanitizers refuse RTLD_DEEPBIND: a sanitizer build loads libpq with a plain dlopen() and
+// has no TLS to PostgreSQL — libpq_tls_available() is false, and check_postgres_conninfo()
+// (postgres_store.h) refuses an sslmode other than "disable" and makes "disable" the default, so
+// nothing crashes.
 //
 // Thread-safe: load_libpq() may be called from any thread; the table never changes afterwards.
 #pragma once
 
 #include <libpq-fe.h>
+
+#include <string>
 
 #include "protocol/result.h"
 
@@ -44,5 +51,7 @@ const LibpqApi& pq();
 
 // Whether libpq may use TLS in this process (see above); loads libpq if needed.
 bool libpq_tls_available();
+// Why not, when libpq_tls_available() is false ("" when it is true).
+std::string libpq_tls_unavailable_reason();
 
 }  // namespace ix::node

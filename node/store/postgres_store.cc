@@ -192,6 +192,21 @@ Result<PGconn*> connect(const PostgresOptions& options, bool* ending = nullptr) 
     set_default("gssencmode", "disable");
   }
   if (!options.password.empty()) settings.emplace_back("password", options.password);
+  // A node frozen halfway through sending a batch (SIGSTOP, a stall) leaves its transaction open
+  // on the server, holding the pair's lease row that ix_check_fence() locked: the backup could not
+  // take the lease until the node woke. The server ends such a session after half a lease-timeout
+  // (well within the backup's bound; a batch arrives in one flight, so a live node is never idle
+  // inside a transaction that long), which rolls the transaction back and frees the row. Set as a
+  // startup option, so a session PQreset() reopens has it too.
+  const std::string idle = "-c idle_in_transaction_session_timeout=" + std::to_string(timeout_ms / 2);
+  bool appended = false;
+  for (auto& [k, v] : settings) {
+    if (k == "options") {
+      v += " " + idle;
+      appended = true;
+    }
+  }
+  if (!appended) settings.emplace_back("options", idle);
 
   std::vector<const char*> keys, values;
   for (const auto& [k, v] : settings) {
@@ -356,8 +371,8 @@ Status check_postgres_conninfo(const std::string& conninfo) {
   }
   if (!sslmode.empty() && sslmode != "disable" && !libpq_tls_available()) {
     return Error{0, "storage.postgresql asks for sslmode=" + sslmode +
-                        ", but TLS to PostgreSQL is not available in this process (its malloc is replaced, or it is a "
-                        "sanitizer build: node/store/libpq_api.h); use sslmode=disable on a trusted network"};
+                        ", but TLS to PostgreSQL is not available in this process: " + libpq_tls_unavailable_reason() +
+                        " (node/store/libpq_api.h); use sslmode=disable on a trusted network"};
   }
   return {};
 }

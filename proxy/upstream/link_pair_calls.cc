@@ -5,7 +5,6 @@ namespace ix::proxy {
 LinkPairCalls::LinkPairCalls(uv_loop_t* loop, const std::vector<PairLink*>& links) : links_(links), next_turn_(loop) {}
 
 void LinkPairCalls::ask(PairIndex pair, const Outgoing& request, uint64_t upstream_client, Done done, uint64_t timeout_ms) {
-  NodeLink* node = links_[pair]->primary();
   auto on_reply = [pair, done](const UpstreamReply& r) {
     if (!r.envelope) {
       // The node answered, but its reply could not be read (or the request could not be sent
@@ -18,15 +17,12 @@ void LinkPairCalls::ask(PairIndex pair, const Outgoing& request, uint64_t upstre
     }
     done(PairAnswer::reply(pair, std::make_shared<const std::vector<uint8_t>>(r.payload.begin(), r.payload.end())));
   };
-  auto encode = [&](uint64_t ref) { return request.encode(ref, upstream_client); };
-  if (node && node->send(encode, on_reply, timeout_ms)) return;
+  if (links_[pair]->send(request, upstream_client, on_reply, timeout_ms)) return;
   defer([done, answer = PairAnswer::unreachable(pair, links_[pair]->unreachable_reason())]() mutable { done(std::move(answer)); });
 }
 
 bool LinkPairCalls::forward(PairIndex pair, const Outgoing& request, uint64_t upstream_client, ReplyView on_reply) {
-  NodeLink* node = links_[pair]->primary();
-  if (!node) return false;
-  return node->send([&](uint64_t ref) { return request.encode(ref, upstream_client); }, std::move(on_reply));
+  return links_[pair]->send(request, upstream_client, std::move(on_reply));
 }
 
 void LinkPairCalls::defer(std::function<void()> fn) {

@@ -1,5 +1,5 @@
 // LinkPairCalls: PairCalls over a worker's real PairLinks — a request goes to the pair's
-// primary NodeLink; an answer known at once (no primary) is delivered on the next loop turn
+// primary NodeLink (or waits in the PairLink while the pair hands over); an answer known at once (no primary) is delivered on the next loop turn
 // through a zero timer, never from inside ask(). Owned by a ProxyWorker, which keeps the link
 // list (rebuilt on reload); single-threaded on the worker's loop.
 #pragma once

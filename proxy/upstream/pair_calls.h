@@ -33,7 +33,7 @@ class PairCalls {
   virtual ~PairCalls() = default;
 
   virtual size_t pair_count() const = 0;
-  // The pair has a primary this worker can reach.
+  // The pair has a primary this worker can reach, or is handing over to its next one (PairLink).
   virtual bool reachable(PairIndex pair) = 0;
   // Why the pair cannot be asked, naming both nodes' states.
   virtual std::string unreachable_reason(PairIndex pair) = 0;
@@ -42,7 +42,8 @@ class PairCalls {
   virtual void ask(PairIndex pair, const Outgoing& request, uint64_t upstream_client, Done done,
                    uint64_t timeout_ms = 0) = 0;
   // The single-pair fast path. Returns false, without sending and without calling on_reply,
-  // when the pair has no primary (the caller answers the client with the code that fits).
+  // when the pair has no primary and is not handing over (the caller answers the client with
+  // the code that fits).
   virtual bool forward(PairIndex pair, const Outgoing& request, uint64_t upstream_client, ReplyView on_reply) = 0;
   // Runs fn on a later turn of the loop.
   virtual void defer(std::function<void()> fn) = 0;

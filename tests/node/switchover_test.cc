@@ -1,8 +1,9 @@
 // A planned switchover as an operator runs it: `ixctl pair switchover pair-1`, there and back,
 // while a client keeps submitting through a proxy (the cluster of tests/proxy/cluster_fixture.h:
 // real ixnode pairs on SQLite with lease-timeout 1 s, a real ixproxy). Email is served by pair-1
-// alone, so every submit (500/s) goes through the pair being switched. Only the submits of the
-// hand-over's few milliseconds are refused, and every acknowledged one is on the pair afterwards.
+// alone, so every submit (500/s) goes through the pair being switched. No submit is refused (the
+// proxy holds the pair's requests while it hands over), and every acknowledged one is on the
+// pair afterwards.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -99,17 +100,11 @@ TEST_F(SwitchoverTest, SwitchoverThereAndBackUnderAStreamOfSubmitsThroughAProxy)
             << " acknowledged, " << failed << " refused";
   for (const auto& [code, n] : s.errors) std::cout << " (" << n << " x " << code << ")";
   std::cout << "\n";
-  // The proxy answers a request for a pair with no primary at once (2002), and the old primary
-  // refuses what arrives while it hands over (311): the requests of the few milliseconds between
-  // the start of the hand-over and the backup's announcement fail. Bounded here at 60 ms worth of
-  // the stream per switchover, against the 1 s lease-timeout a takeover by expiry would cost.
-#if defined(__SANITIZE_ADDRESS__)
-  constexpr int kPerSwitchover = 90;  // the hand-over's few milliseconds take about three times longer under ASan
-#else
-  constexpr int kPerSwitchover = 30;
-#endif
-  EXPECT_LE(failed, 2 * kPerSwitchover) << "more refused submits than 60 ms of the stream per switchover";
-  EXPECT_EQ(s.errors[static_cast<int>(proto::ErrorCode::ClusterInteractionNotAccessible)], 0);
+  // The old primary says it hands over before it drains; the proxy holds the pair's requests
+  // until the backup announces itself and sends them there; what reached the old primary before
+  // the proxy heard it is served there. A rolling upgrade costs the clients no refusal.
+  EXPECT_EQ(failed, 0) << "a planned switchover refused submits";
+  EXPECT_EQ(s.acknowledged.size(), s.sent());
 
   // Every acknowledged submit is on pair-1, which serves from its preferred primary again.
   auto node = node_client(0, ClientType::MediaServer);
