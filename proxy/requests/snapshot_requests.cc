@@ -144,7 +144,7 @@ void continue_page(RequestContext& ctx, std::shared_ptr<PageRead> read) {
         }
         read->cursor->fill(range.part, range.count, std::move(live));
       } else if (!error) {
-        const std::string where = answer.pair < table->pair_count() ? "node pair " + table->pair_id(answer.pair) + ": " : "";
+        const std::string where = answer.pair < table->slot_count() ? "node pair " + table->pair_id(answer.pair) + ": " : "";
         error = not_accessible(read->cursor->parts()[range.part].node_snapshot_id, where + answer.error.text);
       }
     }
@@ -156,7 +156,7 @@ void continue_page(RequestContext& ctx, std::shared_ptr<PageRead> read) {
     const SnapshotPart& part = cursor.parts()[range.part];
     std::optional<PairIndex> pair = ctx.table->owner_by_tag(part.node_snapshot_id);
     if (!pair) {
-      ctx.calls.defer([slot = fan_in->slot(i), n = ctx.table->pair_count()] { slot(PairAnswer::unreachable(n, "no node pair has its tag")); });
+      ctx.calls.defer([slot = fan_in->slot(i), n = ctx.table->slot_count()] { slot(PairAnswer::unreachable(n, "no node pair has its tag")); });
       continue;
     }
     proto::RequestSnapshotPageT page;
@@ -185,7 +185,7 @@ void handle_release_snapshot(RequestContext& ctx, const Call& call, const proto:
   for (size_t i = 0; i < parts.size(); ++i) {
     std::optional<PairIndex> pair = ctx.table->owner_by_tag(parts[i].node_snapshot_id);
     if (!pair) {
-      ctx.calls.defer([slot = fan_in->slot(i), n = ctx.table->pair_count()] { slot(PairAnswer::unreachable(n, "no node pair has its tag")); });
+      ctx.calls.defer([slot = fan_in->slot(i), n = ctx.table->slot_count()] { slot(PairAnswer::unreachable(n, "no node pair has its tag")); });
       continue;
     }
     proto::RequestReleaseSnapshotT release;

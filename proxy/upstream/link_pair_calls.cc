@@ -2,10 +2,17 @@
 
 namespace ix::proxy {
 
-LinkPairCalls::LinkPairCalls(uv_loop_t* loop, const std::vector<PairLink*>& links) : links_(links), next_turn_(loop) {}
+LinkPairCalls::LinkPairCalls(uv_loop_t* loop, const std::vector<PairLink*>& links, const std::shared_ptr<const RoutingTable>& table)
+    : links_(links), table_(table), next_turn_(loop) {}
+
+std::string LinkPairCalls::unreachable_reason(PairIndex pair) {
+  if (PairLink* l = link(pair)) return l->unreachable_reason();
+  const std::string name = pair < table_->slot_count() ? "node pair " + table_->pair_id(pair) : "node pair #" + std::to_string(pair);
+  return name + " was removed from the configuration";
+}
 
 void LinkPairCalls::ask(PairIndex pair, const Outgoing& request, uint64_t upstream_client, Done done, uint64_t timeout_ms) {
-  NodeLink* node = links_[pair]->primary();
+  NodeLink* node = link(pair) ? link(pair)->primary() : nullptr;
   auto on_reply = [pair, done](const UpstreamReply& r) {
     if (!r.envelope) {
       // The node answered, but its reply could not be read (or the request could not be sent
@@ -20,11 +27,11 @@ void LinkPairCalls::ask(PairIndex pair, const Outgoing& request, uint64_t upstre
   };
   auto encode = [&](uint64_t ref) { return request.encode(ref, upstream_client); };
   if (node && node->send(encode, on_reply, timeout_ms)) return;
-  defer([done, answer = PairAnswer::unreachable(pair, links_[pair]->unreachable_reason())]() mutable { done(std::move(answer)); });
+  defer([done, answer = PairAnswer::unreachable(pair, unreachable_reason(pair))]() mutable { done(std::move(answer)); });
 }
 
 bool LinkPairCalls::forward(PairIndex pair, const Outgoing& request, uint64_t upstream_client, ReplyView on_reply) {
-  NodeLink* node = links_[pair]->primary();
+  NodeLink* node = link(pair) ? link(pair)->primary() : nullptr;
   if (!node) return false;
   return node->send([&](uint64_t ref) { return request.encode(ref, upstream_client); }, std::move(on_reply));
 }

@@ -29,10 +29,13 @@ void PairLink::start() {
   for (auto& node : nodes_) node->start();
 }
 
-void PairLink::stop() {
+void PairLink::stop(const std::string& why) {
   on_serving_ = nullptr;
   on_node_state_ = nullptr;
-  for (auto& node : nodes_) node->stop();
+  for (auto& node : nodes_) {
+    node->set_on_event(nullptr);
+    node->stop(why);
+  }
 }
 
 void PairLink::set_on_event(const NodeLink::EventCallback& cb) {

@@ -31,7 +31,9 @@ class PairLink {
   PairLink(uv_loop_t* loop, const config::NodePair& pair, const NodeLinkOptions& options);
 
   void start();
-  void stop();
+  // Closes both links; their requests in flight get 2002 on the next turn, with why as the text
+  // when given (NodeLink::stop). The callbacks are cleared: nothing more is reported.
+  void stop(const std::string& why = "");
   void set_on_event(const NodeLink::EventCallback& cb);
   // The pair gained or lost its primary.
   void set_on_serving_changed(ServingCallback cb) { on_serving_ = std::move(cb); }

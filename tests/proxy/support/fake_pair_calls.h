@@ -66,7 +66,7 @@ class FakePairCalls final : public proxy::PairCalls {
     return proxy::PairAnswer::refused(pair, wire::make_error(code, std::move(text)));
   }
 
-  size_t pair_count() const override { return reachable_.size(); }
+  size_t slot_count() const override { return reachable_.size(); }
   bool reachable(proxy::PairIndex pair) override { return reachable_[pair]; }
   std::string unreachable_reason(proxy::PairIndex pair) override { return "fake pair " + std::to_string(pair) + " is down"; }
   using proxy::PairCalls::reachable;
