@@ -72,12 +72,12 @@ void ReportingRequests::subscribe_to_pair(Stream& stream, PairIndex pair) {
     if (answer.kind == PairAnswer::Kind::kReply) return;
     spdlog::error("event=reporting_subscribe_failed pair={} error={}", table().pair_id(pair), quote(answer.error.text));
     if (!from_start || answer.kind != PairAnswer::Kind::kRefused || stopped_ || !table().has(pair)) return;
-    Stream* stream = upstream == 0 ? shared_.get() : nullptr;
-    if (auto it = catching_up_.find(upstream); upstream != 0 && it != catching_up_.end()) stream = it->second.get();
-    if (!stream || stream->merge.seen_seq(pair) != 0) return;
+    Stream* again = upstream == 0 ? shared_.get() : nullptr;
+    if (auto it = catching_up_.find(upstream); upstream != 0 && it != catching_up_.end()) again = it->second.get();
+    if (!again || again->merge.seen_seq(pair) != 0) return;
     spdlog::warn("event=reporting_pair_joins_live pair={} reason={}", table().pair_id(pair), quote(answer.error.text));
-    stream->resume[pair] = false;
-    subscribe_to_pair(*stream, pair);
+    again->resume[pair] = false;
+    subscribe_to_pair(*again, pair);
   });
   if (&stream == shared_.get()) request_pair_state(pair);
 }

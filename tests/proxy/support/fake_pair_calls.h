@@ -32,6 +32,8 @@ class FakePairCalls final : public proxy::PairCalls {
 
   void script(Script script) { script_ = std::move(script); }
   void set_reachable(proxy::PairIndex pair, bool reachable) { reachable_[pair] = reachable; }
+  // More pair slots (a reload added pairs), reachable.
+  void resize(size_t slots) { reachable_.resize(slots, true); }
 
   // Delivers every queued answer, and what those deliveries queue in turn, until none is left.
   // Returns how many callbacks ran.
