@@ -265,11 +265,12 @@ TEST_F(ProxyReloadPairs, APairAddedBySighupUnderTrafficTakesSubmitsAndJoinsTheSt
   EXPECT_EQ(seqs["pair-3"].front(), 1u) << "the added pair's events appear from its start";
 
   // Its series exist (per worker), like those of the pairs that were there.
-  const std::string m = metrics();
-  for (const char* worker : {"0", "1"}) {
-    EXPECT_NE(m.find("ix_proxy_pair_reachable{pair=\"pair-3\",worker=\"" + std::string(worker) + "\"} 1\n"), std::string::npos) << m;
-  }
-  EXPECT_NE(m.find("ix_proxy_failovers_total{pair=\"pair-3\"} 0\n"), std::string::npos) << m;
+  EXPECT_TRUE(loop_.run_until([&] {
+    const std::string m = metrics();
+    return m.find("ix_proxy_pair_reachable{pair=\"pair-3\",worker=\"0\"} 1\n") != std::string::npos &&
+           m.find("ix_proxy_pair_reachable{pair=\"pair-3\",worker=\"1\"} 1\n") != std::string::npos;
+  }, 5000)) << metrics();
+  EXPECT_NE(metrics().find("ix_proxy_failovers_total{pair=\"pair-3\"} 0\n"), std::string::npos) << metrics();
   EXPECT_TRUE(proxy_->running());
 }
 

@@ -11,6 +11,7 @@
 #include "proxy/route/interaction_cache.h"
 #include "proxy/route/ordered_merge.h"
 #include "protocol/query/condition.h"
+#include "protocol/wire/interaction_id.h"
 #include "protocol/wire/kv.h"
 #include "proxy/route/owner_lookup.h"
 #include "proxy/route/pull_plan.h"
@@ -419,8 +420,9 @@ TEST(RoutingTable, AReloadKeepsEachPairsIndexAndGivesAnAddedPairANewOne) {
   EXPECT_EQ(second.pair(2).tag, "p3");
   EXPECT_EQ(second.pairs_for_tenant("101"), (PairSet{3, 0, 2}));
   // A removed pair's interactions are an unknown pair's: no tag routes to it.
-  EXPECT_FALSE(second.owner_by_tag("p2-17"));
-  EXPECT_EQ(second.owner_by_tag("p4-1"), PairIndex{3});
+  EXPECT_EQ(first.owner_by_tag(wire::make_cluster_id("p2", 17)), PairIndex{1});
+  EXPECT_FALSE(second.owner_by_tag(wire::make_cluster_id("p2", 17)));
+  EXPECT_EQ(second.owner_by_tag(wire::make_cluster_id("p4", 1)), PairIndex{3});
   const PairChanges changes = pair_changes(first, second);
   EXPECT_EQ(changes.removed, (PairSet{1}));
   EXPECT_EQ(changes.added, (PairSet{3}));
