@@ -194,6 +194,17 @@ Histogram& Registry::histogram(const std::string& name, const std::string& help,
   return *s.histogram;
 }
 
+void Registry::remove(const std::string& name, const Labels& match) {
+  std::lock_guard lock(mutex_);
+  auto family = families_.find(name);
+  if (family == families_.end()) return;
+  std::erase_if(family->second.series, [&](const auto& entry) {
+    const Labels& labels = entry.second.labels;
+    return std::all_of(match.begin(), match.end(),
+                       [&](const auto& label) { return std::find(labels.begin(), labels.end(), label) != labels.end(); });
+  });
+}
+
 std::vector<std::pair<Labels, double>> Registry::values(const std::string& name) const {
   std::lock_guard lock(mutex_);
   std::vector<std::pair<Labels, double>> out;

@@ -96,6 +96,11 @@ class Registry {
   void declare_counters(const std::string& name, const std::string& help, const std::vector<Dimension>& dimensions,
                         const Labels& fixed = {});
 
+  // Removes every series of the family `name` whose labels include all of `match` (a node pair
+  // the configuration no longer has); the family stays. A reference to a removed series must
+  // not be used again: only the code that owns those series may remove them.
+  void remove(const std::string& name, const Labels& match);
+
   std::string render() const;
   // The current value of every series of a counter or gauge family, with its labels (for
   // status pages that show rates and recent errors). Empty for unknown names and histograms.

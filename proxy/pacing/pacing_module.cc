@@ -111,10 +111,16 @@ void PacingModule::drain() {
   apply_reload();  // before the events: a pair's state asked for after the reload seeds the new targets
   std::vector<proxy::FeedEvent> events = source_.take();
   for (const proxy::FeedEvent& e : events) {
+    // The statistics know pairs by their position in this module's configuration; an event of
+    // a pair it does not have (a reload the workers applied first) is not counted.
+    const auto& pairs = config_->node_pairs;
+    auto pair = std::find_if(pairs.begin(), pairs.end(), [&](const config::NodePair& p) { return p.id == e.pair_id; });
+    if (pair == pairs.end()) continue;
+    const auto position = static_cast<size_t>(pair - pairs.begin());
     if (e.payload) {
-      engine_.on_event(e.pair, *e.payload);
+      engine_.on_event(position, *e.payload);
     } else if (e.stream_stopped) {
-      engine_.statistics().stream_stopped(e.pair);
+      engine_.statistics().stream_stopped(position);
     }
   }
   events_->inc(events.size());

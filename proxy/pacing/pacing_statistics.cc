@@ -96,13 +96,41 @@ std::vector<std::optional<size_t>> PacingStatistics::reconfigure(const config::C
     it->second.target = *now;
     ++it;
   }
-  // Pairs by index: when the list of pairs changed, what was known per pair starts over.
+  // Pairs by position in the configuration: when the list changed, what was known of a pair
+  // follows its ID to its new position, and a removed pair's interactions are forgotten (it
+  // reports nothing more: they would wait forever).
   std::vector<std::string> pair_ids;
   for (const config::NodePair& np : config.node_pairs) pair_ids.push_back(np.id);
   if (pair_ids != pair_ids_) {
+    std::vector<std::optional<size_t>> moved(pair_ids_.size());
+    for (size_t before = 0; before < pair_ids_.size(); ++before) {
+      auto now = std::find(pair_ids.begin(), pair_ids.end(), pair_ids_[before]);
+      if (now != pair_ids.end()) moved[before] = static_cast<size_t>(now - pair_ids.begin());
+    }
+    for (auto it = interactions_.begin(); it != interactions_.end();) {
+      const std::optional<size_t> now = it->second.pair < moved.size() ? moved[it->second.pair] : std::nullopt;
+      if (now) {
+        it->second.pair = *now;
+        ++it;
+        continue;
+      }
+      if (it->second.accepted_at_us == 0) {
+        stop_waiting(it->second);
+      } else {
+        --targets_[it->second.target].handling;
+      }
+      it = interactions_.erase(it);
+    }
+    std::vector<uint64_t> seeded(pair_ids.size(), 0);
+    std::vector<bool> stale(pair_ids.size(), false);
+    for (size_t before = 0; before < moved.size(); ++before) {
+      if (!moved[before]) continue;
+      if (before < seeded_seq_.size()) seeded[*moved[before]] = seeded_seq_[before];
+      if (before < pair_stale_.size()) stale[*moved[before]] = pair_stale_[before];
+    }
     pair_ids_ = std::move(pair_ids);
-    pair_stale_.assign(pair_ids_.size(), false);
-    seeded_seq_.clear();
+    seeded_seq_ = std::move(seeded);
+    pair_stale_ = std::move(stale);
   }
   return kept;
 }

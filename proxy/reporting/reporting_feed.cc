@@ -37,9 +37,10 @@ void ReportingFeed::publish(std::vector<FeedEvent> events) { deliver(std::move(e
 
 void ReportingFeed::publish_state(FeedEvent state) { deliver({std::move(state)}, false); }
 
-void ReportingFeed::publish_stream_stopped(PairIndex pair) {
+void ReportingFeed::publish_stream_stopped(PairIndex pair, std::string pair_id) {
   FeedEvent stopped;
   stopped.pair = pair;
+  stopped.pair_id = std::move(pair_id);
   stopped.stream_stopped = true;
   deliver({std::move(stopped)}, false);
 }
@@ -148,11 +149,6 @@ void ReportingFeed::set_subscribed() {
 uint64_t ReportingFeed::published_seq(PairIndex pair) const {
   std::lock_guard lock(mutex_);
   return pair < published_.size() ? published_[pair] : 0;
-}
-
-void ReportingFeed::reset_positions(size_t pairs) {
-  std::lock_guard lock(mutex_);
-  published_.assign(pairs, 0);
 }
 
 }  // namespace ix::proxy

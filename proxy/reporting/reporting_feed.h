@@ -32,12 +32,13 @@
 namespace ix::proxy {
 
 struct FeedEvent {
-  PairIndex pair = 0;
+  PairIndex pair = 0;  // the pair's slot (RoutingTable), the same on every worker
   uint64_t seq = 0;
   std::shared_ptr<const std::vector<uint8_t>> payload;  // the node's envelope, verified
   std::string tenant;
   bool agent = false;  // an agent event (else an interaction event)
   bool stream_stopped = false;  // no payload: the pair's stream stopped (consumers only)
+  std::string pair_id;          // the pair's ID, for readers that follow the configuration on their own thread
 };
 
 // Events a worker or consumer may have waiting before it is cut off: about two seconds of a busy
@@ -59,7 +60,7 @@ class ReportingFeed {
   void publish_state(FeedEvent state);
   // The pair's stream stopped (worker 0 lost the pair), for the consumers only, in the stream's
   // order: what they know of the pair may be behind until its next state arrives.
-  void publish_stream_stopped(PairIndex pair);
+  void publish_stream_stopped(PairIndex pair, std::string pair_id);
   std::vector<FeedEvent> take(int worker);
 
   // A reader that is not a worker (the pacing module): receives every event published from now
@@ -88,9 +89,8 @@ class ReportingFeed {
   // (a client resuming from before it cannot join live: it needs the nodes' replay).
   bool subscribed() const;
   void set_subscribed();
+  // Positions are by pair slot (RoutingTable), which a reload does not change.
   uint64_t published_seq(PairIndex pair) const;
-  // The pairs changed (a reload): positions start over.
-  void reset_positions(size_t pairs);
 
  private:
   // stream: to workers and consumers, moving the positions; else to consumers only.

@@ -32,7 +32,7 @@ std::vector<MergedEvent> ReportingMerge::release(int64_t now_us) {
     if (!safe) {
       safe = true;
       for (size_t i = 0; i < nodes_.size() && safe; ++i) {
-        if (i == best || !nodes_[i].buffer.empty()) continue;
+        if (i == best || !nodes_[i].buffer.empty() || nodes_[i].retired) continue;
         safe = nodes_[i].latest_us > head.timestamp_us || (nodes_[i].latest_us == head.timestamp_us && i > best);
       }
     }

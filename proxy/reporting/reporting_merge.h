@@ -7,6 +7,11 @@
 // max-delay. Ties in time go to the node listed first, so the order is deterministic.
 //
 // The merge also keeps each node's resume position: the last seq released from it.
+//
+// Nodes are the proxy's pair slots (RoutingTable): a reload adds nodes (resize) and retires the
+// nodes of pairs it removed — a retired node's events already received are still released in
+// order, but it no longer holds the stream back while silent. A node that comes back is revived
+// with its positions as they were.
 // Pure (time is passed in); owned by one loop.
 #pragma once
 
@@ -32,6 +37,13 @@ class ReportingMerge {
   // An event from a node. Returns false (and drops it) when its seq is not after the last one
   // seen from that node: a duplicate after a reconnect or a failover resume.
   bool push(MergedEvent event);
+  // Grows to `nodes` nodes (never shrinks: nodes are slots that keep their meaning).
+  void resize(size_t nodes) {
+    if (nodes > nodes_.size()) nodes_.resize(nodes);
+  }
+  // The node's pair was removed (or is back): a retired node never holds the stream.
+  void set_retired(size_t node, bool retired) { nodes_[node].retired = retired; }
+  bool retired(size_t node) const { return nodes_[node].retired; }
   // Starts a node's stream after seq: what a client resuming from there already has.
   void start_after(size_t node, uint64_t seq) { nodes_[node].seen_seq = nodes_[node].released_seq = seq; }
   // The events that may go out now, in merged order.
@@ -50,6 +62,7 @@ class ReportingMerge {
     uint64_t seen_seq = 0;
     uint64_t released_seq = 0;
     int64_t latest_us = INT64_MIN;  // the latest event time this node has shown
+    bool retired = false;           // its pair was removed: it sends nothing more
   };
   int64_t max_delay_us_;
   std::vector<Node> nodes_;

@@ -16,8 +16,8 @@ Error no_primary(RequestContext& ctx, PairIndex pair) {
 std::optional<PairIndex> lease_pair(const RoutingTable& table) {
   const config::ClusterConfig& config = table.config();
   if (config.pacing && !config.pacing->lease_pair.empty()) return table.index_of(config.pacing->lease_pair);
-  if (table.pair_count() == 0) return std::nullopt;
-  return PairIndex{0};
+  if (table.all_pairs().empty()) return std::nullopt;
+  return table.all_pairs().front();
 }
 
 void handle_lease(RequestContext& ctx, const Call& call, const proto::Envelope& envelope, Outgoing request) {

@@ -23,13 +23,26 @@ constexpr size_t kConnectionQueueBytes = 1 << 20;
 ReportingRequests::Stream::Stream(size_t pairs, uv_loop_t* loop)
     : merge(pairs, kMaxMergeDelayUs), dedupe(kAgentDedupeWindowUs), timer(loop), resume(pairs, false) {}
 
+void ReportingRequests::Stream::apply(const PairChanges& changes, size_t slots) {
+  merge.resize(slots);
+  if (resume.size() < slots) resume.resize(slots, false);
+  for (auto& [session, client] : clients) {
+    if (client.floor.size() < slots) client.floor.resize(slots, 0);
+  }
+  for (PairIndex pair : changes.removed) merge.set_retired(pair, true);
+  for (PairIndex pair : changes.added) {
+    merge.set_retired(pair, false);
+    resume[pair] = true;  // from the last seq seen: 0, the start of its log, for a new pair
+  }
+}
+
 ReportingRequests::ReportingRequests(RequestContext& ctx, ReportingOutlet& outlet, ReportingOptions options, uv_loop_t* loop,
                                      metrics::Registry& metrics)
     : ctx_(ctx),
       outlet_(outlet),
       options_(std::move(options)),
       loop_(loop),
-      shared_(std::make_unique<Stream>(ctx.table->pair_count(), loop)),
+      shared_(std::make_unique<Stream>(ctx.table->slot_count(), loop)),
       events_(metrics.counter("ix_proxy_reporting_events_total", "Events in the merged reporting stream")),
       dropped_(metrics.counter("ix_proxy_reporting_clients_dropped_total",
                                "Reporting clients disconnected for reading too slowly")) {}
@@ -50,9 +63,21 @@ proto::RequestStartReportingT ReportingRequests::start_request(Stream& stream, P
 }
 
 void ReportingRequests::subscribe_to_pair(Stream& stream, PairIndex pair) {
-  ctx_.calls.ask(pair, Outgoing::of(start_request(stream, pair)), stream.upstream_client, [this, pair](PairAnswer answer) {
+  proto::RequestStartReportingT start = start_request(stream, pair);
+  // A pair a reload added, asked for its whole log: if the node has trimmed it, live is the best
+  // there is (said in the log).
+  const bool from_start = !start.resume.empty() && start.resume.front()->seq == 0;
+  const uint64_t upstream = stream.upstream_client;
+  ctx_.calls.ask(pair, Outgoing::of(std::move(start)), upstream, [this, pair, from_start, upstream](PairAnswer answer) {
     if (answer.kind == PairAnswer::Kind::kReply) return;
     spdlog::error("event=reporting_subscribe_failed pair={} error={}", table().pair_id(pair), quote(answer.error.text));
+    if (!from_start || answer.kind != PairAnswer::Kind::kRefused || stopped_ || !table().has(pair)) return;
+    Stream* again = upstream == 0 ? shared_.get() : nullptr;
+    if (auto it = catching_up_.find(upstream); upstream != 0 && it != catching_up_.end()) again = it->second.get();
+    if (!again || again->merge.seen_seq(pair) != 0) return;
+    spdlog::warn("event=reporting_pair_joins_live pair={} reason={}", table().pair_id(pair), quote(answer.error.text));
+    again->resume[pair] = false;
+    subscribe_to_pair(*again, pair);
   });
   if (&stream == shared_.get()) request_pair_state(pair);
 }
@@ -69,7 +94,7 @@ void ReportingRequests::request_pair_state(PairIndex pair) {
       spdlog::error("event=pacing_state_failed pair={} error={}", table().pair_id(pair), quote(answer.error.text));
       return;
     }
-    options_.feed->publish_state({pair, envelope->body_as_EventReportingState()->seq(), answer.payload, "", false});
+    options_.feed->publish_state({pair, envelope->body_as_EventReportingState()->seq(), answer.payload, "", false, false, table().pair_id(pair)});
   });
 }
 
@@ -96,7 +121,7 @@ void ReportingRequests::release(Stream& stream) {
     std::string tenant = header->tenant_id() ? header->tenant_id()->str() : "";
     const std::optional<std::string> agent_key = agent_event_key(*envelope);
     if (agent_key && !stream.dedupe.pass(*agent_key, event.node, table().pairs_for_tenant(tenant).size(), now)) continue;
-    released.push_back({event.node, event.seq, std::move(event.payload), std::move(tenant), agent_key.has_value()});
+    released.push_back({event.node, event.seq, std::move(event.payload), std::move(tenant), agent_key.has_value(), false, table().pair_id(event.node)});
     events_.inc();
   }
   if (&stream == shared_.get()) {
@@ -111,9 +136,10 @@ void ReportingRequests::deliver(Stream& stream, const std::vector<FeedEvent>& ev
   for (const FeedEvent& event : events) {
     for (auto it = stream.clients.begin(); it != stream.clients.end();) {
       Client& client = it->second;
+      // A pair another worker's reload added before this one's: its floor starts at 0.
+      if (event.pair >= client.floor.size()) client.floor.resize(event.pair + 1, 0);
       const bool wanted = (client.tenants.empty() || client.tenants.contains(event.tenant)) &&
-                          (event.agent ? client.agents : client.interactions) && event.pair < client.floor.size() &&
-                          event.seq > client.floor[event.pair];
+                          (event.agent ? client.agents : client.interactions) && event.seq > client.floor[event.pair];
       if (wanted) client.backlog.push_back(event.payload);
       it = !wanted || feed_client(it->first, client) ? std::next(it) : stream.clients.erase(it);
     }
@@ -202,7 +228,7 @@ void ReportingRequests::handle_start(const Call& call, const proto::Envelope& en
   session_closed(call.session_id);  // a new start replaces the session's subscription
   Client client;
   client.client_id = call.client_id;
-  client.floor.assign(table().pair_count(), 0);
+  client.floor.assign(table().slot_count(), 0);
   if (r->tenant_ids()) {
     for (const flatbuffers::String* t : *r->tenant_ids()) client.tenants.insert(t->str());
   }
@@ -210,10 +236,12 @@ void ReportingRequests::handle_start(const Call& call, const proto::Envelope& en
   if (!classes) return ctx_.replies.reply_error(call, classes.error());
   client.interactions = classes->interactions;
   client.agents = classes->agents;
-  std::vector<bool> positioned(table().pair_count(), false);
+  std::vector<bool> positioned(table().slot_count(), false);
   if (r->resume()) {
     for (const proto::ResumePosition* p : *r->resume()) {
       std::optional<PairIndex> pair = table().index_of(p->node_id()->string_view());
+      // A pair a reload removed: nothing more comes from it, so its position asks for nothing.
+      if (!pair && table().slot_of(p->node_id()->string_view())) continue;
       if (!pair) {
         return ctx_.replies.reply_error(call, wire::make_error(proto::ErrorCode::InvalidAttribute,
                                                                "RequestStartReporting.resume names node \"" +
@@ -251,10 +279,10 @@ void ReportingRequests::handle_start(const Call& call, const proto::Envelope& en
   if (behind) {
     // Its own stream: the nodes replay from the client's positions, then go on live.
     const uint64_t upstream = ctx_.upstream(call);
-    auto stream = std::make_unique<Stream>(table().pair_count(), loop_);
+    auto stream = std::make_unique<Stream>(table().slot_count(), loop_);
     stream->upstream_client = upstream;
     stream->subscribed = true;
-    for (PairIndex pair = 0; pair < table().pair_count(); ++pair) {
+    for (PairIndex pair : table().all_pairs()) {
       if (!positioned[pair]) continue;
       stream->merge.start_after(pair, client.floor[pair]);
       stream->resume[pair] = true;
@@ -293,7 +321,7 @@ void ReportingRequests::session_closed(uint64_t session_id) {
       ++it;
       continue;
     }
-    for (PairIndex pair = 0; pair < ctx_.calls.pair_count(); ++pair) {
+    for (PairIndex pair : table().all_pairs()) {
       ctx_.calls.ask(pair, Outgoing::of(proto::RequestStopReportingT{}), it->first, [](PairAnswer) {});
     }
     it = catching_up_.erase(it);
@@ -307,23 +335,22 @@ void ReportingRequests::pair_available(PairIndex pair) {
 }
 
 void ReportingRequests::pair_unavailable(PairIndex pair) {
-  if (options_.worker == 0 && shared_->subscribed) options_.feed->publish_stream_stopped(pair);
+  if (options_.worker == 0 && shared_->subscribed) options_.feed->publish_stream_stopped(pair, table().pair_id(pair));
 }
 
-void ReportingRequests::reload() {
-  if (shared_->merge.nodes() != table().pair_count()) {
-    // Pairs were added or removed: the merge starts over (clients stay subscribed).
-    spdlog::warn("event=reporting_restarted reason={}", quote("the node pairs changed"));
-    auto fresh = std::make_unique<Stream>(table().pair_count(), loop_);
-    fresh->clients = std::move(shared_->clients);
-    for (auto& [id, client] : fresh->clients) client.floor.assign(table().pair_count(), 0);
-    shared_ = std::move(fresh);
+void ReportingRequests::reload(const PairChanges& changes) {
+  const size_t slots = table().slot_count();
+  shared_->apply(changes, slots);
+  for (auto& [client, stream] : catching_up_) stream->apply(changes, slots);
+  if (!changes.empty()) {
+    spdlog::info("event=reporting_pairs_changed worker={} added={} removed={}", options_.worker,
+                 quote(pair_names(table(), changes.added)), quote(pair_names(table(), changes.removed)));
   }
-  if (options_.worker == 0 && options_.feed->subscribed() && !shared_->subscribed) {
-    options_.feed->reset_positions(table().pair_count());
-    shared_->subscribed = true;
-    for (PairIndex pair : ctx_.calls.reachable_pairs()) subscribe_to_pair(*shared_, pair);
-  } else if (options_.worker == 0 && shared_->subscribed) {
+  // What a removed pair had sent may go out now that it no longer holds the streams back; an
+  // added pair joins as it becomes reachable (pair_available).
+  release(*shared_);
+  for (auto& [client, stream] : catching_up_) release(*stream);
+  if (options_.worker == 0 && shared_->subscribed) {
     // The pacing targets or filter may have changed: the pairs' states seed them afresh.
     for (PairIndex pair : ctx_.calls.reachable_pairs()) request_pair_state(pair);
   }

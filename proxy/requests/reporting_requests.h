@@ -80,9 +80,12 @@ class ReportingRequests {
   // The pair lost its primary: its part of the shared stream stopped, which worker 0 tells the
   // feed's consumers (the pacing module's statistics of that pair are stale until it is back).
   void pair_unavailable(PairIndex pair);
-  // After a reload (the context's table replaced, the links rebuilt): if the pairs changed the
-  // merge starts over (clients stay subscribed) and worker 0 subscribes again.
-  void reload();
+  // After a reload (the context's table replaced, the links rebuilt), with what it changed in
+  // the pairs. The streams go on (positions by pair slot, so the pairs that stay have neither
+  // gap nor duplicate): a removed pair's events already received are released and nothing more
+  // comes from it; an added pair joins each stream when it becomes reachable (pair_available),
+  // from the start of its event log, so its events appear from its first one.
+  void reload(const PairChanges& changes);
   // Worker 0: streams from the pairs into the feed even without a reporting client (the pacing
   // module's ReportingFeed::start_stream() lands here). Idempotent.
   void start_stream();
@@ -105,6 +108,9 @@ class ReportingRequests {
   // it live), or a client's own while it catches up from older resume positions.
   struct Stream {
     Stream(size_t pairs, uv_loop_t* loop);
+    // A reload: slots up to `slots`, the removed pairs retired, the added ones joining from the
+    // start of their logs.
+    void apply(const PairChanges& changes, size_t slots);
     ReportingMerge merge;
     AgentEventDedupe dedupe;
     std::map<uint64_t, Client> clients;  // by session

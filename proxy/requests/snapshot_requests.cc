@@ -88,7 +88,7 @@ void page_empty_snapshot(RequestContext& ctx, const Call& call, const std::strin
   auto fan_in = FanIn<PairAnswer>::make(parts.size(), [&ctx, table = ctx.table, call, id, start, parts](std::vector<PairAnswer> answers) {
     for (size_t i = 0; i < answers.size(); ++i) {
       if (answers[i].kind == PairAnswer::Kind::kReply && answers[i].envelope()->body_as_EventSnapshotPage()) continue;
-      const std::string where = answers[i].pair < table->pair_count() ? "node pair " + table->pair_id(answers[i].pair) + ": " : "";
+      const std::string where = answers[i].pair < table->slot_count() ? "node pair " + table->pair_id(answers[i].pair) + ": " : "";
       return ctx.replies.reply_error(call, not_accessible(parts[i].node_snapshot_id, where + answers[i].error.text));
     }
     proto::EventSnapshotPageT page;
@@ -99,7 +99,7 @@ void page_empty_snapshot(RequestContext& ctx, const Call& call, const std::strin
   for (size_t i = 0; i < parts.size(); ++i) {
     std::optional<PairIndex> pair = ctx.table->owner_by_tag(parts[i].node_snapshot_id);
     if (!pair) {
-      ctx.calls.defer([slot = fan_in->slot(i), n = ctx.table->pair_count()] { slot(PairAnswer::unreachable(n, "no node pair has its tag")); });
+      ctx.calls.defer([slot = fan_in->slot(i), n = ctx.table->slot_count()] { slot(PairAnswer::unreachable(n, "no node pair has its tag")); });
       continue;
     }
     proto::RequestSnapshotPageT page;
@@ -176,7 +176,7 @@ void continue_page(RequestContext& ctx, std::shared_ptr<PageRead> read) {
         }
         read->cursor->fill(range.part, range.count, std::move(live));
       } else if (!error) {
-        const std::string where = answer.pair < table->pair_count() ? "node pair " + table->pair_id(answer.pair) + ": " : "";
+        const std::string where = answer.pair < table->slot_count() ? "node pair " + table->pair_id(answer.pair) + ": " : "";
         error = not_accessible(read->cursor->parts()[range.part].node_snapshot_id, where + answer.error.text);
       }
     }
@@ -188,7 +188,7 @@ void continue_page(RequestContext& ctx, std::shared_ptr<PageRead> read) {
     const SnapshotPart& part = cursor.parts()[range.part];
     std::optional<PairIndex> pair = ctx.table->owner_by_tag(part.node_snapshot_id);
     if (!pair) {
-      ctx.calls.defer([slot = fan_in->slot(i), n = ctx.table->pair_count()] { slot(PairAnswer::unreachable(n, "no node pair has its tag")); });
+      ctx.calls.defer([slot = fan_in->slot(i), n = ctx.table->slot_count()] { slot(PairAnswer::unreachable(n, "no node pair has its tag")); });
       continue;
     }
     proto::RequestSnapshotPageT page;
@@ -217,7 +217,7 @@ void handle_release_snapshot(RequestContext& ctx, const Call& call, const proto:
   for (size_t i = 0; i < parts.size(); ++i) {
     std::optional<PairIndex> pair = ctx.table->owner_by_tag(parts[i].node_snapshot_id);
     if (!pair) {
-      ctx.calls.defer([slot = fan_in->slot(i), n = ctx.table->pair_count()] { slot(PairAnswer::unreachable(n, "no node pair has its tag")); });
+      ctx.calls.defer([slot = fan_in->slot(i), n = ctx.table->slot_count()] { slot(PairAnswer::unreachable(n, "no node pair has its tag")); });
       continue;
     }
     proto::RequestReleaseSnapshotT release;

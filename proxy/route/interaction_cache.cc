@@ -1,5 +1,7 @@
 #include "proxy/route/interaction_cache.h"
 
+#include <algorithm>
+
 namespace ix::proxy {
 
 std::optional<PairIndex> InteractionCache::find(const std::string& interaction_id) {
@@ -32,6 +34,20 @@ void InteractionCache::forget(const std::string& interaction_id) {
   if (it == by_id_.end()) return;
   oldest_first_.erase(it->second.age);
   by_id_.erase(it);
+}
+
+size_t InteractionCache::forget_pairs(const PairSet& pairs) {
+  size_t forgotten = 0;
+  for (auto it = by_id_.begin(); it != by_id_.end();) {
+    if (std::find(pairs.begin(), pairs.end(), it->second.pair) == pairs.end()) {
+      ++it;
+      continue;
+    }
+    oldest_first_.erase(it->second.age);
+    it = by_id_.erase(it);
+    ++forgotten;
+  }
+  return forgotten;
 }
 
 }  // namespace ix::proxy

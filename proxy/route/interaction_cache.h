@@ -21,6 +21,8 @@ class InteractionCache {
   std::optional<PairIndex> find(const std::string& interaction_id);
   void remember(const std::string& interaction_id, PairIndex pair);
   void forget(const std::string& interaction_id);
+  // Forgets every entry of these pairs (a reload removed them); returns how many.
+  size_t forget_pairs(const PairSet& pairs);
 
   size_t size() const { return by_id_.size(); }
   size_t capacity() const { return capacity_; }

@@ -6,7 +6,10 @@ namespace ix::proxy {
 
 OwnerPlan plan_owner_lookup(const RoutingTable& table, InteractionCache& cache, const std::string& interaction_id) {
   if (std::optional<PairIndex> tagged = table.owner_by_tag(interaction_id)) return {tagged, {}, false};
-  if (std::optional<PairIndex> cached = cache.find(interaction_id)) return {cached, {}, true};
+  if (std::optional<PairIndex> cached = cache.find(interaction_id)) {
+    if (table.has(*cached)) return {cached, {}, true};
+    cache.forget(interaction_id);  // its pair was removed by a reload after it was remembered
+  }
   return {std::nullopt, table.all_pairs(), false};
 }
 

@@ -46,8 +46,8 @@ class ProxyServer::WorkerThread {
  public:
   using Task = std::function<void(ProxyWorker&)>;
 
-  WorkerThread(std::shared_ptr<const config::ClusterConfig> config, WorkerOptions options, metrics::Registry& metrics)
-      : config_(std::move(config)), options_(std::move(options)), metrics_(metrics) {}
+  WorkerThread(std::shared_ptr<const RoutingTable> table, WorkerOptions options, metrics::Registry& metrics)
+      : table_(std::move(table)), options_(std::move(options)), metrics_(metrics) {}
 
   ~WorkerThread() { join(); }
 
@@ -97,7 +97,7 @@ class ProxyServer::WorkerThread {
     uv_loop_init(&loop_);
     uv_async_init(&loop_, &async_, [](uv_async_t* a) { static_cast<WorkerThread*>(a->data)->drain(); });
     async_.data = this;
-    worker_ = std::make_unique<ProxyWorker>(&loop_, config_, options_, metrics_);
+    worker_ = std::make_unique<ProxyWorker>(&loop_, table_, options_, metrics_);
     Status status = worker_->start();
     if (!status) {
       worker_->stop();
@@ -121,7 +121,7 @@ class ProxyServer::WorkerThread {
     for (Task& task : tasks) task(*worker_);
   }
 
-  std::shared_ptr<const config::ClusterConfig> config_;
+  std::shared_ptr<const RoutingTable> table_;
   WorkerOptions options_;
   metrics::Registry& metrics_;
   std::thread thread_;
@@ -134,7 +134,11 @@ class ProxyServer::WorkerThread {
 };
 
 ProxyServer::ProxyServer(uv_loop_t* loop, std::shared_ptr<const config::ClusterConfig> config, std::string proxy_id)
-    : loop_(loop), config_(std::move(config)), proxy_id_(std::move(proxy_id)), admin_(loop, metrics_, "ixproxy") {
+    : loop_(loop),
+      config_(std::move(config)),
+      table_(std::make_shared<const RoutingTable>(config_)),
+      proxy_id_(std::move(proxy_id)),
+      admin_(loop, metrics_, "ixproxy") {
   const config::Proxy* proxy = config_->proxy(proxy_id_);
   feed_ = std::make_shared<ReportingFeed>(proxy ? proxy->settings.workers : 1);
 }
@@ -147,7 +151,7 @@ Status ProxyServer::start() {
   // on (the reporting feed), and workers_ does not change again until stop().
   auto post = [this](int worker, std::function<void(ProxyWorker&)> task) { workers_[static_cast<size_t>(worker)]->post(std::move(task)); };
   for (uint32_t i = 0; i < proxy->settings.workers; ++i) {
-    workers_.push_back(std::make_unique<WorkerThread>(config_, WorkerOptions{proxy_id_, static_cast<int>(i), feed_, post}, metrics_));
+    workers_.push_back(std::make_unique<WorkerThread>(table_, WorkerOptions{proxy_id_, static_cast<int>(i), feed_, post}, metrics_));
   }
   for (uint32_t i = 0; i < proxy->settings.workers; ++i) {
     if (Status s = workers_[i]->start(); !s) {
@@ -222,9 +226,10 @@ void ProxyServer::stop() {
 void ProxyServer::reload(std::shared_ptr<const config::ClusterConfig> config) {
   metrics::record_config_reload(metrics_, true);
   config_ = config;
+  table_ = std::make_shared<const RoutingTable>(config, table_.get());
   if (watch_) watch_->set_config(config);
   if (pacing_) pacing_->reload(config);  // first: worker 0 asks the pairs' states for its new targets
-  for (auto& worker : workers_) worker->post([config](ProxyWorker& w) { w.reload(config); });
+  for (auto& worker : workers_) worker->post([table = table_](ProxyWorker& w) { w.reload(table); });
 }
 
 nlohmann::json ProxyServer::status() {

@@ -21,6 +21,7 @@
 #include "proxy/pacing/pacing_module.h"
 #include "proxy/reporting/reporting_feed.h"
 #include "proxy/requests/lease_request.h"
+#include "proxy/route/routing_table.h"
 #include "proxy/server/cluster_watch.h"
 
 namespace ix::proxy {
@@ -34,7 +35,8 @@ class ProxyServer {
   Status start();
   // Stops every worker (their agents are logged out, clients closed) and the admin port.
   void stop();
-  // Applies a reloaded configuration in every worker without dropping clients.
+  // Applies a reloaded configuration in every worker without dropping clients: one routing
+  // table, built from the previous one (pairs keep their PairIndex), for every worker.
   void reload(std::shared_ptr<const config::ClusterConfig> config);
 
   uint16_t admin_port() const { return admin_.port(); }
@@ -62,6 +64,7 @@ class ProxyServer {
 
   uv_loop_t* loop_;
   std::shared_ptr<const config::ClusterConfig> config_;
+  std::shared_ptr<const RoutingTable> table_;  // the workers' (each gets it posted on reload)
   std::string proxy_id_;
   metrics::Registry metrics_;
   http::AdminServer admin_;

@@ -17,17 +17,17 @@
 
 namespace ix::proxy {
 
-ProxyWorker::ProxyWorker(uv_loop_t* loop, std::shared_ptr<const config::ClusterConfig> config, WorkerOptions options,
+ProxyWorker::ProxyWorker(uv_loop_t* loop, std::shared_ptr<const RoutingTable> table, WorkerOptions options,
                          metrics::Registry& metrics)
     : loop_(loop),
-      config_(std::move(config)),
+      config_(table->config_ptr()),
       proxy_(config_->proxy(options.proxy_id)),
       options_(std::move(options)),
       metrics_(metrics),
-      table_(std::make_shared<const RoutingTable>(config_)),
+      table_(std::move(table)),
       sessions_gauge_(&metrics.gauge("ix_proxy_client_sessions", "Open client connections")) {
   declare_metrics();
-  auto links = std::make_unique<LinkPairCalls>(loop_, links_);
+  auto links = std::make_unique<LinkPairCalls>(loop_, links_, table_);
   ReplySink& replies = *this;
   requests_ = std::make_unique<RequestContext>(*links, replies, clients_, table_, request_settings(),
                                                proxy_->settings.interaction_cache_size, metrics_,
@@ -86,19 +86,43 @@ void ProxyWorker::stop() {
   for (auto& [id, link] : links_by_id_) link->stop();
 }
 
-void ProxyWorker::reload(std::shared_ptr<const config::ClusterConfig> config) {
-  if (!config->proxy(options_.proxy_id)) {
+void ProxyWorker::reload(std::shared_ptr<const RoutingTable> table) {
+  if (!table->config().proxy(options_.proxy_id)) {
     spdlog::error("event=reload_ignored reason={}", quote("proxy " + options_.proxy_id + " is no longer in the file"));
     return;
   }
-  config_ = std::move(config);
+  const PairChanges changes = pair_changes(*table_, *table);
+  // Before anything routes by the new table: the removed pairs' links stop, and their requests
+  // in flight are answered 2002 saying so (on the next turn, as every answer).
+  for (PairIndex pair : changes.removed) retire_link(pair);
+  config_ = table->config_ptr();
   proxy_ = config_->proxy(options_.proxy_id);
-  table_ = std::make_shared<const RoutingTable>(config_);
+  table_ = std::move(table);
   requests_->table = table_;
   requests_->settings = request_settings();
+  const size_t forgotten = requests_->cache.forget_pairs(changes.removed);
   build_links();
-  reporting_->reload();
-  spdlog::info("event=worker_reloaded worker={} pairs={}", options_.index, table_->pair_count());
+  reporting_->reload(changes);
+  spdlog::info("event=worker_reloaded worker={} pairs={} added={} removed={} cache_forgotten={}", options_.index,
+               table_->all_pairs().size(), quote(pair_names(*table_, changes.added)), quote(pair_names(*table_, changes.removed)),
+               forgotten);
+}
+
+void ProxyWorker::retire_link(PairIndex pair) {
+  const std::string& id = table_->pair_id(pair);
+  auto it = links_by_id_.find(id);
+  if (it == links_by_id_.end()) return;
+  spdlog::info("event=pair_removed pair={} worker={}", id, options_.index);
+  links_[pair] = nullptr;
+  // Kept for two more turns: on the next it answers its requests in flight.
+  it->second->stop("node pair " + id + " was removed from the configuration");
+  calls_->defer([this, retired = std::shared_ptr<PairLink>(std::move(it->second))] { calls_->defer([retired] {}); });
+  links_by_id_.erase(it);
+  // Its series go with it (the proxy's failovers of the pair are worker 0's to remove).
+  const std::string worker = std::to_string(options_.index);
+  metrics_.remove("ix_proxy_pair_reachable", {{"pair", id}, {"worker", worker}});
+  metrics_.remove(kUpstreamState, {{"pair", id}, {"worker", worker}});
+  if (options_.index == 0) metrics_.remove(kFailovers, {{"pair", id}});
 }
 
 uint64_t ProxyWorker::request_timeout_ms() const { return static_cast<uint64_t>(proxy_->settings.request_timeout.count()); }
@@ -120,8 +144,8 @@ void ProxyWorker::build_links() {
   link_options.connector.max_backoff_ms = 2000;  // a returning node is used again within two seconds
 
   std::map<std::string, std::unique_ptr<PairLink>> kept;
-  links_.assign(table_->pair_count(), nullptr);
-  for (PairIndex i = 0; i < table_->pair_count(); ++i) {
+  links_.assign(table_->slot_count(), nullptr);
+  for (PairIndex i : table_->all_pairs()) {
     const config::NodePair& pair = table_->pair(i);
     auto existing = links_by_id_.find(pair.id);
     std::unique_ptr<PairLink> link;
@@ -144,15 +168,9 @@ void ProxyWorker::build_links() {
     links_[i] = link.get();
     kept.emplace(pair.id, std::move(link));
   }
-  for (auto& [id, removed] : links_by_id_) {
-    if (!removed) continue;
-    // Kept for two more turns: on the next it answers its requests in flight with 2002.
-    removed->stop();
-    calls_->defer([this, retired = std::shared_ptr<PairLink>(std::move(removed))] { calls_->defer([retired] {}); });
-  }
-  links_by_id_ = std::move(kept);
-  // Callbacks capture the pair's current index.
-  for (PairIndex i = 0; i < links_.size(); ++i) {
+  links_by_id_ = std::move(kept);  // retire_link() took the removed pairs' links before
+  // Callbacks capture the pair's slot, which names the same pair for the life of the process.
+  for (PairIndex i : table_->all_pairs()) {
     links_[i]->set_on_node_state([this, i](const NodeLink& node, const char* endpoint) {
       metrics_.gauge(kUpstreamState, kUpstreamStateHelp, {{"pair", table_->pair_id(i)}, {"endpoint", endpoint}, {"worker", std::to_string(options_.index)}})
           .set(static_cast<double>(node.role()));
@@ -380,7 +398,7 @@ void ProxyWorker::declare_metrics() {
 
 nlohmann::json ProxyWorker::status() {
   nlohmann::json pairs = nlohmann::json::array();
-  for (PairLink* link : links_) pairs.push_back(link->status());
+  for (PairIndex i : table_->all_pairs()) pairs.push_back(links_[i]->status());
   return {{"worker", options_.index},
           {"sessions", sessions_.size()},
           {"agents", agents_->logged_in()},
@@ -393,7 +411,7 @@ std::vector<std::string> ProxyWorker::unserved_media() {
   for (const config::MediaType& media : config_->media_types) {
     if (!media.enabled) continue;
     bool listed = false, served = false;
-    for (PairIndex i = 0; i < table_->pair_count(); ++i) {
+    for (PairIndex i : table_->all_pairs()) {
       if (!table_->pair(i).serves_media(media.name)) continue;
       listed = true;
       served = served || links_[i]->reachable();

@@ -62,15 +62,19 @@ struct WorkerOptions {
 
 class ProxyWorker : private ReplySink, private ReportingOutlet {
  public:
-  ProxyWorker(uv_loop_t* loop, std::shared_ptr<const config::ClusterConfig> config, WorkerOptions options,
-              metrics::Registry& metrics);
+  // table: the proxy's routing table (one for every worker, so that a PairIndex means the same
+  // pair on all of them and in the reporting feed).
+  ProxyWorker(uv_loop_t* loop, std::shared_ptr<const RoutingTable> table, WorkerOptions options, metrics::Registry& metrics);
   ~ProxyWorker();
 
   Status start();
   // Stops accepting, logs out the agents of this worker's desktops, closes clients and links.
   void stop();
-  // Applies a reloaded configuration: routing table, timeouts, pulls; endpoints need a restart.
-  void reload(std::shared_ptr<const config::ClusterConfig> config);
+  // Applies a reloaded configuration (the table built from the previous one): routing, timeouts,
+  // pulls; a pair's endpoints need a restart. A removed pair's links stop first (their requests
+  // in flight get 2002 naming the removal), its cache entries and series go; an added pair's
+  // links start after the swap, and its agents and reporting streams follow once it is reachable.
+  void reload(std::shared_ptr<const RoutingTable> table);
 
   // Worker 0: streams from the pairs into the feed even without a reporting client (the pacing
   // module's ReportingFeed::start_stream() lands here). Idempotent.
@@ -126,6 +130,8 @@ class ProxyWorker : private ReplySink, private ReportingOutlet {
   void cut_off(uint64_t session_id, wire::Frame error, const std::string& reason) override;
 
   void build_links();
+  // A reload removed the pair: its links stop and are destroyed two turns later.
+  void retire_link(PairIndex pair);
   void update_upstream_gauges(PairIndex pair);
   uint64_t request_timeout_ms() const;
   // What the handlers read from the proxy's settings.
@@ -148,7 +154,7 @@ class ProxyWorker : private ReplySink, private ReportingOutlet {
   std::unordered_map<uint64_t, std::unique_ptr<Session>> sessions_;
   uint64_t next_session_ = 0;
   std::map<std::string, std::unique_ptr<PairLink>> links_by_id_;
-  std::vector<PairLink*> links_;  // by PairIndex of table_ (read by calls_)
+  std::vector<PairLink*> links_;  // by PairIndex (slot) of table_, null for a removed pair (read by calls_)
   bool stopping_ = false;
 
   // Metrics looked up once and kept: the registry's lookup takes a lock and builds label strings.

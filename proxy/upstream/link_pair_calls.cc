@@ -2,7 +2,14 @@
 
 namespace ix::proxy {
 
-LinkPairCalls::LinkPairCalls(uv_loop_t* loop, const std::vector<PairLink*>& links) : links_(links), next_turn_(loop) {}
+LinkPairCalls::LinkPairCalls(uv_loop_t* loop, const std::vector<PairLink*>& links, const std::shared_ptr<const RoutingTable>& table)
+    : links_(links), table_(table), next_turn_(loop) {}
+
+std::string LinkPairCalls::unreachable_reason(PairIndex pair) {
+  if (PairLink* l = link(pair)) return l->unreachable_reason();
+  const std::string name = pair < table_->slot_count() ? "node pair " + table_->pair_id(pair) : "node pair #" + std::to_string(pair);
+  return name + " was removed from the configuration";
+}
 
 void LinkPairCalls::ask(PairIndex pair, const Outgoing& request, uint64_t upstream_client, Done done, uint64_t timeout_ms) {
   auto on_reply = [pair, done](const UpstreamReply& r) {
@@ -17,12 +24,14 @@ void LinkPairCalls::ask(PairIndex pair, const Outgoing& request, uint64_t upstre
     }
     done(PairAnswer::reply(pair, std::make_shared<const std::vector<uint8_t>>(r.payload.begin(), r.payload.end())));
   };
-  if (links_[pair]->send(request, upstream_client, on_reply, timeout_ms)) return;
-  defer([done, answer = PairAnswer::unreachable(pair, links_[pair]->unreachable_reason())]() mutable { done(std::move(answer)); });
+  PairLink* l = link(pair);
+  if (l && l->send(request, upstream_client, on_reply, timeout_ms)) return;
+  defer([done, answer = PairAnswer::unreachable(pair, unreachable_reason(pair))]() mutable { done(std::move(answer)); });
 }
 
 bool LinkPairCalls::forward(PairIndex pair, const Outgoing& request, uint64_t upstream_client, ReplyView on_reply) {
-  return links_[pair]->send(request, upstream_client, std::move(on_reply));
+  PairLink* l = link(pair);
+  return l && l->send(request, upstream_client, std::move(on_reply));
 }
 
 void LinkPairCalls::defer(std::function<void()> fn) {

@@ -35,15 +35,15 @@ NodeLink::~NodeLink() {
 
 void NodeLink::start() { connector_.start(); }
 
-void NodeLink::stop() {
+void NodeLink::stop(const std::string& why) {
   connector_.stop();
   channel_.reset();
   role_ = NodeRole::kDown;
   reset_suspicion();
-  const std::string why = "the proxy is closing its connection to " + name_;
+  const std::string text = why.empty() ? "the proxy is closing its connection to " + name_ : why + " (" + name_ + ")";
   for (auto& [ref, callback] : pending_) {
     deadlines_.cancel(ref);
-    defer(std::move(callback), wire::make_error(proto::ErrorCode::ClusterLostConnection, why));
+    defer(std::move(callback), wire::make_error(proto::ErrorCode::ClusterLostConnection, text));
   }
   pending_.clear();
 }

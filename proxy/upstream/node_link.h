@@ -85,8 +85,9 @@ class NodeLink {
 
   void start();
   // Closes the connection; pending requests are answered with 2002 on the next loop turn (never
-  // from inside stop()). Requests still unanswered when the link is destroyed are dropped.
-  void stop();
+  // from inside stop()), with why as the text (by default: the proxy is closing its connection).
+  // Requests still unanswered when the link is destroyed are dropped.
+  void stop(const std::string& why = "");
 
   // Sends a request built by encode(upstream_ref_id) with a deadline of timeout_ms (0: the
   // request-timeout). Returns false — without calling on_reply — when the link cannot carry it.

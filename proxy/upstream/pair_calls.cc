@@ -5,14 +5,14 @@
 namespace ix::proxy {
 
 std::vector<bool> PairCalls::reachable() {
-  std::vector<bool> out(pair_count());
+  std::vector<bool> out(slot_count());
   for (PairIndex i = 0; i < out.size(); ++i) out[i] = reachable(i);
   return out;
 }
 
 PairSet PairCalls::reachable_pairs() {
   PairSet out;
-  for (PairIndex i = 0; i < pair_count(); ++i) {
+  for (PairIndex i = 0; i < slot_count(); ++i) {
     if (reachable(i)) out.push_back(i);
   }
   return out;

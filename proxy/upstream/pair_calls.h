@@ -32,7 +32,9 @@ class PairCalls {
 
   virtual ~PairCalls() = default;
 
-  virtual size_t pair_count() const = 0;
+  // One more than the highest PairIndex the calls know (RoutingTable::slot_count()); a slot
+  // whose pair a reload removed is never reachable.
+  virtual size_t slot_count() const = 0;
   // The pair has a primary this worker can reach, or is handing over to its next one (PairLink).
   virtual bool reachable(PairIndex pair) = 0;
   // Why the pair cannot be asked, naming both nodes' states.
@@ -48,7 +50,7 @@ class PairCalls {
   // Runs fn on a later turn of the loop.
   virtual void defer(std::function<void()> fn) = 0;
 
-  // Per pair: reachable(pair).
+  // Per slot: reachable(pair).
   std::vector<bool> reachable();
   // The pairs that are reachable now.
   PairSet reachable_pairs();

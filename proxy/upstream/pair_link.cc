@@ -41,12 +41,16 @@ void PairLink::start() {
   for (auto& node : nodes_) node->start();
 }
 
-void PairLink::stop() {
+void PairLink::stop(const std::string& why) {
   on_serving_ = nullptr;
   on_node_state_ = nullptr;
-  for (auto& node : nodes_) node->stop();
+  for (auto& node : nodes_) {
+    node->set_on_event(nullptr);
+    node->stop(why);
+  }
   // What is held is answered with 2002 on the next loop turn, like the nodes' requests in flight.
   hand_over_until_ms_ = 0;
+  stop_why_ = why;
   if (!held_.empty()) hold_timer_.start(0, [this] { expire_held(true); });
 }
 
@@ -97,7 +101,7 @@ void PairLink::expire_held(bool all) {
       ++it;
     }
   }
-  const std::string why = all ? "the proxy is closing its connections to node pair " + id_
+  const std::string why = all ? (stop_why_.empty() ? "the proxy is closing its connections to node pair " + id_ : stop_why_)
                               : unreachable_reason() + "; it was handing over to its backup, which did not take over in time";
   for (Held& h : expired) {
     UpstreamReply reply;

@@ -44,7 +44,9 @@ class PairLink {
   PairLink(uv_loop_t* loop, const config::NodePair& pair, const NodeLinkOptions& options);
 
   void start();
-  void stop();
+  // Closes both links; their requests in flight get 2002 on the next turn, with why as the text
+  // when given (NodeLink::stop). The callbacks are cleared: nothing more is reported.
+  void stop(const std::string& why = "");
   void set_on_event(const NodeLink::EventCallback& cb);
   // The pair gained or lost its primary.
   void set_on_serving_changed(ServingCallback cb) { on_serving_ = std::move(cb); }
@@ -91,6 +93,7 @@ class PairLink {
   uint64_t hand_over_hold_ms_;         // the pair's lease-timeout
   uint64_t hand_over_until_ms_ = 0;    // uv_now; 0: no hand-over under way
   std::deque<Held> held_;
+  std::string stop_why_;  // stop()'s reason, the text of what it answers
   net::Timer hold_timer_;
   std::unique_ptr<NodeLink> nodes_[2];  // primary endpoint, backup endpoint
   NodeRole roles_[2] = {NodeRole::kDown, NodeRole::kDown};  // as last reported by each

@@ -11,7 +11,7 @@
 namespace ix::proxy {
 namespace {
 
-FeedEvent event(PairIndex pair, uint64_t seq) { return FeedEvent{pair, seq, nullptr, "t1", false}; }
+FeedEvent event(PairIndex pair, uint64_t seq) { return FeedEvent{pair, seq, nullptr, "t1", false, false, "pair-" + std::to_string(pair + 1)}; }
 
 TEST(ReportingFeed, ConsumerReceivesEveryEventPublishedAfterItJoinedAndIsWokenOncePerBatchWaiting) {
   ReportingFeed feed(2);

@@ -69,6 +69,30 @@ TEST(ReportingMerge, ASilentNodeHoldsTheStreamAtMostMaxDelay) {
   EXPECT_EQ(merge.waiting(), 1u);
 }
 
+TEST(ReportingMerge, ARemovedPairsNodeNoLongerHoldsTheStreamAndAnAddedOneJoins) {
+  ReportingMerge merge(2, 1'000'000);
+  ASSERT_TRUE(merge.push(event(0, 1, 10)));
+  ASSERT_TRUE(merge.push(event(1, 1, 20)));
+  EXPECT_EQ(merge.release(30).size(), 1u);  // node 1's event waits for node 0 to pass 20
+  // A reload removes node 0's pair and adds a third: node 1's event goes at once, then the new
+  // node holds the stream like any silent node until it shows an event.
+  merge.resize(3);
+  merge.set_retired(0, true);
+  ASSERT_TRUE(merge.push(event(1, 2, 40)));
+  std::vector<MergedEvent> out = merge.release(45);
+  EXPECT_TRUE(out.empty()) << "the added node has shown nothing yet";
+  ASSERT_TRUE(merge.push(event(2, 1, 50)));
+  out = merge.release(55);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].node, 1u);
+  EXPECT_EQ(out[0].seq, 1u);
+  EXPECT_EQ(out[1].seq, 2u);
+  // A retired node's positions stay for its return.
+  EXPECT_EQ(merge.released_seq(0), 1u);
+  merge.set_retired(0, false);
+  EXPECT_FALSE(merge.push(event(0, 1, 60))) << "what it had sent is not taken twice";
+}
+
 TEST(ReportingMerge, DropsWhatANodeAlreadySent) {
   ReportingMerge merge(1, 0);
   EXPECT_TRUE(merge.push(event(0, 5, 1)));

@@ -8,7 +8,9 @@
 #include <map>
 #include <set>
 
+#include "cluster-config/loader.h"
 #include "tests/proxy/support/request_harness.h"
+#include "tests/support/config_builder.h"
 #include "tests/support/test_loop.h"
 
 namespace ix::test {
@@ -250,6 +252,72 @@ TEST_F(ReportingRequestsTest, APairsNewPrimaryIsSubscribedFromTheLastSeqTheStrea
   ASSERT_EQ(resume.size(), 1u);
   EXPECT_EQ(resume[0]->node_id, "pair-1");
   EXPECT_EQ(resume[0]->seq, 42u);
+}
+
+TEST_F(ReportingRequestsTest, AReloadThatRemovesAndAddsPairsKeepsTheStreamAndTakesTheNewPairFromItsStart) {
+  request(1, 1, proto::RequestStartReportingT{});
+  harness.calls.run();
+  ASSERT_TRUE(acked(1));
+  now_us = 2'000'000'000;
+  event(0, 1, 1000, "101");
+  event(1, 1, 1001, "101");
+  event(2, 1, 1002, "101");
+  harness.calls.run();
+  ASSERT_EQ(seen(1), (std::vector<std::string>{"pair-1/1", "pair-2/1", "pair-3/1"}));
+
+  // pair-2 goes, pair-4 comes: the table is rebuilt from the previous one.
+  ConfigBuilder c;
+  c.tenant("101").media_type("chat");
+  uint16_t port = 7400;
+  for (const char* id : {"pair-1", "pair-4", "pair-3"}) {
+    const uint16_t primary = ++port, backup = ++port;
+    c.node_pair(id, std::string("p") + id[5], {"101"}, {"chat"})
+        .endpoint("primary", primary, static_cast<uint16_t>(primary + 1000))
+        .endpoint("backup", backup, static_cast<uint16_t>(backup + 1000))
+        .set_in("storage", "sqlite-path", std::string(id) + ".db");
+  }
+  config::LoadResult loaded = config::load_config_text(c.text(), "reloaded.toml", "/tmp");
+  ASSERT_TRUE(loaded.ok()) << loaded.error_text();
+  auto before = harness.context.table;
+  harness.context.table = std::make_shared<const proxy::RoutingTable>(loaded.config, before.get());
+  const proxy::PairChanges changes = proxy::pair_changes(*before, *harness.context.table);
+  ASSERT_EQ(changes.added, (proxy::PairSet{3}));
+  harness.calls.resize(4);
+  harness.calls.set_reachable(1, false);
+  // The new pair's node has trimmed the start of its log: it refuses it, and the pair joins live.
+  harness.calls.script([&](PairIndex pair, const proto::EnvelopeT& r) {
+    const proto::RequestStartReportingT* start = r.body.AsRequestStartReporting();
+    if (pair == 3 && start && !start->resume.empty() && start->resume[0]->seq == 0) {
+      return FakePairCalls::refused(pair, proto::ErrorCode::InvalidAttribute, "older than the event log's retention");
+    }
+    return FakePairCalls::reply(pair, proto::EventAckT{});
+  });
+  harness.calls.sent.clear();
+  reporting.reload(changes);
+  reporting.pair_available(3);
+  harness.calls.run();
+  const auto starts = sent(proto::Message::RequestStartReporting);
+  ASSERT_EQ(starts.size(), 2u) << "the pairs that stayed keep their subscriptions";
+  EXPECT_EQ(starts[0].pair, 3u);
+  ASSERT_EQ(starts[0].request->body.AsRequestStartReporting()->resume.size(), 1u);
+  EXPECT_EQ(starts[0].request->body.AsRequestStartReporting()->resume[0]->node_id, "pair-4");
+  EXPECT_EQ(starts[0].request->body.AsRequestStartReporting()->resume[0]->seq, 0u) << "from the start of its log";
+  EXPECT_EQ(starts[1].pair, 3u);
+  EXPECT_TRUE(starts[1].request->body.AsRequestStartReporting()->resume.empty()) << "live after the refusal";
+
+  // The pairs that stayed go on where they were (no replay, no restart); the new pair's events
+  // follow from its first one, and the removed pair holds nothing back.
+  event(0, 2, 2000, "101");
+  event(2, 2, 2001, "101");
+  event(3, 1, 2002, "101");
+  harness.calls.run();
+  EXPECT_EQ(seen(1), (std::vector<std::string>{"pair-1/1", "pair-2/1", "pair-3/1", "pair-1/2", "pair-3/2", "pair-4/1"}));
+
+  // A client resuming with a position of the removed pair: it is ignored, not refused.
+  proto::RequestStartReportingT resume = resume_from("pair-2", 1);
+  request(2, 2, resume);
+  harness.calls.run();
+  EXPECT_TRUE(acked(2)) << harness.error_text(2);
 }
 
 TEST_F(ReportingRequestsTest, APairLostByTheSharedStreamIsToldToTheFeedsConsumersInTheStreamsOrder) {

@@ -11,12 +11,15 @@
 #include "proxy/route/interaction_cache.h"
 #include "proxy/route/ordered_merge.h"
 #include "protocol/query/condition.h"
+#include "protocol/wire/interaction_id.h"
 #include "protocol/wire/kv.h"
 #include "proxy/route/owner_lookup.h"
 #include "proxy/route/pull_plan.h"
 #include "proxy/route/request_attributes.h"
 #include "proxy/route/submit_router.h"
+#include "cluster-config/loader.h"
 #include "tests/proxy/route/route_fixture.h"
+#include "tests/support/config_builder.h"
 
 namespace ix::proxy {
 namespace {
@@ -381,6 +384,83 @@ TEST(OrderedMerge, RandomPerPairSequencesMergeToASortByTheOrderKey) {
       }
     }
   }
+}
+
+// A cluster of the given pairs (ID, tag), in that order, every one serving tenant 101 and chat.
+std::shared_ptr<const config::ClusterConfig> pairs_config(const std::vector<std::pair<std::string, std::string>>& pairs) {
+  test::ConfigBuilder c;
+  c.tenant("101").media_type("chat");
+  uint16_t port = 7300;
+  for (const auto& [id, tag] : pairs) {
+    const uint16_t primary = ++port, backup = ++port;
+    c.node_pair(id, tag, {"101"}, {"chat"})
+        .endpoint("primary", primary, static_cast<uint16_t>(primary + 1000))
+        .endpoint("backup", backup, static_cast<uint16_t>(backup + 1000))
+        .set_in("storage", "sqlite-path", id + ".db");
+  }
+  config::LoadResult loaded = config::load_config_text(c.text(), "pairs.toml", "/tmp");
+  EXPECT_TRUE(loaded.ok()) << loaded.error_text();
+  return loaded.config;
+}
+
+TEST(RoutingTable, AReloadKeepsEachPairsIndexAndGivesAnAddedPairANewOne) {
+  const RoutingTable first(pairs_config({{"pair-1", "p1"}, {"pair-2", "p2"}, {"pair-3", "p3"}}));
+  EXPECT_EQ(first.all_pairs(), (PairSet{0, 1, 2}));
+  // pair-2 goes, pair-4 comes (listed first), pair-3 moves up in the file.
+  const RoutingTable second(pairs_config({{"pair-4", "p4"}, {"pair-1", "p1"}, {"pair-3", "p3"}}), &first);
+  EXPECT_EQ(second.slot_count(), 4u);
+  EXPECT_EQ(second.index_of("pair-1"), PairIndex{0});
+  EXPECT_EQ(second.index_of("pair-3"), PairIndex{2});
+  EXPECT_EQ(second.index_of("pair-4"), PairIndex{3});
+  EXPECT_FALSE(second.index_of("pair-2"));
+  EXPECT_FALSE(second.has(1));
+  EXPECT_EQ(second.pair_id(1), "pair-2") << "a removed pair's ID stays known for the requests that were on it";
+  EXPECT_EQ(second.slot_of("pair-2"), PairIndex{1});
+  EXPECT_EQ(second.all_pairs(), (PairSet{3, 0, 2})) << "configuration order";
+  EXPECT_EQ(second.pair(2).tag, "p3");
+  EXPECT_EQ(second.pairs_for_tenant("101"), (PairSet{3, 0, 2}));
+  // A removed pair's interactions are an unknown pair's: no tag routes to it.
+  EXPECT_EQ(first.owner_by_tag(wire::make_cluster_id("p2", 17)), PairIndex{1});
+  EXPECT_FALSE(second.owner_by_tag(wire::make_cluster_id("p2", 17)));
+  EXPECT_EQ(second.owner_by_tag(wire::make_cluster_id("p4", 1)), PairIndex{3});
+  const PairChanges changes = pair_changes(first, second);
+  EXPECT_EQ(changes.removed, (PairSet{1}));
+  EXPECT_EQ(changes.added, (PairSet{3}));
+  // The same pair back: its old index again.
+  const RoutingTable third(pairs_config({{"pair-1", "p1"}, {"pair-2", "p2"}}), &second);
+  EXPECT_EQ(third.index_of("pair-2"), PairIndex{1});
+  EXPECT_EQ(third.slot_count(), 4u);
+  EXPECT_EQ(pair_changes(second, third).removed, (PairSet{3, 2}));
+  EXPECT_EQ(pair_changes(second, third).added, (PairSet{1}));
+  EXPECT_TRUE(pair_changes(third, third).empty());
+}
+
+TEST(RoutingTable, WhatIsKeptPerPairFollowsItsPairAcrossAReload) {
+  const RoutingTable first(pairs_config({{"pair-1", "p1"}, {"pair-2", "p2"}, {"pair-3", "p3"}}));
+  InteractionCache cache(100);
+  cache.remember("on-1", *first.index_of("pair-1"));
+  cache.remember("on-2", *first.index_of("pair-2"));
+  cache.remember("on-3", *first.index_of("pair-3"));
+  const RoutingTable second(pairs_config({{"pair-3", "p3"}, {"pair-1", "p1"}}), &first);
+  // Entries of the pairs that stay still name them; a removed pair's go.
+  EXPECT_EQ(cache.forget_pairs(pair_changes(first, second).removed), 1u);
+  EXPECT_EQ(plan_owner_lookup(second, cache, "on-3").owner, second.index_of("pair-3"));
+  EXPECT_EQ(plan_owner_lookup(second, cache, "on-1").owner, second.index_of("pair-1"));
+  // One remembered after the swap by a request that was in flight: not used, asked anew.
+  cache.remember("late", *first.index_of("pair-2"));
+  const OwnerPlan late = plan_owner_lookup(second, cache, "late");
+  EXPECT_FALSE(late.owner);
+  EXPECT_EQ(late.ask, second.all_pairs());
+  EXPECT_FALSE(cache.find("late"));
+  // A submit spreads over the new set only.
+  SubmitRouter router;
+  std::map<std::string, int> chosen;
+  for (int i = 0; i < 4; ++i) {
+    Result<PairIndex> pair = router.choose(second, "101", "chat", {true, true, true});
+    ASSERT_TRUE(pair);
+    ++chosen[second.pair_id(*pair)];
+  }
+  EXPECT_EQ(chosen, (std::map<std::string, int>{{"pair-1", 2}, {"pair-3", 2}}));
 }
 
 TEST(OrderedMerge, ARefusalDecidesALostPairFailsUnlessPartialIsAccepted) {

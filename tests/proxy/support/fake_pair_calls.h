@@ -32,6 +32,8 @@ class FakePairCalls final : public proxy::PairCalls {
 
   void script(Script script) { script_ = std::move(script); }
   void set_reachable(proxy::PairIndex pair, bool reachable) { reachable_[pair] = reachable; }
+  // More pair slots (a reload added pairs), reachable.
+  void resize(size_t slots) { reachable_.resize(slots, true); }
 
   // Delivers every queued answer, and what those deliveries queue in turn, until none is left.
   // Returns how many callbacks ran.
@@ -66,7 +68,7 @@ class FakePairCalls final : public proxy::PairCalls {
     return proxy::PairAnswer::refused(pair, wire::make_error(code, std::move(text)));
   }
 
-  size_t pair_count() const override { return reachable_.size(); }
+  size_t slot_count() const override { return reachable_.size(); }
   bool reachable(proxy::PairIndex pair) override { return reachable_[pair]; }
   std::string unreachable_reason(proxy::PairIndex pair) override { return "fake pair " + std::to_string(pair) + " is down"; }
   using proxy::PairCalls::reachable;
