@@ -78,8 +78,9 @@ Frame encode_error(uint64_t ref_id, uint64_t client_id, const Error& error) {
 }
 
 Frame encode_register_client(uint64_t ref_id, proto::ClientType type, std::string name,
-                             std::vector<std::string> tenant_ids) {
+                             std::vector<std::string> tenant_ids, std::string proxy_secret) {
   proto::RequestRegisterClientT request;
+  request.proxy_secret = std::move(proxy_secret);
   request.client_type = type;
   request.client_name = std::move(name);
   request.tenant_ids = std::move(tenant_ids);
