@@ -12,6 +12,7 @@
 #include "protocol/http/process_metrics.h"
 #include "protocol/log.h"
 #include "protocol/wire/client_policy.h"
+#include "protocol/wire/kv.h"
 
 namespace ix::node {
 
@@ -363,7 +364,7 @@ void NodeServer::register_client(Session& s, const proto::Envelope& e) {
     ProxyCredentials offered;
     offered.tls = s.connection->is_tls();
     offered.certificate_names = s.connection->peer_certificate_names();
-    if (request->proxy_secret()) offered.secret = request->proxy_secret()->string_view();
+    if (std::optional<std::string_view> secret = wire::kv_string(e.extension(), wire::kProxySecretKey)) offered.secret = *secret;
     ProxyAuthResult auth = proxy_auth_->authenticate(*config_, offered);
     const std::string name = request->client_name() ? request->client_name()->str() : "";
     if (auth.refused) {
@@ -372,7 +373,7 @@ void NodeServer::register_client(Session& s, const proto::Envelope& e) {
       metrics_.proxy_refusals(*auth.refused).inc();
       spdlog::warn("event=proxy_refused reason={} peer={} client_name={} text={}", proxy_refusal_name(*auth.refused),
                    s.connection->peer(), quote(name), quote(auth.text));
-      s.channel.send_error(e.ref_id(), e.client_id(), proto::ErrorCode::ProxyNotAuthenticated,
+      s.channel.send_error(e.ref_id(), e.client_id(), proto::ErrorCode::RequestNotAllowed,
                            "registration as a proxy refused by node pair " + options_.pair_id + ": " + auth.text);
       s.connection->close("not an authenticated proxy: " + std::string(proxy_refusal_name(*auth.refused)));
       return;

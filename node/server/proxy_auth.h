@@ -6,7 +6,7 @@
 //     a proxy ID: the proxy's [proxies.link-tls] certificate), or
 //   - a registration carrying the cluster's [proxy-auth] secret, compared in constant time.
 // Anything else is refused with the reason (no secret, wrong secret, a certificate that is not
-// a proxy's); NodeServer answers ProxyNotAuthenticated, closes the connection, logs and counts
+// a proxy's); NodeServer answers RequestNotAllowed (107) with it, closes the connection, logs and counts
 // it. Other client types never come here.
 //
 // Owned by NodeServer on its loop thread. The secret is fixed at construction (read at start,

@@ -46,7 +46,11 @@ Frame readdress_envelope(std::span<const uint8_t> payload, uint64_t ref_id, uint
 Frame encode_ack(uint64_t ref_id, uint64_t client_id);
 Frame encode_error(uint64_t ref_id, uint64_t client_id, proto::ErrorCode code, std::string text);
 Frame encode_error(uint64_t ref_id, uint64_t client_id, const Error& error);
-// proxy_secret: a proxy's [proxy-auth] secret (empty for every other client type).
+// The envelope extension key under which a proxy's RequestRegisterClient carries the
+// cluster's [proxy-auth] secret (docs/operations.md, "Proxy authentication").
+inline constexpr std::string_view kProxySecretKey = "proxy-secret";
+// proxy_secret: a proxy's [proxy-auth] secret, sent in the envelope's extension under
+// kProxySecretKey (empty: none, for every other client type).
 Frame encode_register_client(uint64_t ref_id, proto::ClientType type, std::string name,
                              std::vector<std::string> tenant_ids, std::string proxy_secret = {});
 Frame encode_ping(uint64_t ref_id);

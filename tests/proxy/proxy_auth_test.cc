@@ -10,7 +10,7 @@
 namespace ix::test {
 namespace {
 
-constexpr int kProxyNotAuthenticated = static_cast<int>(proto::ErrorCode::ProxyNotAuthenticated);
+constexpr int kRequestNotAllowed = static_cast<int>(proto::ErrorCode::RequestNotAllowed);
 
 class ProxyAuth : public ClusterFixture {
  protected:
@@ -27,7 +27,7 @@ class ProxyAuth : public ClusterFixture {
   // Registers as a proxy and expects a refusal whose text says `says`, then the connection's end.
   void expect_refused(ProtocolClient& fake, const std::string& secret, const std::string& says) {
     EnvelopePtr reply = fake.register_as(proto::ClientType::Proxy, "impostor", secret);
-    ASSERT_EQ(error_code(reply), kProxyNotAuthenticated) << error_text(reply);
+    ASSERT_EQ(error_code(reply), kRequestNotAllowed) << error_text(reply);
     EXPECT_NE(error_text(reply).find("registration as a proxy refused by node pair pair-1: " + says), std::string::npos)
         << error_text(reply);
     EXPECT_TRUE(loop_.run_until([&] { return fake.closed(); }, 5000)) << "a refused proxy's connection is closed";
