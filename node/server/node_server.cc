@@ -364,7 +364,9 @@ void NodeServer::register_client(Session& s, const proto::Envelope& e) {
     ProxyCredentials offered;
     offered.tls = s.connection->is_tls();
     offered.certificate_names = s.connection->peer_certificate_names();
-    if (std::optional<std::string_view> secret = wire::kv_string(e.extension(), wire::kProxySecretKey)) offered.secret = *secret;
+    if (std::optional<std::string_view> secret = wire::kv_string(e.extension(), wire::kProxySecretKey)) {
+      offered.secret = *secret;
+    }
     ProxyAuthResult auth = proxy_auth_->authenticate(*config_, offered);
     const std::string name = request->client_name() ? request->client_name()->str() : "";
     if (auth.refused) {
