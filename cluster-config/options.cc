@@ -203,7 +203,7 @@ std::vector<SectionSpec> build_sections() {
        "The proxy's client certificate on its links to node pairs that serve TLS (not the certificate of `proxies.tls`, which serves the proxy's own clients). A node accepts it as a proxy's when the pair's `ca-file` verifies it and it names a proxy of the file."},
       {"proxies.settings", false, false, "", Reload::kImmediate, "`[settings]`: proxy options."},
       {"proxy-auth", false, false, "", kRestart,
-       "`[proxy-auth]`: the shared secret a proxy sends when it registers with a node, which every node checks before it accepts the proxy client type from a connection without a proxy's link certificate. Read by every node and proxy at start. Required when the file has proxies and a pair serves plain TCP (see docs/operations.md, \"Proxy authentication\")."},
+       "`[proxy-auth]`: the shared secret a proxy sends when it registers with a node, which every node checks before it accepts the proxy client type from a connection without a proxy's link certificate. Read by every node and proxy at start; needed when the file has proxies and a pair serves plain TCP (see docs/operations.md, \"Proxy authentication\")."},
       {"queues", true, false, "id", Reload::kImmediate, "`[[queues]]`: interaction queues."},
       {"views", true, false, "id", Reload::kImmediate, "`[[views]]`: queues plus a condition and an order, pulled by routing engines."},
       {"workbin-types", true, false, "id", Reload::kImmediate, "`[[workbin-types]]`: personal or place workbins."},
