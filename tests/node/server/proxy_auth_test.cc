@@ -47,7 +47,7 @@ TEST(ProxyAuth, TheSecretMustBeSentAndMatch) {
   EXPECT_EQ(*none.refused, ProxyRefusal::kNoSecret);
   EXPECT_EQ(none.text, "a proxy must send the proxy secret ([proxy-auth]) to register over plain TCP; none was sent");
 
-  for (const char* wrong : {"the-proxy-secret-012345678", "the-proxy-secret-0123456789x", "x"}) {
+  for (const char* wrong : {"the-proxy-secret-012345678", "the-proxy-secret-0123456789x", "short-wrong"}) {
     ProxyAuthResult refused = auth.authenticate(two_proxies(), {false, {}, wrong});
     ASSERT_TRUE(refused.refused) << wrong;
     EXPECT_EQ(*refused.refused, ProxyRefusal::kWrongSecret);
