@@ -7,9 +7,9 @@
 //     through the proxy (one snapshot per pair, pages merged in order) versus one node, direct.
 //
 //   merge_bench IXNODE IXPROXY [interactions=100000]
-#include <cstdlib>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
