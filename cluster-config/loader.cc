@@ -203,7 +203,7 @@ class ShapeValidator {
     if (looks_like_secret(name)) {
       error(line, path,
             "secrets do not belong in the configuration file; use credentials-file or credentials-env "
-            "(pacing) or postgresql-password-env (storage)");
+            "(pacing), postgresql-password-env (storage) or secret-file or secret-env ([proxy-auth])");
       return;
     }
     std::vector<std::string> valid;
@@ -455,6 +455,8 @@ Proxy read_proxy(Entry e) {
   p.cluster = e.str("cluster");
   p.endpoint = read_endpoint(e);
   p.tls = read_tls(e.sub("tls"));
+  Entry link = e.sub("link-tls");
+  p.link_tls = {link.path_value("cert-file"), link.path_value("key-file")};
   Entry s = e.sub("settings");
   p.settings.pull_hold_timeout = s.duration("pull-hold-timeout");
   p.settings.interaction_cache_size = static_cast<uint32_t>(s.integer("interaction-cache-size"));
@@ -503,6 +505,7 @@ class CrossChecker {
     node_pairs();
     ports();
     proxies();
+    proxy_links();
     tenant_objects();
     view_expressions();
     pacing();
@@ -578,6 +581,57 @@ class CrossChecker {
                                [&](const ProxyCluster& pc) { return pc.id == p.cluster; });
       if (!known) b_.error(path + ".cluster", "proxy cluster " + in_quotes(p.cluster) + " is not defined in [[proxy-clusters]]");
       check_tls(path + ".tls", p.tls);
+    }
+  }
+
+  // Nodes accept the proxy client type only from an authenticated proxy (docs/operations.md,
+  // "Proxy authentication"): a link certificate the pair's CA verifies, on a TLS port, or the
+  // [proxy-auth] secret. Refuses every pair/proxy combination that could never register.
+  void proxy_links() {
+    if (c_.proxy_auth && c_.proxy_auth->secret_file.empty() == c_.proxy_auth->secret_env.empty()) {
+      b_.error("proxy-auth", "set exactly one of secret-file and secret-env");
+    }
+    const bool secret = c_.proxy_auth.has_value();
+    for (const Proxy& p : c_.proxies) {
+      if (p.link_tls.cert_file.empty() != p.link_tls.key_file.empty()) {
+        b_.error("proxies[" + p.id + "].link-tls", "set both cert-file and key-file (the link certificate and its key)");
+      }
+    }
+    if (c_.proxies.empty()) return;
+    std::string proxy_list;
+    for (const Proxy& p : c_.proxies) proxy_list += (proxy_list.empty() ? "" : ", ") + p.id;
+    for (const NodePair& pair : c_.node_pairs) {
+      const std::string pair_path = "node-pairs[" + pair.id + "]";
+      if (!pair.tls.enabled) {
+        if (!secret) {
+          b_.error(pair_path, "no proxy can register with this pair (proxies: " + proxy_list +
+                                  "): it serves plain TCP and the file has no [proxy-auth] secret; set secret-file or "
+                                  "secret-env in [proxy-auth], or serve TLS ([node-pairs.tls]) and give the proxies "
+                                  "link certificates ([proxies.link-tls])");
+        }
+        continue;
+      }
+      for (const Proxy& p : c_.proxies) {
+        const std::string proxy_path = "proxies[" + p.id + "].link-tls";
+        const bool has_cert = !p.link_tls.cert_file.empty();
+        if (pair.tls.require_client_cert && !has_cert) {
+          b_.error(proxy_path, "proxy " + in_quotes(p.id) + " cannot connect to node pair " + in_quotes(pair.id) +
+                                   ": the pair requires client certificates (" + pair_path +
+                                   ".tls.require-client-cert) and the proxy has no link certificate; set cert-file and "
+                                   "key-file in [proxies.link-tls] (a certificate signed by the pair's ca-file, naming " +
+                                   in_quotes(p.id) + ")");
+        } else if (!secret && !has_cert) {
+          b_.error(proxy_path, "proxy " + in_quotes(p.id) + " cannot register with node pair " + in_quotes(pair.id) +
+                                   ": it has no link certificate and the file has no [proxy-auth] secret; set cert-file "
+                                   "and key-file in [proxies.link-tls] (signed by " + pair_path +
+                                   ".tls.ca-file), or secret-file or secret-env in [proxy-auth]");
+        } else if (!secret && pair.tls.ca_file.empty()) {
+          b_.error(pair_path + ".tls.ca-file", "proxy " + in_quotes(p.id) + " cannot register with node pair " +
+                                                   in_quotes(pair.id) + ": the pair has no ca-file to verify its link "
+                                                   "certificate with, and the file has no [proxy-auth] secret; set "
+                                                   "ca-file, or secret-file or secret-env in [proxy-auth]");
+        }
+      }
     }
   }
 
@@ -738,6 +792,10 @@ LoadResult load_config_text(std::string_view text, const std::string& source_nam
   for (Entry e : b.entries(root, "node-pairs")) config->node_pairs.push_back(read_node_pair(e));
   for (Entry e : b.entries(root, "proxy-clusters")) config->proxy_clusters.push_back({e.str("id"), e.str("description"), {}});
   for (Entry e : b.entries(root, "proxies")) config->proxies.push_back(read_proxy(e));
+  if (top.has("proxy-auth")) {
+    Entry auth = top.sub("proxy-auth");
+    config->proxy_auth = ProxyAuth{auth.path_value("secret-file"), auth.str("secret-env")};
+  }
   for (Entry e : b.entries(root, "queues")) config->queues.push_back({e.str("id"), e.str("tenant"), e.str("description")});
   for (Entry e : b.entries(root, "views")) {
     config->views.push_back({e.str("id"), e.str("tenant"), e.strings("queues"), e.str("condition"), e.str("order"),

@@ -35,6 +35,20 @@ struct TlsSettings {
   bool require_client_cert = false;
 };
 
+// A proxy's own certificate on its links to node pairs that serve TLS (its client certificate),
+// separate from the certificate it serves its clients with. Both empty: none.
+struct LinkTls {
+  std::string cert_file;  // absolute paths
+  std::string key_file;
+};
+
+// [proxy-auth]: where nodes and proxies read the shared proxy secret (never the value itself).
+// Exactly one of the two is set.
+struct ProxyAuth {
+  std::string secret_file;  // absolute path
+  std::string secret_env;   // environment variable name
+};
+
 struct ServerEndpoint {
   std::string host;
   uint16_t port = 0;
@@ -94,6 +108,7 @@ struct Proxy {
   std::string cluster;  // the proxy cluster it belongs to
   ServerEndpoint endpoint;
   TlsSettings tls;
+  LinkTls link_tls;
   ProxySettings settings;
 };
 
@@ -205,6 +220,7 @@ struct ClusterConfig {
   std::vector<NodePair> node_pairs;
   std::vector<ProxyCluster> proxy_clusters;
   std::vector<Proxy> proxies;
+  std::optional<ProxyAuth> proxy_auth;
   std::vector<Queue> queues;
   std::vector<View> views;
   std::vector<WorkbinType> workbin_types;

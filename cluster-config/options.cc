@@ -89,6 +89,9 @@ std::vector<OptionSpec> build_options() {
   o.push_back({"proxies", "cluster", kString, true, "", 0, 0, {}, Reload::kImmediate, "The proxy cluster it belongs to."});
   add_endpoint(o, "proxies", "Host the proxy listens on.");
   add_tls(o, "proxies.tls");
+  o.push_back({"proxies.link-tls", "cert-file", kString, false, "", 0, 0, {}, kRestart,
+               "PEM certificate chain the proxy presents to node pairs that serve TLS, signed by the pair's `ca-file`; its common name or a DNS subject alternative name must be the proxy's `id`. Set with `key-file`."});
+  o.push_back({"proxies.link-tls", "key-file", kString, false, "", 0, 0, {}, kRestart, "PEM private key of the link certificate."});
   o.push_back({"proxies.settings", "pull-hold-timeout", kDuration, false, "10s", kSecond, 600 * kSecond, {}, Reload::kImmediate,
                "Caps the hold time of strategy pulls; overrides the nodes' setting."});
   o.push_back({"proxies.settings", "interaction-cache-size", kInt, false, "10000", 100, 10'000'000, {}, kRestart,
@@ -102,6 +105,11 @@ std::vector<OptionSpec> build_options() {
                "Reporting events buffered for a slow reporting client before it is disconnected."});
   o.push_back({"proxies.settings", "max-frame-size", kInt, false, "4194304", 1024, 64 << 20, {}, kRestart,
                "Largest protocol frame accepted, in bytes."});
+
+  o.push_back({"proxy-auth", "secret-file", kString, false, "", 0, 0, {}, kRestart,
+               "File holding the proxy secret (at least 16 characters; surrounding white space is ignored). Exactly one of `secret-file` and `secret-env`."});
+  o.push_back({"proxy-auth", "secret-env", kString, false, "", 0, 0, {}, kRestart,
+               "Environment variable holding the proxy secret."});
 
   o.push_back({"queues", "id", kString, true, "", 0, 0, {}, Reload::kImmediate, "Queue ID."});
   o.push_back({"queues", "tenant", kString, true, "", 0, 0, {}, Reload::kImmediate, "Owning tenant."});
@@ -191,7 +199,11 @@ std::vector<SectionSpec> build_sections() {
       {"proxy-clusters", true, false, "id", Reload::kImmediate, "`[[proxy-clusters]]`: groups of proxies that serve the same clients."},
       {"proxies", true, false, "id", Reload::kImmediate, "`[[proxies]]`: ixproxy instances."},
       {"proxies.tls", false, false, "", kRestart, "TLS on the proxy's client port."},
+      {"proxies.link-tls", false, false, "", kRestart,
+       "The proxy's client certificate on its links to node pairs that serve TLS (not the certificate of `proxies.tls`, which serves the proxy's own clients). A node accepts it as a proxy's when the pair's `ca-file` verifies it and it names a proxy of the file."},
       {"proxies.settings", false, false, "", Reload::kImmediate, "`[settings]`: proxy options."},
+      {"proxy-auth", false, false, "", kRestart,
+       "`[proxy-auth]`: the shared secret a proxy sends when it registers with a node, which every node checks before it accepts the proxy client type from a connection without a proxy's link certificate. Read by every node and proxy at start; needed when the file has proxies and a pair serves plain TCP (see docs/operations.md, \"Proxy authentication\")."},
       {"queues", true, false, "id", Reload::kImmediate, "`[[queues]]`: interaction queues."},
       {"views", true, false, "id", Reload::kImmediate, "`[[views]]`: queues plus a condition and an order, pulled by routing engines."},
       {"workbin-types", true, false, "id", Reload::kImmediate, "`[[workbin-types]]`: personal or place workbins."},
@@ -301,7 +313,8 @@ std::string reference_markdown() {
       "`ixctl config check FILE` validates it. Unknown keys are errors. Durations are strings with a unit "
       "(`\"250ms\"`, `\"30s\"`, `\"3m\"`, `\"2h\"`, `\"1d\"`) or whole seconds. Relative file paths are "
       "resolved against the configuration file's folder. Secrets never go in this file: pacing credentials "
-      "come from `credentials-file` or `credentials-env`, a PostgreSQL password from `postgresql-password-env`.\n\n"
+      "come from `credentials-file` or `credentials-env`, a PostgreSQL password from `postgresql-password-env`, the "
+      "proxy secret from `secret-file` or `secret-env` in `[proxy-auth]`.\n\n"
       "A reload (SIGHUP) applies a new file only if it is valid; options marked *restart* take effect when "
       "the process restarts, and the reload says which changed options need it.\n";
   for (const SectionSpec& section : section_specs()) {

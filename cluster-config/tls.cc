@@ -11,14 +11,12 @@ Result<std::shared_ptr<net::TlsContext>> server_tls(const TlsSettings& settings)
   return net::TlsContext::create_server(options);
 }
 
-Result<std::shared_ptr<net::TlsContext>> client_tls(const TlsSettings& pair_tls, const TlsSettings& proxy_tls) {
+Result<std::shared_ptr<net::TlsContext>> client_tls(const TlsSettings& server_tls, const LinkTls& identity) {
   net::TlsOptions options;
-  options.ca_file = pair_tls.ca_file.empty() ? pair_tls.cert_file : pair_tls.ca_file;
+  options.ca_file = server_tls.ca_file.empty() ? server_tls.cert_file : server_tls.ca_file;
   options.verify_peer = true;
-  if (pair_tls.require_client_cert && proxy_tls.enabled) {
-    options.cert_file = proxy_tls.cert_file;
-    options.key_file = proxy_tls.key_file;
-  }
+  options.cert_file = identity.cert_file;
+  options.key_file = identity.key_file;
   return net::TlsContext::create_client(options);
 }
 

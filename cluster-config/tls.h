@@ -1,7 +1,8 @@
 // TLS contexts from the configuration's TLS sections: the server side of a node's or a proxy's
 // protocol port, and the client side a proxy uses toward a node pair that speaks TLS (trusting
-// the pair's CA file, or its certificate when it is self-signed; presenting the proxy's own
-// certificate when the pair requires client certificates). The one file of cluster-config/ that
+// the pair's CA file, or its certificate when it is self-signed; presenting the proxy's link
+// certificate, [proxies.link-tls], whenever it has one — never its client-facing server
+// certificate). The one file of cluster-config/ that
 // uses protocol/ (library ix_cluster_tls), so that the model itself stays free of it.
 #pragma once
 
@@ -13,6 +14,6 @@
 namespace ix::config {
 
 Result<std::shared_ptr<net::TlsContext>> server_tls(const TlsSettings& settings);
-Result<std::shared_ptr<net::TlsContext>> client_tls(const TlsSettings& pair_tls, const TlsSettings& proxy_tls);
+Result<std::shared_ptr<net::TlsContext>> client_tls(const TlsSettings& server_tls, const LinkTls& identity);
 
 }  // namespace ix::config

@@ -9,6 +9,7 @@
 //   merge_bench IXNODE IXPROXY [interactions=100000]
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -42,7 +43,8 @@ std::string config(const std::vector<uint16_t>& ports, int pairs, bool proxy) {
             std::to_string(ports[4 * kPairs]) + "\nadmin-port = " + std::to_string(ports[4 * kPairs + 1]) +
             "\n[proxies.settings]\nreporting-buffer = 10000000\n";
   }
-  return text + "[[queues]]\nid = \"inbound\"\ntenant = \"101\"\n";
+  // The proxy authenticates to the nodes with a secret (main sets the variable).
+  return text + "[[queues]]\nid = \"inbound\"\ntenant = \"101\"\n[proxy-auth]\nsecret-env = \"IX_BENCH_PROXY_SECRET\"\n";
 }
 
 wire::Frame start_reporting_from_zero(const std::vector<std::string>& nodes) {
@@ -66,6 +68,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string ixnode = argv[1], ixproxy = argv[2];
+  ::setenv("IX_BENCH_PROXY_SECRET", "merge-bench-secret-0123456789", 0);
   const int interactions = argc > 3 ? std::atoi(argv[3]) : 100'000;
   auto dir = std::filesystem::temp_directory_path() / ("ix-merge-bench-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -52,7 +53,9 @@ std::string config(uint16_t node, uint16_t node_admin, uint16_t proxy, uint16_t 
                      "[node-pairs.storage]\nsqlite-path = \"pair-1.db\"\n"
                      "[[proxy-clusters]]\nid = \"bench\"\n[[proxies]]\nid = \"proxy\"\ncluster = \"bench\"\nhost = \"127.0.0.1\"\nport = " +
                      std::to_string(proxy) + "\nadmin-port = " + std::to_string(proxy_admin) +
-                     "\n[[queues]]\nid = \"inbound\"\ntenant = \"101\"\n";
+                     "\n[[queues]]\nid = \"inbound\"\ntenant = \"101\"\n"
+                     // The proxy authenticates to the node with a secret (main sets the variable).
+                     "[proxy-auth]\nsecret-env = \"IX_BENCH_PROXY_SECRET\"\n";
   if (!pacing) return text;
   for (int i = 0; i < 100; ++i) {
     const std::string vq = "VQ " + std::to_string(i);
@@ -73,6 +76,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string ixnode = argv[1], ixproxy = argv[2];
+  ::setenv("IX_BENCH_PROXY_SECRET", "pacing-bench-secret-0123456789", 0);
   const int requests = argc > 3 ? std::atoi(argv[3]) : 20000;
   const int window = argc > 4 ? std::atoi(argv[4]) : 200;
   ::setenv("IX_BENCH_ENGAGEMENT", "bench:secret", 1);

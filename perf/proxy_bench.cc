@@ -24,6 +24,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -53,7 +54,9 @@ std::string cluster_config(const Ports& p, int workers) {
          "[node-pairs.storage]\nsqlite-path = \"pair-1.db\"\n"
          "[[proxy-clusters]]\nid = \"bench\"\n[[proxies]]\nid = \"proxy\"\ncluster = \"bench\"\nhost = \"127.0.0.1\"\nport = " +
          std::to_string(p.proxy) + "\nadmin-port = " + std::to_string(p.proxy_admin) +
-         "\n[proxies.settings]\nworkers = " + std::to_string(workers) + "\n[[queues]]\nid = \"inbound\"\ntenant = \"101\"\n";
+         "\n[proxies.settings]\nworkers = " + std::to_string(workers) + "\n[[queues]]\nid = \"inbound\"\ntenant = \"101\"\n" +
+         // The proxy authenticates to the node with a secret (main sets the variable).
+         "[proxy-auth]\nsecret-env = \"IX_BENCH_PROXY_SECRET\"\n";
 }
 
 // HAProxy 2.6 as a plain TCP forwarder: one thread, no logging, the node as its only server.
@@ -116,6 +119,7 @@ struct IdleClient {
 }  // namespace
 
 int main(int argc, char** argv) {
+  ::setenv("IX_BENCH_PROXY_SECRET", "proxy-bench-secret-0123456789", 0);
   std::vector<std::string> positional;
   int rounds = 3, workers = 1, idle = 10000;
   std::string haproxy = "/usr/sbin/haproxy", only;

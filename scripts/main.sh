@@ -8,8 +8,9 @@
 # server. Runs until Ctrl-C; IX_MAIN_DURATION=SECONDS makes it stop by itself.
 #
 # What persists in .ix/ from one run to the next: the pairs' SQLite databases (.ix/data: the
-# interactions, agents' workbins, the reporting event log) and ixengage's CA and certificate
-# (.ix/engagement-sim). Logs (.ix/logs) are appended to. `--fresh` starts from empty data: it
+# interactions, agents' workbins, the reporting event log), ixengage's CA and certificate
+# (.ix/engagement-sim) and the secret with which the proxies authenticate to the nodes
+# (.ix/proxy-secret, made by `ixctl cluster up` on the first run). Logs (.ix/logs) are appended to. `--fresh` starts from empty data: it
 # removes .ix/data and .ix/logs first. The status page is http://127.0.0.1:9001/.
 #
 #   scripts/main.sh [--fresh]

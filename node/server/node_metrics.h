@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "node/server/proxy_auth.h"
 #include "protocol/http/metrics.h"
 #include "protocol/wire/messages.h"
 
@@ -32,6 +33,9 @@ class NodeMetrics {
     registry_.declare_counters(kRequestErrors, kRequestErrorsHelp, {{"code", codes}});
     registry_.declare_counters(kProtocolErrors, kProtocolErrorsHelp, {{"code", framing_codes}});
     registry_.declare_counters(kRevocations, kRevocationsHelp, {{"reason", {"delivering-timeout", "handling-timeout"}}});
+    std::vector<std::string> refusals;
+    for (ProxyRefusal reason : kProxyRefusals) refusals.emplace_back(proxy_refusal_name(reason));
+    registry_.declare_counters(kProxyRefused, kProxyRefusedHelp, {{"reason", refusals}});
     commits_failed();
   }
 
@@ -55,6 +59,9 @@ class NodeMetrics {
   metrics::Counter& revocations(const std::string& reason) {
     return cached(revocations_, reason, kRevocations, kRevocationsHelp, "reason", reason);
   }
+  metrics::Counter& proxy_refusals(ProxyRefusal reason) {
+    return cached(proxy_refusals_, reason, kProxyRefused, kProxyRefusedHelp, "reason", proxy_refusal_name(reason));
+  }
 
  private:
   static constexpr const char* kRequests = "ix_node_requests_total";
@@ -65,6 +72,9 @@ class NodeMetrics {
   static constexpr const char* kProtocolErrorsHelp = "Frames refused before dispatch, by code";
   static constexpr const char* kRevocations = "ix_node_revocations_total";
   static constexpr const char* kRevocationsHelp = "Interactions taken back from agents by a timeout, by reason";
+  static constexpr const char* kProxyRefused = "ix_node_proxy_registrations_refused_total";
+  static constexpr const char* kProxyRefusedHelp =
+      "Registrations as a proxy refused because the peer is not an authenticated proxy, by reason";
 
   template <class Key>
   metrics::Counter& cached(std::map<Key, metrics::Counter*>& cache, const Key& key, const char* name, const char* help,
@@ -80,6 +90,7 @@ class NodeMetrics {
   std::map<proto::ErrorCode, metrics::Counter*> request_errors_;
   std::map<proto::ErrorCode, metrics::Counter*> protocol_errors_;
   std::map<std::string, metrics::Counter*> revocations_;
+  std::map<ProxyRefusal, metrics::Counter*> proxy_refusals_;
 };
 
 }  // namespace ix::node

@@ -6,11 +6,13 @@
 #include <filesystem>
 #include <random>
 
+#include "cluster-config/proxy_secret.h"
 #include "cluster-config/tls.h"
 #include "node/store/store_factory.h"
 #include "protocol/http/process_metrics.h"
 #include "protocol/log.h"
 #include "protocol/wire/client_policy.h"
+#include "protocol/wire/kv.h"
 
 namespace ix::node {
 
@@ -48,6 +50,9 @@ Status NodeServer::start() {
     if (!tls) return Error{tls.error().code, "node-pairs[" + options_.pair_id + "].tls: " + tls.error().text};
     listener_options.tls = *tls;
   }
+  Result<std::string> proxy_secret = config::load_proxy_secret(*config_);
+  if (!proxy_secret) return proxy_secret.error();
+  proxy_auth_ = std::make_unique<ProxyAuthenticator>(std::move(proxy_secret.value()));
   // The store comes first: both nodes open it, the backup to compete for the lease in it.
   if (const std::string& db = pair().storage.sqlite_path; !db.empty()) {
     std::error_code ignored;
@@ -335,15 +340,7 @@ void NodeServer::on_message(Session& s, const proto::Envelope& e) {
   if (!may_answer()) return;
   const proto::Message type = e.body_type();
   metrics_.requests(type).inc();
-  if (type == proto::Message::RequestRegisterClient) {
-    proto::EventClientRegisteredT registered;
-    registered.server_name = "ixnode " + options_.pair_id + " (" + role_name() + ")";
-    registered.node_id = options_.pair_id;
-    registered.role = is_primary() && !handing_over_ ? proto::ServerRole::Primary : proto::ServerRole::Backup;
-    registered.protocol_version = wire::kProtocolVersion;
-    s.channel.send(wire::encode_frame(e.ref_id(), e.client_id(), registered));
-    return;
-  }
+  if (type == proto::Message::RequestRegisterClient) return register_client(s, e);
   if (type == proto::Message::RequestPing) {
     proto::EventPongT pong;
     pong.server_time_us = clock_.now_us();
@@ -378,6 +375,38 @@ void NodeServer::on_message(Session& s, const proto::Envelope& e) {
     }
   }
   service_->handle(s, e);
+}
+
+void NodeServer::register_client(Session& s, const proto::Envelope& e) {
+  const proto::RequestRegisterClient* request = e.body_as_RequestRegisterClient();
+  if (request->client_type() == proto::ClientType::Proxy) {
+    ProxyCredentials offered;
+    offered.tls = s.connection->is_tls();
+    offered.certificate_names = s.connection->peer_certificate_names();
+    if (std::optional<std::string_view> secret = wire::kv_string(e.extension(), wire::kProxySecretKey)) {
+      offered.secret = *secret;
+    }
+    ProxyAuthResult auth = proxy_auth_->authenticate(*config_, offered);
+    const std::string name = request->client_name() ? request->client_name()->str() : "";
+    if (auth.refused) {
+      // The channel took the registration as done; the connection goes, so nothing sent on it
+      // after this frame is ever read as a proxy's.
+      metrics_.proxy_refusals(*auth.refused).inc();
+      spdlog::warn("event=proxy_refused reason={} peer={} client_name={} text={}", proxy_refusal_name(*auth.refused),
+                   s.connection->peer(), quote(name), quote(auth.text));
+      s.channel.send_error(e.ref_id(), e.client_id(), proto::ErrorCode::RequestNotAllowed,
+                           "registration as a proxy refused by node pair " + options_.pair_id + ": " + auth.text);
+      s.connection->close("not an authenticated proxy: " + std::string(proxy_refusal_name(*auth.refused)));
+      return;
+    }
+    spdlog::info("event=proxy_registered peer={} client_name={} via={}", s.connection->peer(), quote(name), quote(auth.text));
+  }
+  proto::EventClientRegisteredT registered;
+  registered.server_name = "ixnode " + options_.pair_id + " (" + role_name() + ")";
+  registered.node_id = options_.pair_id;
+  registered.role = is_primary() && !handing_over_ ? proto::ServerRole::Primary : proto::ServerRole::Backup;
+  registered.protocol_version = wire::kProtocolVersion;
+  s.channel.send(wire::encode_frame(e.ref_id(), e.client_id(), registered));
 }
 
 void NodeServer::register_metrics() {

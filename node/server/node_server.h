@@ -50,6 +50,7 @@
 #include "node/server/client_session.h"
 #include "node/server/clock.h"
 #include "node/server/interaction_service.h"
+#include "node/server/proxy_auth.h"
 #include "node/store/lease.h"
 #include "node/store/store.h"
 #include "protocol/http/admin_server.h"
@@ -133,6 +134,9 @@ class NodeServer {
   http::HttpResponse expect_takeover();
   void on_accept(std::shared_ptr<net::Connection> connection);
   void on_message(Session& session, const proto::Envelope& envelope);
+  // RequestRegisterClient: answered with the node's role, or — for the proxy client type from a
+  // peer that is not an authenticated proxy — refused, logged, counted, and the connection closed.
+  void register_client(Session& session, const proto::Envelope& envelope);
   void on_session_closed(Session* session);
   void close_sessions(const std::string& why);
   void refuse(Session& s, const proto::Envelope& e, proto::ErrorCode code, std::string text);
@@ -154,6 +158,7 @@ class NodeServer {
   std::unique_ptr<Store> store_;                // built by make_store() at start, in either role
   std::unique_ptr<Lease> lease_;                // the pair's lease in store_
   std::unique_ptr<InteractionService> service_;  // while primary
+  std::unique_ptr<ProxyAuthenticator> proxy_auth_;  // from start() on, with the [proxy-auth] secret read then
   bool handing_over_ = false;                   // a switchover is draining the commits in flight
   static constexpr int kMaxDrainRounds = 4;     // drains that may serve late arrivals
   int drain_rounds_ = 0;                        // drains completed in this switchover

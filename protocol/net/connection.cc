@@ -2,6 +2,8 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <algorithm>
 #include <cassert>
@@ -11,6 +13,27 @@
 namespace ix::net {
 
 namespace {
+
+// The subject's common name, then every DNS subject alternative name.
+std::vector<std::string> certificate_names(X509* cert) {
+  std::vector<std::string> names;
+  X509_NAME* subject = X509_get_subject_name(cert);
+  for (int i = X509_NAME_get_index_by_NID(subject, NID_commonName, -1); i >= 0;
+       i = X509_NAME_get_index_by_NID(subject, NID_commonName, i)) {
+    const ASN1_STRING* value = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, i));
+    names.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(value)),
+                       static_cast<size_t>(ASN1_STRING_length(value)));
+  }
+  bssl::UniquePtr<GENERAL_NAMES> alt_names(
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
+  for (size_t i = 0; alt_names && i < sk_GENERAL_NAME_num(alt_names.get()); ++i) {
+    const GENERAL_NAME* name = sk_GENERAL_NAME_value(alt_names.get(), i);
+    if (name->type != GEN_DNS) continue;
+    names.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(name->d.dNSName)),
+                       static_cast<size_t>(ASN1_STRING_length(name->d.dNSName)));
+  }
+  return names;
+}
 
 constexpr size_t kReadBufferSize = 64 * 1024;
 
@@ -448,6 +471,14 @@ void Connection::on_handle_closed() {
   clear_callbacks();
   std::shared_ptr<Connection> self = std::move(self_);
   if (on_close) on_close(close_reason_.empty() ? "closed" : close_reason_);
+}
+
+std::vector<std::string> Connection::peer_certificate_names() const {
+  if (ssl_ == nullptr || SSL_in_init(ssl_)) return {};
+  bssl::UniquePtr<X509> cert(SSL_get_peer_certificate(ssl_));
+  // A certificate our context did not verify (no CA to verify it with) names nobody.
+  if (!cert || SSL_get_verify_result(ssl_) != X509_V_OK) return {};
+  return certificate_names(cert.get());
 }
 
 }  // namespace ix::net

@@ -98,6 +98,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool is_closing() const { return state_ == State::kClosing || state_ == State::kClosed; }
   bool is_reading() const { return reading_; }
   bool is_tls() const { return ssl_ != nullptr; }
+  // The names of the certificate the TLS peer presented and our context verified (its subject's
+  // common name, then its DNS subject alternative names); empty without TLS, without a peer
+  // certificate, or before the handshake is done.
+  std::vector<std::string> peer_certificate_names() const;
   size_t queued_bytes() const { return queued_bytes_; }
   const std::string& peer() const { return peer_; }
   const ConnectionStats& stats() const { return stats_; }

@@ -3,6 +3,8 @@
 #include <chrono>
 #include <cstring>
 
+#include "protocol/wire/kv.h"
+
 namespace ix::wire {
 
 namespace detail {
@@ -78,13 +80,15 @@ Frame encode_error(uint64_t ref_id, uint64_t client_id, const Error& error) {
 }
 
 Frame encode_register_client(uint64_t ref_id, proto::ClientType type, std::string name,
-                             std::vector<std::string> tenant_ids) {
+                             std::vector<std::string> tenant_ids, std::string proxy_secret) {
   proto::RequestRegisterClientT request;
   request.client_type = type;
   request.client_name = std::move(name);
   request.tenant_ids = std::move(tenant_ids);
   request.protocol_version = kProtocolVersion;
-  return encode_frame(ref_id, 0, std::move(request));
+  if (proxy_secret.empty()) return encode_frame(ref_id, 0, std::move(request));
+  std::unique_ptr<proto::KvListT> extension = kv_list({{std::string(kProxySecretKey), std::move(proxy_secret)}});
+  return encode_frame(ref_id, 0, std::move(request), extension.get());
 }
 
 Frame encode_ping(uint64_t ref_id) { return encode_frame(ref_id, 0, proto::RequestPingT{}); }

@@ -46,8 +46,13 @@ Frame readdress_envelope(std::span<const uint8_t> payload, uint64_t ref_id, uint
 Frame encode_ack(uint64_t ref_id, uint64_t client_id);
 Frame encode_error(uint64_t ref_id, uint64_t client_id, proto::ErrorCode code, std::string text);
 Frame encode_error(uint64_t ref_id, uint64_t client_id, const Error& error);
+// The envelope extension key under which a proxy's RequestRegisterClient carries the
+// cluster's [proxy-auth] secret (docs/operations.md, "Proxy authentication").
+inline constexpr std::string_view kProxySecretKey = "proxy-secret";
+// proxy_secret: a proxy's [proxy-auth] secret, sent in the envelope's extension under
+// kProxySecretKey (empty: none, for every other client type).
 Frame encode_register_client(uint64_t ref_id, proto::ClientType type, std::string name,
-                             std::vector<std::string> tenant_ids);
+                             std::vector<std::string> tenant_ids, std::string proxy_secret = {});
 Frame encode_ping(uint64_t ref_id);
 
 // How deeply tables may nest in a request, and how many a buffer may hold. Every process uses

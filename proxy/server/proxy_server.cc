@@ -10,6 +10,8 @@
 #include <mutex>
 #include <thread>
 
+#include "cluster-config/proxy_secret.h"
+#include "cluster-config/tls.h"
 #include "protocol/http/process_metrics.h"
 #include "protocol/log.h"
 #include "proxy/server/proxy_worker.h"
@@ -150,8 +152,21 @@ Status ProxyServer::start() {
   // Every worker exists before any starts: a worker may post to another from its first client
   // on (the reporting feed), and workers_ does not change again until stop().
   auto post = [this](int worker, std::function<void(ProxyWorker&)> task) { workers_[static_cast<size_t>(worker)]->post(std::move(task)); };
+  // How this proxy authenticates to nodes (docs/operations.md, "Proxy authentication"): the
+  // secret is read once, here; a link TLS context that cannot be built stops the start rather
+  // than leaving a pair unreachable.
+  Result<std::string> secret = config::load_proxy_secret(*config_);
+  if (!secret) return secret.error();
+  for (const config::NodePair& pair : config_->node_pairs) {
+    if (!pair.tls.enabled) continue;
+    if (auto tls = config::client_tls(pair.tls, proxy->link_tls); !tls) {
+      return Error{tls.error().code, "TLS to node pair " + pair.id + " (node-pairs[" + pair.id + "].tls, proxies[" + proxy_id_ +
+                                         "].link-tls): " + tls.error().text};
+    }
+  }
   for (uint32_t i = 0; i < proxy->settings.workers; ++i) {
-    workers_.push_back(std::make_unique<WorkerThread>(table_, WorkerOptions{proxy_id_, static_cast<int>(i), feed_, post}, metrics_));
+    workers_.push_back(
+        std::make_unique<WorkerThread>(table_, WorkerOptions{proxy_id_, static_cast<int>(i), feed_, post, secret.value()}, metrics_));
   }
   for (uint32_t i = 0; i < proxy->settings.workers; ++i) {
     if (Status s = workers_[i]->start(); !s) {

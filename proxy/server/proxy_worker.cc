@@ -138,6 +138,7 @@ void ProxyWorker::start_stream() {
 void ProxyWorker::build_links() {
   NodeLinkOptions link_options;
   link_options.proxy_name = "ixproxy " + options_.proxy_id + " worker " + std::to_string(options_.index);
+  link_options.proxy_secret = options_.proxy_secret;
   link_options.max_frame_size = proxy_->settings.max_frame_size;
   link_options.request_timeout_ms = request_timeout_ms();
   link_options.connector.connection.connect_timeout_ms = std::min<uint64_t>(request_timeout_ms(), 5000);
@@ -155,7 +156,7 @@ void ProxyWorker::build_links() {
     } else {
       NodeLinkOptions options = link_options;
       if (pair.tls.enabled) {
-        Result<std::shared_ptr<net::TlsContext>> tls = config::client_tls(pair.tls, proxy_->tls);
+        Result<std::shared_ptr<net::TlsContext>> tls = config::client_tls(pair.tls, proxy_->link_tls);
         if (!tls) {
           spdlog::error("event=pair_tls_failed pair={} error={}", pair.id, quote(tls.error().text));
         } else {

@@ -58,6 +58,8 @@ struct WorkerOptions {
   // worker runs something on another worker's loop (ProxyServer provides both).
   std::shared_ptr<ReportingFeed> feed;
   std::function<void(int worker, std::function<void(ProxyWorker&)>)> post;
+  // The [proxy-auth] secret sent when registering with a node (empty: none), read at start.
+  std::string proxy_secret;
 };
 
 class ProxyWorker : private ReplySink, private ReportingOutlet {

@@ -56,6 +56,9 @@ struct UpstreamReply {
 
 struct NodeLinkOptions {
   std::string proxy_name;  // sent in the registration
+  // The [proxy-auth] secret, sent in the registration (empty: none; a link certificate on the
+  // connector's TLS context may authenticate the proxy instead).
+  std::string proxy_secret;
   net::ConnectorOptions connector;
   size_t max_frame_size = 0;       // the largest reply accepted (the proxy's max-frame-size)
   size_t node_max_frame_size = 0;  // the largest request the node accepts (its pair's); 0: max_frame_size

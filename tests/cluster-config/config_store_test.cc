@@ -105,5 +105,25 @@ TEST_F(ConfigStoreTest, UnchangedFileReportsNothing) {
   EXPECT_TRUE(report.changes.empty()) << report.to_string();
 }
 
+// Proxy authentication is read at start (docs/operations.md, "Proxy authentication"): a reload
+// that changes where the secret or a link certificate is says the change waits for a restart.
+TEST_F(ConfigStoreTest, ProxySecretAndLinkCertificateChangesNeedARestart) {
+  auto file = [](const std::string& secret_file, const std::string& link_cert) {
+    return cluster_file("30s", "p1") +
+           "[[proxy-clusters]]\nid = \"d\"\n[[proxies]]\nid = \"proxy-1\"\ncluster = \"d\"\nhost = \"127.0.0.1\"\n"
+           "port = 7001\nadmin-port = 9001\n[proxies.link-tls]\ncert-file = \"" + link_cert + "\"\nkey-file = \"link.key\"\n"
+           "[proxy-auth]\nsecret-file = \"" + secret_file + "\"\n";
+  };
+  write(file("old.secret", "link.pem"));
+  std::unique_ptr<ConfigStore> store;
+  ASSERT_TRUE(ConfigStore::open(path_, store).ok());
+  write(file("new.secret", "new-link.pem"));
+  ReloadReport report = store->reload();
+  ASSERT_TRUE(report.applied) << report.to_string();
+  EXPECT_EQ(report.restart_needed(),
+            (std::vector<std::string>{"proxies[proxy-1].link-tls.cert-file", "proxy-auth.secret-file"}))
+      << report.to_string();
+}
+
 }  // namespace
 }  // namespace ix::config

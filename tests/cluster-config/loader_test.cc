@@ -25,7 +25,11 @@ name = "chat"
 name = "email"
 )" + test::node_pair_toml("pair-1", "tag = \"p1\"", 7101, "[\"101\"]", "data/p1.db");
 
+// Nodes accept proxies only when they authenticate; without TLS, with the [proxy-auth] secret.
 const std::string kProxy = R"(
+[proxy-auth]
+secret-env = "IX_PROXY_SECRET"
+
 [[proxy-clusters]]
 id = "desktops"
 
@@ -435,6 +439,95 @@ cert-file = "node.pem"
 key-file = "node.key"
 require-client-cert = true   # <-
 )", "node-pairs[pair-1].tls.require-client-cert", "needs ca-file");
+}
+
+// Proxy authentication (docs/operations.md, "Proxy authentication"): the validator refuses every
+// pair/proxy combination in which the proxy could never register, naming both and the keys.
+const std::string kProxyWithoutSecret = R"(
+[[proxy-clusters]]
+id = "desktops"
+
+[[proxies]]   # <-
+id = "proxy-1"
+cluster = "desktops"
+host = "127.0.0.1"
+port = 7001
+admin-port = 9001
+)";
+
+const std::string kTlsPair = R"(
+[node-pairs.tls]
+enabled = true
+cert-file = "node.pem"
+key-file = "node.key"
+ca-file = "ca.pem"
+)";
+
+std::string marking_the_pair(std::string text) {
+  text.replace(text.find("[[node-pairs]]"), 14, "[[node-pairs]]   # <-");
+  return text;
+}
+
+TEST(ConfigLoader, APlainTcpPairWithProxiesNeedsTheProxySecret) {
+  std::string text = marking_the_pair(kBase) + kProxyWithoutSecret;
+  text.replace(text.find("[[proxies]]   # <-"), 18, "[[proxies]]");
+  expect_error(text, "node-pairs[pair-1]",
+               "no proxy can register with this pair (proxies: proxy-1): it serves plain TCP and the file has no "
+               "[proxy-auth] secret; set secret-file or secret-env in [proxy-auth]");
+  EXPECT_TRUE(load(kBase).ok()) << "a file without proxies needs no secret";
+}
+
+TEST(ConfigLoader, ProxySecretComesFromExactlyOneSource) {
+  expect_error(kBase + kProxyWithoutSecret.substr(0, kProxyWithoutSecret.find("[[proxies]]")) + R"(
+[proxy-auth]   # <-
+secret-file = "proxy.secret"
+secret-env = "IX_PROXY_SECRET"
+)", "proxy-auth", "set exactly one of secret-file and secret-env");
+  expect_error(kBase + R"(
+[proxy-auth]
+secret = "hunter2hunter2hunter2"   # <-
+)", "proxy-auth.secret", "secrets do not belong in the configuration file");
+}
+
+TEST(ConfigLoader, APairRequiringClientCertificatesNeedsEveryProxyToHaveALinkCertificate) {
+  // The proxy's own client-facing TLS does not help: its server certificate is not sent to nodes.
+  expect_error(kBase + kTlsPair + "require-client-cert = true\n" + kProxy.substr(0, kProxy.find("[[proxy-clusters]]")) +
+                   kProxyWithoutSecret + "[proxies.tls]\nenabled = true\ncert-file = \"proxy.pem\"\nkey-file = \"proxy.key\"\n",
+               "proxies[proxy-1].link-tls",
+               "proxy \"proxy-1\" cannot connect to node pair \"pair-1\": the pair requires client certificates "
+               "(node-pairs[pair-1].tls.require-client-cert) and the proxy has no link certificate; set cert-file and "
+               "key-file in [proxies.link-tls]");
+
+  // A link certificate reaches the pair whether or not the proxy serves TLS itself, secret or not.
+  LoadResult linked = load(kBase + kTlsPair + "require-client-cert = true\n" + kProxyWithoutSecret +
+                           "[proxies.link-tls]\ncert-file = \"proxy-1-link.pem\"\nkey-file = \"proxy-1-link.key\"\n");
+  ASSERT_TRUE(linked.ok()) << linked.error_text();
+  EXPECT_EQ(linked.config->proxies[0].link_tls.cert_file, "/etc/ix/proxy-1-link.pem");
+  EXPECT_EQ(linked.config->proxies[0].link_tls.key_file, "/etc/ix/proxy-1-link.key");
+  EXPECT_FALSE(linked.config->proxy_auth.has_value());
+}
+
+TEST(ConfigLoader, ATlsPairNeedsALinkCertificateItCanVerifyOrTheSecret) {
+  expect_error(kBase + kTlsPair + kProxyWithoutSecret, "proxies[proxy-1].link-tls",
+               "proxy \"proxy-1\" cannot register with node pair \"pair-1\": it has no link certificate and the file "
+               "has no [proxy-auth] secret");
+  std::string no_ca = kTlsPair;
+  no_ca.replace(no_ca.find("ca-file = \"ca.pem\"\n"), 19, "");
+  std::string text = kBase + no_ca + kProxyWithoutSecret + "[proxies.link-tls]\ncert-file = \"l.pem\"\nkey-file = \"l.key\"\n";
+  text.replace(text.find("[node-pairs.tls]"), 16, "[node-pairs.tls]   # <-");
+  text.replace(text.find("[[proxies]]   # <-"), 18, "[[proxies]]");
+  expect_error(text, "node-pairs[pair-1].tls.ca-file",
+               "the pair has no ca-file to verify its link certificate with, and the file has no [proxy-auth] secret");
+  // With the secret, a TLS pair needs neither.
+  LoadResult with_secret = load(kBase + no_ca + kProxy);
+  EXPECT_TRUE(with_secret.ok()) << with_secret.error_text();
+}
+
+TEST(ConfigLoader, ALinkCertificateNeedsItsKey) {
+  expect_error(kBase + kProxy + R"(
+[proxies.link-tls]   # <-
+cert-file = "proxy-1-link.pem"
+)", "proxies[proxy-1].link-tls", "set both cert-file and key-file");
 }
 
 TEST(ConfigLoader, QueueOfAnUnknownTenant) {

@@ -104,5 +104,43 @@ TEST(IxctlConfigCheck, ExitCodesSayValidInvalidUnreadable) {
   EXPECT_EQ(ixctl_check("/nonexistent/cluster.toml"), 2);
 }
 
+// The configuration of issue 18: a pair that requires client certificates and a proxy whose
+// own client port has no TLS. The proxy could never connect, and `ixctl config check` says so,
+// naming the proxy, the pair and the keys to set; with a link certificate the file is valid.
+TEST(IxctlConfigCheck, RefusesAPairAProxyCouldNeverReachNamingBothAndTheKeys) {
+  char path[] = "/tmp/ix-unreachable-XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ::close(fd);
+  const std::string file = std::string("[[tenants]]\nid = \"101\"\n[[media-types]]\nname = \"chat\"\n"
+                                       "[[node-pairs]]\nid = \"pair-1\"\ntag = \"p1\"\ntenants = [\"101\"]\n"
+                                       "[node-pairs.primary]\nhost = \"127.0.0.1\"\nport = 7101\nadmin-port = 9101\n"
+                                       "[node-pairs.backup]\nhost = \"127.0.0.1\"\nport = 7102\nadmin-port = 9102\n"
+                                       "[node-pairs.storage]\nsqlite-path = \"p1.db\"\n"
+                                       "[node-pairs.tls]\nenabled = true\ncert-file = \"node.pem\"\nkey-file = \"node.key\"\n"
+                                       "ca-file = \"ca.pem\"\nrequire-client-cert = true\n"
+                                       "[[proxy-clusters]]\nid = \"desktops\"\n"
+                                       "[[proxies]]\nid = \"proxy-1\"\ncluster = \"desktops\"\nhost = \"127.0.0.1\"\nport = 7001\n"
+                                       "admin-port = 9001\n");
+  std::ofstream(path) << file;
+  const std::string command = std::string(IX_IXCTL) + " config check " + path + " 2>&1";
+  std::string output;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  char buffer[4096];
+  while (size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
+  const int status = ::pclose(pipe);
+  EXPECT_EQ(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 1) << output;
+  EXPECT_NE(output.find(std::string(path) + ":27: proxies[proxy-1].link-tls: proxy \"proxy-1\" cannot connect to node pair "
+                        "\"pair-1\": the pair requires client certificates (node-pairs[pair-1].tls.require-client-cert) "
+                        "and the proxy has no link certificate; set cert-file and key-file in [proxies.link-tls]"),
+            std::string::npos)
+      << output;
+
+  std::ofstream(path) << file << "[proxies.link-tls]\ncert-file = \"proxy-1-link.pem\"\nkey-file = \"proxy-1-link.key\"\n";
+  EXPECT_EQ(ixctl_check(path), 0);
+  std::remove(path);
+}
+
 }  // namespace
 }  // namespace ix::config

@@ -2,6 +2,7 @@
 // database, and the real ixnode binary started as the pair's primary and/or backup. The file
 // gives both nodes port 0: each listens where the OS lets it and reports its ports through
 // --ports-file, which start_node() reads into primary_port_/primary_admin_ (or the backup's).
+// A client that registers as a proxy sends the [proxy-auth] secret of proxy.secret.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -24,6 +25,7 @@ class NodePairFixture : public ::testing::Test {
            ("ix-node-" + std::to_string(::getpid()) + "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
+    std::ofstream(dir_ / "proxy.secret") << kProxySecret << "\n";
     std::ofstream(dir_ / "cluster.toml") << config_text();
   }
 
@@ -57,6 +59,7 @@ class NodePairFixture : public ::testing::Test {
     c.view("filtered", "101", {"inbound"}).set("condition", "priority > 3");
     c.workbin_type("drafts", "101", "agent").workbin_type("team", "101", "place");
     c.agent("a1", "101").agent("a2", "101").agent("a3", "101");
+    c.proxy_secret_file("proxy.secret");
     return c.text();
   }
 
@@ -85,7 +88,7 @@ class NodePairFixture : public ::testing::Test {
     for (int attempt = 0; attempt < 200; ++attempt) {
       auto c = std::make_unique<ProtocolClient>(loop_, port);
       if (!c->closed()) {
-        EnvelopePtr reply = c->register_as(type);
+        EnvelopePtr reply = c->register_as(type, "test", type == proto::ClientType::Proxy ? kProxySecret : "");
         if (reply && reply->body.AsEventClientRegistered() && reply->body.AsEventClientRegistered()->role == want) return c;
       }
       loop_.run_for(25);
@@ -98,6 +101,7 @@ class NodePairFixture : public ::testing::Test {
     return client(primary_port_, type, proto::ServerRole::Primary);
   }
 
+  static constexpr const char* kProxySecret = "node-fixture-proxy-secret-0123456789";
   std::string multiple_connections_ = "false";
   std::string delivering_timeout_ = "30s";
   std::string handling_timeout_ = "180m";

@@ -13,6 +13,8 @@
 //   pair-2 (tag p2): tenant 101, media chat
 //   proxy-1: two worker loops; proxy-2 (and proxy-3 where a test asks for three): one.
 //   request-timeout 3 s, pull-hold-timeout 1 s.
+//   The proxies authenticate to the nodes with the [proxy-auth] secret in proxy.secret (written
+//   by SetUp); TLS tests may give them link certificates instead.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -41,6 +43,7 @@ class ClusterFixture : public ::testing::Test {
            ("ix-proxy-" + std::to_string(::getpid()) + "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_ / "data");
+    std::ofstream(dir_ / "proxy.secret") << kProxySecret << "\n";
   }
 
   // Picks every port now, before any process starts. Only for tests that need a port before its
@@ -93,6 +96,7 @@ class ClusterFixture : public ::testing::Test {
                             .setting("lease-timeout", "1s")
                             .setting("pull-hold-timeout", "30s");
       if (tls_) pair.tls("server.pem", "server.key", "ca.pem");
+      if (tls_ && require_client_cert_) pair.set_in("tls", "require-client-cert", true);
     }
     c.proxy_cluster("desktops");
     for (int i = 0; i < proxy_count(); ++i) {
@@ -101,8 +105,13 @@ class ClusterFixture : public ::testing::Test {
                              .setting("pull-hold-timeout", "1s")
                              .setting("reporting-buffer", 100)
                              .setting("workers", i == 0 ? 2 : 1);
-      if (tls_) proxy.tls("server.pem", "server.key", "ca.pem");
+      if (tls_ && proxy_tls_) proxy.tls("server.pem", "server.key", "ca.pem");
+      if (link_certs_) {
+        const std::string name = "proxy-" + std::to_string(i + 1) + "-link";
+        proxy.link_tls(name + ".pem", name + ".key");
+      }
     }
+    if (proxy_secret_) c.proxy_secret_file("proxy.secret");
     c.queue("inbound", "101");
     c.view("all-inbound", "101", {"inbound"});
     c.view("ordered", "101", {"inbound"}).set("ordered-pull", true);
@@ -116,12 +125,16 @@ class ClusterFixture : public ::testing::Test {
   // How many proxies the configuration names (proxy-1 ... proxy-N, N <= kProxies).
   virtual int proxy_count() const { return 2; }
 
-  // With tls_, nodes and proxies serve TLS with the test CA's server certificate (files the
-  // TLS test writes into the folder).
-  std::shared_ptr<net::TlsContext> client_tls_context() const {
-    if (!tls_) return nullptr;
+  // With tls_, nodes and proxies (unless proxy_tls_ is off) serve TLS with the test CA's server
+  // certificate (files the TLS test writes into the folder).
+  std::shared_ptr<net::TlsContext> client_tls_context(bool to_proxy = false) const {
+    if (!tls_ || (to_proxy && !proxy_tls_)) return nullptr;
     net::TlsOptions options;
     options.ca_file = (dir_ / "ca.pem").string();
+    if (require_client_cert_ && !to_proxy) {  // the test CA's client certificate, which names no proxy
+      options.cert_file = (dir_ / "client.pem").string();
+      options.key_file = (dir_ / "client.key").string();
+    }
     auto tls = net::TlsContext::create_client(options);
     return tls ? *tls : nullptr;
   }
@@ -226,7 +239,7 @@ class ClusterFixture : public ::testing::Test {
 
   // Connects and registers with a proxy.
   std::unique_ptr<ProtocolClient> proxy_client(int proxy, proto::ClientType type) {
-    auto c = std::make_unique<ProtocolClient>(loop_, proxy_ports_[proxy].first, client_tls_context());
+    auto c = std::make_unique<ProtocolClient>(loop_, proxy_ports_[proxy].first, client_tls_context(true));
     EnvelopePtr reply = c->register_as(type);
     EXPECT_TRUE(reply && reply->body.AsEventClientRegistered()) << "registration with proxy-" << proxy + 1 << " failed";
     return c;
@@ -262,6 +275,11 @@ class ClusterFixture : public ::testing::Test {
   std::array<bool, kPairs> enable_submit_{true, true};
   std::string request_timeout_ = "3s";
   bool tls_ = false;
+  bool proxy_tls_ = true;            // with tls_: the proxies' client-facing ports too
+  bool require_client_cert_ = false;  // with tls_: the pairs require client certificates
+  bool link_certs_ = false;          // proxy-N presents proxy-N-link.pem/.key to TLS pairs
+  bool proxy_secret_ = true;         // [proxy-auth] with proxy.secret
+  static constexpr const char* kProxySecret = "cluster-fixture-proxy-secret-0123456789";
   std::string written_config_;
   std::array<std::array<std::unique_ptr<Process>, 2>, kPairs> nodes_;
   std::array<std::unique_ptr<Process>, kProxies> proxies_;

@@ -93,6 +93,10 @@ class TomlEntry {
     return set_in("tls", "enabled", true).set_in("tls", "cert-file", cert_file).set_in("tls", "key-file", key_file).set_in("tls", "ca-file", ca_file);
   }
   TomlEntry& setting(const std::string& key, const TomlValue& value) { return set_in("settings", key, value); }
+  // [proxies.link-tls]: the proxy's client certificate toward TLS node pairs.
+  TomlEntry& link_tls(const std::string& cert_file, const std::string& key_file) {
+    return set_in("link-tls", "cert-file", cert_file).set_in("link-tls", "key-file", key_file);
+  }
 
   std::string text() const {
     std::string out = "\n[[" + array_ + "]]\n";
@@ -168,6 +172,10 @@ class ConfigBuilder {
   ConfigBuilder& pacing(const std::string& tenant, const std::string& refresh_period = "5s") {
     return raw("\n[pacing]\ntenant = \"" + tenant + "\"\nrefresh-period = \"" + refresh_period +
                "\"\nhttp-timeout = \"500ms\"\ncredentials-env = \"IX_TEST_ENGAGEMENT\"\nauth-url = \"https://127.0.0.1:9/oauth/token\"\n[pacing.endpoint]\nbase-urls = [\"https://127.0.0.1:9/api/\"]\n");
+  }
+  // [proxy-auth] with the secret in `file` (relative to the configuration file).
+  ConfigBuilder& proxy_secret_file(const std::string& file) {
+    return raw("\n[proxy-auth]\nsecret-file = " + TomlValue(file).text() + "\n");
   }
   // Text appended as it is, after the entries (a test's own extra sections).
   ConfigBuilder& raw(const std::string& text) {

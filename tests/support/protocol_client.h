@@ -37,9 +37,10 @@ class ProtocolClient {
   }
   bool closed() const { return !client_ || client_->closed; }
 
-  // Registers and returns the server's answer (EventClientRegistered or EventError).
-  EnvelopePtr register_as(proto::ClientType type, const std::string& name = "test") {
-    return request(wire::encode_register_client(next_ref_, type, name, {}));
+  // Registers and returns the server's answer (EventClientRegistered or EventError). A proxy
+  // sends the [proxy-auth] secret with it.
+  EnvelopePtr register_as(proto::ClientType type, const std::string& name = "test", const std::string& proxy_secret = "") {
+    return request(wire::encode_register_client(next_ref_, type, name, {}, proxy_secret));
   }
 
   // Sends a native request and waits for the envelope that echoes its ref_id.

@@ -24,6 +24,9 @@ TestCertificates generate() {
   out.ca_pem = ca.pem();
   out.server = identity(value_or_throw(ca.issue("localhost", "DNS:localhost,IP:127.0.0.1", kDays)));
   out.client = identity(value_or_throw(ca.issue("ixcluster test client", "", kDays)));
+  for (int i = 1; i <= 3; ++i) {
+    out.proxy_links.push_back(identity(value_or_throw(ca.issue("proxy-" + std::to_string(i), "", kDays))));
+  }
   out.stranger = identity(value_or_throw(untrusted.issue("stranger", "", kDays)));
   return out;
 }

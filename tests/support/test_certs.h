@@ -1,9 +1,10 @@
 // Test certificates made by the test itself with BoringSSL: a CA, a server certificate for
-// 127.0.0.1/localhost and a client certificate, all signed by the CA, plus a second CA that
-// signed nothing we trust. PEM text, ready for net::TlsOptions.
+// 127.0.0.1/localhost, a client certificate and the proxies' link certificates, all signed by
+// the CA, plus a second CA that signed nothing we trust. PEM text, ready for net::TlsOptions.
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace ix::test {
 
@@ -15,7 +16,8 @@ struct Identity {
 struct TestCertificates {
   std::string ca_pem;
   Identity server;
-  Identity client;
+  Identity client;  // CN "ixcluster test client": a valid certificate that names no proxy
+  std::vector<Identity> proxy_links;  // [i]: CN "proxy-<i+1>", a proxy's link certificate
   Identity stranger;  // signed by an untrusted CA
 };
 

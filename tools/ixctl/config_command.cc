@@ -41,9 +41,15 @@ void print_summary(const config::ClusterConfig& c, std::ostream& out) {
     out << "  " << pc.id << (pc.description.empty() ? "" : " (" + pc.description + ")") << "\n";
     for (const std::string& id : pc.proxies) {
       const config::Proxy* p = c.proxy(id);
-      out << "    " << p->id << " " << endpoint(p->endpoint) << (p->tls.enabled ? ", TLS" : "") << "\n";
+      out << "    " << p->id << " " << endpoint(p->endpoint) << (p->tls.enabled ? ", TLS" : "")
+          << (p->link_tls.cert_file.empty() ? "" : ", link certificate " + p->link_tls.cert_file) << "\n";
     }
   }
+  out << "proxy secret ([proxy-auth]): "
+      << (!c.proxy_auth ? "none"
+          : c.proxy_auth->secret_file.empty() ? "from $" + c.proxy_auth->secret_env
+                                              : "from " + c.proxy_auth->secret_file)
+      << "\n";
   out << "\nqueues: " << c.queues.size() << ", views: " << c.views.size() << ", agents: " << c.agents.size()
       << ", agent groups: " << c.agent_groups.size() << "\n";
   out << "\npacing targets:";

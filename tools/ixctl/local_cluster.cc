@@ -12,7 +12,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cerrno>
 #include <csignal>
+#include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <fstream>
 #include <iostream>
@@ -20,7 +23,10 @@
 #include <sstream>
 #include <thread>
 
+#include <openssl/rand.h>
+
 #include "cluster-config/loader.h"
+#include "cluster-config/proxy_secret.h"
 #include "protocol/http/http_get.h"
 
 namespace ix::tools {
@@ -53,6 +59,42 @@ bool alive(pid_t pid) {
   if (!std::getline(stat, line)) return false;
   const size_t end_of_name = line.rfind(')');
   return end_of_name != std::string::npos && end_of_name + 2 < line.size() && line[end_of_name + 2] != 'Z';
+}
+
+// 32 random bytes as hex: a proxy secret for a local cluster.
+std::string random_secret() {
+  uint8_t bytes[32];
+  RAND_bytes(bytes, sizeof bytes);
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (uint8_t b : bytes) out += {hex[b >> 4], hex[b & 15]};
+  return out;
+}
+
+// A local cluster gets its [proxy-auth] secret without anyone making one: a secret-file that
+// does not exist yet is created (mode 0600, kept for the next run), a secret-env variable that
+// is not set is set for this launcher, whose processes inherit it (restarts included).
+Status provide_proxy_secret(const config::ClusterConfig& config) {
+  if (!config.proxy_auth) return {};
+  const config::ProxyAuth& auth = *config.proxy_auth;
+  if (!auth.secret_env.empty() && std::getenv(auth.secret_env.c_str()) == nullptr) {
+    ::setenv(auth.secret_env.c_str(), random_secret().c_str(), 0);
+    std::cout << "proxy secret: generated for this run in $" << auth.secret_env << "\n";
+  }
+  if (!auth.secret_file.empty() && !fs::exists(auth.secret_file)) {
+    std::error_code ec;
+    fs::create_directories(fs::path(auth.secret_file).parent_path(), ec);
+    const int fd = ::open(auth.secret_file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) return Error{0, "cannot create the proxy secret file " + auth.secret_file + ": " + std::strerror(errno)};
+    const std::string secret = random_secret() + "\n";
+    const bool written = ::write(fd, secret.data(), secret.size()) == static_cast<ssize_t>(secret.size());
+    ::close(fd);
+    if (!written) return Error{0, "cannot write the proxy secret file " + auth.secret_file};
+    std::cout << "proxy secret: generated in " << auth.secret_file << "\n";
+  }
+  // Whatever was there already must be usable, or every proxy would be refused.
+  if (Result<std::string> secret = config::load_proxy_secret(auth); !secret) return secret.error();
+  return {};
 }
 
 // ixnode / ixproxy: --bin-dir, then next to ixctl (installed side by side), then the build
@@ -191,6 +233,7 @@ Status LocalCluster::start() {
   config::LoadResult loaded = config::load_config_file(options_.config_file);
   if (!loaded.ok()) return Error{0, options_.config_file + " is not a valid configuration:\n" + loaded.error_text()};
   if (Status s = plan(*loaded.config); !s) return s;
+  if (Status s = provide_proxy_secret(*loaded.config); !s) return s;
   std::error_code ec;
   fs::create_directories(options_.work_dir / "logs", ec);
   if (ec) return Error{0, "cannot create " + (options_.work_dir / "logs").string() + ": " + ec.message()};

@@ -187,7 +187,7 @@ int main(int argc, char** argv) {
       for (const ix::config::Proxy& p : cluster.proxies) {
         ix::engage::ProxyAddress address{{p.endpoint.host, p.endpoint.port}, nullptr};
         if (p.tls.enabled) {
-          auto tls = ix::config::client_tls(p.tls, ix::config::TlsSettings{});
+          auto tls = ix::config::client_tls(p.tls, ix::config::LinkTls{});
           if (!tls) {
             std::cerr << "ixengage: proxy " << p.id << ": " << tls.error().text << "\n";
             return 3;
