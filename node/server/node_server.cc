@@ -10,7 +10,7 @@
 #include "node/store/store_factory.h"
 #include "protocol/http/process_metrics.h"
 #include "protocol/log.h"
-#include "protocol/wire/client_policy.h"
+#include "protocol/wire/message_table.h"
 
 namespace ix::node {
 
