@@ -76,7 +76,9 @@ TEST(MessageTable, EveryRequestIsSendableAndRoutedOrAnsweredByTheProxyOnPurpose)
     EXPECT_EQ(info.clients & wire::client_bit(proto::ClientType::Unknown), 0);
     EXPECT_TRUE(wire::client_may_send(proto::ClientType::Proxy, type)) << "a node trusts a proxy with every request";
     EXPECT_EQ(info.route == Route::kUnsupported, kAnsweredByTheProxy.contains(type));
-    if (info.route == Route::kByInteraction) EXPECT_EQ(info.attribute, RoutingAttribute::kInteractionId);
+    if (info.route == Route::kByInteraction) {
+      EXPECT_EQ(info.attribute, RoutingAttribute::kInteractionId);
+    }
     if (info.route == Route::kAgent || info.route == Route::kSubmit || info.route == Route::kPull ||
         info.route == Route::kQuery || info.route == Route::kWorkbinListen) {
       EXPECT_EQ(info.attribute, RoutingAttribute::kTenant);
