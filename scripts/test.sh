@@ -4,7 +4,9 @@
 #   2. builds and runs every test (RelWithDebInfo);
 #   3. builds and runs every test again under AddressSanitizer + UndefinedBehaviorSanitizer
 #      (with leak detection), so a leak or an overflow fails the run too.
-# Set IX_SKIP_SANITIZERS=1 to run only step 2 while iterating locally.
+#   4. builds the libFuzzer targets (clang, -DIX_FUZZ=ON; only those) and runs each for a fixed
+#      number of executions from its committed seed corpus (tests/fuzz/CMakeLists.txt).
+# Set IX_SKIP_SANITIZERS=1 to run only step 2 while iterating locally (it skips step 4 too).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,4 +31,11 @@ if [ "${IX_SKIP_SANITIZERS:-0}" != "1" ]; then
   cmake --build build-asan -j"$jobs"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build-asan -j"$jobs" --output-on-failure
+fi
+
+if [ "${IX_SKIP_SANITIZERS:-0}" != "1" ]; then
+  cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+    -DIX_FUZZ=ON -DIX_BENCH=OFF
+  cmake --build build-fuzz -j"$jobs" --target ix_fuzzers
+  ctest --test-dir build-fuzz -L fuzz -j"$jobs" --output-on-failure
 fi

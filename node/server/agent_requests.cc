@@ -2,7 +2,6 @@
 // and logging out the agents of a desktop that disconnected. Every change is reported on the
 // reporting stream and acknowledged only after its events are committed to the event log.
 #include "node/server/requests.h"
-#include "protocol/wire/client_policy.h"
 #include "protocol/wire/kv.h"
 
 namespace ix::node {

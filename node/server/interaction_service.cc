@@ -6,7 +6,6 @@
 #include "node/server/lease_requests.h"
 #include "node/server/requests.h"
 #include "protocol/log.h"
-#include "protocol/wire/client_policy.h"
 
 namespace ix::node {
 

@@ -13,6 +13,7 @@
 #include "protocol/log.h"
 #include "protocol/wire/client_policy.h"
 #include "protocol/wire/kv.h"
+#include "protocol/wire/message_table.h"
 
 namespace ix::node {
 

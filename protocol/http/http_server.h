@@ -18,20 +18,11 @@
 #include <utility>
 #include <vector>
 
+#include "protocol/http/http_request_parser.h"
 #include "protocol/net/listener.h"
 #include "protocol/result.h"
 
 namespace ix::http {
-
-struct HttpRequest {
-  std::string method;
-  std::string path;   // without the query string
-  std::string query;  // after '?', undecoded
-  std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
-  std::string body;
-
-  const std::string* header(const std::string& lower_name) const;
-};
 
 struct HttpResponse {
   int status = 200;

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "protocol/wire/kv.h"
+#include "protocol/wire/message_table.h"
 
 namespace ix::wire {
 
@@ -102,9 +103,7 @@ std::string message_name(proto::Message type) {
   return proto::EnumNameMessage(type);
 }
 
-bool is_request(proto::Message type) {
-  return is_known_message(type) && message_name(type).starts_with("Request");
-}
+bool is_request(proto::Message type) { return message_info(type).direction == Direction::kRequest; }
 
 namespace {
 
@@ -190,55 +189,11 @@ Result<const proto::Envelope*> verify_envelope(std::span<const uint8_t> payload,
 }
 
 const proto::ReportingHeader* reporting_header(const proto::Envelope& envelope) {
-  using M = proto::Message;
-  switch (envelope.body_type()) {
-#define IX_REPORTING_EVENT(Name) \
-  case M::Name:                  \
-    return envelope.body_as_##Name()->header();
-    IX_REPORTING_EVENT(EventInteractionSubmitted)
-    IX_REPORTING_EVENT(EventPlacedInQueue)
-    IX_REPORTING_EVENT(EventTakenFromQueue)
-    IX_REPORTING_EVENT(EventPlacedInWorkbin)
-    IX_REPORTING_EVENT(EventTakenFromWorkbin)
-    IX_REPORTING_EVENT(EventPartyAdded)
-    IX_REPORTING_EVENT(EventPartyRemoved)
-    IX_REPORTING_EVENT(EventAgentInvited)
-    IX_REPORTING_EVENT(EventInvitationRejected)
-    IX_REPORTING_EVENT(EventInvitationRevoked)
-    IX_REPORTING_EVENT(EventProcessingStopped)
-    IX_REPORTING_EVENT(EventPropertiesChanged)
-    IX_REPORTING_EVENT(EventAgentLogin)
-    IX_REPORTING_EVENT(EventAgentLogout)
-    IX_REPORTING_EVENT(EventAgentReady)
-    IX_REPORTING_EVENT(EventAgentNotReady)
-    IX_REPORTING_EVENT(EventMediaAdded)
-    IX_REPORTING_EVENT(EventMediaRemoved)
-    IX_REPORTING_EVENT(EventDoNotDisturbOn)
-    IX_REPORTING_EVENT(EventDoNotDisturbOff)
-    IX_REPORTING_EVENT(EventAgentReasonChanged)
-#undef IX_REPORTING_EVENT
-    default:
-      return nullptr;
-  }
+  const MessageInfo& info = message_info(envelope.body_type());
+  return info.header_of ? info.header_of(envelope) : nullptr;
 }
 
-bool is_agent_event(proto::Message type) {
-  using M = proto::Message;
-  switch (type) {
-    case M::EventAgentLogin:
-    case M::EventAgentLogout:
-    case M::EventAgentReady:
-    case M::EventAgentNotReady:
-    case M::EventMediaAdded:
-    case M::EventMediaRemoved:
-    case M::EventDoNotDisturbOn:
-    case M::EventDoNotDisturbOff:
-    case M::EventAgentReasonChanged:
-      return true;
-    default:
-      return false;
-  }
-}
+bool is_agent_event(proto::Message type) { return message_info(type).reporting == ReportingKind::kAgent; }
 
 Result<ReportingClasses> reporting_classes(const proto::RequestStartReporting& request) {
   ReportingClasses classes;

@@ -95,7 +95,8 @@ std::optional<EnvelopeIds> peek_envelope_ids(std::span<const uint8_t> payload);
 // "RequestSubmit", or "message type 250" for a type this build does not know.
 std::string message_name(proto::Message type);
 bool is_known_message(proto::Message type);
-// Requests are what a client sends; everything else is an event a server sends.
+// Requests are what a client sends; everything else is an event a server sends. These three
+// read the message table (message_table.h).
 bool is_request(proto::Message type);
 // Reporting events carry a ReportingHeader; returns nullptr for any other message.
 const proto::ReportingHeader* reporting_header(const proto::Envelope& envelope);

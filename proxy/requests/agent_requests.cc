@@ -5,6 +5,7 @@
 #include "protocol/log.h"
 #include "proxy/requests/tenant_pairs.h"
 #include "proxy/route/agent_fan_out.h"
+#include "proxy/route/answer_severity.h"
 
 namespace ix::proxy {
 
@@ -176,11 +177,11 @@ void AgentRequests::handle_agent_status(const Call& call, const Outgoing& reques
   ctx_.calls.ask_all(pairs, request, ctx_.clients.upstream(call.session_id, call.client_id), [this, call](std::vector<PairAnswer> answers) {
     // One status for the cluster: logged in only if logged in on every pair; per media, the
     // interactions the agent has on all pairs together.
+    if (const PairAnswer* failed = deciding_failure(answers)) {
+      return failed->kind == PairAnswer::Kind::kRefused ? ctx_.replies.answer(call, *failed) : ctx_.replies.reply_error(call, failed->error);
+    }
     std::unique_ptr<proto::EventAgentStatusT> merged;
     for (const PairAnswer& a : answers) {
-      if (a.kind != PairAnswer::Kind::kReply) {
-        return a.kind == PairAnswer::Kind::kRefused ? ctx_.replies.answer(call, a) : ctx_.replies.reply_error(call, a.error);
-      }
       const proto::EventAgentStatus* status = a.envelope()->body_as_EventAgentStatus();
       if (!status) continue;
       std::unique_ptr<proto::EventAgentStatusT> one(status->UnPack());

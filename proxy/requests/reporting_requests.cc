@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "protocol/log.h"
+#include "proxy/route/answer_severity.h"
 
 namespace ix::proxy {
 
@@ -264,14 +265,16 @@ void ReportingRequests::handle_start(const Call& call, const proto::Envelope& en
 
   const PairSet reachable = ctx_.calls.reachable_pairs();
   auto acknowledge = [this, call](std::vector<PairAnswer> answers, bool own_stream) {
+    std::vector<PairAnswer> refusals;
     for (const PairAnswer& a : answers) {
       if (a.kind == PairAnswer::Kind::kReply) continue;
-      if (own_stream && a.kind == PairAnswer::Kind::kRefused) {
-        // A resume position the node cannot serve (ahead of its log, older than its retention).
-        session_closed(call.session_id);
-        return ctx_.replies.reply_error(call, Error{a.error.code, "node pair " + table().pair_id(a.pair) + " refused: " + a.error.text});
-      }
-      spdlog::error("event=reporting_subscribe_failed pair={} error={}", table().pair_id(a.pair), quote(a.error.text));
+      if (own_stream && a.kind == PairAnswer::Kind::kRefused) refusals.push_back(a);
+      else spdlog::error("event=reporting_subscribe_failed pair={} error={}", table().pair_id(a.pair), quote(a.error.text));
+    }
+    if (const PairAnswer* a = deciding_failure(refusals)) {
+      // A resume position the node cannot serve (ahead of its log, older than its retention).
+      session_closed(call.session_id);
+      return ctx_.replies.reply_error(call, Error{a->error.code, "node pair " + table().pair_id(a->pair) + " refused: " + a->error.text});
     }
     ctx_.replies.ack(call);
   };

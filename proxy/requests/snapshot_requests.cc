@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "proxy/requests/tenant_pairs.h"
+#include "proxy/route/answer_severity.h"
 #include "proxy/route/cluster_snapshot.h"
 #include "proxy/route/fan_in.h"
 
@@ -37,18 +38,20 @@ void handle_take_snapshot(RequestContext& ctx, const Call& call, const proto::En
   const std::string order = r->order() ? r->order()->str() : "";
   ctx.calls.ask_all(*pairs, request, ctx.upstream(call), [&ctx, table = ctx.table, call, order](std::vector<PairAnswer> answers) {
     std::vector<SnapshotPart> parts;
-    const PairAnswer* failed = nullptr;
+    std::vector<PairAnswer> failures;
     uint64_t total = 0;
     for (const PairAnswer& a : answers) {
       const proto::EventSnapshotTaken* taken = a.kind == PairAnswer::Kind::kReply ? a.envelope()->body_as_EventSnapshotTaken() : nullptr;
       if (!taken) {
-        if (!failed) failed = &a;
+        failures.push_back(a.kind != PairAnswer::Kind::kReply
+                               ? a
+                               : PairAnswer::refused(a.pair, wire::make_error(proto::ErrorCode::Internal, "the answer to RequestTakeSnapshot is not EventSnapshotTaken")));
         continue;
       }
       parts.push_back({taken->snapshot_id()->str(), taken->count()});
       total += taken->count();
     }
-    if (failed) {
+    if (const PairAnswer* failed = deciding_failure(failures)) {
       // All or nothing: release what was taken.
       for (const SnapshotPart& part : parts) {
         proto::RequestReleaseSnapshotT release;
@@ -175,9 +178,9 @@ void continue_page(RequestContext& ctx, std::shared_ptr<PageRead> read) {
           for (const proto::InteractionInfo* info : *page->interactions()) live.emplace_back(info->UnPack());
         }
         read->cursor->fill(range.part, range.count, std::move(live));
-      } else if (!error) {
+      } else {
         const std::string where = answer.pair < table->slot_count() ? "node pair " + table->pair_id(answer.pair) + ": " : "";
-        error = not_accessible(read->cursor->parts()[range.part].node_snapshot_id, where + answer.error.text);
+        keep_most_severe(error, not_accessible(read->cursor->parts()[range.part].node_snapshot_id, where + answer.error.text));
       }
     }
     if (error) return ctx.replies.reply_error(read->call, *error);  // the cursor is dropped with `read`
@@ -209,9 +212,11 @@ void handle_release_snapshot(RequestContext& ctx, const Call& call, const proto:
   std::erase_if(ctx.snapshot_cursors, [&](const auto& c) { return c.first == id; });
   const std::vector<SnapshotPart>& parts = snapshot->parts;
   auto fan_in = FanIn<PairAnswer>::make(parts.size(), [&ctx, call, parts](std::vector<PairAnswer> answers) {
+    std::optional<Error> error;
     for (size_t i = 0; i < answers.size(); ++i) {
-      if (answers[i].kind != PairAnswer::Kind::kReply) return ctx.replies.reply_error(call, not_accessible(parts[i].node_snapshot_id, answers[i].error.text));
+      if (answers[i].kind != PairAnswer::Kind::kReply) keep_most_severe(error, not_accessible(parts[i].node_snapshot_id, answers[i].error.text));
     }
+    if (error) return ctx.replies.reply_error(call, *error);
     ctx.replies.ack(call);
   });
   for (size_t i = 0; i < parts.size(); ++i) {

@@ -4,6 +4,7 @@
 #include <queue>
 
 #include "protocol/wire/messages.h"
+#include "proxy/route/answer_severity.h"
 
 namespace ix::proxy {
 
@@ -38,15 +39,19 @@ InteractionList merge_in_order(std::vector<InteractionList> lists, const Interac
 
 ScatterOutcome decide_scatter(const RoutingTable& table, const std::vector<PairAnswer>& answers, bool accept_partial) {
   ScatterOutcome out;
+  // A refusal decides (the most severe, whatever the arrival order); pairs that could not be
+  // asked fail the request, or are listed as missing with accept_partial.
+  std::vector<PairAnswer> refusals;
+  for (const PairAnswer& a : answers) {
+    if (a.kind == PairAnswer::Kind::kRefused) refusals.push_back(a);
+  }
+  if (const PairAnswer* a = deciding_failure(refusals)) {
+    out.error = Error{a->error.code, "node pair " + table.pair_id(a->pair) + " refused: " + a->error.text};
+    return out;
+  }
   std::vector<const PairAnswer*> sorted;
   for (const PairAnswer& a : answers) sorted.push_back(&a);
   std::sort(sorted.begin(), sorted.end(), [](const PairAnswer* a, const PairAnswer* b) { return a->pair < b->pair; });
-  for (const PairAnswer* a : sorted) {
-    if (a->kind == PairAnswer::Kind::kRefused) {
-      out.error = Error{a->error.code, "node pair " + table.pair_id(a->pair) + " refused: " + a->error.text};
-      return out;
-    }
-  }
   for (const PairAnswer* a : sorted) {
     if (a->kind != PairAnswer::Kind::kUnreachable) continue;
     if (!accept_partial) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "proxy/route/pull_plan.h"
+#include "proxy/route/answer_severity.h"
 
 namespace ix::proxy {
 
@@ -38,9 +39,7 @@ void PullPass::pulled(InteractionList interactions) {
   for (auto& info : interactions) pulled_.push_back(std::move(info));
 }
 
-void PullPass::refused(Error error) {
-  if (!refusal_) refusal_ = std::move(error);
-}
+void PullPass::refused(Error error) { keep_most_severe(refusal_, std::move(error)); }
 
 Result<InteractionList> PullPass::result() {
   if (pulled_.empty() && refusal_) return *refusal_;

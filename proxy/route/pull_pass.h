@@ -32,7 +32,8 @@ class PullPass {
   std::optional<Ask> next(uint64_t now_ms);
   // The asked pair handed these out.
   void pulled(InteractionList interactions);
-  // The asked pair refused (the first refusal is kept; it is the reply if nothing is pulled).
+  // The asked pair refused (the most severe refusal is kept, answer_severity.h; it is the reply
+  // if nothing is pulled).
   void refused(Error error);
   // Once next() said the pull is over: what was pulled, or the refusal when nothing was.
   Result<InteractionList> result();

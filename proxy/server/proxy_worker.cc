@@ -6,7 +6,7 @@
 
 #include "cluster-config/tls.h"
 #include "protocol/log.h"
-#include "protocol/wire/client_policy.h"
+#include "protocol/wire/message_table.h"
 #include "proxy/requests/by_id_request.h"
 #include "proxy/requests/lease_request.h"
 #include "proxy/requests/pull_request.h"

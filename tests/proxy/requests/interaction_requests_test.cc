@@ -3,6 +3,8 @@
 // sockets, no sleeps; pair-1 "p1", pair-2 "p2", pair-3 "p3" (submit disabled) all serve 101.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "protocol/wire/interaction_id.h"
 #include "proxy/requests/by_id_request.h"
 #include "proxy/requests/pull_request.h"
@@ -352,6 +354,32 @@ TEST(PullRequest, ARefusalIsTheAnswerOnlyWhenNothingWasPulledAndAnUnknownTenantI
   down.calls.run();
   EXPECT_EQ(down.error_code(1), code(proto::ErrorCode::ClusterLostConnection));
   EXPECT_NE(down.error_text(1).find("fake pair 2 is down"), std::string::npos) << down.error_text(1);
+}
+
+// One severity order (proxy/route/answer_severity.h): each pull starts at the next pair, so the
+// pairs' refusals arrive in a different order every time; the answer is the same every time.
+TEST(PullRequest, EveryPullOverTheSameRefusalsGetsTheSameAnswerWhicheverPairItAsksFirst) {
+  RequestHarness h;
+  h.calls.script([](PairIndex pair, const proto::EnvelopeT&) {
+    switch (pair) {
+      case 0: return FakePairCalls::refused(pair, proto::ErrorCode::WrongState, "busy");
+      case 1: return FakePairCalls::refused(pair, proto::ErrorCode::InvalidAttribute, "hold_time_ms too large");
+      default: return FakePairCalls::refused(pair, proto::ErrorCode::UnknownQueue, "no queue inbound");
+    }
+  });
+  std::set<std::string> answers;
+  std::set<proxy::PairIndex> first_asked;
+  for (uint64_t ref = 1; ref <= 3; ++ref) {
+    const size_t before = h.calls.sent.size();
+    h.send(ref, pull(1, 0), proxy::handle_pull);
+    h.calls.run();
+    ASSERT_GT(h.calls.sent.size(), before);
+    first_asked.insert(h.calls.sent[before].pair);
+    answers.insert(std::to_string(h.error_code(ref)) + " " + h.error_text(ref));
+  }
+  EXPECT_EQ(first_asked.size(), 3u) << "every pull started at another pair";
+  ASSERT_EQ(answers.size(), 1u) << "the arrival order changed the answer";
+  EXPECT_EQ(*answers.begin(), std::to_string(code(proto::ErrorCode::InvalidAttribute)) + " node pair pair-2 refused: hold_time_ms too large");
 }
 
 TEST(PullRequest, AnOrderedViewIsPulledInTheViewsOrderAcrossPairs) {
