@@ -437,6 +437,7 @@ NodePair read_node_pair(Entry e) {
   p.settings.delivering_timeout = s.duration("delivering-timeout");
   p.settings.handling_timeout = s.duration("handling-timeout");
   p.settings.max_interactions_per_snapshot = static_cast<uint32_t>(s.integer("max-interactions-per-snapshot"));
+  p.settings.max_live_interactions = static_cast<uint32_t>(s.integer("max-live-interactions"));
   std::string multiple = s.str("allow-multiple-agent-connections");
   p.settings.allow_multiple_agent_connections = multiple == "true"    ? MultipleAgentConnections::kAllow
                                                 : multiple == "false" ? MultipleAgentConnections::kDeny

@@ -68,6 +68,7 @@ struct NodeSettings {
   Duration delivering_timeout{};
   Duration handling_timeout{};
   uint32_t max_interactions_per_snapshot = 0;
+  uint32_t max_live_interactions = 0;  // a submit beyond this many open interactions is refused
   MultipleAgentConnections allow_multiple_agent_connections = MultipleAgentConnections::kDeny;
   Duration pull_hold_timeout{};
   Duration lease_timeout{};

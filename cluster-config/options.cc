@@ -68,6 +68,8 @@ std::vector<OptionSpec> build_options() {
                "An interaction whose handling agent sends no request for this long is revoked back to its queue."});
   o.push_back({"node-pairs.settings", "max-interactions-per-snapshot", kInt, false, "500", 1, 100'000, {}, Reload::kImmediate,
                "Upper bound on a snapshot, per node (a cluster snapshot may hold more)."});
+  o.push_back({"node-pairs.settings", "max-live-interactions", kInt, false, "1000000", 1, 100'000'000, {}, Reload::kImmediate,
+               "Open interactions (queued, delivering, handled, in workbins) a node holds in memory, about 2 kB each; beyond this a submit is refused with 312 InteractionLimitReached instead of the node running out of memory. Stopped interactions free their place."});
   o.push_back({"node-pairs.settings", "allow-multiple-agent-connections", kEnum, false, "false", 0, 0,
                {"true", "false", "force-logout"}, Reload::kImmediate,
                "A second desktop connection for a logged-in agent: allowed, refused, or logs the first one out. `false` is recommended in a cluster."});

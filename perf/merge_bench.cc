@@ -6,7 +6,12 @@
 //   - snapshot: all N taken in priority order and paged through 1,000 at a time, over 4 pairs
 //     through the proxy (one snapshot per pair, pages merged in order) versus one node, direct.
 //
-//   merge_bench IXNODE IXPROXY [interactions=100000]
+// The reporting section runs `--rounds` interleaved rounds (direct, then through the proxy) and
+// prints each round and the medians: events/s, the ratio to direct, and the CPU the proxy and the
+// nodes spent per delivered event (utime + stime from /proc). `--only reporting|find|snapshot`
+// runs one section.
+//
+//   merge_bench IXNODE IXPROXY [interactions=100000] [--rounds 1] [--only reporting|find|snapshot]
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -15,6 +20,7 @@
 #include <random>
 
 #include "perf/bench_client.h"
+#include "perf/proc_stats.h"
 #include "protocol/wire/kv.h"
 #include "tests/support/http_exchange.h"
 #include "tests/support/process.h"
@@ -63,13 +69,30 @@ double seconds_since(uint64_t start_ns) { return static_cast<double>(uv_hrtime()
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 3) {
-    std::fprintf(stderr, "usage: %s IXNODE IXPROXY [interactions]\n", argv[0]);
+  auto usage = [&] {
+    std::fprintf(stderr, "usage: %s IXNODE IXPROXY [interactions] [--rounds N] [--only reporting|find|snapshot]\n", argv[0]);
     return 2;
-  }
+  };
+  if (argc < 3) return usage();
   const std::string ixnode = argv[1], ixproxy = argv[2];
   ::setenv("IX_BENCH_PROXY_SECRET", "merge-bench-secret-0123456789", 0);
-  const int interactions = argc > 3 ? std::atoi(argv[3]) : 100'000;
+  int interactions = 100'000, rounds = 1;
+  std::string only;
+  for (int i = 3; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--rounds" && i + 1 < argc) {
+      rounds = std::atoi(argv[++i]);
+    } else if (arg == "--only" && i + 1 < argc) {
+      only = argv[++i];
+      if (only != "reporting" && only != "find" && only != "snapshot") return usage();
+    } else if (!arg.empty() && arg[0] != '-') {
+      interactions = std::atoi(arg.c_str());
+    } else {
+      return usage();
+    }
+  }
+  if (interactions <= 0 || rounds <= 0) return usage();
+  auto section = [&](const char* name) { return only.empty() || only == name; };
   auto dir = std::filesystem::temp_directory_path() / ("ix-merge-bench-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir / "single");
@@ -124,75 +147,100 @@ int main(int argc, char** argv) {
 
   std::printf("proxy merges, %d interactions (%llu reporting events) — one node vs 4 pairs through the proxy\n", interactions,
               static_cast<unsigned long long>(events));
-  std::printf("\nreporting, replayed from seq 0 (events/s received by all clients together)\n");
-  double direct_rate = 0;
-  {
-    bench::Client c(&loop, single_ports[0], proto::ClientType::ReportingEngine);
-    const uint64_t t = uv_hrtime();
-    c.send(start_reporting_from_zero({"pair-1"}));
-    c.run_until([&] { return c.reporting_events >= events; });
-    direct_rate = static_cast<double>(events) / seconds_since(t);
-    std::printf("  %-40s %10.0f events/s\n", "one node -> 1 client, direct", direct_rate);
-  }
-  for (int clients : {1, 10}) {
-    std::vector<std::unique_ptr<bench::Client>> readers;
-    for (int i = 0; i < clients; ++i) {
-      readers.push_back(std::make_unique<bench::Client>(&loop, ports[4 * kPairs], proto::ClientType::ReportingEngine));
+  const size_t proxy_process = processes.size() - 1, single_process = processes.size() - 2;
+  auto node_cpu = [&](bool pairs) {
+    double sum = 0;
+    if (!pairs) return bench::cpu_seconds(processes[single_process]->pid());
+    for (int i = 0; i < kPairs; ++i) sum += bench::cpu_seconds(processes[static_cast<size_t>(i)]->pid());
+    return sum;
+  };
+  if (section("reporting")) {
+    std::printf("\nreporting, replayed from seq 0 (events/s received by all clients together), %d round(s), load %s\n", rounds,
+                bench::load_average().c_str());
+    std::printf("  %-5s %-38s %12s %7s %16s %16s\n", "round", "", "events/s", "ratio", "proxy us/event", "nodes us/event");
+    // Per case: rate, proxy CPU per event, nodes' CPU per event, over the rounds.
+    std::vector<double> rate[3], proxy_us[3], nodes_us[3];
+    const char* names[3] = {"one node -> 1 client, direct", "4 pairs -> proxy merge -> 1 client", "4 pairs -> proxy merge -> 10 clients"};
+    for (int round = 1; round <= rounds; ++round) {
+      for (int c = 0; c < 3; ++c) {
+        const int clients = c == 2 ? 10 : 1;
+        const bool direct = c == 0;
+        std::vector<std::unique_ptr<bench::Client>> readers;
+        for (int i = 0; i < clients; ++i) {
+          readers.push_back(std::make_unique<bench::Client>(&loop, direct ? single_ports[0] : ports[4 * kPairs],
+                                                            proto::ClientType::ReportingEngine));
+        }
+        const double proxy0 = bench::cpu_seconds(processes[proxy_process]->pid()), nodes0 = node_cpu(!direct);
+        const uint64_t t = uv_hrtime();
+        for (auto& r : readers) r->send(start_reporting_from_zero(direct ? std::vector<std::string>{"pair-1"} : nodes));
+        readers.back()->run_until([&] {
+          return std::all_of(readers.begin(), readers.end(), [&](const auto& r) { return r->reporting_events >= events; });
+        });
+        const double delivered = static_cast<double>(events) * clients;
+        rate[c].push_back(delivered / seconds_since(t));
+        proxy_us[c].push_back(direct ? 0 : (bench::cpu_seconds(processes[proxy_process]->pid()) - proxy0) / delivered * 1e6);
+        nodes_us[c].push_back((node_cpu(!direct) - nodes0) / delivered * 1e6);
+        std::printf("  %-5d %-38s %12.0f %7.2f %16.2f %16.2f\n", round, names[c], rate[c].back(), rate[c].back() / rate[0].back(),
+                    proxy_us[c].back(), nodes_us[c].back());
+      }
     }
-    const uint64_t t = uv_hrtime();
-    for (auto& r : readers) r->send(start_reporting_from_zero(nodes));
-    readers.back()->run_until([&] {
-      return std::all_of(readers.begin(), readers.end(), [&](const auto& r) { return r->reporting_events >= events; });
-    });
-    const double rate = static_cast<double>(events) * clients / seconds_since(t);
-    std::printf("  %-40s %10.0f events/s   ratio %.2f\n",
-                (std::string("4 pairs -> proxy merge -> ") + std::to_string(clients) + " client(s)").c_str(), rate,
-                rate / direct_rate);
+    const double direct_rate = bench::median(rate[0]);
+    std::printf("  median:\n");
+    for (int c = 0; c < 3; ++c) {
+      std::printf("  %-5s %-38s %12.0f %7.2f %16.2f %16.2f\n", "", names[c], bench::median(rate[c]),
+                  bench::median(rate[c]) / direct_rate, bench::median(proxy_us[c]), bench::median(nodes_us[c]));
+    }
+    std::printf("  (ratio: to direct in the same round; us/event: CPU time per delivered event, /proc ticks of %ld ms)\n",
+                1000 / ::sysconf(_SC_CLK_TCK));
   }
 
-  std::printf("\nfind: the 1,000 highest priorities (order \"priority desc\"), one request at a time\n");
-  proto::RequestFindT find;
-  find.tenant_id = "101";
-  find.order = "priority desc";
-  find.limit = 1000;
-  auto make_find = [&](uint64_t ref) { return wire::encode_frame(ref, 0, find); };
-  double one_node = 0;
-  for (auto [name, port] : {std::pair{"one node, direct", single_ports[0]}, std::pair{"4 pairs through the proxy", ports[4 * kPairs]}}) {
-    bench::Client c(&loop, port, proto::ClientType::AgentApplication);
-    c.throughput(make_find, 5, 1);  // warm up
-    const double rate = c.throughput(make_find, 100, 1);
-    if (one_node == 0) one_node = rate;
-    std::printf("  %-40s %10.1f finds/s   %6.2f ms each   ratio %.2f\n", name, rate, 1000 / rate, rate / one_node);
+  if (section("find")) {
+    std::printf("\nfind: the 1,000 highest priorities (order \"priority desc\"), one request at a time\n");
+    proto::RequestFindT find;
+    find.tenant_id = "101";
+    find.order = "priority desc";
+    find.limit = 1000;
+    auto make_find = [&](uint64_t ref) { return wire::encode_frame(ref, 0, find); };
+    double one_node = 0;
+    for (auto [name, port] : {std::pair{"one node, direct", single_ports[0]}, std::pair{"4 pairs through the proxy", ports[4 * kPairs]}}) {
+      bench::Client c(&loop, port, proto::ClientType::AgentApplication);
+      c.throughput(make_find, 5, 1);  // warm up
+      const double rate = c.throughput(make_find, 100, 1);
+      if (one_node == 0) one_node = rate;
+      std::printf("  %-40s %10.1f finds/s   %6.2f ms each   ratio %.2f\n", name, rate, 1000 / rate, rate / one_node);
+    }
   }
 
-  std::printf("\nsnapshot: take all (order \"priority desc\"), page through them 1,000 at a time, release\n");
-  double one_node_snapshot = 0;
-  for (auto [name, port] : {std::pair{"one node, direct", single_ports[0]}, std::pair{"4 pairs through the proxy", ports[4 * kPairs]}}) {
-    bench::Client c(&loop, port, proto::ClientType::RoutingEngine);
-    auto once = [&](const auto& message) { c.throughput([&](uint64_t ref) { return wire::encode_frame(ref, 0, message); }, 1, 1); };
-    proto::RequestTakeSnapshotT take;
-    take.tenant_id = "101";
-    take.condition = "priority >= 0";
-    take.order = "priority desc";
-    take.max = static_cast<uint32_t>(interactions);
-    const uint64_t t = uv_hrtime();
-    once(take);
-    proto::RequestSnapshotPageT page;
-    page.snapshot_id = c.last_id;
-    page.count = 1000;
-    size_t seen = 0;
-    for (;; page.start += page.count) {
-      once(page);
-      seen += c.last_page_size;
-      if (c.last_page_size < page.count) break;
+  if (section("snapshot")) {
+    std::printf("\nsnapshot: take all (order \"priority desc\"), page through them 1,000 at a time, release\n");
+    double one_node_snapshot = 0;
+    for (auto [name, port] : {std::pair{"one node, direct", single_ports[0]}, std::pair{"4 pairs through the proxy", ports[4 * kPairs]}}) {
+      bench::Client c(&loop, port, proto::ClientType::RoutingEngine);
+      auto once = [&](const auto& message) { c.throughput([&](uint64_t ref) { return wire::encode_frame(ref, 0, message); }, 1, 1); };
+      proto::RequestTakeSnapshotT take;
+      take.tenant_id = "101";
+      take.condition = "priority >= 0";
+      take.order = "priority desc";
+      take.max = static_cast<uint32_t>(interactions);
+      const uint64_t t = uv_hrtime();
+      once(take);
+      proto::RequestSnapshotPageT page;
+      page.snapshot_id = c.last_id;
+      page.count = 1000;
+      size_t seen = 0;
+      for (;; page.start += page.count) {
+        once(page);
+        seen += c.last_page_size;
+        if (c.last_page_size < page.count) break;
+      }
+      proto::RequestReleaseSnapshotT release;
+      release.snapshot_id = page.snapshot_id;
+      once(release);
+      const double s = seconds_since(t);
+      if (one_node_snapshot == 0) one_node_snapshot = s;
+      std::printf("  %-40s %8.0f ms for %zu interactions   %9.0f interactions/s   ratio %.2f\n", name, s * 1000, seen,
+                  static_cast<double>(seen) / s, one_node_snapshot / s);
     }
-    proto::RequestReleaseSnapshotT release;
-    release.snapshot_id = page.snapshot_id;
-    once(release);
-    const double s = seconds_since(t);
-    if (one_node_snapshot == 0) one_node_snapshot = s;
-    std::printf("  %-40s %8.0f ms for %zu interactions   %9.0f interactions/s   ratio %.2f\n", name, s * 1000, seen,
-                static_cast<double>(seen) / s, one_node_snapshot / s);
   }
   processes.clear();
   uv_run(&loop, UV_RUN_NOWAIT);

@@ -31,6 +31,7 @@
 #include <sstream>
 
 #include "perf/bench_client.h"
+#include "perf/proc_stats.h"
 #include "protocol/wire/kv.h"
 #include "tests/support/http_exchange.h"
 #include "tests/support/process.h"
@@ -38,6 +39,10 @@
 namespace {
 
 using namespace ix;
+using bench::cpu_seconds;
+using bench::load_average;
+using bench::median;
+using bench::rss_bytes;
 
 struct Ports {
   uint16_t node = 0, node_admin = 0, backup = 0, backup_admin = 0, proxy = 0, proxy_admin = 0, haproxy = 0;
@@ -69,44 +74,6 @@ std::string haproxy_config(const Ports& p) {
 
 double percentile(const std::vector<double>& sorted, double p) {
   return sorted.empty() ? 0 : sorted[std::min(sorted.size() - 1, static_cast<size_t>(p * static_cast<double>(sorted.size())))];
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
-
-// CPU seconds (user + system, every thread) a process has used so far.
-double cpu_seconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const size_t close = text.rfind(')');  // the command name may hold spaces
-  if (close == std::string::npos) return 0;
-  std::istringstream fields(text.substr(close + 2));
-  std::string field;
-  unsigned long utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && fields >> field; ++i) {
-    if (i == 14) utime = std::stoul(field);
-    if (i == 15) stime = std::stoul(field);
-  }
-  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
-
-// Resident set size of a process, in bytes.
-double rss_bytes(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) * 1024;
-  }
-  return 0;
-}
-
-std::string load_average() {
-  std::ifstream in("/proc/loadavg");
-  std::string a, b, c;
-  in >> a >> b >> c;
-  return a + " " + b + " " + c;
 }
 
 // Registered connections that only wait: the idle-connection figure.

@@ -17,14 +17,19 @@ bool ReportingHub::wants(const Subscriber& s, const std::string& tenant, bool ag
 }
 
 void ReportingHub::send(Subscriber& s, uint64_t seq, const std::string& tenant, bool agent_class,
-                        std::span<const uint8_t> frame) {
+                        std::span<const uint8_t> frame, wire::Frame* batch) {
   if (seq <= s.cursor) return;  // already sent from the backlog
   s.cursor = seq;
   if (!wants(s, tenant, agent_class)) return;
-  if (s.client_id == 0) return s.channel->send(frame);
-  // Re-addressed to the subscriber's logical client; the payload is copied to an aligned
-  // buffer first (a frame's payload starts 4 bytes into it).
-  const std::vector<uint8_t> payload(frame.begin() + wire::kFrameHeaderSize, frame.end());
+  if (s.client_id == 0) {
+    if (batch == nullptr) return s.channel->send(frame);
+    batch->insert(batch->end(), frame.begin(), frame.end());
+    return;
+  }
+  // Re-addressed to the subscriber's logical client. Re-addressing reads only the envelope's
+  // root and offsets (4-byte fields), which stay aligned 4 bytes into the frame.
+  const std::span<const uint8_t> payload = frame.subspan(wire::kFrameHeaderSize);
+  if (batch != nullptr) return wire::append_readdressed(*batch, payload, 0, s.client_id);
   s.channel->send(wire::readdress_envelope(payload, 0, s.client_id));
 }
 
@@ -120,11 +125,17 @@ void ReportingHub::on_backlog(std::pair<ReportingChannel*, uint64_t> key, uint64
     s.live = true;
     return;
   }
+  // One write for the chunk: its frames (re-addressed to the subscriber's client) in one buffer.
+  wire::Frame batch;
+  size_t bytes = 0;
+  for (const StoredEvent& e : *events) bytes += wire::readdressed_size(e.frame.size());
+  batch.reserve(bytes);
   for (const StoredEvent& e : *events) {
     auto envelope = wire::verify_envelope(std::span(e.frame).subspan(wire::kFrameHeaderSize));
     bool agent_class = envelope.ok() && wire::is_agent_event((*envelope)->body_type());
-    send(s, e.seq, e.tenant, agent_class, e.frame);
+    send(s, e.seq, e.tenant, agent_class, e.frame, &batch);
   }
+  if (!batch.empty()) s.channel->send(std::move(batch));
   if (s.cursor >= committed_seq_) {
     s.live = true;
   } else {

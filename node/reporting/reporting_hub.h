@@ -88,7 +88,9 @@ class ReportingHub {
   template <class Event>
   RecordedEvent stamp(Transaction& transaction, Event event, int64_t now_us);
   bool wants(const Subscriber& s, const std::string& tenant, bool agent_class) const;
-  void send(Subscriber& s, uint64_t seq, const std::string& tenant, bool agent_class, std::span<const uint8_t> frame);
+  // Sends one event to a subscriber that wants it, or appends it to `batch` (sent by the caller).
+  void send(Subscriber& s, uint64_t seq, const std::string& tenant, bool agent_class, std::span<const uint8_t> frame,
+            wire::Frame* batch = nullptr);
   void pump();
   void schedule_pump();
   void on_backlog(std::pair<ReportingChannel*, uint64_t> key, uint64_t generation,

@@ -78,6 +78,15 @@ void handle_submit(ServiceContext& ctx, ClientSession& s, const proto::Envelope&
   if (q == nullptr || q->tenant != tenant) {
     return ctx.refuse(s, e, proto::ErrorCode::UnknownQueue, "RequestSubmit.queue \"" + queue + "\" is not a queue of tenant " + tenant);
   }
+  // Memory: every open interaction lives in the node; beyond the limit the pair refuses new ones
+  // rather than the node being killed for want of memory.
+  const uint32_t limit = ctx.pair().settings.max_live_interactions;
+  if (ctx.interactions.size() >= limit) {
+    return ctx.refuse(s, e, proto::ErrorCode::InteractionLimitReached,
+                      "node pair " + ctx.pair_id + " holds " + std::to_string(ctx.interactions.size()) +
+                          " open interactions, its max-live-interactions (" + std::to_string(limit) +
+                          "); new submits are refused until interactions are stopped or the limit is raised");
+  }
   std::string id = str(r->interaction_id());
   const bool generated = id.empty();
   if (generated) {

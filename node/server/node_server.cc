@@ -439,6 +439,13 @@ void NodeServer::register_metrics() {
                                return it == counts.end() ? 0.0 : static_cast<double>(it->second);
                              });
   }
+  // Open interactions against the pair's max-live-interactions: a submit is refused (312) once
+  // the first reaches the second.
+  registry_.gauge_function("ix_node_live_interactions", "Open interactions held in memory (every state)", {},
+                           [this] { return service_ ? static_cast<double>(service_->interactions().size()) : 0.0; });
+  registry_.gauge_function("ix_node_max_live_interactions",
+                           "The pair's max-live-interactions: submits beyond it are refused with 312 InteractionLimitReached", {},
+                           [this] { return static_cast<double>(pair().settings.max_live_interactions); });
   registry_.gauge_function("ix_node_event_log_seq", "Last committed reporting sequence number", {},
                            [this] { return service_ ? static_cast<double>(service_->reporting().last_committed_seq()) : 0.0; });
   registry_.gauge_function("ix_node_reporting_subscribers", "Reporting clients subscribed", {},

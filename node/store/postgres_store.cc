@@ -466,7 +466,9 @@ Status PostgresStore::apply(std::vector<Pending>& batch, const Fence& fence) {
         counters[sc->name] = sc->value;
       } else if (const auto* te = std::get_if<TrimEvents>(&m)) {
         events.flush(statements);
-        Statement trim{"DELETE FROM event_log WHERE timestamp_us < $1 AND seq < (SELECT MAX(seq) FROM event_log)", {}};
+        // The prefix older than the cut-off (sqlite_store.cc: the cost is the rows removed, not the log).
+        Statement trim{"DELETE FROM event_log WHERE seq < COALESCE((SELECT seq FROM event_log WHERE timestamp_us >= $1 ORDER BY seq"
+                       " LIMIT 1), (SELECT MAX(seq) FROM event_log))", {}};
         trim.params.int8(te->before_timestamp_us);
         statements.push_back(std::move(trim));
       } else if (const auto* pk = std::get_if<PutSubmitKey>(&m)) {

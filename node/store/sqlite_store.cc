@@ -193,7 +193,13 @@ Status SqliteStore::apply(std::vector<Pending>& batch, const Fence& fence) {
   Statement remove(writer_, "DELETE FROM interactions WHERE id = ?");
   Statement append(writer_, "INSERT INTO event_log (seq, timestamp_us, tenant, frame) VALUES (?, ?, ?, ?)");
   Statement counter(writer_, "INSERT OR REPLACE INTO counters (name, value) VALUES (?, ?)");
-  Statement trim(writer_, "DELETE FROM event_log WHERE timestamp_us < ? AND seq < (SELECT MAX(seq) FROM event_log)");
+  // Retention: the log is appended in seq order with the time of each event, so the events older
+  // than the cut-off are the prefix before the first one that is not (the newest event always
+  // stays). Found walking seq from the start, the delete costs the rows it removes: a condition on
+  // timestamp_us alone has no index and scanned the whole log, on the commit path, every trim.
+  Statement trim(writer_,
+                 "DELETE FROM event_log WHERE seq < COALESCE((SELECT seq FROM event_log WHERE timestamp_us >= ?1 ORDER BY seq LIMIT 1),"
+                 " (SELECT MAX(seq) FROM event_log))");
   Statement put_key(writer_, "INSERT OR REPLACE INTO submit_keys (key, interaction_id, recorded_us) VALUES (?, ?, ?)");
   Statement trim_keys(writer_, "DELETE FROM submit_keys WHERE recorded_us < ?");
   if (!put.ok() || !remove.ok() || !append.ok() || !counter.ok() || !trim.ok() || !put_key.ok() || !trim_keys.ok()) {

@@ -166,6 +166,14 @@ void Connection::clear_callbacks() {
   on_data_ = nullptr;
   on_open_ = nullptr;
   on_close_ = nullptr;
+  on_drained_ = nullptr;
+}
+
+void Connection::notify_drained() {
+  if (queued_bytes_ != 0 || !on_drained_ || state_ != State::kOpen) return;
+  std::function<void()> drained = std::move(on_drained_);
+  on_drained_ = nullptr;
+  drained();
 }
 
 void Connection::start() {
@@ -331,6 +339,7 @@ void Connection::drain_tls_output(size_t accounted) {
   size_t pending = BIO_pending(tls_out_);
   if (pending == 0) {
     queued_bytes_ -= accounted;
+    notify_drained();
     return;
   }
   std::vector<uint8_t> cipher(pending);
@@ -366,6 +375,7 @@ void Connection::submit_write(std::vector<uint8_t> data, size_t accounted) {
         backpressure_paused_ = false;
         update_reading();
       }
+      notify_drained();
       return;
     }
   }
@@ -401,6 +411,7 @@ void Connection::on_write_done(WriteRequest* request, int status) {
     backpressure_paused_ = false;
     update_reading();
   }
+  notify_drained();
   maybe_finish_graceful_close();
 }
 

@@ -8,6 +8,9 @@
 // - Backpressure: when the bytes queued for the peer pass the high watermark the connection
 //   stops reading from that peer; it resumes below the low watermark. A peer that does not read
 //   therefore cannot make us buffer more than about one watermark of its replies.
+// - Drain: when_drained(cb) runs cb once, as soon as everything queued has been handed to the
+//   socket (queued_bytes() back to 0), so a writer that holds output back (a reporting client's
+//   backlog) refills the moment the connection can take more instead of polling for it.
 // - Timers: an optional idle timeout (no bytes received), a connect timeout, and a bound on how
 //   long a graceful close waits for queued output.
 // - TLS (BoringSSL, memory BIOs) sits inside the same type and is switched on by passing a
@@ -75,6 +78,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void set_on_data(DataCallback cb) { on_data_ = std::move(cb); }
   void set_on_open(OpenCallback cb) { on_open_ = std::move(cb); }
   void set_on_close(CloseCallback cb) { on_close_ = std::move(cb); }
+  // Runs cb once, the next time every queued byte has been handed to the socket (replaces an
+  // earlier one not yet run). Never runs after the connection started closing. cb may write.
+  void when_drained(std::function<void()> cb) { on_drained_ = std::move(cb); }
   // Drops every callback (the owner is going away); the connection still closes cleanly.
   void clear_callbacks();
 
@@ -127,6 +133,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void arm_idle_timer(uint64_t timeout_ms);
   void on_idle_timer();
   void maybe_finish_graceful_close();
+  void notify_drained();  // queued_bytes_ reached 0: runs a when_drained callback
   void close_handles();
   void on_handle_closed();
   void note_peer();
@@ -164,6 +171,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   DataCallback on_data_;
   OpenCallback on_open_;
   CloseCallback on_close_;
+  std::function<void()> on_drained_;
   ConnectionStats stats_;
 };
 

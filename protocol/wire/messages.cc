@@ -33,6 +33,13 @@ Frame encode_envelope(const proto::EnvelopeT& envelope) {
 }
 
 Frame readdress_envelope(std::span<const uint8_t> payload, uint64_t ref_id, uint64_t client_id) {
+  Frame frame;
+  frame.reserve(readdressed_size(payload.size()));
+  append_readdressed(frame, payload, ref_id, client_id);
+  return frame;
+}
+
+void append_readdressed(Frame& out, std::span<const uint8_t> payload, uint64_t ref_id, uint64_t client_id) {
   // Layout of the new payload (offsets from its start; every one 8-aligned where it matters):
   //   0 root offset -> 24 | 4 "IXC1" | 8 vtable (5 fields) | 24 table: soffset, body, extension,
   //   body_type, ref_id, client_id | 56 the original payload, untouched.
@@ -41,9 +48,11 @@ Frame readdress_envelope(std::span<const uint8_t> payload, uint64_t ref_id, uint
   const proto::Envelope* original = proto::GetEnvelope(payload.data());
   const auto position = [&](const void* table) { return static_cast<size_t>(static_cast<const uint8_t*>(table) - payload.data()); };
 
-  Frame frame(kFrameHeaderSize + kOriginal + payload.size(), 0);
-  uint8_t* p = frame.data() + kFrameHeaderSize;
-  flatbuffers::WriteScalar<uint32_t>(frame.data(), static_cast<uint32_t>(kOriginal + payload.size()));
+  static_assert(readdressed_size(0) == kFrameHeaderSize + kOriginal);
+  const size_t start = out.size();
+  out.resize(start + readdressed_size(payload.size()), 0);
+  uint8_t* p = out.data() + start + kFrameHeaderSize;
+  flatbuffers::WriteScalar<uint32_t>(out.data() + start, static_cast<uint32_t>(kOriginal + payload.size()));
   flatbuffers::WriteScalar<uint32_t>(p, kTable);
   std::memcpy(p + 4, proto::EnvelopeIdentifier(), 4);
   const uint16_t vtable[] = {4 + 5 * 2, kTableSize, kRef, kClient, kBodyType,
@@ -62,7 +71,6 @@ Frame readdress_envelope(std::span<const uint8_t> payload, uint64_t ref_id, uint
   flatbuffers::WriteScalar<uint64_t>(p + kTable + kRef, ref_id);
   flatbuffers::WriteScalar<uint64_t>(p + kTable + kClient, client_id);
   std::memcpy(p + kOriginal, payload.data(), payload.size());
-  return frame;
 }
 
 Frame encode_ack(uint64_t ref_id, uint64_t client_id) {

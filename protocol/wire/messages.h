@@ -42,6 +42,10 @@ inline Error make_error(proto::ErrorCode code, std::string text) { return Error{
 // root table (FlatBuffers offsets are relative, so the copied tables stay valid). A proxy
 // forwards every message this way: one memcpy instead of an unpack and a pack.
 Frame readdress_envelope(std::span<const uint8_t> payload, uint64_t ref_id, uint64_t client_id);
+// The same frame appended to `out` (several frames batched in one buffer, no allocation per frame).
+void append_readdressed(Frame& out, std::span<const uint8_t> payload, uint64_t ref_id, uint64_t client_id);
+// Bytes append_readdressed adds for a payload of `payload_size` bytes.
+constexpr size_t readdressed_size(size_t payload_size) { return kFrameHeaderSize + 56 + payload_size; }
 
 Frame encode_ack(uint64_t ref_id, uint64_t client_id);
 Frame encode_error(uint64_t ref_id, uint64_t client_id, proto::ErrorCode code, std::string text);

@@ -44,6 +44,7 @@ ReportingRequests::ReportingRequests(RequestContext& ctx, ReportingOutlet& outle
       options_(std::move(options)),
       loop_(loop),
       shared_(std::make_unique<Stream>(ctx.table->slot_count(), loop)),
+      refill_timer_(loop),
       events_(metrics.counter("ix_proxy_reporting_events_total", "Events in the merged reporting stream")),
       dropped_(metrics.counter("ix_proxy_reporting_clients_dropped_total",
                                "Reporting clients disconnected for reading too slowly")) {}
@@ -207,10 +208,29 @@ void ReportingRequests::start_stream() {
 }
 
 bool ReportingRequests::feed_client(uint64_t session_id, Client& client) {
-  if (!outlet_.queued_bytes(session_id)) return false;  // the session is gone
-  while (!client.backlog.empty() && outlet_.queued_bytes(session_id).value_or(kConnectionQueueBytes) < kConnectionQueueBytes) {
-    outlet_.send(session_id, wire::readdress_envelope(*client.backlog.front(), 0, client.client_id));
-    client.backlog.pop_front();
+  const std::optional<size_t> queued = outlet_.queued_bytes(session_id);
+  if (!queued) return false;  // the session is gone
+  if (!client.backlog.empty() && *queued < kConnectionQueueBytes) {
+    // One buffer for everything the connection takes now: a frame per event, re-addressed to
+    // the client, appended in place (no allocation and no write call per event).
+    size_t room = kConnectionQueueBytes - *queued, bytes = 0, count = 0;
+    for (const auto& payload : client.backlog) {
+      if (count > 0 && bytes >= room) break;
+      bytes += wire::readdressed_size(payload->size());
+      ++count;
+    }
+    wire::Frame batch;
+    batch.reserve(bytes);
+    for (size_t i = 0; i < count; ++i) {
+      wire::append_readdressed(batch, *client.backlog.front(), 0, client.client_id);
+      client.backlog.pop_front();
+    }
+    outlet_.send(session_id, std::move(batch));
+  }
+  if (!client.backlog.empty() && awaiting_.insert(session_id).second) {
+    outlet_.when_drained(session_id, [self = std::weak_ptr<ReportingRequests*>(self_), session_id] {
+      if (auto me = self.lock()) (*me)->on_drained(session_id);
+    });
   }
   const uint32_t limit = ctx_.settings.reporting_buffer;
   if (client.backlog.size() <= limit) return true;
@@ -222,6 +242,27 @@ bool ReportingRequests::feed_client(uint64_t session_id, Client& client) {
                   "reporting client too slow");
   dropped_.inc();
   return false;
+}
+
+void ReportingRequests::on_drained(uint64_t session_id) {
+  awaiting_.erase(session_id);
+  drained_.insert(session_id);
+  // On the next loop turn: the connection may be in the middle of its flush here.
+  if (!refill_timer_.active()) refill_timer_.start(0, [this] { refill(); });
+}
+
+void ReportingRequests::refill() {
+  if (stopped_) return;
+  const std::set<uint64_t> drained = std::move(drained_);
+  drained_.clear();
+  auto feed = [&](Stream& stream) {
+    for (uint64_t session_id : drained) {
+      auto it = stream.clients.find(session_id);
+      if (it != stream.clients.end() && !feed_client(session_id, it->second)) stream.clients.erase(it);
+    }
+  };
+  feed(*shared_);
+  for (auto& [upstream, stream] : catching_up_) feed(*stream);
 }
 
 void ReportingRequests::handle_start(const Call& call, const proto::Envelope& envelope) {
@@ -318,6 +359,8 @@ void ReportingRequests::handle_stop(const Call& call) {
 
 void ReportingRequests::session_closed(uint64_t session_id) {
   shared_->clients.erase(session_id);
+  awaiting_.erase(session_id);
+  drained_.erase(session_id);
   // A client's own stream ends with it (or already lost its client, cut off as too slow).
   for (auto it = catching_up_.begin(); it != catching_up_.end();) {
     if (!it->second->clients.empty() && !it->second->clients.contains(session_id)) {
@@ -363,6 +406,7 @@ void ReportingRequests::stop() {
   stopped_ = true;
   shared_->clients.clear();
   shared_->timer.stop();
+  refill_timer_.stop();
   catching_up_.clear();
 }
 

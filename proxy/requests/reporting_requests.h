@@ -50,7 +50,11 @@ class ReportingOutlet {
   virtual ~ReportingOutlet() = default;
   // Bytes queued on the session's connection, or nothing when the session is gone.
   virtual std::optional<size_t> queued_bytes(uint64_t session_id) = 0;
-  virtual void send(uint64_t session_id, wire::Frame frame) = 0;
+  // Sends bytes holding one or more complete frames.
+  virtual void send(uint64_t session_id, wire::Frame frames) = 0;
+  // Runs fn once, when everything queued on the session's connection has been handed to the
+  // socket (nothing when the session is gone): a client whose backlog waits is refilled then.
+  virtual void when_drained(uint64_t session_id, std::function<void()> fn) = 0;
   // Sends the client the error, then closes its session's connection.
   virtual void cut_off(uint64_t session_id, wire::Frame error, const std::string& reason) = 0;
 };
@@ -138,8 +142,12 @@ class ReportingRequests {
   void ensure_shared_stream(std::function<void(std::vector<PairAnswer>)> done);
   // The feed has events for this worker's clients.
   void on_feed();
-  // Hands a client what its connection can take; false when it was cut off as too slow.
+  // Hands a client what its connection can take, as one batch of frames; what waits is handed
+  // on when the connection drains. False when it was cut off as too slow.
   bool feed_client(uint64_t session_id, Client& client);
+  // The connections of these sessions drained: their clients' backlogs go on (next loop turn).
+  void on_drained(uint64_t session_id);
+  void refill();
 
   RequestContext& ctx_;
   ReportingOutlet& outlet_;
@@ -149,6 +157,11 @@ class ReportingRequests {
   std::map<uint64_t, std::unique_ptr<Stream>> catching_up_;  // by upstream client
   std::vector<std::function<void(std::vector<PairAnswer>)>> shared_stream_waiters_;  // worker 0
   bool stopped_ = false;
+  std::set<uint64_t> drained_;   // sessions whose connection drained since the last refill
+  std::set<uint64_t> awaiting_;  // sessions with a when_drained callback outstanding
+  net::Timer refill_timer_;
+  // Outlives this object in the drain callbacks the connections hold.
+  std::shared_ptr<ReportingRequests*> self_ = std::make_shared<ReportingRequests*>(this);
   metrics::Counter& events_;   // ix_proxy_reporting_events_total
   metrics::Counter& dropped_;  // ix_proxy_reporting_clients_dropped_total
 };

@@ -341,6 +341,11 @@ std::optional<size_t> ProxyWorker::queued_bytes(uint64_t session_id) {
 
 void ProxyWorker::send(uint64_t session_id, wire::Frame frame) { send_to_session(session_id, std::move(frame)); }
 
+void ProxyWorker::when_drained(uint64_t session_id, std::function<void()> fn) {
+  auto session = sessions_.find(session_id);
+  if (session != sessions_.end()) session->second->channel.connection().when_drained(std::move(fn));
+}
+
 void ProxyWorker::cut_off(uint64_t session_id, wire::Frame error, const std::string& reason) {
   auto session = sessions_.find(session_id);
   if (session == sessions_.end()) return;

@@ -130,6 +130,7 @@ class ProxyWorker : private ReplySink, private ReportingOutlet {
   std::optional<size_t> queued_bytes(uint64_t session_id) override;
   void send(uint64_t session_id, wire::Frame frame) override;
   void cut_off(uint64_t session_id, wire::Frame error, const std::string& reason) override;
+  void when_drained(uint64_t session_id, std::function<void()> fn) override;
 
   void build_links();
   // A reload removed the pair: its links stop and are destroyed two turns later.

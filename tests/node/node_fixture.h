@@ -53,6 +53,7 @@ class NodePairFixture : public ::testing::Test {
         .setting("delivering-timeout", delivering_timeout_)
         .setting("handling-timeout", handling_timeout_)
         .setting("event-log-retention", retention_)
+        .setting("max-live-interactions", max_live_interactions_)
         .setting("allow-multiple-agent-connections", TomlValue::raw(multiple_connections_));
     c.queue("inbound", "101").queue("vip", "101").queue("other-tenant", "202");
     c.view("all-inbound", "101", {"inbound", "vip"});
@@ -106,6 +107,7 @@ class NodePairFixture : public ::testing::Test {
   std::string delivering_timeout_ = "30s";
   std::string handling_timeout_ = "180m";
   std::string retention_ = "7d";
+  int max_live_interactions_ = 1'000'000;
   TestLoop loop_;
   std::filesystem::path dir_;
   uint16_t primary_port_ = 0, primary_admin_ = 0, backup_port_ = 0, backup_admin_ = 0;  // as reported; 0 before start

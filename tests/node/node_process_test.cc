@@ -512,6 +512,46 @@ TEST_F(IxnodeTest, AdminPortReportsRoleQueuesAndInteractionsByState) {
   EXPECT_NE(http_get(loop_, primary_admin_, "/status").body().find("\"role\": \"primary\""), std::string::npos);
 }
 
+class LiveLimitTest : public NodePairFixture {
+ protected:
+  void SetUp() override {
+    max_live_interactions_ = 3;
+    NodePairFixture::SetUp();
+  }
+};
+
+// The node keeps every open interaction in memory: past max-live-interactions it refuses new
+// submits with a specific error (and says so in its metrics) instead of growing until it is
+// killed; a stopped interaction frees its place at once.
+TEST_F(LiveLimitTest, SubmitsBeyondMaxLiveInteractionsAreRefusedUntilOneIsStopped) {
+  primary_ = start_node("primary");
+  auto media = primary_client();
+  ASSERT_NE(media, nullptr);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    ids.push_back(submitted_id(media->call(submit_request())));
+    ASSERT_FALSE(ids.back().empty());
+  }
+  expect_error(media->call(submit_request()), ErrorCode::InteractionLimitReached,
+               "node pair pair-1 holds 3 open interactions, its max-live-interactions (3)");
+  proto::RequestSubmitT own_id = submit_request();
+  own_id.interaction_id = "chat-session-1";
+  expect_error(media->call(own_id), ErrorCode::InteractionLimitReached, "max-live-interactions");
+
+  const std::string body = http_get(loop_, primary_admin_, "/metrics").body();
+  for (const char* line : {"ix_node_live_interactions{pair=\"pair-1\",node=\"primary\"} 3\n",
+                           "ix_node_max_live_interactions{pair=\"pair-1\",node=\"primary\"} 3\n",
+                           "ix_node_request_errors_total{pair=\"pair-1\",node=\"primary\",code=\"312\"} 2\n"}) {
+    EXPECT_NE(body.find(line), std::string::npos) << "missing " << line << " in\n" << body;
+  }
+
+  proto::RequestStopProcessingT stop;
+  stop.interaction_id = ids[0];
+  ASSERT_EQ(media->call(stop)->body.type, Message::EventAck);
+  EXPECT_FALSE(submitted_id(media->call(own_id)).empty()) << "a stopped interaction frees its place";
+  expect_error(media->call(submit_request()), ErrorCode::InteractionLimitReached, "holds 3 open interactions");
+}
+
 TEST_F(IxnodeTest, SighupReloadsTheConfigurationAndKeepsServing) {
   primary_ = start_node("primary");
   auto media = primary_client();

@@ -103,6 +103,47 @@ TEST(Connection, SlowReaderTriggersBackpressureAndMemoryStaysBounded) {
   loop.run_until([&] { return server.connections.empty(); });
 }
 
+// when_drained: a writer that holds output back (a reporting client's backlog in the proxy) is
+// told once, as soon as everything it queued is in the socket, and not while the peer is stuck.
+TEST(Connection, WhenDrainedRunsOnceEverythingQueuedHasGoneToTheSocket) {
+  TestLoop loop;
+  ListenerOptions options;
+  options.connection.high_watermark = 1 << 20;
+  options.connection.low_watermark = 256 << 10;
+  EchoServer server(loop.get(), options);
+  ASSERT_TRUE(server.start());
+  auto client = test::connect_to(loop.get(), server.port());
+  OrderedReceiver receiver;
+  client->set_on_data([&](std::span<const uint8_t> d) { receiver.feed(d); });
+
+  // The socket takes a small write at once: drained on that flush.
+  int drained = 0;
+  size_t queued_when_drained = 1;
+  client->write(numbered_frame(0));
+  client->when_drained([&] { ++drained, queued_when_drained = client->queued_bytes(); });
+  ASSERT_TRUE(loop.run_until([&] { return drained > 0; }, 5000));
+  EXPECT_EQ(queued_when_drained, 0u);
+
+  // A peer that stops reading: the echo server's replies back up, it stops reading us, our
+  // writes wait in our queue, and the callback waits with them.
+  client->pause_reading();
+  uint64_t sent = 1;
+  while (client->queued_bytes() < (64u << 20)) client->write(numbered_frame(sent++, 4000));
+  drained = 0;
+  client->when_drained([&] { ++drained, queued_when_drained = client->queued_bytes(); });
+  loop.run_for(300);
+  EXPECT_EQ(drained, 0) << "queued " << client->queued_bytes();
+  EXPECT_GT(client->queued_bytes(), 0u);
+
+  client->resume_reading();
+  ASSERT_TRUE(loop.run_until([&] { return receiver.next == sent; }, 30'000)) << receiver.next << " of " << sent;
+  EXPECT_EQ(drained, 1) << "once, however many writes completed";
+  EXPECT_EQ(queued_when_drained, 0u);
+  client->close();
+  server.stop();
+  loop.run_until([&] { return server.connections.empty(); });
+}
+
 TEST(Connection, ConnectorReconnectsAfterTheServerRestarts) {
   TestLoop loop;
   auto server = std::make_unique<EchoServer>(loop.get());

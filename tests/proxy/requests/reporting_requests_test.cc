@@ -9,6 +9,7 @@
 #include <set>
 
 #include "cluster-config/loader.h"
+#include "protocol/wire/frame_codec.h"
 #include "tests/proxy/support/request_harness.h"
 #include "tests/support/config_builder.h"
 #include "tests/support/test_loop.h"
@@ -25,10 +26,15 @@ class RecordingOutlet final : public proxy::ReportingOutlet {
     if (closed.contains(session_id)) return std::nullopt;
     return queued;
   }
-  void send(uint64_t session_id, wire::Frame frame) override {
+  void send(uint64_t session_id, wire::Frame frames) override {
     EXPECT_FALSE(closed.contains(session_id)) << "sent to a closed session";
-    received[session_id].emplace_back(proto::GetEnvelope(frame.data() + 4)->UnPack());
+    ++sends[session_id];
+    wire::FrameDecoder decoder;
+    decoder.feed(frames, [&](std::span<const uint8_t> payload) {
+      received[session_id].emplace_back(proto::GetEnvelope(payload.data())->UnPack());
+    });
   }
+  void when_drained(uint64_t session_id, std::function<void()> fn) override { drained[session_id].push_back(std::move(fn)); }
   void cut_off(uint64_t session_id, wire::Frame error, const std::string&) override {
     send(session_id, std::move(error));
     closed.insert(session_id);
@@ -36,6 +42,8 @@ class RecordingOutlet final : public proxy::ReportingOutlet {
 
   size_t queued = 0;  // what every open session reports as queued on its connection
   std::map<uint64_t, std::vector<std::shared_ptr<proto::EnvelopeT>>> received;
+  std::map<uint64_t, int> sends;  // send() calls per session (each may carry several frames)
+  std::map<uint64_t, std::vector<std::function<void()>>> drained;  // when_drained callbacks not yet run
   std::set<uint64_t> closed;
 };
 
@@ -234,6 +242,27 @@ TEST_F(ReportingRequestsTest, AClientThatDoesNotReadIsCutOffBeyondReportingBuffe
   harness.calls.run();
   EXPECT_TRUE(outlet.closed.contains(1));
   EXPECT_EQ(seen(1), (std::vector<std::string>{"error " + std::to_string(code(proto::ErrorCode::ClusterLostConnection))}));
+}
+
+TEST_F(ReportingRequestsTest, AWaitingBacklogGoesOutInOneBatchAsSoonAsTheConnectionDrains) {
+  request(1, 1, proto::RequestStartReportingT{}, 11);
+  harness.calls.run();
+  ASSERT_TRUE(acked(1));
+  outlet.queued = 2 << 20;  // its connection is full: events wait in its backlog
+  now_us = 2'000'000'000;
+  for (uint64_t seq = 1; seq <= 3; ++seq) event(1, seq, 1000 + static_cast<int64_t>(seq), "101");
+  harness.calls.run();
+  EXPECT_TRUE(seen(1).empty());
+  ASSERT_EQ(outlet.drained[1].size(), 1u) << "one callback asked for while the backlog waits";
+
+  outlet.queued = 0;  // the socket took everything
+  auto callbacks = std::move(outlet.drained[1]);
+  outlet.drained[1].clear();
+  for (auto& fn : callbacks) fn();
+  uv_run(loop.get(), UV_RUN_NOWAIT);  // the next loop turn, well before any polling timer
+  EXPECT_EQ(seen(1), (std::vector<std::string>{"pair-2/1", "pair-2/2", "pair-2/3"}));
+  EXPECT_EQ(outlet.sends[1], 1) << "the backlog goes out as one batch of frames";
+  EXPECT_TRUE(outlet.drained[1].empty()) << "nothing waits any more";
 }
 
 TEST_F(ReportingRequestsTest, APairsNewPrimaryIsSubscribedFromTheLastSeqTheStreamSaw) {
