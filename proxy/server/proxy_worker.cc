@@ -86,11 +86,8 @@ void ProxyWorker::stop() {
   for (auto& [id, link] : links_by_id_) link->stop();
 }
 
-void ProxyWorker::reload(std::shared_ptr<const config::ClusterConfig> config) {
-  if (!config->proxy(options_.proxy_id)) {
-    spdlog::error("event=reload_ignored reason={}", quote("proxy " + options_.proxy_id + " is no longer in the file"));
-    return;
-  }
+Status ProxyWorker::reload(std::shared_ptr<const config::ClusterConfig> config) {
+  if (!config->proxy(options_.proxy_id)) return Error{1, "proxy " + options_.proxy_id + " is no longer in the file"};
   config_ = std::move(config);
   proxy_ = config_->proxy(options_.proxy_id);
   table_ = std::make_shared<const RoutingTable>(config_);
@@ -99,6 +96,7 @@ void ProxyWorker::reload(std::shared_ptr<const config::ClusterConfig> config) {
   build_links();
   reporting_->reload();
   spdlog::info("event=worker_reloaded worker={} pairs={}", options_.index, table_->pair_count());
+  return {};
 }
 
 uint64_t ProxyWorker::request_timeout_ms() const { return static_cast<uint64_t>(proxy_->settings.request_timeout.count()); }
@@ -109,6 +107,10 @@ RequestSettings ProxyWorker::request_settings() const {
 
 void ProxyWorker::start_stream() {
   if (!stopping_) reporting_->start_stream();
+}
+
+void ProxyWorker::reseed_consumers() {
+  if (!stopping_) reporting_->reseed_consumers();
 }
 
 void ProxyWorker::build_links() {

@@ -70,11 +70,14 @@ class ProxyWorker : private ReplySink, private ReportingOutlet {
   // Stops accepting, logs out the agents of this worker's desktops, closes clients and links.
   void stop();
   // Applies a reloaded configuration: routing table, timeouts, pulls; endpoints need a restart.
-  void reload(std::shared_ptr<const config::ClusterConfig> config);
+  // An error says why this worker did not apply it (it keeps the previous one).
+  Status reload(std::shared_ptr<const config::ClusterConfig> config);
 
   // Worker 0: streams from the pairs into the feed even without a reporting client (the pacing
   // module's ReportingFeed::start_stream() lands here). Idempotent.
   void start_stream();
+  // Worker 0: a feed consumer rejoined after it was cut off; the pairs' states seed it again.
+  void reseed_consumers();
 
   uint16_t port() const { return listener_ ? listener_->port() : 0; }
   // The handlers' context (its pair links, routing table): requests the proxy makes itself.
