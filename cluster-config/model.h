@@ -59,6 +59,7 @@ struct NodeSettings {
   Duration lease_timeout{};
   Duration event_log_retention{};
   uint32_t max_frame_size = 0;
+  Duration submit_key_window{};
 };
 
 struct NodePair {

@@ -79,6 +79,8 @@ std::vector<OptionSpec> build_options() {
                "Reporting events older than this are dropped from the event log; a reporting client cannot resume from before them."});
   o.push_back({"node-pairs.settings", "max-frame-size", kInt, false, "4194304", 1024, 64 << 20, {}, kRestart,
                "Largest protocol frame accepted, in bytes."});
+  o.push_back({"node-pairs.settings", "submit-key-window", kDuration, false, "10m", kSecond, kDay, {}, Reload::kImmediate,
+               "How long the pair keeps a submit's `request_id` (in its database, so across a failover): a retry with the same key within it is answered with the interaction the first submit created."});
 
   o.push_back({"proxy-clusters", "id", kString, true, "", 0, 0, {}, Reload::kImmediate, "Proxy cluster ID."});
   o.push_back({"proxy-clusters", "description", kString, false, "", 0, 0, {}, Reload::kImmediate, "What the cluster's clients are (desktops, reporting)."});

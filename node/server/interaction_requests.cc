@@ -2,6 +2,7 @@
 // queue, stop processing, pull (with held pulls that wait for an interaction to arrive), and
 // reporting subscriptions.
 #include <algorithm>
+#include <chrono>
 
 #include "node/reporting/reporting_state.h"
 #include "node/server/requests.h"
@@ -45,6 +46,26 @@ void handle_submit(ServiceContext& ctx, ClientSession& s, const proto::Envelope&
   const proto::RequestSubmit* r = e.body_as_RequestSubmit();
   const std::string tenant = str(r->tenant_id()), media = str(r->media_type()), queue = str(r->queue());
   if (!ctx.check_tenant_request(s, e, "RequestSubmit", {{"tenant_id", &tenant}, {"media_type", &media}, {"queue", &queue}})) return;
+  // A retry of a submit this pair has already applied: the original interaction, answered once
+  // the original's commit is durable (commits complete in order).
+  const std::string request_id = str(r->request_id());
+  if (request_id.size() > SubmitKeys::kMaxRequestIdBytes) {
+    return ctx.refuse(s, e, proto::ErrorCode::InvalidAttribute,
+                      "RequestSubmit.request_id is " + std::to_string(request_id.size()) + " bytes long; at most " +
+                          std::to_string(SubmitKeys::kMaxRequestIdBytes) + " are allowed");
+  }
+  const std::string key = request_id.empty() ? "" : SubmitKeys::scoped(tenant, request_id);
+  const int64_t window_us = std::chrono::duration_cast<std::chrono::microseconds>(ctx.pair().settings.submit_key_window).count();
+  if (!key.empty()) {
+    if (const std::string* original = ctx.submit_keys.find(key, ctx.now_us(), window_us)) {
+      proto::EventSubmittedT reply;
+      reply.interaction_id = *original;
+      reply.node_id = ctx.pair_id;
+      reply.repeated = true;
+      spdlog::debug("event=submit_repeated pair={} interaction={}", ctx.pair_id, *original);
+      return ctx.commit(&s, e.ref_id(), e.client_id(), Transaction{}, {}, wire::encode_frame(e.ref_id(), e.client_id(), reply));
+    }
+  }
   const config::MediaType* media_type = ctx.config->media_type(media);
   if (media_type == nullptr) {
     return ctx.refuse(s, e, proto::ErrorCode::InvalidAttribute, "RequestSubmit.media_type \"" + media + "\" is not a configured media type");
@@ -98,6 +119,7 @@ void handle_submit(ServiceContext& ctx, ClientSession& s, const proto::Envelope&
   }
   ctx.persist(t, stored);
   if (generated) t.mutations.push_back(SetCounter{ServiceContext::kInteractionCounter, ctx.interaction_counter});
+  if (!key.empty()) ctx.submit_keys.record(t, key, id, stored.submitted_at_us, window_us);
 
   proto::EventSubmittedT reply;
   reply.interaction_id = id;

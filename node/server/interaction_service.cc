@@ -86,6 +86,7 @@ Status InteractionService::load() {
   for (const auto& [name, value] : state->counters) {
     if (name == ServiceContext::kInteractionCounter) ctx_.interaction_counter = value;
   }
+  ctx_.submit_keys.load(state->submit_keys);
   // Invitations and handlings that were open when the last primary stopped get fresh timers:
   // their agents must log in again and answer, or the interactions go back to their queues.
   ctx_.lifecycle.restore();

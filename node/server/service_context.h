@@ -10,6 +10,7 @@
 //   Transfers            — transfers and conferences waiting for the invitee's answer;
 //   HeldPulls            — pulls waiting for an interaction to arrive;
 //   SnapshotLocks        — the sessions' snapshots and locks;
+//   SubmitKeys           — recent submits' idempotency keys (kept in the store too);
 //   WorkbinListeners     — who hears of a workbin's changes.
 //
 // A request that changes state is validated against the model, applied to it, and turned into a
@@ -41,6 +42,7 @@
 #include "node/server/interaction_lifecycle.h"
 #include "node/server/node_metrics.h"
 #include "node/server/snapshot_locks.h"
+#include "node/server/submit_keys.h"
 #include "node/server/transfers.h"
 #include "node/server/workbin_listeners.h"
 #include "node/store/store.h"
@@ -105,6 +107,7 @@ class ServiceContext {
   Transfers transfers;
   std::map<std::string, CompiledView> views;
   SnapshotLocks snapshot_locks{interactions};
+  SubmitKeys submit_keys;
   HeldPulls held_pulls;
   WorkbinListeners workbin_listeners;
   uint64_t last_ticket = 0;          // invitations' tickets (deliveries and transfers)

@@ -2,10 +2,18 @@
 // paged through later) that client sessions hold. A lock hides a queued interaction from pulls
 // and moves; a locking snapshot locks what it lists until it is released. Both belong to the
 // session that made them and end when it disconnects; they are not persisted, so a failover
-// releases them too. Owned by the ServiceContext; loop thread only.
+// releases them too.
+//
+// Snapshot IDs are "<tag>-snap-<start token>-<n>": the tag routes them to the pair, and the
+// start token — 12 random hex digits drawn when this primary started serving — keeps a new
+// primary (after a failover or a restart) from issuing an ID an earlier one issued, so a client
+// holding an old snapshot ID gets UnknownSnapshot, never somebody else's snapshot.
+// Owned by the ServiceContext; loop thread only.
 #pragma once
 
+#include <cstdio>
 #include <map>
+#include <random>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -23,7 +31,10 @@ class SnapshotLocks {
     std::vector<std::string> locked;
   };
 
-  explicit SnapshotLocks(InteractionRegistry& interactions) : interactions_(interactions) {}
+  explicit SnapshotLocks(InteractionRegistry& interactions) : interactions_(interactions), start_token_(draw_start_token()) {}
+
+  // What this primary's snapshot IDs carry after "<tag>-snap-".
+  const std::string& start_token() const { return start_token_; }
 
   void lock(Interaction& interaction, const ClientSession* owner) {
     interaction.locked = true;
@@ -51,7 +62,7 @@ class SnapshotLocks {
         snapshot.locked.push_back(i->interaction_id);
       }
     }
-    std::string id = tag + "-snap-" + std::to_string(++next_snapshot_);
+    std::string id = tag + "-snap-" + start_token_ + "-" + std::to_string(++next_snapshot_);
     snapshots_.emplace(id, std::move(snapshot));
     return id;
   }
@@ -88,7 +99,16 @@ class SnapshotLocks {
   }
 
  private:
+  static std::string draw_start_token() {
+    std::random_device random;
+    const uint64_t token = (static_cast<uint64_t>(random()) << 32 | random()) & 0xffff'ffff'ffffULL;
+    char text[16];
+    std::snprintf(text, sizeof text, "%012llx", static_cast<unsigned long long>(token));
+    return text;
+  }
+
   InteractionRegistry& interactions_;
+  const std::string start_token_;
   std::map<std::string, Snapshot> snapshots_;
   std::unordered_map<std::string, const ClientSession*> owner_;  // interaction -> session holding its lock
   uint64_t next_snapshot_ = 0;

@@ -1,5 +1,6 @@
 #include "node/store/memory_store.h"
 
+#include <algorithm>
 #include <chrono>
 #include <set>
 
@@ -29,6 +30,9 @@ Result<LoadedState> MemoryStore::load() {
   for (const auto& [id, interaction] : data_->interactions) state.interactions.push_back(interaction);
   state.last_seq = data_->events.empty() ? 0 : data_->events.rbegin()->first;
   for (const auto& counter : data_->counters) state.counters.push_back(counter);
+  for (const auto& [key, submit_key] : data_->submit_keys) state.submit_keys.push_back(submit_key);
+  std::stable_sort(state.submit_keys.begin(), state.submit_keys.end(),
+                   [](const PutSubmitKey& a, const PutSubmitKey& b) { return a.recorded_us < b.recorded_us; });
   return state;
 }
 
@@ -52,8 +56,10 @@ size_t MemoryStore::flush(Data& data) {
   std::vector<Status> results;
   results.reserve(batch.size());
   for (const Pending& p : batch) {
-    Status fenced = check_fence(data, p.fence);
-    results.push_back(fenced ? apply(data, p.transaction) : fenced);
+    Status result = data.failed ? Status{stopped_after(*data.failed)} : check_fence(data, p.fence);
+    if (result) result = apply(data, p.transaction);
+    if (!result && !data.failed && result.error().code != kFencedErrorCode) data.failed = result.error();
+    results.push_back(std::move(result));
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   ++data.stats.batches;
@@ -104,6 +110,10 @@ Status MemoryStore::apply(Data& data, const Transaction& transaction) {
       std::erase_if(data.events, [&](const auto& e) {
         return e.first < newest && e.second.timestamp_us < te->before_timestamp_us;
       });
+    } else if (const auto* pk = std::get_if<PutSubmitKey>(&m)) {
+      data.submit_keys[pk->key] = *pk;
+    } else if (const auto* tk = std::get_if<TrimSubmitKeys>(&m)) {
+      std::erase_if(data.submit_keys, [&](const auto& k) { return k.second.recorded_us < tk->before_us; });
     }
   }
   return {};

@@ -35,8 +35,11 @@ class MemoryStore final : public Store {
   void hold_commits(bool hold) { data_->held = hold; }
   // Commits everything queued now, as one batch, running the callbacks; returns how many.
   size_t pump();
-  // Every commit from now on fails with `error` (until cleared with nullopt).
-  void fail_commits(std::optional<Error> error) { data_->failure = std::move(error); }
+  // Every commit from now on fails with `error`; nullopt clears it, and the fail-stop with it.
+  void fail_commits(std::optional<Error> error) {
+    data_->failure = std::move(error);
+    if (!data_->failure) data_->failed.reset();
+  }
   size_t queued() const { return data_->queue.size(); }
   const CommitStats& stats() const { return data_->stats; }
 
@@ -51,11 +54,13 @@ class MemoryStore final : public Store {
     std::map<std::string, StoredInteraction> interactions;
     std::map<uint64_t, StoredEvent> events;
     std::map<std::string, uint64_t> counters;
+    std::map<std::string, PutSubmitKey> submit_keys;
     std::map<std::string, LeaseRecord> leases;
     std::vector<Pending> queue;
     bool held = false;
     bool flush_posted = false;
-    std::optional<Error> failure;
+    std::optional<Error> failure;  // injected by fail_commits()
+    std::optional<Error> failed;   // the first failed commit (fail-stop)
     Fence fence;  // the current one; each commit() keeps a copy, checked before it is applied
     BatchObserver observer;
     CommitStats stats;

@@ -242,6 +242,12 @@ const char* const kMigrations[] = {
          END IF;
        END
        $fence$;)",
+    // Submit idempotency keys (store.h: PutSubmitKey), kept for the pair's submit-key-window.
+    R"(CREATE TABLE submit_keys (
+         key TEXT PRIMARY KEY,
+         interaction_id TEXT NOT NULL,
+         recorded_us BIGINT NOT NULL);
+       CREATE INDEX submit_keys_recorded ON submit_keys (recorded_us);)",
 };
 static_assert(std::size(kMigrations) == PostgresStore::kSchemaVersion);
 
@@ -276,17 +282,6 @@ Status migrate(PGconn* c) {
     return result;
   }
   return exec(c, "COMMIT");
-}
-
-bool same_fence(const Fence& a, const Fence& b) {
-  return a.epoch == b.epoch && a.holder == b.holder && a.lease_name == b.lease_name;
-}
-
-bool trims(const Transaction& t) {
-  for (const Mutation& m : t.mutations) {
-    if (std::holds_alternative<TrimEvents>(m)) return true;
-  }
-  return false;
 }
 
 // Multi-row INSERT statements for rows of `columns` values each, split below libpq's limit.
@@ -365,10 +360,7 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::open(uv_loop_t* loop, Post
   if (!reader) return reader.error();
   store->reader_ = *reader;
   store->refresh_first_seq();
-
-  store->mailbox_ = LoopMailbox::create(loop);
-  store->writer_thread_ = std::thread([s = store.get()] { s->writer_main(); });
-  store->reader_thread_ = std::thread([s = store.get()] { s->reader_main(); });
+  store->start(loop);
   return store;
 }
 
@@ -376,49 +368,6 @@ PostgresStore::~PostgresStore() {
   close();
   if (reader_) pq().PQfinish(reader_);
   if (writer_) pq().PQfinish(writer_);
-}
-
-void PostgresStore::close() {
-  if (mailbox_ == nullptr) return;
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_one();
-  reader_wake_.notify_one();
-  writer_thread_.join();
-  reader_thread_.join();
-  mailbox_->close();
-  mailbox_ = nullptr;
-}
-
-void PostgresStore::commit(Transaction transaction, CommitCallback done) {
-  {
-    std::lock_guard lock(mutex_);
-    queue_.push_back({std::move(transaction), std::move(done), fence_, {}, ++next_order_});
-  }
-  wake_.notify_one();
-}
-
-void PostgresStore::set_fence(Fence fence) {
-  std::lock_guard lock(mutex_);
-  fence_ = std::move(fence);
-}
-
-void PostgresStore::read_events(uint64_t after_seq, size_t limit, ReadCallback done) {
-  {
-    std::lock_guard lock(mutex_);
-    reads_.push_back({after_seq, limit, std::move(done)});
-  }
-  reader_wake_.notify_one();
-}
-
-void PostgresStore::lease(LeaseCommand command, LeaseCallback done) {
-  {
-    std::lock_guard lock(mutex_);
-    leases_.push_back({std::move(command), std::move(done), ++next_order_});
-  }
-  wake_.notify_one();
 }
 
 Status PostgresStore::ensure_connected(pg_conn*& connection) {
@@ -433,83 +382,11 @@ Status PostgresStore::ensure_connected(pg_conn*& connection) {
   return {};
 }
 
-void PostgresStore::writer_main() {
-  for (;;) {
-    std::vector<Pending> batch;
-    std::deque<PendingLease> leases;
-    {
-      std::unique_lock lock(mutex_);
-      wake_.wait(lock, [this] { return stopping_ || !queue_.empty() || !leases_.empty(); });
-      if (queue_.empty() && leases_.empty() && stopping_) return;
-      // Lease commands queued before the oldest commit run first; then one batch of commits
-      // queued before the next lease command (a release follows the commits in flight).
-      while (!leases_.empty() && (queue_.empty() || leases_.front().order < queue_.front().order)) {
-        leases.push_back(std::move(leases_.front()));
-        leases_.pop_front();
-      }
-      const size_t take = options_.group_commit ? options_.max_batch : 1;
-      for (size_t i = 0; i < take && !queue_.empty(); ++i) {
-        if (!leases_.empty() && leases_.front().order < queue_.front().order) break;
-        // One batch, one fence: work queued under an older term never commits under a newer one.
-        if (!batch.empty() && !same_fence(queue_.front().fence, batch.front().fence)) break;
-        batch.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
-    }
-    for (PendingLease& l : leases) {
-      auto outcome = apply_lease(l.command);
-      mailbox_->post([done = std::move(l.done), outcome = std::move(outcome)]() mutable {
-        if (done) done(std::move(outcome));
-      });
-    }
-    if (batch.empty()) continue;
-    auto started = std::chrono::steady_clock::now();
-    // Fail-stop: once a batch failed (other than by the fence), nothing later commits — the
-    // node numbered its events and IDs after the failed ones, so committing later work would
-    // leave gaps; the node stops and the other node takes over from what was committed.
-    Status result = failed_ ? Status{Error{failed_->code, "an earlier commit failed, so this store commits nothing more: " +
-                                                              failed_->text}}
-                            : apply(batch, batch.front().fence);
-    if (!result && !failed_ && result.error().code != kFencedErrorCode) failed_ = result.error();
-    const bool moves_first =
-        first_seq_.load() == 0 || std::any_of(batch.begin(), batch.end(), [](const Pending& p) { return trims(p.transaction); });
-    if (result && moves_first) refresh_first_seq();
-    for (Pending& p : batch) p.result = result;
-    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    mailbox_->post([counters = counters_, batch = std::move(batch), seconds]() mutable {
-      ++counters->stats.batches;
-      counters->stats.transactions += batch.size();
-      counters->stats.last_batch_size = batch.size();
-      counters->stats.last_batch_seconds = seconds;
-      if (counters->observer) counters->observer(batch.size(), seconds);
-      for (Pending& p : batch) {
-        if (p.done) p.done(p.result);
-      }
-    });
-  }
-}
-
-void PostgresStore::reader_main() {
-  for (;;) {
-    PendingRead pending;
-    {
-      std::unique_lock lock(mutex_);
-      reader_wake_.wait(lock, [this] { return stopping_ || !reads_.empty(); });
-      if (reads_.empty() && stopping_) return;
-      pending = std::move(reads_.front());
-      reads_.pop_front();
-    }
-    auto events = read(pending.after_seq, pending.limit);
-    mailbox_->post([done = std::move(pending.done), events = std::move(events)]() mutable {
-      if (done) done(std::move(events));
-    });
-  }
-}
-
-void PostgresStore::refresh_first_seq() {
-  if (pq().PQstatus(writer_) != CONNECTION_OK) return;
+std::optional<uint64_t> PostgresStore::read_first_seq() {
+  if (pq().PQstatus(writer_) != CONNECTION_OK) return std::nullopt;
   PgResult r(pq().PQexecParams(writer_, "SELECT COALESCE(MIN(seq), 0)::bigint FROM event_log", 0, nullptr, nullptr, nullptr, nullptr, 1));
-  if (r.ok() && r.rows() == 1) first_seq_.store(static_cast<uint64_t>(r.int8(0, 0)));
+  if (!r.ok() || r.rows() != 1) return std::nullopt;
+  return static_cast<uint64_t>(r.int8(0, 0));
 }
 
 Status PostgresStore::apply(std::vector<Pending>& batch, const Fence& fence) {
@@ -530,6 +407,21 @@ Status PostgresStore::apply(std::vector<Pending>& batch, const Fence& fence) {
   RowStatements events("INSERT INTO event_log (seq, timestamp_us, tenant, frame) VALUES ", "", 4);
   std::unordered_map<std::string, const StoredInteraction*> interactions;  // nullptr: deleted
   std::unordered_map<std::string, uint64_t> counters;
+  // Submit keys keep their order against trims of the keys (a trim sees the keys before it);
+  // a key appears once per multi-row statement, as ON CONFLICT DO UPDATE requires.
+  std::unordered_map<std::string, const PutSubmitKey*> submit_keys;
+  const auto flush_submit_keys = [&] {
+    RowStatements rows("INSERT INTO submit_keys (key, interaction_id, recorded_us) VALUES ",
+                       " ON CONFLICT (key) DO UPDATE SET interaction_id = EXCLUDED.interaction_id, recorded_us = EXCLUDED.recorded_us", 3);
+    for (const auto& [key, put] : submit_keys) {
+      Params& row = rows.row();
+      row.text(put->key);
+      row.text(put->interaction_id);
+      row.int8(put->recorded_us);
+    }
+    rows.flush(statements);
+    submit_keys.clear();
+  };
   for (Pending& p : batch) {
     for (const Mutation& m : p.transaction.mutations) {
       if (const auto* pi = std::get_if<PutInteraction>(&m)) {
@@ -549,10 +441,18 @@ Status PostgresStore::apply(std::vector<Pending>& batch, const Fence& fence) {
         Statement trim{"DELETE FROM event_log WHERE timestamp_us < $1 AND seq < (SELECT MAX(seq) FROM event_log)", {}};
         trim.params.int8(te->before_timestamp_us);
         statements.push_back(std::move(trim));
+      } else if (const auto* pk = std::get_if<PutSubmitKey>(&m)) {
+        submit_keys[pk->key] = pk;
+      } else if (const auto* tk = std::get_if<TrimSubmitKeys>(&m)) {
+        flush_submit_keys();
+        Statement trim{"DELETE FROM submit_keys WHERE recorded_us < $1", {}};
+        trim.params.int8(tk->before_us);
+        statements.push_back(std::move(trim));
       }
     }
   }
   events.flush(statements);
+  flush_submit_keys();
   RowStatements puts("INSERT INTO interactions (id, tenant, state, data) VALUES ",
                      " ON CONFLICT (id) DO UPDATE SET tenant = EXCLUDED.tenant, state = EXCLUDED.state, data = EXCLUDED.data", 4);
   RowStatements deletes("DELETE FROM interactions WHERE id IN (SELECT * FROM (VALUES ", ") AS d)", 1);
@@ -702,6 +602,9 @@ Result<LoadedState> PostgresStore::load() {
     PgResult counters = none.exec(reader_, "SELECT name, value FROM counters ORDER BY name COLLATE \"C\"");
     if (!counters.ok()) return Error{0, "PostgreSQL: reading counters: " + counters.error()};
     for (int i = 0; i < counters.rows(); ++i) state.counters.emplace_back(counters.text(i, 0), static_cast<uint64_t>(counters.int8(i, 1)));
+    PgResult keys = none.exec(reader_, "SELECT key, interaction_id, recorded_us FROM submit_keys ORDER BY recorded_us, key COLLATE \"C\"");
+    if (!keys.ok()) return Error{0, "PostgreSQL: reading submit keys: " + keys.error()};
+    for (int i = 0; i < keys.rows(); ++i) state.submit_keys.push_back({keys.text(i, 0), keys.text(i, 1), keys.int8(i, 2)});
     return state;
   }();
   if (!result) {

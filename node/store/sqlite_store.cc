@@ -109,6 +109,12 @@ const char* const kMigrations[] = {
          holder TEXT NOT NULL,
          fencing INTEGER NOT NULL,
          expires_ms INTEGER NOT NULL);)",
+    // Submit idempotency keys (store.h: PutSubmitKey), kept for the pair's submit-key-window.
+    R"(CREATE TABLE submit_keys (
+         key TEXT PRIMARY KEY,
+         interaction_id TEXT NOT NULL,
+         recorded_us INTEGER NOT NULL);
+       CREATE INDEX submit_keys_recorded ON submit_keys (recorded_us);)",
 };
 static_assert(std::size(kMigrations) == SqliteStore::kSchemaVersion);
 
@@ -137,17 +143,6 @@ Status migrate(sqlite3* db, const std::string& path) {
   return {};
 }
 
-bool same_fence(const Fence& a, const Fence& b) {
-  return a.epoch == b.epoch && a.holder == b.holder && a.lease_name == b.lease_name;
-}
-
-bool trims(const Transaction& t) {
-  for (const Mutation& m : t.mutations) {
-    if (std::holds_alternative<TrimEvents>(m)) return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::open(uv_loop_t* loop, SqliteOptions options) {
@@ -160,10 +155,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(uv_loop_t* loop, SqliteOp
   if (!reader) return reader.error();
   store->reader_ = *reader;
   store->refresh_first_seq();
-
-  store->mailbox_ = LoopMailbox::create(loop);
-  store->writer_thread_ = std::thread([s = store.get()] { s->writer_main(); });
-  store->reader_thread_ = std::thread([s = store.get()] { s->reader_main(); });
+  store->start(loop);
   return store;
 }
 
@@ -173,121 +165,10 @@ SqliteStore::~SqliteStore() {
   sqlite3_close(writer_);
 }
 
-void SqliteStore::close() {
-  if (mailbox_ == nullptr) return;
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_one();
-  reader_wake_.notify_one();
-  // Both threads finish what is queued; its completions reach the loop on its next turn.
-  writer_thread_.join();
-  reader_thread_.join();
-  mailbox_->close();
-  mailbox_ = nullptr;
-}
-
-void SqliteStore::commit(Transaction transaction, CommitCallback done) {
-  {
-    std::lock_guard lock(mutex_);
-    queue_.push_back({std::move(transaction), std::move(done), {}, fence_, ++next_order_});
-  }
-  wake_.notify_one();
-}
-
-void SqliteStore::read_events(uint64_t after_seq, size_t limit, ReadCallback done) {
-  {
-    std::lock_guard lock(mutex_);
-    reads_.push_back({after_seq, limit, std::move(done)});
-  }
-  reader_wake_.notify_one();
-}
-
-void SqliteStore::lease(LeaseCommand command, LeaseCallback done) {
-  {
-    std::lock_guard lock(mutex_);
-    leases_.push_back({std::move(command), std::move(done), ++next_order_});
-  }
-  wake_.notify_one();
-}
-
-void SqliteStore::set_fence(Fence fence) {
-  std::lock_guard lock(mutex_);
-  fence_ = std::move(fence);
-}
-
-void SqliteStore::writer_main() {
-  for (;;) {
-    std::vector<Pending> batch;
-    std::deque<PendingLease> leases;
-    {
-      std::unique_lock lock(mutex_);
-      wake_.wait(lock, [this] { return stopping_ || !queue_.empty() || !leases_.empty(); });
-      if (queue_.empty() && leases_.empty() && stopping_) return;
-      // Lease commands queued before the oldest commit run first; then one batch of commits
-      // queued before the next lease command.
-      while (!leases_.empty() && (queue_.empty() || leases_.front().order < queue_.front().order)) {
-        leases.push_back(std::move(leases_.front()));
-        leases_.pop_front();
-      }
-      const size_t take = options_.group_commit ? std::min(queue_.size(), options_.max_batch) : 1;
-      // One batch, one fence: work queued under an older term never commits under a newer one.
-      for (size_t i = 0; i < take && !queue_.empty() && (leases_.empty() || queue_.front().order < leases_.front().order) &&
-                         (batch.empty() || same_fence(queue_.front().fence, batch.front().fence));
-           ++i) {
-        batch.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
-    }
-    for (PendingLease& l : leases) {
-      auto outcome = apply_lease(l.command);
-      mailbox_->post([done = std::move(l.done), outcome = std::move(outcome)]() mutable {
-        if (done) done(std::move(outcome));
-      });
-    }
-    if (batch.empty()) continue;
-    auto started = std::chrono::steady_clock::now();
-    Status result = apply(batch, batch.front().fence);
-    // Only an empty log's first append or a trim moves the first seq.
-    const bool moves_first =
-        first_seq_.load() == 0 || std::any_of(batch.begin(), batch.end(), [](const Pending& p) { return trims(p.transaction); });
-    if (result && moves_first) refresh_first_seq();
-    for (Pending& p : batch) p.result = result;
-    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    mailbox_->post([counters = counters_, batch = std::move(batch), seconds]() mutable {
-      ++counters->stats.batches;
-      counters->stats.transactions += batch.size();
-      counters->stats.last_batch_size = batch.size();
-      counters->stats.last_batch_seconds = seconds;
-      if (counters->observer) counters->observer(batch.size(), seconds);
-      for (Pending& p : batch) {
-        if (p.done) p.done(p.result);
-      }
-    });
-  }
-}
-
-void SqliteStore::reader_main() {
-  for (;;) {
-    PendingRead pending;
-    {
-      std::unique_lock lock(mutex_);
-      reader_wake_.wait(lock, [this] { return stopping_ || !reads_.empty(); });
-      if (reads_.empty() && stopping_) return;
-      pending = std::move(reads_.front());
-      reads_.pop_front();
-    }
-    auto events = read(pending.after_seq, pending.limit);
-    mailbox_->post([done = std::move(pending.done), events = std::move(events)]() mutable {
-      if (done) done(std::move(events));
-    });
-  }
-}
-
-void SqliteStore::refresh_first_seq() {
+std::optional<uint64_t> SqliteStore::read_first_seq() {
   Statement read(writer_, "SELECT COALESCE(MIN(seq), 0) FROM event_log");
-  if (read.ok() && read.step_row()) first_seq_.store(static_cast<uint64_t>(read.integer(0)));
+  if (!read.ok() || !read.step_row()) return std::nullopt;
+  return static_cast<uint64_t>(read.integer(0));
 }
 
 Status SqliteStore::check_fence(const Fence& fence) {
@@ -313,7 +194,9 @@ Status SqliteStore::apply(std::vector<Pending>& batch, const Fence& fence) {
   Statement append(writer_, "INSERT INTO event_log (seq, timestamp_us, tenant, frame) VALUES (?, ?, ?, ?)");
   Statement counter(writer_, "INSERT OR REPLACE INTO counters (name, value) VALUES (?, ?)");
   Statement trim(writer_, "DELETE FROM event_log WHERE timestamp_us < ? AND seq < (SELECT MAX(seq) FROM event_log)");
-  if (!put.ok() || !remove.ok() || !append.ok() || !counter.ok() || !trim.ok()) {
+  Statement put_key(writer_, "INSERT OR REPLACE INTO submit_keys (key, interaction_id, recorded_us) VALUES (?, ?, ?)");
+  Statement trim_keys(writer_, "DELETE FROM submit_keys WHERE recorded_us < ?");
+  if (!put.ok() || !remove.ok() || !append.ok() || !counter.ok() || !trim.ok() || !put_key.ok() || !trim_keys.ok()) {
     return sqlite_error(writer_, "preparing statements");
   }
   if (Status s = exec(writer_, "BEGIN IMMEDIATE"); !s) return s;
@@ -347,6 +230,14 @@ Status SqliteStore::apply(std::vector<Pending>& batch, const Fence& fence) {
       } else if (auto* te = std::get_if<TrimEvents>(&m)) {
         trim.bind(1, te->before_timestamp_us);
         ok = trim.run();
+      } else if (auto* pk = std::get_if<PutSubmitKey>(&m)) {
+        put_key.bind(1, pk->key);
+        put_key.bind(2, pk->interaction_id);
+        put_key.bind(3, pk->recorded_us);
+        ok = put_key.run();
+      } else if (auto* tk = std::get_if<TrimSubmitKeys>(&m)) {
+        trim_keys.bind(1, tk->before_us);
+        ok = trim_keys.run();
       }
       if (!ok) {
         Error e = sqlite_error(writer_, "writing a transaction");
@@ -437,6 +328,9 @@ Result<LoadedState> SqliteStore::load() {
   Statement counters(reader_, "SELECT name, value FROM counters");
   if (!counters.ok()) return sqlite_error(reader_, "reading counters");
   while (counters.step_row()) state.counters.emplace_back(counters.text(0), static_cast<uint64_t>(counters.integer(1)));
+  Statement keys(reader_, "SELECT key, interaction_id, recorded_us FROM submit_keys ORDER BY recorded_us, key");
+  if (!keys.ok()) return sqlite_error(reader_, "reading submit keys");
+  while (keys.step_row()) state.submit_keys.push_back({keys.text(0), keys.text(1), keys.integer(2)});
   return state;
 }
 

@@ -70,7 +70,19 @@ struct TrimEvents {
   int64_t before_timestamp_us = 0;
 };
 
-using Mutation = std::variant<PutInteraction, DeleteInteraction, AppendEvent, SetCounter, TrimEvents>;
+// A submit's idempotency key (RequestSubmit.request_id, scoped by the node) and the interaction
+// it created, written with that interaction so that a retry finds it after a failover.
+struct PutSubmitKey {
+  std::string key;
+  std::string interaction_id;
+  int64_t recorded_us = 0;
+};
+// Drops the submit keys recorded before a time (the pair's submit-key-window has passed).
+struct TrimSubmitKeys {
+  int64_t before_us = 0;
+};
+
+using Mutation = std::variant<PutInteraction, DeleteInteraction, AppendEvent, SetCounter, TrimEvents, PutSubmitKey, TrimSubmitKeys>;
 
 // Everything one request changes; committed atomically, with other transactions.
 struct Transaction {
@@ -82,6 +94,7 @@ struct LoadedState {
   std::vector<StoredInteraction> interactions;
   uint64_t last_seq = 0;
   std::vector<std::pair<std::string, uint64_t>> counters;
+  std::vector<PutSubmitKey> submit_keys;  // oldest first
 };
 
 // The lease-table row that holds the pair's own leadership (lease.h). Clients' named leases
@@ -91,6 +104,11 @@ inline constexpr const char* kPairLeaseName = "ixnode.pair";
 // The error code of a commit refused by the fence: proto::ErrorCode::NotPrimary (store.h stays
 // free of the protocol's generated headers).
 inline constexpr int kFencedErrorCode = 311;
+
+// What a commit after a failed one completes with (Store::commit: fail-stop).
+inline Error stopped_after(const Error& first) {
+  return Error{first.code, "an earlier commit failed, so this store commits nothing more: " + first.text};
+}
 
 // What every write transaction checks: the lease row `lease_name` still has holder == holder and
 // fencing == epoch. Expiry is deliberately not checked: a run-out lease that nobody has taken
@@ -122,7 +140,9 @@ class Store {
   virtual Result<LoadedState> load() = 0;
   // Queues a transaction; done runs on the loop thread after it is committed (or failed).
   // Completions run in the order commit() was called, so an empty transaction is a barrier:
-  // its completion comes after every earlier commit's.
+  // its completion comes after every earlier commit's. Fail-stop: after a commit fails (other
+  // than by the fence), every later one fails too, with stopped_after() of the first failure —
+  // the node numbered its later work after the failed work, so committing it would leave gaps.
   virtual void commit(Transaction transaction, CommitCallback done) = 0;
   // Reads the events with seq > after_seq, oldest first, at most limit of them; done runs on the
   // loop thread. Reads see every transaction whose commit has completed.

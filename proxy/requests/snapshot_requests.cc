@@ -80,6 +80,36 @@ struct PageRead {
 
 void continue_page(RequestContext& ctx, std::shared_ptr<PageRead> read);
 
+// A snapshot whose parts are all empty has nothing to page, but its ID may be made up or
+// released: each part's node is asked for a page of it, so that such an ID answers 2006 like
+// any other snapshot that is gone, and a snapshot that really is empty pages as empty.
+void page_empty_snapshot(RequestContext& ctx, const Call& call, const std::string& id, uint32_t start,
+                         const std::vector<SnapshotPart>& parts) {
+  auto fan_in = FanIn<PairAnswer>::make(parts.size(), [&ctx, table = ctx.table, call, id, start, parts](std::vector<PairAnswer> answers) {
+    for (size_t i = 0; i < answers.size(); ++i) {
+      if (answers[i].kind == PairAnswer::Kind::kReply && answers[i].envelope()->body_as_EventSnapshotPage()) continue;
+      const std::string where = answers[i].pair < table->pair_count() ? "node pair " + table->pair_id(answers[i].pair) + ": " : "";
+      return ctx.replies.reply_error(call, not_accessible(parts[i].node_snapshot_id, where + answers[i].error.text));
+    }
+    proto::EventSnapshotPageT page;
+    page.snapshot_id = id;
+    page.start = start;
+    ctx.replies.result(call, page);
+  });
+  for (size_t i = 0; i < parts.size(); ++i) {
+    std::optional<PairIndex> pair = ctx.table->owner_by_tag(parts[i].node_snapshot_id);
+    if (!pair) {
+      ctx.calls.defer([slot = fan_in->slot(i), n = ctx.table->pair_count()] { slot(PairAnswer::unreachable(n, "no node pair has its tag")); });
+      continue;
+    }
+    proto::RequestSnapshotPageT page;
+    page.snapshot_id = parts[i].node_snapshot_id;
+    page.start = 0;
+    page.count = 1;
+    ctx.calls.ask(*pair, Outgoing::of(std::move(page)), ctx.upstream(call), fan_in->slot(i));
+  }
+}
+
 }  // namespace
 
 void handle_snapshot_page(RequestContext& ctx, const Call& call, const proto::Envelope& envelope) {
@@ -91,6 +121,8 @@ void handle_snapshot_page(RequestContext& ctx, const Call& call, const proto::En
     return ctx.replies.reply_error(call, wire::make_error(proto::ErrorCode::InvalidAttribute, "RequestSnapshotPage.count " + std::to_string(r->count()) +
                                                                                       " is out of range 1.." + std::to_string(kMaxNodePage)));
   }
+  const bool empty = std::all_of(snapshot->parts.begin(), snapshot->parts.end(), [](const SnapshotPart& p) { return p.count == 0; });
+  if (empty) return page_empty_snapshot(ctx, call, id, r->start(), snapshot->parts);
   auto read = std::make_shared<PageRead>(PageRead{call, id, r->start(), r->count(), nullptr, {}});
   // The cached cursor when it has not gone past this page's start (reading on is cheaper than
   // starting over); a new one otherwise.

@@ -4,6 +4,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
 
 #include "tests/proxy/cluster_fixture.h"
@@ -163,6 +168,72 @@ TEST_F(IxctlTest, ExitCodesSayWhatWentWrong) {
   EXPECT_EQ(pong.exit_code, 0) << pong.err;
   EXPECT_EQ(pong.out.rfind("pong", 0), 0u) << pong.out;
   EXPECT_NE(ixctl({"ping"}).err.find("error 2000"), std::string::npos);
+}
+
+// A submit's request ID makes it one interaction however often and through whichever proxy it
+// is sent; a --server list carries on through the next server when the first is not there.
+TEST_F(IxctlTest, ASubmitWithARequestIdIsOneInteractionThroughEveryProxy) {
+  start_cluster();
+  start_proxy(1);
+  const std::string first = submit({"--request-id", "order-77"});
+  ASSERT_FALSE(first.empty());
+  CommandResult again = ixctl({"submit", "--tenant", "101", "--media", "chat", "--queue", "inbound", "--request-id", "order-77",
+                               "--json"},
+                              proxy_ports_[1].first);
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  const nlohmann::json repeated = nlohmann::json::parse(again.out);
+  EXPECT_EQ(repeated.value("interaction_id", ""), first) << again.out;
+  EXPECT_TRUE(repeated.value("repeated", false)) << again.out;
+
+  const std::string servers = "127.0.0.1:" + std::to_string(unused_port(loop_.get())) + ",127.0.0.1:" +
+                              std::to_string(proxy_ports_[1].first);
+  CommandResult through_second = run_command({IX_IXCTL, "--server", servers, "--timeout", "5", "submit", "--tenant", "101", "--media",
+                                              "chat", "--queue", "inbound", "--json"});
+  ASSERT_EQ(through_second.exit_code, 0) << through_second.err;
+  const std::string second = nlohmann::json::parse(through_second.out).value("interaction_id", "");
+  EXPECT_NE(second, first);
+  nlohmann::json all = ixctl_json({"find", "--tenant", "101"});
+  EXPECT_EQ(all["interactions"].size(), 2u) << all.dump();
+}
+
+// A server that takes the connection and never answers: every wait ends at its deadline with
+// exit code 2 and a message; SIGTERM ends an agent session blocked in a call at once (its
+// logout on the way out gets a short grace, not the whole timeout).
+TEST_F(IxctlTest, EveryWaitEndsAtItsDeadlineOrOnSigterm) {
+  const int silent = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(silent, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  ASSERT_EQ(::bind(silent, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  ASSERT_EQ(::listen(silent, 16), 0);  // connections complete in the backlog; nothing is ever read
+  ASSERT_EQ(::getsockname(silent, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  const auto started = std::chrono::steady_clock::now();
+  CommandResult hung = run_command({IX_IXCTL, "--server", "127.0.0.1:" + std::to_string(ntohs(address.sin_port)), "--timeout", "1",
+                                    "get", "x"});
+  EXPECT_EQ(hung.exit_code, 2) << hung.err;
+  EXPECT_NE(hung.err.find("no answer from 127.0.0.1:"), std::string::npos) << hung.err;
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));
+  ::close(silent);
+
+  start_cluster();
+  Process desktop({IX_IXCTL, "--server", "127.0.0.1:" + std::to_string(proxy_ports_[0].first), "--timeout", "60", "agent", "login",
+                   "--tenant", "101", "--agent", "a1", "--place", "place-a1", "--media", "chat:2", "--ready"},
+                  (dir_ / "desktop.log").string());
+  ASSERT_TRUE(desktop.start_with_input());
+  ASSERT_TRUE(eventually([&] {
+    return ixctl({"agent", "status", "--tenant", "101", "--agent", "a1"}).out.find("ready      0/2") != std::string::npos;
+  })) << desktop.log();
+  proxies_[0]->signal(SIGSTOP);  // from now on nothing the desktop asks is answered
+  ASSERT_TRUE(desktop.write_input("status\n"));
+  desktop.signal(SIGTERM);
+  const auto signalled = std::chrono::steady_clock::now();
+  const int code = desktop.wait_for_exit(std::chrono::seconds(30));
+  EXPECT_LT(std::chrono::steady_clock::now() - signalled, std::chrono::seconds(5)) << desktop.log();
+  EXPECT_EQ(code, 2) << desktop.log();
+  EXPECT_NE(desktop.log().find("interrupted"), std::string::npos) << desktop.log();
+  proxies_[0]->signal(SIGCONT);
 }
 
 TEST_F(IxctlTest, AgentSessionTakesCommandsAndShowsInvitations) {

@@ -4,11 +4,13 @@
 
 #include <fstream>
 #include <map>
+#include <regex>
 #include <set>
 #include <nlohmann/json.hpp>
 
 #include "tests/proxy/cluster_fixture.h"
 #include "tests/support/command.h"
+#include "tests/support/eventually.h"
 
 namespace ix::test {
 namespace {
@@ -89,6 +91,75 @@ TEST_F(IxsimTest, AShortRunLeavesTheClusterConsistent) {
     for (const auto& id : second["interactions"][stage]) taken_over.insert(id.get<std::string>());
   }
   for (const std::string& id : left_with_agents) EXPECT_TRUE(taken_over.contains(id)) << id << " was left behind";
+}
+
+// Through two proxies (each peer on its own), replies of different peers race: a deliver's reply
+// can come after the agent's accept. Nothing may stay with an agent longer than its handling time
+// allows, or agents' capacity leaks until every agent is stuck.
+TEST_F(IxsimTest, NothingStaysWithAnAgentLongerThanItsHandlingTimeAllows) {
+  start_cluster();
+  start_proxy(1);
+  const std::string report_file = (dir_ / "report.json").string();
+  CommandResult run = run_command(sim_args({"--server", "127.0.0.1:" + std::to_string(proxy_ports_[0].first), "--server",
+                                            "127.0.0.1:" + std::to_string(proxy_ports_[1].first), "--rate", "20", "--duration", "8",
+                                            "--patience", "30", "--handle-time", "0.5", "--capacity", "chat:3", "--seed", "5",
+                                            "--report", report_file}));
+  ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
+  std::ifstream in(report_file);
+  const nlohmann::json report = nlohmann::json::parse(in);
+  EXPECT_TRUE(report["overdue"].empty()) << "with an agent longer than allowed: " << report["overdue"].dump() << "\n" << run.out;
+  EXPECT_GT(report["handled"].get<uint64_t>(), 40u) << run.out;
+  EXPECT_TRUE(report["errors"].empty()) << report["errors"].dump();
+}
+
+// One of two proxies goes away in the middle of a run and comes back: the peers on it reconnect
+// through the other, the run carries on (submits, handling) and ends without failure; every
+// submit retried meanwhile is one interaction.
+TEST_F(IxsimTest, ARunCarriesOnThroughTheOtherProxyWhenOneGoesAwayAndComesBack) {
+  start_cluster();
+  start_proxy(1);
+  const std::string report_file = (dir_ / "report.json").string();
+  Process sim(sim_args({"--server", "127.0.0.1:" + std::to_string(proxy_ports_[0].first), "--server",
+                        "127.0.0.1:" + std::to_string(proxy_ports_[1].first), "--rate", "10", "--duration", "14", "--patience",
+                        "30", "--handle-time", "0.5", "--seed", "11", "--report", report_file}),
+              (dir_ / "ixsim.log").string());
+  ASSERT_TRUE(sim.start());
+  ASSERT_TRUE(eventually([&] { return sim.log().find("[   2s]") != std::string::npos; }, std::chrono::seconds(30))) << sim.log();
+  proxies_[1]->kill(SIGKILL);
+  ASSERT_TRUE(eventually([&] { return sim.log().find("reconnecting through the next proxy") != std::string::npos; }))
+      << sim.log();
+  ASSERT_TRUE(eventually([&] { return sim.log().find("[   5s]") != std::string::npos; }, std::chrono::seconds(30))) << sim.log();
+  start_proxy(1);
+  // The routing engine started on proxy-2: it moves back once proxy-2 answers again.
+  EXPECT_TRUE(eventually([&] { return sim.log().find("ixsim routing engine is back on") != std::string::npos; },
+                         std::chrono::seconds(20)))
+      << sim.log();
+  EXPECT_EQ(sim.wait_for_exit(std::chrono::seconds(60)), 0) << sim.log();
+  std::ifstream in(report_file);
+  const nlohmann::json report = nlohmann::json::parse(in);
+  EXPECT_EQ(report["failure"], "") << sim.log();
+  EXPECT_GT(report["reconnects"].get<uint64_t>(), 0u) << sim.log();
+  EXPECT_GT(report["handled"].get<uint64_t>(), 30u) << sim.log();
+  EXPECT_TRUE(report["overdue"].empty()) << report["overdue"].dump() << "\n" << sim.log();
+  // The run went on after the loss: the last summary lines still count new handlings.
+  const std::string log = sim.log();
+  uint64_t handled_at_5s = 0, handled_last = 0, last_s = 0;
+  const std::regex line(R"(\[ *(\d+)s\].*? handled (\d+))");
+  for (auto it = std::sregex_iterator(log.begin(), log.end(), line); it != std::sregex_iterator(); ++it) {
+    const uint64_t at = std::stoull((*it)[1]), handled = std::stoull((*it)[2]);
+    if (at >= 5 && handled_at_5s == 0) handled_at_5s = handled;
+    handled_last = handled;
+    last_s = at;
+  }
+  EXPECT_GE(last_s, 11u) << log;
+  EXPECT_GT(handled_last, handled_at_5s) << log;
+  // Each submitted interaction once in the cluster.
+  const std::string proxy = "127.0.0.1:" + std::to_string(proxy_ports_[0].first);
+  CommandResult all = run_command({IX_IXCTL, "--server", proxy, "find", "--tenant", "101", "--limit", "10000", "--json"});
+  ASSERT_EQ(all.exit_code, 0) << all.err;
+  size_t open = 0;
+  for (const char* stage : {"queued", "routing", "invited", "handling"}) open += report["interactions"][stage].size();
+  EXPECT_EQ(nlohmann::json::parse(all.out)["interactions"].size(), open);
 }
 
 TEST_F(IxsimTest, TheSameSeedGivesTheSameWorkload) {

@@ -1,5 +1,5 @@
 // `ixctl store copy`: a stopped pair's SQLite database moves to an empty PostgreSQL database with
-// every row (the event log's seqs, counters and lease fencing numbers included), and what would
+// every row (the event log's seqs, counters, submit keys and lease fencing numbers included), and what would
 // lose or mix data is refused: a running pair, a target that already holds rows, a password in
 // the connection string.
 #include <gtest/gtest.h>
@@ -40,10 +40,12 @@ class StoreCopyTest : public ::testing::Test {
       t.mutations.push_back(AppendEvent{{static_cast<uint64_t>(i), 1000 + i, "101", {9, static_cast<uint8_t>(i)}}});
       t.mutations.push_back(SetCounter{"interaction", static_cast<uint64_t>(i)});
       if (i % 10 == 0) t.mutations.push_back(DeleteInteraction{"p1." + std::to_string(i - 1)});
+      if (i % 100 == 0) t.mutations.push_back(PutSubmitKey{"proxy-1/r" + std::to_string(i), "p1." + std::to_string(i), 1000 + i});
       (*store)->commit(std::move(t), [&](const Status& s) { done += s.ok() ? 1 : 1000'000; });
     }
     Transaction trim;
-    trim.mutations.push_back(TrimEvents{1101});  // events 1..100 go
+    trim.mutations.push_back(TrimEvents{1101});      // events 1..100 go
+    trim.mutations.push_back(TrimSubmitKeys{1201});  // the submit keys of 100 and 200 go
     (*store)->commit(std::move(trim), [&](const Status& s) { done += s.ok() ? 1 : 1000'000; });
     int leases = 0;
     (*store)->lease({LeaseOp::kAcquire, "pacing-master", "proxy-a", 10'000, 1'000}, [&](Result<LeaseOutcome>) { ++leases; });
@@ -69,7 +71,7 @@ TEST_F(StoreCopyTest, ACopiedPairLoadsTheSameStateFromPostgresql) {
   fill_sqlite(2);  // the pair lease ran out long ago: the pair is stopped
   auto result = copy(conninfo_);
   ASSERT_EQ(result.exit_code, 0) << result.err;
-  EXPECT_NE(result.out.find("copied and verified: 4500 interactions, 4900 events (seq 101..5000), 1 counters, 2 leases"),
+  EXPECT_NE(result.out.find("copied and verified: 4500 interactions, 4900 events (seq 101..5000), 1 counters, 2 leases, 48 submit keys"),
             std::string::npos)
       << result.out;
 
@@ -89,6 +91,13 @@ TEST_F(StoreCopyTest, ACopiedPairLoadsTheSameStateFromPostgresql) {
   }
   EXPECT_EQ(to->last_seq, 5000u);
   EXPECT_EQ(to->counters, from->counters);
+  ASSERT_EQ(to->submit_keys.size(), 48u);
+  ASSERT_EQ(from->submit_keys.size(), 48u);
+  for (size_t i = 0; i < from->submit_keys.size(); ++i) {
+    EXPECT_EQ(to->submit_keys[i].key, from->submit_keys[i].key);
+    EXPECT_EQ(to->submit_keys[i].interaction_id, from->submit_keys[i].interaction_id);
+    EXPECT_EQ(to->submit_keys[i].recorded_us, from->submit_keys[i].recorded_us);
+  }
   EXPECT_EQ((*postgres)->first_seq(), 101u) << "the trimmed log starts where it did";
 
   // The leases' terms continue: the next holder of each gets the next fencing number.

@@ -46,7 +46,7 @@ Session::~Session() {
   }
 }
 
-void Session::open(ReplyCallback on_ready) {
+uint64_t Session::open(ReplyCallback on_ready) {
   Result<sockaddr_storage> address = resolve(loop_, options_.endpoint);
   // The first ref_id belongs to the registration; a failure is delivered like any reply.
   const uint64_t ref = next_ref_++;
@@ -59,7 +59,10 @@ void Session::open(ReplyCallback on_ready) {
     }
     on_ready(std::move(reply));
   };
-  if (!address) return fail_soon(ref, address.error().text);
+  if (!address) {
+    fail_soon(ref, address.error().text);
+    return ref;
+  }
   net::ConnectionOptions connection_options;
   connection_options.connect_timeout_ms = options_.connect_timeout_ms;
   connection_ = net::Connection::connect(loop_, reinterpret_cast<const sockaddr*>(&*address), connection_options,
@@ -76,6 +79,12 @@ void Session::open(ReplyCallback on_ready) {
   wire::Frame frame = wire::encode_register_client(ref, options_.client_type, options_.client_name, {});
   connection_->write(std::move(frame));
   deadlines_.start(ref, options_.connect_timeout_ms + options_.request_timeout_ms);
+  return ref;
+}
+
+void Session::forget(uint64_t ref) {
+  pending_.erase(ref);
+  deadlines_.cancel(ref);
 }
 
 void Session::send(uint64_t ref, wire::Frame frame, ReplyCallback on_reply, uint64_t timeout_ms) {

@@ -57,22 +57,29 @@ class Session {
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
-  // Connects and registers; on_ready gets the registration reply or why there is none.
-  void open(ReplyCallback on_ready);
+  // Connects and registers; on_ready gets the registration reply or why there is none (within
+  // connect_timeout_ms + request_timeout_ms). Returns the registration's ref_id.
+  uint64_t open(ReplyCallback on_ready);
   void set_on_event(EventCallback cb) { on_event_ = std::move(cb); }
   // Runs once when the connection closes after it was open, with the reason.
   void set_on_closed(std::function<void(const std::string&)> cb) { on_closed_ = std::move(cb); }
 
   // Sends a request (any generated native request type); the callback gets the reply carrying
-  // its ref_id. timeout_ms 0 uses the session's request timeout.
+  // its ref_id, or an Error once the deadline (timeout_ms; 0 = the session's request timeout)
+  // passed or the connection was lost. Returns the ref_id.
   template <class Native>
-  void request(const Native& message, ReplyCallback on_reply, uint64_t timeout_ms = 0) {
+  uint64_t request(const Native& message, ReplyCallback on_reply, uint64_t timeout_ms = 0) {
     const uint64_t ref = next_ref_++;
     send(ref, wire::encode_frame(ref, 0, message), std::move(on_reply), timeout_ms);
+    return ref;
   }
+  // Drops a request's callback and deadline: its reply, if it still comes, is ignored.
+  void forget(uint64_t ref);
 
   void close();
   bool is_open() const { return registered_ && connection_ && connection_->is_open(); }
+  // Requests sent and not answered yet.
+  size_t pending() const { return pending_.size(); }
   const std::string& server_name() const { return server_name_; }
   const net::Endpoint& endpoint() const { return options_.endpoint; }
 

@@ -1,5 +1,6 @@
 #include "tools/ixctl/client_context.h"
 
+#include <algorithm>
 #include <charconv>
 #include <iostream>
 
@@ -28,10 +29,22 @@ std::optional<int64_t> parse_int(std::string_view text) {
 
 }  // namespace
 
-Session::Options ClientContext::session_options(proto::ClientType type, const std::string& name) const {
+std::vector<std::string> ClientContext::servers() const {
+  std::vector<std::string> out;
+  for (size_t start = 0; start <= server.size();) {
+    const size_t comma = std::min(server.find(',', start), server.size());
+    out.push_back(server.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
+}
+
+Session::Options ClientContext::session_options(proto::ClientType type, const std::string& name, size_t index) const {
   Session::Options options;
-  Result<net::Endpoint> endpoint = net::parse_endpoint(server);
-  if (!endpoint) throw CLI::ValidationError("--server", "\"" + server + "\": " + endpoint.error().text);
+  const std::vector<std::string> list = servers();
+  const std::string& chosen = list[index % list.size()];
+  Result<net::Endpoint> endpoint = net::parse_endpoint(chosen);
+  if (!endpoint) throw CLI::ValidationError("--server", "\"" + chosen + "\": " + endpoint.error().text);
   options.endpoint = *endpoint;
   options.client_type = type;
   if (!client_type.empty()) {
@@ -53,7 +66,7 @@ Session::Options ClientContext::session_options(proto::ClientType type, const st
 }
 
 void add_client_options(CLI::App& app, ClientContext& context) {
-  app.add_option("-s,--server", context.server, "host:port of a proxy or node")
+  app.add_option("-s,--server", context.server, "host:port of a proxy or node; several, comma-separated: the first that answers (a submit retries on the others)")
       ->envname("IXCTL_SERVER")
       ->capture_default_str();
   app.add_option("--as", context.client_type, "register as this client type instead of the command's own")
@@ -65,18 +78,32 @@ void add_client_options(CLI::App& app, ClientContext& context) {
   app.add_flag("--json", context.output.json, "print the server's answers as JSON");
 }
 
-std::unique_ptr<BlockingClient> open_client(ClientContext& context, proto::ClientType type) {
-  auto client = std::make_unique<BlockingClient>(context.session_options(type));
-  Result<Reply> registered = client->open();
-  if (!registered) {
-    context.exit_code = print_unreachable(registered.error(), context.output);
-    return nullptr;
+OpenAttempt try_open_client(ClientContext& context, proto::ClientType type, size_t first) {
+  OpenAttempt attempt;
+  const size_t count = context.servers().size();
+  for (size_t i = 0; i < count && !BlockingClient::interrupted(); ++i) {
+    auto client = std::make_unique<BlockingClient>(context.session_options(type, "ixctl", first + i));
+    Result<Reply> registered = client->open();
+    if (!registered) {
+      attempt.failure = registered.error();
+      continue;
+    }
+    if (registered->error()) {
+      attempt.refusal = std::move(*registered);
+      continue;
+    }
+    attempt.client = std::move(client);
+    attempt.refusal.reset();
+    return attempt;
   }
-  if (registered->error()) {
-    context.exit_code = print_reply(*registered, context.output);
-    return nullptr;
-  }
-  return client;
+  return attempt;
+}
+
+std::unique_ptr<BlockingClient> open_client(ClientContext& context, proto::ClientType type, size_t first) {
+  OpenAttempt attempt = try_open_client(context, type, first);
+  if (attempt.client) return std::move(attempt.client);
+  context.exit_code = attempt.refusal ? print_reply(*attempt.refusal, context.output) : print_unreachable(attempt.failure, context.output);
+  return nullptr;
 }
 
 std::unique_ptr<proto::KvListT> parse_kv(const std::vector<std::string>& arguments, const std::string& option) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,16 +13,18 @@
 namespace ix::tools {
 
 struct ClientContext {
-  std::string server = "127.0.0.1:7001";  // a proxy (or a node)
+  std::string server = "127.0.0.1:7001";  // a proxy (or a node); several, comma-separated, are tried in turn
   std::string client_type;                // --as: overrides the command's natural client type
   std::string ca_file;                    // TLS: trust this CA (and speak TLS)
   double timeout_s = 10;
   OutputOptions output;
   int exit_code = kExitOk;
 
-  // Session options for a command whose natural client type is `type`. Throws
-  // CLI::ValidationError for a bad --server, --as or --ca.
-  Session::Options session_options(proto::ClientType type, const std::string& name = "ixctl") const;
+  // The --server list, in order.
+  std::vector<std::string> servers() const;
+  // Session options for a command whose natural client type is `type`, to the `index`th server
+  // (modulo their number). Throws CLI::ValidationError for a bad --server, --as or --ca.
+  Session::Options session_options(proto::ClientType type, const std::string& name = "ixctl", size_t index = 0) const;
   uint64_t timeout_ms() const { return static_cast<uint64_t>(timeout_s * 1000); }
 };
 
@@ -29,8 +32,16 @@ struct ClientContext {
 // subcommand too).
 void add_client_options(CLI::App& app, ClientContext& context);
 
-// Opens a session: on failure prints why and returns the exit code in `exit_code`.
-std::unique_ptr<BlockingClient> open_client(ClientContext& context, proto::ClientType type);
+// Opens a session with the first server of --server that registers it, starting at `first`:
+// on failure prints why and returns the exit code in `exit_code`.
+std::unique_ptr<BlockingClient> open_client(ClientContext& context, proto::ClientType type, size_t first = 0);
+// The same without printing: the client, or the last server's refusal (a Reply) or failure.
+struct OpenAttempt {
+  std::unique_ptr<BlockingClient> client;
+  std::optional<Reply> refusal;
+  Error failure;
+};
+OpenAttempt try_open_client(ClientContext& context, proto::ClientType type, size_t first = 0);
 
 // One request, its reply printed; returns the exit code.
 template <class Native>

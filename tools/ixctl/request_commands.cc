@@ -2,7 +2,11 @@
 
 #include "tools/ixctl/session_commands.h"
 
+#include <chrono>
+#include <cstdio>
 #include <memory>
+#include <random>
+#include <thread>
 
 namespace ix::tools {
 
@@ -10,16 +14,63 @@ namespace {
 
 using C = proto::ClientType;
 
+constexpr uint64_t kRetryPauseMs = 200;  // between submit attempts
+
 // Registers `callback` as the subcommand's action; the context's exit code takes its result.
 template <class F>
 void on_run(CLI::App* command, ClientContext& context, F callback) {
   command->callback([&context, callback] { context.exit_code = callback(); });
 }
 
+uint64_t steady_ms() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+}
+
+// A request_id nobody else will choose: 128 random bits.
+std::string random_request_id() {
+  std::random_device random;
+  char text[40];
+  std::snprintf(text, sizeof text, "ixctl-%08x%08x%08x%08x", random(), random(), random(), random());
+  return text;
+}
+
+// A submit that is not answered (connection lost, no answer in time) or answered 2002 may still
+// have been applied: it is sent again with the same request_id — through the next --server —
+// until it is answered or retry_for_ms has passed; the cluster answers a retry with the
+// interaction the first one created.
+int submit_with_retries(ClientContext& context, const proto::RequestSubmitT& request, uint64_t retry_for_ms) {
+  const uint64_t give_up = steady_ms() + retry_for_ms;
+  Error last{0, "not sent"};
+  int attempts = 0;
+  for (size_t server = 0;; ++server) {
+    ++attempts;
+    OpenAttempt open = try_open_client(context, C::MediaServer, server);
+    if (open.refusal) return print_reply(*open.refusal, context.output);
+    if (open.client) {
+      Result<Reply> reply = open.client->call(request, context.timeout_ms());
+      if (reply && !(reply->error() && reply->error()->code == static_cast<int>(proto::ErrorCode::ClusterLostConnection))) {
+        return print_reply(*reply, context.output);
+      }
+      last = reply ? Error{reply->error()->code, reply->error()->text} : reply.error();
+    } else {
+      last = open.failure;
+    }
+    if (BlockingClient::interrupted() || steady_ms() >= give_up) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(kRetryPauseMs));
+  }
+  last.text += " (request_id " + request.request_id + ", " + std::to_string(attempts) + " attempt" + (attempts == 1 ? "" : "s") + ")";
+  // Still 2002 or no answer: whether the interaction exists is unknown (exit 2); the same
+  // command with --request-id finds out.
+  if (last.code != 0) last.text = "error " + std::to_string(last.code) + ": " + last.text;
+  return print_unreachable(last, context.output);
+}
+
 void add_submit(CLI::App& app, ClientContext& context) {
   struct Args {
     proto::RequestSubmitT request;
     std::vector<std::string> data;
+    double retry_for_s = 10;
   };
   auto a = std::make_shared<Args>();
   CLI::App* c = app.add_subcommand("submit", "submit a new interaction (as a media server)");
@@ -32,9 +83,16 @@ void add_submit(CLI::App& app, ClientContext& context) {
   c->add_option("--parent", a->request.parent_id, "parent interaction ID");
   c->add_option("--priority", a->request.priority, "priority (higher is served first)");
   c->add_option("--data", a->data, "user data: key=value (string) or key:=123 (integer); repeatable");
+  c->add_option("--request-id", a->request.request_id,
+                "idempotency key (default: a random one): a submit retried with the same key is answered with the interaction the first one created");
+  c->add_option("--retry-for", a->retry_for_s,
+                "seconds to keep retrying (same request ID, next --server) a submit that got no answer or 2002; 0: no retry")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   on_run(c, context, [a, &context] {
     a->request.user_data = parse_kv(a->data, "--data");
-    return exchange(context, C::MediaServer, a->request);
+    if (a->request.request_id.empty()) a->request.request_id = random_request_id();
+    return submit_with_retries(context, a->request, static_cast<uint64_t>(a->retry_for_s * 1000));
   });
 }
 

@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <csignal>
 #include <iostream>
 #include <sstream>
 
@@ -16,13 +15,9 @@ namespace {
 
 using C = proto::ClientType;
 
-volatile std::sig_atomic_t g_interrupted = 0;
-
-// Ctrl-C ends a live command cleanly (its session closes, its agent logs out) instead of killing it.
-void catch_interrupts() {
-  std::signal(SIGINT, [](int) { g_interrupted = 1; });
-  std::signal(SIGTERM, [](int) { g_interrupted = 1; });
-}
+// Ctrl-C (or SIGTERM) ends a live command cleanly — its session closes, its agent logs out —
+// instead of killing it: the BlockingClient notices the signal wherever it waits.
+bool interrupted() { return BlockingClient::interrupted(); }
 
 uint64_t now_ms() {
   return static_cast<uint64_t>(
@@ -67,10 +62,9 @@ int run_tail(ClientContext& context, const TailArgs& a) {
   Result<Reply> started = client->call(start);
   if (!started) return print_unreachable(started.error(), context.output);
   if (started->error()) return print_reply(*started, context.output);
-  catch_interrupts();
   const uint64_t until = a.for_s > 0 ? now_ms() + static_cast<uint64_t>(a.for_s * 1000) : 0;
   uint64_t printed = 0;
-  while (!g_interrupted && (a.count == 0 || printed < a.count)) {
+  while (!interrupted() && (a.count == 0 || printed < a.count)) {
     const uint64_t now = now_ms();
     if (until && now >= until) break;
     // Wake up at least every 200 ms to notice Ctrl-C and the end of --for.
@@ -181,11 +175,11 @@ int run_agent_session(ClientContext& context, const AgentArgs& a) {
   if (int code = print_reply(*reply, context.output); code != kExitOk) return code;
   if (a.ready) agent_command(*client, context, a, "ready");
   if (!context.output.json) std::cerr << kAgentHelp;
-  catch_interrupts();
   const uint64_t until = a.for_s > 0 ? now_ms() + static_cast<uint64_t>(a.for_s * 1000) : 0;
   bool input_open = true;
   std::string pending;
-  while (!g_interrupted && !client->closed() && (!until || now_ms() < until)) {
+  bool quit = false;
+  while (!quit && !interrupted() && !client->closed() && (!until || now_ms() < until)) {
     // Invitations and state changes as they come; commands as lines arrive on stdin.
     while (std::optional<Reply> event = client->next_event(1)) print_event(*event, context.output);
     pollfd in{STDIN_FILENO, POLLIN, 0};
@@ -206,7 +200,7 @@ int run_agent_session(ClientContext& context, const AgentArgs& a) {
       pending.erase(0, eol + 1);
       if (line.empty()) continue;
       if (line == "logout" || line == "quit") {
-        g_interrupted = 1;
+        quit = true;
         break;
       }
       try {
@@ -241,9 +235,8 @@ int watch_workbin(ClientContext& context, const proto::RequestWorkbinContentT& c
   Result<Reply> subscribed = client->call(subscribe);
   if (!subscribed) return print_unreachable(subscribed.error(), context.output);
   if (subscribed->error()) return print_reply(*subscribed, context.output);
-  catch_interrupts();
   const uint64_t until = for_s > 0 ? now_ms() + static_cast<uint64_t>(for_s * 1000) : 0;
-  while (!g_interrupted && (!until || now_ms() < until)) {
+  while (!interrupted() && (!until || now_ms() < until)) {
     std::optional<Reply> event = client->next_event(200);
     if (event) print_event(*event, context.output);
     if (client->closed()) return print_unreachable(Error{0, "connection lost: " + client->close_reason()}, context.output);

@@ -29,6 +29,7 @@ struct Summary {
   int64_t seq_sum = 0;  // with the count and the bounds: the same set of seqs
   int64_t counters = 0;
   int64_t leases = 0;
+  int64_t submit_keys = 0;
 
   bool operator==(const Summary&) const = default;
 };
@@ -36,7 +37,7 @@ struct Summary {
 std::string describe(const Summary& s) {
   return std::to_string(s.interactions) + " interactions, " + std::to_string(s.events) + " events (seq " +
          std::to_string(s.min_seq) + ".." + std::to_string(s.max_seq) + "), " + std::to_string(s.counters) + " counters, " +
-         std::to_string(s.leases) + " leases";
+         std::to_string(s.leases) + " leases, " + std::to_string(s.submit_keys) + " submit keys";
 }
 
 // The SQLite side, read-only.
@@ -55,6 +56,7 @@ class Source {
                           std::to_string(node::SqliteStore::kSchemaVersion)};
     }
     has_leases_ = integer("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'leases'").value_or(0) == 1;
+    has_submit_keys_ = integer("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'submit_keys'").value_or(0) == 1;
     return {};
   }
 
@@ -82,6 +84,7 @@ class Source {
     s.seq_sum = integer("SELECT COALESCE(SUM(seq), 0) FROM event_log").value_or(-1);
     s.counters = integer("SELECT count(*) FROM counters").value_or(-1);
     s.leases = has_leases_ ? integer("SELECT count(*) FROM leases").value_or(-1) : 0;
+    s.submit_keys = has_submit_keys_ ? integer("SELECT count(*) FROM submit_keys").value_or(-1) : 0;
     return s;
   }
 
@@ -91,6 +94,7 @@ class Source {
     return s;
   }
   bool has_leases() const { return has_leases_; }
+  bool has_submit_keys() const { return has_submit_keys_; }
   const char* error() const { return sqlite3_errmsg(db_); }
 
  private:
@@ -105,6 +109,7 @@ class Source {
 
   sqlite3* db_ = nullptr;
   bool has_leases_ = false;
+  bool has_submit_keys_ = false;  // from schema version 3
 };
 
 std::string column_text(sqlite3_stmt* s, int col) {
@@ -135,6 +140,7 @@ Result<Summary> target_summary(PGconn* c) {
       {&s.seq_sum, "SELECT COALESCE(SUM(seq), 0) FROM event_log"},
       {&s.counters, "SELECT count(*) FROM counters"},
       {&s.leases, "SELECT count(*) FROM leases"},
+      {&s.submit_keys, "SELECT count(*) FROM submit_keys"},
   };
   for (const auto& [field, sql] : reads) {
     auto v = pg_integer(c, sql);
@@ -175,6 +181,7 @@ Status copy_rows(Source& source, Writer& writer) {
   struct Table {
     const char* sql;
     std::function<node::Mutation(sqlite3_stmt*)> row;
+    bool present = true;
   };
   const Table tables[] = {
       {"SELECT id, tenant, state, data FROM interactions",
@@ -191,8 +198,14 @@ Status copy_rows(Source& source, Writer& writer) {
        [](sqlite3_stmt* s) {
          return node::Mutation{node::SetCounter{column_text(s, 0), static_cast<uint64_t>(sqlite3_column_int64(s, 1))}};
        }},
+      {"SELECT key, interaction_id, recorded_us FROM submit_keys",
+       [](sqlite3_stmt* s) {
+         return node::Mutation{node::PutSubmitKey{column_text(s, 0), column_text(s, 1), sqlite3_column_int64(s, 2)}};
+       },
+       source.has_submit_keys()},
   };
   for (const Table& table : tables) {
+    if (!table.present) continue;
     sqlite3_stmt* s = source.prepare(table.sql);
     if (s == nullptr) return Error{0, std::string("reading the SQLite database: ") + source.error()};
     node::Transaction t;

@@ -2,7 +2,9 @@
 
 #include <cstdio>
 #include <iostream>
+#include <random>
 #include <sstream>
+#include <utility>
 
 #include "protocol/wire/kv.h"
 
@@ -28,13 +30,27 @@ Simulator::Simulator(uv_loop_t* loop, SimOptions options)
       end_timer_(loop),
       retry_timer_(loop),
       drain_timer_(loop),
+      come_back_timer_(loop),
       patience_(loop, [this](uint64_t number) { abandon(number); }),
-      handling_(loop, [this](uint64_t number) { finish_handling(number); }) {}
+      handling_(loop, [this](uint64_t number) { finish_handling(number); }),
+      submit_retries_(loop, [this](uint64_t number) {
+        auto it = retrying_.find(number);
+        if (it == retrying_.end()) return;
+        auto [arrival, first_sent] = std::move(it->second);
+        retrying_.erase(it);
+        ++submit_retries_sent_;
+        submit(arrival, first_sent);
+      }) {
+  std::random_device random;
+  char token[20];
+  std::snprintf(token, sizeof token, "%08x%08x", random(), random());
+  run_token_ = token;
+}
 
 Simulator::~Simulator() {
   agents_.clear();
-  routing_.reset();
-  media_.reset();
+  routing_.session.reset();
+  media_.session.reset();
 }
 
 uint64_t Simulator::now_ms() const { return uv_now(loop_); }
@@ -44,63 +60,149 @@ Simulator::Customer* Simulator::customer(uint64_t number) {
   return it == customers_.end() ? nullptr : &it->second;
 }
 
-tools::Session::Options Simulator::peer(proto::ClientType type, const std::string& name, size_t index) const {
-  tools::Session::Options o;
-  o.endpoint = options_.servers[index % options_.servers.size()];
-  o.client_type = type;
-  o.client_name = name;
-  return o;
-}
-
 void Simulator::start(std::function<void()> on_done) {
   on_done_ = std::move(on_done);
-  media_ = std::make_unique<tools::Session>(loop_, peer(C::MediaServer, "ixsim media server", 0));
-  routing_ = std::make_unique<tools::Session>(loop_, peer(C::RoutingEngine, "ixsim routing engine", 1));
+  media_.type = C::MediaServer;
+  media_.name = "ixsim media server";
+  routing_.type = C::RoutingEngine;
+  routing_.name = "ixsim routing engine";
+  routing_.home = routing_.server = 1;
+  routing_.on_up = [this](std::function<void()> done) {
+    pulling_.clear();  // pulls out on the lost connection were answered with its loss
+    done();
+    pull_everywhere();
+  };
   peers_waiting_ = 2 + static_cast<int>(options_.agents.size());
-  open_peer(*media_, [this] { peer_ready(); });
-  open_peer(*routing_, [this] { peer_ready(); });
   agents_.reserve(options_.agents.size());
   for (size_t i = 0; i < options_.agents.size(); ++i) {
     Agent& agent = agents_.emplace_back();
     agent.who = options_.agents[i];
-    agent.session = std::make_unique<tools::Session>(loop_, peer(C::AgentApplication, "ixsim desktop " + agent.who.id, i));
-    agent.session->set_on_event([this, &agent](tools::Reply event) { on_agent_event(agent, std::move(event)); });
-    open_peer(*agent.session, [this, &agent] {
-      proto::RequestAgentLoginT login;
-      login.tenant_id = agent.who.tenant;
-      login.agent_id = agent.who.id;
-      login.place_id = agent.who.place;
-      for (const auto& [media, capacity] : options_.capacity) {
-        auto m = std::make_unique<proto::MediaCapacityT>();
-        m->media_type = media;
-        m->capacity = capacity;
-        login.media.push_back(std::move(m));
-      }
-      agent.session->request(login, [this, &agent](Result<tools::Reply> reply) {
-        if (!reply || reply->error()) {
-          return fail("agent " + agent.who.id + " cannot log in: " + (reply ? reply->error()->text : reply.error().text));
-        }
-        proto::RequestAgentReadyT ready;
-        ready.tenant_id = agent.who.tenant;
-        ready.agent_id = agent.who.id;
-        agent.session->request(ready, [this, &agent](Result<tools::Reply> r) {
-          if (!r || r->error()) return fail("agent " + agent.who.id + " cannot go ready: " + (r ? r->error()->text : r.error().text));
-          agent.ready = true;
-          adopt_leftovers(agent, [this] { peer_ready(); });
-        });
+    agent.link.type = C::AgentApplication;
+    agent.link.name = "ixsim desktop " + agent.who.id;
+    agent.link.home = agent.link.server = i;
+    agent.link.on_event = [this, &agent](tools::Reply event) { on_agent_event(agent, std::move(event)); };
+    agent.link.on_up = [this, &agent](std::function<void()> done) { log_in(agent, std::move(done)); };
+    agent.link.on_down = [&agent] { agent.ready = false; };
+  }
+  connect(media_, [this] { peer_ready(); });
+  connect(routing_, [this] { peer_ready(); });
+  for (Agent& agent : agents_) connect(agent.link, [this] { peer_ready(); });
+  if (options_.servers.size() > 1) come_back_timer_.start(kComeBackEveryMs, [this] { come_back(); });
+}
+
+void Simulator::come_back() {
+  if (stopped_) return;
+  const size_t n = options_.servers.size();
+  for (Link* link : {&media_, &routing_}) {
+    std::erase_if(link->retiring, [](const auto& old) {
+      if (old->pending() > 0) return false;
+      old->close();
+      return true;
+    });
+    if (!link->up || link->server % n == link->home % n || link->probe) continue;
+    tools::Session::Options o;
+    o.endpoint = options_.servers[link->home % n];
+    o.client_type = link->type;
+    o.client_name = link->name;
+    o.connect_timeout_ms = 1000;
+    link->probe = std::make_unique<tools::Session>(loop_, o);
+    link->probe->open([this, link](Result<tools::Reply> reply) {
+      // Not from inside the probe's own callback: it is moved or dropped on the next turn.
+      if (!link->reconnect) link->reconnect = std::make_unique<net::Timer>(loop_);
+      const bool back = reply && !reply->error() && link->up && !stopped_;
+      link->reconnect->start(0, [this, link, back] {
+        std::unique_ptr<tools::Session> probe = std::move(link->probe);
+        if (!back || !link->up || stopped_) return;
+        std::cerr << (options_.live_line ? "\r\x1b[K" : "") << "ixsim: " << link->name << " is back on "
+                  << probe->endpoint().to_string() << std::endl;
+        link->session->set_on_closed(nullptr);
+        link->retiring.push_back(std::move(link->session));
+        link->session = std::move(probe);
+        link->session->set_on_closed([this, link](const std::string& why) { link_lost(*link, why); });
+        link->server = link->home;
+        if (link == &routing_) pull_everywhere();
       });
     });
   }
+  come_back_timer_.start(kComeBackEveryMs, [this] { come_back(); });
 }
 
-void Simulator::open_peer(tools::Session& session, std::function<void()> then) {
-  session.set_on_closed([this, &session](const std::string& reason) {
-    if (!stopped_) fail("lost the connection to " + session.endpoint().to_string() + ": " + reason);
+void Simulator::connect(Link& link, std::function<void()> first_time) {
+  tools::Session::Options o;
+  o.endpoint = options_.servers[link.server % options_.servers.size()];
+  o.client_type = link.type;
+  o.client_name = link.name;
+  link.session = std::make_unique<tools::Session>(loop_, o);
+  if (link.on_event) link.session->set_on_event(link.on_event);
+  link.session->set_on_closed([this, &link](const std::string& reason) { link_lost(link, reason); });
+  link.session->open([this, &link, first_time = std::move(first_time)](Result<tools::Reply> reply) mutable {
+    if (stopped_) return;
+    if (!reply || reply->error()) {
+      const std::string why = reply ? link.session->endpoint().to_string() + " refused the registration: " + reply->error()->text
+                                    : reply.error().text;
+      if (reply) return fail(why);  // a proxy that refuses us will not change its mind
+      if (link.down_since_ms == 0) link.down_since_ms = now_ms();
+      if (now_ms() - link.down_since_ms >= kGiveUpMs) return fail(link.name + " reached no proxy for " + std::to_string(kGiveUpMs / 1000) + " s: " + why);
+      ++link.server;  // the next proxy of the list
+      if (!link.reconnect) link.reconnect = std::make_unique<net::Timer>(loop_);
+      link.reconnect->start(kReconnectPauseMs, [this, &link, first_time = std::move(first_time)]() mutable {
+        if (!stopped_) connect(link, std::move(first_time));
+      });
+      return;
+    }
+    auto up = [this, &link, first_time = std::move(first_time)]() mutable {
+      link.up = true;
+      link.down_since_ms = 0;
+      if (first_time) std::exchange(first_time, nullptr)();
+    };
+    if (link.on_up) link.on_up(std::move(up));
+    else up();
   });
-  session.open([this, &session, then = std::move(then)](Result<tools::Reply> reply) {
-    if (!reply) return fail(reply.error().text);
-    if (reply->error()) return fail(session.endpoint().to_string() + " refused the registration: " + reply->error()->text);
-    then();
+}
+
+void Simulator::link_lost(Link& link, const std::string& reason) {
+  if (stopped_) return;
+  ++reconnects_;
+  link.up = false;
+  link.down_since_ms = now_ms();
+  if (link.on_down) link.on_down();
+  std::cerr << (options_.live_line ? "\r\x1b[K" : "") << "ixsim: " << link.name << " lost " << link.session->endpoint().to_string()
+            << " (" << reason << "); reconnecting through the next proxy" << std::endl;
+  ++link.server;
+  link.probe.reset();  // a move back in preparation is moot
+  // Not from inside the session's own callback: the session is replaced.
+  if (!link.reconnect) link.reconnect = std::make_unique<net::Timer>(loop_);
+  link.reconnect->start(kReconnectPauseMs, [this, &link] {
+    if (!stopped_) connect(link, nullptr);
+  });
+}
+
+void Simulator::log_in(Agent& agent, std::function<void()> done) {
+  proto::RequestAgentLoginT login;
+  login.tenant_id = agent.who.tenant;
+  login.agent_id = agent.who.id;
+  login.place_id = agent.who.place;
+  for (const auto& [media, capacity] : options_.capacity) {
+    auto m = std::make_unique<proto::MediaCapacityT>();
+    m->media_type = media;
+    m->capacity = capacity;
+    login.media.push_back(std::move(m));
+  }
+  agent.link.session->request(login, [this, &agent, done = std::move(done)](Result<tools::Reply> reply) mutable {
+    if (!reply) return;  // the connection went again: link_lost reconnects
+    if (reply->error()) return fail("agent " + agent.who.id + " cannot log in: " + reply->error()->text);
+    proto::RequestAgentReadyT ready;
+    ready.tenant_id = agent.who.tenant;
+    ready.agent_id = agent.who.id;
+    agent.link.session->request(ready, [this, &agent, done = std::move(done)](Result<tools::Reply> r) mutable {
+      if (!r) return;
+      if (r->error()) return fail("agent " + agent.who.id + " cannot go ready: " + r->error()->text);
+      adopt_leftovers(agent, [this, &agent, done = std::move(done)] {
+        agent.ready = true;
+        done();
+        pull_everywhere();
+      });
+    });
   });
 }
 
@@ -119,14 +221,15 @@ void Simulator::peer_ready() {
 void Simulator::schedule_arrival() {
   const uint64_t elapsed = now_ms() - started_ms_;
   arrival_timer_.start(next_.at_ms > elapsed ? next_.at_ms - elapsed : 0, [this] {
-    submit(next_);
+    submit(next_, now_ms());
     next_ = workload_.next();
     schedule_arrival();
   });
 }
 
-void Simulator::submit(const Arrival& arrival) {
+void Simulator::submit(const Arrival& arrival, uint64_t first_sent_ms) {
   proto::RequestSubmitT r;
+  r.request_id = "ixsim-" + run_token_ + "-" + std::to_string(arrival.number);
   r.tenant_id = arrival.tenant;
   r.media_type = arrival.flow->media;
   r.queue = arrival.proactive && !workload_.options().proactive_queue.empty() ? workload_.options().proactive_queue
@@ -140,10 +243,20 @@ void Simulator::submit(const Arrival& arrival) {
   if (const SimPacingTarget* target = arrival.proactive ? pacing_target(r.tenant_id, r.media_type) : nullptr) {
     wire::kv_set(*r.user_data, {options_.virtual_queue_key, target->virtual_queue});
   }
-  send(*media_, r, [this, arrival, queue = r.queue](Result<tools::Reply> reply) {
-    if (!reply || reply->error()) return count_error(reply);
-    Customer c{arrival, reply->envelope->body.AsEventSubmitted()->interaction_id, queue, Stage::kQueued, now_ms(), "",
-               arrival.flow->media};
+  send(*media_.session, r, [this, arrival, first_sent_ms, queue = r.queue](Result<tools::Reply> reply) {
+    const bool maybe_applied = !reply || (reply->error() && reply->error()->code == static_cast<int>(proto::ErrorCode::ClusterLostConnection));
+    if (!reply || reply->error()) {
+      // It may have been applied all the same: the same request_id again, never a second one.
+      if (maybe_applied && !draining_ && !stopped_ && now_ms() - first_sent_ms < kSubmitRetryMs) {
+        retrying_[arrival.number] = {arrival, first_sent_ms};
+        submit_retries_.start(arrival.number, kSubmitRetryPauseMs);
+        return;
+      }
+      return count_error(reply);
+    }
+    const proto::EventSubmittedT* submitted = reply->envelope->body.AsEventSubmitted();
+    if (submitted->repeated) ++repeated_;
+    Customer c{arrival, submitted->interaction_id, queue, Stage::kQueued, now_ms(), "", arrival.flow->media, 0};
     by_id_[c.id] = arrival.number;
     customers_.emplace(arrival.number, std::move(c));
     ++submitted_;
@@ -160,7 +273,7 @@ void Simulator::abandon(uint64_t number) {
   proto::RequestStopProcessingT stop;
   stop.interaction_id = c->id;
   stop.reason = wire::kv_list({{"reason", "abandoned"}});
-  send(*media_, stop, [this, number](Result<tools::Reply> reply) {
+  send(*media_.session, stop, [this, number](Result<tools::Reply> reply) {
     Customer* later = customer(number);
     if (later == nullptr) return;
     if (reply && !reply->error()) {
@@ -183,7 +296,7 @@ void Simulator::pull_everywhere() {
 
 void Simulator::pull(const std::string& tenant, const std::string& view) {
   const auto key = std::pair{tenant, view};
-  if (pulling_[key] || draining_) return;
+  if (pulling_[key] || draining_ || !routing_.up) return;
   // Pull only what ready agents can take now, for any media this view serves.
   int free = 0;
   for (const Flow& flow : workload_.options().flows) {
@@ -199,7 +312,7 @@ void Simulator::pull(const std::string& tenant, const std::string& view) {
   r.view_id = view;
   r.count = static_cast<uint32_t>(std::min(free, 10));
   r.hold_time_ms = 1000;
-  send(*routing_, r, [this, key](Result<tools::Reply> reply) {
+  send(*routing_.session, r, [this, key](Result<tools::Reply> reply) {
     pulling_[key] = false;
     if (stopped_) return;
     if (!reply || reply->error()) {
@@ -220,7 +333,7 @@ void Simulator::route(std::unique_ptr<proto::InteractionInfoT> interaction, cons
   // A customer who is hanging up right now is not routed: the stop is on its way.
   if (c != nullptr && (c->stage == Stage::kAbandoning || c->stage == Stage::kAbandoned)) return;
   if (c != nullptr) {
-    c->stage = Stage::kRouting;
+    set_stage(*c, Stage::kRouting);
     patience_.cancel(c->arrival.number);
   }
   const std::string media = interaction->media_type;
@@ -231,7 +344,7 @@ void Simulator::route(std::unique_ptr<proto::InteractionInfoT> interaction, cons
     proto::RequestPlaceInQueueT back;
     back.interaction_id = id;
     back.queue = queue;
-    send(*routing_, back, [this, number](Result<tools::Reply> reply) {
+    send(*routing_.session, back, [this, number](Result<tools::Reply> reply) {
       if (Customer* later = customer(number); later != nullptr && later->stage == Stage::kRouting) {
         later->stage = Stage::kQueued;
         const uint64_t gives_up = later->submitted_ms + later->arrival.patience_ms;
@@ -247,7 +360,7 @@ void Simulator::route(std::unique_ptr<proto::InteractionInfoT> interaction, cons
   deliver.interaction_id = interaction->interaction_id;
   deliver.agent_id = agent->who.id;
   deliver.place_id = agent->who.place;
-  send(*routing_, deliver, [this, number, agent_id = agent->who.id, media, back_to_queue](Result<tools::Reply> reply) {
+  send(*routing_.session, deliver, [this, number, agent_id = agent->who.id, media, back_to_queue](Result<tools::Reply> reply) {
     Customer* later = customer(number);
     if (!reply || reply->error()) {
       // The agent cannot take it (the node knows better, e.g. its capacity is used up): treat
@@ -263,8 +376,10 @@ void Simulator::route(std::unique_ptr<proto::InteractionInfoT> interaction, cons
       return back_to_queue(number);
     }
     ++delivered_;
-    if (later != nullptr) {
-      later->stage = Stage::kInvited;
+    // The agent's accept (through its own proxy) may have come first: only an interaction still
+    // being routed becomes invited.
+    if (later != nullptr && later->stage == Stage::kRouting) {
+      set_stage(*later, Stage::kInvited);
       later->agent = agent_id;
     }
   });
@@ -315,7 +430,7 @@ void Simulator::on_agent_event(Agent& agent, tools::Reply event) {
     accept.interaction_id = id;
     accept.agent_id = agent.who.id;
     accept.ticket_id = invite->ticket_id;
-    send(*agent.session, accept, [this, id, media, agent_id = agent.who.id](Result<tools::Reply> reply) {
+    send(*agent.link.session, accept, [this, id, media, agent_id = agent.who.id](Result<tools::Reply> reply) {
       auto known = by_id_.find(id);
       Customer* c = known == by_id_.end() ? nullptr : customer(known->second);
       if (!reply || reply->error()) {
@@ -323,7 +438,8 @@ void Simulator::on_agent_event(Agent& agent, tools::Reply event) {
         return release(agent_id, media, false);
       }
       if (c == nullptr) c = &adopt(id, agent_id, media);  // left over from an earlier run
-      c->stage = Stage::kHandling;
+      if (c->stage == Stage::kHandling) return;  // already counted (an accept answered twice)
+      set_stage(*c, Stage::kHandling);
       c->agent = agent_id;
       wait_total_ms_ += now_ms() - c->submitted_ms;
       ++waits_;
@@ -332,10 +448,13 @@ void Simulator::on_agent_event(Agent& agent, tools::Reply event) {
   } else if (const proto::EventRevokedT* revoked = e.body.AsEventRevoked()) {
     ++revoked_;
     auto known = by_id_.find(revoked->interaction_id);
-    if (Customer* c = known == by_id_.end() ? nullptr : customer(known->second)) {
+    Customer* c = known == by_id_.end() ? nullptr : customer(known->second);
+    // Only what this agent still has: a late revocation of an interaction handled since (or
+    // given to another agent) changes nothing.
+    if (c != nullptr && c->agent == agent.who.id && (c->stage == Stage::kInvited || c->stage == Stage::kHandling)) {
       release(agent.who.id, c->media);
       handling_.cancel(c->arrival.number);
-      c->stage = Stage::kQueued;  // the node put it back in its queue
+      set_stage(*c, Stage::kQueued);  // the node put it back in its queue
       c->agent.clear();
     }
   }
@@ -350,11 +469,18 @@ void Simulator::finish_handling(uint64_t number) {
   stop.interaction_id = c->id;
   stop.agent_id = c->agent;
   stop.reason = wire::kv_list({{"reason", "done"}});
-  send(*agent->session, stop, [this, number](Result<tools::Reply> reply) {
+  send(*agent->link.session, stop, [this, number](Result<tools::Reply> reply) {
     Customer* later = customer(number);
-    if (later == nullptr) return;
-    if (!reply || reply->error()) return count_error(reply);
-    later->stage = Stage::kHandled;
+    if (later == nullptr || later->stage != Stage::kHandling) return;
+    const int code = reply && reply->error() ? reply->error()->code : 0;
+    if (!reply || code == static_cast<int>(proto::ErrorCode::ClusterLostConnection) ||
+        code == static_cast<int>(proto::ErrorCode::ClusterInteractionNotAccessible)) {
+      // The desktop's proxy or the interaction's pair is away for a moment: stop it again soon.
+      if (!draining_) handling_.start(number, 1000);
+      return;
+    }
+    if (reply->error()) return count_error(reply);
+    set_stage(*later, Stage::kHandled);
     ++handled_;
     release(later->agent, later->media);
   });
@@ -370,17 +496,30 @@ void Simulator::release(const std::string& agent_id, const std::string& media, b
 void Simulator::adopt_leftovers(Agent& agent, std::function<void()> then) {
   // Interactions this agent still has from an earlier run (its desktop went away without
   // stopping them) take its capacity on the nodes: count them, and finish them like any other.
+  // After a reconnect the same look-up says which of this run's are still the agent's.
   proto::RequestFindT find;
   find.tenant_id = agent.who.tenant;
   find.condition = "agent_id = '" + agent.who.id + "'";
   find.limit = 1000;
-  agent.session->request(find, [this, &agent, then = std::move(then)](Result<tools::Reply> reply) {
-    if (!reply || reply->error()) return fail("cannot look up agent " + agent.who.id + "'s interactions: " +
-                                              (reply ? reply->error()->text : reply.error().text));
+  agent.link.session->request(find, [this, &agent, then = std::move(then)](Result<tools::Reply> reply) {
+    if (!reply) return;  // the connection went again: link_lost reconnects
+    if (reply->error()) return fail("cannot look up agent " + agent.who.id + "'s interactions: " + reply->error()->text);
+    std::set<std::string> has;
+    agent.busy.clear();
     for (const auto& i : reply->envelope->body.AsEventFindResult()->interactions) {
-      const Customer& c = adopt(i->interaction_id, agent.who.id, i->media_type);
+      has.insert(i->interaction_id);
       ++agent.busy[i->media_type];
+      if (by_id_.contains(i->interaction_id)) continue;  // one of this run's: it keeps its stage
+      const Customer& c = adopt(i->interaction_id, agent.who.id, i->media_type);
       handling_.start(c.arrival.number, c.arrival.handle_ms);
+    }
+    for (auto& [number, c] : customers_) {
+      if (c.agent != agent.who.id || has.contains(c.id)) continue;
+      if (c.stage != Stage::kInvited && c.stage != Stage::kHandling) continue;
+      // Revoked while the desktop was away (its logout): back in its queue.
+      handling_.cancel(number);
+      set_stage(c, Stage::kQueued);
+      c.agent.clear();
     }
     then();
   });
@@ -392,7 +531,24 @@ Simulator::Customer& Simulator::adopt(const std::string& id, const std::string& 
   a.number = (1ull << 62) + adopted_++;
   a.handle_ms = static_cast<uint64_t>(workload_.options().handle_s * 1000);
   by_id_[id] = a.number;
-  return customers_.emplace(a.number, Customer{a, id, "", Stage::kHandling, now_ms(), agent, media}).first->second;
+  return customers_.emplace(a.number, Customer{a, id, "", Stage::kHandling, now_ms(), agent, media, now_ms()}).first->second;
+}
+
+void Simulator::set_stage(Customer& c, Stage stage) {
+  c.stage = stage;
+  c.stage_since_ms = now_ms();
+}
+
+std::vector<std::string> Simulator::overdue() const {
+  std::vector<std::string> out;
+  const uint64_t now = now_ms();
+  for (const auto& [number, c] : customers_) {
+    const uint64_t allowed = c.stage == Stage::kInvited    ? kOverdueSlackMs
+                             : c.stage == Stage::kHandling ? c.arrival.handle_ms + kOverdueSlackMs
+                                                           : UINT64_MAX;
+    if (allowed != UINT64_MAX && now - c.stage_since_ms > allowed) out.push_back(c.id);
+  }
+  return out;
 }
 
 void Simulator::count_error(const Result<tools::Reply>& reply) {
@@ -448,7 +604,8 @@ void Simulator::fail(const std::string& why) {
 }
 
 void Simulator::stop() {
-  if (stopped_ || draining_) return;
+  if (stopped_) return;
+  if (draining_) return finish();  // asked twice (a second Ctrl-C): do not wait for the drain
   // No new work; what is in flight is answered first, so that every interaction ends up where
   // the report says it is (a pull answered after we left would strand its interactions).
   draining_ = true;
@@ -469,10 +626,19 @@ void Simulator::finish() {
   end_timer_.stop();
   retry_timer_.stop();
   drain_timer_.stop();
+  come_back_timer_.stop();
   // Closing the desktops logs the agents out (their interactions stay with the cluster).
-  for (Agent& a : agents_) a.session->close();
-  routing_->close();
-  media_->close();
+  for (Agent& a : agents_) {
+    if (a.link.reconnect) a.link.reconnect->stop();
+    if (a.link.session) a.link.session->close();
+  }
+  for (Link* link : {&routing_, &media_}) {
+    if (link->reconnect) link->reconnect->stop();
+    if (link->session) link->session->close();
+    if (link->probe) link->probe->close();
+    for (auto& old : link->retiring) old->close();
+  }
+  submit_retries_.clear();
   if (on_done_) on_done_();
 }
 
@@ -498,6 +664,10 @@ nlohmann::json Simulator::report() const {
           {"abandon_rate", ended ? static_cast<double>(abandoned_) / static_cast<double>(ended) : 0.0},
           {"revoked", revoked_},
           {"adopted", adopted_},
+          {"reconnects", reconnects_},
+          {"submit_retries", submit_retries_sent_},
+          {"repeated_submits", repeated_},
+          {"overdue", overdue()},
           {"mean_wait_ms", waits_ ? wait_total_ms_ / waits_ : 0},
           {"errors", errors},
           {"interactions", by_stage},
@@ -514,6 +684,9 @@ std::string Simulator::report_text() const {
       << "  abandoned   " << r["abandoned"] << " (" << std::to_string(100.0 * r["abandon_rate"].get<double>()).substr(0, 4)
       << " % of the ended)\n"
       << "  revoked     " << r["revoked"] << ", adopted from an earlier run " << r["adopted"] << "\n"
+      << "  reconnects  " << r["reconnects"] << ", submits retried " << r["submit_retries"] << " (" << r["repeated_submits"]
+      << " answered with the original)\n"
+      << "  overdue     " << r["overdue"].size() << " with an agent longer than their handling time allows\n"
       << "  left in the cluster: " << r["interactions"]["queued"].size() << " queued, "
       << r["interactions"]["routing"].size() << " being routed, "
       << r["interactions"]["invited"].size() + r["interactions"]["handling"].size() << " with agents\n"

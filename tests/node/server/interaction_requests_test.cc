@@ -42,6 +42,60 @@ TEST_F(InteractionRequestsTest, SubmitRefusesWhatThePairDoesNotServe) {
   EXPECT_EQ(error_code(call(media_, r)), ErrorCode::DuplicateInteractionId);
 }
 
+// A submit's request_id makes a retry the same interaction: answered after the original is
+// durable, still after a new primary loaded the store, forgotten after submit-key-window.
+TEST_F(InteractionRequestsTest, ASubmitRetriedWithItsRequestIdIsTheOriginalInteraction) {
+  proto::RequestSubmitT r;
+  r.tenant_id = "101";
+  r.media_type = "chat";
+  r.queue = "inbound";
+  r.request_id = "retry-1";
+  auto submitted = [](const EnvelopePtr& e) { return e && e->body.AsEventSubmitted() ? e->body.AsEventSubmitted() : nullptr; };
+
+  store_.hold_commits(true);
+  const uint64_t first = send(media_, r), retry = send(media_, r);
+  loop_.run_for(5);
+  EXPECT_TRUE(media_.received.empty()) << "nothing is answered before the original's commit";
+  store_.pump();
+  settle();
+  store_.hold_commits(false);
+  EnvelopePtr original = media_.reply(first), repeated = media_.reply(retry);
+  ASSERT_TRUE(submitted(original));
+  ASSERT_TRUE(submitted(repeated));
+  const std::string id = submitted(original)->interaction_id;
+  EXPECT_FALSE(submitted(original)->repeated);
+  EXPECT_EQ(submitted(repeated)->interaction_id, id);
+  EXPECT_TRUE(submitted(repeated)->repeated);
+  EXPECT_EQ(service_->interactions().queue_depth("inbound"), 1u);
+
+  start_service();  // a new primary, from what the store holds
+  EnvelopePtr after_failover = call(media_, r);
+  ASSERT_TRUE(submitted(after_failover)) << (as_error(after_failover) ? as_error(after_failover)->text : "no answer");
+  EXPECT_EQ(submitted(after_failover)->interaction_id, id);
+  EXPECT_EQ(store_.load()->interactions.size(), 1u);
+
+  r.request_id = "retry-2";  // another key: another interaction
+  EnvelopePtr other = call(media_, r);
+  ASSERT_TRUE(submitted(other));
+  EXPECT_NE(submitted(other)->interaction_id, id);
+
+  clock_.advance(10 * 60 * 1000 + 1);  // the default submit-key-window (10m) has passed
+  r.request_id = "retry-1";
+  EnvelopePtr late = call(media_, r);
+  ASSERT_TRUE(submitted(late));
+  EXPECT_NE(submitted(late)->interaction_id, id) << "a key older than the window is forgotten";
+  EXPECT_FALSE(submitted(late)->repeated);
+  settle();
+  std::vector<std::string> keys;
+  auto stored = store_.load();  // kept alive while iterating over its keys
+  ASSERT_TRUE(stored.ok());
+  for (const auto& k : stored->submit_keys) keys.push_back(k.interaction_id);
+  EXPECT_EQ(keys, std::vector<std::string>{submitted(late)->interaction_id}) << "expired keys leave the store";
+
+  r.request_id = std::string(node::SubmitKeys::kMaxRequestIdBytes + 1, 'k');
+  EXPECT_EQ(error_code(call(media_, r)), ErrorCode::InvalidAttribute);
+}
+
 TEST_F(InteractionRequestsTest, GetAndChangeProperties) {
   const std::string id = submit();
   proto::RequestChangePropertiesT change;

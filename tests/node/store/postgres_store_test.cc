@@ -210,7 +210,7 @@ TEST_F(PostgresStoreTest, NewerSchemaIsRefused) {
   options.conninfo = conninfo_;
   auto store = PostgresStore::open(loop_.get(), options);
   ASSERT_FALSE(store.ok());
-  EXPECT_NE(store.error().text.find("schema version 99, newer than this ixnode's 3"), std::string::npos) << store.error().text;
+  EXPECT_NE(store.error().text.find("schema version 99, newer than this ixnode's 4"), std::string::npos) << store.error().text;
 }
 
 TEST_F(PostgresStoreTest, APasswordInTheConnectionStringIsRefused) {

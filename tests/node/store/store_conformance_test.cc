@@ -239,6 +239,29 @@ TYPED_TEST(StoreConformanceTest, RetentionTrimsTheOldestEventsButKeepsTheNewest)
   EXPECT_EQ(this->store_->load()->last_seq, 10u);
 }
 
+TYPED_TEST(StoreConformanceTest, SubmitKeysAreLoadedOldestFirstReplacedByKeyAndTrimmedByTime) {
+  Transaction first = this->submit(1);
+  first.mutations.push_back(PutSubmitKey{"101/retry-b", "p1.1", 2000});
+  ASSERT_TRUE(this->commit_and_wait(std::move(first)).ok());
+  Transaction more;
+  more.mutations.push_back(PutSubmitKey{"101/retry-a", "p1.2", 1000});
+  more.mutations.push_back(PutSubmitKey{"101/retry-c", "p1.3", 3000});
+  more.mutations.push_back(PutSubmitKey{"101/retry-c", "p1.4", 3000});
+  ASSERT_TRUE(this->commit_and_wait(std::move(more)).ok());
+  auto state = this->store_->load();
+  ASSERT_TRUE(state.ok());
+  ASSERT_EQ(state->submit_keys.size(), 3u);
+  EXPECT_EQ(state->submit_keys[0].key, "101/retry-a");
+  EXPECT_EQ(state->submit_keys[1].interaction_id, "p1.1");
+  EXPECT_EQ(state->submit_keys[2].interaction_id, "p1.4") << "the same key again replaces the row";
+  Transaction trim;
+  trim.mutations.push_back(TrimSubmitKeys{2500});
+  ASSERT_TRUE(this->commit_and_wait(std::move(trim)).ok());
+  state = this->store_->load();
+  ASSERT_EQ(state->submit_keys.size(), 1u);
+  EXPECT_EQ(state->submit_keys[0].key, "101/retry-c");
+}
+
 TYPED_TEST(StoreConformanceTest, AFailedTransactionLeavesNothingBehind) {
   ASSERT_TRUE(this->commit_and_wait(this->submit(1)).ok());
   Transaction duplicate = this->submit(1);  // the same event seq again
@@ -249,6 +272,20 @@ TYPED_TEST(StoreConformanceTest, AFailedTransactionLeavesNothingBehind) {
   ASSERT_EQ(state->interactions.size(), 1u);
   EXPECT_EQ(state->interactions[0].id, "p1.1");
   EXPECT_EQ(this->read_and_wait(0, 10).size(), 1u);
+}
+
+// Fail-stop: the node numbered its later work after the failed work, so none of it may commit.
+TYPED_TEST(StoreConformanceTest, AfterAFailedCommitNothingLaterCommits) {
+  ASSERT_TRUE(this->commit_and_wait(this->submit(1)).ok());
+  Status failed = this->commit_and_wait(this->submit(1));  // the same event seq again
+  ASSERT_FALSE(failed.ok());
+  Status later = this->commit_and_wait(this->submit(2));
+  ASSERT_FALSE(later.ok()) << "a commit after a failed one went through";
+  EXPECT_EQ(later.error().text, "an earlier commit failed, so this store commits nothing more: " + failed.error().text);
+  auto state = this->store_->load();
+  ASSERT_TRUE(state.ok());
+  EXPECT_EQ(state->interactions.size(), 1u);
+  EXPECT_EQ(state->last_seq, 1u);
 }
 
 TYPED_TEST(StoreConformanceTest, CallbacksNeverRunInsideTheCallThatQueuedThem) {

@@ -115,6 +115,77 @@ TEST(SubmitRequest, ANewClientSuppliedIdIsSubmittedAndItsOwnerRemembered) {
   EXPECT_EQ(h.context.cache.find("order-2"), std::optional<PairIndex>(submitted.pair));
 }
 
+// A submit with a request_id goes to the pair its key hashes to, on every proxy, and is not
+// moved to another pair while that one has no primary (it may have applied the submit).
+TEST(SubmitRequest, ARequestIdRoutesToTheSamePairOnEveryProxyAndWaitsForItWhileItIsDown) {
+  auto answer = [](PairIndex pair, const proto::EnvelopeT&) {
+    proto::EventSubmittedT submitted;
+    submitted.interaction_id = wire::make_cluster_id(pair == 0 ? "p1" : "p2", 1);
+    return FakePairCalls::reply(pair, submitted);
+  };
+  RequestHarness one, two;  // two proxies
+  one.calls.script(answer);
+  two.calls.script(answer);
+  std::set<PairIndex> used;
+  for (uint64_t ref = 1; ref <= 16; ++ref) {
+    proto::RequestSubmitT r = submit("101", "chat");
+    r.request_id = "key-" + std::to_string(ref);
+    for (int twice = 0; twice < 2; ++twice) one.send(ref * 10 + twice, r, proxy::handle_submit);
+    two.send(ref, r, proxy::handle_submit);
+  }
+  one.calls.run();
+  two.calls.run();
+  ASSERT_EQ(one.calls.sent.size(), 32u);
+  ASSERT_EQ(two.calls.sent.size(), 16u);
+  for (size_t i = 0; i < 16; ++i) {
+    EXPECT_EQ(one.calls.sent[2 * i].pair, one.calls.sent[2 * i + 1].pair) << "a retry goes where the first went";
+    EXPECT_EQ(one.calls.sent[2 * i].pair, two.calls.sent[i].pair) << "through any proxy";
+    EXPECT_NE(two.calls.sent[i].pair, 2u) << "pair-3 has submit disabled";
+    EXPECT_EQ(two.calls.sent[i].request->body.AsRequestSubmit()->request_id, "key-" + std::to_string(i + 1));
+    used.insert(two.calls.sent[i].pair);
+  }
+  EXPECT_EQ(used.size(), 2u) << "keys spread over the eligible pairs";
+
+  const PairIndex home = two.calls.sent[0].pair;
+  RequestHarness down;
+  down.calls.script(answer);
+  down.calls.set_reachable(home, false);
+  proto::RequestSubmitT r = submit("101", "chat");
+  r.request_id = "key-1";
+  down.send(1, r, proxy::handle_submit);
+  down.send(2, submit("101", "chat"), proxy::handle_submit);
+  down.calls.run();
+  EXPECT_EQ(down.error_code(1), code(proto::ErrorCode::ClusterLostConnection)) << down.error_text(1);
+  EXPECT_NE(down.error_text(1).find("request_id"), std::string::npos) << down.error_text(1);
+  ASSERT_TRUE(down.reply(2) && down.reply(2)->body.AsEventSubmitted()) << "a submit without a key goes to the other pair";
+  ASSERT_EQ(down.calls.sent.size(), 1u);
+  EXPECT_NE(down.calls.sent[0].pair, home);
+}
+
+// A client-supplied ID that exists already: with a request_id the submit goes to its owner,
+// which answers a retry with the original (or DuplicateInteractionId for another key).
+TEST(SubmitRequest, AClientSuppliedIdThatExistsGoesToItsOwnerWhenTheSubmitHasARequestId) {
+  RequestHarness h;
+  h.calls.script([](PairIndex pair, const proto::EnvelopeT& request) {
+    if (request.body.type == proto::Message::RequestGetProperties) {
+      return pair == 1 ? FakePairCalls::reply(pair, properties("order-1", "pair-2")) : unknown(pair);
+    }
+    proto::EventSubmittedT submitted;
+    submitted.interaction_id = "order-1";
+    submitted.repeated = true;
+    return FakePairCalls::reply(pair, submitted);
+  });
+  proto::RequestSubmitT r = submit("101", "chat", "order-1");
+  r.request_id = "key-9";
+  h.send(1, r, proxy::handle_submit);
+  h.calls.run();
+  ASSERT_EQ(h.calls.sent.size(), 4u);
+  EXPECT_EQ(h.calls.sent.back().type(), proto::Message::RequestSubmit);
+  EXPECT_EQ(h.calls.sent.back().pair, 1u) << "to the owner";
+  ASSERT_TRUE(h.reply(1) && h.reply(1)->body.AsEventSubmitted()) << h.error_text(1);
+  EXPECT_TRUE(h.reply(1)->body.AsEventSubmitted()->repeated);
+}
+
 proto::RequestStopProcessingT stop(const std::string& id) {
   proto::RequestStopProcessingT r;
   r.interaction_id = id;

@@ -225,5 +225,38 @@ TEST(SnapshotRequests, AllOrNothingOnTakeAnd2006ForAPartThatIsGone) {
   EXPECT_EQ(h.error_code(3), code(proto::ErrorCode::InvalidAttribute));
 }
 
+// A snapshot ID whose parts are all empty is still checked with the nodes: made up or released,
+// it answers 2006; one that exists pages as empty.
+TEST(SnapshotRequests, AnIdWhoseEmptyPartsTheNodesDoNotKnowAnswers2006) {
+  RequestHarness h;
+  const std::string known = node_snapshot(0), gone = node_snapshot(1);
+  h.calls.script([&](PairIndex pair, const proto::EnvelopeT& request) {
+    const auto* r = request.body.AsRequestSnapshotPage();
+    if (r == nullptr || r->snapshot_id != known) {
+      return FakePairCalls::refused(pair, proto::ErrorCode::UnknownSnapshot, "snapshot does not exist (or was released)");
+    }
+    proto::EventSnapshotPageT page;
+    page.snapshot_id = r->snapshot_id;
+    return FakePairCalls::reply(pair, page);
+  });
+  auto page_of = [&](uint64_t ref, const std::string& id) {
+    proto::RequestSnapshotPageT page;
+    page.snapshot_id = id;
+    page.count = 10;
+    h.send(ref, page, [](proxy::RequestContext& c, const proxy::Call& call, const proto::Envelope& e, proxy::Outgoing) {
+      proxy::handle_snapshot_page(c, call, e);
+    });
+  };
+  page_of(1, proxy::encode_cluster_snapshot({{{known, 0}}, ""}));
+  page_of(2, proxy::encode_cluster_snapshot({{{known, 0}, {gone, 0}}, ""}));
+  page_of(3, proxy::encode_cluster_snapshot({{{"p9-snap-0-1", 0}}, ""}));
+  h.calls.run();
+  ASSERT_TRUE(h.reply(1) && h.reply(1)->body.AsEventSnapshotPage()) << h.error_text(1);
+  EXPECT_TRUE(h.reply(1)->body.AsEventSnapshotPage()->interactions.empty());
+  EXPECT_EQ(h.error_code(2), code(proto::ErrorCode::ClusterSnapshotNotAccessible)) << h.error_text(2);
+  EXPECT_NE(h.error_text(2).find(gone), std::string::npos) << h.error_text(2);
+  EXPECT_EQ(h.error_code(3), code(proto::ErrorCode::ClusterSnapshotNotAccessible)) << h.error_text(3);
+}
+
 }  // namespace
 }  // namespace ix::test
