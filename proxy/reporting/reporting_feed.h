@@ -9,9 +9,10 @@
 // kMaxFeedQueue). A reader whose queue would grow past it is the slowest one and is cut off, the
 // way a slow reporting client is: its queue is dropped, it receives nothing more, it is woken
 // once more so it notices, and the reason says why. A cut-off consumer sees it with cut_off(id)
-// (take_consumer() then stays empty until it rejoins with rejoin_consumer()); a cut-off worker sees it with worker_cut_off(), which also
-// lets it listen again from that moment on — its reporting clients missed events and must be
-// cut off in turn (they resume from their positions, replayed by the nodes). The others carry on.
+// (take_consumer() then stays empty until it rejoins with rejoin_consumer()); a cut-off worker
+// sees it with worker_cut_off(), which also lets it listen again from that moment on — its
+// reporting clients missed events and must be cut off in turn (they resume from their positions,
+// replayed by the nodes). The others carry on.
 //
 // Thread-safe: publish() runs on worker 0's thread, take() on each worker's, take_consumer() on
 // the consumer's; wake functions are called from the publishing thread, outside the lock.
