@@ -121,4 +121,12 @@ ReloadReport ConfigStore::reload() {
   return report;
 }
 
+void ConfigStore::refuse(ReloadReport& report, std::shared_ptr<const ClusterConfig> previous,
+                         const std::vector<std::string>& reasons) {
+  current_.store(std::move(previous));
+  report.applied = false;
+  report.changes.clear();
+  for (const std::string& reason : reasons) report.errors.push_back(ConfigIssue{path_, 0, "", reason});
+}
+
 }  // namespace ix::config

@@ -42,6 +42,10 @@ class ConfigStore {
   std::shared_ptr<const ClusterConfig> current() const { return current_.load(); }
   const std::string& path() const { return path_; }
   ReloadReport reload();
+  // The process could not apply what reload() loaded (report.applied was true): the previous
+  // snapshot becomes current again, the report says why (one error per reason, at the file) and
+  // no longer says applied.
+  void refuse(ReloadReport& report, std::shared_ptr<const ClusterConfig> previous, const std::vector<std::string>& reasons);
 
  private:
   ConfigStore(std::string path, std::shared_ptr<const ClusterConfig> first)

@@ -18,6 +18,13 @@ bool change_concerns(const std::string& key_path, ReloadingProcess process, cons
     return process == ReloadingProcess::Proxy || *pair == id;
   }
   if (std::optional<std::string> proxy = entry_of("proxies")) return process == ReloadingProcess::Proxy && *proxy == id;
+  // The pacing module and the proxy clusters are the proxies' alone.
+  for (const char* section : {"pacing", "proxy-clusters"}) {
+    const std::string name = section;
+    if (key_path == name || key_path.starts_with(name + ".") || key_path.starts_with(name + "[")) {
+      return process == ReloadingProcess::Proxy;
+    }
+  }
   return true;
 }
 

@@ -18,7 +18,8 @@ enum class ReloadingProcess { Node, Proxy };
 std::string log_reload(const ReloadReport& report, ReloadingProcess process, const std::string& id);
 
 // Whether a change's key path ("node-pairs[pair-2].settings…", "proxies[proxy-1]…") concerns
-// the process; changes outside node-pairs and proxies concern every process.
+// the process: a node its own pair's entry, a proxy every pair's and its own proxy entry, and
+// [pacing] and [[proxy-clusters]] the proxies only; every other change concerns every process.
 bool change_concerns(const std::string& key_path, ReloadingProcess process, const std::string& id);
 
 }  // namespace ix::config

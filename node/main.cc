@@ -91,10 +91,15 @@ int main(int argc, char** argv) {
   signals = std::make_unique<ix::net::ProcessSignals>(
       loop,
       [&] {
+        // One line with the outcome: a file that loads may still be refused by the node.
+        std::shared_ptr<const ix::config::ClusterConfig> previous = config->current();
         ix::config::ReloadReport report = config->reload();
+        if (report.applied) {
+          if (ix::Status s = server.reload(config->current()); !s) config->refuse(report, previous, {s.error().text});
+        } else {
+          ix::metrics::record_config_reload(server.registry(), false);
+        }
         ix::config::log_reload(report, ix::config::ReloadingProcess::Node, pair_id);
-        if (report.applied) server.reload(config->current());
-        else ix::metrics::record_config_reload(server.registry(), false);
       },
       [&](const char* signal) { shutdown(signal, 0); });
   uv_run(loop, UV_RUN_DEFAULT);

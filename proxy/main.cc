@@ -149,10 +149,18 @@ int main(int argc, char** argv) {
   ix::net::ProcessSignals signals(
       loop,
       [&] {
+        // One line says what every worker did: applied only if each of them applied it.
+        std::shared_ptr<const ix::config::ClusterConfig> previous = config->current();
         ix::config::ReloadReport report = config->reload();
+        if (report.applied) {
+          std::vector<std::string> refused = server.reload(running_config());
+          if (!refused.empty()) config->refuse(report, previous, refused);
+        } else {
+          std::vector<std::string> errors;
+          for (const ix::config::ConfigIssue& e : report.errors) errors.push_back(e.to_string());
+          server.reload_refused(errors);
+        }
         ix::config::log_reload(report, ix::config::ReloadingProcess::Proxy, proxy_id);
-        if (report.applied) server.reload(running_config());
-        else ix::metrics::record_config_reload(server.registry(), false);
       },
       [&](const char* signal) {
         spdlog::info("event=stopping reason={}", signal);

@@ -62,7 +62,7 @@ void handle_submit(ServiceContext& ctx, ClientSession& s, const proto::Envelope&
       reply.interaction_id = *original;
       reply.node_id = ctx.pair_id;
       reply.repeated = true;
-      spdlog::debug("event=submit_repeated pair={} interaction={}", ctx.pair_id, *original);
+      spdlog::debug("event=submit_repeated interaction={}", *original);
       return ctx.commit(&s, e.ref_id(), e.client_id(), Transaction{}, {}, wire::encode_frame(e.ref_id(), e.client_id(), reply));
     }
   }

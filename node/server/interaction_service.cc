@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <string_view>
+#include <unordered_set>
 
 #include "node/server/lease_requests.h"
 #include "node/server/requests.h"
@@ -11,23 +13,34 @@ namespace ix::node {
 
 namespace {
 
+InteractionService::AgentStates agent_states_of(const InteractionRegistry& interactions, const AgentRegistry& agents) {
+  std::unordered_set<std::string_view> in_hand;
+  interactions.for_each([&](const Interaction& i) {
+    if (i.state != proto::InteractionState::Delivering && i.state != proto::InteractionState::Handling) return;
+    if (!i.agent_id.empty()) in_hand.insert(i.agent_id);
+    for (const std::string& member : i.conference) in_hand.insert(member);
+  });
+  InteractionService::AgentStates out;
+  agents.for_each([&](const AgentState& agent) {
+    const bool any_ready = std::any_of(agent.media.begin(), agent.media.end(), [](const auto& m) { return m.second.ready; });
+    if (in_hand.contains(agent.agent_id)) ++out.busy;
+    else if (agent.do_not_disturb) ++out.dnd;
+    else if (any_ready) ++out.ready;
+    else ++out.not_ready;
+  });
+  return out;
+}
+
 // The /status fields about interactions, agents and reporting.
 nlohmann::json status_of(const InteractionRegistry& interactions, const AgentRegistry& agents, uint64_t event_log_seq,
                          size_t subscribers) {
   nlohmann::json queues = nlohmann::json::object();
   for (const auto& [name, depth] : interactions.queue_depths()) queues[name] = depth;
-  // Agents by state: ready on some media, not ready on any, or do-not-disturb.
-  size_t ready = 0, not_ready = 0, dnd = 0;
-  agents.for_each([&](const AgentState& agent) {
-    const bool any_ready = std::any_of(agent.media.begin(), agent.media.end(), [](const auto& m) { return m.second.ready; });
-    if (agent.do_not_disturb) ++dnd;
-    else if (any_ready) ++ready;
-    else ++not_ready;
-  });
+  const InteractionService::AgentStates a = agent_states_of(interactions, agents);
   return nlohmann::json{{"interactions", interactions.size()},
                         {"queues", queues},
                         {"agents_logged_in", agents.logged_in()},
-                        {"agents", {{"ready", ready}, {"not_ready", not_ready}, {"dnd", dnd}}},
+                        {"agents", {{"ready", a.ready}, {"busy", a.busy}, {"not_ready", a.not_ready}, {"dnd", a.dnd}}},
                         {"event_log_seq", event_log_seq},
                         {"reporting_subscribers", subscribers}};
 }
@@ -37,6 +50,8 @@ nlohmann::json status_of(const InteractionRegistry& interactions, const AgentReg
 nlohmann::json InteractionService::status() const {
   return status_of(ctx_.interactions, ctx_.agents, ctx_.reporting.last_committed_seq(), ctx_.reporting.subscribers());
 }
+
+InteractionService::AgentStates InteractionService::agent_states() const { return agent_states_of(ctx_.interactions, ctx_.agents); }
 
 nlohmann::json InteractionService::empty_status() { return status_of(InteractionRegistry{}, AgentRegistry{}, 0, 0); }
 
@@ -76,7 +91,7 @@ Status InteractionService::load() {
   ctx_.lifecycle.restore();
   ctx_.reporting.reset(state->last_seq);
   apply_retention();
-  spdlog::info("event=primary pair={} interactions={} last_seq={}", ctx_.pair_id, ctx_.interactions.size(), state->last_seq);
+  spdlog::info("event=state_loaded interactions={} last_seq={}", ctx_.interactions.size(), state->last_seq);
   return {};
 }
 

@@ -55,6 +55,13 @@ class InteractionService {
   const InteractionRegistry& interactions() const { return ctx_.interactions; }
   const AgentRegistry& agents() const { return ctx_.agents; }
   const ReportingHub& reporting() const { return ctx_.reporting; }
+  // Agents by state, each counted once: busy (an interaction in hand: being delivered to them,
+  // handled, or joined in a conference), else do-not-disturb, ready on some media, or not ready
+  // on any.
+  struct AgentStates {
+    size_t ready = 0, busy = 0, not_ready = 0, dnd = 0;
+  };
+  AgentStates agent_states() const;
   // The service's part of the admin /status page, and the same fields for a node that has no
   // service (a backup).
   nlohmann::json status() const;

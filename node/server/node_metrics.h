@@ -4,9 +4,16 @@
 // the first increment. A labelled counter is looked up in the registry the first time a label
 // value is used and cached after, so requests do no registry lookup and the registry's help-text
 // check (which throws) can never fire on the data path. Loop thread only.
+//
+// ix_node_requests_total{request,result} is counted when a request is answered (NodeServer
+// matches the first frame sent back with the request's ref_id and client_id): result "ok", or
+// the class of the error code it was refused with ("1xx", "2xx", "3xx", "5xx").
 #pragma once
 
+#include <array>
 #include <map>
+#include <string_view>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -29,7 +36,7 @@ class NodeMetrics {
       codes.push_back(std::to_string(n));
       if (n < 200) framing_codes.push_back(std::to_string(n));
     }
-    registry_.declare_counters(kRequests, kRequestsHelp, {{"request", requests}});
+    registry_.declare_counters(kRequests, kRequestsHelp, {{"request", requests}, {"result", {kResults.begin(), kResults.end()}}});
     registry_.declare_counters(kRequestErrors, kRequestErrorsHelp, {{"code", codes}});
     registry_.declare_counters(kProtocolErrors, kProtocolErrorsHelp, {{"code", framing_codes}});
     registry_.declare_counters(kRevocations, kRevocationsHelp, {{"reason", {"delivering-timeout", "handling-timeout"}}});
@@ -39,8 +46,23 @@ class NodeMetrics {
     commits_failed();
   }
 
-  metrics::Counter& requests(proto::Message type) {
-    return cached(requests_, type, kRequests, kRequestsHelp, "request", wire::message_name(type));
+  // The result label of an answer: "ok" for anything but an EventError, else its code's class.
+  static const char* result_of(proto::ErrorCode code) {
+    const int n = static_cast<int>(code);
+    if (n == 0) return kResults[0];
+    if (n < 200) return kResults[1];
+    if (n < 300) return kResults[2];
+    if (n < 400) return kResults[3];
+    return kResults[4];
+  }
+  // result: one of result_of()'s answers.
+  metrics::Counter& requests(proto::Message type, const char* result) {
+    const auto key = std::make_pair(type, std::string_view(result));
+    auto it = requests_.find(key);
+    if (it == requests_.end()) {
+      it = requests_.emplace(key, &registry_.counter(kRequests, kRequestsHelp, {{"request", wire::message_name(type)}, {"result", result}})).first;
+    }
+    return *it->second;
   }
   metrics::Counter& request_errors(proto::ErrorCode code) {
     return cached(request_errors_, code, kRequestErrors, kRequestErrorsHelp, "code", std::to_string(static_cast<int>(code)));
@@ -65,7 +87,9 @@ class NodeMetrics {
 
  private:
   static constexpr const char* kRequests = "ix_node_requests_total";
-  static constexpr const char* kRequestsHelp = "Requests received, by type (refusals are in ix_node_request_errors_total)";
+  static constexpr std::array<const char*, 5> kResults = {"ok", "1xx", "2xx", "3xx", "5xx"};
+  static constexpr const char* kRequestsHelp =
+      "Requests answered, by type and result (ok, or the error code's class; the codes are in ix_node_request_errors_total)";
   static constexpr const char* kRequestErrors = "ix_node_request_errors_total";
   static constexpr const char* kRequestErrorsHelp = "Requests answered with EventError, by code";
   static constexpr const char* kProtocolErrors = "ix_node_protocol_errors_total";
@@ -86,7 +110,7 @@ class NodeMetrics {
 
   metrics::Registry& registry_;
   metrics::Counter* commits_failed_ = nullptr;
-  std::map<proto::Message, metrics::Counter*> requests_;
+  std::map<std::pair<proto::Message, std::string_view>, metrics::Counter*> requests_;
   std::map<proto::ErrorCode, metrics::Counter*> request_errors_;
   std::map<proto::ErrorCode, metrics::Counter*> protocol_errors_;
   std::map<std::string, metrics::Counter*> revocations_;

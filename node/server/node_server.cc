@@ -10,6 +10,7 @@
 #include "cluster-config/tls.h"
 #include "node/store/store_factory.h"
 #include "protocol/http/process_metrics.h"
+#include "protocol/wire/frame_codec.h"
 #include "protocol/log.h"
 #include "protocol/wire/client_policy.h"
 #include "protocol/wire/kv.h"
@@ -87,7 +88,7 @@ Status NodeServer::start() {
   admin_.http().route("POST", "/pair/switchover", [this](const http::HttpRequest&) { return start_switchover(); });
   admin_.http().route("POST", "/pair/expect-takeover", [this](const http::HttpRequest&) { return expect_takeover(); });
   if (Status s = admin_.listen({endpoint.host, endpoint.admin_port}); !s) return s;
-  spdlog::info("event=listening pair={} port={} admin_port={} preferred_role={} holder={}", options_.pair_id,
+  spdlog::info("event=listening port={} admin_port={} preferred_role={} holder={}",
                listener_->port(), admin_.port(), options_.preferred_primary ? "primary" : "backup", quote(holder));
   // The preferred backup gives the preferred primary the first chance when both start together.
   if (options_.preferred_primary) try_lease();
@@ -106,9 +107,9 @@ void NodeServer::stop() {
   const bool held = service_ != nullptr && lease_ && lease_->held();
   service_.reset();
   if (held) {
-    lease_->release([pair = options_.pair_id, epoch = lease_->epoch()](const Status& s) {
-      if (s) spdlog::info("event=lease_released pair={} epoch={}", pair, epoch);
-      else spdlog::warn("event=lease_release_failed pair={} error={}", pair, quote(s.error().text));
+    lease_->release([epoch = lease_->epoch()](const Status& s) {
+      if (s) spdlog::info("event=lease_released epoch={}", epoch);
+      else spdlog::warn("event=lease_release_failed error={}", quote(s.error().text));
     });
   }
   if (store_) store_->close();
@@ -117,19 +118,13 @@ void NodeServer::stop() {
   admin_.close();
 }
 
-void NodeServer::reload(std::shared_ptr<const config::ClusterConfig> config) {
-  if (config->node_pair(options_.pair_id) == nullptr) {
-    spdlog::error("event=reload_refused reason={}", quote("node pair " + options_.pair_id + " is no longer in the configuration"));
-    metrics::record_config_reload(registry_, false);
-    return;
-  }
-  if (Status s = service_ ? service_->reload(config) : InteractionService::check_views(*config); !s) {
-    spdlog::error("event=reload_refused reason={}", quote(s.error().text));
-    metrics::record_config_reload(registry_, false);
-    return;
-  }
-  metrics::record_config_reload(registry_, true);
-  config_ = std::move(config);
+Status NodeServer::reload(std::shared_ptr<const config::ClusterConfig> config) {
+  Status s = config->node_pair(options_.pair_id) == nullptr
+                 ? Status{Error{1, "node pair " + options_.pair_id + " is no longer in the configuration"}}
+                 : service_ ? service_->reload(config) : InteractionService::check_views(*config);
+  metrics::record_config_reload(registry_, static_cast<bool>(s));
+  if (s) config_ = std::move(config);
+  return s;
 }
 
 void NodeServer::schedule_lease_try(uint64_t delay_ms) {
@@ -146,7 +141,7 @@ void NodeServer::try_lease() {
     const bool eager = uv_hrtime() < self.eager_until_ns_;
     const uint64_t retry_ms = eager ? 2 : self.lease_timing().try_ms;
     if (!outcome) {
-      spdlog::warn("event=lease_try_failed pair={} error={}", self.options_.pair_id, quote(outcome.error().text));
+      spdlog::warn("event=lease_try_failed error={}", quote(outcome.error().text));
       return self.schedule_lease_try(retry_ms);
     }
     if (!outcome->granted) {
@@ -168,7 +163,7 @@ void NodeServer::try_lease() {
       node.taking_over_ = false;
       if (!node.lease_ || node.service_) return;
       if (!drained) {
-        spdlog::warn("event=takeover_failed pair={} error={}", node.options_.pair_id, quote(drained.error().text));
+        spdlog::warn("event=takeover_failed error={}", quote(drained.error().text));
         return node.schedule_lease_try(node.lease_timing().try_ms);
       }
       if (!node.lease_->valid()) return node.schedule_lease_try(node.lease_timing().try_ms);
@@ -196,10 +191,10 @@ Status NodeServer::become_primary(const LeaseOutcome& won) {
   const bool released = before.holder.empty();
   const int64_t since_ms = released ? before.expires_ms : before.expires_ms - static_cast<int64_t>(lease_timing().ttl_ms);
   if (before.fencing == 0) {
-    spdlog::info("event=primary pair={} epoch={} takeover=first", options_.pair_id, lease_->epoch());
+    spdlog::info("event=primary epoch={} takeover=first", lease_->epoch());
   } else {
-    spdlog::info("event=primary pair={} epoch={} takeover={} previous_holder={} previous_epoch={} no_primary_ms={}",
-                 options_.pair_id, lease_->epoch(), released ? "released" : "expired",
+    spdlog::info("event=primary epoch={} takeover={} previous_holder={} previous_epoch={} no_primary_ms={}",
+                 lease_->epoch(), released ? "released" : "expired",
                  quote(released ? std::string("(released)") : before.holder), before.fencing, std::max<int64_t>(0, now_ms - since_ms));
   }
   announce(proto::ServerRole::Primary);
@@ -228,7 +223,7 @@ bool NodeServer::may_answer() {
 
 void NodeServer::step_down(const std::string& why) {
   if (!service_) return;
-  spdlog::warn("event=lease_lost pair={} epoch={} reason={}", options_.pair_id, lease_->epoch(), quote(why));
+  spdlog::warn("event=lease_lost epoch={} reason={}", lease_->epoch(), quote(why));
   service_.reset();
   handing_over_ = false;
   close_sessions("this node lost its pair's lease");
@@ -254,7 +249,7 @@ http::HttpResponse NodeServer::start_switchover() {
   handing_over_ = true;
   drain_rounds_ = 0;
   switchovers_->inc();
-  spdlog::info("event=switchover_started pair={} epoch={}", options_.pair_id, lease_->epoch());
+  spdlog::info("event=switchover_started epoch={}", lease_->epoch());
   // Said first, so that proxies stop sending here and hold the pair's requests for the backup.
   announce(proto::ServerRole::Backup);
   drain_for_switchover();
@@ -288,9 +283,9 @@ void NodeServer::finish_switchover(const Status& drained) {
   const uint64_t epoch = lease_->epoch();
   // Nothing may commit after this point: the service goes before the release is queued.
   service_.reset();
-  lease_->release([pair = options_.pair_id, epoch](const Status& s) {
-    if (s) spdlog::info("event=lease_released pair={} epoch={} reason=switchover", pair, epoch);
-    else spdlog::warn("event=lease_release_failed pair={} error={}", pair, quote(s.error().text));
+  lease_->release([epoch](const Status& s) {
+    if (s) spdlog::info("event=lease_released epoch={} reason=switchover", epoch);
+    else spdlog::warn("event=lease_release_failed error={}", quote(s.error().text));
   });
   // Give the backup the lease: compete again only after a lease-timeout.
   schedule_lease_try(lease_timing().ttl_ms);
@@ -302,7 +297,7 @@ http::HttpResponse NodeServer::expect_takeover() {
         409, nlohmann::json{{"pair", options_.pair_id}, {"error", "this node is the primary of pair " + options_.pair_id}}.dump());
   }
   eager_until_ns_ = uv_hrtime() + 2 * lease_timing().ttl_ms * 1'000'000;
-  spdlog::info("event=expecting_takeover pair={} for_ms={}", options_.pair_id, 2 * lease_timing().ttl_ms);
+  spdlog::info("event=expecting_takeover for_ms={}", 2 * lease_timing().ttl_ms);
   if (!lease_timer_.active()) try_lease();  // a try in flight reschedules itself eagerly
   else schedule_lease_try(0);
   return http::HttpResponse::json(202, nlohmann::json{{"pair", options_.pair_id}, {"state", "trying the lease"}}.dump());
@@ -332,7 +327,22 @@ void NodeServer::on_session_closed(Session* session) {
 
 void NodeServer::refuse(Session& s, const proto::Envelope& e, proto::ErrorCode code, std::string text) {
   metrics_.request_errors(code).inc();
-  s.channel.send_error(e.ref_id(), e.client_id(), code, std::move(text));
+  s.send_error(e.ref_id(), e.client_id(), code, std::move(text));
+}
+
+void NodeServer::Session::answered(std::span<const uint8_t> frame) {
+  if (unanswered.empty() || frame.size() <= wire::kFrameHeaderSize) return;
+  // Our own encoding: the envelope's ids and body are read without verifying it again.
+  const proto::Envelope* e = proto::GetEnvelope(frame.data() + wire::kFrameHeaderSize);
+  const proto::EventError* error = e->body_as_EventError();
+  answered(e->ref_id(), e->client_id(), error ? static_cast<proto::ErrorCode>(error->code()) : proto::ErrorCode::None);
+}
+
+void NodeServer::Session::answered(uint64_t ref_id, uint64_t client_id, proto::ErrorCode code) {
+  auto it = unanswered.find({client_id, ref_id});
+  if (it == unanswered.end()) return;
+  server.metrics_.requests(it->second, NodeMetrics::result_of(code)).inc();
+  unanswered.erase(it);
 }
 
 void NodeServer::on_message(Session& s, const proto::Envelope& e) {
@@ -340,12 +350,12 @@ void NodeServer::on_message(Session& s, const proto::Envelope& e) {
   // says nothing at all, not even a pong; it steps down on the next turn.
   if (!may_answer()) return;
   const proto::Message type = e.body_type();
-  metrics_.requests(type).inc();
+  s.received(e);
   if (type == proto::Message::RequestRegisterClient) return register_client(s, e);
   if (type == proto::Message::RequestPing) {
     proto::EventPongT pong;
     pong.server_time_us = clock_.now_us();
-    s.channel.send(wire::encode_frame(e.ref_id(), e.client_id(), pong));
+    s.send(wire::encode_frame(e.ref_id(), e.client_id(), pong));
     return;
   }
   if (!wire::is_request(type)) {
@@ -395,7 +405,7 @@ void NodeServer::register_client(Session& s, const proto::Envelope& e) {
       metrics_.proxy_refusals(*auth.refused).inc();
       spdlog::warn("event=proxy_refused reason={} peer={} client_name={} text={}", proxy_refusal_name(*auth.refused),
                    s.connection->peer(), quote(name), quote(auth.text));
-      s.channel.send_error(e.ref_id(), e.client_id(), proto::ErrorCode::RequestNotAllowed,
+      s.send_error(e.ref_id(), e.client_id(), proto::ErrorCode::RequestNotAllowed,
                            "registration as a proxy refused by node pair " + options_.pair_id + ": " + auth.text);
       s.connection->close("not an authenticated proxy: " + std::string(proxy_refusal_name(*auth.refused)));
       return;
@@ -407,7 +417,7 @@ void NodeServer::register_client(Session& s, const proto::Envelope& e) {
   registered.node_id = options_.pair_id;
   registered.role = is_primary() && !handing_over_ ? proto::ServerRole::Primary : proto::ServerRole::Backup;
   registered.protocol_version = wire::kProtocolVersion;
-  s.channel.send(wire::encode_frame(e.ref_id(), e.client_id(), registered));
+  s.send(wire::encode_frame(e.ref_id(), e.client_id(), registered));
 }
 
 void NodeServer::register_metrics() {
@@ -453,19 +463,13 @@ void NodeServer::register_metrics() {
   registry_.gauge_function("ix_node_sessions", "Client connections", {}, [this] { return static_cast<double>(sessions_.size()); });
   registry_.gauge_function("ix_node_agents_logged_in", "Agents logged in on this node", {},
                            [this] { return service_ ? static_cast<double>(service_->agents().logged_in()) : 0.0; });
-  for (const char* state : {"ready", "not_ready", "dnd"}) {
-    registry_.gauge_function(
-        "ix_node_agents", "Agents logged in on this node by state: ready on some media, not ready on any, or do-not-disturb",
-        {{"state", state}}, [this, state = std::string(state)] {
-          if (!service_) return 0.0;
-          double n = 0;
-          service_->agents().for_each([&](const AgentState& agent) {
-            const bool any_ready = std::any_of(agent.media.begin(), agent.media.end(), [](const auto& m) { return m.second.ready; });
-            const char* in = agent.do_not_disturb ? "dnd" : any_ready ? "ready" : "not_ready";
-            n += state == in ? 1 : 0;
-          });
-          return n;
-        });
+  using AgentStates = InteractionService::AgentStates;
+  for (auto [state, field] : {std::pair{"ready", &AgentStates::ready}, std::pair{"busy", &AgentStates::busy},
+                              std::pair{"not_ready", &AgentStates::not_ready}, std::pair{"dnd", &AgentStates::dnd}}) {
+    registry_.gauge_function("ix_node_agents",
+                             "Agents logged in on this node by state: busy (an interaction in hand), else do-not-disturb, "
+                             "ready on some media, or not ready on any",
+                             {{"state", state}}, [this, field] { return service_ ? static_cast<double>(service_->agent_states().*field) : 0.0; });
   }
   for (const config::Queue& q : config_->queues) {
     registry_.gauge_function("ix_node_queue_depth", "Interactions waiting in a queue", {{"queue", q.id}}, [this, id = q.id] {

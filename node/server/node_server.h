@@ -78,8 +78,10 @@ class NodeServer {
   // Stops accepting, closes clients, releases the lease after the commits in flight (they finish
   // and answer no one), stops the store.
   void stop();
-  // Applies a reloaded configuration (timeouts, queues, media); endpoints need a restart.
-  void reload(std::shared_ptr<const config::ClusterConfig> config);
+  // Applies a reloaded configuration (timeouts, queues, media); endpoints need a restart. An
+  // error says why it was refused (the node keeps the previous one); ix_config_reload_success
+  // records the outcome either way.
+  Status reload(std::shared_ptr<const config::ClusterConfig> config);
   // Called when the node must stop on its own (a failed commit); the process should exit.
   void set_on_fatal(std::function<void(const std::string&)> cb) { on_fatal_ = std::move(cb); }
 
@@ -93,20 +95,42 @@ class NodeServer {
 
  private:
   // One client connection and the protocol on it. Replies and events pass the lease's gate.
+  // The requests not answered yet are remembered by (client_id, ref_id) with their type: the
+  // first frame sent back with those ids answers the request, and counts it in
+  // ix_node_requests_total with its result.
   struct Session final : ClientSession {
     NodeServer& server;
     std::shared_ptr<net::Connection> connection;
     net::MessageChannel channel;
+    struct RequestKey {
+      uint64_t client_id, ref_id;
+      bool operator==(const RequestKey&) const = default;
+    };
+    struct RequestKeyHash {
+      size_t operator()(const RequestKey& k) const { return std::hash<uint64_t>()(k.ref_id * 0x9E3779B97F4A7C15ull ^ k.client_id); }
+    };
+    std::unordered_map<RequestKey, proto::Message, RequestKeyHash> unanswered;
     Session(NodeServer& s, std::shared_ptr<net::Connection> c, net::ChannelOptions o) : server(s), connection(c), channel(c, o) {}
     void send(std::span<const uint8_t> frame) override {
-      if (server.may_answer()) channel.send(frame);
+      if (!server.may_answer()) return;
+      answered(frame);
+      channel.send(frame);
     }
     void send(wire::Frame&& frame) override {
-      if (server.may_answer()) channel.send(std::move(frame));
+      if (!server.may_answer()) return;
+      answered(frame);
+      channel.send(std::move(frame));
     }
     void send_error(uint64_t ref_id, uint64_t client_id, proto::ErrorCode code, std::string text) override {
-      if (server.may_answer()) channel.send_error(ref_id, client_id, code, std::move(text));
+      if (!server.may_answer()) return;
+      answered(ref_id, client_id, code);
+      channel.send_error(ref_id, client_id, code, std::move(text));
     }
+    // A request arrived: it is answered by the first frame sent back with its ids.
+    void received(const proto::Envelope& e) { unanswered[{e.client_id(), e.ref_id()}] = e.body_type(); }
+    // A frame (from wire::encode_*) leaves: the request it answers, if any, is counted.
+    void answered(std::span<const uint8_t> frame);
+    void answered(uint64_t ref_id, uint64_t client_id, proto::ErrorCode code);
     proto::ClientType client_type() const override { return channel.client_type(); }
     size_t queued_bytes() const override { return connection->queued_bytes(); }
     void disconnect(const std::string& reason) override { connection->close(reason); }

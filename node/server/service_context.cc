@@ -60,7 +60,7 @@ void ServiceContext::on_committed(ClientSession* session, uint64_t ref_id, uint6
   if (!status) {
     metrics.commits_failed().inc();
     failed = true;
-    spdlog::critical("event=commit_failed pair={} error={}", pair_id, quote(status.error().text));
+    spdlog::critical("event=commit_failed error={}", quote(status.error().text));
     if (s) s->send_error(ref_id, client_id, proto::ErrorCode::Internal, "storage failure: " + status.error().text);
     if (on_fatal) on_fatal("commit failed: " + status.error().text);
     return;

@@ -80,6 +80,15 @@ void PacingMaster::start(uv_loop_t* loop, LeaseFunction lease, std::function<voi
     mailbox_->async = async;
   }
 
+  build_client();
+  lease_timer_ = std::make_unique<net::Timer>(loop_);
+  tick();
+}
+
+void PacingMaster::build_client() {
+  client_.reset();
+  client_error_.clear();
+  rebuild_client_ = false;
   EngagementOptions options;
   options.base_urls = pacing_.base_urls;
   options.target_endpoint = pacing_.target_endpoint;
@@ -101,9 +110,25 @@ void PacingMaster::start(uv_loop_t* loop, LeaseFunction lease, std::function<voi
     }
   }
   if (!client_) spdlog::error("event=pacing_endpoint_unusable reason=\"{}\"", client_error_);
+}
 
-  lease_timer_ = std::make_unique<net::Timer>(loop_);
-  tick();
+void PacingMaster::reconfigure(const config::PacingService& pacing) {
+  auto same_proxy = [](const std::optional<config::ForwardProxy>& a, const std::optional<config::ForwardProxy>& b) {
+    return a.has_value() == b.has_value() && (!a || (a->host == b->host && a->port == b->port));
+  };
+  if (pacing.base_urls != pacing_.base_urls || pacing.target_endpoint != pacing_.target_endpoint ||
+      !same_proxy(pacing.forward_proxy, pacing_.forward_proxy)) {
+    rebuild_client_ = true;
+  }
+  pacing_.base_urls = pacing.base_urls;
+  pacing_.target_endpoint = pacing.target_endpoint;
+  pacing_.forward_proxy = pacing.forward_proxy;
+  pacing_.http_timeout = pacing.http_timeout;
+  pacing_.refresh_period = pacing.refresh_period;
+  pacing_.alarms = pacing.alarms;
+  alarms_.set_thresholds(pacing_.alarms);
+  spdlog::info("event=pacing_master_reconfigured http_timeout_ms={} new_endpoint={}", to_ms(pacing_.http_timeout),
+               rebuild_client_ ? "true" : "false");
 }
 
 void PacingMaster::stop() {
@@ -169,6 +194,7 @@ void PacingMaster::post(const std::vector<TargetDecision>& decisions, double int
   const int64_t now = now_ms();
   if (!loop_ || !lease_.is_master(now)) return;
   const Clock::time_point started = Clock::now();
+  if (rebuild_client_ && !(client_ && client_->busy())) build_client();
   if (!client_) {
     PostResult failed;
     failed.reason = client_error_;

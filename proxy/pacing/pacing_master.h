@@ -59,6 +59,13 @@ class PacingMaster {
   // Posts one cycle's decisions if this proxy is master and no post is running.
   void post(const std::vector<TargetDecision>& decisions, double interval_seconds, DoneCallback on_done);
 
+  // A reloaded [pacing] (on the module's loop): http-timeout and the alarm thresholds apply
+  // from the next post; a changed endpoint ([pacing.endpoint]) or forward proxy gets a new
+  // engagement client, built before the next post once no post is running (the one in flight
+  // finishes on the old one). The credentials, auth-url, ca-file, tenant and the lease (its
+  // pair and ttl) stay as they started: they need a restart.
+  void reconfigure(const config::PacingService& pacing);
+
   // {"master": {...}, "post": {...}, "alarms": [...]} for the module's status.
   nlohmann::json status() const;
 
@@ -66,6 +73,8 @@ class PacingMaster {
   struct Mailbox;
 
   void tick();
+  // Builds the engagement client from pacing_ (or records why it cannot be built).
+  void build_client();
   void send(MasterLease::Request request);
   void arm_timer();
   void finished(const PostResult& result, Clock::time_point started, const DoneCallback& on_done);
@@ -84,6 +93,7 @@ class PacingMaster {
   std::unique_ptr<net::Timer> lease_timer_;
   std::unique_ptr<EngagementClient> client_;
   std::string client_error_;  // why there is no client
+  bool rebuild_client_ = false;  // the endpoint changed: a new client before the next post
 
   // The last post, for the status.
   int64_t last_post_at_us_ = 0;

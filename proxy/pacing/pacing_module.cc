@@ -155,6 +155,7 @@ void PacingModule::apply_reload() {
   }
   engine_.reconfigure(*config);
   config_ = std::move(config);  // the engine's targets point into it
+  if (master_ && config_->pacing) master_->reconfigure(*config_->pacing);
   ++generation_;
   make_target_metrics(metrics_);
   if (config_->pacing) {
@@ -171,6 +172,11 @@ void PacingModule::apply_reload() {
 
 void PacingModule::cycle() {
   drain();  // decide on everything published so far
+  if (source_.rejoin && source_.rejoin()) {
+    // What was published while cut off is lost: every pair is behind until its state is in.
+    engine_.statistics().all_streams_stopped();
+    spdlog::warn("event=pacing_rejoined reason={}", "cut off by the reporting feed; rebuilding from the pairs' states");
+  }
   stale_ = !source_.streaming();
   const auto started = std::chrono::steady_clock::now();
   engine_.decide(wall_clock_us(), stale_);

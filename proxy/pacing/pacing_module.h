@@ -11,6 +11,11 @@
 // when events wait); status() from any thread (the admin server), which reads the snapshot
 // published after each cycle and each post under a lock. Everything else runs on the module's
 // loop. Metrics (ix_pacing_*, labelled by target) are set after each cycle.
+//
+// Cut off by the feed (it read too slowly), the module is stale and has missed events. At its
+// next cycle it rejoins the feed (Source::rejoin), counts every pair's stream as stopped, and
+// rebuilds each pair from the state worker 0 publishes again; the targets are current once
+// their pairs' states are in (the windows lack what was missed).
 #pragma once
 
 #include <uv.h>
@@ -39,6 +44,10 @@ class PacingModule {
     std::function<std::vector<proxy::FeedEvent>()> take;  // what was published since the last take
     std::function<bool()> streaming;                       // false: statistics are stale
     LeaseFunction lease;  // asks the lease pair (any thread may run its callback); unset: never master
+    // If the module was cut off by the feed (it fell too far behind): rejoins it and has every
+    // pair's state published again, and returns true; false when it was not cut off. Unset:
+    // the module never rejoins.
+    std::function<bool()> rejoin;
   };
 
   // proxy_id: this proxy (the lease holder's name, X-Pacing-Node).
@@ -55,8 +64,9 @@ class PacingModule {
   nlohmann::json status() const;
   // Thread-safe: a reloaded configuration (SIGHUP). The module's loop applies it before it next
   // reads the feed: targets added, removed or changed (PacingEngine::reconfigure), the refresh
-  // period; the ix_pacing_* series of a removed target drop to 0. The master's settings (the
-  // engagement service, http-timeout, alarm thresholds, the lease) stay as they started.
+  // period; the ix_pacing_* series of a removed target drop to 0; the master's endpoint,
+  // forward proxy, http-timeout and alarm thresholds (PacingMaster::reconfigure). The lease and
+  // the credentials stay as they started.
   void reload(std::shared_ptr<const config::ClusterConfig> config);
 
  private:

@@ -103,6 +103,8 @@ class PacingStatistics {
   // The pair's stream stopped (the proxy lost the pair): the targets it serves are stale until
   // its state seeds it again.
   void stream_stopped(size_t pair);
+  // Every pair's stream stopped (the reader missed events): all stale until their states are in.
+  void all_streams_stopped() { pair_stale_.assign(pair_stale_.size(), true); }
   bool pair_stale(size_t pair) const { return pair < pair_stale_.size() && pair_stale_[pair]; }
 
   size_t target_count() const { return targets_.size(); }

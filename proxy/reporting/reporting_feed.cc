@@ -110,6 +110,15 @@ std::optional<std::string> ReportingFeed::cut_off(int consumer) const {
   return it == consumers_.end() ? std::nullopt : it->second.cut_off;
 }
 
+bool ReportingFeed::rejoin_consumer(int consumer) {
+  std::lock_guard lock(mutex_);
+  auto it = consumers_.find(consumer);
+  if (it == consumers_.end() || !it->second.cut_off) return false;
+  it->second.cut_off.reset();
+  it->second.queue.clear();
+  return true;
+}
+
 std::optional<std::string> ReportingFeed::worker_cut_off(int worker) {
   std::lock_guard lock(mutex_);
   return std::exchange(worker_cut_off_[static_cast<size_t>(worker)], std::nullopt);

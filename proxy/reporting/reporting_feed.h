@@ -9,9 +9,10 @@
 // kMaxFeedQueue). A reader whose queue would grow past it is the slowest one and is cut off, the
 // way a slow reporting client is: its queue is dropped, it receives nothing more, it is woken
 // once more so it notices, and the reason says why. A cut-off consumer sees it with cut_off(id)
-// (take_consumer() then stays empty); a cut-off worker sees it with worker_cut_off(), which also
-// lets it listen again from that moment on — its reporting clients missed events and must be
-// cut off in turn (they resume from their positions, replayed by the nodes). The others carry on.
+// (take_consumer() then stays empty until it rejoins with rejoin_consumer()); a cut-off worker
+// sees it with worker_cut_off(), which also lets it listen again from that moment on — its
+// reporting clients missed events and must be cut off in turn (they resume from their positions,
+// replayed by the nodes). The others carry on.
 //
 // Thread-safe: publish() runs on worker 0's thread, take() on each worker's, take_consumer() on
 // the consumer's; wake functions are called from the publishing thread, outside the lock.
@@ -74,6 +75,11 @@ class ReportingFeed {
   // Why the consumer was cut off for reading too slowly, or nullopt while it is fed (also for
   // an unknown or removed id).
   std::optional<std::string> cut_off(int consumer) const;
+  // A cut-off consumer that has caught up with what it had asks to be fed again: from now on it
+  // receives what is published (what was published meanwhile is lost to it — it must rebuild
+  // its state, e.g. from the pairs' states that worker 0 publishes again). False when it was
+  // not cut off (or is unknown).
+  bool rejoin_consumer(int consumer);
   // Why worker `worker` was cut off since it last asked, or nullopt. Asking clears it: the
   // worker's queue fills again from now on.
   std::optional<std::string> worker_cut_off(int worker);

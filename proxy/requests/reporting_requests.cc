@@ -194,6 +194,22 @@ void ReportingRequests::ensure_shared_stream(std::function<void(std::vector<Pair
     for (auto& waiter : waiters) waiter(answers);
   });
   for (PairIndex pair : pairs) request_pair_state(pair);
+  tell_consumers_unreachable(pairs);
+}
+
+void ReportingRequests::tell_consumers_unreachable(const PairSet& reachable) {
+  // A pair that is down as the stream starts (or restarts for a consumer) has no state to seed
+  // the consumers: its part of the stream is stopped until it is back (pair_available).
+  for (PairIndex pair = 0; pair < ctx_.calls.pair_count(); ++pair) {
+    if (std::find(reachable.begin(), reachable.end(), pair) == reachable.end()) options_.feed->publish_stream_stopped(pair);
+  }
+}
+
+void ReportingRequests::reseed_consumers() {
+  if (stopped_ || options_.worker != 0 || !shared_->subscribed) return;
+  const PairSet pairs = ctx_.calls.reachable_pairs();
+  for (PairIndex pair : pairs) request_pair_state(pair);
+  tell_consumers_unreachable(pairs);
 }
 
 void ReportingRequests::start_stream() {

@@ -93,6 +93,10 @@ class ReportingRequests {
   // Worker 0: streams from the pairs into the feed even without a reporting client (the pacing
   // module's ReportingFeed::start_stream() lands here). Idempotent.
   void start_stream();
+  // Worker 0: a consumer rejoined the feed after it was cut off (ReportingFeed::rejoin_consumer):
+  // every reachable pair's state is asked for again and published to the consumers, and every
+  // other pair is published as stopped, so the consumer rebuilds its counts from there.
+  void reseed_consumers();
   // The session closed: its subscription ends (its own stream is unsubscribed on the nodes).
   void session_closed(uint64_t session_id);
   // The worker stops: clients and streams are dropped, nothing is sent any more.
@@ -132,6 +136,8 @@ class ReportingRequests {
   // (re)subscribing to its stream and hands it to the feed's consumers, so the pacing module
   // starts its counts from it. The answer comes on the pair's link before any later event.
   void request_pair_state(PairIndex pair);
+  // Worker 0: publishes every pair not in `reachable` as stopped, for the feed's consumers.
+  void tell_consumers_unreachable(const PairSet& reachable);
   // Lets the merge release what it can: the shared stream's events go to the feed (worker 0),
   // a catching-up client's straight to it.
   void release(Stream& stream);

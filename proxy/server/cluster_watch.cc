@@ -1,5 +1,6 @@
 #include "proxy/server/cluster_watch.h"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "cluster-config/admin_status.h"
@@ -33,10 +34,37 @@ double metric_sum(const std::string& text, const std::string& name) {
   return sum;
 }
 
-// A proxy's /status: its version and uptime, and the pairs it cannot reach.
-void add_proxy_details(const config::ClusterConfig& config, nlohmann::json& proxy, uint64_t timeout_ms) {
+// Per value of `label`, the sum of the series of `name` in a Prometheus text exposition.
+std::map<std::string, double> metric_by_label(const std::string& text, const std::string& name, const std::string& label) {
+  std::map<std::string, double> out;
+  const std::string prefix = name + "{";
+  const std::string key = label + "=\"";
+  size_t at = 0;
+  while ((at = text.find(prefix, at)) != std::string::npos) {
+    const bool line_start = at == 0 || text[at - 1] == '\n';
+    const size_t end = text.find('\n', at);
+    const std::string line = text.substr(at, end == std::string::npos ? std::string::npos : end - at);
+    at += prefix.size();
+    if (!line_start) continue;
+    const size_t close = line.find("} ");
+    const size_t value_at = line.find(key);
+    if (close == std::string::npos || value_at == std::string::npos || value_at > close) continue;
+    const size_t value_end = line.find('"', value_at + key.size());
+    out[line.substr(value_at + key.size(), value_end - value_at - key.size())] += std::strtod(line.c_str() + close + 2, nullptr);
+  }
+  return out;
+}
+
+// A proxy's /status: its version and uptime, and the pairs it cannot reach; from its /metrics,
+// the errors it answered by code (totals since it started) into `errors`.
+void add_proxy_details(const config::ClusterConfig& config, nlohmann::json& proxy, uint64_t timeout_ms,
+                       std::map<std::string, double>* errors) {
   const config::Proxy* p = config.proxy(proxy.value("id", ""));
   if (p == nullptr || proxy.value("state", "") == "down") return;
+  if (Result<http::HttpReply> metrics = http::http_get(p->endpoint.host, p->endpoint.admin_port, "/metrics", timeout_ms);
+      metrics && metrics->status == 200) {
+    *errors = metric_by_label(metrics->body, "ix_proxy_errors_total", "code");
+  }
   Result<http::HttpReply> reply = http::http_get(p->endpoint.host, p->endpoint.admin_port, "/status", timeout_ms);
   if (!reply || reply->status != 200) return;
   nlohmann::json status = nlohmann::json::parse(reply->body, nullptr, false);
@@ -95,7 +123,12 @@ void ClusterWatch::sample() {
   }
   // The slow part (one GET per process, two for proxies and serving nodes) runs without the lock.
   nlohmann::json s = config::admin_status(*config, 1000);
-  for (auto& proxy : s["proxies"]) add_proxy_details(*config, proxy, 1000);
+  std::map<std::string, std::map<std::string, double>> proxy_errors;  // proxy → code → total answered
+  for (auto& proxy : s["proxies"]) {
+    std::map<std::string, double> errors;
+    add_proxy_details(*config, proxy, 1000, &errors);
+    if (!errors.empty()) proxy_errors[proxy.value("id", "")] = std::move(errors);
+  }
   std::map<std::string, std::pair<double, double>> node_totals;  // pair → requests, errors of its serving node
   for (const auto& pair : s["pairs"]) {
     const config::NodePair* p = config->node_pair(pair.value("id", ""));
@@ -135,6 +168,15 @@ void ClusterWatch::sample() {
         if (unreachable == id) wrong.push_back(proxy.value("id", "") + " cannot reach it");
       }
     }
+    // The pair's event log grows with every reporting event, whether or not anyone streams it
+    // (the log is the pair's, so the rate carries across a failover).
+    const nlohmann::json* serving_node = nullptr;
+    for (const auto& node : pair["nodes"]) {
+      if (node.value("state", "") == "primary") serving_node = &node;
+    }
+    const double seq = serving_node ? serving_node->value("event_log_seq", -1.0) : -1.0;
+    pair["events_per_s"] = seq >= 0 && totals.seq >= 0 && seq >= totals.seq && since_last > 0 ? (seq - totals.seq) / since_last : 0.0;
+    totals.seq = seq;
     auto found = node_totals.find(id);
     if (found != node_totals.end()) {
       const auto [requests, errors] = found->second;
@@ -164,8 +206,20 @@ void ClusterWatch::sample() {
   // them (an agent logged in through a proxy is logged in on every pair of its tenant).
   nlohmann::json queues = nlohmann::json::object();
   for (const config::Queue& q : config->queues) queues[q.id] = 0;
-  nlohmann::json agents{{"logged_in", 0}, {"ready", 0}, {"not_ready", 0}, {"dnd", 0}};
+  // Agents across the cluster: an agent logged in through a proxy is logged in on every pair of
+  // its tenant, busy on the pairs whose interactions it holds and in its other state on the rest.
+  // So: logged in, do-not-disturb and not ready as the pair that counts the most; busy summed
+  // over the pairs (at most everyone); ready what is left.
+  nlohmann::json agents{{"logged_in", 0}, {"ready", 0}, {"busy", 0}, {"not_ready", 0}, {"dnd", 0}};
+  int64_t busy = 0, most_ready = 0;
+  nlohmann::json pair_rates = nlohmann::json::object();
+  double requests_per_s = 0, errors_per_s = 0, events_per_s = 0;
   for (const auto& pair : s["pairs"]) {
+    pair_rates[pair.value("id", "")] = {{"requests_per_s", pair.value("requests_per_s", 0.0)},
+                                        {"errors_per_s", pair.value("errors_per_s", 0.0)}};
+    requests_per_s += pair.value("requests_per_s", 0.0);
+    errors_per_s += pair.value("errors_per_s", 0.0);
+    events_per_s += pair.value("events_per_s", 0.0);
     for (const auto& node : pair["nodes"]) {
       if (node.value("state", "") != "primary") continue;
       if (node.contains("queues")) {
@@ -175,38 +229,51 @@ void ClusterWatch::sample() {
       }
       agents["logged_in"] = std::max(agents["logged_in"].get<int64_t>(), node.value("agents_logged_in", int64_t{0}));
       if (!node.contains("agents")) continue;
-      for (const char* state : {"ready", "not_ready", "dnd"}) {
+      for (const char* state : {"not_ready", "dnd"}) {
         agents[state] = std::max(agents[state].get<int64_t>(), node["agents"].value(state, int64_t{0}));
       }
+      busy += node["agents"].value("busy", int64_t{0});
+      most_ready = std::max(most_ready, node["agents"].value("ready", int64_t{0}));
     }
   }
+  const int64_t logged_in = agents["logged_in"].get<int64_t>();
+  agents["busy"] = std::min(busy, logged_in);
+  agents["ready"] = std::clamp<int64_t>(logged_in - agents["busy"].get<int64_t>() - agents["dnd"].get<int64_t>() -
+                                            agents["not_ready"].get<int64_t>(),
+                                        0, most_ready);
 
-  double events = 0;
-  for (const auto& [labels, value] : metrics_.values("ix_proxy_reporting_events_total")) events += value;
-  const double seconds = std::chrono::duration<double>(now - last_sample_).count();
-  const double events_per_s = last_reporting_events_ >= 0 && seconds > 0 ? (events - last_reporting_events_) / seconds : 0;
-
-  std::map<std::string, double> errors;
-  for (const auto& [labels, value] : metrics_.values("ix_proxy_errors_total")) {
-    for (const auto& [key, code] : labels) {
-      if (key == "code") errors[code] += value;
-    }
-  }
+  // This proxy's own merged stream: 0 while no reporting client (and no pacing) asks for it.
+  double proxy_events = 0;
+  for (const auto& [labels, value] : metrics_.values("ix_proxy_reporting_events_total")) proxy_events += value;
+  const double proxy_events_per_s =
+      last_reporting_events_ >= 0 && since_last > 0 ? (proxy_events - last_reporting_events_) / since_last : 0;
 
   std::lock_guard lock(mutex_);
   last_sample_ = now;
-  last_reporting_events_ = events;
-  error_totals_.emplace_back(now, errors);
-  while (error_totals_.size() > 1 && now - error_totals_[1].first >= kRecentErrors) error_totals_.pop_front();
-  nlohmann::json recent = nlohmann::json::object();
-  for (const auto& [code, total] : errors) {
-    auto before = error_totals_.front().second.find(code);
-    const double since = total - (before == error_totals_.front().second.end() || error_totals_.size() == 1 ? 0 : before->second);
-    if (since > 0) recent[code] = since;
+  last_reporting_events_ = proxy_events;
+  // Errors answered in the last five minutes, per proxy and merged. A proxy that restarted
+  // counts from its new totals.
+  nlohmann::json recent = nlohmann::json::object(), recent_by_proxy = nlohmann::json::object();
+  for (const auto& [proxy, totals] : proxy_errors) {
+    auto& samples = error_totals_[proxy];
+    samples.emplace_back(now, totals);
+    while (samples.size() > 1 && now - samples[1].first >= kRecentErrors) samples.pop_front();
+    for (const auto& [code, total] : totals) {
+      auto before = samples.front().second.find(code);
+      const double earlier = samples.size() == 1 || before == samples.front().second.end() ? 0 : before->second;
+      const double since = total >= earlier ? total - earlier : total;
+      if (since <= 0) continue;
+      recent_by_proxy[proxy][code] = since;
+      recent[code] = recent.value(code, 0.0) + since;
+    }
   }
   history_.push_back({{"t_ms", unix_ms()},
                       {"queues", queues},
                       {"agents_ready", agents["ready"]},
+                      {"agents_busy", agents["busy"]},
+                      {"requests_per_s", requests_per_s},
+                      {"errors_per_s", errors_per_s},
+                      {"pairs", pair_rates},
                       {"reporting_events_per_s", events_per_s}});
   while (history_.size() > history_samples_) history_.pop_front();
   latest_ = {{"pairs", s["pairs"]},
@@ -214,8 +281,12 @@ void ClusterWatch::sample() {
              {"trouble", trouble},
              {"queues", queues},
              {"agents", agents},
+             {"requests_per_s", requests_per_s},
+             {"errors_per_s", errors_per_s},
              {"reporting_events_per_s", events_per_s},
+             {"proxy_reporting_events_per_s", proxy_events_per_s},
              {"recent_errors", recent},
+             {"recent_errors_by_proxy", recent_by_proxy},
              {"interval_ms", interval_.count()}};
 }
 

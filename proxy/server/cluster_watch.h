@@ -1,9 +1,9 @@
 // ClusterWatch: what the proxy's status page shows beyond the proxy's own state — every node's
 // and every proxy's admin status (config::admin_status), each proxy's version, uptime and the
-// pairs it cannot reach (its /status), each pair's request and error rates (its serving node's
-// /metrics), failovers as this proxy saw them, the trouble to show in red, and the last minutes
-// as history: queue depths across the cluster, agents by state, the merged reporting stream's
-// rate and the errors the proxy answered, by code. Sampled every `interval` on its own thread,
+// pairs it cannot reach (its /status) and the errors it answered by code (its /metrics), each
+// pair's request, error and reporting-event rates (its serving node's /metrics and /status),
+// failovers as this proxy saw them, the trouble to show in red, and the last minutes as history:
+// queue depths across the cluster, agents by state, request, error and event rates. Sampled every `interval` on its own thread,
 // because asking the admin ports blocks; the admin server reads snapshot() from the main loop.
 #pragma once
 
@@ -33,11 +33,16 @@ class ClusterWatch {
   void stop();
   void set_config(std::shared_ptr<const config::ClusterConfig> config);
 
-  // {"pairs": [admin_status's pair + "requests_per_s", "errors_per_s", "failovers",
-  //            "last_failover_ms", "trouble": [text…]],
+  // {"pairs": [admin_status's pair + "requests_per_s", "errors_per_s", "events_per_s" (its event
+  //            log's growth), "failovers", "last_failover_ms", "trouble": [text…]],
   //  "proxies": [admin_status's proxy + "version", "commit", "uptime_seconds", "unreachable_pairs"],
-  //  "trouble": [text…] (every red line), "queues", "agents", "reporting_events_per_s",
-  //  "recent_errors", "interval_ms", "history": [{"t_ms", "queues", "agents_ready",
+  //  "trouble": [text…] (every red line), "queues", "agents" (logged_in, ready, busy, not_ready,
+  //  dnd), "requests_per_s", "errors_per_s" (the pairs' serving nodes, summed),
+  //  "reporting_events_per_s" (the events the pairs log, summed: with or without a reporting
+  //  client), "proxy_reporting_events_per_s" (this proxy's merged stream), "recent_errors" (code →
+  //  count answered by every proxy in the last 5 minutes), "recent_errors_by_proxy" (proxy → code
+  //  → count), "interval_ms", "history": [{"t_ms", "queues", "agents_ready", "agents_busy",
+  //  "requests_per_s", "errors_per_s", "pairs": {id: {"requests_per_s", "errors_per_s"}},
   //  "reporting_events_per_s"}]}
   nlohmann::json snapshot() const;
 
@@ -58,12 +63,14 @@ class ClusterWatch {
   // Totals from earlier samples, for rates and for the errors of the last five minutes.
   std::chrono::steady_clock::time_point last_sample_{};
   double last_reporting_events_ = -1;
-  std::deque<std::pair<std::chrono::steady_clock::time_point, std::map<std::string, double>>> error_totals_;
+  // Per proxy: its error totals by code at each sample of the last five minutes.
+  std::map<std::string, std::deque<std::pair<std::chrono::steady_clock::time_point, std::map<std::string, double>>>> error_totals_;
   // Per pair: the serving node's request and error totals at the last sample, the failovers
   // counted so far and when the count last grew (unix ms). Only the watcher thread uses them.
   struct PairTotals {
     std::string serving;
     double requests = -1, errors = -1;
+    double seq = -1;  // the serving node's event_log_seq
     double failovers = 0;
     int64_t last_failover_ms = 0;
   };

@@ -220,6 +220,12 @@ void ProxyServer::start_pacing() {
                   [call = lease_call()](pacing::MasterLease::Request request,
                                         std::function<void(pacing::MasterLease::Reply)> done) {
                     call(lease_request(request), [done = std::move(done)](LeaseAnswer answer) { done(lease_reply(answer)); });
+                  },
+                  // Cut off: fed again from now on, seeded again by the pairs' states.
+                  [this, feed = feed_, id = pacing_consumer_] {
+                    if (!feed->rejoin_consumer(id)) return false;
+                    workers_.front()->post([](ProxyWorker& first) { first.reseed_consumers(); });
+                    return true;
                   }});
   feed_->start_stream();
 }
@@ -238,13 +244,38 @@ void ProxyServer::stop() {
   admin_.close();
 }
 
-void ProxyServer::reload(std::shared_ptr<const config::ClusterConfig> config) {
-  metrics::record_config_reload(metrics_, true);
+std::vector<std::string> ProxyServer::reload(std::shared_ptr<const config::ClusterConfig> config) {
+  std::vector<std::string> refused;
+  if (config->proxy(proxy_id_) == nullptr) {
+    // Every worker would refuse it: none is asked, the proxy keeps running as it is.
+    refused.push_back("proxy " + proxy_id_ + " is no longer in the file");
+    record_reload(refused);
+    return refused;
+  }
   config_ = config;
   table_ = std::make_shared<const RoutingTable>(config, table_.get());
   if (watch_) watch_->set_config(config);
   if (pacing_) pacing_->reload(config);  // first: worker 0 asks the pairs' states for its new targets
-  for (auto& worker : workers_) worker->post([table = table_](ProxyWorker& w) { w.reload(table); });
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    std::optional<std::string> error = workers_[i]->call<std::string>([table = table_](ProxyWorker& w) {
+      Status s = w.reload(table);
+      return s ? std::string() : s.error().text;
+    });
+    if (!error) refused.push_back("worker " + std::to_string(i) + " did not answer within 2 s");
+    else if (!error->empty()) refused.push_back("worker " + std::to_string(i) + ": " + *error);
+  }
+  record_reload(refused);
+  return refused;
+}
+
+void ProxyServer::reload_refused(const std::vector<std::string>& reasons) { record_reload(reasons); }
+
+void ProxyServer::record_reload(const std::vector<std::string>& refused) {
+  metrics::record_config_reload(metrics_, refused.empty());
+  last_reload_ = {{"applied", refused.empty()},
+                  {"at_ms", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch()).count()},
+                  {"errors", refused}};
 }
 
 nlohmann::json ProxyServer::status() {
@@ -262,6 +293,7 @@ nlohmann::json ProxyServer::status() {
   if (!workers.empty() && workers[0].contains("pairs")) out["pairs"] = workers[0]["pairs"];
   if (watch_) out["overview"] = watch_->snapshot();
   if (pacing_) out["pacing"] = pacing_->status();
+  if (!last_reload_.is_null()) out["reload"] = last_reload_;
   return out;
 }
 

@@ -35,9 +35,16 @@ class ProxyServer {
   Status start();
   // Stops every worker (their agents are logged out, clients closed) and the admin port.
   void stop();
-  // Applies a reloaded configuration in every worker without dropping clients: one routing
-  // table, built from the previous one (pairs keep their PairIndex), for every worker.
-  void reload(std::shared_ptr<const config::ClusterConfig> config);
+  // Applies a reloaded configuration in every worker (and the pacing module) without dropping
+  // clients: one routing table, built from the previous one (pairs keep their PairIndex), for
+  // every worker, waiting for each worker's answer (2 s at most each). Returns why it was not
+  // applied everywhere — a configuration without this proxy is refused before any worker sees it;
+  // a worker that refuses it or does not answer is named — and nothing when every worker applied
+  // it. ix_config_reload_success and /status ("reload") say the same.
+  std::vector<std::string> reload(std::shared_ptr<const config::ClusterConfig> config);
+  // A reload refused before it reached the server (the file did not load): for the gauge and
+  // /status.
+  void reload_refused(const std::vector<std::string>& reasons);
 
   uint16_t admin_port() const { return admin_.port(); }
   // The proxy's metrics (main records a configuration reload the config store refused).
@@ -59,6 +66,7 @@ class ProxyServer {
  private:
   class WorkerThread;
   nlohmann::json status();
+  void record_reload(const std::vector<std::string>& refused);
   void start_pacing();
   http::Readiness readiness();
 
@@ -75,6 +83,7 @@ class ProxyServer {
   // It keeps the targets it started with until the proxy restarts.
   std::unique_ptr<pacing::PacingModule> pacing_;
   int pacing_consumer_ = -1;
+  nlohmann::json last_reload_;  // /status "reload": the last reload's outcome (none yet: absent)
 };
 
 }  // namespace ix::proxy

@@ -86,11 +86,8 @@ void ProxyWorker::stop() {
   for (auto& [id, link] : links_by_id_) link->stop();
 }
 
-void ProxyWorker::reload(std::shared_ptr<const RoutingTable> table) {
-  if (!table->config().proxy(options_.proxy_id)) {
-    spdlog::error("event=reload_ignored reason={}", quote("proxy " + options_.proxy_id + " is no longer in the file"));
-    return;
-  }
+Status ProxyWorker::reload(std::shared_ptr<const RoutingTable> table) {
+  if (!table->config().proxy(options_.proxy_id)) return Error{1, "proxy " + options_.proxy_id + " is no longer in the file"};
   const PairChanges changes = pair_changes(*table_, *table);
   // Before anything routes by the new table: the removed pairs' links stop, and their requests
   // in flight are answered 2002 saying so (on the next turn, as every answer).
@@ -106,6 +103,7 @@ void ProxyWorker::reload(std::shared_ptr<const RoutingTable> table) {
   spdlog::info("event=worker_reloaded worker={} pairs={} added={} removed={} cache_forgotten={}", options_.index,
                table_->all_pairs().size(), quote(pair_names(*table_, changes.added)), quote(pair_names(*table_, changes.removed)),
                forgotten);
+  return {};
 }
 
 void ProxyWorker::retire_link(PairIndex pair) {
@@ -133,6 +131,10 @@ RequestSettings ProxyWorker::request_settings() const {
 
 void ProxyWorker::start_stream() {
   if (!stopping_) reporting_->start_stream();
+}
+
+void ProxyWorker::reseed_consumers() {
+  if (!stopping_) reporting_->reseed_consumers();
 }
 
 void ProxyWorker::build_links() {

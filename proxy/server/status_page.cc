@@ -35,6 +35,10 @@ constexpr std::string_view kPage = R"html(<!doctype html>
   .chart .now { width: 48px; text-align: right; font-weight: 600; }
   svg { background: #f6f8fa; border-radius: 3px; }
   polyline { fill: none; stroke: #0969da; stroke-width: 1.5; }
+  polyline.errors { stroke: var(--bad); }
+  .scale { font-size: 11px; color: var(--muted); }
+  .key-requests { color: #0969da; font-weight: 600; }
+  .key-errors { color: var(--bad); font-weight: 600; }
   #error-banner { display: none; background: #ffebe9; color: var(--bad); padding: 8px 20px; }
   .alarm { background: #ffebe9; color: var(--bad); padding: 4px 8px; border-radius: 3px; margin: 4px 0; }
   .over { color: var(--bad); font-weight: 600; }
@@ -55,22 +59,29 @@ constexpr std::string_view kPage = R"html(<!doctype html>
   <section class="wide"><h2>Node pairs</h2>
     <table id="pairs"><thead><tr><th>pair</th><th>node</th><th>address</th><th>state</th><th>version</th><th>up</th>
       <th>interactions</th><th>requests / s</th><th>errors / s</th><th>failovers</th><th>last failover</th>
-      <th>agents ready / not ready / dnd</th><th>queue depths</th></tr></thead><tbody></tbody></table>
+      <th>agents ready / busy / not ready / dnd</th><th>queue depths</th></tr></thead><tbody></tbody></table>
   </section>
   <section class="wide"><h2>Proxies</h2>
     <table id="proxies"><thead><tr><th>proxy</th><th>address</th><th>state</th><th>version</th><th>up</th><th>cannot reach</th></tr></thead><tbody></tbody></table>
   </section>
-  <section><h2>Queue depths <span class="muted" id="window"></span></h2><div id="queues"></div></section>
+  <section class="wide"><h2>Requests and errors per pair <span class="muted small">(<span class="key-requests">requests / s</span>,
+      <span class="key-errors">errors / s</span>; one scale for every line)</span></h2>
+    <div id="rates"></div><div class="scale" id="rates-scale"></div>
+  </section>
+  <section><h2>Queue depths <span class="muted" id="window"></span></h2><div id="queues"></div><div class="scale" id="queues-scale"></div></section>
   <section><h2>Agents <span class="muted small">(the pair that counts the most; per pair above)</span></h2>
     <div class="numbers">
       <div><div class="big" id="agents-logged-in">–</div><div class="muted">logged in</div></div>
       <div><div class="big" id="agents-ready">–</div><div class="muted">ready</div></div>
+      <div><div class="big" id="agents-busy">–</div><div class="muted">busy</div></div>
       <div><div class="big" id="agents-not-ready">–</div><div class="muted">not ready</div></div>
       <div><div class="big" id="agents-dnd">–</div><div class="muted">do not disturb</div></div>
     </div>
   </section>
   <section><h2>Reporting stream</h2>
-    <div class="chart"><span class="name">events / s</span><svg id="reporting-chart" width="240" height="36"></svg><span class="now" id="reporting-rate">–</span></div>
+    <div class="chart"><span class="name" title="events the pairs log, whether or not a reporting client reads them">events / s</span><svg id="reporting-chart" width="240" height="36"></svg><span class="now" id="reporting-rate">–</span></div>
+    <div class="scale" id="reporting-scale"></div>
+    <div class="muted small">through this proxy: <span id="proxy-reporting-rate">–</span> / s (only while a reporting client or pacing reads it)</div>
   </section>
   <section id="pacing-section"><h2>Pacing</h2>
     <div id="pacing-master" class="muted"></div>
@@ -78,7 +89,7 @@ constexpr std::string_view kPage = R"html(<!doctype html>
     <table id="pacing"><thead><tr><th>target</th><th>allowed</th><th>pending</th><th>waiting</th><th>agents ready / busy</th><th>abandoned 5 min</th><th>abandoned 15 min</th><th>goal</th><th>mode</th></tr></thead><tbody></tbody></table>
   </section>
   <section><h2>Errors answered, last 5 minutes</h2>
-    <table id="errors"><thead><tr><th>code</th><th>meaning</th><th>count</th></tr></thead><tbody></tbody></table>
+    <table id="errors"><thead><tr><th>proxy</th><th>code</th><th>meaning</th><th>count</th></tr></thead><tbody></tbody></table>
   </section>
 </main>
 <script>
@@ -102,15 +113,40 @@ function stateCell(state) {
   return el("td", { class: "state " + String(state).replace(" ", "-") }, state);
 }
 
-function spark(svg, values) {
+// Draws each series as a line in the svg, against `max` (the scale shared by every chart of a
+// section, so lines compare at a glance). series: [{values, cls}].
+function spark(svg, series, max) {
   const w = Number(svg.getAttribute("width")), h = Number(svg.getAttribute("height"));
-  const max = Math.max(1, ...values);
-  const step = values.length > 1 ? w / (values.length - 1) : w;
-  const points = values.map((v, i) => (i * step).toFixed(1) + "," + (h - 2 - (v / max) * (h - 4)).toFixed(1));
   svg.innerHTML = "";
-  const line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
-  line.setAttribute("points", points.join(" "));
-  svg.appendChild(line);
+  for (const s of series) {
+    const values = s.values;
+    const step = values.length > 1 ? w / (values.length - 1) : w;
+    const points = values.map((v, i) => (i * step).toFixed(1) + "," + (h - 2 - (v / max) * (h - 4)).toFixed(1));
+    const line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
+    line.setAttribute("points", points.join(" "));
+    if (s.cls) line.setAttribute("class", s.cls);
+    svg.appendChild(line);
+  }
+}
+
+function svgChart(attrs) {
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("width", "240");
+  svg.setAttribute("height", "36");
+  for (const [k, v] of Object.entries(attrs || {})) svg.setAttribute(k, v);
+  return svg;
+}
+
+// A scale's top: at least 1, rounded up to 1, 2 or 5 times a power of ten.
+function niceMax(values) {
+  const max = Math.max(1, ...values);
+  const p = Math.pow(10, Math.floor(Math.log10(max)));
+  for (const m of [1, 2, 5, 10]) if (max <= m * p) return m * p;
+  return max;
+}
+
+function scaleLabel(id, max, unit, minutes) {
+  document.getElementById(id).textContent = "scale: 0 to " + max + " " + unit + " · last " + minutes + " min, a sample every 2 s";
 }
 
 function uptime(seconds) {
@@ -170,7 +206,8 @@ function render(status) {
       row.appendChild(el("td", {}, i === 0 ? String(pair.failovers ?? 0) : ""));
       row.appendChild(el("td", { class: "muted small" }, i === 0 && pair.last_failover_ms ? ago(pair.last_failover_ms * 1000) : ""));
       const a = node.agents || {};
-      row.appendChild(el("td", { "data-agents": pair.id }, serving ? (a.ready ?? 0) + " / " + (a.not_ready ?? 0) + " / " + (a.dnd ?? 0) : ""));
+      row.appendChild(el("td", { "data-agents": pair.id },
+                         serving ? (a.ready ?? 0) + " / " + (a.busy ?? 0) + " / " + (a.not_ready ?? 0) + " / " + (a.dnd ?? 0) : ""));
       const depths = Object.entries(node.queues || {}).map(([q, d]) => q + " " + d).join(", ");
       row.appendChild(el("td", { class: "small", "data-queues": pair.id }, serving ? depths || "none" : ""));
       pairs.appendChild(row);
@@ -196,37 +233,64 @@ function render(status) {
   document.getElementById("window").textContent = "(last " + minutes + " min)";
   const queues = document.getElementById("queues");
   queues.innerHTML = "";
+  const queueMax = niceMax(history.flatMap(s => Object.values(s.queues || {})));
   for (const [name, depth] of Object.entries(c.queues || {})) {
     const row = el("div", { class: "chart", "data-queue": name });
     row.appendChild(el("span", { class: "name", title: name }, name));
-    const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
-    svg.setAttribute("width", "240");
-    svg.setAttribute("height", "36");
+    const svg = svgChart({ "data-spark": "queue" });
     row.appendChild(svg);
     row.appendChild(el("span", { class: "now" }, String(depth)));
     queues.appendChild(row);
-    spark(svg, history.map(s => (s.queues || {})[name] || 0));
+    spark(svg, [{ values: history.map(s => (s.queues || {})[name] || 0) }], queueMax);
   }
+  scaleLabel("queues-scale", queueMax, "interactions", minutes);
+
+  // Request and error rates per pair (the serving node's), all on one scale.
+  const rates = document.getElementById("rates");
+  rates.innerHTML = "";
+  const perPair = (s, id, key) => ((s.pairs || {})[id] || {})[key] || 0;
+  const pairIds = (c.pairs || []).map(p => p.id);
+  const rateMax = niceMax(history.flatMap(s => pairIds.flatMap(id => [perPair(s, id, "requests_per_s"), perPair(s, id, "errors_per_s")])));
+  for (const pair of c.pairs || []) {
+    const row = el("div", { class: "chart", "data-rates": pair.id });
+    row.appendChild(el("span", { class: "name" }, pair.id));
+    const svg = svgChart({ "data-spark": "rates" });
+    row.appendChild(svg);
+    row.appendChild(el("span", { class: "now key-requests", "data-now": "requests" }, rate(pair.requests_per_s)));
+    row.appendChild(el("span", { class: "now key-errors", "data-now": "errors" }, rate(pair.errors_per_s)));
+    rates.appendChild(row);
+    spark(svg, [{ values: history.map(s => perPair(s, pair.id, "requests_per_s")), cls: "requests" },
+                { values: history.map(s => perPair(s, pair.id, "errors_per_s")), cls: "errors" }], rateMax);
+  }
+  scaleLabel("rates-scale", rateMax, "per second", minutes);
 
   const agents = c.agents || {};
   document.getElementById("agents-logged-in").textContent = agents.logged_in ?? "–";
   document.getElementById("agents-ready").textContent = agents.ready ?? "–";
+  document.getElementById("agents-busy").textContent = agents.busy ?? "–";
   document.getElementById("agents-not-ready").textContent = agents.not_ready ?? "–";
   document.getElementById("agents-dnd").textContent = agents.dnd ?? "–";
 
   document.getElementById("reporting-rate").textContent = (c.reporting_events_per_s || 0).toFixed(1);
-  spark(document.getElementById("reporting-chart"), history.map(s => s.reporting_events_per_s || 0));
+  document.getElementById("proxy-reporting-rate").textContent = (c.proxy_reporting_events_per_s || 0).toFixed(1);
+  const eventValues = history.map(s => s.reporting_events_per_s || 0);
+  const eventMax = niceMax(eventValues);
+  spark(document.getElementById("reporting-chart"), [{ values: eventValues }], eventMax);
+  scaleLabel("reporting-scale", eventMax, "events per second", minutes);
 
   const errors = document.querySelector("#errors tbody");
   errors.innerHTML = "";
-  const recent = Object.entries(c.recent_errors || {});
+  // Each error with the proxy that answered it.
+  const recent = Object.entries(c.recent_errors_by_proxy || {}).flatMap(([proxy, codes]) =>
+    Object.entries(codes).map(([code, count]) => [proxy, code, count]));
   if (!recent.length) {
     const row = el("tr");
-    row.appendChild(el("td", { colspan: "3", class: "muted" }, "none"));
+    row.appendChild(el("td", { colspan: "4", class: "muted" }, "none"));
     errors.appendChild(row);
   }
-  for (const [code, count] of recent) {
-    const row = el("tr", { "data-code": code });
+  for (const [proxy, code, count] of recent) {
+    const row = el("tr", { "data-code": code, "data-proxy": proxy });
+    row.appendChild(el("td", {}, proxy));
     row.appendChild(el("td", {}, code));
     row.appendChild(el("td", { class: "muted" }, ERRORS[code] || ""));
     row.appendChild(el("td", {}, String(count)));

@@ -1,4 +1,5 @@
 #include "cluster-config/config_store.h"
+#include "cluster-config/reload_log.h"
 
 #include <gtest/gtest.h>
 
@@ -123,6 +124,45 @@ TEST_F(ConfigStoreTest, ProxySecretAndLinkCertificateChangesNeedARestart) {
   EXPECT_EQ(report.restart_needed(),
             (std::vector<std::string>{"proxies[proxy-1].link-tls.cert-file", "proxy-auth.secret-file"}))
       << report.to_string();
+}
+
+// A file that loads but that the process cannot apply (a proxy's worker, a node's views): the
+// previous snapshot is current again, and the report says why instead of what changed.
+TEST_F(ConfigStoreTest, AReloadTheProcessRefusesRestoresThePreviousSnapshot) {
+  write(cluster_file("30s", "p1"));
+  std::unique_ptr<ConfigStore> store;
+  ASSERT_TRUE(ConfigStore::open(path_, store).ok());
+  std::shared_ptr<const ClusterConfig> before = store->current();
+  write(cluster_file("45s", "p1"));
+  ReloadReport report = store->reload();
+  ASSERT_TRUE(report.applied);
+  store->refuse(report, before, {"worker 1 did not answer within 2 s"});
+  EXPECT_FALSE(report.applied);
+  EXPECT_TRUE(report.changes.empty());
+  ASSERT_EQ(report.errors.size(), 1u);
+  EXPECT_EQ(report.errors[0].to_string(), path_ + ": worker 1 did not answer within 2 s");
+  EXPECT_EQ(store->current(), before);
+  // The next reload is compared with what runs.
+  ReloadReport again = store->reload();
+  ASSERT_EQ(again.changes.size(), 1u) << again.to_string();
+  EXPECT_EQ(again.changes[0].old_value, "30s");
+}
+
+// The reload line of a process lists only the changes that concern it.
+TEST(ReloadLog, AChangeConcernsTheProcessesThatReadIt) {
+  using P = ReloadingProcess;
+  EXPECT_TRUE(change_concerns("node-pairs[pair-1].settings.delivering-timeout", P::Node, "pair-1"));
+  EXPECT_FALSE(change_concerns("node-pairs[pair-2].settings.delivering-timeout", P::Node, "pair-1"));
+  EXPECT_TRUE(change_concerns("node-pairs[pair-2].settings.delivering-timeout", P::Proxy, "proxy-1")) << "a proxy routes to every pair";
+  EXPECT_TRUE(change_concerns("proxies[proxy-1].settings.request-timeout", P::Proxy, "proxy-1"));
+  EXPECT_FALSE(change_concerns("proxies[proxy-2].settings.request-timeout", P::Proxy, "proxy-1"));
+  EXPECT_FALSE(change_concerns("proxies[proxy-1].settings.request-timeout", P::Node, "pair-1"));
+  EXPECT_FALSE(change_concerns("pacing.http-timeout", P::Node, "pair-1")) << "pacing runs in the proxies";
+  EXPECT_FALSE(change_concerns("pacing.endpoint.base-urls", P::Node, "pair-1"));
+  EXPECT_TRUE(change_concerns("pacing.endpoint.base-urls", P::Proxy, "proxy-1"));
+  EXPECT_FALSE(change_concerns("proxy-clusters[desktops]", P::Node, "pair-1"));
+  EXPECT_TRUE(change_concerns("queues[inbound]", P::Node, "pair-1"));
+  EXPECT_TRUE(change_concerns("queues[inbound]", P::Proxy, "proxy-1"));
 }
 
 }  // namespace

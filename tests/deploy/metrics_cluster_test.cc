@@ -206,7 +206,8 @@ TEST_F(MetricsCluster, EverySeriesKnownInAdvanceExistsAtZeroFromStartUpAndPasses
            "ix_node_protocol_errors_total{" + p1 + ",code=\"102\"} 0",
            "ix_node_revocations_total{" + p1 + ",reason=\"delivering-timeout\"} 0",
            "ix_node_revocations_total{" + p1 + ",reason=\"handling-timeout\"} 0",
-           "ix_node_requests_total{" + p1 + ",request=\"RequestSubmit\"} 0",
+           "ix_node_requests_total{" + p1 + ",request=\"RequestSubmit\",result=\"ok\"} 0",
+           "ix_node_requests_total{" + p1 + ",request=\"RequestSubmit\",result=\"3xx\"} 0",
            "ix_node_commits_failed_total{" + p1 + "} 0",
            "ix_config_reload_success{" + p1 + "} 1",
        }) {

@@ -493,6 +493,12 @@ TEST_F(IxnodeTest, AdminPortReportsRoleQueuesAndInteractionsByState) {
   proto::RequestPullT pull;
   pull.queue = "vip";
   ASSERT_EQ(router->call(pull)->body.AsEventPulled()->interactions.size(), 1u);
+  // Refusals are counted by their code's class: a queue that does not exist (3xx), a submit
+  // without its tenant (2xx).
+  expect_error(media->call(submit_request("no-such-queue")), ErrorCode::UnknownQueue, "no-such-queue");
+  proto::RequestSubmitT no_tenant = submit_request("vip");
+  no_tenant.tenant_id.clear();
+  expect_error(media->call(no_tenant), ErrorCode::MissingAttribute, "tenant");
 
   HttpExchange metrics = http_get(loop_, primary_admin_, "/metrics");
   ASSERT_EQ(metrics.status(), 200);
@@ -504,7 +510,11 @@ TEST_F(IxnodeTest, AdminPortReportsRoleQueuesAndInteractionsByState) {
                            "ix_node_interactions{pair=\"pair-1\",node=\"primary\",state=\"Queued\"} 2\n",
                            "ix_node_interactions{pair=\"pair-1\",node=\"primary\",state=\"Handling\"} 1\n",
                            "ix_node_event_log_seq{pair=\"pair-1\",node=\"primary\"} 7\n",
-                           "ix_node_requests_total{pair=\"pair-1\",node=\"primary\",request=\"RequestSubmit\"} 3\n"}) {
+                           "ix_node_requests_total{pair=\"pair-1\",node=\"primary\",request=\"RequestSubmit\",result=\"ok\"} 3\n",
+                           "ix_node_requests_total{pair=\"pair-1\",node=\"primary\",request=\"RequestSubmit\",result=\"3xx\"} 1\n",
+                           "ix_node_requests_total{pair=\"pair-1\",node=\"primary\",request=\"RequestSubmit\",result=\"2xx\"} 1\n",
+                           "ix_node_requests_total{pair=\"pair-1\",node=\"primary\",request=\"RequestPull\",result=\"ok\"} 1\n",
+                           "ix_node_requests_total{pair=\"pair-1\",node=\"primary\",request=\"RequestPull\",result=\"5xx\"} 0\n"}) {
     EXPECT_NE(body.find(line), std::string::npos) << "missing " << line << " in\n" << body;
   }
   EXPECT_NE(body.find("ix_node_commit_batch_size_count"), std::string::npos);

@@ -184,5 +184,24 @@ TEST_F(PacingProcessTest, AReloadChangesTheTargetsAndAPairGoingDownMakesThemStal
   EXPECT_NE(stale.out.find("STALE: the stream of [\"pair-2\"] stopped"), std::string::npos) << stale.out;
 }
 
+// A pair that is already down when the proxy starts has no state to give: the target it serves
+// is stale from the start, naming it, until the pair comes up and its state has been read.
+TEST_F(PacingProcessTest, APairDownWhenTheProxyStartsMakesTheTargetsItServesStaleUntilItIsUp) {
+  choose_ports_before_start();  // the proxy finds pair-2 where it will start
+  start_pair(0);
+  start_proxy(0);
+  ASSERT_TRUE(wait_ready(0));  // pair-1 serves chat and email
+  nlohmann::json targets;
+  EXPECT_TRUE(targets_become([](const nlohmann::json& t) {
+    return t.size() == 1 && t[0]["stale"] == true && t[0]["stale_pairs"] == nlohmann::json::array({"pair-2"}) &&
+           t[0].contains("decision") && t[0]["decision"]["mode"] == "progressive";
+  }, targets)) << targets.dump(2);
+
+  start_pair(1);
+  EXPECT_TRUE(targets_become([](const nlohmann::json& t) {
+    return t.size() == 1 && t[0]["stale"] == false && t[0]["stale_pairs"].empty() && t[0]["decision"]["mode"] == "model";
+  }, targets)) << targets.dump(2) << proxies_[0]->log();
+}
+
 }  // namespace
 }  // namespace ix::test

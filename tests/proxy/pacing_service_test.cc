@@ -53,11 +53,12 @@ class PacingServiceTest : public ClusterFixture {
     c.paced_virtual_queue("VQ Chat", "101", "chat");
     c.agent_group("Chat", "101", {"a1", "a2"}, {"VQ Chat"});
     const std::string base = "https://127.0.0.1:" + std::to_string(engage_port_);
-    c.raw("\n[pacing]\ntenant = \"101\"\nrefresh-period = \"" + std::to_string(kRefreshMs) + "ms\"\nhttp-timeout = \"800ms\"\n"
+    c.raw("\n[pacing]\ntenant = \"101\"\nrefresh-period = \"" + std::to_string(kRefreshMs) + "ms\"\nhttp-timeout = \"" +
+          http_timeout_ + "\"\n"
           "lease-ttl = \"" + std::to_string(kLeaseTtlMs) + "ms\"\nlease-pair = \"pair-1\"\n"
           "credentials-env = \"IX_TEST_ENGAGEMENT\"\nauth-url = \"" + base + "/oauth/token\"\n"
           "ca-file = \"" + (dir_ / "engage" / "ca.pem").string() + "\"\n"
-          "[pacing.endpoint]\nbase-urls = [\"" + base + "/api/\"]\n");
+          "[pacing.endpoint]\nbase-urls = [\"" + (api_url_.empty() ? base + "/api/" : api_url_) + "\"]\n");
   }
   int proxy_count() const override { return proxies_configured_; }
 
@@ -133,6 +134,8 @@ class PacingServiceTest : public ClusterFixture {
   std::unique_ptr<Process> engage_;
   uint16_t engage_port_ = 0;
   int proxies_configured_ = 2;
+  std::string http_timeout_ = "800ms";
+  std::string api_url_;  // the engagement service's base URL; empty: the simulator's
 };
 
 class PacingMasterTest : public PacingServiceTest {};
@@ -143,8 +146,10 @@ class PacingAlarmTest : public PacingServiceTest {
   int proxy_count() const override { return 1; }
   void extend_config(ConfigBuilder& c) const override {
     PacingServiceTest::extend_config(c);
-    c.raw("[pacing.alarms]\nrequests-failed-threshold = 2\ntarget-error-threshold = 1\nvalidation-error-threshold = 2\n");
+    c.raw("[pacing.alarms]\nrequests-failed-threshold = " + std::to_string(requests_failed_threshold_) +
+          "\ntarget-error-threshold = 1\nvalidation-error-threshold = 2\n");
   }
+  int requests_failed_threshold_ = 2;
 
   void set_mode(const std::string& mode) {
     const std::string response = engage("POST", "/admin/mode", {{"Content-Type", "application/json"}},
@@ -164,6 +169,12 @@ class PacingAlarmTest : public PacingServiceTest {
     return names;
   }
   std::string metrics() { return http_get(loop_, proxy_ports_[0].second, "/metrics").body(); }
+  double failed_posts() {
+    const std::string text = metrics();
+    const std::string series = "ix_pacing_posts_total{result=\"failed\"} ";
+    const size_t at = text.find(series);
+    return at == std::string::npos ? -1 : std::strtod(text.c_str() + at + series.size(), nullptr);
+  }
 };
 
 TEST_F(PacingMasterTest, OneOfTwoProxiesPostsAndTheOtherTakesOverWithinALeasePeriodAfterSigkill) {
@@ -343,6 +354,37 @@ TEST_F(PacingAlarmTest, AnUnusableEndpointShowsOnTheStatusAndRaisesRequestsFaile
   EXPECT_NE(pacing_status(0).value("post", nlohmann::json::object()).value("endpoint_error", "").find("IX_TEST_ENGAGEMENT"), std::string::npos)
       << pacing_status(0).dump(2);
   EXPECT_TRUE(accepted_posts().empty());
+}
+
+// A reload (SIGHUP) reaches the posting side: a new endpoint (the first pointed nowhere, so
+// every post failed and the alarm was raised) is used from the next post, the new http-timeout
+// too, and a new alarm threshold decides the next raise.
+TEST_F(PacingAlarmTest, AReloadMovesTheEndpointAndChangesTheTimeoutAndTheAlarmThresholds) {
+  api_url_ = "https://127.0.0.1:" + std::to_string(unused_ports(loop_.get(), 1)[0]) + "/api/";  // nothing listens there
+  start_pair(0);
+  start_pair(1);
+  start_proxy(0);
+  EXPECT_EQ(alarms_when([](const auto& a) { return a.count("PacingRequestsFailed") > 0; }),
+            std::set<std::string>{"PacingRequestsFailed"});
+  EXPECT_TRUE(accepted_posts().empty());
+
+  api_url_.clear();
+  http_timeout_ = "700ms";
+  requests_failed_threshold_ = 1000;
+  write_config();
+  proxies_[0]->signal(SIGHUP);
+  ASSERT_FALSE(wait_for_poster("", 10'000).empty()) << "no post reached the new endpoint";
+  EXPECT_TRUE(alarms_when([](const auto& a) { return a.empty(); }).empty()) << "not cleared";
+  EXPECT_TRUE(eventually([&] { return proxies_[0]->log().find("event=pacing_master_reconfigured http_timeout_ms=700 new_endpoint=true") !=
+                                      std::string::npos; }))
+      << proxies_[0]->log();
+
+  // Three failures in a row no longer raise it: the threshold is 1000 now (it was 2).
+  set_mode("fail");
+  const double before = failed_posts();
+  ASSERT_TRUE(eventually([&] { return failed_posts() >= before + 3; }, std::chrono::seconds(15))) << metrics();
+  EXPECT_TRUE(alarms_when([](const auto&) { return true; }).empty());
+  EXPECT_NE(metrics().find("ix_pacing_alarm_active{alarm=\"PacingRequestsFailed\"} 0"), std::string::npos);
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 // the cluster error codes a client sees.
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include <nlohmann/json.hpp>
 
 #include <map>
@@ -344,6 +346,39 @@ TEST_F(ProxyRouting, StatusShowsEveryPairAndSighupReloadsRoutingWithoutDroppingC
     ASSERT_TRUE(reply && reply->body.AsEventSubmitted()) << error_text(reply);
     EXPECT_EQ(reply->body.AsEventSubmitted()->interaction_id.substr(0, 3), "p1-");
   }
+  // Every worker applied it, and the outcome says so.
+  EXPECT_NE(proxy_metrics(0).find("\nix_config_reload_success 1\n"), std::string::npos);
+  EXPECT_EQ(nlohmann::json::parse(proxy_status(0))["reload"]["applied"], true) << proxy_status(0);
+
+  // A file without this proxy: every worker would ignore it, so the reload is refused — one
+  // error line, the gauge at 0, /status says why — and the proxy keeps routing as before.
+  std::string without = config_text();
+  for (size_t at; (at = without.find("\"proxy-1\"")) != std::string::npos;) without.replace(at, 9, "\"proxy-9\"");
+  std::ofstream(dir_ / "cluster.toml.tmp") << without;
+  std::filesystem::rename(dir_ / "cluster.toml.tmp", dir_ / "cluster.toml");
+  proxies_[0]->signal(SIGHUP);
+  ASSERT_TRUE(loop_.run_until([&] { return proxies_[0]->log().find("event=reload applied=false") != std::string::npos; }, 5000))
+      << proxies_[0]->log();
+  const std::string log = proxies_[0]->log();
+  const size_t refused_at = log.find("event=reload applied=false");
+  const std::string refused = log.substr(log.rfind('\n', refused_at) + 1, log.find('\n', refused_at) - log.rfind('\n', refused_at) - 1);
+  EXPECT_NE(refused.find("level=error"), std::string::npos) << refused;
+  EXPECT_NE(refused.find("proxy proxy-1 is no longer in the file"), std::string::npos) << refused;
+  EXPECT_NE(refused.find("kept=previous"), std::string::npos) << refused;
+  EXPECT_NE(proxy_metrics(0).find("\nix_config_reload_success 0\n"), std::string::npos);
+  const nlohmann::json reload = nlohmann::json::parse(proxy_status(0))["reload"];
+  EXPECT_EQ(reload["applied"], false) << reload.dump();
+  ASSERT_EQ(reload["errors"].size(), 1u) << reload.dump();
+  EXPECT_EQ(reload["errors"][0], "proxy proxy-1 is no longer in the file");
+  EnvelopePtr still = media->call(chat_submit());
+  ASSERT_TRUE(still && still->body.AsEventSubmitted()) << error_text(still);
+  // The file is right again: applied, and the gauge back at 1.
+  written_config_.clear();
+  write_config();
+  proxies_[0]->signal(SIGHUP);
+  ASSERT_TRUE(loop_.run_until([&] { return proxy_metrics(0).find("\nix_config_reload_success 1\n") != std::string::npos; }, 5000))
+      << proxies_[0]->log();
+  EXPECT_EQ(nlohmann::json::parse(proxy_status(0))["reload"]["applied"], true);
 
   // Failover as the operator sees it.
   nodes_[0][0]->kill(SIGKILL);

@@ -101,7 +101,7 @@ std::string read_file(const std::filesystem::path& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-// The node's log: every line names pair, node and role; a backup says it is one; a refused
+// The node's log: every line names pair, node and role, once; a backup says it is one; a refused
 // reload is an error on one line; the log file is reopened on SIGUSR1 after logrotate moved it.
 TEST_F(OperabilityTest, NodeLogLinesCarryPairNodeAndRoleAndTheLogFileIsReopenedOnSigusr1) {
   start_pair(1);  // pair-2 by the fixture; pair-1 here, with --log-file
@@ -129,8 +129,15 @@ TEST_F(OperabilityTest, NodeLogLinesCarryPairNodeAndRoleAndTheLogFileIsReopenedO
   EXPECT_EQ(primary.find("event=standing_by"), std::string::npos) << primary;
   for (const std::string& text : {primary, backup}) {
     std::istringstream lines(text);
-    for (std::string line; std::getline(lines, line);) EXPECT_NE(line.find(" pair=pair-1 node="), std::string::npos) << line;
+    for (std::string line; std::getline(lines, line);) {
+      const size_t pair = line.find(" pair=pair-1 node=");
+      EXPECT_NE(pair, std::string::npos) << line;
+      EXPECT_EQ(line.find(" pair=", pair + 1), std::string::npos) << "pair= twice: " << line;
+    }
   }
+  // The lines that named the pair in their own text before it was a field of every line.
+  EXPECT_NE(primary.find("role=primary event=primary epoch=1 takeover=first\n"), std::string::npos) << primary;
+  EXPECT_NE(primary.find("event=listening port="), std::string::npos) << primary;
   EXPECT_NE(nodes_[0][0]->log().find("node=primary role=starting event=listening"), std::string::npos) << "stderr has it too";
 
   // logrotate: move the file away, signal; the node writes a new one.
@@ -152,14 +159,16 @@ TEST_F(OperabilityTest, NodeLogLinesCarryPairNodeAndRoleAndTheLogFileIsReopenedO
   EXPECT_NE(line.find("kept=previous"), std::string::npos) << line;
   EXPECT_EQ(read_file(dir_ / "primary-file.log.1").find("reload"), std::string::npos) << "nothing more goes to the moved file";
 
-  // An applied reload: one line, one field per change.
-  std::ofstream(dir_ / "cluster.toml") << good << "\n[[queues]]\nid = \"added-queue\"\ntenant = \"101\"\n";
+  // An applied reload: one line, one field per change that concerns this node — a new queue, not
+  // pair-2's seats.
+  seats_[1] = 11;
+  std::ofstream(dir_ / "cluster.toml") << config_text() << "\n[[queues]]\nid = \"added-queue\"\ntenant = \"101\"\n";
   nodes_[0][0]->signal(SIGHUP);
   ASSERT_TRUE(eventually([&] { return read_file(primary_log).find("event=reload applied=true") != std::string::npos; })) << nodes_[0][0]->log();
   const std::string applied = read_file(primary_log);
-  EXPECT_NE(applied.find("level=info proc=ixnode pair=pair-1 node=primary role=primary event=reload applied=true changes=1 change.1=\"queues"),
-            std::string::npos)
-      << applied;
+  const size_t at = applied.find("level=info proc=ixnode pair=pair-1 node=primary role=primary event=reload applied=true changes=1 change.1=\"queues");
+  ASSERT_NE(at, std::string::npos) << applied;
+  EXPECT_EQ(applied.substr(at, applied.find('\n', at) - at).find("pair-2"), std::string::npos) << applied;
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 // The proxy's status page in a real browser (headless Chromium): it renders the live pair
-// states from /status, and follows a failover. Screenshots are kept in the build tree's
+// states from /status (agents by state per pair, request and error sparklines, errors by the
+// proxy that answered them, the pairs' reporting rate with no reporting client), and follows a
+// failover. Screenshots are kept in the build tree's
 // test-artifacts folder.
 #include <gtest/gtest.h>
 
@@ -71,6 +73,38 @@ TEST_F(StatusPageTest, ShowsTheLivePairStatesAndFollowsAFailover) {
                                    "--tenant", "101", "--media", "sms", "--queue", "inbound"});
   EXPECT_EQ(sms.exit_code, 1);
   ASSERT_TRUE(overview_shows(0, 1, "backup"));
+  // Two agents ready, one of them then busy with an interaction of one pair; no reporting client.
+  auto desktop = proxy_client(0, proto::ClientType::AgentApplication);
+  ASSERT_TRUE(log_in_ready(*desktop, "a1", 1));
+  ASSERT_TRUE(log_in_ready(*desktop, "a2", 2));
+  auto media = proxy_client(0, proto::ClientType::MediaServer);
+  EnvelopePtr submitted = media->call(chat_submit());
+  ASSERT_TRUE(submitted && submitted->body.AsEventSubmitted()) << error_text(submitted);
+  const std::string id = submitted->body.AsEventSubmitted()->interaction_id;
+  const std::string busy_pair = id.starts_with("p1-") ? "pair-1" : "pair-2", idle_pair = busy_pair == "pair-1" ? "pair-2" : "pair-1";
+  proto::RequestDeliverT deliver;
+  deliver.interaction_id = id;
+  deliver.agent_id = "a1";
+  deliver.place_id = "place-a1";
+  auto router = proxy_client(0, proto::ClientType::RoutingEngine);
+  EnvelopePtr delivered = router->call(deliver);
+  ASSERT_TRUE(delivered && delivered->body.AsEventAck()) << error_text(delivered);
+  // The pairs' event logs grew: the reporting rate shows it, though no reporting client reads the
+  // stream (this proxy's own merged stream stays at 0).
+  nlohmann::json overview;
+  for (int i = 0; i < 100; ++i) {
+    overview = nlohmann::json::parse(proxy_status(0))["overview"];
+    if (overview.value("reporting_events_per_s", 0.0) > 0) break;
+    loop_.run_for(100);
+  }
+  EXPECT_GT(overview.value("reporting_events_per_s", 0.0), 0) << overview.dump();
+  EXPECT_EQ(overview.value("proxy_reporting_events_per_s", -1.0), 0) << overview.dump();
+  for (int i = 0; i < 50 && overview["agents"].value("busy", 0) != 1; ++i) {
+    loop_.run_for(100);
+    overview = nlohmann::json::parse(proxy_status(0))["overview"];
+  }
+  EXPECT_EQ(overview["agents"], nlohmann::json({{"logged_in", 2}, {"ready", 1}, {"busy", 1}, {"not_ready", 0}, {"dnd", 0}}))
+      << overview.dump();
   for (int i = 0; i < 50 && proxy_status(0).find("\"recent_errors\":{\"2001\"") == std::string::npos; ++i) loop_.run_for(100);
   std::string dom = render("status-page.png");
   EXPECT_NE(dom.find("data-loaded=\"true\""), std::string::npos) << "the script did not render /status";
@@ -80,7 +114,21 @@ TEST_F(StatusPageTest, ShowsTheLivePairStatesAndFollowsAFailover) {
   EXPECT_NE(dom.find("data-proxy=\"proxy-1\" data-state=\"ready\""), std::string::npos) << dom;
   EXPECT_NE(dom.find("data-proxy=\"proxy-2\" data-state=\"down\""), std::string::npos) << dom;
   EXPECT_NE(dom.find("data-queue=\"inbound\""), std::string::npos) << dom;
-  EXPECT_NE(dom.find("data-code=\"2001\""), std::string::npos) << dom;
+  // Agents per state per pair (ready / busy / not ready / dnd), and across the cluster.
+  EXPECT_NE(dom.find("data-agents=\"" + busy_pair + "\">1 / 1 / 0 / 0<"), std::string::npos) << dom;
+  EXPECT_NE(dom.find("data-agents=\"" + idle_pair + "\">2 / 0 / 0 / 0<"), std::string::npos) << dom;
+  EXPECT_NE(dom.find("id=\"agents-busy\">1<"), std::string::npos) << dom;
+  // Errors labelled with the proxy that answered them.
+  EXPECT_NE(dom.find("data-code=\"2001\" data-proxy=\"proxy-1\""), std::string::npos) << dom;
+  // Request and error sparklines per pair, on one labelled scale.
+  for (const char* pair : {"pair-1", "pair-2"}) {
+    const size_t at = dom.find(std::string("data-rates=\"") + pair + "\"");
+    ASSERT_NE(at, std::string::npos) << dom;
+    const std::string chart = dom.substr(at, dom.find("</div>", at) - at);
+    EXPECT_NE(chart.find("<polyline points="), std::string::npos) << chart;
+    EXPECT_NE(chart.find("class=\"errors\""), std::string::npos) << chart;
+  }
+  EXPECT_NE(dom.find("id=\"rates-scale\">scale: 0 to "), std::string::npos) << dom;
 
   nodes_[0][0]->kill(SIGKILL);
   ASSERT_TRUE(overview_shows(0, 1, "primary")) << "pair-1's backup did not take over";

@@ -44,7 +44,13 @@ class PacingModuleTest : public test::ReportingScript {
               return std::exchange(queue_, {});
             },
             [this] { return streaming_.load(); },
-            nullptr};  // no lease: never master, never posts
+            nullptr,  // no lease: never master, never posts
+            [this] {  // as the feed would: a cut-off consumer is fed again, nothing else is
+              if (!cut_off_.exchange(false)) return false;
+              ++rejoins_;
+              streaming_ = true;
+              return true;
+            }};
   }
   // Polls the module's status until pred holds or two seconds pass.
   bool eventually(PacingModule& module, const std::function<bool(const nlohmann::json&)>& pred) {
@@ -61,6 +67,8 @@ class PacingModuleTest : public test::ReportingScript {
   std::mutex mutex_;
   std::vector<proxy::FeedEvent> queue_;
   std::atomic<bool> streaming_{true};
+  std::atomic<bool> cut_off_{false};
+  std::atomic<int> rejoins_{0};
 };
 
 TEST_F(PacingModuleTest, DecidesEveryRefreshPeriodOnWhatTheFeedPublished) {
@@ -149,6 +157,56 @@ TEST_F(PacingModuleTest, APairWhoseStreamStoppedMakesTheTargetsItServesStaleUnti
   EXPECT_TRUE(eventually(module, [&](const nlohmann::json& s) {
     return mode(s, 1) == "model" && s["targets"][1]["stale"] == false && s["targets"][1]["stale_pairs"].empty();
   })) << module.status().dump(2);
+  module.stop();
+}
+
+// Cut off by the feed (it fell too far behind), the module rejoins at its next cycle; it has
+// missed events, so every pair's targets are paced progressively until the pair's state (which
+// worker 0 publishes again) has rebuilt them — then it decides on the model again.
+TEST_F(PacingModuleTest, ACutOffModuleRejoinsTheFeedAndIsCurrentOnceThePairsStateIsIn) {
+  metrics::Registry metrics;
+  PacingModule module(module_config_, "proxy-1", metrics);
+  module.start(source());
+  login("a1", {{"chat", 1}}, kStart);
+  ready("a1", "chat", true, kStart);
+  publish_recorded();
+  module.wake();
+  auto mode = [](const nlohmann::json& s) -> std::string {
+    const nlohmann::json& t = s["targets"][0];
+    return t.contains("decision") ? t["decision"]["mode"].get<std::string>() : "";
+  };
+  ASSERT_TRUE(eventually(module, [&](const nlohmann::json& s) { return mode(s) == "model"; })) << module.status().dump(2);
+  EXPECT_EQ(rejoins_, 0) << "never cut off: nothing to rejoin";
+
+  streaming_ = false;
+  cut_off_ = true;
+  EXPECT_TRUE(eventually(module, [&](const nlohmann::json& s) {
+    return rejoins_ == 1 && s["stale"] == false && mode(s) == "progressive" && s["targets"][0]["stale"] == true &&
+           s["targets"][0]["stale_pairs"] == nlohmann::json::array({"pair-1"});
+  })) << module.status().dump(2);
+
+  // The pair's state, published again after the rejoin, rebuilds it: one agent ready, on the model.
+  proto::EventReportingStateT state;
+  state.node_id = "pair-1";
+  state.seq = 0;
+  auto agent = std::make_unique<proto::EventAgentStatusT>();
+  agent->tenant_id = "101";
+  agent->agent_id = "a1";
+  agent->logged_in = true;
+  auto chat = std::make_unique<proto::MediaStateT>();
+  chat->media_type = "chat";
+  chat->capacity = 1;
+  chat->ready = true;
+  agent->media.push_back(std::move(chat));
+  state.agents.push_back(std::move(agent));
+  recorded_.push_back({0, wire::encode_frame(0, 0, state)});
+  publish_recorded();
+  module.wake();
+  EXPECT_TRUE(eventually(module, [&](const nlohmann::json& s) {
+    return mode(s) == "model" && s["targets"][0]["stale"] == false && s["targets"][0]["stale_pairs"].empty() &&
+           s["targets"][0]["agents"]["ready"] == 1;
+  })) << module.status().dump(2);
+  EXPECT_EQ(rejoins_, 1);
   module.stop();
 }
 

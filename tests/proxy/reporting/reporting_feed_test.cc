@@ -103,7 +103,8 @@ TEST(ReportingFeed, StartStreamReachesTheStarterOnceAndARequestBeforeTheStarterI
 }
 
 // Issue 18 item 10: the queues are bounded. The reader that lets more than the bound wait — the
-// slowest — is cut off with a reason and woken once more to notice; the others carry on.
+// slowest — is cut off with a reason and woken once more to notice; the others carry on. It is
+// fed again once it rejoins.
 TEST(ReportingFeed, TheSlowestConsumerIsCutOffWithAReasonAndTheOthersCarryOn) {
   ReportingFeed feed(1, 4);
   int wakes_slow = 0, wakes_fast = 0;
@@ -129,8 +130,19 @@ TEST(ReportingFeed, TheSlowestConsumerIsCutOffWithAReasonAndTheOthersCarryOn) {
   EXPECT_EQ(got[0].seq, 5u);
   EXPECT_EQ(got[1].seq, 6u);
   EXPECT_FALSE(feed.cut_off(fast));
+  // The slow one caught up and rejoins: fed from then on, what it missed stays missed.
+  EXPECT_FALSE(feed.rejoin_consumer(fast)) << "never cut off";
+  EXPECT_TRUE(feed.rejoin_consumer(slow));
+  EXPECT_FALSE(feed.cut_off(slow));
+  EXPECT_FALSE(feed.rejoin_consumer(slow)) << "rejoined once";
+  feed.publish({event(0, 7)});
+  got = feed.take_consumer(slow);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].seq, 7u);
+  EXPECT_EQ(wakes_slow, 3);
   feed.remove_consumer(slow);
   EXPECT_FALSE(feed.cut_off(slow)) << "a removed consumer is simply gone";
+  EXPECT_FALSE(feed.rejoin_consumer(slow));
 }
 
 TEST(ReportingFeed, ACutOffWorkerIsToldOnceAndListensAgainFromThen) {

@@ -369,5 +369,32 @@ TEST_F(ReportingRequestsTest, APairLostByTheSharedStreamIsToldToTheFeedsConsumer
   feed->remove_consumer(consumer);
 }
 
+// A pair that is down when the shared stream starts has no state to give the consumers: it is
+// told to them as stopped (the pacing module's targets on it are stale until it is back). The
+// same when a consumer that was cut off rejoins and is seeded again.
+TEST_F(ReportingRequestsTest, APairDownWhenTheStreamStartsOrAConsumerIsReseededIsToldToTheConsumersAsStopped) {
+  const int consumer = feed->add_consumer([] {});
+  auto stopped_pairs = [&] {
+    std::set<PairIndex> out;
+    for (const proxy::FeedEvent& e : feed->take_consumer(consumer)) {
+      EXPECT_TRUE(e.stream_stopped);
+      out.insert(e.pair);
+    }
+    return out;
+  };
+  harness.calls.set_reachable(2, false);
+  reporting.start_stream();
+  harness.calls.run();
+  EXPECT_TRUE(feed->subscribed());
+  EXPECT_EQ(stopped_pairs(), (std::set<PairIndex>{2}));
+  EXPECT_EQ(sent(proto::Message::RequestStartReporting).size(), 2u) << "the reachable pairs stream";
+
+  harness.calls.set_reachable(1, false);
+  reporting.reseed_consumers();
+  harness.calls.run();
+  EXPECT_EQ(stopped_pairs(), (std::set<PairIndex>{1, 2}));
+  feed->remove_consumer(consumer);
+}
+
 }  // namespace
 }  // namespace ix::test
