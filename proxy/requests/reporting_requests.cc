@@ -200,7 +200,7 @@ void ReportingRequests::ensure_shared_stream(std::function<void(std::vector<Pair
 void ReportingRequests::tell_consumers_unreachable(const PairSet& reachable) {
   // A pair that is down as the stream starts (or restarts for a consumer) has no state to seed
   // the consumers: its part of the stream is stopped until it is back (pair_available).
-  for (PairIndex pair = 0; pair < ctx_.calls.pair_count(); ++pair) {
+  for (PairIndex pair : table().all_pairs()) {
     if (std::find(reachable.begin(), reachable.end(), pair) == reachable.end()) options_.feed->publish_stream_stopped(pair);
   }
 }
