@@ -12,7 +12,6 @@
 #include "protocol/http/process_metrics.h"
 #include "protocol/wire/frame_codec.h"
 #include "protocol/log.h"
-#include "protocol/wire/client_policy.h"
 #include "protocol/wire/kv.h"
 #include "protocol/wire/message_table.h"
 
