@@ -201,7 +201,7 @@ void ReportingRequests::tell_consumers_unreachable(const PairSet& reachable) {
   // A pair that is down as the stream starts (or restarts for a consumer) has no state to seed
   // the consumers: its part of the stream is stopped until it is back (pair_available).
   for (PairIndex pair : table().all_pairs()) {
-    if (std::find(reachable.begin(), reachable.end(), pair) == reachable.end()) options_.feed->publish_stream_stopped(pair);
+    if (std::find(reachable.begin(), reachable.end(), pair) == reachable.end()) options_.feed->publish_stream_stopped(pair, table().pair_id(pair));
   }
 }
 
