@@ -92,7 +92,7 @@ Round run_round(const std::vector<std::shared_ptr<const std::vector<uint8_t>>>& 
   if (with_module) {
     module = std::make_unique<pacing::PacingModule>(config, "bench", metrics);
     consumer = feed.add_consumer([m = module.get()] { m->wake(); });
-    module->start({[&feed, consumer] { return feed.take_consumer(consumer); }, [] { return true; }, nullptr});
+    module->start({[&feed, consumer] { return feed.take_consumer(consumer); }, [] { return true; }, nullptr, nullptr});
   }
   auto module_events = [&] {
     const auto values = metrics.values("ix_pacing_events_total");
@@ -109,7 +109,7 @@ Round run_round(const std::vector<std::shared_ptr<const std::vector<uint8_t>>>& 
       while (Clock::now() < due) std::this_thread::yield();
     }
     std::vector<proxy::FeedEvent> batch;
-    for (size_t j = i; j < std::min(payloads.size(), i + kBatch); ++j) batch.push_back({0, ++seq, payloads[j], "101", false});
+    for (size_t j = i; j < std::min(payloads.size(), i + kBatch); ++j) batch.push_back({0, ++seq, payloads[j], "101", false, false, "pair-1"});
     feed.publish(std::move(batch));
   }
   while (worker.taken() < payloads.size()) std::this_thread::yield();
