@@ -57,6 +57,8 @@ class ProxyReloadPairs : public ::testing::Test {
            ("ix-reload-" + std::to_string(::getpid()) + "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_ / "data");
+    // The proxy authenticates to the nodes with this secret ([proxy-auth]).
+    std::ofstream(dir_ / "proxy.secret") << "reload-pairs-test-proxy-secret-0123456789\n";
   }
 
   void TearDown() override {
@@ -92,6 +94,7 @@ class ProxyReloadPairs : public ::testing::Test {
     c.proxy("proxy-1", "desktops", proxy_ports_.first, proxy_ports_.second)
         .setting("request-timeout", "20s")
         .setting("workers", 2);
+    c.proxy_secret_file("proxy.secret");
     c.queue("inbound", "101");
     return c.text();
   }

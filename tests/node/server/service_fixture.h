@@ -11,6 +11,7 @@
 #include "cluster-config/loader.h"
 #include "node/server/interaction_service.h"
 #include "node/store/memory_store.h"
+#include "protocol/wire/frame_codec.h"
 #include "tests/node/server/manual_clock.h"
 #include "tests/support/test_loop.h"
 
@@ -57,10 +58,17 @@ class RecordingSession final : public node::ClientSession {
   std::string disconnected_;
 
  private:
-  void record(std::span<const uint8_t> frame) {
-    auto envelope = wire::verify_envelope(frame.subspan(wire::kFrameHeaderSize));
-    ASSERT_TRUE(envelope.ok()) << "the service sent a frame that does not verify";
-    received.emplace_back((*envelope)->UnPack());
+  // One send may carry several frames back to back (a reporting backlog chunk is one write).
+  void record(std::span<const uint8_t> bytes) {
+    while (!bytes.empty()) {
+      ASSERT_GE(bytes.size(), wire::kFrameHeaderSize) << "the service sent a cut frame";
+      const size_t size = wire::kFrameHeaderSize + wire::read_frame_length(bytes.data());
+      ASSERT_LE(size, bytes.size()) << "the service sent a cut frame";
+      auto envelope = wire::verify_envelope(bytes.subspan(wire::kFrameHeaderSize, size - wire::kFrameHeaderSize));
+      ASSERT_TRUE(envelope.ok()) << "the service sent a frame that does not verify";
+      received.emplace_back((*envelope)->UnPack());
+      bytes = bytes.subspan(size);
+    }
   }
   proto::ClientType type_;
 };

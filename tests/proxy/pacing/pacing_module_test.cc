@@ -32,7 +32,7 @@ class PacingModuleTest : public test::ReportingScript {
     for (const Recorded& r : recorded_) {
       proxy::FeedEvent e;
       e.pair = r.pair;
-      e.pair_id = config_->node_pairs[r.pair].id;
+      e.pair_id = module_config_->node_pairs[r.pair].id;
       e.payload = std::make_shared<const std::vector<uint8_t>>(r.frame.begin() + wire::kFrameHeaderSize, r.frame.end());
       queue_.push_back(std::move(e));
     }
@@ -126,7 +126,7 @@ TEST_F(PacingModuleTest, APairWhoseStreamStoppedMakesTheTargetsItServesStaleUnti
     std::lock_guard lock(mutex_);
     proxy::FeedEvent stopped;
     stopped.pair = 1;
-    stopped.pair_id = config_->node_pairs[1].id;
+    stopped.pair_id = config->node_pairs[1].id;
     stopped.stream_stopped = true;
     queue_.push_back(std::move(stopped));
   }
