@@ -112,7 +112,12 @@ TEST(Connection, WhenDrainedRunsOnceEverythingQueuedHasGoneToTheSocket) {
   options.connection.low_watermark = 256 << 10;
   EchoServer server(loop.get(), options);
   ASSERT_TRUE(server.start());
-  auto client = test::connect_to(loop.get(), server.port());
+  // The client keeps reading however much it has queued (its own back-pressure would otherwise
+  // stop it reading the echoes that the server must send before it reads on: a deadlock).
+  net::ConnectionOptions client_options;
+  client_options.high_watermark = size_t{1} << 30;
+  client_options.low_watermark = size_t{1} << 29;
+  auto client = test::connect_to(loop.get(), server.port(), nullptr, client_options);
   OrderedReceiver receiver;
   client->set_on_data([&](std::span<const uint8_t> d) { receiver.feed(d); });
 
