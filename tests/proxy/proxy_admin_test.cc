@@ -53,6 +53,10 @@ struct PendingGet {
 };
 
 class ProxyAdminTest : public ::testing::Test {
+ public:
+  // Lets every stalled worker go.
+  void release() { released_ = true; }
+
  protected:
   void SetUp() override {
     dir_ = std::filesystem::temp_directory_path() /
@@ -78,14 +82,14 @@ class ProxyAdminTest : public ::testing::Test {
 
   // Stalls worker `worker`'s loop until release(): the task holds its thread.
   void stall(proxy::ProxyServer& server, size_t worker) {
+    const int before = stalled_;
     server.run_on_worker(worker, [this](proxy::ProxyWorker&) {
       ++stalled_;
       while (!released_) std::this_thread::sleep_for(std::chrono::milliseconds(1));
       --stalled_;
     });
-    ASSERT_TRUE(loop_.run_until([&] { return stalled_ > 0; }, 5000)) << "the worker never ran the stalling task";
+    ASSERT_TRUE(loop_.run_until([&] { return stalled_ > before; }, 5000)) << "the worker never ran the stalling task";
   }
-  void release() { released_ = true; }
 
   TestLoop loop_;
   std::filesystem::path dir_;
