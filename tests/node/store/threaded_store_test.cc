@@ -4,8 +4,6 @@
 // SqliteStore and PostgresStore serve it with ThreadedStore's reader thread. Here the log is one
 // that takes as long as the test says — a cold disk, a remote database — and the loop must go on
 // turning meanwhile, with the answer delivered back on the loop's thread.
-#include "node/store/threaded_store.h"
-
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -13,34 +11,13 @@
 #include <thread>
 
 #include "protocol/net/timer.h"
+#include "tests/node/store/slow_log_store.h"
 #include "tests/support/test_loop.h"
 
 namespace ix::node {
 namespace {
 
-// A ThreadedStore whose event log answers only once the test releases it.
-class SlowLogStore final : public ThreadedStore {
- public:
-  explicit SlowLogStore(uv_loop_t* loop) : ThreadedStore(false, 1) { start(loop); }
-  ~SlowLogStore() override { close(); }
-
-  Result<LoadedState> load() override { return LoadedState{}; }
-
-  std::atomic<bool> reading{false};
-  std::atomic<bool> released{false};
-  std::atomic<std::thread::id> read_on{};
-
- protected:
-  Status apply(std::vector<Pending>&, const Fence&) override { return {}; }
-  Result<LeaseOutcome> apply_lease(const LeaseCommand&) override { return Error{1, "no leases here"}; }
-  Result<std::vector<StoredEvent>> read(uint64_t after_seq, size_t) override {
-    read_on = std::this_thread::get_id();
-    reading = true;
-    while (!released) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    return std::vector<StoredEvent>{StoredEvent{after_seq + 1, 0, "101", {}}};
-  }
-  std::optional<uint64_t> read_first_seq() override { return 1; }
-};
+using test::SlowLogStore;
 
 TEST(ThreadedStore, AReadOfTheEventLogNeverHoldsTheLoopAndItsAnswerComesBackOnTheLoopThread) {
   test::TestLoop loop;
