@@ -6,7 +6,7 @@
 
 namespace ix::node {
 
-MemoryStore::MemoryStore(uv_loop_t* loop) : mailbox_(LoopMailbox::create(loop)) {}
+MemoryStore::MemoryStore(uv_loop_t* loop) : mailbox_(net::LoopMailbox::create(loop)) {}
 
 MemoryStore::~MemoryStore() { close(); }
 

@@ -12,7 +12,7 @@
 #include <memory>
 #include <optional>
 
-#include "node/store/loop_mailbox.h"
+#include "protocol/net/loop_mailbox.h"
 #include "node/store/store.h"
 
 namespace ix::node {
@@ -70,7 +70,7 @@ class MemoryStore final : public Store {
   static Status check_fence(const Data& data, const Fence& fence);
 
   std::shared_ptr<Data> data_ = std::make_shared<Data>();
-  LoopMailbox* mailbox_;  // frees itself after close()
+  net::LoopMailbox* mailbox_;  // frees itself after close()
 };
 
 }  // namespace ix::node

@@ -20,7 +20,7 @@ bool trims(const Transaction& t) {
 ThreadedStore::~ThreadedStore() { close(); }
 
 void ThreadedStore::start(uv_loop_t* loop) {
-  mailbox_ = LoopMailbox::create(loop);
+  mailbox_ = net::LoopMailbox::create(loop);
   writer_thread_ = std::thread([this] { writer_main(); });
   reader_thread_ = std::thread([this] { reader_main(); });
 }

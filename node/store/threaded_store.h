@@ -28,7 +28,7 @@
 #include <thread>
 #include <vector>
 
-#include "node/store/loop_mailbox.h"
+#include "protocol/net/loop_mailbox.h"
 #include "node/store/store.h"
 
 namespace ix::node {
@@ -95,7 +95,7 @@ class ThreadedStore : public Store {
 
   const bool group_commit_;
   const size_t max_batch_;
-  LoopMailbox* mailbox_ = nullptr;  // frees itself after close()
+  net::LoopMailbox* mailbox_ = nullptr;  // frees itself after close()
   std::shared_ptr<Counters> counters_ = std::make_shared<Counters>();
 
   std::mutex mutex_;

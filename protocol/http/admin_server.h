@@ -6,7 +6,10 @@
 //   /readyz   200 when the process can do its job, 503 with the reason when it cannot
 //   /status   JSON from the owner's status function, plus process name, version and uptime
 //
-// The owner may add routes (the proxy's status page) through http(). Single-threaded.
+// /readyz and /status may be answered later (set_readiness_async, set_status_async): the proxy
+// asks its worker threads and answers when they have, or at its bound, while this loop goes on
+// serving /metrics, /healthz and everything else. The owner may add routes (the proxy's status
+// page) through http(). Single-threaded.
 #pragma once
 
 #include <uv.h>
@@ -30,8 +33,14 @@ class AdminServer {
   AdminServer(uv_loop_t* loop, metrics::Registry& registry, std::string process_name,
               HttpServerOptions options = {});
 
-  void set_readiness(std::function<Readiness()> readiness) { readiness_ = std::move(readiness); }
-  void set_status(std::function<nlohmann::json()> status) { status_ = std::move(status); }
+  // The answer functions run on this loop, once each, now or later.
+  using ReadinessReply = std::function<void(Readiness)>;
+  using StatusReply = std::function<void(nlohmann::json)>;
+
+  void set_readiness(std::function<Readiness()> readiness);
+  void set_status(std::function<nlohmann::json()> status);
+  void set_readiness_async(std::function<void(ReadinessReply)> readiness) { readiness_ = std::move(readiness); }
+  void set_status_async(std::function<void(StatusReply)> status) { status_ = std::move(status); }
 
   Status listen(const net::Endpoint& endpoint) { return http_.listen(endpoint); }
   uint16_t port() const { return http_.port(); }
@@ -46,8 +55,8 @@ class AdminServer {
   std::string process_name_;
   uint64_t started_ms_;
   HttpServer http_;
-  std::function<Readiness()> readiness_;
-  std::function<nlohmann::json()> status_;
+  std::function<void(ReadinessReply)> readiness_;
+  std::function<void(StatusReply)> status_;
 };
 
 }  // namespace ix::http

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <deque>
 
 namespace ix::http {
 
@@ -39,7 +40,7 @@ std::string status_reason(int status) {
   }
 }
 
-// One HTTP connection: its parser, and the answers it sends.
+// One HTTP connection: its parser, and the answers it sends, in the order of the requests.
 class HttpSession {
  public:
   HttpSession(HttpServer& server, std::shared_ptr<net::Connection> connection)
@@ -55,6 +56,14 @@ class HttpSession {
   net::Connection& connection() { return *connection_; }
 
  private:
+  // A request's place in the answer order; its answer may come before the earlier ones'.
+  struct Answer {
+    bool ready = false;
+    HttpResponse response;
+    bool keep_alive = true;
+    bool head_only = false;
+  };
+
   void on_data(std::span<const uint8_t> data) {
     if (closing_) return;
     if (parser_.feed(data) != HttpRequestParser::Outcome::kFailed || closing_) return;
@@ -62,24 +71,69 @@ class HttpSession {
   }
 
   bool on_request(const HttpRequest& request, bool keep_alive) {
-    HttpResponse response = server_.dispatch(request);
-    if (response.withhold) {
-      closing_ = true;  // parse nothing more; answer nothing; leave the connection to time out
+    const uint64_t index = next_index_++;
+    answers_.push_back(Answer{false, {}, keep_alive, request.method == "HEAD"});
+    // A handler may answer at once (inside this call) or later; the weak token keeps a late
+    // answer from reaching a session that is gone.
+    server_.dispatch(request, [self = std::weak_ptr<HttpSession*>(self_), index](HttpResponse response) {
+      if (auto session = self.lock()) (*session)->answered(index, std::move(response));
+    });
+    if (closing_) return false;  // answered with a close or withheld: parse nothing more
+    if (!keep_alive) {
+      closing_ = true;  // the connection closes once this request is answered
       return false;
     }
-    send(response, keep_alive, request.method == "HEAD");
-    if (!keep_alive) {
-      closing_ = true;
-      connection_->close("HTTP connection: close");
-      return false;
+    // Backpressure for pipelining clients: bytes already read are still parsed, but no more
+    // are read until the answers catch up.
+    if (answers_.size() >= kMaxPendingAnswers && !paused_) {
+      paused_ = true;
+      connection_->pause_reading();
     }
     return true;
   }
 
+  void answered(uint64_t index, HttpResponse response) {
+    if (finished_ || index < first_index_ || index - first_index_ >= answers_.size()) return;
+    Answer& answer = answers_[index - first_index_];
+    if (answer.ready) return;  // answered twice: the first answer stands
+    answer.ready = true;
+    answer.response = std::move(response);
+    flush();
+  }
+
+  // Sends the answers that are ready and not preceded by one that is not.
+  void flush() {
+    while (!finished_ && !answers_.empty() && answers_.front().ready) {
+      Answer answer = std::move(answers_.front());
+      answers_.pop_front();
+      ++first_index_;
+      if (answer.response.withhold) {
+        // No answer at all: nothing more is parsed or answered; the connection times out.
+        closing_ = finished_ = true;
+        answers_.clear();
+        return;
+      }
+      send(answer.response, answer.keep_alive, answer.head_only);
+      if (!answer.keep_alive) {
+        closing_ = finished_ = true;
+        answers_.clear();
+        connection_->close(close_reason_.empty() ? "HTTP connection: close" : close_reason_);
+        return;
+      }
+    }
+    if (paused_ && !closing_ && answers_.size() < kMaxPendingAnswers) {
+      paused_ = false;
+      connection_->resume_reading();
+    }
+  }
+
   void fail(int status, const std::string& text) {
-    send(HttpResponse::text(status, text + "\n"), false, false);
+    // Answered after the requests before it, then the connection closes.
     closing_ = true;
-    connection_->close("HTTP " + std::to_string(status) + ": " + text);
+    close_reason_ = "HTTP " + std::to_string(status) + ": " + text;
+    next_index_++;
+    answers_.push_back(Answer{true, HttpResponse::text(status, text + "\n"), false, false});
+    flush();
   }
 
   void send(const HttpResponse& response, bool keep_alive, bool head_only) {
@@ -96,7 +150,14 @@ class HttpSession {
   HttpServer& server_;
   std::shared_ptr<net::Connection> connection_;
   HttpRequestParser parser_;
-  bool closing_ = false;
+  std::shared_ptr<HttpSession*> self_ = std::make_shared<HttpSession*>(this);
+  std::deque<Answer> answers_;  // the requests not answered yet, oldest first
+  uint64_t first_index_ = 0;    // the index of answers_.front()
+  uint64_t next_index_ = 0;     // the next request's
+  bool closing_ = false;        // parse nothing more
+  bool finished_ = false;       // answer nothing more (closed, or an answer withheld)
+  bool paused_ = false;         // reading paused: too many answers pending
+  std::string close_reason_;
 };
 
 HttpServer::HttpServer(uv_loop_t* loop, HttpServerOptions options)
@@ -107,6 +168,12 @@ HttpServer::HttpServer(uv_loop_t* loop, HttpServerOptions options)
 HttpServer::~HttpServer() { close(); }
 
 void HttpServer::route(const std::string& method, const std::string& path, HttpHandler handler) {
+  route_async(method, path, [handler = std::move(handler)](const HttpRequest& request, HttpRespond respond) {
+    respond(handler(request));
+  });
+}
+
+void HttpServer::route_async(const std::string& method, const std::string& path, HttpAsyncHandler handler) {
   routes_[path][method] = std::move(handler);
   if (method == "GET") routes_[path]["HEAD"] = routes_[path]["GET"];
 }
@@ -135,18 +202,18 @@ void HttpServer::close() {
   sessions_.clear();
 }
 
-HttpResponse HttpServer::dispatch(const HttpRequest& request) const {
+void HttpServer::dispatch(const HttpRequest& request, HttpRespond respond) const {
   auto path = routes_.find(request.path);
-  if (path == routes_.end()) return HttpResponse::text(404, "no such path: " + request.path + "\n");
+  if (path == routes_.end()) return respond(HttpResponse::text(404, "no such path: " + request.path + "\n"));
   auto handler = path->second.find(request.method);
   if (handler == path->second.end()) {
     std::string allowed;
     for (const auto& [method, h] : path->second) allowed += (allowed.empty() ? "" : ", ") + method;
     HttpResponse r = HttpResponse::text(405, request.method + " is not allowed on " + request.path + "\n");
     r.headers.emplace_back("Allow", allowed);
-    return r;
+    return respond(std::move(r));
   }
-  return handler->second(request);
+  handler->second(request, std::move(respond));
 }
 
 }  // namespace ix::http

@@ -1,8 +1,12 @@
 // HttpServer: a small HTTP/1.1 server on llhttp and the shared Connection type, for the admin
 // ports (/metrics, /healthz, /readyz, /status, the status page) and the engagement simulator.
 //
-// Handlers are synchronous functions from request to response, registered per method and exact
-// path. Keep-alive and pipelined requests are answered in order. Bad input never reaches a
+// Handlers are registered per method and exact path. Most are synchronous functions from request
+// to response; an asynchronous handler (route_async) gets a respond function to call later, on
+// the server's loop — the admin port's /status and /readyz answer once the proxy's worker threads
+// have, while the loop goes on serving other requests and connections. Keep-alive and pipelined
+// requests are answered in order: an answer that is ready waits for the earlier ones, and a
+// connection stops reading while kMaxPendingAnswers of its requests wait for answers. Bad input never reaches a
 // handler: a request llhttp cannot parse gets 400 and the connection is closed; oversized
 // headers 431, an oversized body 413, an unknown path 404, a known path with another method 405.
 // Single-threaded, on the loop it was created with.
@@ -38,6 +42,13 @@ struct HttpResponse {
 };
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+// The answer to one request, given once, on the server's loop thread, now or later. Called after
+// the connection closed (or the server was closed), it does nothing.
+using HttpRespond = std::function<void(HttpResponse)>;
+using HttpAsyncHandler = std::function<void(const HttpRequest&, HttpRespond respond)>;
+
+// Requests of one connection that may wait for their answers before it stops reading more.
+inline constexpr size_t kMaxPendingAnswers = 16;
 
 struct HttpServerOptions {
   net::ListenerOptions listener;
@@ -56,6 +67,7 @@ class HttpServer {
   HttpServer& operator=(const HttpServer&) = delete;
 
   void route(const std::string& method, const std::string& path, HttpHandler handler);
+  void route_async(const std::string& method, const std::string& path, HttpAsyncHandler handler);
   Status listen(const net::Endpoint& endpoint);
   uint16_t port() const { return listener_ ? listener_->port() : 0; }
   size_t open_connections() const { return sessions_.size(); }
@@ -64,11 +76,11 @@ class HttpServer {
 
  private:
   friend class HttpSession;
-  HttpResponse dispatch(const HttpRequest& request) const;
+  void dispatch(const HttpRequest& request, HttpRespond respond) const;
 
   uv_loop_t* loop_;
   HttpServerOptions options_;
-  std::map<std::string, std::map<std::string, HttpHandler>> routes_;  // path -> method -> handler
+  std::map<std::string, std::map<std::string, HttpAsyncHandler>> routes_;  // path -> method -> handler
   std::unique_ptr<net::Listener> listener_;
   std::unordered_map<net::Connection*, std::unique_ptr<class HttpSession>> sessions_;
 };

@@ -12,8 +12,29 @@ namespace ix::proxy {
 ReportingFeed::ReportingFeed(size_t workers, size_t max_queued)
     : queues_(workers), wake_(workers), worker_cut_off_(workers), max_queued_(std::max<size_t>(max_queued, 1)) {}
 
+void ReportingFeed::set_max_queued(size_t max_queued) {
+  std::lock_guard lock(mutex_);
+  max_queued_ = std::max<size_t>(max_queued, 1);
+}
+
+size_t ReportingFeed::max_queued() const {
+  std::lock_guard lock(mutex_);
+  return max_queued_;
+}
+
+void ReportingFeed::count_cut_offs(metrics::Registry& registry) {
+  static const char* kHelp = "Readers of the merged reporting stream (worker threads, the pacing module) cut off because "
+                             "more events waited for them than the feed's bound";
+  registry.declare_counters("ix_proxy_reporting_feed_cut_offs_total", kHelp, {{"reader", {"worker", "consumer"}}});
+  metrics::Counter& workers = registry.counter("ix_proxy_reporting_feed_cut_offs_total", kHelp, {{"reader", "worker"}});
+  metrics::Counter& consumers = registry.counter("ix_proxy_reporting_feed_cut_offs_total", kHelp, {{"reader", "consumer"}});
+  std::lock_guard lock(mutex_);
+  workers_cut_off_ = &workers;
+  consumers_cut_off_ = &consumers;
+}
+
 bool ReportingFeed::enqueue(std::deque<FeedEvent>& queue, std::optional<std::string>& cut_off,
-                            const std::vector<FeedEvent>& events, const std::string& reader) {
+                            const std::vector<FeedEvent>& events, const char* kind, size_t index, metrics::Counter* cut_offs) {
   if (cut_off) return false;
   const bool was_empty = queue.empty();
   if (queue.size() + events.size() <= max_queued_) {
@@ -21,9 +42,11 @@ bool ReportingFeed::enqueue(std::deque<FeedEvent>& queue, std::optional<std::str
     return was_empty;
   }
   const size_t waiting = queue.size() + events.size();
+  const std::string reader = std::string(kind) + " " + std::to_string(index);  // only now: publish() is hot
   cut_off = "the merged reporting stream had more than " + std::to_string(max_queued_) + " events waiting for " +
             reader + "; it reads too slowly and was cut off";
   spdlog::warn("event=reporting_feed_cut_off reader={} waiting={} limit={}", quote(reader), waiting, max_queued_);
+  if (cut_offs) cut_offs->inc();
   queue.clear();
   return true;  // once more, so that it notices
 }
@@ -59,10 +82,12 @@ void ReportingFeed::deliver(std::vector<FeedEvent> events, bool stream) {
     }
     for (size_t w = 0; stream && w < queues_.size(); ++w) {
       if (!wake_[w]) continue;
-      if (enqueue(queues_[w], worker_cut_off_[w], events, "worker " + std::to_string(w))) to_wake.push_back(&wake_[w]);
+      if (enqueue(queues_[w], worker_cut_off_[w], events, "worker", w, workers_cut_off_)) {
+        to_wake.push_back(&wake_[w]);
+      }
     }
     for (auto& [id, consumer] : consumers_) {
-      if (enqueue(consumer.queue, consumer.cut_off, events, "consumer " + std::to_string(id))) {
+      if (enqueue(consumer.queue, consumer.cut_off, events, "consumer", static_cast<size_t>(id), consumers_cut_off_)) {
         consumers_to_wake.push_back(consumer.wake);
       }
     }

@@ -5,10 +5,12 @@
 // on their own thread through a consumer slot. The nodes see one subscription per proxy, however
 // many workers and consumers read it.
 //
-// Bounded: each worker's and each consumer's queue holds at most max_queued events (by default
-// kMaxFeedQueue). A reader whose queue would grow past it is the slowest one and is cut off, the
-// way a slow reporting client is: its queue is dropped, it receives nothing more, it is woken
-// once more so it notices, and the reason says why. A cut-off consumer sees it with cut_off(id)
+// Bounded: each worker's and each consumer's queue holds at most max_queued events (ProxyServer
+// sets feed_queue_limit(reporting-buffer); kMaxFeedQueue by default). A reader whose queue would
+// grow past it is the slowest one and is cut off, the way a slow reporting client is: its queue
+// is dropped, it receives nothing more, it is woken once more so it notices, the reason says why,
+// a warning is logged (event=reporting_feed_cut_off) and ix_proxy_reporting_feed_cut_offs_total
+// {reader="worker"|"consumer"} counts it (count_cut_offs()). A cut-off consumer sees it with cut_off(id)
 // (take_consumer() then stays empty until it rejoins with rejoin_consumer()); a cut-off worker
 // sees it with worker_cut_off(), which also lets it listen again from that moment on — its
 // reporting clients missed events and must be cut off in turn (they resume from their positions,
@@ -18,6 +20,7 @@
 // the consumer's; wake functions are called from the publishing thread, outside the lock.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -28,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "protocol/http/metrics.h"
 #include "proxy/route/routing_table.h"
 
 namespace ix::proxy {
@@ -47,9 +51,22 @@ struct FeedEvent {
 // are shared between the queues).
 inline constexpr size_t kMaxFeedQueue = 65'536;
 
+// The bound for a proxy whose reporting clients may each lag `reporting-buffer` events: never
+// less than kMaxFeedQueue, and never less than what one client may lag (an operator who raised
+// reporting-buffer for slow readers gets the same room between the threads).
+inline size_t feed_queue_limit(uint32_t reporting_buffer) { return std::max<size_t>(kMaxFeedQueue, reporting_buffer); }
+
 class ReportingFeed {
  public:
   explicit ReportingFeed(size_t workers, size_t max_queued = kMaxFeedQueue);
+
+  // The bound from now on (a reload may change reporting-buffer); a reader already past it is
+  // cut off at the next publication.
+  void set_max_queued(size_t max_queued);
+  size_t max_queued() const;
+  // Declares ix_proxy_reporting_feed_cut_offs_total{reader} at 0 in `registry` and counts every
+  // cut-off there from now on. The registry must outlive the feed's publishers.
+  void count_cut_offs(metrics::Registry& registry);
 
   // From now on, worker `worker` receives what is published: wake() (thread-safe, e.g. a
   // uv_async_send) is called when events wait for it. Idempotent.
@@ -110,7 +127,7 @@ class ReportingFeed {
   // Appends events to a reader's queue, or cuts it off when that would pass max_queued_.
   // Returns whether the reader must be woken. Called with mutex_ held.
   bool enqueue(std::deque<FeedEvent>& queue, std::optional<std::string>& cut_off, const std::vector<FeedEvent>& events,
-               const std::string& reader);
+               const char* kind, size_t index, metrics::Counter* cut_offs);
 
   // Publishing and removal both hold this, so a wake never runs for a removed consumer.
   std::mutex wake_mutex_;
@@ -119,6 +136,8 @@ class ReportingFeed {
   std::vector<std::function<void()>> wake_;    // by worker; empty = not listening
   std::vector<std::optional<std::string>> worker_cut_off_;  // by worker
   size_t max_queued_;
+  metrics::Counter* workers_cut_off_ = nullptr;    // ix_proxy_reporting_feed_cut_offs_total{reader="worker"}
+  metrics::Counter* consumers_cut_off_ = nullptr;  // {reader="consumer"}
   std::map<int, Consumer> consumers_;          // by id
   int next_consumer_ = 0;
   std::vector<uint64_t> published_;            // by pair

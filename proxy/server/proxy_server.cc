@@ -142,7 +142,11 @@ ProxyServer::ProxyServer(uv_loop_t* loop, std::shared_ptr<const config::ClusterC
       proxy_id_(std::move(proxy_id)),
       admin_(loop, metrics_, "ixproxy") {
   const config::Proxy* proxy = config_->proxy(proxy_id_);
-  feed_ = std::make_shared<ReportingFeed>(proxy ? proxy->settings.workers : 1);
+  // The feed's bound follows reporting-buffer (feed_queue_limit), and its cut-offs are counted
+  // from start-up on.
+  feed_ = std::make_shared<ReportingFeed>(proxy ? proxy->settings.workers : 1,
+                                          feed_queue_limit(proxy ? proxy->settings.reporting_buffer : 0));
+  feed_->count_cut_offs(metrics_);
 }
 
 ProxyServer::~ProxyServer() { stop(); }
@@ -177,8 +181,11 @@ Status ProxyServer::start() {
   // A stream asked for before start (or from now on) is started on worker 0.
   feed_->set_stream_starter([post] { post(0, [](ProxyWorker& first) { first.start_stream(); }); });
   start_pacing();
-  admin_.set_status([this] { return status(); });
-  admin_.set_readiness([this] { return readiness(); });
+  polls_ = std::make_unique<WorkerPolls>(loop_, [post](size_t worker, std::function<void(ProxyWorker&)> task) {
+    post(static_cast<int>(worker), std::move(task));
+  });
+  admin_.set_status_async([this](http::AdminServer::StatusReply reply) { status(std::move(reply)); });
+  admin_.set_readiness_async([this](http::AdminServer::ReadinessReply reply) { readiness(std::move(reply)); });
   admin_.http().route("GET", "/", [](const http::HttpRequest&) {
     http::HttpResponse page;
     page.content_type = "text/html; charset=utf-8";
@@ -241,6 +248,8 @@ void ProxyServer::stop() {
   for (auto& worker : workers_) worker->stop();
   for (auto& worker : workers_) worker->join();
   workers_.clear();
+  // After the workers: none of them can answer a poll any more (WorkerPolls::close).
+  if (polls_) polls_->close();
   admin_.close();
 }
 
@@ -255,6 +264,7 @@ std::vector<std::string> ProxyServer::reload(std::shared_ptr<const config::Clust
   config_ = config;
   table_ = std::make_shared<const RoutingTable>(config, table_.get());
   if (watch_) watch_->set_config(config);
+  feed_->set_max_queued(feed_queue_limit(config->proxy(proxy_id_)->settings.reporting_buffer));
   if (pacing_) pacing_->reload(config);  // first: worker 0 asks the pairs' states for its new targets
   for (size_t i = 0; i < workers_.size(); ++i) {
     std::optional<std::string> error = workers_[i]->call<std::string>([table = table_](ProxyWorker& w) {
@@ -278,34 +288,75 @@ void ProxyServer::record_reload(const std::vector<std::string>& refused) {
                   {"errors", refused}};
 }
 
-nlohmann::json ProxyServer::status() {
-  nlohmann::json workers = nlohmann::json::array();
-  for (auto& worker : workers_) {
-    std::optional<nlohmann::json> s = worker->call<nlohmann::json>([](ProxyWorker& w) { return w.status(); });
-    workers.push_back(s ? *s : nlohmann::json{{"error", "worker did not answer within 2 s"}});
-  }
-  const config::Proxy* proxy = config_->proxy(proxy_id_);
-  nlohmann::json out{{"proxy", proxy_id_},
-                     {"cluster", proxy->cluster},
-                     {"port", proxy->endpoint.port},
-                     {"workers", workers}};
-  // The first worker's view of the pairs stands for the proxy (all workers watch the same nodes).
-  if (!workers.empty() && workers[0].contains("pairs")) out["pairs"] = workers[0]["pairs"];
-  if (watch_) out["overview"] = watch_->snapshot();
-  if (pacing_) out["pacing"] = pacing_->status();
-  if (!last_reload_.is_null()) out["reload"] = last_reload_;
-  return out;
+void ProxyServer::run_on_worker(size_t worker, std::function<void(ProxyWorker&)> task) {
+  if (worker < workers_.size()) workers_[worker]->post(std::move(task));
 }
 
-http::Readiness ProxyServer::readiness() {
-  if (workers_.empty()) return {false, "no worker is running"};
-  std::optional<std::vector<std::string>> unserved =
-      workers_.front()->call<std::vector<std::string>>([](ProxyWorker& w) { return w.unserved_media(); });
-  if (!unserved) return {false, "worker 0 did not answer"};
-  if (unserved->empty()) return {true, ""};
-  std::string media;
-  for (const std::string& m : *unserved) media += (media.empty() ? "" : ", ") + m;
-  return {false, "no reachable node pair serves media: " + media};
+void ProxyServer::status(http::AdminServer::StatusReply reply) {
+  const config::Proxy* proxy = config_->proxy(proxy_id_);
+  nlohmann::json out{{"proxy", proxy_id_}, {"cluster", proxy->cluster}, {"port", proxy->endpoint.port}};
+  if (!polls_) {  // not started (or stopped): no worker to ask
+    out["workers"] = nlohmann::json::array();
+    return reply(std::move(out));
+  }
+  // Asked without waiting: the admin loop serves /metrics and the rest meanwhile, and a stuck
+  // worker delays this answer by kAdminWorkerWaitMs at most.
+  polls_->ask(workers_.size(), [](ProxyWorker& w) { return w.status(); }, kAdminWorkerWaitMs,
+              [this, out = std::move(out), reply = std::move(reply)](WorkerPolls::Answers answers) mutable {
+                nlohmann::json workers = nlohmann::json::array();
+                nlohmann::json unanswered = nlohmann::json::array();
+                for (size_t i = 0; i < answers.size(); ++i) {
+                  if (answers[i]) {
+                    workers.push_back(std::move(*answers[i]));
+                    continue;
+                  }
+                  workers.push_back({{"worker", i},
+                                     {"error", "worker " + std::to_string(i) + " did not answer within " +
+                                                   std::to_string(kAdminWorkerWaitMs) + " ms"}});
+                  unanswered.push_back(i);
+                }
+                if (!unanswered.empty()) {
+                  spdlog::warn("event=admin_worker_unanswered request=status workers={} wait_ms={}", unanswered.dump(),
+                               kAdminWorkerWaitMs);
+                }
+                // The first answering worker's view of the pairs stands for the proxy (all
+                // workers watch the same nodes).
+                for (const nlohmann::json& w : workers) {
+                  if (w.contains("pairs")) {
+                    out["pairs"] = w["pairs"];
+                    break;
+                  }
+                }
+                out["workers"] = std::move(workers);
+                out["unanswered_workers"] = std::move(unanswered);
+                if (watch_) out["overview"] = watch_->snapshot();
+                if (pacing_) out["pacing"] = pacing_->status();
+                if (!last_reload_.is_null()) out["reload"] = last_reload_;
+                reply(std::move(out));
+              });
+}
+
+void ProxyServer::readiness(http::AdminServer::ReadinessReply reply) {
+  if (workers_.empty() || !polls_) return reply({false, "no worker is running"});
+  // Worker 0 holds the view of the pairs that readiness reports (every worker links to the
+  // same nodes); asked without waiting, like /status.
+  polls_->ask(
+      1,
+      [](ProxyWorker& w) {
+        nlohmann::json media = nlohmann::json::array();
+        for (const std::string& m : w.unserved_media()) media.push_back(m);
+        return media;
+      },
+      kAdminWorkerWaitMs, [reply = std::move(reply)](WorkerPolls::Answers answers) {
+        if (answers.empty() || !answers[0]) {
+          spdlog::warn("event=admin_worker_unanswered request=readyz workers=[0] wait_ms={}", kAdminWorkerWaitMs);
+          return reply({false, "worker 0 did not answer within " + std::to_string(kAdminWorkerWaitMs) + " ms"});
+        }
+        if (answers[0]->empty()) return reply({true, ""});
+        std::string media;
+        for (const nlohmann::json& m : *answers[0]) media += (media.empty() ? "" : ", ") + m.get<std::string>();
+        reply({false, "no reachable node pair serves media: " + media});
+      });
 }
 
 }  // namespace ix::proxy

@@ -1,7 +1,10 @@
 // ProxyServer: one ixproxy process — `workers` ProxyWorker threads, each with its own libuv
 // loop accepting on the proxy's port (SO_REUSEPORT), and the admin HTTP port on the caller's
 // loop (metrics shared by all workers, readiness, status JSON gathered from the workers and
-// the ClusterWatch, the status page at "/").
+// the ClusterWatch, the status page at "/"). /status and /readyz ask the workers without
+// waiting for them (WorkerPolls): the admin loop keeps serving while a worker is stuck, and the
+// answer comes when every worker asked has answered or after kAdminWorkerWaitMs, naming the
+// workers that did not answer.
 //
 // The caller's loop thread owns the ProxyServer; workers are reached only through their
 // thread's async handle (STYLE.md: one loop per thread, cross threads with uv_async_send).
@@ -23,8 +26,12 @@
 #include "proxy/requests/lease_request.h"
 #include "proxy/route/routing_table.h"
 #include "proxy/server/cluster_watch.h"
+#include "proxy/server/worker_polls.h"
 
 namespace ix::proxy {
+
+// How long /status and /readyz wait for a worker's answer before answering without it.
+inline constexpr uint64_t kAdminWorkerWaitMs = 2000;
 
 class ProxyServer {
  public:
@@ -62,13 +69,16 @@ class ProxyServer {
   // proxy is stopping is dropped unanswered.
   using LeaseCall = std::function<void(LeaseRequest, LeaseDone)>;
   LeaseCall lease_call();
+  // Runs task on worker `worker`'s loop thread, from any thread between start() and stop() (a
+  // worker that is stopping drops it). Tests use it to stall a worker's loop for real.
+  void run_on_worker(size_t worker, std::function<void(ProxyWorker&)> task);
 
  private:
   class WorkerThread;
-  nlohmann::json status();
+  void status(http::AdminServer::StatusReply reply);
   void record_reload(const std::vector<std::string>& refused);
   void start_pacing();
-  http::Readiness readiness();
+  void readiness(http::AdminServer::ReadinessReply reply);
 
   uv_loop_t* loop_;
   std::shared_ptr<const config::ClusterConfig> config_;
@@ -77,6 +87,7 @@ class ProxyServer {
   metrics::Registry metrics_;
   http::AdminServer admin_;
   std::vector<std::unique_ptr<WorkerThread>> workers_;
+  std::unique_ptr<WorkerPolls> polls_;  // the admin port's questions to the workers (from start() on)
   std::unique_ptr<ClusterWatch> watch_;
   std::shared_ptr<ReportingFeed> feed_;
   // The pacing module (when the configuration has [pacing]) and its consumer slot on the feed.

@@ -230,6 +230,8 @@ TEST_F(MetricsCluster, EverySeriesKnownInAdvanceExistsAtZeroFromStartUpAndPasses
            std::string(R"(ix_proxy_agent_relogins_total{step="login",result="error"} 0)"),
            std::string(R"(ix_proxy_upstream_state{pair="pair-2",endpoint="primary",worker="1"} 2)"),
            std::string(R"(ix_proxy_reporting_clients_dropped_total 0)"),
+           std::string(R"(ix_proxy_reporting_feed_cut_offs_total{reader="worker"} 0)"),
+           std::string(R"(ix_proxy_reporting_feed_cut_offs_total{reader="consumer"} 0)"),
        }) {
     EXPECT_TRUE(proxy.has_line(line)) << "missing " << line << " in\n" << proxy.text;
   }

@@ -140,5 +140,101 @@ TEST(AdminServer, PipelinedKeepAliveRequestsAreAnsweredInOrder) {
   EXPECT_EQ(r.response.find("\"process\""), std::string::npos) << "HEAD has no body";
 }
 
+// Asynchronous handlers (route_async; the proxy's /status and /readyz wait for worker threads):
+// while one request waits for its answer the loop serves other connections, a later request on
+// the same connection is answered only after it (in order, whichever answer is ready first),
+// and an answer given after its connection closed goes nowhere.
+TEST(HttpServer, AnAnswerGivenLaterKeepsItsPlaceAndHoldsUpNothingElse) {
+  TestLoop loop;
+  HttpServer server(loop.get());
+  std::vector<HttpRespond> waiting;
+  server.route_async("GET", "/slow", [&](const HttpRequest& r, HttpRespond respond) {
+    EXPECT_EQ(r.path, "/slow");
+    waiting.push_back(std::move(respond));
+  });
+  server.route("GET", "/fast", [](const HttpRequest&) { return HttpResponse::text(200, "fast\n"); });
+  ASSERT_TRUE(server.listen({"127.0.0.1", 0}).ok());
+
+  std::string got;
+  bool closed = false;
+  auto connection = test::connect_to(loop.get(), server.port());
+  connection->set_on_data([&](std::span<const uint8_t> d) { got.append(d.begin(), d.end()); });
+  connection->set_on_close([&](const std::string&) { closed = true; });
+  const std::string pipelined = "GET /slow HTTP/1.1\r\n\r\nGET /fast HTTP/1.1\r\n\r\n"
+                                "GET /slow HTTP/1.1\r\nConnection: close\r\n\r\n";
+  connection->write(std::span(reinterpret_cast<const uint8_t*>(pipelined.data()), pipelined.size()));
+  ASSERT_TRUE(loop.run_until([&] { return waiting.size() == 2; }, 5000));
+
+  // Another connection is served at once while both wait.
+  auto other = http_get(loop, server.port(), "/fast");
+  EXPECT_EQ(other.status(), 200);
+  EXPECT_EQ(other.body(), "fast\n");
+  EXPECT_TRUE(got.empty()) << "nothing may overtake the first answer: " << got;
+
+  // The last answer first: it waits for the first.
+  waiting[1](HttpResponse::text(200, "second slow\n"));
+  loop.run_for(20);
+  EXPECT_TRUE(got.empty()) << got;
+  waiting[0](HttpResponse::text(503, "first slow\n"));
+  ASSERT_TRUE(loop.run_until([&] { return closed; }, 5000)) << got;
+  const size_t first = got.find("first slow\n"), fast = got.find("fast\n"), second = got.find("second slow\n");
+  ASSERT_NE(first, std::string::npos) << got;
+  ASSERT_NE(fast, std::string::npos) << got;
+  ASSERT_NE(second, std::string::npos) << got;
+  EXPECT_LT(first, fast);
+  EXPECT_LT(fast, second);
+  EXPECT_EQ(got.find("HTTP/1.1 503"), 0u) << got;
+  waiting[0](HttpResponse::text(200, "again\n"));  // answered twice, after the close: nothing happens
+  EXPECT_EQ(got.find("again"), std::string::npos);
+
+  // A client that gives up before its answer: the late answer is dropped without harm.
+  waiting.clear();
+  auto impatient = test::connect_to(loop.get(), server.port());
+  const std::string one = "GET /slow HTTP/1.1\r\n\r\n";
+  impatient->write(std::span(reinterpret_cast<const uint8_t*>(one.data()), one.size()));
+  ASSERT_TRUE(loop.run_until([&] { return waiting.size() == 1; }, 5000));
+  impatient->abort("client gave up");
+  ASSERT_TRUE(loop.run_until([&] { return server.open_connections() == 0; }, 5000));
+  waiting[0](HttpResponse::text(200, "too late\n"));
+  server.close();
+  loop.run_for(10);
+}
+
+TEST(AdminServer, StatusAndReadinessAnsweredLaterLeaveMetricsServed) {
+  TestLoop loop;
+  metrics::Registry registry;
+  AdminServer admin(loop.get(), registry, "ixtest");
+  AdminServer::StatusReply status_reply;
+  AdminServer::ReadinessReply readiness_reply;
+  admin.set_status_async([&](AdminServer::StatusReply reply) { status_reply = std::move(reply); });
+  admin.set_readiness_async([&](AdminServer::ReadinessReply reply) { readiness_reply = std::move(reply); });
+  ASSERT_TRUE(admin.listen({"127.0.0.1", 0}).ok());
+
+  std::string status, readyz;
+  auto ask = [&](const std::string& path, std::string& into) {
+    auto c = test::connect_to(loop.get(), admin.port());
+    c->set_on_data([&into](std::span<const uint8_t> d) { into.append(d.begin(), d.end()); });
+    const std::string request = "GET " + path + " HTTP/1.1\r\nConnection: close\r\n\r\n";
+    c->write(std::span(reinterpret_cast<const uint8_t*>(request.data()), request.size()));
+    return c;
+  };
+  auto status_connection = ask("/status", status);
+  auto readyz_connection = ask("/readyz", readyz);
+  ASSERT_TRUE(loop.run_until([&] { return status_reply && readiness_reply; }, 5000));
+  EXPECT_EQ(http_get(loop, admin.port(), "/metrics").status(), 200);
+  EXPECT_EQ(http_get(loop, admin.port(), "/healthz").status(), 200);
+  EXPECT_TRUE(status.empty() && readyz.empty());
+
+  status_reply(nlohmann::json{{"workers", 3}});
+  readiness_reply(Readiness{false, "worker 0 did not answer"});
+  ASSERT_TRUE(loop.run_until([&] { return status.find("uptime_seconds") != std::string::npos && !readyz.empty(); }, 5000));
+  EXPECT_NE(status.find("\"workers\": 3"), std::string::npos) << status;
+  EXPECT_NE(status.find("\"process\": \"ixtest\""), std::string::npos) << status;
+  EXPECT_NE(readyz.find("503"), std::string::npos) << readyz;
+  EXPECT_NE(readyz.find("not ready: worker 0 did not answer"), std::string::npos) << readyz;
+  admin.close();
+  loop.run_for(10);
+}
+
 }  // namespace
 }  // namespace ix::http

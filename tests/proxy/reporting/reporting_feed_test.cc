@@ -8,6 +8,8 @@
 #include <condition_variable>
 #include <thread>
 
+#include "protocol/http/metrics.h"
+
 namespace ix::proxy {
 namespace {
 
@@ -166,6 +168,50 @@ TEST(ReportingFeed, ACutOffWorkerIsToldOnceAndListensAgainFromThen) {
   ASSERT_EQ(again.size(), 1u) << "fed again after it was told";
   EXPECT_EQ(again[0].seq, 5u);
   EXPECT_EQ(feed.published_seq(0), 5u);
+}
+
+// The cut-offs are counted (declared at 0 from the start, so rate() sees the first one) by the
+// kind of reader, and the bound follows reporting-buffer, also when a reload changes it.
+TEST(ReportingFeed, CutOffsAreCountedByReaderAndTheBoundFollowsReportingBuffer) {
+  EXPECT_EQ(feed_queue_limit(100), kMaxFeedQueue) << "never below the default";
+  EXPECT_EQ(feed_queue_limit(1'000'000), 1'000'000u) << "never below what one client may lag";
+
+  metrics::Registry registry;
+  ReportingFeed feed(2, 3);
+  feed.count_cut_offs(registry);
+  auto count = [&](const std::string& reader) {
+    for (const auto& [labels, value] : registry.values("ix_proxy_reporting_feed_cut_offs_total")) {
+      if (labels == metrics::Labels{{"reader", reader}}) return value;
+    }
+    return -1.0;  // not declared
+  };
+  EXPECT_EQ(count("worker"), 0);
+  EXPECT_EQ(count("consumer"), 0);
+  EXPECT_NE(registry.render().find("ix_proxy_reporting_feed_cut_offs_total{reader=\"consumer\"} 0"), std::string::npos);
+
+  feed.listen(0, [] {});
+  feed.listen(1, [] {});
+  const int consumer = feed.add_consumer([] {});
+  feed.publish({event(0, 1), event(0, 2), event(0, 3)});
+  EXPECT_EQ(feed.take(0).size(), 3u);
+  feed.publish({event(0, 4)});  // worker 1 and the consumer: 4 > 3
+  EXPECT_EQ(count("worker"), 1);
+  EXPECT_EQ(count("consumer"), 1);
+  EXPECT_TRUE(feed.worker_cut_off(1));
+  EXPECT_TRUE(feed.rejoin_consumer(consumer));
+
+  // A reload raises the bound: five may wait now.
+  feed.set_max_queued(5);
+  EXPECT_EQ(feed.max_queued(), 5u);
+  EXPECT_EQ(feed.take(0).size(), 1u);
+  feed.publish({event(0, 5), event(0, 6), event(0, 7), event(0, 8), event(0, 9)});
+  EXPECT_FALSE(feed.cut_off(consumer));
+  EXPECT_FALSE(feed.worker_cut_off(1));
+  EXPECT_EQ(feed.take(0).size(), 5u);
+  EXPECT_EQ(feed.take(1).size(), 5u);
+  EXPECT_EQ(feed.take_consumer(consumer).size(), 5u);
+  EXPECT_EQ(count("worker"), 1);
+  EXPECT_EQ(count("consumer"), 1);
 }
 
 }  // namespace

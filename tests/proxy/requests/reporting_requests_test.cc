@@ -244,6 +244,37 @@ TEST_F(ReportingRequestsTest, AClientThatDoesNotReadIsCutOffBeyondReportingBuffe
   EXPECT_EQ(seen(1), (std::vector<std::string>{"error " + std::to_string(code(proto::ErrorCode::ClusterLostConnection))}));
 }
 
+// Issue 18 item 10: the worker's own queue on the merged feed passed the feed's bound (its loop
+// did not take the events in time, here because the wake is still queued). Its clients on the
+// shared stream missed events, so each is cut off with 2002 and the feed's reason and counted as
+// a dropped reporting client (they resume from their positions, which the nodes replay); the
+// worker listens again, and a client that comes back gets what follows.
+TEST_F(ReportingRequestsTest, AWorkerCutOffByTheFeedCutsOffItsSharedStreamClientsAndListensAgain) {
+  feed->set_max_queued(2);
+  request(1, 1, proto::RequestStartReportingT{}, 11);
+  harness.calls.run();
+  ASSERT_TRUE(acked(1));
+  now_us = 2'000'000'000;  // every event may go at once
+  for (uint64_t seq = 1; seq <= 3; ++seq) event(1, seq, 1000 + static_cast<int64_t>(seq), "101");
+  EXPECT_FALSE(outlet.closed.contains(1)) << "nothing is decided before the worker looks";
+  harness.calls.run();  // the worker's wake: it takes the feed and finds itself cut off
+  EXPECT_TRUE(outlet.closed.contains(1));
+  ASSERT_EQ(seen(1), (std::vector<std::string>{"error " + std::to_string(code(proto::ErrorCode::ClusterLostConnection))}));
+  const proto::EventErrorT* error = outlet.received[1].back()->body.AsEventError();
+  EXPECT_NE(error->text.find("more than 2 events waiting for worker 0"), std::string::npos) << error->text;
+  double dropped = 0;
+  for (const auto& [labels, value] : harness.metrics.values("ix_proxy_reporting_clients_dropped_total")) dropped += value;
+  EXPECT_EQ(dropped, 1);
+
+  request(2, 2, proto::RequestStartReportingT{}, 22);
+  harness.calls.run();
+  ASSERT_TRUE(acked(2));
+  event(1, 4, 1004, "101");
+  harness.calls.run();
+  EXPECT_EQ(seen(2), (std::vector<std::string>{"pair-2/4"})) << "the worker is fed again";
+  EXPECT_EQ(seen(1).size(), 1u) << "nothing more to the client that was cut off";
+}
+
 TEST_F(ReportingRequestsTest, AWaitingBacklogGoesOutInOneBatchAsSoonAsTheConnectionDrains) {
   request(1, 1, proto::RequestStartReportingT{}, 11);
   harness.calls.run();

@@ -1,5 +1,5 @@
-// LoopMailbox: hands work finished on other threads (a store's writer and reader) back to the
-// loop thread, through one uv_async handle.
+// LoopMailbox: hands work finished on other threads (a node store's writer and reader, the proxy's
+// workers answering the admin port) back to a loop thread, through one uv_async handle.
 //
 // Any thread may post(); the posted closures run on the loop thread, in order, on a later loop
 // turn — never inside post() or close(). close() may be called on the loop thread while work is
@@ -14,7 +14,7 @@
 #include <functional>
 #include <mutex>
 
-namespace ix::node {
+namespace ix::net {
 
 class LoopMailbox {
  public:
@@ -41,4 +41,4 @@ class LoopMailbox {
   bool closing_ = false;  // loop thread only
 };
 
-}  // namespace ix::node
+}  // namespace ix::net

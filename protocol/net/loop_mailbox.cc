@@ -1,6 +1,6 @@
-#include "node/store/loop_mailbox.h"
+#include "protocol/net/loop_mailbox.h"
 
-namespace ix::node {
+namespace ix::net {
 
 LoopMailbox* LoopMailbox::create(uv_loop_t* loop) {
   auto* mailbox = new LoopMailbox;
@@ -45,4 +45,4 @@ void LoopMailbox::deliver() {
   }
 }
 
-}  // namespace ix::node
+}  // namespace ix::net
