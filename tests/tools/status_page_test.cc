@@ -214,7 +214,7 @@ TEST_F(StatusPageTest, ShowsTroubleInRedWithRatesVersionsAndPerPairDetails) {
   // Version and uptime per process, rates and agents per pair.
   EXPECT_NE(dom.find(">0.1.0 ("), std::string::npos) << dom;
   EXPECT_NE(dom.find("data-rate=\"requests\""), std::string::npos) << dom;
-  EXPECT_NE(dom.find("data-agents=\"pair-1\">0 / 0 / 0<"), std::string::npos) << dom;
+  EXPECT_NE(dom.find("data-agents=\"pair-1\">0 / 0 / 0 / 0<"), std::string::npos) << dom;  // ready / busy / not ready / dnd
   EXPECT_NE(dom.find("data-queues=\"pair-1\">"), std::string::npos) << dom;
   EXPECT_NE(dom.find("<td class=\"bad\">pair-2</td>"), std::string::npos) << "proxy-1 cannot reach pair-2:\n" << dom;
 }
