@@ -3,6 +3,8 @@
 // proxies' pacing posts to the simulator, and the run ends with the pacing line — the proactive
 // abandonment against the goal and the master — with the simulator's report showing a workload
 // the agents carry (abandonment under the goal, short queues), and with nothing left running.
+// It runs in the source tree's .ix/ (the example's configuration points there) and starts it
+// with --fresh, as the main job's own ports are fixed: no main job may be running meanwhile.
 #include <gtest/gtest.h>
 
 #include <stdlib.h>
@@ -35,7 +37,9 @@ double number_after(const std::string& text, const std::string& label, const std
 TEST(MainJob, AShortRunEndsWithTheProactiveAbandonmentAgainstTheGoal) {
   ::setenv("IX_MAIN_BUILD_DIR", IX_BUILD_DIR, 1);
   ::setenv("IX_MAIN_DURATION", "40", 1);
-  const CommandResult r = run_command({"/bin/bash", IX_SOURCE_DIR "/scripts/main.sh"}, std::chrono::seconds(150));
+  // --fresh: what an earlier run left queued (an --overload run leaves dozens) would be routed to
+  // the same agents and make the workload's figures below mean nothing.
+  const CommandResult r = run_command({"/bin/bash", IX_SOURCE_DIR "/scripts/main.sh", "--fresh"}, std::chrono::seconds(150));
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("ixengage listening on https://127.0.0.1:7443"), std::string::npos) << r.out;
   // The pacing line: one per target, with the master that posted.
