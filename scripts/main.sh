@@ -10,10 +10,16 @@
 # What persists in .ix/ from one run to the next: the pairs' SQLite databases (.ix/data: the
 # interactions, agents' workbins, the reporting event log), ixengage's CA and certificate
 # (.ix/engagement-sim) and the secret with which the proxies authenticate to the nodes
-# (.ix/proxy-secret, made by `ixctl cluster up` on the first run). Logs (.ix/logs) are appended to. `--fresh` starts from empty data: it
-# removes .ix/data and .ix/logs first. The status page is http://127.0.0.1:9001/.
+# (.ix/proxy-secret, made by `ixctl cluster up` on the first run). Logs (.ix/logs) are appended
+# to. `--fresh` starts from empty data: it removes .ix/data and .ix/logs first. The status page is
+# http://127.0.0.1:9001/.
 #
-#   scripts/main.sh [--fresh]
+# The workload: customers arrive at 1.5 per second (three chats for one e-mail), which the
+# example's eight agents carry with room to spare — few abandon, the queues stay short.
+# `--overload` makes them arrive at 6 per second instead, far more than the agents can carry:
+# the queues grow, customers abandon, and the status page shows it.
+#
+#   scripts/main.sh [--fresh] [--overload]
 #
 # The build is reused: the first run configures build/ and builds the five programs; later runs
 # build only what changed (nothing, when nothing did) and say so.
@@ -21,11 +27,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 fresh=0
+rate=1.5      # arrivals per second the example's agents carry (the default workload)
 for arg in "$@"; do
   case "$arg" in
     --fresh) fresh=1 ;;
+    --overload) rate=6 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-    *) echo "main: unknown argument \"$arg\" (usage: scripts/main.sh [--fresh])" >&2; exit 2 ;;
+    *) echo "main: unknown argument \"$arg\" (usage: scripts/main.sh [--fresh] [--overload])" >&2; exit 2 ;;
   esac
 done
 
@@ -133,8 +141,11 @@ Stop:             Ctrl-C (the simulator prints its report, then the cluster stop
 INFO
 # Proactive chats come from ixengage's accepted invitations, not from ixsim's own workload;
 # ixsim's agents handle them (its routing engine reads their VirtualQueue user data).
-sim_args=(--config "$config" --server 127.0.0.1:7001 --server 127.0.0.1:7002 --rate 1.5 --handle-time 8 --patience 40
+sim_args=(--config "$config" --server 127.0.0.1:7001 --server 127.0.0.1:7002 --rate "$rate" --handle-time 8 --patience 40
   --proactive-share 0)
+if [ "$rate" != 1.5 ]; then
+  echo "(--overload: customers arrive at $rate per second, more than the agents can carry)"
+fi
 if [ -n "${IX_MAIN_DURATION:-}" ]; then sim_args+=(--duration "$IX_MAIN_DURATION"); fi
 "$build/tools/ixsim" "${sim_args[@]}" || true
 

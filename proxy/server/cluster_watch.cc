@@ -129,7 +129,11 @@ void ClusterWatch::sample() {
     add_proxy_details(*config, proxy, 1000, &errors);
     if (!errors.empty()) proxy_errors[proxy.value("id", "")] = std::move(errors);
   }
-  std::map<std::string, std::pair<double, double>> node_totals;  // pair → requests, errors of its serving node
+  // pair → its serving node's request, error and commit totals
+  struct NodeTotals {
+    double requests, errors, commit_seconds, commits;
+  };
+  std::map<std::string, NodeTotals> node_totals;
   for (const auto& pair : s["pairs"]) {
     const config::NodePair* p = config->node_pair(pair.value("id", ""));
     const std::string serving = pair.value("serving", "");
@@ -138,7 +142,9 @@ void ClusterWatch::sample() {
     Result<http::HttpReply> metrics = http::http_get(e.host, e.admin_port, "/metrics", 1000);
     if (!metrics || metrics->status != 200) continue;
     node_totals[p->id] = {metric_sum(metrics->body, "ix_node_requests_total"),
-                          metric_sum(metrics->body, "ix_node_request_errors_total")};
+                          metric_sum(metrics->body, "ix_node_request_errors_total"),
+                          metric_sum(metrics->body, "ix_node_commit_seconds_sum"),
+                          metric_sum(metrics->body, "ix_node_commit_seconds_count")};
   }
   std::map<std::string, double> failovers;
   for (const auto& [labels, value] : metrics_.values("ix_proxy_failovers_total")) {
@@ -179,15 +185,25 @@ void ClusterWatch::sample() {
     totals.seq = seq;
     auto found = node_totals.find(id);
     if (found != node_totals.end()) {
-      const auto [requests, errors] = found->second;
+      const auto [requests, errors, commit_seconds, commits] = found->second;
       // A new serving node (failover, restart) counts from zero: no rate until the next sample.
       const bool comparable = totals.serving == serving && totals.requests >= 0 && requests >= totals.requests &&
                               errors >= totals.errors && since_last > 0;
       pair["requests_per_s"] = comparable ? (requests - totals.requests) / since_last : 0.0;
       pair["errors_per_s"] = comparable ? (errors - totals.errors) / since_last : 0.0;
+      // Every change commits before it is answered, so the serving node's mean commit time is
+      // the latency the pair adds to each change: over the last sample's commits, else the last
+      // one measured (a quiet pair keeps its figure; a new serving node starts without one).
+      if (totals.serving != serving) totals.commit_ms = -1;
+      if (comparable && commits > totals.commits && commit_seconds >= totals.commit_seconds) {
+        totals.commit_ms = 1000 * (commit_seconds - totals.commit_seconds) / (commits - totals.commits);
+      }
+      if (totals.commit_ms >= 0) pair["commit_ms"] = totals.commit_ms;
       totals.requests = requests, totals.errors = errors;
+      totals.commit_seconds = commit_seconds, totals.commits = commits;
     } else {
       totals.requests = totals.errors = -1;
+      totals.commit_ms = -1;
     }
     totals.serving = serving;
     const double count = failovers[id];

@@ -34,7 +34,9 @@ class ClusterWatch {
   void set_config(std::shared_ptr<const config::ClusterConfig> config);
 
   // {"pairs": [admin_status's pair + "requests_per_s", "errors_per_s", "events_per_s" (its event
-  //            log's growth), "failovers", "last_failover_ms", "trouble": [text…]],
+  //            log's growth), "commit_ms" (the serving node's mean commit time over the last
+  //            sample that had commits; absent until one did), "failovers", "last_failover_ms",
+  //            "trouble": [text…]],
   //  "proxies": [admin_status's proxy + "version", "commit", "uptime_seconds", "unreachable_pairs"],
   //  "trouble": [text…] (every red line), "queues", "agents" (logged_in, ready, busy, not_ready,
   //  dnd), "requests_per_s", "errors_per_s" (the pairs' serving nodes, summed),
@@ -71,6 +73,8 @@ class ClusterWatch {
     std::string serving;
     double requests = -1, errors = -1;
     double seq = -1;  // the serving node's event_log_seq
+    double commit_seconds = 0, commits = 0;  // the serving node's ix_node_commit_seconds sum and count
+    double commit_ms = -1;                   // its mean commit time when last measured; -1: none yet
     double failovers = 0;
     int64_t last_failover_ms = 0;
   };

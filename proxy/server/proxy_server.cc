@@ -198,8 +198,9 @@ Status ProxyServer::start() {
     stop();
     return Error{s.error().code, "admin port: " + s.error().text};
   }
-  spdlog::info("event=started proxy={} port={} admin_port={} workers={} pairs={}", proxy_id_, proxy->endpoint.port,
-               admin_.port(), workers_.size(), config_->node_pairs.size());
+  // The proxy's id is a field of every line (ixproxy's main sets it), not repeated here.
+  spdlog::info("event=started port={} admin_port={} workers={} pairs={}", proxy->endpoint.port, admin_.port(), workers_.size(),
+               config_->node_pairs.size());
   return {};
 }
 

@@ -58,7 +58,8 @@ constexpr std::string_view kPage = R"html(<!doctype html>
 <main>
   <section class="wide"><h2>Node pairs</h2>
     <table id="pairs"><thead><tr><th>pair</th><th>node</th><th>address</th><th>state</th><th>version</th><th>up</th>
-      <th>interactions</th><th>requests / s</th><th>errors / s</th><th>failovers</th><th>last failover</th>
+      <th>interactions</th><th>requests / s</th><th>errors / s</th>
+      <th title="the serving node's mean commit time over the last sample with commits: every change waits for one">commit latency</th><th>failovers</th><th>last failover</th>
       <th>agents ready / busy / not ready / dnd</th><th>queue depths</th></tr></thead><tbody></tbody></table>
   </section>
   <section class="wide"><h2>Proxies</h2>
@@ -203,8 +204,11 @@ function render(status) {
       row.appendChild(el("td", { "data-rate": "requests" }, serving ? rate(pair.requests_per_s) : ""));
       row.appendChild(el("td", { "data-rate": "errors", class: serving && pair.errors_per_s > 0 ? "bad" : "" },
                          serving ? rate(pair.errors_per_s) : ""));
-      row.appendChild(el("td", {}, i === 0 ? String(pair.failovers ?? 0) : ""));
-      row.appendChild(el("td", { class: "muted small" }, i === 0 && pair.last_failover_ms ? ago(pair.last_failover_ms * 1000) : ""));
+      row.appendChild(el("td", serving ? { "data-latency": pair.id } : {},
+                         serving ? (pair.commit_ms === undefined ? "–" : pair.commit_ms.toFixed(pair.commit_ms < 10 ? 2 : 0) + " ms") : ""));
+      row.appendChild(el("td", i === 0 ? { "data-failovers": pair.id } : {}, i === 0 ? String(pair.failovers ?? 0) : ""));
+      row.appendChild(el("td", i === 0 ? { class: "muted small", "data-last-failover": pair.id } : { class: "muted small" },
+                         i === 0 && pair.last_failover_ms ? ago(pair.last_failover_ms * 1000) : ""));
       const a = node.agents || {};
       row.appendChild(el("td", { "data-agents": pair.id },
                          serving ? (a.ready ?? 0) + " / " + (a.busy ?? 0) + " / " + (a.not_ready ?? 0) + " / " + (a.dnd ?? 0) : ""));

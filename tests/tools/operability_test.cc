@@ -1,8 +1,11 @@
 // What an operator meets around the processes: `ixctl status` asked through a proxy
 // (--server / $IXCTL_SERVER) and its exit code when a pair loses its backup or its serving node,
-// and `--version` on every binary.
+// `--version` on every binary, and the logs: levels (warn as such, a fatal stop as an error), the
+// fields every line carries, and log files reopened on SIGUSR1 (node and proxy).
 #include <gtest/gtest.h>
 #include <stdlib.h>
+
+#include <sqlite3.h>
 
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -30,6 +33,24 @@ class OperabilityTest : public ClusterFixture {
   std::string admin_address(int proxy) const { return "127.0.0.1:" + std::to_string(proxy_ports_[proxy].second); }
   std::string client_address(int proxy) const { return "127.0.0.1:" + std::to_string(proxy_ports_[proxy].first); }
   std::string no_local_cluster() const { return (dir_ / "no-local-cluster").string(); }
+  // Starts proxy-1 as the fixture's start_proxy does, with `options` in place of its
+  // --log-level debug, and waits until it is ready and reaches every running pair.
+  void start_proxy_with(const std::vector<std::string>& options) {
+    write_config();
+    const std::filesystem::path ports_file = dir_ / "proxy-1.ports";
+    std::filesystem::remove(ports_file);
+    std::vector<std::string> args{IX_IXPROXY, "--config", (dir_ / "cluster.toml").string(), "--proxy", "proxy-1",
+                                  "--ports-file", ports_file.string()};
+    args.insert(args.end(), options.begin(), options.end());
+    proxies_[0] = std::make_unique<Process>(args, (dir_ / "proxy-1.log").string());
+    ASSERT_TRUE(proxies_[0]->start());
+    std::optional<config::BoundPorts> ports = wait_for_ports(*proxies_[0], ports_file);
+    ASSERT_TRUE(ports) << "proxy-1 did not report its ports: " << proxies_[0]->log();
+    proxy_ports_[0] = {ports->port, ports->admin_port};
+    write_config();
+    ASSERT_TRUE(wait_ready(0)) << proxies_[0]->log();
+    ASSERT_TRUE(wait_linked(0)) << proxy_status(0);
+  }
   // `ixctl status ARGS` run until its exit code is `code` (the proxy samples the cluster every
   // 2 s), or for 20 s; returns the last run.
   CommandResult status_until(int code, std::vector<std::string> args) {
@@ -169,6 +190,117 @@ TEST_F(OperabilityTest, NodeLogLinesCarryPairNodeAndRoleAndTheLogFileIsReopenedO
   const size_t at = applied.find("level=info proc=ixnode pair=pair-1 node=primary role=primary event=reload applied=true changes=1 change.1=\"queues");
   ASSERT_NE(at, std::string::npos) << applied;
   EXPECT_EQ(applied.substr(at, applied.find('\n', at) - at).find("pair-2"), std::string::npos) << applied;
+}
+
+// The proxy's log file, like the node's: logrotate moves it and sends SIGUSR1, and the proxy
+// writes a new file from then on; every line names the proxy once.
+TEST_F(OperabilityTest, ProxyLogLinesCarryTheProxyIdAndTheLogFileIsReopenedOnSigusr1) {
+  start_pair(0);
+  start_pair(1);
+  const std::filesystem::path log_file = dir_ / "proxy-file.log", moved = dir_ / "proxy-file.log.1";
+  start_proxy_with({"--log-file", log_file.string()});
+  const std::string before = read_file(log_file);
+  EXPECT_NE(before.find("level=info proc=ixproxy proxy=proxy-1 event=started port="), std::string::npos) << before;
+  std::istringstream lines(before);
+  for (std::string line; std::getline(lines, line);) {
+    const std::string fields = " proc=ixproxy proxy=proxy-1 ";
+    const size_t proxy = line.find(fields);
+    EXPECT_NE(proxy, std::string::npos) << line;
+    EXPECT_EQ(line.find(" proxy=", proxy + fields.size() - 1), std::string::npos) << "proxy= twice: " << line;
+  }
+  EXPECT_NE(proxies_[0]->log().find("proxy=proxy-1 event=started"), std::string::npos) << "stderr has it too";
+
+  // logrotate: move the file away, signal; the proxy writes a new one.
+  std::filesystem::rename(log_file, moved);
+  proxies_[0]->signal(SIGUSR1);
+  ASSERT_TRUE(eventually([&] { return read_file(log_file).find("event=log_reopened") != std::string::npos; })) << proxies_[0]->log();
+  EXPECT_NE(read_file(log_file).find("level=info proc=ixproxy proxy=proxy-1 event=log_reopened file=\"" + log_file.string() + "\""),
+            std::string::npos)
+      << read_file(log_file);
+
+  // What happens next goes to the new file only: pair-2's primary is lost and its backup serves.
+  nodes_[1][0]->kill(SIGKILL);
+  ASSERT_TRUE(eventually([&] { return read_file(log_file).find("event=pair_primary pair=pair-2") != std::string::npos; },
+                         std::chrono::seconds(20)))
+      << read_file(log_file) << proxies_[0]->log();
+  EXPECT_NE(read_file(log_file).find("level=warn proc=ixproxy proxy=proxy-1 event=upstream_lost"), std::string::npos)
+      << read_file(log_file);
+  const std::string old_file = read_file(moved);
+  EXPECT_EQ(old_file.find("event=log_reopened"), std::string::npos) << old_file;
+  EXPECT_EQ(old_file.find("event=upstream_lost"), std::string::npos) << "nothing more goes to the moved file:\n" << old_file;
+}
+
+// --log-level warn is accepted (as --help spells it) and its lines say level=warn, never
+// "warning"; nothing below it is written.
+TEST_F(OperabilityTest, WarnIsALogLevelThatTheProcessesAcceptAndWriteAsWarn) {
+  start_pair(0);
+  start_pair(1);
+  const std::filesystem::path log_file = dir_ / "proxy-warn.log";
+  start_proxy_with({"--log-level", "warn", "--log-file", log_file.string()});
+  nodes_[1][0]->kill(SIGKILL);  // the proxy loses its link to pair-2's primary: a warning
+  ASSERT_TRUE(eventually([&] { return read_file(log_file).find("event=upstream_lost") != std::string::npos; },
+                         std::chrono::seconds(20)))
+      << proxies_[0]->log();
+  const std::string text = read_file(log_file);
+  EXPECT_NE(text.find("level=warn proc=ixproxy proxy=proxy-1 event=upstream_lost"), std::string::npos) << text;
+  EXPECT_EQ(text.find("level=warning"), std::string::npos) << text;
+  EXPECT_EQ(text.find("level=info"), std::string::npos) << "below the level:\n" << text;
+  EXPECT_EQ(text.find("level=debug"), std::string::npos) << "below the level:\n" << text;
+
+  // The node takes the same level: a request before registration is a warning (and closes the
+  // connection); its start-up lines (info) are not written.
+  const std::filesystem::path ports_file = dir_ / "pair-2-primary.ports";
+  std::filesystem::remove(ports_file);
+  nodes_[1][0] = std::make_unique<Process>(
+      std::vector<std::string>{IX_IXNODE, "--config", (dir_ / "cluster.toml").string(), "--node", "pair-2", "--role", "primary",
+                               "--ports-file", ports_file.string(), "--log-level", "warn"},
+      (dir_ / "pair-2-primary-warn.log").string());
+  ASSERT_TRUE(nodes_[1][0]->start());
+  std::optional<config::BoundPorts> ports = wait_for_ports(*nodes_[1][0], ports_file);
+  ASSERT_TRUE(ports) << nodes_[1][0]->log();
+  ProtocolClient unregistered(loop_, ports->port);
+  (void)unregistered.call(proto::RequestPingT{});  // refused (NotRegistered), and the connection closed
+  ASSERT_TRUE(eventually([&] { return nodes_[1][0]->log().find("event=protocol_error") != std::string::npos; }))
+      << nodes_[1][0]->log();
+  const std::string node_text = nodes_[1][0]->log();
+  const size_t at = node_text.find("event=protocol_error");
+  const std::string line = node_text.substr(node_text.rfind('\n', at) + 1, node_text.find('\n', at) - node_text.rfind('\n', at) - 1);
+  EXPECT_NE(line.find("level=warn proc=ixnode pair=pair-2 node=primary role="), std::string::npos) << line;
+  EXPECT_EQ(node_text.find("level=info"), std::string::npos) << "below the level:\n" << node_text;
+}
+
+// A fatal stop is an error: a node that cannot load its pair's state once it holds the lease (an
+// interaction in the database that does not verify) stops with exit code 1 and says why at
+// level=error, which an alert on error lines and systemd's Restart=on-failure both see.
+TEST_F(OperabilityTest, ANodeThatStopsFatallyLogsItAtLevelError) {
+  start_node(0, 0);  // creates pair-1's database
+  ASSERT_TRUE(node_client(0, proto::ClientType::MediaServer)) << "pair-1's primary did not serve";
+  ASSERT_EQ(nodes_[0][0]->kill(SIGTERM), 0) << nodes_[0][0]->log();  // releases the lease
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir_ / "data" / "pair-1.db").c_str(), &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    char* error = nullptr;
+    const int rc = sqlite3_exec(db, "INSERT INTO interactions (id, tenant, state, data) VALUES ('p1-corrupt', '101', 0, x'00010203')",
+                                nullptr, nullptr, &error);
+    EXPECT_EQ(rc, SQLITE_OK) << (error ? error : "");
+    sqlite3_free(error);
+    sqlite3_close(db);
+  }
+  const std::filesystem::path log_file = dir_ / "fatal-file.log";
+  nodes_[0][0] = std::make_unique<Process>(
+      std::vector<std::string>{IX_IXNODE, "--config", (dir_ / "cluster.toml").string(), "--node", "pair-1", "--role", "primary",
+                               "--log-file", log_file.string()},
+      (dir_ / "pair-1-primary-again.log").string());
+  ASSERT_TRUE(nodes_[0][0]->start());
+  EXPECT_EQ(nodes_[0][0]->wait_for_exit(std::chrono::seconds(20)), 1) << nodes_[0][0]->log();
+  const std::string text = read_file(log_file);
+  const size_t at = text.find("event=stopping reason=\"cannot become primary: interaction p1-corrupt in the database is corrupt\"");
+  ASSERT_NE(at, std::string::npos) << text;
+  const std::string line = text.substr(text.rfind('\n', at) + 1, text.find('\n', at) - text.rfind('\n', at) - 1);
+  EXPECT_NE(line.find("level=error proc=ixnode pair=pair-1 node=primary role="), std::string::npos) << line;
+  EXPECT_EQ(text.find("level=info proc=ixnode pair=pair-1 node=primary role=primary event=primary"), std::string::npos)
+      << "it never served:\n" << text;
 }
 
 }  // namespace

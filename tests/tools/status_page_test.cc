@@ -1,11 +1,14 @@
 // The proxy's status page in a real browser (headless Chromium): it renders the live pair
 // states from /status (agents by state per pair, request and error sparklines, errors by the
 // proxy that answered them, the pairs' reporting rate with no reporting client), and follows a
-// failover. Screenshots are kept in the build tree's
+// failover (the pair's failover count and how long ago the last one was), with each pair's
+// latency (its serving node's mean commit time). Screenshots are kept in the build tree's
 // test-artifacts folder.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <functional>
+#include <regex>
 #include <nlohmann/json.hpp>
 
 #include "tests/proxy/cluster_fixture.h"
@@ -105,6 +108,16 @@ TEST_F(StatusPageTest, ShowsTheLivePairStatesAndFollowsAFailover) {
   }
   EXPECT_EQ(overview["agents"], nlohmann::json({{"logged_in", 2}, {"ready", 1}, {"busy", 1}, {"not_ready", 0}, {"dnd", 0}}))
       << overview.dump();
+  // Latency per pair: the serving node's mean commit time, once a sample saw commits (the submit
+  // and the delivery committed on busy_pair).
+  const int busy_index = busy_pair == "pair-1" ? 0 : 1;
+  for (int i = 0; i < 100 && !overview["pairs"][busy_index].contains("commit_ms"); ++i) {
+    loop_.run_for(100);
+    overview = nlohmann::json::parse(proxy_status(0))["overview"];
+  }
+  ASSERT_TRUE(overview["pairs"][busy_index].contains("commit_ms")) << overview.dump();
+  EXPECT_GT(overview["pairs"][busy_index]["commit_ms"].get<double>(), 0) << overview.dump();
+  EXPECT_LT(overview["pairs"][busy_index]["commit_ms"].get<double>(), 5000) << overview.dump();
   for (int i = 0; i < 50 && proxy_status(0).find("\"recent_errors\":{\"2001\"") == std::string::npos; ++i) loop_.run_for(100);
   std::string dom = render("status-page.png");
   EXPECT_NE(dom.find("data-loaded=\"true\""), std::string::npos) << "the script did not render /status";
@@ -129,13 +142,40 @@ TEST_F(StatusPageTest, ShowsTheLivePairStatesAndFollowsAFailover) {
     EXPECT_NE(chart.find("class=\"errors\""), std::string::npos) << chart;
   }
   EXPECT_NE(dom.find("id=\"rates-scale\">scale: 0 to "), std::string::npos) << dom;
+  EXPECT_TRUE(std::regex_search(dom, std::regex("data-latency=\"" + busy_pair + "\">[0-9]+(\\.[0-9]+)? ms<"))) << dom;
+  // No failover yet: 0 for each pair, and no time.
+  EXPECT_NE(dom.find("data-failovers=\"pair-1\">0<"), std::string::npos) << dom;
+  EXPECT_NE(dom.find("data-failovers=\"pair-2\">0<"), std::string::npos) << dom;
+  EXPECT_NE(dom.find("data-last-failover=\"pair-1\"><"), std::string::npos) << dom;
 
+  const int64_t killed_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   nodes_[0][0]->kill(SIGKILL);
   ASSERT_TRUE(overview_shows(0, 1, "primary")) << "pair-1's backup did not take over";
+  // The proxy counts the failover when its links follow it; the watcher's next sample shows it.
+  for (int i = 0; i < 100; ++i) {
+    overview = nlohmann::json::parse(proxy_status(0))["overview"];
+    if (overview["pairs"][0].value("failovers", 0.0) >= 1) break;
+    loop_.run_for(100);
+  }
+  EXPECT_EQ(overview["pairs"][0].value("failovers", 0.0), 1) << overview.dump();
+  EXPECT_EQ(overview["pairs"][1].value("failovers", -1.0), 0) << overview.dump();
+  const int64_t last_failover_ms = overview["pairs"][0].value("last_failover_ms", int64_t{0});
+  const int64_t now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  EXPECT_GE(last_failover_ms, killed_ms) << overview.dump();
+  EXPECT_LE(last_failover_ms, now_ms) << overview.dump();
+  EXPECT_FALSE(overview["pairs"][1].contains("last_failover_ms")) << overview.dump();
   dom = render("status-page-after-failover.png");
   EXPECT_TRUE(row(dom, "pair-1", "primary", "down")) << dom;
   EXPECT_TRUE(row(dom, "pair-1", "backup", "primary")) << dom;
   EXPECT_TRUE(row(dom, "pair-2", "primary", "primary")) << dom;
+  // The failover count and how long ago the last one was (seconds: a browser's virtual time may
+  // run a few seconds ahead), on pair-1's first row only; pair-2 had none.
+  EXPECT_NE(dom.find("data-failovers=\"pair-1\">1<"), std::string::npos) << dom;
+  EXPECT_NE(dom.find("data-failovers=\"pair-2\">0<"), std::string::npos) << dom;
+  EXPECT_TRUE(std::regex_search(dom, std::regex("data-last-failover=\"pair-1\">[0-9]+ s ago<"))) << dom;
+  EXPECT_NE(dom.find("data-last-failover=\"pair-2\"><"), std::string::npos) << dom;
 }
 
 TEST_F(StatusPageTest, IsServedWithTheBinaryAndNeedsNothingFromOutside) {
@@ -174,7 +214,7 @@ TEST_F(StatusPageTest, ShowsTroubleInRedWithRatesVersionsAndPerPairDetails) {
   // Version and uptime per process, rates and agents per pair.
   EXPECT_NE(dom.find(">0.1.0 ("), std::string::npos) << dom;
   EXPECT_NE(dom.find("data-rate=\"requests\""), std::string::npos) << dom;
-  EXPECT_NE(dom.find("data-agents=\"pair-1\">0 / 0 / 0 / 0<"), std::string::npos) << dom;
+  EXPECT_NE(dom.find("data-agents=\"pair-1\">0 / 0 / 0 / 0<"), std::string::npos) << dom;  // ready / busy / not ready / dnd
   EXPECT_NE(dom.find("data-queues=\"pair-1\">"), std::string::npos) << dom;
   EXPECT_NE(dom.find("<td class=\"bad\">pair-2</td>"), std::string::npos) << "proxy-1 cannot reach pair-2:\n" << dom;
 }
