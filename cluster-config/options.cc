@@ -104,7 +104,9 @@ std::vector<OptionSpec> build_options() {
                "Debug: tag the requests the proxy itself sends to nodes."});
   o.push_back({"proxies.settings", "workers", kInt, false, "1", 1, 64, {}, kRestart, "Event-loop threads accepting on the port."});
   o.push_back({"proxies.settings", "reporting-buffer", kInt, false, "10000", 100, 10'000'000, {}, Reload::kImmediate,
-               "Reporting events buffered for a slow reporting client before it is disconnected."});
+               "Reporting events buffered for a slow reporting client before it is disconnected. Also the bound of the proxy's "
+               "merged reporting stream between its threads (per worker and per pacing module, at least 65,536 events; "
+               "`ix_proxy_reporting_feed_cut_offs_total`)."});
   o.push_back({"proxies.settings", "max-frame-size", kInt, false, "4194304", 1024, 64 << 20, {}, kRestart,
                "Largest protocol frame accepted, in bytes."});
 
