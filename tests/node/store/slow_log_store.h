@@ -6,10 +6,13 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <thread>
 #include <vector>
 
 #include "node/store/threaded_store.h"
+#include "protocol/net/timer.h"
+#include "tests/support/test_loop.h"
 
 namespace ix::test {
 
@@ -36,5 +39,20 @@ class SlowLogStore final : public node::ThreadedStore {
   }
   std::optional<uint64_t> read_first_seq() override { return 1; }
 };
+
+// Whether the loop goes on turning (a 5 ms timer fires ten times within 2 s) while a read is held
+// in the log.
+inline bool loop_keeps_turning(TestLoop& loop) {
+  int ticks = 0;
+  net::Timer timer(loop.get());
+  std::function<void()> tick = [&] {
+    ++ticks;
+    timer.start(5, tick);
+  };
+  timer.start(5, tick);
+  const bool turned = loop.run_until([&] { return ticks >= 10; }, 2000);
+  timer.stop();
+  return turned;
+}
 
 }  // namespace ix::test
