@@ -19,6 +19,21 @@
 
 namespace ix::bench {
 
+// The cluster file of the node benchmarks: one pair, `bench` (tag b1), serving tenant 101 and chat
+// from one SQLite file, with its primary at ports[0..1] and its backup at ports[2..3] (port, admin
+// port), a queue `inbound`, and max-live-interactions = limit.
+inline std::string one_pair_config(const std::vector<uint16_t>& ports, uint64_t limit) {
+  auto endpoint = [&](const char* section, size_t at) {
+    return std::string("[") + section + "]\nhost = \"127.0.0.1\"\nport = " + std::to_string(ports[at]) +
+           "\nadmin-port = " + std::to_string(ports[at + 1]) + "\n";
+  };
+  return "[[tenants]]\nid = \"101\"\n[[media-types]]\nname = \"chat\"\n[[node-pairs]]\nid = \"bench\"\ntag = \"b1\"\n"
+         "tenants = [\"101\"]\n" +
+         endpoint("node-pairs.primary", 0) + endpoint("node-pairs.backup", 2) +
+         "[node-pairs.storage]\nsqlite-path = \"bench.db\"\n[node-pairs.settings]\nmax-live-interactions = " +
+         std::to_string(limit) + "\n[[queues]]\nid = \"inbound\"\ntenant = \"101\"\n";
+}
+
 class Client {
  public:
   Client(uv_loop_t* loop, uint16_t port, proto::ClientType type = proto::ClientType::MediaServer) : loop_(loop) {

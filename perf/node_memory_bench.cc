@@ -23,18 +23,6 @@ namespace {
 
 using namespace ix;
 
-std::string config(const std::vector<uint16_t>& ports, int limit) {
-  auto endpoint = [&](const char* section, size_t at) {
-    return std::string("[") + section + "]\nhost = \"127.0.0.1\"\nport = " + std::to_string(ports[at]) +
-           "\nadmin-port = " + std::to_string(ports[at + 1]) + "\n";
-  };
-  return "[[tenants]]\nid = \"101\"\n[[media-types]]\nname = \"chat\"\n[[node-pairs]]\nid = \"bench\"\ntag = \"b1\"\n"
-         "tenants = [\"101\"]\n" +
-         endpoint("node-pairs.primary", 0) + endpoint("node-pairs.backup", 2) +
-         "[node-pairs.storage]\nsqlite-path = \"bench.db\"\n[node-pairs.settings]\nmax-live-interactions = " +
-         std::to_string(limit) + "\n[[queues]]\nid = \"inbound\"\ntenant = \"101\"\n";
-}
-
 double mb(double bytes) { return bytes / 1e6; }
 
 }  // namespace
@@ -56,7 +44,7 @@ int main(int argc, char** argv) {
   uv_loop_t loop;
   uv_loop_init(&loop);
   const std::vector<uint16_t> ports = test::unused_ports(&loop, 4);
-  std::ofstream(dir / "cluster.toml") << config(ports, 2 * n + 10'000);
+  std::ofstream(dir / "cluster.toml") << bench::one_pair_config(ports, 2 * n + 10'000);
   test::Process node({ixnode, "--config", (dir / "cluster.toml").string(), "--node", "bench", "--role", "primary", "--log-level", "warn"},
                      (dir / "ixnode.log").string());
   node.start();

@@ -32,18 +32,6 @@ namespace {
 
 using namespace ix;
 
-std::string config(const std::vector<uint16_t>& ports, uint64_t limit) {
-  auto endpoint = [&](const char* section, size_t at) {
-    return std::string("[") + section + "]\nhost = \"127.0.0.1\"\nport = " + std::to_string(ports[at]) +
-           "\nadmin-port = " + std::to_string(ports[at + 1]) + "\n";
-  };
-  return "[[tenants]]\nid = \"101\"\n[[media-types]]\nname = \"chat\"\n[[node-pairs]]\nid = \"bench\"\ntag = \"b1\"\n"
-         "tenants = [\"101\"]\n" +
-         endpoint("node-pairs.primary", 0) + endpoint("node-pairs.backup", 2) +
-         "[node-pairs.storage]\nsqlite-path = \"bench.db\"\n[node-pairs.settings]\nmax-live-interactions = " +
-         std::to_string(limit) + "\n[[queues]]\nid = \"inbound\"\ntenant = \"101\"\n";
-}
-
 // Upper bounds of the histogram's buckets, in milliseconds (the last one is open).
 constexpr std::array<double, 12> kBucketsMs = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000};
 
@@ -108,7 +96,7 @@ int main(int argc, char** argv) {
   uv_loop_init(&loop);
   const std::vector<uint16_t> ports = test::unused_ports(&loop, 4);
   const uint64_t total = static_cast<uint64_t>(rate) * static_cast<uint64_t>(seconds);
-  std::ofstream(dir / "cluster.toml") << config(ports, std::max<uint64_t>(total + 1000, 1'000'000));
+  std::ofstream(dir / "cluster.toml") << bench::one_pair_config(ports, std::max<uint64_t>(total + 1000, 1'000'000));
   test::Process node({ixnode, "--config", (dir / "cluster.toml").string(), "--node", "bench", "--role", "primary", "--log-level", "warn"},
                      (dir / "ixnode.log").string());
   node.start();
