@@ -10,6 +10,8 @@
 #include <cstring>
 #include <mutex>
 
+#include "node/store/libpq_scope/pq_allocator.h"
+
 namespace ix::node {
 
 #ifndef IX_SANITIZE_BUILD
@@ -28,20 +30,7 @@ std::string tls_error;
 std::once_flag once;
 
 #ifndef IX_SANITIZE_BUILD
-// The allocator table libix_pq_alloc.so forwards to (its pq_alloc.c declares the same layout).
-struct PqAllocator {
-  void* (*malloc)(size_t);
-  void (*free)(void*);
-  void* (*calloc)(size_t, size_t);
-  void* (*realloc)(void*, size_t);
-  void* (*reallocarray)(void*, size_t, size_t);
-  void* (*memalign)(size_t, size_t);
-  void* (*aligned_alloc)(size_t, size_t);
-  int (*posix_memalign)(void**, size_t, size_t);
-  void* (*valloc)(size_t);
-  void* (*pvalloc)(size_t);
-  size_t (*malloc_usable_size)(void*);
-};
+using PqAllocator = ix_pq_allocator;  // libpq_scope/pq_allocator.h
 
 // dlopen()s a library from bytes in memory (a memfd); the handle, or null and why. The memfd is
 // kept open in `fd` (the caller closes it once it loaded everything): the loader knows a library

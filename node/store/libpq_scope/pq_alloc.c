@@ -4,21 +4,7 @@
  * over with ix_pq_set_allocator() before libpq is loaded. Embedded in the binaries and loaded from
  * memory; no C library of its own (-nostdlib), so nothing here can call back into itself.
  * Thread-safe: the table is written once, before any library that calls these is loaded. */
-#include <stddef.h>
-
-struct ix_pq_allocator {
-  void* (*malloc)(size_t);
-  void (*free)(void*);
-  void* (*calloc)(size_t, size_t);
-  void* (*realloc)(void*, size_t);
-  void* (*reallocarray)(void*, size_t, size_t);
-  void* (*memalign)(size_t, size_t);
-  void* (*aligned_alloc)(size_t, size_t);
-  int (*posix_memalign)(void**, size_t, size_t);
-  void* (*valloc)(size_t);
-  void* (*pvalloc)(size_t);
-  size_t (*malloc_usable_size)(void*);
-};
+#include "pq_allocator.h"
 
 static struct ix_pq_allocator a;
 
