@@ -59,6 +59,10 @@ struct NodeLinkOptions {
   // The [proxy-auth] secret, sent in the registration (empty: none; a link certificate on the
   // connector's TLS context may authenticate the proxy instead).
   std::string proxy_secret;
+  // This proxy process's instance token, sent in the registration with proxy_name: the node
+  // gives what this worker's previous connection held back to the next one only when both
+  // match (a restarted proxy is a new instance).
+  std::string proxy_instance;
   net::ConnectorOptions connector;
   size_t max_frame_size = 0;       // the largest reply accepted (the proxy's max-frame-size)
   size_t node_max_frame_size = 0;  // the largest request the node accepts (its pair's); 0: max_frame_size
