@@ -428,8 +428,13 @@ void NodeServer::register_client(Session& s, const proto::Envelope& e) {
       return;
     }
     ProxyIdentity who{name, std::string(wire::kv_string(e.extension(), wire::kProxyInstanceKey).value_or(""))};
-    s.proxy = who;
-    const bool reattached = adopt_proxy(s, who);
+    // Without an instance token a reconnection cannot be told from another client of the same
+    // name: such a proxy's session is closed as any other's, at once.
+    bool reattached = false;
+    if (!who.instance.empty()) {
+      s.proxy = who;
+      reattached = adopt_proxy(s, who);
+    }
     spdlog::info("event=proxy_registered peer={} client_name={} instance={} via={} reattached={}", s.connection->peer(),
                  quote(name), quote(who.instance), quote(auth.text), reattached);
   }

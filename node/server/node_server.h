@@ -117,8 +117,9 @@ class NodeServer {
       size_t operator()(const RequestKey& k) const { return std::hash<uint64_t>()(k.ref_id * 0x9E3779B97F4A7C15ull ^ k.client_id); }
     };
     std::unordered_map<RequestKey, proto::Message, RequestKeyHash> unanswered;
-    // Set once the connection registered as an authenticated proxy: which worker of which proxy
-    // process it is. Its close then holds its agents for proxy-session-grace.
+    // Set once the connection registered as an authenticated proxy that sent its instance token:
+    // which worker of which proxy process it is. Its close then holds its agents for
+    // proxy-session-grace.
     std::optional<ProxyIdentity> proxy;
     Session(NodeServer& s, std::shared_ptr<net::Connection> c, net::ChannelOptions o) : server(s), connection(c), channel(c, o) {}
     void send(std::span<const uint8_t> frame) override {
