@@ -21,7 +21,10 @@
 //     its other requests fail at once and new ones fail fast until it answers again) or after
 //     kMissesBeforeDrop probe rounds without an in-time reply in between (the loop answers but
 //     requests never do). An in-time reply clears the suspicion.
-// 2002 also answers every request in flight when the connection drops.
+// 2002 also answers every request in flight when the connection drops. The node then holds the
+// worker's agents, locks and snapshots for its pair's proxy-session-grace: the registration
+// names the worker (proxy_name) and this proxy process (proxy_instance), and the worker's next
+// registration takes them back without a logout (node/server/proxy_session_holds.h).
 //
 // Owned by a PairLink on one worker loop; single-threaded.
 #pragma once

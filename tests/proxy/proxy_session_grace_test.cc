@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <cstdint>
 #include <fstream>
 #include <sstream>
 
@@ -25,7 +26,7 @@ class ProxySessionGrace : public ClusterFixture {
   void SetUp() override {
     ClusterFixture::SetUp();
     lease_timeout_ = "10s";   // a node stopped for a second or two keeps its lease
-    request_timeout_ = "300ms";  // the stopped node misses a deadline soon, and the probe too
+    request_timeout_ = "500ms";  // the stopped node misses a deadline soon, and the probe too
   }
 
   // Subscribes to pair-1's reporting stream straight at its primary (no proxy in between).
