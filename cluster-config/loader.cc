@@ -447,6 +447,7 @@ NodePair read_node_pair(Entry e) {
   p.settings.event_log_retention = s.duration("event-log-retention");
   p.settings.max_frame_size = static_cast<uint32_t>(s.integer("max-frame-size"));
   p.settings.submit_key_window = s.duration("submit-key-window");
+  p.settings.proxy_session_grace = s.duration("proxy-session-grace");
   return p;
 }
 

@@ -75,6 +75,7 @@ struct NodeSettings {
   Duration event_log_retention{};
   uint32_t max_frame_size = 0;
   Duration submit_key_window{};
+  Duration proxy_session_grace{};  // a closed proxy session's agents, locks and snapshots are kept this long
 };
 
 struct NodePair {

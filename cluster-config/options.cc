@@ -83,6 +83,8 @@ std::vector<OptionSpec> build_options() {
                "Largest protocol frame accepted, in bytes."});
   o.push_back({"node-pairs.settings", "submit-key-window", kDuration, false, "10m", kSecond, kDay, {}, Reload::kImmediate,
                "How long the pair keeps a submit's `request_id` (in its database, so across a failover): a retry with the same key within it is answered with the interaction the first submit created."});
+  o.push_back({"node-pairs.settings", "proxy-session-grace", kDuration, false, "5s", 0, 5 * kMinute, {}, Reload::kImmediate,
+               "How long a node keeps the agents, locks and snapshots of a proxy's connection after it closes: the same proxy worker reconnecting within it takes them over without a logout or login in the reporting stream; after it they are logged out and released as for any client. 0 releases them at once."});
 
   o.push_back({"proxy-clusters", "id", kString, true, "", 0, 0, {}, Reload::kImmediate, "Proxy cluster ID."});
   o.push_back({"proxy-clusters", "description", kString, false, "", 0, 0, {}, Reload::kImmediate, "What the cluster's clients are (desktops, reporting)."});

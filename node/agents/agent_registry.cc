@@ -33,4 +33,18 @@ std::vector<std::string> AgentRegistry::owned_by(const void* session) const {
   return out;
 }
 
+size_t AgentRegistry::move_owner(const void* from, const void* to) {
+  size_t moved = 0;
+  for (auto& [id, agent] : agents_) {
+    bool any = false;
+    for (AgentOwner& owner : agent->owners) {
+      if (owner.session != from) continue;
+      owner.session = to;
+      any = true;
+    }
+    moved += any ? 1 : 0;
+  }
+  return moved;
+}
+
 }  // namespace ix::node

@@ -45,6 +45,9 @@ class AgentRegistry {
   size_t logged_in() const { return agents_.size(); }
   // Agents one session speaks for (to log them out when it disconnects).
   std::vector<std::string> owned_by(const void* session) const;
+  // Every agent `from` speaks for is spoken for by `to` instead, with the same client_ids (a
+  // proxy's held session handed to its reconnection, and back). Returns how many agents moved.
+  size_t move_owner(const void* from, const void* to);
   template <class F>
   void for_each(F&& f) const {
     for (const auto& [id, agent] : agents_) f(*agent);

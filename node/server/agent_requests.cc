@@ -47,6 +47,16 @@ AgentState* owned_agent(ServiceContext& ctx, ClientSession& s, const proto::Enve
   return state;
 }
 
+// Whether the agent is logged in at `place` with exactly these media and capacities.
+bool same_login(const AgentState& agent, const std::string& place, const flatbuffers::Vector<flatbuffers::Offset<proto::MediaCapacity>>& media) {
+  if (agent.place_id != place || agent.media.size() != media.size()) return false;
+  for (const proto::MediaCapacity* m : media) {
+    auto it = agent.media.find(m->media_type()->str());
+    if (it == agent.media.end() || it->second.capacity != m->capacity()) return false;
+  }
+  return true;
+}
+
 RecordedEvent agent_logout_event(ServiceContext& ctx, Transaction& t, const AgentState& agent, std::unique_ptr<proto::KvListT> reason) {
   proto::EventAgentLogoutT logout;
   logout.agent_id = agent.agent_id;
@@ -84,6 +94,14 @@ void handle_agent_login(ServiceContext& ctx, ClientSession& s, const proto::Enve
   std::vector<RecordedEvent> events;
   if (AgentState* existing = ctx.agents.find(agent)) {
     const bool same_owner = std::find(existing->owners.begin(), existing->owners.end(), me) != existing->owners.end();
+    if (same_owner && same_login(*existing, place, *r->media())) {
+      // Logged in so already, by this very client: a proxy logging its agents in again on the
+      // session the node held for it while it reconnected (proxy_session_holds.h). Nothing
+      // changes, so nothing is reported — a second EventAgentLogin would count a login that
+      // never happened.
+      s.send(wire::encode_ack(e.ref_id(), e.client_id()));
+      return;
+    }
     if (!same_owner) {
       switch (ctx.pair().settings.allow_multiple_agent_connections) {
         case config::MultipleAgentConnections::kDeny:
@@ -263,7 +281,7 @@ void handle_agent_status(ServiceContext& ctx, ClientSession& s, const proto::Env
   s.send(wire::encode_frame(e.ref_id(), e.client_id(), status));
 }
 
-void logout_agents_of(ServiceContext& ctx, ClientSession& closed) {
+void logout_agents_of(ServiceContext& ctx, ClientSession& closed, const std::string& reason) {
   const ClientSession* session = &closed;
   Transaction t;
   std::vector<RecordedEvent> events;
@@ -271,7 +289,7 @@ void logout_agents_of(ServiceContext& ctx, ClientSession& closed) {
     AgentState* agent = ctx.agents.find(id);
     std::erase_if(agent->owners, [&](const AgentOwner& o) { return o.session == session; });
     if (!agent->owners.empty()) continue;  // another desktop still speaks for it
-    events.push_back(agent_logout_event(ctx, t, *agent, wire::kv_list({{"reason", "desktop disconnected"}})));
+    events.push_back(agent_logout_event(ctx, t, *agent, wire::kv_list({{"reason", reason}})));
     ctx.agents.logout(id);
   }
   if (!events.empty()) ctx.commit(nullptr, 0, 0, std::move(t), std::move(events), {});

@@ -4,6 +4,7 @@
 // from the handling agent's desktop) for a forgotten one. Either timeout returns the interaction
 // to the queue it came from and tells the desktop with EventRevoked. An accept or reject that
 // answers a transfer or conference invitation is Transfers' (transfers.cc).
+#include <algorithm>
 #include <type_traits>
 
 #include "node/server/requests.h"
@@ -75,6 +76,13 @@ void handle_deliver(ServiceContext& ctx, ClientSession& s, const proto::Envelope
                       "interaction " + interaction->interaction_id + " is already with agent " + interaction->agent_id);
   }
   if (auto why = ctx.lifecycle.cannot_take(*agent, *interaction)) return ctx.refuse(s, e, proto::ErrorCode::WrongState, *why);
+  // Held for its proxy's reconnection (proxy_session_holds.h): logged in, but no connection
+  // would carry the invitation now. Refused, so that the router picks another agent at once
+  // instead of waiting out the delivering-timeout.
+  if (std::none_of(agent->owners.begin(), agent->owners.end(), [&](const AgentOwner& o) { return ctx.open_session(o.session); })) {
+    return ctx.refuse(s, e, proto::ErrorCode::WrongState,
+                      "agent " + agent_id + " cannot be reached now: the proxy connection that logged it in is reconnecting");
+  }
 
   const int64_t now = ctx.now_us();
   Transaction t;

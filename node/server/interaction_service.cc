@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <string_view>
+#include <tuple>
 #include <unordered_set>
 
 #include "node/server/lease_requests.h"
@@ -58,6 +59,9 @@ nlohmann::json InteractionService::empty_status() { return status_of(Interaction
 InteractionService::InteractionService(uv_loop_t* loop, std::shared_ptr<const config::ClusterConfig> config,
                                        std::string pair_id, Store& store, Clock& clock, NodeMetrics& metrics)
     : ctx_(loop, std::move(config), std::move(pair_id), store, clock, metrics),
+      proxy_holds_(
+          clock, metrics, [this](const ClientSession& from, const ClientSession& to) { return move_session(from, to); },
+          [this](ClientSession& placeholder, const std::string& why) { release_session(placeholder, why); }),
       retention_timer_(clock.make_deadlines([this](uint64_t) { apply_retention(); })) {}
 
 InteractionService::~InteractionService() { stop(); }
@@ -102,6 +106,7 @@ void InteractionService::stop() {
   ctx_.transfers.clear();
   ctx_.held_pulls.clear();
   retention_timer_->clear();
+  proxy_holds_.clear();
 }
 
 Status InteractionService::reload(std::shared_ptr<const config::ClusterConfig> config) {
@@ -121,13 +126,36 @@ void InteractionService::handle(ClientSession& s, const proto::Envelope& e) {
   if (!ctx_.held_pulls.empty()) serve_held_pulls(ctx_);
 }
 
-void InteractionService::session_closed(ClientSession& s) {
+void InteractionService::session_closed(ClientSession& s) { release_session(s, "desktop disconnected"); }
+
+void InteractionService::release_session(ClientSession& s, const std::string& logout_reason) {
   ctx_.reporting.unsubscribe(&s);
   ctx_.snapshot_locks.release_session(&s);
   ctx_.workbin_listeners.session_closed(s);
-  if (!ctx_.failed) logout_agents_of(ctx_, s);
+  if (!ctx_.failed) logout_agents_of(ctx_, s, logout_reason);
   ctx_.sessions.erase(&s);
   if (!ctx_.held_pulls.empty()) serve_held_pulls(ctx_);  // drops this session's pulls; released locks may serve others
+}
+
+void InteractionService::proxy_session_closed(ClientSession& s, const ProxyIdentity& who) {
+  const int64_t grace_ms = ctx_.pair().settings.proxy_session_grace.count();
+  if (grace_ms <= 0 || ctx_.failed) return session_closed(s);
+  // The connection is gone: what was sent on it (its pulls, its reporting feed) ends with it —
+  // the proxy resumes reporting by seq and pulls again. What it spoke for is held.
+  ctx_.reporting.unsubscribe(&s);
+  ctx_.sessions.erase(&s);
+  proxy_holds_.hold(s, who, static_cast<uint64_t>(grace_ms));
+  if (!ctx_.held_pulls.empty()) serve_held_pulls(ctx_);  // drops this session's pulls
+}
+
+bool InteractionService::proxy_registered(ClientSession& s, const ProxyIdentity& who) { return proxy_holds_.reattach(s, who); }
+
+HeldState InteractionService::move_session(const ClientSession& from, const ClientSession& to) {
+  HeldState moved;
+  moved.agents = ctx_.agents.move_owner(&from, &to);
+  std::tie(moved.locks, moved.snapshots) = ctx_.snapshot_locks.move_session(&from, &to);
+  ctx_.workbin_listeners.move_session(from, to);
+  return moved;
 }
 
 void InteractionService::dispatch(ClientSession& s, const proto::Envelope& e) {

@@ -17,6 +17,7 @@
 #include <string>
 
 #include "cluster-config/model.h"
+#include "node/server/proxy_session_holds.h"
 #include "node/server/service_context.h"
 #include <nlohmann/json.hpp>
 
@@ -44,6 +45,15 @@ class InteractionService {
   // Releases what the session held (locks, snapshots, held pulls, subscriptions) and logs out
   // the agents only it spoke for.
   void session_closed(ClientSession& s);
+  // A proxy's session closed: its pulls and reporting subscription end, but its agents, locks,
+  // snapshots and workbin subscriptions are held for the pair's proxy-session-grace
+  // (proxy_session_holds.h); with a grace of 0, or after a storage failure, as session_closed().
+  void proxy_session_closed(ClientSession& s, const ProxyIdentity& who);
+  // A session registered as the proxy worker `who`: it takes over what `who`'s closed session
+  // held, without a word to the reporting stream (true when there was something). A hold of the
+  // same worker name from another proxy instance ends now.
+  bool proxy_registered(ClientSession& s, const ProxyIdentity& who);
+  size_t held_proxy_sessions() const { return proxy_holds_.size(); }
   // Applies a reloaded configuration (timeouts, queues, media, views).
   Status reload(std::shared_ptr<const config::ClusterConfig> config);
   // Drops every deadline, so that nothing keeps the loop alive; state stays in the store.
@@ -72,8 +82,13 @@ class InteractionService {
   void dispatch(ClientSession& s, const proto::Envelope& e);
   // Drops reporting events older than event-log-retention, then schedules the next pass.
   void apply_retention();
+  // Moves what one session owns (agents, locks, snapshots, workbin subscriptions) to another.
+  HeldState move_session(const ClientSession& from, const ClientSession& to);
+  // session_closed() with the agents' logout reason.
+  void release_session(ClientSession& s, const std::string& logout_reason);
 
   ServiceContext ctx_;
+  ProxySessionHolds proxy_holds_;
   std::unique_ptr<Deadlines> retention_timer_;
 };
 

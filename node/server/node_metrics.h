@@ -43,6 +43,7 @@ class NodeMetrics {
     std::vector<std::string> refusals;
     for (ProxyRefusal reason : kProxyRefusals) refusals.emplace_back(proxy_refusal_name(reason));
     registry_.declare_counters(kProxyRefused, kProxyRefusedHelp, {{"reason", refusals}});
+    registry_.declare_counters(kProxySessions, kProxySessionsHelp, {{"outcome", {"held", "reattached", "expired"}}});
     commits_failed();
   }
 
@@ -84,6 +85,12 @@ class NodeMetrics {
   metrics::Counter& proxy_refusals(ProxyRefusal reason) {
     return cached(proxy_refusals_, reason, kProxyRefused, kProxyRefusedHelp, "reason", proxy_refusal_name(reason));
   }
+  // outcome: "held" (a proxy's session closed; its agents, locks and snapshots are kept),
+  // "reattached" (the same proxy worker took them over), "expired" (nobody did within
+  // proxy-session-grace, or the proxy restarted: they were logged out and released).
+  metrics::Counter& proxy_sessions(const std::string& outcome) {
+    return cached(proxy_sessions_, outcome, kProxySessions, kProxySessionsHelp, "outcome", outcome);
+  }
 
  private:
   static constexpr const char* kRequests = "ix_node_requests_total";
@@ -100,6 +107,11 @@ class NodeMetrics {
   static constexpr const char* kProxyRefusedHelp =
       "Registrations as a proxy refused because the peer is not an authenticated proxy, by reason";
 
+  static constexpr const char* kProxySessions = "ix_node_proxy_sessions_total";
+  static constexpr const char* kProxySessionsHelp =
+      "Closed proxy sessions whose agents, locks and snapshots were held for proxy-session-grace, and how holds ended "
+      "(reattached by the same proxy worker, or expired)";
+
   template <class Key>
   metrics::Counter& cached(std::map<Key, metrics::Counter*>& cache, const Key& key, const char* name, const char* help,
                            const char* label, const std::string& value) {
@@ -115,6 +127,7 @@ class NodeMetrics {
   std::map<proto::ErrorCode, metrics::Counter*> protocol_errors_;
   std::map<std::string, metrics::Counter*> revocations_;
   std::map<ProxyRefusal, metrics::Counter*> proxy_refusals_;
+  std::map<std::string, metrics::Counter*> proxy_sessions_;
 };
 
 }  // namespace ix::node

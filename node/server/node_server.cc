@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <random>
+#include <vector>
 
 #include "cluster-config/proxy_secret.h"
 #include "cluster-config/tls.h"
@@ -320,8 +321,25 @@ void NodeServer::on_accept(std::shared_ptr<net::Connection> connection) {
 }
 
 void NodeServer::on_session_closed(Session* session) {
-  if (service_) service_->session_closed(*session);
+  if (service_ && session->proxy) service_->proxy_session_closed(*session, *session->proxy);
+  else if (service_) service_->session_closed(*session);
   sessions_.erase(session->connection.get());
+}
+
+bool NodeServer::adopt_proxy(Session& s, const ProxyIdentity& who) {
+  std::vector<Session*> superseded;
+  for (auto& [connection, other] : sessions_) {
+    if (other.get() != &s && other->proxy && *other->proxy == who) superseded.push_back(other.get());
+  }
+  for (Session* other : superseded) {
+    // Its close is then that of an ordinary client that owns nothing any more.
+    other->proxy.reset();
+    if (service_) service_->proxy_session_closed(*other, who);
+    spdlog::info("event=proxy_session_superseded proxy={} instance={} peer={}", quote(who.name), quote(who.instance),
+                 other->connection->peer());
+    other->connection->close("superseded by a new registration of the same proxy worker");
+  }
+  return service_ && service_->proxy_registered(s, who);
 }
 
 void NodeServer::refuse(Session& s, const proto::Envelope& e, proto::ErrorCode code, std::string text) {
@@ -409,7 +427,16 @@ void NodeServer::register_client(Session& s, const proto::Envelope& e) {
       s.connection->close("not an authenticated proxy: " + std::string(proxy_refusal_name(*auth.refused)));
       return;
     }
-    spdlog::info("event=proxy_registered peer={} client_name={} via={}", s.connection->peer(), quote(name), quote(auth.text));
+    ProxyIdentity who{name, std::string(wire::kv_string(e.extension(), wire::kProxyInstanceKey).value_or(""))};
+    // Without an instance token a reconnection cannot be told from another client of the same
+    // name: such a proxy's session is closed as any other's, at once.
+    bool reattached = false;
+    if (!who.instance.empty()) {
+      s.proxy = who;
+      reattached = adopt_proxy(s, who);
+    }
+    spdlog::info("event=proxy_registered peer={} client_name={} instance={} via={} reattached={}", s.connection->peer(),
+                 quote(name), quote(who.instance), quote(auth.text), reattached);
   }
   proto::EventClientRegisteredT registered;
   registered.server_name = "ixnode " + options_.pair_id + " (" + role_name() + ")";
@@ -460,6 +487,9 @@ void NodeServer::register_metrics() {
   registry_.gauge_function("ix_node_reporting_subscribers", "Reporting clients subscribed", {},
                            [this] { return service_ ? static_cast<double>(service_->reporting().subscribers()) : 0.0; });
   registry_.gauge_function("ix_node_sessions", "Client connections", {}, [this] { return static_cast<double>(sessions_.size()); });
+  registry_.gauge_function("ix_node_proxy_sessions_held",
+                           "Closed proxy sessions whose agents, locks and snapshots are held for proxy-session-grace now", {},
+                           [this] { return service_ ? static_cast<double>(service_->held_proxy_sessions()) : 0.0; });
   registry_.gauge_function("ix_node_agents_logged_in", "Agents logged in on this node", {},
                            [this] { return service_ ? static_cast<double>(service_->agents().logged_in()) : 0.0; });
   using AgentStates = InteractionService::AgentStates;

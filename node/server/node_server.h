@@ -36,6 +36,12 @@
 // lease-timeouts), takes it at once. The released node waits one lease-timeout before it
 // competes again.
 //
+// A proxy's connection is not a desktop's: it speaks for every agent a proxy worker logged in.
+// When one closes, its agents, locks and snapshots are held for the pair's proxy-session-grace
+// and the same worker's next registration takes them over without a logout or a login in the
+// reporting stream (proxy_session_holds.h); a proxy drops its link after repeated missed
+// deadlines (proxy/upstream/node_link.h), and that must not log out its agents.
+//
 // Loop thread only.
 #pragma once
 
@@ -43,6 +49,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -110,6 +117,10 @@ class NodeServer {
       size_t operator()(const RequestKey& k) const { return std::hash<uint64_t>()(k.ref_id * 0x9E3779B97F4A7C15ull ^ k.client_id); }
     };
     std::unordered_map<RequestKey, proto::Message, RequestKeyHash> unanswered;
+    // Set once the connection registered as an authenticated proxy that sent its instance token:
+    // which worker of which proxy process it is. Its close then holds its agents for
+    // proxy-session-grace.
+    std::optional<ProxyIdentity> proxy;
     Session(NodeServer& s, std::shared_ptr<net::Connection> c, net::ChannelOptions o) : server(s), connection(c), channel(c, o) {}
     void send(std::span<const uint8_t> frame) override {
       if (!server.may_answer()) return;
@@ -160,7 +171,12 @@ class NodeServer {
   void on_message(Session& session, const proto::Envelope& envelope);
   // RequestRegisterClient: answered with the node's role, or — for the proxy client type from a
   // peer that is not an authenticated proxy — refused, logged, counted, and the connection closed.
+  // An authenticated proxy takes over what the same worker's closed session held (adopt_proxy).
   void register_client(Session& session, const proto::Envelope& envelope);
+  // A proxy worker registered on `session`: a connection of the same worker still open here is
+  // closed (the proxy gave it up; its close may not have reached this node yet) and what it and
+  // any held session of the worker own moves to `session`. Returns whether anything moved.
+  bool adopt_proxy(Session& session, const ProxyIdentity& who);
   void on_session_closed(Session* session);
   void close_sessions(const std::string& why);
   void refuse(Session& s, const proto::Envelope& e, proto::ErrorCode code, std::string text);

@@ -37,8 +37,9 @@ void handle_agent_dnd(ServiceContext& ctx, ClientSession& s, const proto::Envelo
 void handle_agent_add_media(ServiceContext& ctx, ClientSession& s, const proto::Envelope& e);
 void handle_agent_remove_media(ServiceContext& ctx, ClientSession& s, const proto::Envelope& e);
 void handle_agent_status(ServiceContext& ctx, ClientSession& s, const proto::Envelope& e);
-// The desktop disconnected: the agents only it spoke for are logged out.
-void logout_agents_of(ServiceContext& ctx, ClientSession& session);
+// The desktop disconnected (or a proxy's session was not taken over within its grace): the
+// agents only it spoke for are logged out, with `reason` in EventAgentLogout.
+void logout_agents_of(ServiceContext& ctx, ClientSession& session, const std::string& reason = "desktop disconnected");
 
 // delivery_requests.cc: deliver, accept, reject, leave, and the delivering/handling timeouts.
 // (Transfer and conference: Transfers::invite.)

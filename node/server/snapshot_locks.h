@@ -1,8 +1,9 @@
 // SnapshotLocks: the locks on interactions and the snapshots (a fixed list of interaction IDs,
 // paged through later) that client sessions hold. A lock hides a queued interaction from pulls
 // and moves; a locking snapshot locks what it lists until it is released. Both belong to the
-// session that made them and end when it disconnects; they are not persisted, so a failover
-// releases them too.
+// session that made them and end when it disconnects (a proxy's session: when the grace after it
+// closed passes without its reconnection, node/server/proxy_session_holds.h); they are not
+// persisted, so a failover releases them too.
 //
 // Snapshot IDs are "<tag>-snap-<start token>-<n>": the tag routes them to the pair, and the
 // start token — 12 random hex digits drawn when this primary started serving — keeps a new
@@ -16,6 +17,7 @@
 #include <random>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "node/model/interaction_registry.h"
@@ -80,6 +82,22 @@ class SnapshotLocks {
     }
     snapshots_.erase(it);
     return true;
+  }
+  // Every snapshot and lock of `from` belongs to `to` instead (a proxy's held session handed to
+  // its reconnection, and back); nothing is released. Returns {locks, snapshots} moved.
+  std::pair<size_t, size_t> move_session(const ClientSession* from, const ClientSession* to) {
+    size_t locks = 0, snapshots = 0;
+    for (auto& [id, snapshot] : snapshots_) {
+      if (snapshot.owner != from) continue;
+      snapshot.owner = to;
+      ++snapshots;
+    }
+    for (auto& [id, owner] : owner_) {
+      if (owner != from) continue;
+      owner = to;
+      ++locks;
+    }
+    return {locks, snapshots};
   }
   // Releases every snapshot and lock of a session (it disconnected).
   void release_session(const ClientSession* session) {

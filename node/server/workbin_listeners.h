@@ -35,6 +35,13 @@ class WorkbinListeners {
   void session_closed(const ClientSession& s) {
     std::erase_if(listeners_, [&](const Listener& l) { return l.session == &s; });
   }
+  // The subscriptions of `from` are `to`'s (a proxy's held session handed to its reconnection,
+  // and back).
+  void move_session(const ClientSession& from, const ClientSession& to) {
+    for (Listener& l : listeners_) {
+      if (l.session == &from) l.session = &to;
+    }
+  }
 
   // The interaction entered (added) or left its workbin.
   void notify(const Interaction& interaction, bool added) const {

@@ -89,14 +89,16 @@ Frame encode_error(uint64_t ref_id, uint64_t client_id, const Error& error) {
 }
 
 Frame encode_register_client(uint64_t ref_id, proto::ClientType type, std::string name,
-                             std::vector<std::string> tenant_ids, std::string proxy_secret) {
+                             std::vector<std::string> tenant_ids, std::string proxy_secret, std::string proxy_instance) {
   proto::RequestRegisterClientT request;
   request.client_type = type;
   request.client_name = std::move(name);
   request.tenant_ids = std::move(tenant_ids);
   request.protocol_version = kProtocolVersion;
-  if (proxy_secret.empty()) return encode_frame(ref_id, 0, std::move(request));
-  std::unique_ptr<proto::KvListT> extension = kv_list({{std::string(kProxySecretKey), std::move(proxy_secret)}});
+  if (proxy_secret.empty() && proxy_instance.empty()) return encode_frame(ref_id, 0, std::move(request));
+  auto extension = std::make_unique<proto::KvListT>();
+  if (!proxy_secret.empty()) kv_set(*extension, KvEntry(std::string(kProxySecretKey), std::move(proxy_secret)));
+  if (!proxy_instance.empty()) kv_set(*extension, KvEntry(std::string(kProxyInstanceKey), std::move(proxy_instance)));
   return encode_frame(ref_id, 0, std::move(request), extension.get());
 }
 

@@ -53,10 +53,18 @@ Frame encode_error(uint64_t ref_id, uint64_t client_id, const Error& error);
 // The envelope extension key under which a proxy's RequestRegisterClient carries the
 // cluster's [proxy-auth] secret (docs/operations.md, "Proxy authentication").
 inline constexpr std::string_view kProxySecretKey = "proxy-secret";
+// The envelope extension key under which a proxy's RequestRegisterClient carries its process
+// instance: a token the proxy draws once at start. With client_name ("ixproxy <id> worker <n>")
+// it names one worker of one proxy process, so that a node hands what that worker's closed
+// connection held to its reconnection only — never to a restarted proxy, whose agents are gone
+// (node/server/proxy_session_holds.h).
+inline constexpr std::string_view kProxyInstanceKey = "proxy-instance";
 // proxy_secret: a proxy's [proxy-auth] secret, sent in the envelope's extension under
-// kProxySecretKey (empty: none, for every other client type).
+// kProxySecretKey; proxy_instance under kProxyInstanceKey (empty: none, for every other client
+// type).
 Frame encode_register_client(uint64_t ref_id, proto::ClientType type, std::string name,
-                             std::vector<std::string> tenant_ids, std::string proxy_secret = {});
+                             std::vector<std::string> tenant_ids, std::string proxy_secret = {},
+                             std::string proxy_instance = {});
 Frame encode_ping(uint64_t ref_id);
 
 // How deeply tables may nest in a request, and how many a buffer may hold. Every process uses

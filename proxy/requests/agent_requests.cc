@@ -97,6 +97,7 @@ void AgentRequests::handle(const Call& call, const proto::Envelope& envelope, Ou
     if (login && outcome.status) {
       AgentRecord& record = agents_[key];
       if (record.login.agent_id.empty()) agents_gauge_.add(1);
+      for (auto& [pair, unsent] : unsent_logouts_) unsent.erase(key);  // this login is the one that counts
       record.session_id = call.session_id;
       record.client_id = call.client_id;
       record.login = *request.native().body.AsRequestAgentLogin();
@@ -108,6 +109,9 @@ void AgentRequests::handle(const Call& call, const proto::Envelope& envelope, Ou
                    quote(pair_names(*ctx_.table, outcome.accepted)), quote(pair_names(*ctx_.table, outcome.failed)));
     } else if (outcome.status || call.type == proto::Message::RequestAgentLogout) {
       apply_agent_change(key, request.native(), call);
+    }
+    if (call.type == proto::Message::RequestAgentLogout) {
+      for (const PairAnswer& answer : answers) remember_unsent_logout(answer.pair, key, client, answer);
     }
     if (!outcome.status) return ctx_.replies.reply_error(call, outcome.status.error());
     ctx_.replies.ack(call);
@@ -220,14 +224,36 @@ void AgentRequests::log_out_agents_of(uint64_t session_id) {
     }
     const Outgoing request = Outgoing::of(logout_request(it->first.tenant, it->first.agent));
     const uint64_t client = ctx_.clients.upstream(agent.session_id, agent.client_id);
-    for (PairIndex pair : ctx_.table->pairs_for_tenant(it->first.tenant)) ctx_.calls.ask(pair, request, client, [](PairAnswer) {});
+    for (PairIndex pair : ctx_.table->pairs_for_tenant(it->first.tenant)) {
+      ctx_.calls.ask(pair, request, client, [this, pair, key = it->first, client](PairAnswer answer) {
+        remember_unsent_logout(pair, key, client, answer);
+      });
+    }
     spdlog::info("event=agent_logged_out_on_disconnect agent={} tenant={}", quote(it->first.agent), it->first.tenant);
     it = agents_.erase(it);
     agents_gauge_.add(-1);
   }
 }
 
+void AgentRequests::remember_unsent_logout(PairIndex pair, const AgentKey& key, uint64_t client, const PairAnswer& answer) {
+  if (answer.kind != PairAnswer::Kind::kUnreachable) return;
+  unsent_logouts_[pair][key] = client;
+  spdlog::info("event=agent_logout_deferred pair={} agent={} reason={}", ctx_.table->pair_id(pair), quote(key.agent),
+               quote(answer.error.text));
+}
+
 void AgentRequests::log_in_again(PairIndex pair) {
+  // First the logouts the pair missed while it was away: its node may have held those agents for
+  // this worker's reconnection.
+  if (auto unsent = unsent_logouts_.extract(pair)) {
+    for (const auto& [key, client] : unsent.mapped()) {
+      auto again = agents_.find(key);
+      if (again != agents_.end() && !again->second.login.agent_id.empty()) continue;  // logged in anew since
+      ctx_.calls.ask(pair, Outgoing::of(logout_request(key.tenant, key.agent)), client,
+                     [this, pair, key, client](PairAnswer answer) { remember_unsent_logout(pair, key, client, answer); });
+      spdlog::info("event=agent_logout_resent pair={} agent={}", ctx_.table->pair_id(pair), quote(key.agent));
+    }
+  }
   for (const auto& [key, agent] : agents_) {
     if (agent.login.agent_id.empty() || !ctx_.table->pair(pair).serves_tenant(key.tenant)) continue;
     const uint64_t client = ctx_.clients.upstream(agent.session_id, agent.client_id);

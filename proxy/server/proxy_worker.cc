@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <cstdio>
+#include <random>
 
 #include "cluster-config/tls.h"
 #include "protocol/log.h"
@@ -16,6 +18,24 @@
 #include "proxy/upstream/link_pair_calls.h"
 
 namespace ix::proxy {
+
+namespace {
+
+// This process's instance token (12 hex digits), drawn once: every worker sends it when it
+// registers with a node, which re-attaches a worker's held agents to a reconnection of the same
+// instance only (node/server/proxy_session_holds.h).
+const std::string& process_instance() {
+  static const std::string token = [] {
+    std::random_device random;
+    const uint64_t bits = (static_cast<uint64_t>(random()) << 32 | random()) & 0xffff'ffff'ffffULL;
+    char text[16];
+    std::snprintf(text, sizeof text, "%012llx", static_cast<unsigned long long>(bits));
+    return std::string(text);
+  }();
+  return token;
+}
+
+}  // namespace
 
 ProxyWorker::ProxyWorker(uv_loop_t* loop, std::shared_ptr<const RoutingTable> table, WorkerOptions options,
                          metrics::Registry& metrics)
@@ -141,6 +161,7 @@ void ProxyWorker::build_links() {
   NodeLinkOptions link_options;
   link_options.proxy_name = "ixproxy " + options_.proxy_id + " worker " + std::to_string(options_.index);
   link_options.proxy_secret = options_.proxy_secret;
+  link_options.proxy_instance = process_instance();
   link_options.max_frame_size = proxy_->settings.max_frame_size;
   link_options.request_timeout_ms = request_timeout_ms();
   link_options.connector.connection.connect_timeout_ms = std::min<uint64_t>(request_timeout_ms(), 5000);

@@ -83,7 +83,7 @@ void NodeLink::on_connected(const std::shared_ptr<net::Connection>& connection) 
   reset_suspicion();
   registration_ref_ = ++next_ref_;
   channel_->send(wire::encode_register_client(registration_ref_, proto::ClientType::Proxy, options_.proxy_name, {},
-                                              options_.proxy_secret));
+                                              options_.proxy_secret, options_.proxy_instance));
   deadlines_.start(registration_ref_, options_.request_timeout_ms);
   set_role(NodeRole::kRegistering);
 }

@@ -21,7 +21,10 @@
 //     its other requests fail at once and new ones fail fast until it answers again) or after
 //     kMissesBeforeDrop probe rounds without an in-time reply in between (the loop answers but
 //     requests never do). An in-time reply clears the suspicion.
-// 2002 also answers every request in flight when the connection drops.
+// 2002 also answers every request in flight when the connection drops. The node then holds the
+// worker's agents, locks and snapshots for its pair's proxy-session-grace: the registration
+// names the worker (proxy_name) and this proxy process (proxy_instance), and the worker's next
+// registration takes them back without a logout (node/server/proxy_session_holds.h).
 //
 // Owned by a PairLink on one worker loop; single-threaded.
 #pragma once
@@ -59,6 +62,10 @@ struct NodeLinkOptions {
   // The [proxy-auth] secret, sent in the registration (empty: none; a link certificate on the
   // connector's TLS context may authenticate the proxy instead).
   std::string proxy_secret;
+  // This proxy process's instance token, sent in the registration with proxy_name: the node
+  // gives what this worker's previous connection held back to the next one only when both
+  // match (a restarted proxy is a new instance).
+  std::string proxy_instance;
   net::ConnectorOptions connector;
   size_t max_frame_size = 0;       // the largest reply accepted (the proxy's max-frame-size)
   size_t node_max_frame_size = 0;  // the largest request the node accepts (its pair's); 0: max_frame_size

@@ -12,7 +12,8 @@
 //   pair-1 (tag p1): tenant 101, media chat + email
 //   pair-2 (tag p2): tenant 101, media chat
 //   proxy-1: two worker loops; proxy-2 (and proxy-3 where a test asks for three): one.
-//   request-timeout 3 s, pull-hold-timeout 1 s.
+//   request-timeout 3 s, pull-hold-timeout 1 s, lease-timeout 1 s (a test may change the
+//   request and lease timeouts, and set proxy-session-grace).
 //   The proxies authenticate to the nodes with the [proxy-auth] secret in proxy.secret (written
 //   by SetUp); TLS tests may give them link certificates instead.
 #pragma once
@@ -93,8 +94,9 @@ class ClusterFixture : public ::testing::Test {
                             .endpoint("primary", node_ports_[i][0].first, node_ports_[i][0].second)
                             .endpoint("backup", node_ports_[i][1].first, node_ports_[i][1].second)
                             .set_in("storage", "sqlite-path", "data/" + id + ".db")
-                            .setting("lease-timeout", "1s")
+                            .setting("lease-timeout", lease_timeout_)
                             .setting("pull-hold-timeout", "30s");
+      if (!proxy_session_grace_.empty()) pair.setting("proxy-session-grace", proxy_session_grace_);
       if (tls_) pair.tls("server.pem", "server.key", "ca.pem");
       if (tls_ && require_client_cert_) pair.set_in("tls", "require-client-cert", true);
     }
@@ -274,6 +276,8 @@ class ClusterFixture : public ::testing::Test {
   std::array<uint32_t, kPairs> seats_{10, 10};
   std::array<bool, kPairs> enable_submit_{true, true};
   std::string request_timeout_ = "3s";
+  std::string lease_timeout_ = "1s";
+  std::string proxy_session_grace_;  // empty: the default
   bool tls_ = false;
   bool proxy_tls_ = true;            // with tls_: the proxies' client-facing ports too
   bool require_client_cert_ = false;  // with tls_: the pairs require client certificates

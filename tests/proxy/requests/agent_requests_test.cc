@@ -131,6 +131,38 @@ TEST(AgentRequests, AgentsAreLoggedOutWhenTheirDesktopGoesAndLoggedInAgainOnANew
   EXPECT_EQ(h.agents.logged_in(), 0u);
 }
 
+// A node holds the agents of a proxy's dropped link for its reconnection (proxy-session-grace):
+// a logout the pair missed while it was unreachable is sent first thing when it is back, or the
+// agent would stay logged in there with nobody to log it out.
+TEST(AgentRequests, ALogoutAnUnreachablePairMissedIsSentWhenItIsBackBeforeTheLoginsAgain) {
+  AgentHarness h;
+  h.calls.script([](PairIndex pair, const proto::EnvelopeT&) { return FakePairCalls::reply(pair, proto::EventAckT{}); });
+  h.send_agent(1, login("a4", {"chat"}));
+  h.calls.run();
+  h.send_agent(2, login("a5", {"chat"}));
+  h.calls.run();
+  ASSERT_EQ(h.agents.logged_in(), 2u);
+  h.calls.set_reachable(1, false);
+  h.agents.log_out_agents_of(1);  // the desktop goes while pair-2 is away
+  h.calls.run();
+  h.calls.set_reachable(1, true);
+  const size_t before = h.calls.sent.size();
+  h.agents.log_in_again(1);
+  h.calls.run();
+  std::set<std::string> resent;
+  for (size_t i = before; i < h.calls.sent.size(); ++i) {
+    EXPECT_EQ(h.calls.sent[i].pair, 1u);
+    ASSERT_EQ(h.calls.sent[i].type(), proto::Message::RequestAgentLogout) << "nothing but the missed logouts";
+    resent.insert(h.calls.sent[i].request->body.AsRequestAgentLogout()->agent_id);
+  }
+  EXPECT_EQ(resent, (std::set<std::string>{"a4", "a5"}));
+  // Told once: the next time the pair comes back there is nothing left to tell it.
+  const size_t after = h.calls.sent.size();
+  h.agents.log_in_again(1);
+  h.calls.run();
+  EXPECT_EQ(h.calls.sent.size(), after);
+}
+
 TEST(AgentRequests, AStatusIsOneForTheClusterLoggedInOnlyWhereEveryPairSaysSoWithTheInteractionsAddedUp) {
   AgentHarness h;
   h.calls.script([](PairIndex pair, const proto::EnvelopeT&) {
