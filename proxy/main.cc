@@ -149,7 +149,8 @@ int main(int argc, char** argv) {
   ix::net::ProcessSignals signals(
       loop,
       [&] {
-        // One line says what every worker did: applied only if each of them applied it.
+        // One line says whether the proxy runs the new file: a file the server refuses (it does
+        // not name this proxy) is put back to the previous one, as is a file that did not load.
         std::shared_ptr<const ix::config::ClusterConfig> previous = config->current();
         ix::config::ReloadReport report = config->reload();
         if (report.applied) {

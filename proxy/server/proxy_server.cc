@@ -71,16 +71,6 @@ class ProxyServer::WorkerThread {
     uv_async_send(&async_);
   }
 
-  // Runs fn on the worker and waits (bounded) for its result; nullopt if the worker did not answer.
-  template <class T>
-  std::optional<T> call(std::function<T(ProxyWorker&)> fn, std::chrono::milliseconds wait = std::chrono::seconds(2)) {
-    auto promise = std::make_shared<std::promise<T>>();
-    std::future<T> future = promise->get_future();
-    post([promise, fn = std::move(fn)](ProxyWorker& w) { promise->set_value(fn(w)); });
-    if (future.wait_for(wait) != std::future_status::ready) return std::nullopt;
-    return future.get();
-  }
-
   void stop() {
     post([this](ProxyWorker& w) {
       w.stop();
@@ -255,10 +245,9 @@ void ProxyServer::stop() {
 }
 
 std::vector<std::string> ProxyServer::reload(std::shared_ptr<const config::ClusterConfig> config) {
-  std::vector<std::string> refused;
   if (config->proxy(proxy_id_) == nullptr) {
-    // Every worker would refuse it: none is asked, the proxy keeps running as it is.
-    refused.push_back("proxy " + proxy_id_ + " is no longer in the file");
+    // No worker could run it: none is asked, the proxy keeps running as it is.
+    std::vector<std::string> refused{"proxy " + proxy_id_ + " is no longer in the file"};
     record_reload(refused);
     return refused;
   }
@@ -267,22 +256,30 @@ std::vector<std::string> ProxyServer::reload(std::shared_ptr<const config::Clust
   if (watch_) watch_->set_config(config);
   feed_->set_max_queued(feed_queue_limit(config->proxy(proxy_id_)->settings.reporting_buffer));
   if (pacing_) pacing_->reload(config);  // first: worker 0 asks the pairs' states for its new targets
-  for (size_t i = 0; i < workers_.size(); ++i) {
-    std::optional<std::string> error = workers_[i]->call<std::string>([table = table_](ProxyWorker& w) {
-      Status s = w.reload(table);
-      return s ? std::string() : s.error().text;
-    });
-    if (!error) refused.push_back("worker " + std::to_string(i) + " did not answer within 2 s");
-    else if (!error->empty()) refused.push_back("worker " + std::to_string(i) + ": " + *error);
-  }
-  record_reload(refused);
-  return refused;
+  record_reload({});
+  if (!polls_) return {};  // not started: the workers start on the new table
+  const uint64_t reload = reloads_;
+  polls_->ask(workers_.size(), [table = table_](ProxyWorker& w) {
+    w.reload(table);
+    return nlohmann::json(true);
+  }, kAdminWorkerWaitMs, [this, reload](WorkerPolls::Answers answers) {
+    nlohmann::json late = nlohmann::json::array();
+    for (size_t i = 0; i < answers.size(); ++i) {
+      if (!answers[i]) late.push_back(i);
+    }
+    if (late.empty()) return;
+    spdlog::warn("event=reload_late workers={} wait_ms={} detail={}", late.dump(), kAdminWorkerWaitMs,
+                 quote("these workers apply the reloaded configuration when their loops are free"));
+    if (reloads_ == reload) last_reload_["late_workers"] = std::move(late);  // still the last reload
+  });
+  return {};
 }
 
 void ProxyServer::reload_refused(const std::vector<std::string>& reasons) { record_reload(reasons); }
 
 void ProxyServer::record_reload(const std::vector<std::string>& refused) {
   metrics::record_config_reload(metrics_, refused.empty());
+  ++reloads_;
   last_reload_ = {{"applied", refused.empty()},
                   {"at_ms", std::chrono::duration_cast<std::chrono::milliseconds>(
                                 std::chrono::system_clock::now().time_since_epoch()).count()},

@@ -43,11 +43,13 @@ class ProxyServer {
   // Stops every worker (their agents are logged out, clients closed) and the admin port.
   void stop();
   // Applies a reloaded configuration in every worker (and the pacing module) without dropping
-  // clients: one routing table, built from the previous one (pairs keep their PairIndex), for
-  // every worker, waiting for each worker's answer (2 s at most each). Returns why it was not
-  // applied everywhere — a configuration without this proxy is refused before any worker sees it;
-  // a worker that refuses it or does not answer is named — and nothing when every worker applied
-  // it. ix_config_reload_success and /status ("reload") say the same.
+  // clients: one routing table, built from the previous one (pairs keep their PairIndex), posted
+  // to every worker, which applies it on its next turn. Returns why it was refused: only a
+  // configuration without this proxy is, before any worker sees it, so no worker can be left on
+  // the old one while the others run the new. It does not wait for the workers: one that has not
+  // applied it within kAdminWorkerWaitMs (stuck in a long turn) is named in a warning and in
+  // /status ("reload", "late_workers"), and applies it when its loop is free.
+  // ix_config_reload_success and /status ("reload") say whether it was applied.
   std::vector<std::string> reload(std::shared_ptr<const config::ClusterConfig> config);
   // A reload refused before it reached the server (the file did not load): for the gauge and
   // /status.
@@ -94,6 +96,7 @@ class ProxyServer {
   // It keeps the targets it started with until the proxy restarts.
   std::unique_ptr<pacing::PacingModule> pacing_;
   int pacing_consumer_ = -1;
+  uint64_t reloads_ = 0;         // reloads recorded, applied or refused
   nlohmann::json last_reload_;  // /status "reload": the last reload's outcome (none yet: absent)
 };
 

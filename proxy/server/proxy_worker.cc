@@ -106,8 +106,7 @@ void ProxyWorker::stop() {
   for (auto& [id, link] : links_by_id_) link->stop();
 }
 
-Status ProxyWorker::reload(std::shared_ptr<const RoutingTable> table) {
-  if (!table->config().proxy(options_.proxy_id)) return Error{1, "proxy " + options_.proxy_id + " is no longer in the file"};
+void ProxyWorker::reload(std::shared_ptr<const RoutingTable> table) {
   const PairChanges changes = pair_changes(*table_, *table);
   // Before anything routes by the new table: the removed pairs' links stop, and their requests
   // in flight are answered 2002 saying so (on the next turn, as every answer).
@@ -123,7 +122,6 @@ Status ProxyWorker::reload(std::shared_ptr<const RoutingTable> table) {
   spdlog::info("event=worker_reloaded worker={} pairs={} added={} removed={} cache_forgotten={}", options_.index,
                table_->all_pairs().size(), quote(pair_names(*table_, changes.added)), quote(pair_names(*table_, changes.removed)),
                forgotten);
-  return {};
 }
 
 void ProxyWorker::retire_link(PairIndex pair) {

@@ -76,8 +76,8 @@ class ProxyWorker : private ReplySink, private ReportingOutlet {
   // pulls; a pair's endpoints need a restart. A removed pair's links stop first (their requests
   // in flight get 2002 naming the removal), its cache entries and series go; an added pair's
   // links start after the swap, and its agents and reporting streams follow once it is reachable.
-  // An error says why this worker did not apply it (it keeps the previous one).
-  Status reload(std::shared_ptr<const RoutingTable> table);
+  // The table's configuration names this worker's proxy (the server checks that first).
+  void reload(std::shared_ptr<const RoutingTable> table);
 
   // Worker 0: streams from the pairs into the feed even without a reporting client (the pacing
   // module's ReportingFeed::start_stream() lands here). Idempotent.

@@ -27,16 +27,17 @@
 namespace ix::test {
 namespace {
 
-// One /metrics answer: each family's type and the label names its samples carry.
+// One /metrics answer: each family's type and the label names and values its samples carry.
 struct Exposition {
   std::string text;
   std::map<std::string, std::string> types;                // family -> counter, gauge, histogram
   std::map<std::string, std::set<std::string>> labels;     // family -> label names (le excluded)
+  std::map<std::string, std::map<std::string, std::set<std::string>>> values;  // family -> label -> values
 
   explicit Exposition(std::string body) : text(std::move(body)) {
     std::istringstream in(text);
     static const std::regex sample(R"(^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? \S+$)");
-    static const std::regex label(R"(([a-zA-Z_][a-zA-Z0-9_]*)="(?:[^"\\]|\\.)*")");
+    static const std::regex label(R"(([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)")");
     for (std::string line; std::getline(in, line);) {
       if (line.starts_with("# TYPE ")) {
         std::istringstream fields(line.substr(7));
@@ -51,7 +52,9 @@ struct Exposition {
       const std::string family = family_of(m[1]);
       const std::string inside = m[3];
       for (std::sregex_iterator it(inside.begin(), inside.end(), label), end; it != end; ++it) {
-        if ((*it)[1] != "le") labels[family].insert((*it)[1]);
+        if ((*it)[1] == "le") continue;
+        labels[family].insert((*it)[1]);
+        values[family][(*it)[1]].insert((*it)[2]);
       }
     }
   }
@@ -92,9 +95,15 @@ std::string read_file(const std::string& path) {
   return out.str();
 }
 
-// The metric tables of docs/operations.md's "Reading the metrics": metric -> documented labels,
-// per table ("every", "node", "proxy", "pacing", from the line that introduces the table).
-using DocTables = std::map<std::string, std::map<std::string, std::set<std::string>>>;
+// One row of docs/operations.md's metric tables: the labels its metric names carry, and the
+// words the row quotes (`submit`, `ok`, ...), among them the label values it lists.
+struct DocMetric {
+  std::set<std::string> labels;
+  std::set<std::string> quoted;
+};
+// The metric tables of "Reading the metrics": metric -> its row, per table ("every", "node",
+// "proxy", "pacing", from the line that introduces the table).
+using DocTables = std::map<std::string, std::map<std::string, DocMetric>>;
 
 DocTables documented_metrics() {
   const std::string doc = read_file(IX_SOURCE_DIR "/docs/operations.md");
@@ -111,10 +120,15 @@ DocTables documented_metrics() {
     else if (line.starts_with("Proxy with `[pacing]`")) table = "pacing";
     if (!line.starts_with("| `") || table.empty()) continue;
     const std::string first_cell = line.substr(1, line.find(" |", 1));
+    const std::string rest = line.substr(first_cell.size() + 1);
+    std::set<std::string> quoted;
+    static const std::regex word("`([^`]*)`");
+    for (std::sregex_iterator it(rest.begin(), rest.end(), word), stop; it != stop; ++it) quoted.insert((*it)[1]);
     for (std::sregex_iterator it(first_cell.begin(), first_cell.end(), metric), stop; it != stop; ++it) {
-      std::set<std::string>& labels = tables[table][(*it)[1]];
+      DocMetric& row = tables[table][(*it)[1]];
       std::stringstream names((*it)[3].str());
-      for (std::string name; std::getline(names, name, ',');) labels.insert(name);
+      for (std::string name; std::getline(names, name, ',');) row.labels.insert(name);
+      row.quoted.insert(quoted.begin(), quoted.end());
     }
   }
   return tables;
@@ -259,25 +273,34 @@ TEST_F(MetricsCluster, TheDocsTablesTheAlertRulesAndTheDashboardMatchTheRunningP
   DocTables docs = documented_metrics();
   ASSERT_EQ(docs.size(), 4u) << "docs/operations.md: expected the every-process, node, proxy and pacing tables";
 
-  // Documented -> exported, with the documented labels.
-  auto check_exported = [](const Exposition& out, const std::string& where, const std::string& metric,
-                           const std::set<std::string>& labels) {
+  // Documented -> exported, with the documented labels. Where the row lists a label's values
+  // (quotes any value the process exports), it lists every value the process exports.
+  auto check_exported = [](const Exposition& out, const std::string& where, const std::string& metric, const DocMetric& row) {
     auto found = out.labels.find(metric);
     if (found == out.labels.end()) {
       ADD_FAILURE() << "docs/operations.md lists " << metric << " but " << where << " does not export it";
       return;
     }
-    for (const std::string& label : labels) {
-      EXPECT_TRUE(found->second.contains(label)) << where << ": " << metric << " has no documented label " << label;
+    for (const std::string& label : row.labels) {
+      if (!found->second.contains(label)) {
+        ADD_FAILURE() << where << ": " << metric << " has no documented label " << label;
+        continue;
+      }
+      const std::set<std::string>& exported = out.values.at(metric).at(label);  // a label comes with a value
+      const bool lists_values = std::any_of(exported.begin(), exported.end(), [&](const std::string& v) { return row.quoted.contains(v); });
+      for (const std::string& value : exported) {
+        EXPECT_TRUE(!lists_values || row.quoted.contains(value))
+            << where << ": " << metric << "{" << label << "=\"" << value << "\"} is missing from the values docs/operations.md lists";
+      }
     }
   };
-  for (const auto& [metric, labels] : docs["every"]) {
-    check_exported(node, "ixnode", metric, labels);
-    check_exported(proxy, "ixproxy", metric, labels);
+  for (const auto& [metric, row] : docs["every"]) {
+    check_exported(node, "ixnode", metric, row);
+    check_exported(proxy, "ixproxy", metric, row);
   }
-  for (const auto& [metric, labels] : docs["node"]) check_exported(node, "ixnode", metric, labels);
-  for (const auto& [metric, labels] : docs["proxy"]) check_exported(proxy, "ixproxy", metric, labels);
-  for (const auto& [metric, labels] : docs["pacing"]) check_exported(proxy, "ixproxy with [pacing]", metric, labels);
+  for (const auto& [metric, row] : docs["node"]) check_exported(node, "ixnode", metric, row);
+  for (const auto& [metric, row] : docs["proxy"]) check_exported(proxy, "ixproxy", metric, row);
+  for (const auto& [metric, row] : docs["pacing"]) check_exported(proxy, "ixproxy with [pacing]", metric, row);
 
   // Exported -> documented, every label too (a node's pair and node are documented for all its series).
   auto check_documented = [&](const Exposition& out, const std::string& where, const std::vector<std::string>& tables,
@@ -285,7 +308,7 @@ TEST_F(MetricsCluster, TheDocsTablesTheAlertRulesAndTheDashboardMatchTheRunningP
     for (const auto& [family, labels] : out.labels) {
       const std::set<std::string>* documented = nullptr;
       for (const std::string& t : tables) {
-        if (docs[t].contains(family)) documented = &docs[t][family];
+        if (docs[t].contains(family)) documented = &docs[t][family].labels;
       }
       if (!documented) {
         ADD_FAILURE() << where << " exports " << family << ", which docs/operations.md does not list";

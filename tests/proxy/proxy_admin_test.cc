@@ -64,19 +64,32 @@ class ProxyAdminTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_ / "data");
     std::ofstream(dir_ / "proxy.secret") << "an-admin-test-secret-of-some-length\n";
+    config_ = load(1);
+  }
+  // The configuration with `pairs` node pairs (pair-1 ...). Port 0: nothing listens there, so
+  // the pairs stay unreachable and the proxy is not ready.
+  std::shared_ptr<const config::ClusterConfig> load(int pairs) {
     ConfigBuilder c;
     c.tenant("101").media_type("chat");
-    // Port 0: nothing listens there, so the pair stays unreachable and the proxy is not ready.
-    c.node_pair("pair-1", "p1", {"101"}, {"chat"})
-        .endpoint("primary", 0, 0)
-        .endpoint("backup", 0, 0)
-        .set_in("storage", "sqlite-path", "data/pair-1.db");
+    for (int i = 1; i <= pairs; ++i) {
+      const std::string id = "pair-" + std::to_string(i);
+      c.node_pair(id, "p" + std::to_string(i), {"101"}, {"chat"})
+          .endpoint("primary", 0, 0)
+          .endpoint("backup", 0, 0)
+          .set_in("storage", "sqlite-path", "data/" + id + ".db");
+    }
     c.proxy_cluster("desktops");
     c.proxy("proxy-1", "desktops", 0, 0).setting("workers", 2);
     c.proxy_secret_file("proxy.secret");
     config::LoadResult loaded = config::load_config_text(c.text(), "cluster.toml", dir_.string());
-    ASSERT_TRUE(loaded.ok()) << loaded.error_text();
-    config_ = loaded.config;
+    EXPECT_TRUE(loaded.ok()) << loaded.error_text();
+    return loaded.config;
+  }
+  // The /status answer, parsed (waits as long as the server does for its workers).
+  nlohmann::json status(uint16_t port) {
+    PendingGet get(loop_, port, "/status");
+    EXPECT_TRUE(loop_.run_until([&] { return get.closed; }, proxy::kAdminWorkerWaitMs + 3000)) << "/status never answered";
+    return nlohmann::json::parse(get.body(), nullptr, false);
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
@@ -173,6 +186,41 @@ TEST_F(ProxyAdminTest, AStuckWorkerHoldsUpNeitherMetricsNorStatusWhichNamesIt) {
   ASSERT_TRUE(recovered.is_object()) << after.response;
   EXPECT_EQ(recovered["unanswered_workers"], nlohmann::json::array());
   EXPECT_EQ(recovered["workers"][1]["worker"], 1);
+  server.stop();
+}
+
+// A reload while worker 1 is stuck: the admin loop does not wait for it, the reload is applied
+// (no worker can refuse a configuration the server accepted, so none stays on the old one), the
+// late worker is named, and it runs the new configuration once its loop is free.
+TEST_F(ProxyAdminTest, AReloadWhileAWorkerIsStuckIsAppliedByEveryWorkerAndNamesTheLateOne) {
+  proxy::ProxyServer server(loop_.get(), config_, "proxy-1");
+  ASSERT_TRUE(server.start().ok());
+  struct Release {
+    ProxyAdminTest* test;
+    ~Release() { test->release(); }
+  } release_at_end{this};
+  const uint16_t port = server.admin_port();
+  stall(server, 1);
+
+  const Clock::time_point asked = Clock::now();
+  EXPECT_EQ(server.reload(load(2)), std::vector<std::string>{});
+  EXPECT_LT(ms_since(asked), 500) << "the reload waited for the stuck worker";
+  nlohmann::json during = status(port);  // answered after kAdminWorkerWaitMs: worker 1 is stuck
+  ASSERT_TRUE(during.is_object());
+  EXPECT_EQ(during["reload"]["applied"], true) << during.dump();
+  EXPECT_EQ(during["reload"]["late_workers"], nlohmann::json::array({1})) << during.dump();
+  ASSERT_EQ(during["workers"][0]["pairs"].size(), 2u) << "worker 0 applied it at once: " << during.dump();
+
+  release();
+  ASSERT_TRUE(loop_.run_until([&] { return stalled_ == 0; }, 5000));
+  nlohmann::json after = status(port);
+  ASSERT_TRUE(after.is_object());
+  EXPECT_EQ(after["unanswered_workers"], nlohmann::json::array());
+  EXPECT_EQ(after["workers"][1]["pairs"].size(), 2u) << "worker 1 applied it when it was let go: " << after.dump();
+
+  // The next reload is on time everywhere: nobody is named late any more.
+  EXPECT_EQ(server.reload(load(2)), std::vector<std::string>{});
+  EXPECT_FALSE(status(port)["reload"].contains("late_workers"));
   server.stop();
 }
 
