@@ -59,10 +59,7 @@ struct PacerState {
   // for: read from the Pacer's table again only when the bucket changes.
   ErlangARateTable::Key steady_key;
   double steady_rate = 0;
-  // The window-safe goal, and the group size and handle time it was computed for.
-  uint32_t window_agents = 0;
-  double window_handle_time = 0;
-  double window_goal = 0;
+  double window_goal = 0;  // the window-safe goal of the last decision
   // The chance constraint's answer last cycle as invitations in flight (pending + new): where
   // the search starts. The constraint limits the total in flight, so while the estimates and
   // the agents hold still the answer is the same total whatever the pending count does.
