@@ -2,7 +2,8 @@
 // interval. Pure — no sockets, no clock, no randomness: the caller passes the target's
 // statistics (TargetStats) and the target's PacerState, which it owns and keeps between ticks.
 // The same code runs in the proxy's pacing module and in perf/pacing_bench. Not thread-safe per
-// state; distinct targets' states may be decided on distinct threads.
+// state; distinct targets' states may be decided on distinct threads (the memo tables the
+// Pacer and its copies share are pure functions of their keys, behind a mutex).
 //
 // The decision, per tick:
 //  1. Stale statistics: progressive fallback — one invitation per free slot not already claimed
