@@ -90,7 +90,7 @@ std::vector<PacingScenario> default_grid(const PacingScenario& base) {
 }
 
 // CPU time of one decision cycle over `targets` targets of mixed sizes and states.
-int decision_cycle(uint32_t targets) {
+int decision_cycle(uint32_t targets, int cycles) {
   std::mt19937_64 rng(7);
   std::vector<ix::pacing::TargetStats> stats(targets);
   std::vector<ix::pacing::PacerState> states(targets);
@@ -109,7 +109,6 @@ int decision_cycle(uint32_t targets) {
   }
   const ix::pacing::Pacer pacer;
   uint64_t total = 0;
-  const int cycles = 50;
   std::vector<double> cpu_ms;
   for (int c = 0; c < cycles; ++c) {
     // Each cycle reads fresh statistics: the counts move a little so cached Erlang-A values are
@@ -120,6 +119,10 @@ int decision_cycle(uint32_t targets) {
     cpu_ms.push_back(1000.0 * static_cast<double>(std::clock() - start) / CLOCKS_PER_SEC);
   }
   std::sort(cpu_ms.begin() + 1, cpu_ms.end());
+  if (cycles == 1) {
+    std::printf("decision cycle, %u targets (1-100 agents each): first %.2f ms CPU (cold Erlang-A cache)\n", targets, cpu_ms[0]);
+    return 0;
+  }
   std::printf("decision cycle, %u targets (1-100 agents each): first %.2f ms CPU (cold Erlang-A cache), "
               "median %.2f ms, max %.2f ms of %d cycles (checksum %llu)\n",
               targets, cpu_ms[0], cpu_ms[cycles / 2], cpu_ms.back(), cycles, static_cast<unsigned long long>(total));
@@ -133,6 +136,7 @@ int main(int argc, char** argv) {
   PacingScenario s;
   bool json = false;
   uint32_t cycle_targets = 0;
+  int cycles = 50;
   std::vector<CLI::Option*> scenario_flags = {
       app.add_option("--agents", s.agents, "Agents in the group")->check(CLI::Range(1u, 5000u)),
       app.add_option("--acceptance", s.acceptance, "Probability an invitation is accepted")->check(CLI::Range(0.001, 1.0)),
@@ -149,9 +153,10 @@ int main(int argc, char** argv) {
   app.add_option("--seed", s.seed, "Random seed");
   app.add_flag("--json", json, "One JSON object per policy (per line)");
   app.add_option("--decision-cycle", cycle_targets, "Time one decision cycle over this many targets instead");
+  app.add_option("--cycles", cycles, "Decision cycles to time (with --decision-cycle)")->check(CLI::Range(1, 100000));
   CLI11_PARSE(app, argc, argv);
   s.goal = goal_percent / 100;
-  if (cycle_targets > 0) return decision_cycle(cycle_targets);
+  if (cycle_targets > 0) return decision_cycle(cycle_targets, cycles);
 
   bool single = false;
   for (CLI::Option* o : scenario_flags) single = single || o->count() > 0;

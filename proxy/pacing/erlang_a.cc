@@ -138,4 +138,44 @@ double erlang_a_max_rate_near(uint32_t agents, double service_rate, double patie
   return bisect(n, service_rate, patience_rate, goal, 0, upper, tolerance);
 }
 
+namespace {
+
+// The grid of ErlangARateTable: steps of 1 % on a log scale.
+const double kGridStep = std::log(1.01);
+
+int32_t grid_index(double value) { return static_cast<int32_t>(std::lround(std::log(value) / kGridStep)); }
+double grid_value(int32_t index) { return std::exp(index * kGridStep); }
+
+}  // namespace
+
+ErlangARateTable::Key ErlangARateTable::key(uint32_t agents, double handle_time_seconds, double patience_seconds,
+                                            double goal) {
+  return {std::max<uint32_t>(agents, 1), grid_index(handle_time_seconds), grid_index(patience_seconds), grid_index(goal)};
+}
+
+size_t ErlangARateTable::KeyHash::operator()(const Key& k) const {
+  uint64_t h = k.agents;
+  for (int32_t part : {k.handle_time, k.patience, k.goal}) h = h * 0x9E3779B97F4A7C15ull + static_cast<uint32_t>(part);
+  return static_cast<size_t>(h ^ (h >> 29));
+}
+
+double ErlangARateTable::max_rate(const Key& key) {
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = rates_.find(key); it != rates_.end()) return it->second;
+  }
+  // Computed outside the lock: two threads may both compute a new bucket, with the same answer.
+  const double rate = erlang_a_max_rate_near(key.agents, 1 / grid_value(key.handle_time), 1 / grid_value(key.patience),
+                                             std::min(grid_value(key.goal), 0.99), 0, 1e-6);
+  std::lock_guard lock(mutex_);
+  if (rates_.size() >= kMaxEntries) rates_.clear();
+  rates_.emplace(key, rate);
+  return rate;
+}
+
+size_t ErlangARateTable::size() const {
+  std::lock_guard lock(mutex_);
+  return rates_.size();
+}
+
 }  // namespace ix::pacing

@@ -9,6 +9,8 @@
 #pragma once
 
 #include <cstdint>
+#include <mutex>
+#include <unordered_map>
 
 namespace ix::pacing {
 
@@ -40,5 +42,35 @@ double erlang_a_max_rate(uint32_t agents, double service_rate, double patience_r
 // its smoothed estimates move.
 double erlang_a_max_rate_near(uint32_t agents, double service_rate, double patience_rate, double goal, double hint,
                               double tolerance);
+
+// erlang_a_max_rate memoized per bucket of its inputs, for a caller that asks for many targets
+// whose inputs repeat or move little: the Pacer, every refresh period, for up to 10,000
+// targets, most of them at the priors' values when the proxy starts. Handle time, patience and
+// goal are rounded to a grid of 1 % steps (a log scale) and the rate is computed at the
+// bucket's own values, so an answer depends on its bucket only — never on which target asked
+// first, nor on what the table held before. Thread-safe (one mutex around a hash probe); bounded:
+// emptied when it reaches kMaxEntries.
+class ErlangARateTable {
+ public:
+  struct Key {
+    uint32_t agents = 0;
+    int32_t handle_time = 0, patience = 0, goal = 0;  // indices on the 1 % grid
+    bool operator==(const Key&) const = default;
+  };
+  static constexpr size_t kMaxEntries = 1 << 16;
+
+  // The bucket of these inputs (all > 0; goal < 1).
+  static Key key(uint32_t agents, double handle_time_seconds, double patience_seconds, double goal);
+  // erlang_a_max_rate at the bucket's values (accepted per second), computed once per bucket.
+  double max_rate(const Key& key);
+  size_t size() const;
+
+ private:
+  struct KeyHash {
+    size_t operator()(const Key& k) const;
+  };
+  mutable std::mutex mutex_;
+  std::unordered_map<Key, double, KeyHash> rates_;
+};
 
 }  // namespace ix::pacing

@@ -2,7 +2,8 @@
 // interval. Pure — no sockets, no clock, no randomness: the caller passes the target's
 // statistics (TargetStats) and the target's PacerState, which it owns and keeps between ticks.
 // The same code runs in the proxy's pacing module and in perf/pacing_bench. Not thread-safe per
-// state; distinct targets' states may be decided on distinct threads.
+// state; distinct targets' states may be decided on distinct threads (the memo tables the
+// Pacer and its copies share are pure functions of their keys, behind a mutex).
 //
 // The decision, per tick:
 //  1. Stale statistics: progressive fallback — one invitation per free slot not already claimed
@@ -29,8 +30,10 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string_view>
 
+#include "proxy/pacing/erlang_a.h"
 #include "proxy/pacing/estimates.h"
 #include "proxy/pacing/target_stats.h"
 
@@ -53,12 +56,15 @@ struct PacerState {
   bool initialized = false;
   Estimates smoothed;
   double trim = 1.0;
-  // Cache of the Erlang-A evaluation, recomputed when its inputs move.
-  uint32_t cached_agents = 0;
-  double cached_handle_time = 0, cached_patience = 0, cached_goal = 0;
-  double steady_rate = 0;               // Erlang-A λ* (accepted per second) at goal_eff
-  double window_goal = 0;
-  uint32_t last_fit = 0;                // the chance constraint's answer last cycle: where the search starts
+  // Erlang-A λ* (accepted per second) at goal_eff, and the bucket of its inputs it was read
+  // for: read from the Pacer's table again only when the bucket changes.
+  ErlangARateTable::Key steady_key;
+  double steady_rate = 0;
+  double window_goal = 0;  // the window-safe goal of the last decision
+  // The chance constraint's answer last cycle as invitations in flight (pending + new): where
+  // the search starts. The constraint limits the total in flight, so while the estimates and
+  // the agents hold still the answer is the same total whatever the pending count does.
+  uint32_t last_in_flight = 0;
   uint8_t last_failed_horizon = 0;      // the look-ahead horizon that failed last: checked first
 };
 
@@ -83,7 +89,13 @@ class Pacer {
   const PacerConfig& config() const { return config_; }
 
  private:
+  struct Tables;
+  double window_goal(double goal, double accepted_per_hour) const;
+
   PacerConfig config_;
+  // Memoized pure functions shared by every target decided with this Pacer (and its copies):
+  // Erlang-A λ* per bucket, the window-safe Poisson means per limit. Thread-safe.
+  std::shared_ptr<Tables> tables_;
   // Per horizon: the share of the acceptances that arrive within it, 1 − e^{−h/delay} (h is a
   // multiple of the delay, so this depends on the configuration only).
   std::array<double, 4> answered_within_{};
@@ -93,6 +105,10 @@ class Pacer {
 // `accepted_per_hour` interactions exceeds 1.5 × goal with probability <= `confidence`
 // (abandonments in Poisson clusters of `dispersion`). Exposed for the tests.
 double window_safe_goal(double goal, double accepted_per_hour, double confidence, double dispersion = 1);
+
+// The largest Poisson mean whose probability of exceeding `limit` is <= `confidence` (to a
+// relative 1e-15): the core of window_safe_goal. Exposed for the tests.
+double largest_safe_poisson_mean(uint32_t limit, double confidence);
 
 // Expected abandonments among the acceptances of `invitations` independent invitations, each
 // accepted with probability p, when `free` slots are open, `waiting` interactions are ahead and

@@ -195,6 +195,33 @@ TEST(ErlangA, BisectionFindsTheLargestRateWithinTheGoal) {
   }
 }
 
+TEST(ErlangA, RateTableAnswersPerBucketWhateverWasAskedBefore) {
+  // The grid has steps of 1 % (log scale): inputs within 0.3 % of a grid point share its bucket,
+  // 2 % apart they do not; the answer is λ* at the bucket's values, close to the exact one.
+  ErlangARateTable table;
+  const double aht = std::pow(1.01, 522), patience = std::pow(1.01, 411), goal = std::pow(1.01, -375);
+  const auto key = ErlangARateTable::key(20, 180, 60, 0.024);
+  EXPECT_EQ(key, ErlangARateTable::key(20, aht, patience, goal));
+  EXPECT_EQ(key, ErlangARateTable::key(20, aht * 1.003, patience / 1.003, goal * 1.003));
+  EXPECT_NE(key, ErlangARateTable::key(20, aht * 1.02, patience, goal));
+  EXPECT_NE(key, ErlangARateTable::key(21, aht, patience, goal));
+  const double exact = erlang_a_max_rate(20, 1 / 180.0, 1 / 60.0, 0.024);
+  EXPECT_NEAR(table.max_rate(key), exact, 0.02 * exact);
+  // Another table that saw other buckets first gives the same answer: it depends on the bucket only.
+  ErlangARateTable other;
+  for (uint32_t n = 1; n <= 50; ++n) other.max_rate(ErlangARateTable::key(n, 180, 60, 0.024));
+  EXPECT_EQ(other.max_rate(key), table.max_rate(key));
+  EXPECT_EQ(table.size(), 1u);
+  EXPECT_EQ(other.size(), 50u);
+  // Across the grid the memoized rate stays within about 1 % of the exact one.
+  for (uint32_t n : {1u, 5u, 100u}) {
+    for (double handle : {60.0, 183.3, 600.0}) {
+      const double want = erlang_a_max_rate(n, 1 / handle, 1 / 47.0, 0.013);
+      EXPECT_NEAR(table.max_rate(ErlangARateTable::key(n, handle, 47, 0.013)), want, 0.02 * want) << n << " " << handle;
+    }
+  }
+}
+
 TEST(ErlangA, FastUpToTwoThousandAgents) {
   const auto start = std::chrono::steady_clock::now();
   double sum = 0;

@@ -169,6 +169,25 @@ TEST(Pacer, WindowSafeGoalLowersTheGoalForSmallGroups) {
     term *= mean / (k + 1);
   }
   EXPECT_NEAR(1 - cdf, 0.01, 1e-6);
+  // Its core, the largest Poisson mean with P(X > limit) <= confidence: P(X > 0) = 1 − e^{−m}.
+  EXPECT_NEAR(largest_safe_poisson_mean(0, 0.01), -std::log(0.99), 1e-12);
+}
+
+TEST(Pacer, CopiesShareTheirTablesAndDecideAlike) {
+  // The memoized tables are pure functions of their inputs: a Pacer, its copy and a fresh one
+  // decide the same on every state, whichever asked first.
+  const Pacer first;
+  const Pacer copy = first;
+  for (uint32_t ready : {0u, 1u, 3u, 20u}) {
+    for (uint32_t busy : {1u, 9u, 80u}) {
+      TargetStats s = group(ready, busy);
+      s.pending_invitations = busy / 3;
+      PacerState a, b, c;
+      const uint32_t x = first.decide(s, a).invitations;
+      EXPECT_EQ(copy.decide(s, b).invitations, x);
+      EXPECT_EQ(Pacer().decide(s, c).invitations, x);
+    }
+  }
 }
 
 TEST(Pacer, ExpectedAbandonmentsMatchEnumeration) {
