@@ -495,6 +495,14 @@ PacingService read_pacing(Entry e) {
   p.alarms.requests_failed_threshold = static_cast<uint32_t>(alarms.integer("requests-failed-threshold"));
   p.alarms.target_error_threshold = static_cast<uint32_t>(alarms.integer("target-error-threshold"));
   p.alarms.validation_error_threshold = static_cast<uint32_t>(alarms.integer("validation-error-threshold"));
+  Entry priors = e.sub("priors");
+  p.priors.acceptance = priors.number("acceptance");
+  p.priors.acceptance_weight = priors.number("acceptance-weight");
+  p.priors.answer_delay = priors.duration("answer-delay");
+  p.priors.handle_time = priors.duration("handle-time");
+  p.priors.handle_time_weight = priors.number("handle-time-weight");
+  p.priors.patience = priors.duration("patience");
+  p.priors.patience_weight = priors.number("patience-weight");
   return p;
 }
 

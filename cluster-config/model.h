@@ -195,6 +195,18 @@ struct PacingAlarms {
   uint32_t validation_error_threshold = 0;
 };
 
+// [pacing.priors]: the pacer's assumptions before it has observed a target, each with the
+// number of observations it is worth (proxy/pacing/estimates.h).
+struct PacingPriorSettings {
+  double acceptance = 0;           // share of invitations accepted
+  double acceptance_weight = 0;    // answered invitations (also behind answer_delay)
+  Duration answer_delay{};
+  Duration handle_time{};
+  double handle_time_weight = 0;   // handled interactions
+  Duration patience{};
+  double patience_weight = 0;      // abandonments
+};
+
 struct PacingService {
   std::string tenant;
   Duration refresh_period{};
@@ -208,6 +220,7 @@ struct PacingService {
   std::string virtual_queue_key;  // user-data key naming an interaction's virtual queue
   std::optional<ForwardProxy> forward_proxy;
   PacingAlarms alarms;
+  PacingPriorSettings priors;
   std::string auth_url;              // OAuth2 token URL (http:// or https://)
   std::vector<std::string> proxies;  // proxies running the module; every proxy when unset (resolved)
   std::string lease_pair;            // node pair holding the master lease; the first pair when unset (resolved)

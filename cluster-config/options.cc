@@ -188,6 +188,21 @@ std::vector<OptionSpec> build_options() {
                "PacingResponseTargetError is raised after this many responses reporting target errors."});
   o.push_back({"pacing.alarms", "validation-error-threshold", kInt, false, "1", 1, 1000, {}, Reload::kImmediate,
                "PacingResponseValidationError is raised after this many invalid responses."});
+  o.push_back({"pacing.priors", "acceptance", kFloat, false, "0.2", 0.01, 1, {}, Reload::kImmediate,
+               "Share of invitations accepted, assumed until the engagement service reports answers (the pacer never estimates below 0.01).",
+               "a share from 0.01 to 1 (0.2: one invitation in five is accepted)"});
+  o.push_back({"pacing.priors", "acceptance-weight", kFloat, false, "50", 0.01, 1e6, {}, Reload::kImmediate,
+               "Answered invitations the acceptance and answer-delay priors are worth: the observed ones outweigh them once there are more."});
+  o.push_back({"pacing.priors", "answer-delay", kDuration, false, "10s", 0, kHour, {}, Reload::kImmediate,
+               "Mean time from sending an invitation to its answer, assumed until answers are reported."});
+  o.push_back({"pacing.priors", "handle-time", kDuration, false, "3m", kSecond, kDay, {}, Reload::kImmediate,
+               "Mean handling time of a proactive interaction, assumed until handled ones are observed."});
+  o.push_back({"pacing.priors", "handle-time-weight", kFloat, false, "10", 0.01, 1e6, {}, Reload::kImmediate,
+               "Handled interactions the handle-time prior is worth."});
+  o.push_back({"pacing.priors", "patience", kDuration, false, "60s", kSecond, kDay, {}, Reload::kImmediate,
+               "Mean time a customer waits for an agent before abandoning, assumed until waits are observed."});
+  o.push_back({"pacing.priors", "patience-weight", kFloat, false, "3", 0.01, 1e6, {}, Reload::kImmediate,
+               "Abandonments the patience prior is worth."});
   return o;
 }
 
@@ -223,6 +238,8 @@ std::vector<SectionSpec> build_sections() {
       {"pacing.endpoint", false, true, "", Reload::kImmediate, "`[pacingEndpoint]`: where results are posted."},
       {"pacing.forward-proxy", false, false, "", Reload::kImmediate, "`[forward-proxy]`: optional HTTP forward proxy."},
       {"pacing.alarms", false, false, "", Reload::kImmediate, "Alarm thresholds."},
+      {"pacing.priors", false, false, "", Reload::kImmediate,
+       "What the pacer assumes of a target before it has observed enough, each with the number of observations it is worth: every estimate is shrunk toward its prior, so a handful of events cannot swing the pacer, and with nothing observed it paces on the priors alone."},
   };
 }
 

@@ -4,27 +4,51 @@
 
 namespace ix::pacing {
 
+namespace {
+
+// The Pacer's configuration with the priors of [pacing.priors], when the file has [pacing].
+PacerConfig with_priors(PacerConfig pacer, const config::ClusterConfig& config) {
+  if (!config.pacing) return pacer;
+  const config::PacingPriorSettings& p = config.pacing->priors;
+  auto seconds = [](config::Duration d) { return std::chrono::duration<double>(d).count(); };
+  pacer.priors = {.acceptance = p.acceptance,
+                  .handle_time_seconds = seconds(p.handle_time),
+                  .patience_seconds = seconds(p.patience),
+                  .answer_delay_seconds = seconds(p.answer_delay),
+                  .acceptance_weight = p.acceptance_weight,
+                  .handle_time_weight = p.handle_time_weight,
+                  .patience_weight = p.patience_weight};
+  return pacer;
+}
+
+}  // namespace
+
 PacingEngine::PacingEngine(const config::ClusterConfig& config, PacerConfig pacer)
-    : statistics_(config), pacer_(pacer) {
+    : statistics_(config), pacer_(with_priors(pacer, config)) {
   if (config.pacing) {
     refresh_seconds_ = std::chrono::duration<double>(config.pacing->refresh_period).count();
   }
   states_.resize(statistics_.target_count());
   pending_.resize(statistics_.target_count(), 0);
+  answers_.resize(statistics_.target_count());
 }
 
 void PacingEngine::reconfigure(const config::ClusterConfig& config) {
   const std::vector<std::optional<size_t>> kept = statistics_.reconfigure(config);
   if (config.pacing) refresh_seconds_ = std::chrono::duration<double>(config.pacing->refresh_period).count();
+  pacer_ = Pacer(with_priors(pacer_.config(), config));
   std::vector<PacerState> states(statistics_.target_count());
   std::vector<uint32_t> pending(statistics_.target_count(), 0);
+  std::vector<InvitationAnswers> answers(statistics_.target_count());
   for (size_t before = 0; before < kept.size(); ++before) {
     if (!kept[before]) continue;
     states[*kept[before]] = states_[before];
     pending[*kept[before]] = pending_[before];
+    answers[*kept[before]] = std::move(answers_[before]);
   }
   states_ = std::move(states);
   pending_ = std::move(pending);
+  answers_ = std::move(answers);
   decisions_.clear();  // by the old targets: the next cycle decides the new ones
 }
 
@@ -37,11 +61,15 @@ void PacingEngine::set_pending(size_t target, uint32_t pending) {
   if (target < pending_.size()) pending_[target] = pending;
 }
 
-TargetStats PacingEngine::pacer_input(size_t target, int64_t now_us, bool stale) const {
-  return pacer_input(statistics_.figures(target, now_us), target, stale);
+void PacingEngine::report_invitations(size_t target, const InvitationTotals& totals, int64_t now_us) {
+  if (target < answers_.size()) answers_[target].report(totals, now_us);
 }
 
-TargetStats PacingEngine::pacer_input(const TargetFigures& f, size_t target, bool stale) const {
+TargetStats PacingEngine::pacer_input(size_t target, int64_t now_us, bool stale) const {
+  return pacer_input(statistics_.figures(target, now_us), target, now_us, stale);
+}
+
+TargetStats PacingEngine::pacer_input(const TargetFigures& f, size_t target, int64_t now_us, bool stale) const {
   TargetStats in;
   in.goal = f.target->optimization_goal / 100.0;
   in.refresh_interval_seconds = refresh_seconds_;
@@ -49,7 +77,9 @@ TargetStats PacingEngine::pacer_input(const TargetFigures& f, size_t target, boo
   in.agents_busy = f.agents.busy;
   in.agents_not_ready = f.agents.not_ready;
   in.free_capacity = f.agents.free_capacity;
+  in.busy_capacity = f.agents.busy_capacity;
   in.waiting = f.waiting;
+  in.other_waiting = f.other_waiting;
   in.pending_invitations = pending_[target];
   in.waiting_in_progress = f.waiting;
   in.waiting_in_progress_seconds = f.waiting_seconds;
@@ -62,6 +92,12 @@ TargetStats PacingEngine::pacer_input(const TargetFigures& f, size_t target, boo
   }
   in.handled = static_cast<uint32_t>(f.handled.back().count);
   in.handle_time_seconds = f.handled.back().wait_seconds;
+  in.reactive_arrivals = static_cast<uint32_t>(f.reactive_arrivals.back().count);
+  // As the engagement service reported them; none reported: the pacer keeps to its priors.
+  const InvitationAnswers::Observed answers = answers_[target].observed(now_us, kWindowsUs.back());
+  in.invitations_answered = static_cast<uint32_t>(answers.answered);
+  in.invitations_accepted = static_cast<uint32_t>(answers.accepted);
+  in.answer_delay_seconds = answers.answer_delay_seconds;
   // Stale as a whole (the stream is not flowing), or a pair serving the target stopped.
   in.stale = stale || !f.stale_pairs.empty();
   return in;
@@ -74,7 +110,7 @@ const std::vector<TargetDecision>& PacingEngine::decide(int64_t now_us, bool sta
     TargetDecision& d = decisions_[i];
     const TargetFigures f = statistics_.figures(i, now_us);
     d.target = f.target;
-    d.input = pacer_input(f, i, stale);
+    d.input = pacer_input(f, i, now_us, stale);
     d.decision = pacer_.decide(d.input, states_[i]);
   }
   decided_at_us_ = now_us;
@@ -92,8 +128,18 @@ nlohmann::json PacingEngine::status(int64_t now_us) const {
                                   {"accepted_wait_seconds", f.accepted[w].wait_seconds},
                                   {"abandoned_wait_seconds", f.abandoned[w].wait_seconds},
                                   {"handled", f.handled[w].count},
-                                  {"handle_time_seconds", f.handled[w].wait_seconds}};
+                                  {"handle_time_seconds", f.handled[w].wait_seconds},
+                                  {"reactive_arrivals", f.reactive_arrivals[w].count}};
     }
+    // What the engagement service reported over the longest window (the pacer's acceptance
+    // evidence); null where nothing was answered: the pacer uses its prior.
+    const InvitationAnswers::Observed answers = answers_[i].observed(now_us, kWindowsUs.back());
+    const double answered = static_cast<double>(answers.answered);
+    nlohmann::json invitations = {
+        {"answered", answers.answered},
+        {"accepted", answers.accepted},
+        {"acceptance_observed", answers.answered ? nlohmann::json(answers.accepted / answered) : nlohmann::json()},
+        {"answer_delay_seconds", answers.answered ? nlohmann::json(answers.answer_delay_seconds / answered) : nlohmann::json()}};
     nlohmann::json target = {
         {"target", f.target->name},
         {"media", f.target->media},
@@ -101,13 +147,16 @@ nlohmann::json PacingEngine::status(int64_t now_us) const {
         {"waiting", f.waiting},
         {"waiting_seconds", f.waiting_seconds},
         {"handling", f.handling},
+        {"other_waiting", f.other_waiting},
         {"pending_invitations", pending_[i]},
+        {"invitations", std::move(invitations)},
         {"agents",
          {{"logged_in", f.agents.logged_in},
           {"ready", f.agents.ready},
           {"busy", f.agents.busy},
           {"not_ready", f.agents.not_ready},
-          {"free_capacity", f.agents.free_capacity}}},
+          {"free_capacity", f.agents.free_capacity},
+          {"busy_capacity", f.agents.busy_capacity}}},
         {"windows", windows},
         {"stale_pairs", f.stale_pairs},
     };
@@ -122,11 +171,22 @@ nlohmann::json PacingEngine::status(int64_t now_us) const {
       target["estimates"] = {{"acceptance", d.estimates.acceptance},
                              {"handle_time_seconds", d.estimates.handle_time_seconds},
                              {"patience_seconds", d.estimates.patience_seconds},
+                             {"answer_delay_seconds", d.estimates.answer_delay_seconds},
+                             {"reactive_per_minute", d.estimates.reactive_rate * 60},
                              {"observed_abandonment", d.estimates.observed_abandonment}};
     }
     targets.push_back(std::move(target));
   }
+  const PacingPriors& priors = pacer_.config().priors;
   return {{"targets", std::move(targets)},
+          {"priors",
+           {{"acceptance", priors.acceptance},
+            {"acceptance_weight", priors.acceptance_weight},
+            {"answer_delay_seconds", priors.answer_delay_seconds},
+            {"handle_time_seconds", priors.handle_time_seconds},
+            {"handle_time_weight", priors.handle_time_weight},
+            {"patience_seconds", priors.patience_seconds},
+            {"patience_weight", priors.patience_weight}}},
           {"events_counted", statistics_.events_counted()},
           {"events_skipped", statistics_.events_skipped()}};
 }

@@ -251,7 +251,7 @@ void PacingMaster::finished(const PostResult& result, Clock::time_point started,
   last_detail_ = outcome.detail;
   ++posts_;
   alarms_.record(outcome, last_post_at_us_);
-  on_done(result.pending);
+  on_done(result);
 }
 
 nlohmann::json PacingMaster::status() const {

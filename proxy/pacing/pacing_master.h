@@ -40,9 +40,9 @@ using LeaseFunction = std::function<void(MasterLease::Request, std::function<voi
 
 class PacingMaster {
  public:
-  // After each post, whatever came of it: the pending invitations by decision index (nullopt:
-  // not reported; empty when the post failed).
-  using DoneCallback = std::function<void(const std::vector<std::optional<uint32_t>>& pending)>;
+  // After each post, whatever came of it: the pending invitations and invitation totals by
+  // decision index (nullopt: not reported; empty when the post failed).
+  using DoneCallback = std::function<void(const PostResult& result)>;
 
   PacingMaster(const config::PacingService& pacing, std::string proxy_id, metrics::Registry& metrics);
   ~PacingMaster();

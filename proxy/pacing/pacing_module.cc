@@ -188,10 +188,14 @@ void PacingModule::cycle() {
 void PacingModule::post() {
   if (!master_) return;
   master_->post(engine_.last_decisions(), static_cast<double>(refresh_ms_) / 1000.0,
-                [this, generation = generation_](const std::vector<std::optional<uint32_t>>& pending) {
+                [this, generation = generation_](const PostResult& result) {
                   if (generation != generation_) return;  // posted for the targets before a reload
-                  for (size_t i = 0; i < pending.size() && i < engine_.target_count(); ++i) {
-                    if (pending[i]) engine_.set_pending(i, *pending[i]);
+                  const int64_t now = wall_clock_us();
+                  for (size_t i = 0; i < result.pending.size() && i < engine_.target_count(); ++i) {
+                    if (result.pending[i]) engine_.set_pending(i, *result.pending[i]);
+                    if (i < result.invitations.size() && result.invitations[i]) {
+                      engine_.report_invitations(i, *result.invitations[i], now);
+                    }
                   }
                   publish();
                 });

@@ -27,6 +27,8 @@ double seconds(int64_t us) { return static_cast<double>(us) / 1e6; }
 PacingStatistics::Target::Target()
     : accepted(kBucketUs, kBuckets), abandoned(kBucketUs, kBuckets), handled(kBucketUs, kBuckets) {}
 
+PacingStatistics::ReactiveQueue::ReactiveQueue() : arrivals(kBucketUs, kBuckets) {}
+
 std::string PacingStatistics::agent_key(std::string_view tenant, std::string_view agent) {
   std::string key(tenant);
   key += '\n';
@@ -96,6 +98,7 @@ std::vector<std::optional<size_t>> PacingStatistics::reconfigure(const config::C
     it->second.target = *now;
     ++it;
   }
+  reconfigure_reactive(config);
   // Pairs by position in the configuration: when the list changed, what was known of a pair
   // follows its ID to its new position, and a removed pair's interactions are forgotten (it
   // reports nothing more: they would wait forever).
@@ -121,6 +124,16 @@ std::vector<std::optional<size_t>> PacingStatistics::reconfigure(const config::C
       }
       it = interactions_.erase(it);
     }
+    for (auto it = reactive_waiting_.begin(); it != reactive_waiting_.end();) {
+      const std::optional<size_t> now = it->second.pair < moved.size() ? moved[it->second.pair] : std::nullopt;
+      if (now) {
+        it->second.pair = *now;
+        ++it;
+        continue;
+      }
+      --reactive_[it->second.queue].waiting;
+      it = reactive_waiting_.erase(it);
+    }
     std::vector<uint64_t> seeded(pair_ids.size(), 0);
     std::vector<bool> stale(pair_ids.size(), false);
     for (size_t before = 0; before < moved.size(); ++before) {
@@ -133,6 +146,78 @@ std::vector<std::optional<size_t>> PacingStatistics::reconfigure(const config::C
     pair_stale_ = std::move(stale);
   }
   return kept;
+}
+
+void PacingStatistics::reconfigure_reactive(const config::ClusterConfig& config) {
+  // The virtual queues each target's groups serve, for its media; one that stays keeps its
+  // waiting count and arrivals.
+  std::map<std::string, const config::AgentGroup*> groups;
+  for (const config::AgentGroup& g : config.agent_groups) groups[g.id] = &g;
+  std::vector<ReactiveQueue> previous = std::move(reactive_);
+  std::map<ReactiveKey, size_t> previous_by_key = std::move(reactive_by_key_);
+  reactive_.clear();
+  reactive_by_key_.clear();
+  std::vector<std::optional<size_t>> kept(previous.size());
+  for (size_t i = 0; i < targets_.size(); ++i) {
+    Target& t = targets_[i];
+    t.reactive.clear();
+    for (const std::string& group_id : t.config->agent_groups) {
+      auto group = groups.find(group_id);
+      if (group == groups.end()) continue;
+      for (const std::string& vq : group->second->origination_dns) {
+        ReactiveKey key{group->second->tenant, vq, t.config->media};
+        auto [at, added] = reactive_by_key_.try_emplace(key, reactive_.size());
+        if (added) {
+          auto before = previous_by_key.find(key);
+          if (before == previous_by_key.end()) {
+            reactive_.emplace_back();
+          } else {
+            kept[before->second] = reactive_.size();
+            reactive_.push_back(std::move(previous[before->second]));
+          }
+        }
+        t.reactive.push_back(at->second);
+      }
+    }
+    std::sort(t.reactive.begin(), t.reactive.end());
+    t.reactive.erase(std::unique(t.reactive.begin(), t.reactive.end()), t.reactive.end());
+  }
+  for (auto it = reactive_waiting_.begin(); it != reactive_waiting_.end();) {
+    const std::optional<size_t> now = kept[it->second.queue];
+    if (!now) {
+      it = reactive_waiting_.erase(it);
+      continue;
+    }
+    it->second.queue = *now;
+    ++it;
+  }
+}
+
+std::optional<size_t> PacingStatistics::reactive_queue_of(const proto::InteractionInfoT& info) const {
+  if (!filter_valid_ || !info.user_data || reactive_.empty()) return std::nullopt;
+  const query::Value value = query::Operand{query::Operand::Kind::kUserData, vq_key_, {}}.of(info);
+  const std::string* vq = std::get_if<std::string>(&value);
+  if (vq == nullptr) return std::nullopt;
+  auto it = reactive_by_key_.find({info.tenant_id, *vq, info.media_type});
+  if (it == reactive_by_key_.end() || filter_.matches(info)) return std::nullopt;
+  return it->second;
+}
+
+void PacingStatistics::track_reactive(const proto::InteractionInfoT& info, size_t pair, std::optional<int64_t> arrived_us) {
+  std::optional<size_t> queue = reactive_queue_of(info);
+  if (!queue) return;
+  if (!reactive_waiting_.try_emplace(info.interaction_id, WaitingReactive{*queue, pair}).second) return;  // a copy
+  ReactiveQueue& q = reactive_[*queue];
+  ++q.waiting;
+  if (arrived_us) q.arrivals.add(*arrived_us, 0);
+}
+
+bool PacingStatistics::stop_reactive(const std::string& id) {
+  auto it = reactive_waiting_.find(id);
+  if (it == reactive_waiting_.end()) return false;
+  --reactive_[it->second.queue].waiting;
+  reactive_waiting_.erase(it);
+  return true;
 }
 
 void PacingStatistics::stream_stopped(size_t pair) {
@@ -219,9 +304,11 @@ void PacingStatistics::on_interaction_event(size_t pair, const proto::Envelope& 
       const proto::InteractionInfo* info = e.body_as_EventInteractionSubmitted()->interaction();
       proto::InteractionInfoT native;
       info->UnPackTo(&native);
-      const size_t before = interactions_.size();
-      track(native, pair, native.submitted_at_us > 0 ? native.submitted_at_us : at);
-      if (interactions_.size() != before) ++events_counted_;
+      const size_t before = interactions_.size() + reactive_waiting_.size();
+      const int64_t since = native.submitted_at_us > 0 ? native.submitted_at_us : at;
+      track(native, pair, since);
+      track_reactive(native, pair, since);  // one or the other: the proactive filter decides
+      if (interactions_.size() + reactive_waiting_.size() != before) ++events_counted_;
       return;
     }
     case M::EventPartyAdded: {
@@ -233,7 +320,9 @@ void PacingStatistics::on_interaction_event(size_t pair, const proto::Envelope& 
           if (media != agent->second.media.end()) ++media->second.in_hand;
         }
       }
-      auto it = interactions_.find(ev->interaction_id()->str());
+      const std::string id = ev->interaction_id()->str();
+      if (stop_reactive(id)) ++events_counted_;  // taken by an agent
+      auto it = interactions_.find(id);
       if (it != interactions_.end()) {
         ++it->second.parties;
         if (it->second.accepted_at_us == 0) accept(it->second, at);
@@ -261,6 +350,7 @@ void PacingStatistics::on_interaction_event(size_t pair, const proto::Envelope& 
     }
     case M::EventProcessingStopped: {
       const std::string id = e.body_as_EventProcessingStopped()->interaction_id()->str();
+      if (stop_reactive(id)) ++events_counted_;
       if (interactions_.count(id)) {
         ++events_counted_;
         finish(id, at);
@@ -348,11 +438,20 @@ void PacingStatistics::seed_pair(size_t pair, uint64_t seq, const std::vector<pr
     }
     it = interactions_.erase(it);
   }
+  for (auto it = reactive_waiting_.begin(); it != reactive_waiting_.end();) {
+    if (it->second.pair != pair) {
+      ++it;
+      continue;
+    }
+    --reactive_[it->second.queue].waiting;
+    it = reactive_waiting_.erase(it);
+  }
   for (const proto::InteractionInfoT& info : open) {
     if (info.state != proto::InteractionState::Queued && info.state != proto::InteractionState::Delivering &&
         info.state != proto::InteractionState::Handling) {
       continue;
     }
+    if (info.state != proto::InteractionState::Handling) track_reactive(info, pair, std::nullopt);
     const int64_t since = info.submitted_at_us > 0 ? info.submitted_at_us : now_us;
     track(info, pair, since);
     auto it = interactions_.find(info.interaction_id);
@@ -411,7 +510,10 @@ void PacingStatistics::count(AgentCounts& counts, const AgentState& agent, const
   } else {
     ++counts.not_ready;
   }
-  if (m->second.in_hand > 0) ++counts.busy;
+  if (m->second.in_hand > 0) {
+    ++counts.busy;
+    counts.busy_capacity += m->second.in_hand;
+  }
 }
 
 TargetFigures PacingStatistics::figures(size_t index, int64_t now_us) const {
@@ -424,6 +526,11 @@ TargetFigures PacingStatistics::figures(size_t index, int64_t now_us) const {
   f.abandoned = windows(t.abandoned, now_us);
   f.handled = windows(t.handled, now_us);
   f.handling = t.handling;
+  for (size_t q : t.reactive) {
+    f.other_waiting += reactive_[q].waiting;
+    const std::array<WindowCounts, 3> arrivals = windows(reactive_[q].arrivals, now_us);
+    for (size_t w = 0; w < arrivals.size(); ++w) f.reactive_arrivals[w].count += arrivals[w].count;
+  }
   for (const AgentState* agent : t.agents) count(f.agents, *agent, t.config->media);
   for (size_t pair : t.pairs) {
     if (pair_stale_[pair]) f.stale_pairs.push_back(pair_ids_[pair]);

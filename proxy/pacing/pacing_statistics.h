@@ -9,6 +9,13 @@
 // wait) or it is stopped first (abandoned, with that wait); once accepted, its handling time runs
 // until it is stopped or its last party leaves.
 //
+// Reactive traffic: a non-proactive interaction (one that does not meet the filter) of a target's
+// media whose virtual queue (the same user-data key) is one that the target's agent groups serve
+// (their `origination-dns`: the target's own virtual queue and any inbound one of blended
+// agents) takes the capacity of the same agents. It counts for every such target as a reactive
+// arrival when it is submitted, and as waiting (other_waiting) until an agent joins it or it is
+// stopped. A pair's state seeds the waiting ones, not arrivals: those happened before.
+//
 // Agents: every agent of a target's agent groups counts toward that target when it can take the
 // target's media (an agent in several groups is counted once per target, and toward each target
 // of each media it has — blended agents). Per agent and media the stream says logged in (with a
@@ -32,6 +39,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -52,6 +60,7 @@ struct AgentCounts {
   uint32_t busy = 0;       // handling at least one interaction of the media
   uint32_t not_ready = 0;  // logged in with the media but not ready (or DND)
   uint32_t free_capacity = 0;  // of the ready agents: capacity − interactions of the media in hand
+  uint32_t busy_capacity = 0;  // interactions of the media in hand (slots in use)
 };
 
 struct WindowCounts {
@@ -68,6 +77,8 @@ struct TargetFigures {
   std::array<WindowCounts, 3> abandoned; // PACS_VQ_Abandoned per window, with the waits
   std::array<WindowCounts, 3> handled;   // finished handling, with the handling times
   uint32_t handling = 0;               // accepted and not finished
+  uint32_t other_waiting = 0;          // reactive interactions waiting for the same agents now
+  std::array<WindowCounts, 3> reactive_arrivals;  // reactive interactions submitted, per window
   AgentCounts agents;
   std::vector<std::string> stale_pairs;  // pairs serving the target whose stream stopped, not reseeded yet
 };
@@ -133,7 +144,19 @@ class PacingStatistics {
     uint32_t handling = 0;
     SlidingWindow accepted, abandoned, handled;
     std::vector<size_t> pairs;  // the pairs serving the target's tenant and media
+    std::vector<size_t> reactive;  // the reactive queues its groups serve (index into reactive_)
     Target();
+  };
+  // A virtual queue and media the targets' groups serve, for reactive traffic.
+  struct ReactiveQueue {
+    uint32_t waiting = 0;
+    SlidingWindow arrivals;
+    ReactiveQueue();
+  };
+  using ReactiveKey = std::tuple<std::string, std::string, std::string>;  // tenant, virtual queue, media
+  struct WaitingReactive {
+    size_t queue = 0;  // index into reactive_
+    size_t pair = 0;
   };
   struct Tracked {
     size_t target = 0;
@@ -143,6 +166,10 @@ class PacingStatistics {
     uint32_t parties = 0;
   };
   std::optional<size_t> target_of(const proto::InteractionInfoT& info) const;
+  std::optional<size_t> reactive_queue_of(const proto::InteractionInfoT& info) const;
+  void track_reactive(const proto::InteractionInfoT& info, size_t pair, std::optional<int64_t> arrived_us);
+  bool stop_reactive(const std::string& id);
+  void reconfigure_reactive(const config::ClusterConfig& config);
   void track(const proto::InteractionInfoT& info, size_t pair, int64_t since_us);
   void stop_waiting(const Tracked& t);
   void accept(Tracked& t, int64_t at_us);
@@ -161,6 +188,9 @@ class PacingStatistics {
   std::map<std::pair<std::string, std::string>, size_t> target_by_vq_;  // (virtual queue, media)
   std::map<std::string, std::vector<const AgentState*>> group_agents_;  // group -> its agents
   std::unordered_map<std::string, Tracked> interactions_;              // counted ones, by ID
+  std::vector<ReactiveQueue> reactive_;
+  std::map<ReactiveKey, size_t> reactive_by_key_;
+  std::unordered_map<std::string, WaitingReactive> reactive_waiting_;  // reactive ones waiting, by ID
   std::unordered_map<std::string, AgentState> agents_;                 // by agent key
   std::vector<uint64_t> seeded_seq_;                                   // by pair
   std::vector<bool> pair_stale_;                                       // by pair: stopped, not reseeded

@@ -22,7 +22,8 @@ class SlidingWindow {
   // bucket_us × buckets is the longest span that can be read.
   SlidingWindow(int64_t bucket_us, size_t buckets);
 
-  void add(int64_t at_us, double value);
+  // `count` observations at once, `value` their summed value.
+  void add(int64_t at_us, double value, uint64_t count = 1);
   // The observations in (now − span, now], to bucket precision.
   Sum sum(int64_t now_us, int64_t span_us) const;
   // The same for several spans at once, in one pass over the buckets.

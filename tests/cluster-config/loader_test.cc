@@ -410,6 +410,52 @@ base-urls = ["ftp://e.example/"]   # <-
 )", "pacing.endpoint.base-urls", "\"ftp://e.example/\" is not an http:// or https:// URL");
 }
 
+const std::string kPacingService = R"(
+[pacing]
+tenant = "101"
+credentials-env = "IX_CREDS"
+auth-url = "https://e.example/oauth/token"
+[pacing.endpoint]
+base-urls = ["https://e.example/api/"]
+)";
+
+TEST(ConfigLoader, PacingPriorsAreReadWithTheirDefaults) {
+  LoadResult defaults = load(kBase + kPacingService);
+  ASSERT_TRUE(defaults.ok()) << defaults.error_text();
+  const PacingPriorSettings& d = defaults.config->pacing->priors;
+  EXPECT_DOUBLE_EQ(d.acceptance, 0.2);
+  EXPECT_DOUBLE_EQ(d.acceptance_weight, 50);
+  EXPECT_EQ(d.answer_delay, std::chrono::seconds(10));
+  EXPECT_EQ(d.handle_time, std::chrono::minutes(3));
+  EXPECT_DOUBLE_EQ(d.handle_time_weight, 10);
+  EXPECT_EQ(d.patience, std::chrono::seconds(60));
+  EXPECT_DOUBLE_EQ(d.patience_weight, 3);
+
+  LoadResult set = load(kBase + kPacingService + "[pacing.priors]\nacceptance = 0.35\nhandle-time = \"4m\"\npatience = 90\n"
+                                          "answer-delay = \"2500ms\"\npatience-weight = 6\n");
+  ASSERT_TRUE(set.ok()) << set.error_text();
+  const PacingPriorSettings& p = set.config->pacing->priors;
+  EXPECT_DOUBLE_EQ(p.acceptance, 0.35);
+  EXPECT_EQ(p.handle_time, std::chrono::minutes(4));
+  EXPECT_EQ(p.patience, std::chrono::seconds(90));
+  EXPECT_EQ(p.answer_delay, std::chrono::milliseconds(2500));
+  EXPECT_DOUBLE_EQ(p.patience_weight, 6);
+  EXPECT_DOUBLE_EQ(p.acceptance_weight, 50) << "unset: the default";
+}
+
+TEST(ConfigLoader, PacingPriorsOutOfRangeAreRefused) {
+  expect_error(kBase + kPacingService + "[pacing.priors]\nacceptance = 0   # <-\n", "pacing.priors.acceptance",
+               "0 is out of range; expected a share from 0.01 to 1");
+  expect_error(kBase + kPacingService + "[pacing.priors]\nacceptance = 1.5   # <-\n", "pacing.priors.acceptance",
+               "1.5 is out of range; expected a share from 0.01 to 1");
+  expect_error(kBase + kPacingService + "[pacing.priors]\nhandle-time = \"-30s\"   # <-\n", "pacing.priors.handle-time",
+               "\"-30s\" is not a duration");
+  expect_error(kBase + kPacingService + "[pacing.priors]\npatience = \"0s\"   # <-\n", "pacing.priors.patience",
+               "\"0s\" is out of range");
+  expect_error(kBase + kPacingService + "[pacing.priors]\nacceptance-weight = 0   # <-\n", "pacing.priors.acceptance-weight",
+               "0 is out of range; expected a number from 0.01 to 1000000");
+}
+
 TEST(ConfigLoader, TlsNeedsACertificate) {
   expect_error(kBase + R"(
 [node-pairs.tls]

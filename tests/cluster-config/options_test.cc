@@ -104,6 +104,28 @@ TEST(IxctlConfigCheck, ExitCodesSayValidInvalidUnreadable) {
   EXPECT_EQ(ixctl_check("/nonexistent/cluster.toml"), 2);
 }
 
+// A prior the pacer cannot work with is refused by `ixctl config check`, which names the file,
+// the line, the key and the allowed range.
+TEST(IxctlConfigCheck, RefusesPacingPriorsOutOfRange) {
+  char path[] = "/tmp/ix-priors-XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ::close(fd);
+  std::ofstream(path) << read(IX_SOURCE_DIR "/examples/local-cluster.toml") << "\n[pacing.priors]\nacceptance = 1.2\n";
+  const std::string command = std::string(IX_IXCTL) + " config check " + path + " 2>&1";
+  std::string output;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  char buffer[4096];
+  while (size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
+  const int status = ::pclose(pipe);
+  std::remove(path);
+  EXPECT_EQ(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 1) << output;
+  EXPECT_NE(output.find(std::string(path) + ":"), std::string::npos) << output;
+  EXPECT_NE(output.find("pacing.priors.acceptance: 1.2 is out of range; expected a share from 0.01 to 1"), std::string::npos)
+      << output;
+}
+
 // The configuration of issue 18: a pair that requires client certificates and a proxy whose
 // own client port has no TLS. The proxy could never connect, and `ixctl config check` says so,
 // naming the proxy, the pair and the keys to set; with a link certificate the file is valid.

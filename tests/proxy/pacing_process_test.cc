@@ -18,13 +18,27 @@ class PacingProcessTest : public ClusterFixture {
   void extend_config(ConfigBuilder& c) const override {
     if (with_chat_) {
       c.paced_virtual_queue("VQ Chat", "101", "chat");
-      c.agent_group("Chat", "101", {"a1", "a2"}, {"VQ Chat"});
+      c.add("virtual-queues").set("id", "VQ Inbound").set("tenant", "101");  // reactive chats, no pacing
+      c.agent_group("Chat", "101", {"a1", "a2"}, {"VQ Chat", "VQ Inbound"});  // blended: proactive and inbound
     }
     if (with_sales_) {
       c.paced_virtual_queue("VQ Sales", "101", "chat", 2);
       c.agent_group("Sales", "101", {"a2"}, {"VQ Sales"});
     }
     c.pacing("101", "1s");
+    if (!priors_.empty()) c.raw("[pacing.priors]\n" + priors_);
+  }
+
+  // The pacing section of proxy-1's /status, once pred holds for it (or the last seen).
+  nlohmann::json pacing_when(const std::function<bool(const nlohmann::json&)>& pred) {
+    nlohmann::json last;
+    loop_.run_until([&] {
+      nlohmann::json status = nlohmann::json::parse(proxy_status(0), nullptr, false);
+      if (status.is_discarded() || !status.contains("pacing")) return false;
+      last = status["pacing"];
+      return pred(last);
+    }, 15'000);
+    return last;
   }
 
   // The pacing targets on proxy-1's /status (names), once pred holds for them.
@@ -39,6 +53,7 @@ class PacingProcessTest : public ClusterFixture {
 
   bool with_chat_ = true;
   bool with_sales_ = false;
+  std::string priors_;  // the [pacing.priors] keys, if any
 
   static proto::RequestSubmitT proactive(const std::string& vq = "VQ Chat") {
     proto::RequestSubmitT r = chat_submit();
@@ -125,6 +140,47 @@ TEST_F(PacingProcessTest, StartsFromThePairsStateFollowsTheStreamSurvivesAFailov
   ASSERT_EQ(human.exit_code, 0) << human.err;
   EXPECT_NE(human.out.find("VQ Chat - chat"), std::string::npos) << human.out;
   EXPECT_NE(human.out.find("1 ready"), std::string::npos) << human.out;
+}
+
+// The chat agents are blended: their group also serves "VQ Inbound". A reactive chat submitted
+// there is what the pacer sees as other waiting and a reactive arrival; [pacing.priors] from the
+// file are what it assumes; both show on /status and in `ixctl pacing status`, and a reload
+// changes the priors.
+TEST_F(PacingProcessTest, ReactiveTrafficAndThePriorsReachThePacerAndShowInTheStatus) {
+  priors_ = "acceptance = 0.4\npatience = \"45s\"\n";
+  start_pair(0);
+  start_pair(1);
+  start_proxy(0);
+  ASSERT_TRUE(wait_ready(0));
+  auto media = proxy_client(0, proto::ClientType::MediaServer);
+  proto::RequestSubmitT inbound = chat_submit();
+  inbound.user_data = wire::kv_list({{"VirtualQueue", "VQ Inbound"}});
+  EnvelopePtr submitted = media->call(inbound);
+  ASSERT_TRUE(submitted && submitted->body.AsEventSubmitted()) << error_text(submitted);
+
+  nlohmann::json t = target_when([](const nlohmann::json& s) {
+    return s["other_waiting"] == 1 && s["windows"]["15m"]["reactive_arrivals"] == 1 && s.contains("decision");
+  });
+  EXPECT_EQ(t["waiting"], 0) << "not a proactive interaction";
+  EXPECT_TRUE(t["invitations"]["acceptance_observed"].is_null()) << "no engagement service answered";
+  EXPECT_DOUBLE_EQ(t["estimates"]["acceptance"].get<double>(), 0.4) << "nothing observed: the configured prior";
+  nlohmann::json pacing = pacing_when([](const nlohmann::json& p) { return p.contains("priors"); });
+  EXPECT_DOUBLE_EQ(pacing["priors"]["acceptance"].get<double>(), 0.4);
+  EXPECT_DOUBLE_EQ(pacing["priors"]["patience_seconds"].get<double>(), 45);
+
+  CommandResult human = run_command({IX_IXCTL, "pacing", "status", "--config", (dir_ / "cluster.toml").string()});
+  ASSERT_EQ(human.exit_code, 0) << human.err;
+  EXPECT_NE(human.out.find("other waiting 1"), std::string::npos) << human.out;
+  EXPECT_NE(human.out.find("1 reactive arrivals"), std::string::npos) << human.out;
+  EXPECT_NE(human.out.find("no acceptance observed: the prior"), std::string::npos) << human.out;
+  EXPECT_NE(human.out.find("priors: acceptance 0.40"), std::string::npos) << human.out;
+
+  priors_ = "acceptance = 0.6\n";
+  write_config();
+  proxies_[0]->signal(SIGHUP);
+  pacing = pacing_when([](const nlohmann::json& p) { return p.contains("priors") && p["priors"]["acceptance"] == 0.6; });
+  EXPECT_DOUBLE_EQ(pacing["priors"]["acceptance"].get<double>(), 0.6) << proxies_[0]->log();
+  EXPECT_DOUBLE_EQ(pacing["priors"]["patience_seconds"].get<double>(), 60) << "back to the default";
 }
 
 // A configuration reload (SIGHUP) that adds a pacing target and removes another changes the

@@ -19,6 +19,7 @@
 #include <set>
 
 #include "tests/proxy/cluster_fixture.h"
+#include "tests/support/command.h"
 #include "tests/support/eventually.h"
 #include "tests/support/https_exchange.h"
 
@@ -35,8 +36,12 @@ class PacingServiceTest : public ClusterFixture {
     ::setenv("IX_TEST_ENGAGEMENT", "ixcluster:test-secret", 1);
     const std::filesystem::path ports_file = dir_ / "engage.ports";
     engage_ = std::make_unique<Process>(
-        std::vector<std::string>{IX_IXENGAGE, "--port", "0", "--ports-file", ports_file.string(), "--state-dir",
-                                 (dir_ / "engage").string(), "--credentials", "ixcluster:test-secret", "--no-submit"},
+        [&] {
+          std::vector<std::string> args = {IX_IXENGAGE, "--port", "0", "--ports-file", ports_file.string(), "--state-dir",
+                                           (dir_ / "engage").string(), "--credentials", "ixcluster:test-secret", "--no-submit"};
+          args.insert(args.end(), engage_args_.begin(), engage_args_.end());
+          return args;
+        }(),
         (dir_ / "ixengage.log").string());
     ASSERT_TRUE(engage_->start());
     std::optional<config::BoundPorts> ports = wait_for_ports(*engage_, ports_file);
@@ -136,6 +141,7 @@ class PacingServiceTest : public ClusterFixture {
   int proxies_configured_ = 2;
   std::string http_timeout_ = "800ms";
   std::string api_url_;  // the engagement service's base URL; empty: the simulator's
+  std::vector<std::string> engage_args_;  // more ixengage options (its visitors)
 };
 
 class PacingMasterTest : public PacingServiceTest {};
@@ -342,6 +348,50 @@ TEST_F(PacingAlarmTest, PendingInvitationsReportedByTheServiceReachTheDecisions)
   }
   EXPECT_GT(pending, 0) << "the service's pending invitations never reached the status: " << engage_state().dump(2);
   EXPECT_EQ(pacing_status(0).value("post", nlohmann::json::object()).value("result", ""), "ok");
+}
+
+// The engagement service's answers are the pacer's only evidence of acceptance: visitors who
+// answer within a fraction of a second, half of them accepting, show up as invitations answered
+// and accepted on the status, the acceptance estimate leaves the prior, and `ixctl pacing
+// status` says what was observed.
+class PacingAcceptanceTest : public PacingAlarmTest {
+ protected:
+  PacingAcceptanceTest() {
+    engage_args_ = {"--lead-rate", "50", "--accept-probability", "0.5", "--accept-delay", "50ms..200ms",
+                    "--invitation-timeout", "300ms", "--seed", "7"};
+  }
+};
+
+TEST_F(PacingAcceptanceTest, AcceptanceReportedByTheServiceReachesThePacer) {
+  start_pair(0);
+  start_pair(1);
+  start_proxy(0);
+  auto desktop = proxy_client(0, proto::ClientType::AgentApplication);
+  ASSERT_TRUE(log_in_ready(*desktop, "a1", 1));  // a ready agent: invitations are allowed
+  nlohmann::json target;
+  ASSERT_TRUE(loop_.run_until([&] {
+    const nlohmann::json targets = pacing_status(0).value("targets", nlohmann::json::array());
+    if (targets.empty()) return false;
+    target = targets[0];
+    return target.value("invitations", nlohmann::json::object()).value("accepted", 0) >= 1 &&
+           target.value("invitations", nlohmann::json::object()).value("answered", 0) >= 2;
+  }, 15'000)) << target.dump(2) << engage_state().dump(2);
+  const nlohmann::json& invitations = target["invitations"];
+  const nlohmann::json simulated = engage_state()["targets"]["VQ Chat - chat"];
+  EXPECT_LE(invitations["answered"].get<uint64_t>(),
+            simulated["accepted"].get<uint64_t>() + simulated["expired"].get<uint64_t>())
+      << "never more answers than the service counted";
+  EXPECT_LE(invitations["accepted"].get<uint64_t>(), simulated["accepted"].get<uint64_t>());
+  EXPECT_GT(invitations["acceptance_observed"].get<double>(), 0.0);
+  EXPECT_LT(invitations["answer_delay_seconds"].get<double>(), 0.31) << "answers come within 300 ms";
+  ASSERT_TRUE(loop_.run_until([&] {
+    const nlohmann::json t = pacing_status(0).value("targets", nlohmann::json::array())[0];
+    return t.contains("estimates") && t["estimates"]["acceptance"].get<double>() > 0.2;
+  }, 10'000)) << "the acceptance estimate never left the prior (0.2): " << pacing_status(0).dump(2);
+
+  CommandResult human = run_command({IX_IXCTL, "pacing", "status", "--config", (dir_ / "cluster.toml").string()});
+  ASSERT_EQ(human.exit_code, 0) << human.err;
+  EXPECT_NE(human.out.find("acceptance observed 0."), std::string::npos) << human.out;
 }
 
 TEST_F(PacingAlarmTest, AnUnusableEndpointShowsOnTheStatusAndRaisesRequestsFailed) {

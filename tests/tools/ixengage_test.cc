@@ -156,6 +156,7 @@ TEST_F(IxengageTest, IssuesATokenAndAnswersPendingInvitationsPerTarget) {
   ASSERT_EQ(answer["targets"].size(), 1u) << answer.dump();
   EXPECT_EQ(answer["targets"][0]["id"], kTarget);
   EXPECT_EQ(answer["targets"][0]["pendingInvitations"], 3) << "three invitations went out to waiting leads";
+  EXPECT_EQ(answer["targets"][0]["invitationsAnswered"], 0) << "none answered yet";
   ASSERT_EQ(answer["errors"].size(), 1u) << answer.dump();
   EXPECT_EQ(answer["errors"][0]["id"], "Other - chat");
   EXPECT_EQ(answer["errors"][0]["code"], "target.unknown");
@@ -169,7 +170,13 @@ TEST_F(IxengageTest, IssuesATokenAndAnswersPendingInvitationsPerTarget) {
   ASSERT_TRUE(eventually([&] { return state()["targets"][kTarget].value("expired", 0) == 3; })) << state().dump();
   HttpsExchange second = post(access, 3, json::array({target(kTarget, 0)}));
   ASSERT_EQ(second.status(), 200) << second.response;
-  EXPECT_EQ(json::parse(second.body())["targets"][0]["pendingInvitations"], 0) << second.body();
+  const json again = json::parse(second.body())["targets"][0];
+  EXPECT_EQ(again["pendingInvitations"], 0) << second.body();
+  // The running totals the pacer's acceptance comes from: three answered (expired), none accepted,
+  // each after the one-second timeout.
+  EXPECT_EQ(again["invitationsAnswered"], 3) << second.body();
+  EXPECT_EQ(again["invitationsAccepted"], 0) << second.body();
+  EXPECT_DOUBLE_EQ(again.value("answerDelaySeconds", -1.0), 3.0) << second.body();
   s = state();
   EXPECT_EQ(s["posts"], 2);
   EXPECT_EQ(s["answers"]["200"], 2);

@@ -95,14 +95,37 @@ void print_pacing(const std::string& proxy, const nlohmann::json& p, std::ostrea
     out << "  ALARM " << a.value("name", "") << " (" << a.value("detect_id", 0) << ") since "
         << format_time_us(a.value("since_us", int64_t{0})) << ": " << a.value("detail", "") << "\n";
   }
+  if (p.contains("priors")) {
+    const nlohmann::json& pr = p["priors"];
+    char line[240];
+    std::snprintf(line, sizeof line,
+                  "  priors: acceptance %.2f (worth %g answers), answer delay %.0f s, handle %.0f s (worth %g), patience %.0f s (worth %g)\n",
+                  pr.value("acceptance", 0.0), pr.value("acceptance_weight", 0.0), pr.value("answer_delay_seconds", 0.0),
+                  pr.value("handle_time_seconds", 0.0), pr.value("handle_time_weight", 0.0), pr.value("patience_seconds", 0.0),
+                  pr.value("patience_weight", 0.0));
+    out << line;
+  }
   for (const nlohmann::json& t : p["targets"]) {
     const nlohmann::json& a = t["agents"];
     out << "  " << t.value("target", "") << " (goal " << t.value("goal_percent", 0.0) << " %)\n"
-        << "    waiting " << t.value("waiting", 0) << ", handling " << t.value("handling", 0) << ", pending invitations "
-        << t.value("pending_invitations", 0) << "\n"
+        << "    waiting " << t.value("waiting", 0) << ", other waiting " << t.value("other_waiting", 0) << ", handling "
+        << t.value("handling", 0) << ", pending invitations " << t.value("pending_invitations", 0) << "\n"
         << "    agents: " << a.value("logged_in", 0) << " logged in, " << a.value("ready", 0) << " ready, "
-        << a.value("busy", 0) << " busy, " << a.value("not_ready", 0) << " not ready, " << a.value("free_capacity", 0)
-        << " free slots\n";
+        << a.value("busy", 0) << " busy (" << a.value("busy_capacity", 0) << " slots), " << a.value("not_ready", 0)
+        << " not ready, " << a.value("free_capacity", 0) << " free slots\n";
+    // What the pacer saw over the longest window besides the proactive interactions.
+    const nlohmann::json inv = t.value("invitations", nlohmann::json::object());
+    const nlohmann::json reactive = t["windows"].value("15m", nlohmann::json::object());
+    out << "    last 15m: " << reactive.value("reactive_arrivals", 0) << " reactive arrivals, "
+        << inv.value("answered", 0) << " invitations answered, " << inv.value("accepted", 0) << " accepted";
+    if (inv.contains("acceptance_observed") && inv["acceptance_observed"].is_number()) {
+      char line[120];
+      std::snprintf(line, sizeof line, " (acceptance observed %.2f, answer delay %.1f s)\n",
+                    inv["acceptance_observed"].get<double>(), inv.value("answer_delay_seconds", 0.0));
+      out << line;
+    } else {
+      out << " (no acceptance observed: the prior)\n";
+    }
     for (const char* window : {"1m", "5m", "15m"}) {  // shortest first (JSON keeps them sorted)
       if (!t["windows"].contains(window)) continue;
       const nlohmann::json& w = t["windows"][window];

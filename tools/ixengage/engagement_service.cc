@@ -343,7 +343,12 @@ HttpResponse EngagementService::bulk(const HttpRequest& request) {
       info = known->second;
     }
     visitors_.decide(info, t.allowed, t.interval_s);
-    targets.push_back({{"id", t.id}, {"pendingInvitations", visitors_.pending(t.id)}});
+    const Visitors::Answered answered = visitors_.answered(t.id);
+    targets.push_back({{"id", t.id},
+                       {"pendingInvitations", visitors_.pending(t.id)},
+                       {"invitationsAnswered", answered.answered},
+                       {"invitationsAccepted", answered.accepted},
+                       {"answerDelaySeconds", answered.delay_seconds}});
   }
   if (options_.mode == Mode::kInvalidJson) {
     // A body cut off in the middle, as a broken gateway would deliver it.

@@ -10,7 +10,8 @@
 // The bulk endpoint checks, in order: the failure mode, the bearer token (401), the body (400
 // with the reason), the fencing number (X-Pacing-Fencing-Token and the body's fencingToken must
 // agree; one lower than the highest seen is refused with 409 and counted), then hands each
-// target's invitationsAllowed to the Visitors and answers their pending invitations. With a
+// target's invitationsAllowed to the Visitors and answers their pending invitations and their
+// running totals of invitations answered and accepted (docs/pacing.md). With a
 // cluster configuration, ids that are not its pacing targets get a per-target error entry.
 //
 // Single-threaded, on the loop of the HttpServer it registers its routes with.

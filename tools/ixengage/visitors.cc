@@ -52,6 +52,13 @@ uint64_t Visitors::pending(const std::string& id) const {
   return it == targets_.end() ? 0 : it->second.pending;
 }
 
+Visitors::Answered Visitors::answered(const std::string& id) const {
+  auto it = targets_.find(id);
+  if (it == targets_.end()) return {};
+  const Target& t = it->second;
+  return {t.accepted + t.expired, t.accepted, static_cast<double>(t.answer_delay_ms) / 1000};
+}
+
 void Visitors::tick() {
   const uint64_t now = uv_now(loop_);
   while (!due_.empty() && due_.begin()->first <= now) {
@@ -99,6 +106,7 @@ void Visitors::invite(Target& t, uint64_t now) {
         settles = after;
       }
     }
+    invitation.after_ms = settles;
     due_.emplace(now + settles, std::move(invitation));
   }
 }
@@ -108,6 +116,7 @@ void Visitors::settle(const Invitation& invitation) {
   if (it == targets_.end()) return;
   Target& t = it->second;
   --t.pending;
+  t.answer_delay_ms += invitation.after_ms;
   if (!invitation.accepts) {
     ++t.expired;
     return;
@@ -148,6 +157,7 @@ nlohmann::json Visitors::state() const {
                {"pending", t.pending},
                {"accepted", t.accepted},
                {"expired", t.expired},
+               {"answer_delay_seconds", static_cast<double>(t.answer_delay_ms) / 1000},
                {"submitted", t.submitted},
                {"submit_failures", t.submit_failures},
                {"last_submit_error", t.last_submit_error}};

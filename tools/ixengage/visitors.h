@@ -8,7 +8,8 @@
 // accepts it (with accept_probability, after a delay drawn uniformly from the accept-delay range)
 // or it expires (invitation_timeout). An accepted invitation is submitted to the cluster as a
 // proactive chat (ProactiveSubmitter). What the service answers per target is the number of
-// invitations pending now.
+// invitations pending now, and the running totals of those answered (accepted or expired), of
+// those accepted, and of their time from sending to the answer.
 //
 // Runs on the simulator's one loop: a tick every 100 ms moves time forward for every target.
 #pragma once
@@ -60,6 +61,13 @@ class Visitors {
   // Invites waiting leads at once.
   void decide(const TargetInfo& target, uint64_t allowed, double interval_s);
   uint64_t pending(const std::string& id) const;
+  // Since the simulator started, for one target.
+  struct Answered {
+    uint64_t answered = 0;  // accepted or expired
+    uint64_t accepted = 0;
+    double delay_seconds = 0;  // summed, sending to answer
+  };
+  Answered answered(const std::string& id) const;
   nlohmann::json state() const;
 
  private:
@@ -73,12 +81,14 @@ class Visitors {
     double next_lead_ms = 0;
     std::deque<uint64_t> waiting;  // arrival times of leads not invited yet
     uint64_t leads = 0, left = 0, sent = 0, pending = 0, accepted = 0, expired = 0, submitted = 0, submit_failures = 0;
+    uint64_t answer_delay_ms = 0;  // summed over the accepted and expired ones
     std::string last_submit_error;
   };
   struct Invitation {
     std::string target;
     uint64_t number = 0;
     bool accepts = false;
+    uint64_t after_ms = 0;  // from sending to the answer
   };
 
   Target& target(const TargetInfo& info);

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <charconv>
+#include <cmath>
 #include <limits>
 #include <string_view>
 #include <unordered_map>
@@ -59,6 +60,7 @@ class AnswerReader {
       if (!ids[i].empty()) index_.emplace(ids[i], i);
     }
     answer_.pending.resize(ids.size());
+    answer_.invitations.resize(ids.size());
   }
 
   Result<BulkTargetsAnswer> read(std::string_view body) {
@@ -80,7 +82,10 @@ class AnswerReader {
     unsigned_ = v;
     return value(Kind::kUnsigned);
   }
-  bool number_float(json::number_float_t, const json::string_t&) { return value(Kind::kOther); }
+  bool number_float(json::number_float_t v, const json::string_t&) {
+    real_ = v;
+    return value(Kind::kFloat);
+  }
   bool string(json::string_t& v) {
     string_ = &v;
     return value(Kind::kString);
@@ -114,7 +119,7 @@ class AnswerReader {
   bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) { return false; }
 
  private:
-  enum class Kind { kNull, kInteger, kNegative, kUnsigned, kString, kObject, kArray, kOther };
+  enum class Kind { kNull, kInteger, kNegative, kUnsigned, kFloat, kString, kObject, kArray, kOther };
   enum class Section { kNone, kTargets, kErrors };
 
   bool invalid(std::string what) {
@@ -158,10 +163,13 @@ class AnswerReader {
       element_.has_id = kind == Kind::kString;
       if (element_.has_id) element_.id = std::move(*string_);
     } else if (section_ == Section::kTargets && element_key_ == "pendingInvitations") {
-      element_.pending_kind = kind;
-      element_.number = number_;
-      element_.unsigned_number = unsigned_;
-      element_.has_pending = true;
+      element_.pending = number(kind);
+    } else if (section_ == Section::kTargets && element_key_ == "invitationsAnswered") {
+      element_.answered = number(kind);
+    } else if (section_ == Section::kTargets && element_key_ == "invitationsAccepted") {
+      element_.accepted = number(kind);
+    } else if (section_ == Section::kTargets && element_key_ == "answerDelaySeconds") {
+      element_.delay = number(kind);
     } else if (section_ == Section::kErrors && element_key_ == "code" && kind == Kind::kString) {
       element_.code = std::move(*string_);
     } else if (section_ == Section::kErrors && element_key_ == "message" && kind == Kind::kString) {
@@ -179,35 +187,74 @@ class AnswerReader {
       answer_.errors.push_back({std::move(element_.id), std::move(element_.code), std::move(element_.message)});
       return true;
     }
-    if (!element_.has_pending) return invalid(named() + " has no \"pendingInvitations\"");
-    uint64_t pending = 0;
-    switch (element_.pending_kind) {
-      case Kind::kInteger: pending = static_cast<uint64_t>(element_.number); break;
-      case Kind::kUnsigned: pending = element_.unsigned_number; break;
-      case Kind::kNegative:
-        return invalid(named() + ": \"pendingInvitations\" " + std::to_string(element_.number) +
-                       " is out of range (0 to 4294967295)");
-      default:
-        return invalid(named() + ": \"pendingInvitations\" is not an integer");
-    }
-    if (pending > std::numeric_limits<uint32_t>::max()) {
-      return invalid(named() + ": \"pendingInvitations\" " + std::to_string(pending) + " is out of range (0 to 4294967295)");
+    if (!element_.pending.present) return invalid(named() + " has no \"pendingInvitations\"");
+    std::optional<uint64_t> pending = count(element_.pending, "pendingInvitations", std::numeric_limits<uint32_t>::max(), named);
+    if (!pending) return false;
+    std::optional<InvitationTotals> totals;
+    const int reported = element_.answered.present + element_.accepted.present + element_.delay.present;
+    if (reported == 3) {
+      const uint64_t max = std::numeric_limits<uint64_t>::max();
+      std::optional<uint64_t> answered = count(element_.answered, "invitationsAnswered", max, named);
+      if (!answered) return false;
+      std::optional<uint64_t> accepted = count(element_.accepted, "invitationsAccepted", *answered, named);
+      if (!accepted) return false;
+      const Number& delay = element_.delay;
+      const double seconds = delay.kind == Kind::kFloat ? delay.real
+                             : delay.kind == Kind::kUnsigned ? static_cast<double>(delay.unsigned_number)
+                                                             : static_cast<double>(delay.integer);
+      const bool numeric = delay.kind == Kind::kFloat || delay.kind == Kind::kUnsigned || delay.kind == Kind::kInteger;
+      if (!numeric || !std::isfinite(seconds) || seconds < 0) {
+        return invalid(named() + ": \"answerDelaySeconds\" is not a number >= 0");
+      }
+      totals = InvitationTotals{*answered, *accepted, seconds};
+    } else if (reported != 0) {
+      return invalid(named() + ": \"invitationsAnswered\", \"invitationsAccepted\" and \"answerDelaySeconds\" go together");
     }
     auto found = index_.find(element_.id);
     if (found == index_.end()) return invalid(where() + ": unknown target id \"" + element_.id + "\"");
-    answer_.pending[found->second] = static_cast<uint32_t>(pending);
+    answer_.pending[found->second] = static_cast<uint32_t>(*pending);
+    answer_.invitations[found->second] = totals;
     return true;
+  }
+
+  // One numeric member of a target, as it came.
+  struct Number {
+    bool present = false;
+    Kind kind = Kind::kNull;
+    int64_t integer = 0;
+    uint64_t unsigned_number = 0;
+    double real = 0;
+  };
+  Number number(Kind kind) const { return {true, kind, number_, unsigned_, real_}; }
+
+  // An integer member in 0..max, or nullopt with the error recorded.
+  template <class Named>
+  std::optional<uint64_t> count(const Number& n, const char* key, uint64_t max, const Named& named) {
+    auto range = [max] { return " is out of range (0 to " + std::to_string(max) + ")"; };
+    uint64_t v = 0;
+    switch (n.kind) {
+      case Kind::kInteger: v = static_cast<uint64_t>(n.integer); break;
+      case Kind::kUnsigned: v = n.unsigned_number; break;
+      case Kind::kNegative:
+        invalid(named() + ": \"" + key + "\" " + std::to_string(n.integer) + range());
+        return std::nullopt;
+      default:
+        invalid(named() + ": \"" + key + "\" is not an integer");
+        return std::nullopt;
+    }
+    if (v > max) {
+      invalid(named() + ": \"" + key + "\" " + std::to_string(v) + range());
+      return std::nullopt;
+    }
+    return v;
   }
 
   const char* array_name() const { return section_ == Section::kErrors ? "errors" : "targets"; }
 
   struct Element {
     bool has_id = false;
-    bool has_pending = false;
     std::string id;
-    Kind pending_kind = Kind::kNull;
-    int64_t number = 0;
-    uint64_t unsigned_number = 0;
+    Number pending, answered, accepted, delay;
     std::string code;
     std::string message;
   };
@@ -224,6 +271,7 @@ class AnswerReader {
   Element element_;
   int64_t number_ = 0;
   uint64_t unsigned_ = 0;
+  double real_ = 0;
   json::string_t* string_ = nullptr;
 };
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "protocol/result.h"
+#include "proxy/pacing/invitation_answers.h"
 #include "proxy/pacing/pacing_engine.h"
 
 namespace ix::pacing {
@@ -26,6 +27,10 @@ struct BulkTargetsAnswer {
   // By index into the posted decisions; nullopt: the service did not mention the target (it
   // keeps its previous pending count).
   std::vector<std::optional<uint32_t>> pending;
+  // By index too: the target's running invitation totals ("invitationsAnswered",
+  // "invitationsAccepted", "answerDelaySeconds", optional and together); nullopt where the
+  // service did not report them (an older service, or a target it did not mention).
+  std::vector<std::optional<InvitationTotals>> invitations;
   std::vector<TargetError> errors;
 };
 

@@ -218,6 +218,7 @@ void EngagementClient::on_answer(Result<HttpAnswer> result) {
   post.result.outcome = PostResult::Outcome::kOk;
   post.result.reason.clear();
   post.result.pending = std::move(parsed->pending);
+  post.result.invitations = std::move(parsed->invitations);
   post.result.errors = std::move(parsed->errors);
   finish();
 }

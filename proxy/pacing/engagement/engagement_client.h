@@ -65,6 +65,7 @@ struct PostResult {
   int attempts = 0;    // bulk POSTs sent (or tried)
   // kOk: by index into the posted decisions; nullopt where the service did not mention a target.
   std::vector<std::optional<uint32_t>> pending;
+  std::vector<std::optional<InvitationTotals>> invitations;  // kOk: by index, where the service reported them
   std::vector<TargetError> errors;  // kOk: PacingResponseTargetError when not empty
 
   bool ok() const { return outcome == Outcome::kOk; }

@@ -626,5 +626,36 @@ TEST(BulkTargetsTest, ValidationNamesWhatIsWrong) {
   EXPECT_EQ(ok->pending[1], 4u);
 }
 
+// The invitation totals (docs/pacing.md): optional, all three or none, accepted within answered.
+TEST(BulkTargetsTest, InvitationTotalsAreReadWhenTheServiceSendsThem) {
+  const std::vector<std::string> ids = {"A - chat", "B - chat"};
+  auto error = [&](const char* body) {
+    auto r = parse_bulk_targets_answer(body, ids);
+    return r.ok() ? std::string("valid") : r.error().text;
+  };
+  EXPECT_EQ(error(R"({"targets": [{"id": "A - chat", "pendingInvitations": 1, "invitationsAnswered": 5}]})"),
+            "targets[0] (\"A - chat\"): \"invitationsAnswered\", \"invitationsAccepted\" and \"answerDelaySeconds\" go together");
+  EXPECT_EQ(error(R"({"targets": [{"id": "A - chat", "pendingInvitations": 1, "invitationsAnswered": 5,
+                                  "invitationsAccepted": 6, "answerDelaySeconds": 1}]})"),
+            "targets[0] (\"A - chat\"): \"invitationsAccepted\" 6 is out of range (0 to 5)");
+  EXPECT_EQ(error(R"({"targets": [{"id": "A - chat", "pendingInvitations": 1, "invitationsAnswered": -5,
+                                  "invitationsAccepted": 0, "answerDelaySeconds": 1}]})"),
+            "targets[0] (\"A - chat\"): \"invitationsAnswered\" -5 is out of range (0 to 18446744073709551615)");
+  EXPECT_EQ(error(R"({"targets": [{"id": "A - chat", "pendingInvitations": 1, "invitationsAnswered": 5,
+                                  "invitationsAccepted": 2, "answerDelaySeconds": "soon"}]})"),
+            "targets[0] (\"A - chat\"): \"answerDelaySeconds\" is not a number >= 0");
+
+  auto ok = parse_bulk_targets_answer(R"({"targets": [
+      {"id": "A - chat", "pendingInvitations": 1, "invitationsAnswered": 5, "invitationsAccepted": 2, "answerDelaySeconds": 12.5},
+      {"id": "B - chat", "pendingInvitations": 3}]})", ids);
+  ASSERT_TRUE(ok.ok()) << ok.error().text;
+  ASSERT_TRUE(ok->invitations[0].has_value());
+  EXPECT_EQ(ok->invitations[0]->answered, 5u);
+  EXPECT_EQ(ok->invitations[0]->accepted, 2u);
+  EXPECT_DOUBLE_EQ(ok->invitations[0]->answer_delay_seconds, 12.5);
+  EXPECT_FALSE(ok->invitations[1].has_value()) << "an answer without totals is still accepted";
+  EXPECT_EQ(ok->pending[1], 3u);
+}
+
 }  // namespace
 }  // namespace ix::pacing

@@ -1,6 +1,7 @@
 // The pacing engine end to end on a scripted stream: statistics become the pacer's input, the
-// decisions follow the agents' state, stale statistics fall back to progressive pacing, and the
-// status shows every target with its last decision.
+// decisions follow the agents' state, reactive traffic and the engagement service's answers reach
+// the pacer's input, stale statistics fall back to progressive pacing, and the status shows every
+// target with what its last decision saw.
 #include "proxy/pacing/pacing_engine.h"
 
 #include <gtest/gtest.h>
@@ -60,6 +61,77 @@ TEST_F(PacingEngineTest, PendingInvitationsAreCounted) {
   const TargetDecision& d = chat_decision(kStart + kSecond);
   EXPECT_EQ(d.input.pending_invitations, 5u);
   EXPECT_LT(d.decision.invitations, none_pending);
+}
+
+// A reactive chat waiting in the inbound queue the chat agents serve claims the one free slot.
+TEST_F(PacingEngineTest, ReactiveTrafficAndCapacityInUseReachThePacerInput) {
+  login("a1", {{"chat", 2}}, kStart);
+  ready("a1", "chat", true, kStart);
+  submit("r1", "VQ Inbound", kStart, "chat", "Reactive");
+  party("r1", "a1", kStart + kSecond, true);
+  EXPECT_EQ(chat_decision(kStart + 2 * kSecond).decision.free_capacity_share, 1u) << "one of two slots free";
+
+  submit("r2", "VQ Inbound", kStart + 3 * kSecond, "chat", "Reactive");
+  const TargetDecision& d = chat_decision(kStart + 4 * kSecond);
+  EXPECT_EQ(d.input.other_waiting, 1u);
+  EXPECT_EQ(d.input.reactive_arrivals, 2u);
+  EXPECT_EQ(d.input.busy_capacity, 1u);
+  EXPECT_EQ(d.decision.free_capacity_share, 0u) << "r2 waits for the free slot";
+  nlohmann::json chat = engine_->status(kStart + 4 * kSecond)["targets"][0];
+  EXPECT_EQ(chat["other_waiting"], 1);
+  EXPECT_EQ(chat["windows"]["15m"]["reactive_arrivals"], 2);
+  EXPECT_EQ(chat["agents"]["busy_capacity"], 1);
+}
+
+// The engagement service's running totals: the first report is a baseline, the growth after it
+// is what the pacer sees over the longest window; nothing reported means the prior.
+TEST_F(PacingEngineTest, AcceptanceReportedByTheEngagementServiceReachesThePacer) {
+  login("a1", {{"chat", 1}}, kStart);
+  ready("a1", "chat", true, kStart);
+  const TargetStats none = engine_->pacer_input(0, kStart + kSecond, false);
+  EXPECT_EQ(none.invitations_answered, 0u);
+  EXPECT_DOUBLE_EQ(estimate(none, PacingPriors{}).acceptance, PacingPriors{}.acceptance) << "nothing observed: the prior";
+  EXPECT_TRUE(engine_->status(kStart + kSecond)["targets"][0]["invitations"]["acceptance_observed"].is_null());
+
+  engine_->report_invitations(0, {1000, 100, 5000}, kStart + 2 * kSecond);  // answered before: a baseline
+  EXPECT_EQ(engine_->pacer_input(0, kStart + 3 * kSecond, false).invitations_answered, 0u);
+  engine_->report_invitations(0, {1200, 280, 5600}, kStart + 7 * kSecond);
+  const TargetStats in = engine_->pacer_input(0, kStart + 8 * kSecond, false);
+  EXPECT_EQ(in.invitations_answered, 200u);
+  EXPECT_EQ(in.invitations_accepted, 180u);
+  EXPECT_DOUBLE_EQ(in.answer_delay_seconds, 600.0);
+  const TargetDecision& after = chat_decision(kStart + 8 * kSecond);
+  EXPECT_GT(after.decision.estimates.acceptance, 0.6) << "180 of 200 accepted outweigh the prior's 20 %";
+  const nlohmann::json invitations = engine_->status(kStart + 8 * kSecond)["targets"][0]["invitations"];
+  EXPECT_DOUBLE_EQ(invitations["acceptance_observed"].get<double>(), 0.9);
+  EXPECT_DOUBLE_EQ(invitations["answer_delay_seconds"].get<double>(), 3.0);
+
+  engine_->report_invitations(0, {50, 10, 100}, kStart + 12 * kSecond);  // the service restarted
+  EXPECT_EQ(engine_->pacer_input(0, kStart + 13 * kSecond, false).invitations_answered, 250u);
+  EXPECT_EQ(engine_->pacer_input(0, kStart + 16 * 60 * kSecond, false).invitations_answered, 0u)
+      << "older than the longest window";
+}
+
+// [pacing.priors] reach the pacer: with nothing observed it paces on them, and a reload applies
+// new ones from the next decision.
+TEST_F(PacingEngineTest, PriorsFromTheConfigurationReachThePacerAndAReloadChangesThem) {
+  auto with_priors = [](const std::string& priors) {
+    config::LoadResult loaded = config::load_config_text(test::pacing_config() + "[pacing.priors]\n" + priors, "pacing.toml", "/tmp");
+    EXPECT_TRUE(loaded.ok()) << loaded.error_text();
+    return loaded.config;
+  };
+  std::shared_ptr<const config::ClusterConfig> config = with_priors("acceptance = 0.5\nhandle-time = \"2m\"\npatience = \"45s\"\n");
+  engine_ = std::make_unique<PacingEngine>(*config);
+  const Estimates& e = chat_decision(kStart + kSecond).decision.estimates;
+  EXPECT_DOUBLE_EQ(e.acceptance, 0.5);
+  EXPECT_NEAR(e.handle_time_seconds, 120.0, 1e-9);
+  EXPECT_NEAR(e.patience_seconds, 45.0, 1e-9);
+  EXPECT_DOUBLE_EQ(engine_->status(kStart + kSecond)["priors"]["acceptance"].get<double>(), 0.5);
+
+  std::shared_ptr<const config::ClusterConfig> reloaded = with_priors("acceptance = 0.1\n");
+  engine_->reconfigure(*reloaded);
+  EXPECT_DOUBLE_EQ(engine_->status(kStart + 2 * kSecond)["priors"]["acceptance"].get<double>(), 0.1);
+  EXPECT_LT(chat_decision(kStart + 2 * kSecond).decision.estimates.acceptance, 0.5) << "moving toward the new prior";
 }
 
 TEST_F(PacingEngineTest, StaleStatisticsFallBackToProgressivePacing) {

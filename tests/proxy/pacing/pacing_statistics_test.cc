@@ -1,7 +1,8 @@
 // The pacing statistics from a scripted reporting stream: which interactions count for a target,
 // waiting/accepted/abandoned with their waits, handling times, agents per target (blended agents
-// in each target of their media), windows that forget, and a pair's snapshot replacing what the
-// stream said without counting an event twice.
+// in each target of their media), reactive traffic for the targets whose groups serve its virtual
+// queue, windows that forget, and a pair's snapshot replacing what the stream said without
+// counting an event twice.
 #include "proxy/pacing/pacing_statistics.h"
 
 #include <gtest/gtest.h>
@@ -87,6 +88,52 @@ TEST_F(PacingStatisticsTest, BlendedAgentsCountForEveryTargetOfTheirMedia) {
   EXPECT_EQ(c.agents.free_capacity, 2u) << "a2 has one of its two chat slots taken";
   EXPECT_EQ(stats_->group_counts("Blended", "chat").busy, 1u);
   EXPECT_EQ(stats_->group_counts("Chat", "chat").ready, 2u);
+}
+
+// Reactive traffic takes the same agents' capacity: a non-proactive interaction whose virtual
+// queue a target's groups serve (Chat serves VQ Inbound; Blended, in both targets, serves VQ
+// Chat and VQ Email) counts for that target of its media as an arrival, and as waiting until an
+// agent takes it or it is stopped.
+TEST_F(PacingStatisticsTest, ReactiveInteractionsCountForTheTargetsWhoseGroupsServeTheirVirtualQueue) {
+  submit("r1", "VQ Inbound", kStart, "chat", "Reactive");   // Chat's inbound queue: the chat target
+  submit("r2", "VQ Email", kStart, "chat", "Reactive");     // Blended serves VQ Email: the chat target
+  submit("r3", "VQ Email", kStart, "email", "Reactive");    // the email target
+  submit("r4", "VQ Inbound", kStart, "email", "Reactive");  // no email target's group serves VQ Inbound
+  submit("r5", "Elsewhere", kStart, "chat", "Reactive");    // nobody's
+  submit("p1", "VQ Chat", kStart);                           // proactive: waiting, not other waiting
+  TargetFigures c = chat(kStart + kSecond);
+  EXPECT_EQ(c.waiting, 1u);
+  EXPECT_EQ(c.other_waiting, 2u) << "r1 and r2";
+  EXPECT_EQ(c.reactive_arrivals[2].count, 2u);
+  TargetFigures e = email(kStart + kSecond);
+  EXPECT_EQ(e.other_waiting, 1u) << "r3";
+  EXPECT_EQ(e.reactive_arrivals[2].count, 1u);
+
+  party("r1", "a1", kStart + 2 * kSecond, true);  // taken by an agent
+  stop("r3", kStart + 3 * kSecond);               // stopped while waiting
+  c = chat(kStart + 4 * kSecond);
+  EXPECT_EQ(c.other_waiting, 1u) << "r2 still waits";
+  EXPECT_EQ(c.reactive_arrivals[2].count, 2u) << "arrivals stay in the window";
+  EXPECT_EQ(c.accepted[2].count, 0u) << "a reactive interaction taken is no proactive acceptance";
+  e = email(kStart + 4 * kSecond);
+  EXPECT_EQ(e.other_waiting, 0u);
+  EXPECT_EQ(e.abandoned[2].count, 0u) << "nor is one stopped a proactive abandonment";
+  EXPECT_EQ(chat(kStart + 2 * 60 * kSecond).reactive_arrivals[0].count, 0u) << "gone from the 1-minute window";
+  EXPECT_EQ(chat(kStart + 16 * 60 * kSecond).reactive_arrivals[2].count, 0u) << "gone from every window";
+}
+
+// Chat capacity in use: a2 handles two chats at once (one busy agent, two busy slots).
+TEST_F(PacingStatisticsTest, BusyCapacityCountsTheSlotsInUse) {
+  login("a2", {{"chat", 3}}, kStart);
+  ready("a2", "chat", true, kStart);
+  submit("i1", "VQ Chat", kStart);
+  submit("r1", "VQ Inbound", kStart, "chat", "Reactive");
+  party("i1", "a2", kStart + kSecond, true);
+  party("r1", "a2", kStart + kSecond, true);
+  const TargetFigures c = chat(kStart + 2 * kSecond);
+  EXPECT_EQ(c.agents.busy, 1u);
+  EXPECT_EQ(c.agents.busy_capacity, 2u);
+  EXPECT_EQ(c.agents.free_capacity, 1u);
 }
 
 TEST_F(PacingStatisticsTest, AReadyAgentInDoNotDisturbIsNotReady) {
@@ -210,6 +257,8 @@ TEST_F(PacingStatisticsTest, APairsStateInTheFeedSeedsItsInteractionsAndAgents) 
   state.seq = seq_[0] + 2;  // the state already reflects the next two events
   state.interactions.push_back(std::make_unique<proto::InteractionInfoT>(info("w1", "VQ Chat")));
   state.interactions.back()->submitted_at_us = kStart;
+  state.interactions.push_back(std::make_unique<proto::InteractionInfoT>(info("r1", "VQ Inbound", "chat", "Reactive")));
+  state.interactions.back()->submitted_at_us = kStart;
   state.interactions.push_back(std::make_unique<proto::InteractionInfoT>(info("h1", "VQ Chat")));
   state.interactions.back()->state = proto::InteractionState::Handling;
   state.interactions.back()->submitted_at_us = kStart;
@@ -235,6 +284,8 @@ TEST_F(PacingStatisticsTest, APairsStateInTheFeedSeedsItsInteractionsAndAgents) 
   EXPECT_EQ(f.waiting, 2u) << "w1 from the state and w2 from the stream; \"old\" is gone with the state";
   EXPECT_EQ(f.handling, 1u);
   EXPECT_EQ(f.abandoned[0].count, 0u);
+  EXPECT_EQ(f.other_waiting, 1u) << "r1, a reactive interaction waiting in the state";
+  EXPECT_EQ(f.reactive_arrivals[2].count, 0u) << "it arrived before the state: not an arrival now";
   EXPECT_EQ(f.agents.ready, 1u);
   EXPECT_EQ(f.agents.busy, 1u);
   EXPECT_EQ(f.agents.free_capacity, 1u);

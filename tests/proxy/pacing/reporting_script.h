@@ -1,5 +1,5 @@
 // A scripted merged reporting stream for the pacing tests: a small cluster configuration with
-// two pacing targets (chat, and email with a blended group), and helpers that encode reporting
+// two pacing targets (chat, and email with a blended group) and an inbound virtual queue, and helpers that encode reporting
 // events as the proxy's feed carries them, feed them to a PacingStatistics, and record them for
 // replay.
 #pragma once
@@ -21,7 +21,8 @@ namespace ix::pacing::test {
 
 using ix::test::ConfigBuilder;
 
-// Two pacing targets: chat (groups Chat and Blended) and email (Blended only, goal 5 %).
+// Two pacing targets: chat (groups Chat and Blended) and email (Blended only, goal 5 %). Group
+// Chat also serves the inbound virtual queue "VQ Inbound" (no pacing section): reactive traffic.
 inline std::string pacing_config() {
   ConfigBuilder c;
   c.tenant("101").media_type("chat").media_type("email");
@@ -32,7 +33,8 @@ inline std::string pacing_config() {
   c.agent("a1", "101").agent("a2", "101").agent("a3", "101");
   c.paced_virtual_queue("VQ Chat", "101", "chat");
   c.paced_virtual_queue("VQ Email", "101", "email", 5);
-  c.agent_group("Chat", "101", {"a1", "a2"}, {"VQ Chat"});
+  c.add("virtual-queues").set("id", "VQ Inbound").set("tenant", "101");  // reactive traffic, no pacing
+  c.agent_group("Chat", "101", {"a1", "a2"}, {"VQ Chat", "VQ Inbound"});
   c.agent_group("Blended", "101", {"a2", "a3"}, {"VQ Chat", "VQ Email"});
   c.pacing("101");
   return c.text();
