@@ -2,7 +2,9 @@
 // processes on loopback, one ixnode as pair-1's primary):
 //   direct   the clients talk straight to the node;
 //   haproxy  through HAProxy in TCP mode (one thread), in front of the same node;
-//   ixproxy  through an ixproxy whose cluster is that one pair (`--workers` loops).
+//   ixproxy  through an ixproxy whose cluster is that one pair (`--workers` loops);
+//   baseline with `--baseline PATH`: a second ixproxy binary (an earlier build) in front of the
+//            same node, measured in the same rounds, for a before/after on a shared machine.
 //
 // Sections (all by default; `--only NAME` runs one):
 //   forward  get-properties (and submit) throughput for 1 and 8 client connections and 16 and
@@ -14,10 +16,12 @@
 //   idle     `--idle N` registered idle connections on ixproxy: how long registering them took,
 //            the proxy's RSS per connection, and the latency on one more connection meanwhile.
 // The machine's load average is printed with every section: absolute figures on a shared
-// machine move, ratios measured in the same round much less.
+// machine move, ratios measured in the same round much less. `--case CxW` runs one forward case
+// (C connections, W in flight each; submit is `submit`), for profiling one shape.
 //
 //   proxy_bench IXNODE IXPROXY [requests=200000] [--rounds 3] [--workers 1] [--idle 10000]
-//               [--haproxy /usr/sbin/haproxy] [--only forward|latency|idle]
+//               [--haproxy /usr/sbin/haproxy] [--only forward|latency|idle] [--case 1x200]
+//               [--baseline OLD_IXPROXY]
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -45,10 +49,15 @@ using bench::median;
 using bench::rss_bytes;
 
 struct Ports {
-  uint16_t node = 0, node_admin = 0, backup = 0, backup_admin = 0, proxy = 0, proxy_admin = 0, haproxy = 0;
+  uint16_t node = 0, node_admin = 0, backup = 0, backup_admin = 0, proxy = 0, proxy_admin = 0, haproxy = 0, baseline = 0,
+           baseline_admin = 0;
 };
 
 std::string cluster_config(const Ports& p, int workers) {
+  auto proxy = [workers](const char* id, uint16_t port, uint16_t admin) {
+    return std::string("[[proxies]]\nid = \"") + id + "\"\ncluster = \"bench\"\nhost = \"127.0.0.1\"\nport = " + std::to_string(port) +
+           "\nadmin-port = " + std::to_string(admin) + "\n[proxies.settings]\nworkers = " + std::to_string(workers) + "\n";
+  };
   auto endpoint = [](const char* section, uint16_t port, uint16_t admin) {
     return std::string("[") + section + "]\nhost = \"127.0.0.1\"\nport = " + std::to_string(port) +
            "\nadmin-port = " + std::to_string(admin) + "\n";
@@ -57,9 +66,8 @@ std::string cluster_config(const Ports& p, int workers) {
          "[[node-pairs]]\nid = \"pair-1\"\ntag = \"b1\"\ntenants = [\"101\"]\n" +
          endpoint("node-pairs.primary", p.node, p.node_admin) + endpoint("node-pairs.backup", p.backup, p.backup_admin) +
          "[node-pairs.storage]\nsqlite-path = \"pair-1.db\"\n"
-         "[[proxy-clusters]]\nid = \"bench\"\n[[proxies]]\nid = \"proxy\"\ncluster = \"bench\"\nhost = \"127.0.0.1\"\nport = " +
-         std::to_string(p.proxy) + "\nadmin-port = " + std::to_string(p.proxy_admin) +
-         "\n[proxies.settings]\nworkers = " + std::to_string(workers) + "\n[[queues]]\nid = \"inbound\"\ntenant = \"101\"\n" +
+         "[[proxy-clusters]]\nid = \"bench\"\n" + proxy("proxy", p.proxy, p.proxy_admin) +
+         proxy("baseline", p.baseline, p.baseline_admin) + "[[queues]]\nid = \"inbound\"\ntenant = \"101\"\n" +
          // The proxy authenticates to the node with a secret (main sets the variable).
          "[proxy-auth]\nsecret-env = \"IX_BENCH_PROXY_SECRET\"\n";
 }
@@ -89,7 +97,7 @@ int main(int argc, char** argv) {
   ::setenv("IX_BENCH_PROXY_SECRET", "proxy-bench-secret-0123456789", 0);
   std::vector<std::string> positional;
   int rounds = 3, workers = 1, idle = 10000;
-  std::string haproxy = "/usr/sbin/haproxy", only;
+  std::string haproxy = "/usr/sbin/haproxy", only, only_case, baseline;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -104,6 +112,8 @@ int main(int argc, char** argv) {
     else if (a == "--idle") idle = std::max(0, std::atoi(value().c_str()));
     else if (a == "--haproxy") haproxy = value();
     else if (a == "--only") only = value();
+    else if (a == "--case") only_case = value();
+    else if (a == "--baseline") baseline = value();
     else if (a.rfind("--", 0) == 0) {
       std::fprintf(stderr, "unknown option %s\n", a.c_str());
       return 2;
@@ -112,7 +122,7 @@ int main(int argc, char** argv) {
   if (positional.size() < 2 || (!only.empty() && only != "forward" && only != "latency" && only != "idle")) {
     std::fprintf(stderr,
                  "usage: %s IXNODE IXPROXY [requests] [--rounds N] [--workers N] [--idle N] [--haproxy PATH] "
-                 "[--only forward|latency|idle]\n",
+                 "[--only forward|latency|idle] [--case CxW|submit] [--baseline OLD_IXPROXY]\n",
                  argv[0]);
     return 2;
   }
@@ -142,9 +152,10 @@ int main(int argc, char** argv) {
   uv_loop_init(&loop);
   Ports ports;
   {
-    const std::vector<uint16_t> free_ports = test::unused_ports(&loop, 7);
-    uint16_t* slots[] = {&ports.node, &ports.node_admin, &ports.backup, &ports.backup_admin, &ports.proxy, &ports.proxy_admin, &ports.haproxy};
-    for (size_t i = 0; i < 7; ++i) *slots[i] = free_ports[i];
+    const std::vector<uint16_t> free_ports = test::unused_ports(&loop, 9);
+    uint16_t* slots[] = {&ports.node,        &ports.node_admin, &ports.backup,   &ports.backup_admin,  &ports.proxy,
+                         &ports.proxy_admin, &ports.haproxy,    &ports.baseline, &ports.baseline_admin};
+    for (size_t i = 0; i < 9; ++i) *slots[i] = free_ports[i];
   }
   std::ofstream(dir / "cluster.toml") << cluster_config(ports, workers);
   std::ofstream(dir / "haproxy.cfg") << haproxy_config(ports);
@@ -153,13 +164,19 @@ int main(int argc, char** argv) {
   test::Process proxy({ixproxy, "--config", (dir / "cluster.toml").string(), "--proxy", "proxy", "--log-level", "warn"},
                       (dir / "proxy.log").string());
   test::Process balancer({haproxy, "-db", "-f", (dir / "haproxy.cfg").string()}, (dir / "haproxy.log").string());
+  test::Process before({baseline.empty() ? ixproxy : baseline, "--config", (dir / "cluster.toml").string(), "--proxy", "baseline",
+                        "--log-level", "warn"},
+                       (dir / "baseline.log").string());
   node.start();
   proxy.start();
   balancer.start();
+  if (!baseline.empty()) before.start();
   {
     test::TestLoop probe;
-    for (int attempt = 0; attempt < 400 && test::http_get(probe, ports.proxy_admin, "/readyz").status() != 200; ++attempt) {
-      probe.run_for(25);
+    for (uint16_t admin : {ports.proxy_admin, baseline.empty() ? uint16_t{0} : ports.baseline_admin}) {
+      for (int attempt = 0; admin && attempt < 400 && test::http_get(probe, admin, "/readyz").status() != 200; ++attempt) {
+        probe.run_for(25);
+      }
     }
   }
 
@@ -170,7 +187,12 @@ int main(int argc, char** argv) {
     pid_t pid;  // the forwarder's, 0 for direct
     std::vector<std::unique_ptr<bench::Client>> clients;
   };
-  Setup setups[] = {{"direct", ports.node, 0, {}}, {"haproxy", ports.haproxy, balancer.pid(), {}}, {"ixproxy", ports.proxy, proxy.pid(), {}}};
+  std::vector<Setup> setups;
+  setups.push_back({"direct", ports.node, 0, {}});
+  setups.push_back({"haproxy", ports.haproxy, balancer.pid(), {}});
+  setups.push_back({"ixproxy", ports.proxy, proxy.pid(), {}});
+  if (!baseline.empty()) setups.push_back({"baseline", ports.baseline, before.pid(), {}});
+  const size_t kSetups = setups.size();
   for (Setup& s : setups) {
     for (size_t i = 0; i < kMaxConnections; ++i) s.clients.push_back(std::make_unique<bench::Client>(&loop, s.port));
   }
@@ -208,27 +230,32 @@ int main(int argc, char** argv) {
                 "direct/s", "haproxy/s", "ratio", "us cpu", "core", "ixproxy/s", "ratio", "us cpu", "core", "ix/ha cpu",
                 "node us");
     for (const Case& c : cases) {
-      std::vector<double> rate[3], cpu_per_request[3], core_share[3], node_cpu[3];
+      const std::string name = c.request == std::string("submit") ? "submit" : std::to_string(c.connections) + "x" + std::to_string(c.window);
+      if (!only_case.empty() && only_case != name) continue;
+      std::vector<std::vector<double>> rate(kSetups), cpu_per_request(kSetups), core_share(kSetups), node_cpu(kSetups),
+          client_cpu(kSetups);
       for (Setup& s : setups) {
         std::vector<bench::Client*> clients;
         for (size_t i = 0; i < c.connections; ++i) clients.push_back(s.clients[i].get());
         bench::Client::throughput(clients, c.make, c.requests / 10, c.window);  // warm up
       }
       for (int round = 0; round < rounds; ++round) {
-        for (int i = 0; i < 3; ++i) {
+        for (size_t i = 0; i < kSetups; ++i) {
           Setup& s = setups[i];
           std::vector<bench::Client*> clients;
           for (size_t k = 0; k < c.connections; ++k) clients.push_back(s.clients[k].get());
-          const double cpu0 = s.pid ? cpu_seconds(s.pid) : 0, node0 = cpu_seconds(node.pid());
+          const double cpu0 = s.pid ? cpu_seconds(s.pid) : 0, node0 = cpu_seconds(node.pid()), client0 = cpu_seconds(::getpid());
           const uint64_t t0 = uv_hrtime();
           const double r = bench::Client::throughput(clients, c.make, c.requests, c.window);
           const double wall = static_cast<double>(uv_hrtime() - t0) / 1e9;
           const double cpu = s.pid ? cpu_seconds(s.pid) - cpu0 : 0, node_used = cpu_seconds(node.pid()) - node0;
+          const double client_used = cpu_seconds(::getpid()) - client0;
           const double done = r * wall;
           rate[i].push_back(r);
           cpu_per_request[i].push_back(cpu / done * 1e6);
           core_share[i].push_back(cpu / wall);
           node_cpu[i].push_back(node_used / done * 1e6);
+          client_cpu[i].push_back(client_used / done * 1e6);
         }
       }
       const double direct = median(rate[0]);
@@ -237,10 +264,19 @@ int main(int argc, char** argv) {
                   c.connections, c.window, direct, median(rate[1]), median(rate[1]) / direct, ha_cpu, median(core_share[1]),
                   median(rate[2]), median(rate[2]) / direct, ix_cpu, median(core_share[2]), ha_cpu > 0 ? ix_cpu / ha_cpu : 0,
                   median(node_cpu[2]));
+      if (kSetups > 3) {
+        std::printf("%-28s | %10s | %10.0f %6.2f %7.2f %5.2f | %10s %6.2f\n", "  baseline (before)", "",
+                    median(rate[3]), median(rate[3]) / direct, median(cpu_per_request[3]), median(core_share[3]), "ix/base",
+                    median(rate[2]) / median(rate[3]));
+      }
+      std::printf("%-28s |", "  node us / client us");
+      for (size_t i = 0; i < kSetups; ++i) std::printf(" %s %.2f / %.2f;", setups[i].name, median(node_cpu[i]), median(client_cpu[i]));
+      std::printf("\n");
       std::fflush(stdout);
     }
     std::printf("(us cpu: the forwarder's CPU time per request; core: its CPU time / wall time; node us: the node's CPU per\n"
-                " request in the ixproxy runs; /proc counts in clock ticks of %ld ms)\n", 1000 / ::sysconf(_SC_CLK_TCK));
+                " request in the ixproxy runs (and below, per setup, beside the benchmark client's own); /proc counts in\n"
+                " clock ticks of %ld ms)\n", 1000 / ::sysconf(_SC_CLK_TCK));
   }
 
   if (wanted("latency")) {
