@@ -19,21 +19,24 @@
 # `--overload` makes them arrive at 6 per second instead, far more than the agents can carry:
 # the queues grow, customers abandon, and the status page shows it.
 #
-#   scripts/main.sh [--fresh] [--overload]
+#   scripts/main.sh [--fresh] [--overload] [--setup-only]
 #
 # The build is reused: the first run configures build/ and builds the five programs; later runs
-# build only what changed (nothing, when nothing did) and say so.
+# build only what changed (nothing, when nothing did) and say so. `--setup-only` stops there:
+# the dependencies installed and the programs built, nothing started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 fresh=0
+setup_only=0
 rate=1.5      # arrivals per second the example's agents carry (the default workload)
 for arg in "$@"; do
   case "$arg" in
     --fresh) fresh=1 ;;
     --overload) rate=6 ;;
+    --setup-only) setup_only=1 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-    *) echo "main: unknown argument \"$arg\" (usage: scripts/main.sh [--fresh] [--overload])" >&2; exit 2 ;;
+    *) echo "main: unknown argument \"$arg\" (usage: scripts/main.sh [--fresh] [--overload] [--setup-only])" >&2; exit 2 ;;
   esac
 done
 
@@ -57,6 +60,7 @@ if [ -z "${IX_MAIN_BUILD_DIR:-}" ]; then
   fi
   rm -f "$stamp" "$stamp.log"
 fi
+[ "$setup_only" = 1 ] && exit 0
 
 config=examples/local-cluster.toml
 work=.ix

@@ -71,11 +71,27 @@ TEST(MainJob, SaysWhatPersistsAndRefusesAnUnknownOption) {
   EXPECT_NE(help.out.find("`--fresh` starts from empty data"), std::string::npos) << help.out;
   EXPECT_NE(help.out.find(".ix/data"), std::string::npos) << help.out;
   EXPECT_NE(help.out.find("`--overload` makes them arrive at 6 per second"), std::string::npos) << help.out;
-  EXPECT_NE(help.out.find("scripts/main.sh [--fresh] [--overload]"), std::string::npos) << help.out;
+  EXPECT_NE(help.out.find("scripts/main.sh [--fresh] [--overload] [--setup-only]"), std::string::npos) << help.out;
   const CommandResult bad = run_command({"/bin/bash", IX_SOURCE_DIR "/scripts/main.sh", "--overload", "--frsh"});
   EXPECT_EQ(bad.exit_code, 2);
-  EXPECT_NE(bad.err.find("unknown argument \"--frsh\" (usage: scripts/main.sh [--fresh] [--overload])"), std::string::npos)
+  EXPECT_NE(bad.err.find("unknown argument \"--frsh\" (usage: scripts/main.sh [--fresh] [--overload] [--setup-only])"),
+            std::string::npos)
       << bad.err;
+}
+
+// The set-up path a newcomer's second run takes (the first one built build/): nothing to install,
+// nothing rebuilt, and it says so. Its own first run here builds only if build/ is not current.
+TEST(MainJob, ASecondRunReusesTheBuildAndRebuildsNothing) {
+  ::unsetenv("IX_MAIN_BUILD_DIR");
+  const std::vector<std::string> setup{"/bin/bash", IX_SOURCE_DIR "/scripts/main.sh", "--setup-only"};
+  const CommandResult first = run_command(setup, std::chrono::minutes(30));
+  ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
+  const CommandResult second = run_command(setup, std::chrono::minutes(5));
+  ASSERT_EQ(second.exit_code, 0) << second.out << second.err;
+  EXPECT_NE(second.out.find("install-deps: all "), std::string::npos) << second.out;
+  EXPECT_NE(second.out.find("build: up to date (ixnode ixproxy ixctl ixsim ixengage)"), std::string::npos) << second.out;
+  EXPECT_EQ(second.out.find("rebuilt"), std::string::npos) << second.out;
+  EXPECT_EQ(second.out.find("Starting"), std::string::npos) << "--setup-only started something:\n" << second.out;
 }
 
 }  // namespace
