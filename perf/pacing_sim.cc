@@ -299,8 +299,9 @@ class Simulation {
     }
     for (const Finished& f : answers_) {
       ++t.invitations_answered;
+      if (!f.flag) continue;
+      ++t.invitations_accepted;
       t.answer_delay_seconds += f.value;
-      if (f.flag) ++t.invitations_accepted;
     }
     for (const Finished& f : handled_) {
       ++t.handled;

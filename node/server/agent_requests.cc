@@ -1,6 +1,8 @@
 // Agent requests: login, logout, ready / not ready, do-not-disturb, media, status,
 // and logging out the agents of a desktop that disconnected. Every change is reported on the
 // reporting stream and acknowledged only after its events are committed to the event log.
+#include <algorithm>
+
 #include "node/server/requests.h"
 #include "protocol/wire/kv.h"
 
@@ -147,6 +149,14 @@ void handle_agent_logout(ServiceContext& ctx, ClientSession& s, const proto::Env
   const proto::RequestAgentLogout* r = e.body_as_RequestAgentLogout();
   AgentState* agent = owned_agent(ctx, s, e, r->tenant_id(), r->agent_id(), "RequestAgentLogout");
   if (agent == nullptr) return;
+  // A proxy may log out only an agent that this very connection logged in (or re-attached): a
+  // logout it re-sends after a reconnection must not end a login that another proxy or worker
+  // made meanwhile.
+  if (s.client_type() == proto::ClientType::Proxy &&
+      std::none_of(agent->owners.begin(), agent->owners.end(), [&](const AgentOwner& o) { return o.session == &s; })) {
+    return ctx.refuse(s, e, proto::ErrorCode::WrongState,
+                      "agent " + agent->agent_id + " is logged in through another proxy connection on node pair " + ctx.pair_id);
+  }
   Transaction t;
   std::vector<RecordedEvent> events{agent_logout_event(ctx, t, *agent, copy(r->reason()))};
   ctx.agents.logout(agent->agent_id);

@@ -14,7 +14,7 @@ Estimates estimate(const TargetStats& s, const PacingPriors& priors) {
                           (s.handled + priors.handle_time_weight);
   e.handle_time_seconds = std::max(e.handle_time_seconds, 1.0);
   e.answer_delay_seconds = (s.answer_delay_seconds + priors.acceptance_weight * priors.answer_delay_seconds) /
-                           (s.invitations_answered + priors.acceptance_weight);
+                           (s.invitations_accepted + priors.acceptance_weight);
   // θ̂ = abandonments / time waited by everyone (served, abandoned, still waiting): the prior adds
   // `patience_weight` abandonments and the waiting they would have taken.
   const double waited = w.accepted_wait_seconds + w.abandoned_wait_seconds + s.waiting_in_progress_seconds;

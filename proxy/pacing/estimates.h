@@ -12,7 +12,7 @@ struct PacingPriors {
   double acceptance = 0.2;             // share of invitations accepted
   double handle_time_seconds = 180;
   double patience_seconds = 60;        // mean time a customer waits before abandoning
-  double answer_delay_seconds = 10;    // mean time from invitation to answer
+  double answer_delay_seconds = 10;    // mean time from invitation to acceptance
   double acceptance_weight = 50;       // pseudo-invitations behind the acceptance prior
   double handle_time_weight = 10;      // pseudo-interactions behind the handle-time prior
   double patience_weight = 3;          // pseudo-abandonments behind the patience prior

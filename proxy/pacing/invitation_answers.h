@@ -1,6 +1,6 @@
 // InvitationAnswers: what became of one target's invitations, as the engagement service reports
 // it — running totals since the service started counting (invitations answered, how many of them
-// accepted, their summed answer delay) — turned into the answers seen over the sliding windows,
+// accepted, the summed delay until those were accepted) — turned into the answers seen over the sliding windows,
 // for the pacer's acceptance and answer-delay estimates.
 //
 // Totals, not per-post counts, so that a lost answer loses nothing: each report adds the growth
@@ -23,7 +23,7 @@ namespace ix::pacing {
 struct InvitationTotals {
   uint64_t answered = 0;             // accepted, declined or expired
   uint64_t accepted = 0;
-  double answer_delay_seconds = 0;   // summed, from sending to the answer, of the answered ones
+  double answer_delay_seconds = 0;   // summed, from sending to the acceptance, of the accepted ones
 };
 
 class InvitationAnswers {

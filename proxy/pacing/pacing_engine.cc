@@ -139,7 +139,8 @@ nlohmann::json PacingEngine::status(int64_t now_us) const {
         {"answered", answers.answered},
         {"accepted", answers.accepted},
         {"acceptance_observed", answers.answered ? nlohmann::json(answers.accepted / answered) : nlohmann::json()},
-        {"answer_delay_seconds", answers.answered ? nlohmann::json(answers.answer_delay_seconds / answered) : nlohmann::json()}};
+        {"answer_delay_seconds", answers.accepted ? nlohmann::json(answers.answer_delay_seconds / static_cast<double>(answers.accepted))
+                                                  : nlohmann::json()}};
     nlohmann::json target = {
         {"target", f.target->name},
         {"media", f.target->media},

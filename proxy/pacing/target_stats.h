@@ -45,7 +45,9 @@ struct TargetStats {
   // and how many of them were accepted.
   uint32_t invitations_answered = 0;
   uint32_t invitations_accepted = 0;
-  double answer_delay_seconds = 0;  // summed time from invitation to answer of those answered
+  // Summed time from invitation to acceptance of those accepted: when an acceptance arrives is
+  // what the pacer looks ahead by (a declined or expired invitation's delay says nothing of it).
+  double answer_delay_seconds = 0;
   // Handling times of proactive interactions finished over the longest window.
   uint32_t handled = 0;
   double handle_time_seconds = 0;  // summed

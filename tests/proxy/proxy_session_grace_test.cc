@@ -26,7 +26,7 @@ class ProxySessionGrace : public ClusterFixture {
   void SetUp() override {
     ClusterFixture::SetUp();
     lease_timeout_ = "10s";   // a node stopped for a second or two keeps its lease
-    request_timeout_ = "500ms";  // the stopped node misses a deadline soon, and the probe too
+    request_timeout_ = "1500ms";  // the stopped node misses a deadline soon, and the probe too
   }
 
   // Subscribes to pair-1's reporting stream straight at its primary (no proxy in between).
@@ -128,8 +128,11 @@ TEST_F(ProxySessionGrace, ALinkDroppedAfterMissedDeadlinesComesBackWithoutALogou
   nodes_[0][0]->signal(SIGSTOP);
   EnvelopePtr late = desktop->call(properties, 1);
   EXPECT_EQ(error_code(late), 2002) << "the stopped node cannot answer: " << error_text(late);
-  loop_.run_for(1200);  // the probe's deadline passes too
+  const bool probe_failed = loop_.run_until([&] {
+    return proxies_[0]->log().find("event=upstream_probe_failed node=\"pair-1 primary") != std::string::npos;
+  }, 10'000);
   nodes_[0][0]->signal(SIGCONT);
+  ASSERT_TRUE(probe_failed) << proxies_[0]->log();
 
   ASSERT_TRUE(node_logged("event=proxy_session_held", 5000)) << "the proxy's link to pair-1 was not dropped";
   ASSERT_TRUE(node_logged("event=proxy_session_reattached", 8000)) << node_log();
@@ -152,7 +155,7 @@ TEST_F(ProxySessionGrace, ALinkDroppedAfterMissedDeadlinesComesBackWithoutALogou
 }
 
 TEST_F(ProxySessionGrace, WhenTheProxyDoesNotComeBackItsAgentsAreLoggedOutAfterTheGrace) {
-  proxy_session_grace_ = "3s";
+  proxy_session_grace_ = "6s";
   ASSERT_NO_FATAL_FAILURE(start_cluster());
   ASSERT_NO_FATAL_FAILURE(subscribe_to_pair_1());
   auto desktop = proxy_client(0, proto::ClientType::AgentApplication);
@@ -162,13 +165,13 @@ TEST_F(ProxySessionGrace, WhenTheProxyDoesNotComeBackItsAgentsAreLoggedOutAfterT
 
   proxies_[0]->kill(SIGKILL);
   ASSERT_TRUE(node_logged("event=proxy_session_held", 3000)) << node_log();
-  pump(1500);
+  pump(2000);
   EXPECT_EQ(count(proto::Message::EventAgentLogout, "a1"), 0u) << "logged out before the grace passed";
   EXPECT_TRUE(status_at_pair_1("a1").logged_in);
   const bool logged_out = loop_.run_until([&] {
     pump(20);
     return count(proto::Message::EventAgentLogout, "a1") > 0 && count(proto::Message::EventAgentLogout, "a2") > 0;
-  }, 5000);
+  }, 10'000);
   ASSERT_TRUE(logged_out) << "no logout after the grace";
   EXPECT_EQ(logout_reason("a1"), "proxy did not reconnect within proxy-session-grace");
   EXPECT_FALSE(status_at_pair_1("a1").logged_in);

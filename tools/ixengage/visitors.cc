@@ -116,12 +116,12 @@ void Visitors::settle(const Invitation& invitation) {
   if (it == targets_.end()) return;
   Target& t = it->second;
   --t.pending;
-  t.answer_delay_ms += invitation.after_ms;
   if (!invitation.accepts) {
     ++t.expired;
     return;
   }
   ++t.accepted;
+  t.answer_delay_ms += invitation.after_ms;
   if (!submitter_.enabled()) return;  // run without proxies: acceptances are only counted
   ProactiveChat chat{t.info.tenant, t.info.media, t.info.virtual_queue, invitation.number};
   if (chat.tenant.empty()) {

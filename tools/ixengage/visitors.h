@@ -81,7 +81,7 @@ class Visitors {
     double next_lead_ms = 0;
     std::deque<uint64_t> waiting;  // arrival times of leads not invited yet
     uint64_t leads = 0, left = 0, sent = 0, pending = 0, accepted = 0, expired = 0, submitted = 0, submit_failures = 0;
-    uint64_t answer_delay_ms = 0;  // summed over the accepted and expired ones
+    uint64_t answer_delay_ms = 0;  // summed over the accepted ones: from sending to acceptance
     std::string last_submit_error;
   };
   struct Invitation {

@@ -160,6 +160,23 @@ TEST_F(ProxySessionHoldsTest, AnotherWorkerTakesNothingOver) {
   EXPECT_EQ(service_->agents().logged_in(), 2u);
 }
 
+// A logout a worker re-sends once its link is back (its desktop left while the pair was
+// unreachable) must not end the login another proxy connection made for the agent meanwhile.
+TEST_F(ProxySessionHoldsTest, AProxyLogsOutOnlyTheAgentsItsOwnConnectionLoggedIn) {
+  ASSERT_TRUE(acked(proxy_login(proxy_, "a1", 7)));
+  service_->session_opened(proxy_again_);
+  proto::RequestAgentLogoutT logout;
+  logout.tenant_id = "101";
+  logout.agent_id = "a1";
+  const uint64_t before = last_seq();
+  EnvelopePtr refused = call(proxy_again_, logout, 7);
+  EXPECT_EQ(error_code(refused), ErrorCode::WrongState);
+  EXPECT_EQ(service_->agents().logged_in(), 1u);
+  EXPECT_EQ(last_seq(), before) << "no logout reported";
+  EXPECT_TRUE(acked(call(proxy_, logout, 7))) << "its own connection logs it out";
+  EXPECT_EQ(service_->agents().logged_in(), 0u);
+}
+
 TEST_F(ProxySessionHoldsTest, AGraceOfZeroReleasesAtOnce) {
   std::string text = config_text();
   const std::string anchor = "pull-hold-timeout = \"10s\"\n";

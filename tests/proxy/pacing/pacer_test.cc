@@ -31,7 +31,7 @@ TargetStats group(uint32_t ready, uint32_t busy) {
   }
   s.invitations_answered = 5 * n * 5;
   s.invitations_accepted = n * 5;
-  s.answer_delay_seconds = 10.0 * s.invitations_answered;
+  s.answer_delay_seconds = 10.0 * s.invitations_accepted;
   s.handled = 5 * n;
   s.handle_time_seconds = 180.0 * s.handled;
   return s;
@@ -231,7 +231,7 @@ TEST(Pacer, EveryEstimateFollowsItsObservations) {
   // Many ticks of the same statistics: every smoothed estimate converges to what they show
   // (shrunk toward the prior only by its pseudo-observations), none stays at its first value.
   TargetStats s = group(10, 40);
-  s.answer_delay_seconds = 2.0 * s.invitations_answered;  // answers after 2 s, prior 10 s
+  s.answer_delay_seconds = 2.0 * s.invitations_accepted;  // accepted after 2 s, prior 10 s
   s.handle_time_seconds = 60.0 * s.handled;                // 60 s handling, prior 180 s
   s.reactive_arrivals = 90;                                 // 0.1 per second over 15 minutes
   PacerState state;

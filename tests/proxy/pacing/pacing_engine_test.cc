@@ -104,7 +104,7 @@ TEST_F(PacingEngineTest, AcceptanceReportedByTheEngagementServiceReachesThePacer
   EXPECT_GT(after.decision.estimates.acceptance, 0.6) << "180 of 200 accepted outweigh the prior's 20 %";
   const nlohmann::json invitations = engine_->status(kStart + 8 * kSecond)["targets"][0]["invitations"];
   EXPECT_DOUBLE_EQ(invitations["acceptance_observed"].get<double>(), 0.9);
-  EXPECT_DOUBLE_EQ(invitations["answer_delay_seconds"].get<double>(), 3.0);
+  EXPECT_DOUBLE_EQ(invitations["answer_delay_seconds"].get<double>(), 600.0 / 180) << "per acceptance";
 
   engine_->report_invitations(0, {50, 10, 100}, kStart + 12 * kSecond);  // the service restarted
   EXPECT_EQ(engine_->pacer_input(0, kStart + 13 * kSecond, false).invitations_answered, 250u);
