@@ -24,8 +24,8 @@ void InvitationAnswers::report(const InvitationTotals& totals, int64_t now_us) {
     const uint64_t answered = totals.answered - before.answered;
     const uint64_t accepted = std::min(totals.accepted - before.accepted, answered);
     const double delay = std::max(0.0, totals.answer_delay_seconds - before.answer_delay_seconds);
-    if (answered > 0) answered_.add(now_us, delay, answered);
-    if (accepted > 0) accepted_.add(now_us, 0, accepted);
+    if (answered > 0) answered_.add(now_us, 0, answered);
+    if (accepted > 0) accepted_.add(now_us, delay, accepted);  // delays are acceptances' delays
   }
   last_ = totals;
   last_at_us_ = now_us;
@@ -33,7 +33,8 @@ void InvitationAnswers::report(const InvitationTotals& totals, int64_t now_us) {
 
 InvitationAnswers::Observed InvitationAnswers::observed(int64_t now_us, int64_t span_us) const {
   const SlidingWindow::Sum answered = answered_.sum(now_us, span_us);
-  return {answered.count, std::min(accepted_.sum(now_us, span_us).count, answered.count), answered.total};
+  const SlidingWindow::Sum accepted = accepted_.sum(now_us, span_us);
+  return {answered.count, std::min(accepted.count, answered.count), accepted.total};
 }
 
 }  // namespace ix::pacing

@@ -43,8 +43,8 @@ class InvitationAnswers {
  private:
   std::optional<InvitationTotals> last_;
   int64_t last_at_us_ = 0;
-  SlidingWindow answered_;  // count: answers, total: their delays
-  SlidingWindow accepted_;
+  SlidingWindow answered_;  // count: answers
+  SlidingWindow accepted_;  // count: acceptances, total: their delays
 };
 
 }  // namespace ix::pacing

@@ -1,5 +1,8 @@
 #include "proxy/pacing/pacing_engine.h"
 
+#include <algorithm>
+#include <cstdint>
+
 #include "protocol/wire/messages.h"
 
 namespace ix::pacing {
@@ -95,8 +98,10 @@ TargetStats PacingEngine::pacer_input(const TargetFigures& f, size_t target, int
   in.reactive_arrivals = static_cast<uint32_t>(f.reactive_arrivals.back().count);
   // As the engagement service reported them; none reported: the pacer keeps to its priors.
   const InvitationAnswers::Observed answers = answers_[target].observed(now_us, kWindowsUs.back());
-  in.invitations_answered = static_cast<uint32_t>(answers.answered);
-  in.invitations_accepted = static_cast<uint32_t>(answers.accepted);
+  // Saturated: the totals are the peer's, and a wrapped count would turn the acceptance upside down.
+  auto saturated = [](uint64_t n) { return static_cast<uint32_t>(std::min<uint64_t>(n, UINT32_MAX)); };
+  in.invitations_answered = saturated(answers.answered);
+  in.invitations_accepted = saturated(answers.accepted);
   in.answer_delay_seconds = answers.answer_delay_seconds;
   // Stale as a whole (the stream is not flowing), or a pair serving the target stopped.
   in.stale = stale || !f.stale_pairs.empty();
