@@ -37,7 +37,7 @@ struct Exposition {
   explicit Exposition(std::string body) : text(std::move(body)) {
     std::istringstream in(text);
     static const std::regex sample(R"(^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? \S+$)");
-    static const std::regex label(R"(([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)")");
+    static const std::regex label(R"re(([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)")re");
     for (std::string line; std::getline(in, line);) {
       if (line.starts_with("# TYPE ")) {
         std::istringstream fields(line.substr(7));
