@@ -96,15 +96,23 @@ void handle_agent_login(ServiceContext& ctx, ClientSession& s, const proto::Enve
   std::vector<RecordedEvent> events;
   if (AgentState* existing = ctx.agents.find(agent)) {
     const bool same_owner = std::find(existing->owners.begin(), existing->owners.end(), me) != existing->owners.end();
-    if (same_owner && same_login(*existing, place, *r->media())) {
-      // Logged in so already, by this very client: a proxy logging its agents in again on the
-      // session the node held for it while it reconnected (proxy_session_holds.h). Nothing
-      // changes, so nothing is reported — a second EventAgentLogin would count a login that
-      // never happened.
+    // Held only for a proxy whose link dropped (proxy_session_holds.h), while the desktop has
+    // moved on to another connection (another proxy, or the restarted one): the hold gives the
+    // agent up to it. It was never logged out, so this is no new login either.
+    const bool only_held = !same_owner && std::none_of(existing->owners.begin(), existing->owners.end(), [&](const AgentOwner& o) {
+      return ctx.open_session(o.session) != nullptr;
+    });
+    if (only_held) existing->owners.clear();
+    if ((same_owner || only_held) && same_login(*existing, place, *r->media())) {
+      // Logged in so already: by this very client (a proxy logging its agents in again on the
+      // session the node held for it while it reconnected), or by the held session it replaces.
+      // Nothing changes, so nothing is reported — a second EventAgentLogin would count a login
+      // that never happened.
+      ctx.agents.login(tenant, agent, place, me);
       s.send(wire::encode_ack(e.ref_id(), e.client_id()));
       return;
     }
-    if (!same_owner) {
+    if (!same_owner && !only_held) {
       switch (ctx.pair().settings.allow_multiple_agent_connections) {
         case config::MultipleAgentConnections::kDeny:
           return ctx.refuse(s, e, proto::ErrorCode::AgentAlreadyLoggedIn,

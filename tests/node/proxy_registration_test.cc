@@ -54,7 +54,7 @@ TEST_F(ProxyRegistration, OnlyTheProxySecretRegistersAProxy) {
   const std::string log = primary_->log();
   EXPECT_NE(log.find("event=proxy_refused reason=no_secret"), std::string::npos) << log;
   EXPECT_NE(log.find("event=proxy_refused reason=wrong_secret"), std::string::npos) << log;
-  EXPECT_NE(log.find("client_name=\"real\" via=\"proxy secret\""), std::string::npos) << log;
+  EXPECT_NE(log.find("client_name=\"real\" instance=\"\" via=\"proxy secret\""), std::string::npos) << log;
   EXPECT_EQ(log.find("not-the-cluster-secret"), std::string::npos) << "the log never shows a secret";
 }
 

@@ -160,6 +160,25 @@ TEST_F(ProxySessionHoldsTest, AnotherWorkerTakesNothingOver) {
   EXPECT_EQ(service_->agents().logged_in(), 2u);
 }
 
+// The proxy died; its desktops reconnect through another proxy within the grace: a held agent's
+// login there takes it over — no logout, no second login in the event log — and the grace
+// passing later logs out only the agents nobody took over.
+TEST_F(ProxySessionHoldsTest, ADesktopThatMovesToAnotherProxyTakesItsHeldAgentOver) {
+  ASSERT_NO_FATAL_FAILURE(proxy_state());
+  const uint64_t before = last_seq();
+  service_->proxy_session_closed(proxy_, worker_);
+  service_->session_opened(proxy_again_);
+  EXPECT_FALSE(service_->proxy_registered(proxy_again_, {"ixproxy proxy-2 worker 0", "fedcba987654"}));
+  EXPECT_TRUE(acked(proxy_login(proxy_again_, "a1", 3))) << "not refused as logged in elsewhere";
+  EXPECT_EQ(last_seq(), before) << "the same login again reports nothing";
+  clock_.advance(6'000);  // the grace passes
+  EXPECT_EQ(service_->held_proxy_sessions(), 0u);
+  EXPECT_EQ(service_->agents().logged_in(), 1u) << "a2, whom nobody took over, is logged out";
+  EXPECT_EQ(last_seq(), before + 1);
+  service_->session_closed(proxy_again_);
+  EXPECT_EQ(service_->agents().logged_in(), 0u) << "a1 is the new connection's now";
+}
+
 // A logout a worker re-sends once its link is back (its desktop left while the pair was
 // unreachable) must not end the login another proxy connection made for the agent meanwhile.
 TEST_F(ProxySessionHoldsTest, AProxyLogsOutOnlyTheAgentsItsOwnConnectionLoggedIn) {

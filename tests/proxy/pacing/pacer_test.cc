@@ -244,7 +244,8 @@ TEST(Pacer, EveryEstimateFollowsItsObservations) {
   EXPECT_NEAR(state.smoothed.acceptance, expected.acceptance, 1e-6);
   EXPECT_NEAR(state.smoothed.patience_seconds, expected.patience_seconds, 1e-6);
   EXPECT_NEAR(state.smoothed.reactive_rate, expected.reactive_rate, 1e-6);
-  EXPECT_LT(expected.answer_delay_seconds, 3.0);
+  // 250 acceptances after 2 s each against the prior's 50 pseudo-acceptances at 10 s: 3.33 s.
+  EXPECT_NEAR(expected.answer_delay_seconds, (250 * 2.0 + 50 * 10.0) / 300, 1e-9);
 }
 
 }  // namespace
