@@ -36,6 +36,15 @@ class ProxySessionGrace : public ClusterFixture {
     EnvelopePtr ack = reporter_->call(proto::RequestStartReportingT{});
     ASSERT_TRUE(ack && ack->body.AsEventAck()) << error_text(ack);
   }
+  // Starts the cluster, follows pair-1's stream, and logs a1 and a2 in and ready through proxy-1.
+  void start_with_two_agents(std::unique_ptr<ProtocolClient>& desktop) {
+    ASSERT_NO_FATAL_FAILURE(start_cluster());
+    ASSERT_NO_FATAL_FAILURE(subscribe_to_pair_1());
+    desktop = proxy_client(0, proto::ClientType::AgentApplication);
+    ASSERT_TRUE(desktop);
+    ASSERT_TRUE(log_in_ready(*desktop, "a1", 1));
+    ASSERT_TRUE(log_in_ready(*desktop, "a2", 2));
+  }
   // Runs the loop for ms, collecting the reporting events that arrive.
   void pump(uint64_t ms) { reporter_->wait_for_events(SIZE_MAX, ms); }
   // Reporting events of one type about one agent, since the last forget().
@@ -109,11 +118,8 @@ class ProxySessionGrace : public ClusterFixture {
 };
 
 TEST_F(ProxySessionGrace, ALinkDroppedAfterMissedDeadlinesComesBackWithoutALogoutOrALogin) {
-  ASSERT_NO_FATAL_FAILURE(start_cluster());
-  ASSERT_NO_FATAL_FAILURE(subscribe_to_pair_1());
-  auto desktop = proxy_client(0, proto::ClientType::AgentApplication);
-  ASSERT_TRUE(log_in_ready(*desktop, "a1", 1));
-  ASSERT_TRUE(log_in_ready(*desktop, "a2", 2));
+  std::unique_ptr<ProtocolClient> desktop;
+  ASSERT_NO_FATAL_FAILURE(start_with_two_agents(desktop));
   // An interaction of pair-1's: asking for its properties goes to pair-1 alone.
   auto media = node_client(0, proto::ClientType::MediaServer);
   ASSERT_TRUE(media);
@@ -156,11 +162,8 @@ TEST_F(ProxySessionGrace, ALinkDroppedAfterMissedDeadlinesComesBackWithoutALogou
 
 TEST_F(ProxySessionGrace, WhenTheProxyDoesNotComeBackItsAgentsAreLoggedOutAfterTheGrace) {
   proxy_session_grace_ = "6s";
-  ASSERT_NO_FATAL_FAILURE(start_cluster());
-  ASSERT_NO_FATAL_FAILURE(subscribe_to_pair_1());
-  auto desktop = proxy_client(0, proto::ClientType::AgentApplication);
-  ASSERT_TRUE(log_in_ready(*desktop, "a1", 1));
-  ASSERT_TRUE(log_in_ready(*desktop, "a2", 2));
+  std::unique_ptr<ProtocolClient> desktop;
+  ASSERT_NO_FATAL_FAILURE(start_with_two_agents(desktop));
   ASSERT_NO_FATAL_FAILURE(logins_seen());
 
   proxies_[0]->kill(SIGKILL);
@@ -182,11 +185,8 @@ TEST_F(ProxySessionGrace, WhenTheProxyDoesNotComeBackItsAgentsAreLoggedOutAfterT
 
 TEST_F(ProxySessionGrace, ARestartedProxyDoesNotInheritTheAgentsOfTheOneThatDied) {
   proxy_session_grace_ = "60s";
-  ASSERT_NO_FATAL_FAILURE(start_cluster());
-  ASSERT_NO_FATAL_FAILURE(subscribe_to_pair_1());
-  auto desktop = proxy_client(0, proto::ClientType::AgentApplication);
-  ASSERT_TRUE(log_in_ready(*desktop, "a1", 1));
-  ASSERT_TRUE(log_in_ready(*desktop, "a2", 2));
+  std::unique_ptr<ProtocolClient> desktop;
+  ASSERT_NO_FATAL_FAILURE(start_with_two_agents(desktop));
   ASSERT_NO_FATAL_FAILURE(logins_seen());
 
   proxies_[0]->kill(SIGKILL);
