@@ -152,7 +152,8 @@ class Store {
   virtual uint64_t first_seq() const = 0;
   // Runs one lease command (lease_table.h) in a transaction of its own, after every commit()
   // queued before it (so a release follows the commits in flight; commits queued after it may
-  // run before or after it): the row is read, decided
+  // run before or after it) — except a renewal, which may also run before commits queued
+  // before it, so that a long queue of commits cannot make the lease run out: the row is read, decided
   // by decide_lease() and written in one transaction, so two acquirers of one name never both
   // win, whichever process they reach. done runs on the loop thread with the lease as it stands
   // after the command (or the store's error).

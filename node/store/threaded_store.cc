@@ -81,11 +81,19 @@ void ThreadedStore::writer_main() {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [this] { return stopping_ || !queue_.empty() || !leases_.empty(); });
       if (queue_.empty() && leases_.empty() && stopping_) return;
-      // Lease commands queued before the oldest commit run first; then one batch of commits
-      // queued before the next lease command (a release follows the commits in flight).
-      while (!leases_.empty() && (queue_.empty() || leases_.front().order < queue_.front().order)) {
-        leases.push_back(std::move(leases_.front()));
-        leases_.pop_front();
+      // Renewals run first, wherever they were queued: a renewal changes no epoch, so no commit
+      // depends on its place, and one that waited behind a long queue of commits would let the
+      // lease run out under load. Other lease commands run once the commits queued before them
+      // have (a release follows the commits in flight). Then one batch of commits queued before
+      // the next of those.
+      for (auto it = leases_.begin(); it != leases_.end();) {
+        const bool due = it->command.op == LeaseOp::kRenew || queue_.empty() || it->order < queue_.front().order;
+        if (!due) {
+          ++it;
+          continue;
+        }
+        leases.push_back(std::move(*it));
+        it = leases_.erase(it);
       }
       const size_t take = group_commit_ ? max_batch_ : 1;
       while (batch.size() < take && !queue_.empty() && (leases_.empty() || queue_.front().order < leases_.front().order) &&

@@ -1,7 +1,8 @@
 // ThreadedStore: the threads, queues and completions that SqliteStore and PostgresStore share;
 // each of them adds its database (a connection per thread, its statements, its schema).
 //
-// A writer thread takes the work commit() and lease() queued, in the order it was queued: the
+// A writer thread takes the work commit() and lease() queued, in the order it was queued, except
+// renewals, which go before any queued commit (a lease must not run out behind a long queue): the
 // lease commands queued before the oldest commit, then one batch of the commits queued before
 // the next lease command (group commit: everything queued, up to max_batch; without it one at a
 // time), all under one fence, so that work queued under an older term never commits under a
