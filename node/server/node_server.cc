@@ -427,7 +427,7 @@ void NodeServer::register_client(Session& s, const proto::Envelope& e) {
       s.connection->close("not an authenticated proxy: " + std::string(proxy_refusal_name(*auth.refused)));
       return;
     }
-    ProxyIdentity who{name, std::string(wire::kv_string(e.extension(), wire::kProxyInstanceKey).value_or(""))};
+    ProxyIdentity who{name, std::string(wire::kv_string(e.extension(), wire::kProxyInstanceKey).value_or("")), auth.proxy_id};
     // Without an instance token a reconnection cannot be told from another client of the same
     // name: such a proxy's session is closed as any other's, at once.
     bool reattached = false;

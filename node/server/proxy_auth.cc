@@ -24,7 +24,7 @@ bool secrets_equal(std::string_view expected, std::string_view given) {
 
 ProxyAuthResult ProxyAuthenticator::authenticate(const config::ClusterConfig& config, const ProxyCredentials& offered) const {
   for (const std::string& name : offered.certificate_names) {
-    if (config.proxy(name) != nullptr) return {std::nullopt, "link certificate of proxy " + name};
+    if (config.proxy(name) != nullptr) return {std::nullopt, "link certificate of proxy " + name, name};
   }
   if (!offered.secret.empty()) {
     if (secret_.empty()) {

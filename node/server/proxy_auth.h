@@ -43,6 +43,9 @@ struct ProxyAuthResult {
   // Accepted: how ("link certificate of proxy-1", "proxy secret"). Refused: what is wrong and
   // what to set, for the peer and the log; never the secret.
   std::string text;
+  // Accepted by a link certificate: the proxy it names. Empty for the shared secret, which every
+  // proxy holds and so names none of them.
+  std::string proxy_id;
 };
 
 class ProxyAuthenticator {

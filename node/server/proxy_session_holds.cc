@@ -48,7 +48,7 @@ bool ProxySessionHolds::reattach(const ClientSession& registered, const ProxyIde
   bool reattached = false;
   for (auto it = holds_.begin(); it != holds_.end();) {
     Hold& h = it->second;
-    if (h.who.name != who.name) {
+    if (h.who.name != who.name || h.who.certified != who.certified) {
       ++it;
       continue;
     }

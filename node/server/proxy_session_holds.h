@@ -5,7 +5,9 @@
 // (DESIGN.md §7, issue 18 item 3).
 //
 // A proxy worker is named by its registration: client_name ("ixproxy <id> worker <n>") and the
-// instance token its process drew at start (wire::kProxyInstanceKey). hold() moves what a closed
+// instance token its process drew at start (wire::kProxyInstanceKey), and by the proxy its link
+// certificate names when a certificate authenticated it — so a proxy that registers under
+// another's name can neither take that one's hold over nor end it. hold() moves what a closed
 // session owned onto a placeholder session — open to nobody, so nothing is sent to it — and
 // starts the grace. reattach() moves it onto a new session that registered with the same name
 // and instance. A registration with the same name and another instance means the proxy
@@ -36,6 +38,8 @@ namespace ix::node {
 struct ProxyIdentity {
   std::string name;      // RequestRegisterClient.client_name
   std::string instance;  // the proxy process's token (empty from a proxy that sends none)
+  std::string certified;  // the proxy its link certificate names (ProxyAuthResult::proxy_id); empty
+                          // when the shared secret authenticated it
   bool operator==(const ProxyIdentity&) const = default;
 };
 

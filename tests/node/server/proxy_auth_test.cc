@@ -22,6 +22,7 @@ TEST(ProxyAuth, ALinkCertificateNamingAConfiguredProxyIsAccepted) {
   ProxyAuthResult result = auth.authenticate(two_proxies(), {true, {"ixproxy host", "proxy-2"}, ""});
   EXPECT_FALSE(result.refused);
   EXPECT_EQ(result.text, "link certificate of proxy proxy-2");
+  EXPECT_EQ(result.proxy_id, "proxy-2") << "the proxy the certificate names";
 }
 
 TEST(ProxyAuth, ACertificateThatNamesNoProxyIsRefused) {
@@ -41,6 +42,7 @@ TEST(ProxyAuth, TheSecretMustBeSentAndMatch) {
   ProxyAuthResult right = auth.authenticate(two_proxies(), {false, {}, kSecret});
   EXPECT_FALSE(right.refused);
   EXPECT_EQ(right.text, "proxy secret");
+  EXPECT_EQ(right.proxy_id, "") << "the shared secret names no proxy";
 
   ProxyAuthResult none = auth.authenticate(two_proxies(), {false, {}, ""});
   ASSERT_TRUE(none.refused);

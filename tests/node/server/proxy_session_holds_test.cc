@@ -160,6 +160,25 @@ TEST_F(ProxySessionHoldsTest, AnotherWorkerTakesNothingOver) {
   EXPECT_EQ(service_->agents().logged_in(), 2u);
 }
 
+// A proxy whose link certificate names another proxy registers under this one's worker name (a
+// misconfiguration, a compromised proxy): it neither takes the hold over nor ends it, whatever
+// instance it claims; the worker itself, certified again by its own certificate, still does.
+TEST_F(ProxySessionHoldsTest, AnotherProxysCertificateNeitherTakesOverNorEndsAHold) {
+  ASSERT_NO_FATAL_FAILURE(proxy_state());
+  const node::ProxyIdentity certified{worker_.name, worker_.instance, "proxy-1"};
+  service_->proxy_session_closed(proxy_, certified);
+  service_->session_opened(proxy_again_);
+  for (const char* instance : {"0123456789ab", "another-instance"}) {
+    EXPECT_FALSE(service_->proxy_registered(proxy_again_, {worker_.name, instance, "proxy-2"})) << instance;
+    EXPECT_FALSE(service_->proxy_registered(proxy_again_, {worker_.name, instance, ""})) << "the shared secret, " << instance;
+    EXPECT_EQ(service_->held_proxy_sessions(), 1u) << instance;
+    EXPECT_EQ(service_->agents().logged_in(), 2u) << instance;
+  }
+  EXPECT_TRUE(service_->proxy_registered(proxy_again_, certified));
+  EXPECT_EQ(service_->held_proxy_sessions(), 0u);
+  EXPECT_EQ(service_->agents().logged_in(), 2u);
+}
+
 // The proxy died; its desktops reconnect through another proxy within the grace: a held agent's
 // login there takes it over — no logout, no second login in the event log — and the grace
 // passing later logs out only the agents nobody took over.
