@@ -12,9 +12,7 @@
 // Owned by the ServiceContext; loop thread only.
 #pragma once
 
-#include <cstdio>
 #include <map>
-#include <random>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -22,6 +20,7 @@
 
 #include "node/model/interaction_registry.h"
 #include "node/server/client_session.h"
+#include "protocol/random_token.h"
 
 namespace ix::node {
 
@@ -33,7 +32,7 @@ class SnapshotLocks {
     std::vector<std::string> locked;
   };
 
-  explicit SnapshotLocks(InteractionRegistry& interactions) : interactions_(interactions), start_token_(draw_start_token()) {}
+  explicit SnapshotLocks(InteractionRegistry& interactions) : interactions_(interactions), start_token_(random_token()) {}
 
   // What this primary's snapshot IDs carry after "<tag>-snap-".
   const std::string& start_token() const { return start_token_; }
@@ -117,14 +116,6 @@ class SnapshotLocks {
   }
 
  private:
-  static std::string draw_start_token() {
-    std::random_device random;
-    const uint64_t token = (static_cast<uint64_t>(random()) << 32 | random()) & 0xffff'ffff'ffffULL;
-    char text[16];
-    std::snprintf(text, sizeof text, "%012llx", static_cast<unsigned long long>(token));
-    return text;
-  }
-
   InteractionRegistry& interactions_;
   const std::string start_token_;
   std::map<std::string, Snapshot> snapshots_;

@@ -3,11 +3,10 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
-#include <cstdio>
-#include <random>
 
 #include "cluster-config/tls.h"
 #include "protocol/log.h"
+#include "protocol/random_token.h"
 #include "protocol/wire/message_table.h"
 #include "proxy/requests/by_id_request.h"
 #include "proxy/requests/lease_request.h"
@@ -25,13 +24,7 @@ namespace {
 // registers with a node, which re-attaches a worker's held agents to a reconnection of the same
 // instance only (node/server/proxy_session_holds.h).
 const std::string& process_instance() {
-  static const std::string token = [] {
-    std::random_device random;
-    const uint64_t bits = (static_cast<uint64_t>(random()) << 32 | random()) & 0xffff'ffff'ffffULL;
-    char text[16];
-    std::snprintf(text, sizeof text, "%012llx", static_cast<unsigned long long>(bits));
-    return std::string(text);
-  }();
+  static const std::string token = random_token();
   return token;
 }
 
