@@ -55,15 +55,23 @@ std::map<std::string, double> metric_by_label(const std::string& text, const std
   return out;
 }
 
-// A proxy's /status: its version and uptime, and the pairs it cannot reach; from its /metrics,
-// the errors it answered by code (totals since it started) into `errors`.
-void add_proxy_details(const config::ClusterConfig& config, nlohmann::json& proxy, uint64_t timeout_ms,
-                       std::map<std::string, double>* errors) {
+// What a proxy's /metrics says, totals since it started: the errors it answered by code, and per
+// pair the time its requests took to be answered (ix_proxy_upstream_seconds' sum and count).
+struct ProxyTotals {
+  std::map<std::string, double> errors;
+  std::map<std::string, double> upstream_seconds, upstream_replies;
+};
+
+// A proxy's /status: its version and uptime, and the pairs it cannot reach; its /metrics into
+// `totals`.
+void add_proxy_details(const config::ClusterConfig& config, nlohmann::json& proxy, uint64_t timeout_ms, ProxyTotals& totals) {
   const config::Proxy* p = config.proxy(proxy.value("id", ""));
   if (p == nullptr || proxy.value("state", "") == "down") return;
   if (Result<http::HttpReply> metrics = http::http_get(p->endpoint.host, p->endpoint.admin_port, "/metrics", timeout_ms);
       metrics && metrics->status == 200) {
-    *errors = metric_by_label(metrics->body, "ix_proxy_errors_total", "code");
+    totals.errors = metric_by_label(metrics->body, "ix_proxy_errors_total", "code");
+    totals.upstream_seconds = metric_by_label(metrics->body, "ix_proxy_upstream_seconds_sum", "pair");
+    totals.upstream_replies = metric_by_label(metrics->body, "ix_proxy_upstream_seconds_count", "pair");
   }
   Result<http::HttpReply> reply = http::http_get(p->endpoint.host, p->endpoint.admin_port, "/status", timeout_ms);
   if (!reply || reply->status != 200) return;
@@ -124,10 +132,13 @@ void ClusterWatch::sample() {
   // The slow part (one GET per process, two for proxies and serving nodes) runs without the lock.
   nlohmann::json s = config::admin_status(*config, 1000);
   std::map<std::string, std::map<std::string, double>> proxy_errors;  // proxy → code → total answered
+  std::map<std::string, std::pair<double, double>> upstream;          // pair → seconds and replies, all proxies
   for (auto& proxy : s["proxies"]) {
-    std::map<std::string, double> errors;
-    add_proxy_details(*config, proxy, 1000, &errors);
-    if (!errors.empty()) proxy_errors[proxy.value("id", "")] = std::move(errors);
+    ProxyTotals totals;
+    add_proxy_details(*config, proxy, 1000, totals);
+    if (!totals.errors.empty()) proxy_errors[proxy.value("id", "")] = std::move(totals.errors);
+    for (const auto& [pair, seconds] : totals.upstream_seconds) upstream[pair].first += seconds;
+    for (const auto& [pair, replies] : totals.upstream_replies) upstream[pair].second += replies;
   }
   // pair → its serving node's request, error and commit totals
   struct NodeTotals {
@@ -206,6 +217,16 @@ void ClusterWatch::sample() {
       totals.commit_ms = -1;
     }
     totals.serving = serving;
+    // What a request to the pair takes through the proxies (sent to the node, answered), over the
+    // replies every proxy had since the last sample (since they started, at the first), else the
+    // last one measured. A proxy that restarted or did not answer makes the totals shrink: no
+    // figure from that sample.
+    const auto [upstream_seconds, upstream_replies] = upstream[id];
+    if (upstream_replies > totals.upstream_replies && upstream_seconds >= totals.upstream_seconds) {
+      totals.latency_ms = 1000 * (upstream_seconds - totals.upstream_seconds) / (upstream_replies - totals.upstream_replies);
+    }
+    if (totals.latency_ms >= 0) pair["latency_ms"] = totals.latency_ms;
+    totals.upstream_seconds = upstream_seconds, totals.upstream_replies = upstream_replies;
     const double count = failovers[id];
     if (count > totals.failovers) totals.last_failover_ms = unix_ms();
     totals.failovers = count;

@@ -1,6 +1,7 @@
 // ClusterWatch: what the proxy's status page shows beyond the proxy's own state — every node's
 // and every proxy's admin status (config::admin_status), each proxy's version, uptime and the
-// pairs it cannot reach (its /status) and the errors it answered by code (its /metrics), each
+// pairs it cannot reach (its /status), the errors it answered by code and the time its requests
+// to each pair took (its /metrics), each
 // pair's request, error and reporting-event rates (its serving node's /metrics and /status),
 // failovers as this proxy saw them, the trouble to show in red, and the last minutes as history:
 // queue depths across the cluster, agents by state, request, error and event rates. Sampled every `interval` on its own thread,
@@ -34,8 +35,11 @@ class ClusterWatch {
   void set_config(std::shared_ptr<const config::ClusterConfig> config);
 
   // {"pairs": [admin_status's pair + "requests_per_s", "errors_per_s", "events_per_s" (its event
-  //            log's growth), "commit_ms" (the serving node's mean commit time over the last
-  //            sample that had commits; absent until one did), "failovers", "last_failover_ms",
+  //            log's growth), "latency_ms" (the mean time from a proxy sending a request to the
+  //            pair to its reply, over every proxy's replies of the last sample that had some;
+  //            a held pull's wait excluded; absent until one did), "commit_ms" (the serving
+  //            node's mean commit time over the last sample that had commits; absent until one
+  //            did), "failovers", "last_failover_ms",
   //            "trouble": [text…]],
   //  "proxies": [admin_status's proxy + "version", "commit", "uptime_seconds", "unreachable_pairs"],
   //  "trouble": [text…] (every red line), "queues", "agents" (logged_in, ready, busy, not_ready,
@@ -75,6 +79,10 @@ class ClusterWatch {
     double seq = -1;  // the serving node's event_log_seq
     double commit_seconds = 0, commits = 0;  // the serving node's ix_node_commit_seconds sum and count
     double commit_ms = -1;                   // its mean commit time when last measured; -1: none yet
+    // ix_proxy_upstream_seconds of every proxy for the pair, summed: seconds and replies at the
+    // last sample, and the mean reply time when last measured (-1: none yet).
+    double upstream_seconds = 0, upstream_replies = 0;
+    double latency_ms = -1;
     double failovers = 0;
     int64_t last_failover_ms = 0;
   };

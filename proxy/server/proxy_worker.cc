@@ -131,6 +131,7 @@ void ProxyWorker::retire_link(PairIndex pair) {
   const std::string worker = std::to_string(options_.index);
   metrics_.remove("ix_proxy_pair_reachable", {{"pair", id}, {"worker", worker}});
   metrics_.remove(kUpstreamState, {{"pair", id}, {"worker", worker}});
+  metrics_.remove(kUpstreamSeconds, {{"pair", id}, {"worker", worker}});
   if (options_.index == 0) metrics_.remove(kFailovers, {{"pair", id}});
 }
 
@@ -169,6 +170,9 @@ void ProxyWorker::build_links() {
       link->set_request_timeout(request_timeout_ms());
     } else {
       NodeLinkOptions options = link_options;
+      options.reply_seconds = &metrics_.histogram(
+          kUpstreamSeconds, "Time from sending a request to a pair to its reply, per worker (a held pull's excluded)",
+          metrics::latency_buckets_seconds(), {{"pair", pair.id}, {"worker", std::to_string(options_.index)}});
       if (pair.tls.enabled) {
         Result<std::shared_ptr<net::TlsContext>> tls = config::client_tls(pair.tls, proxy_->link_tls);
         if (!tls) {

@@ -128,6 +128,7 @@ class ProxyWorker : private ReplySink, private ReportingOutlet {
   static constexpr const char* kFailoversHelp = "Times a pair's backup took over, as this proxy saw it";
   static constexpr const char* kUpstreamState = "ix_proxy_upstream_state";
   static constexpr const char* kUpstreamStateHelp = "A node link's state: 0 down, 1 registering, 2 primary, 3 backup";
+  static constexpr const char* kUpstreamSeconds = "ix_proxy_upstream_seconds";
 
   // Reporting clients' sessions (ReportingOutlet).
   std::optional<size_t> queued_bytes(uint64_t session_id) override;

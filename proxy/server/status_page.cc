@@ -59,7 +59,8 @@ constexpr std::string_view kPage = R"html(<!doctype html>
   <section class="wide"><h2>Node pairs</h2>
     <table id="pairs"><thead><tr><th>pair</th><th>node</th><th>address</th><th>state</th><th>version</th><th>up</th>
       <th>interactions</th><th>requests / s</th><th>errors / s</th>
-      <th title="the serving node's mean commit time over the last sample with commits: every change waits for one">commit latency</th><th>failovers</th><th>last failover</th>
+      <th title="mean time from a proxy sending a request to the pair to its reply, over every proxy's replies in the last sample that had some (a held pull's wait excluded)">latency</th>
+      <th title="the serving node's mean commit time over the last sample with commits: every change waits for one">commit</th><th>failovers</th><th>last failover</th>
       <th>agents ready / busy / not ready / dnd</th><th>queue depths</th></tr></thead><tbody></tbody></table>
   </section>
   <section class="wide"><h2>Proxies</h2>
@@ -167,6 +168,10 @@ function rate(value) {
   return value === undefined ? "–" : value.toFixed(1);
 }
 
+function ms(value) {
+  return value === undefined ? "–" : value.toFixed(value < 10 ? 2 : 0) + " ms";
+}
+
 // The red lines: a pair with no serving node, a pair that lost its backup, a proxy that cannot
 // reach a pair, a proxy that is down. The watcher lists them in overview.trouble.
 function renderTrouble(c) {
@@ -204,8 +209,8 @@ function render(status) {
       row.appendChild(el("td", { "data-rate": "requests" }, serving ? rate(pair.requests_per_s) : ""));
       row.appendChild(el("td", { "data-rate": "errors", class: serving && pair.errors_per_s > 0 ? "bad" : "" },
                          serving ? rate(pair.errors_per_s) : ""));
-      row.appendChild(el("td", serving ? { "data-latency": pair.id } : {},
-                         serving ? (pair.commit_ms === undefined ? "–" : pair.commit_ms.toFixed(pair.commit_ms < 10 ? 2 : 0) + " ms") : ""));
+      row.appendChild(el("td", serving ? { "data-latency": pair.id } : {}, serving ? ms(pair.latency_ms) : ""));
+      row.appendChild(el("td", serving ? { "data-commit": pair.id } : {}, serving ? ms(pair.commit_ms) : ""));
       row.appendChild(el("td", i === 0 ? { "data-failovers": pair.id } : {}, i === 0 ? String(pair.failovers ?? 0) : ""));
       row.appendChild(el("td", i === 0 ? { class: "muted small", "data-last-failover": pair.id } : { class: "muted small" },
                          i === 0 && pair.last_failover_ms ? ago(pair.last_failover_ms * 1000) : ""));

@@ -41,9 +41,9 @@ void NodeLink::stop(const std::string& why) {
   role_ = NodeRole::kDown;
   reset_suspicion();
   const std::string text = why.empty() ? "the proxy is closing its connection to " + name_ : why + " (" + name_ + ")";
-  for (auto& [ref, callback] : pending_) {
+  for (auto& [ref, pending] : pending_) {
     deadlines_.cancel(ref);
-    defer(std::move(callback), wire::make_error(proto::ErrorCode::ClusterLostConnection, text));
+    defer(std::move(pending.on_reply), wire::make_error(proto::ErrorCode::ClusterLostConnection, text));
   }
   pending_.clear();
 }
@@ -118,7 +118,8 @@ bool NodeLink::send(const std::function<std::vector<uint8_t>(uint64_t)>& encode,
     return true;
   }
   channel_->send(std::move(frame));
-  pending_.emplace(ref, std::move(on_reply));
+  const bool observed = options_.reply_seconds && timeout_ms <= options_.request_timeout_ms;
+  pending_.emplace(ref, Pending{std::move(on_reply), observed ? uv_hrtime() : 0});
   deadlines_.start(ref, timeout_ms ? timeout_ms : options_.request_timeout_ms);
   return true;
 }
@@ -156,7 +157,8 @@ void NodeLink::on_message(const proto::Envelope& envelope, std::span<const uint8
     if (ref == 0 && on_event_) on_event_(envelope, payload);
     return;
   }
-  ReplyCallback callback = std::move(it->second);
+  if (it->second.sent_ns) options_.reply_seconds->observe(static_cast<double>(uv_hrtime() - it->second.sent_ns) / 1e9);
+  ReplyCallback callback = std::move(it->second.on_reply);
   pending_.erase(it);
   deadlines_.cancel(ref);
   if (suspect_) {
@@ -180,11 +182,11 @@ void NodeLink::fail_all(const std::string& why) {
   // Callbacks may send new requests (on another link); take the whole table first.
   auto pending = std::move(pending_);
   pending_.clear();
-  for (auto& [ref, callback] : pending) {
+  for (auto& [ref, p] : pending) {
     deadlines_.cancel(ref);
     UpstreamReply reply;
     reply.error = wire::make_error(proto::ErrorCode::ClusterLostConnection, why);
-    callback(reply);
+    p.on_reply(reply);
   }
 }
 
@@ -198,7 +200,7 @@ void NodeLink::on_deadline(uint64_t ref) {
   }
   auto it = pending_.find(ref);
   if (it == pending_.end()) return;
-  ReplyCallback callback = std::move(it->second);
+  ReplyCallback callback = std::move(it->second.on_reply);
   pending_.erase(it);
   const std::string why = "no reply from " + name_ + " within the request deadline";
   // One late reply fails its own request; whether the node is gone is for the probe to say.
@@ -239,7 +241,7 @@ void NodeLink::on_unreadable(std::optional<wire::EnvelopeIds> ids, proto::ErrorC
   spdlog::warn("event=upstream_reply_unreadable node={} ref={} matched={} code={} reason={}", quote(name_), ref,
                it != pending_.end(), static_cast<int>(code), quote(text));
   if (it == pending_.end()) return;  // an event of the node's own, or a reply whose request timed out
-  ReplyCallback callback = std::move(it->second);
+  ReplyCallback callback = std::move(it->second.on_reply);
   pending_.erase(it);
   deadlines_.cancel(ref);
   ++unreadable_replies_;

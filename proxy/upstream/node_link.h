@@ -39,6 +39,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "protocol/http/metrics.h"
 #include "protocol/net/connector.h"
 #include "protocol/net/message_channel.h"
 #include "protocol/net/request_timers.h"
@@ -70,6 +71,10 @@ struct NodeLinkOptions {
   size_t max_frame_size = 0;       // the largest reply accepted (the proxy's max-frame-size)
   size_t node_max_frame_size = 0;  // the largest request the node accepts (its pair's); 0: max_frame_size
   uint64_t request_timeout_ms = 10'000;
+  // Where each request's time to its reply is observed (ix_proxy_upstream_seconds{pair,worker}),
+  // except a request given a longer deadline than request_timeout_ms (a held pull, whose wait
+  // for work is not the node's latency). Null: not observed. Owned by the link's worker.
+  metrics::Histogram* reply_seconds = nullptr;
 };
 
 // Probe rounds (a missed deadline, then an answered ping) without an in-time reply in between
@@ -133,7 +138,11 @@ class NodeLink {
   net::Connector connector_;
   std::unique_ptr<net::MessageChannel> channel_;
   net::RequestTimers deadlines_;
-  std::unordered_map<uint64_t, ReplyCallback> pending_;
+  struct Pending {
+    ReplyCallback on_reply;
+    uint64_t sent_ns = 0;  // 0: its reply time is not observed
+  };
+  std::unordered_map<uint64_t, Pending> pending_;
   std::vector<std::pair<ReplyCallback, Error>> deferred_;  // answered on the next turn
   net::Timer next_turn_;
   uint64_t next_ref_ = 0;
