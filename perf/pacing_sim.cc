@@ -283,7 +283,8 @@ class Simulation {
     trim(answers_);
     trim(handled_);
     while (!reactive_arrivals_.empty() && reactive_arrivals_.front() < horizon) reactive_arrivals_.pop_front();
-    for (int w = 0; w < 3; ++w) t.windows[w].length_seconds = lengths[w];
+    // As the proxy's statistics: a window holds only what was counted since the start.
+    for (int w = 0; w < 3; ++w) t.windows[w].length_seconds = std::clamp(now_, lengths[0], lengths[w]);
     for (const Finished& f : waits_) {
       for (int w = 0; w < 3; ++w) {
         if (f.time < now_ - lengths[w]) continue;

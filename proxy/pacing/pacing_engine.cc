@@ -87,7 +87,10 @@ TargetStats PacingEngine::pacer_input(const TargetFigures& f, size_t target, int
   in.waiting_in_progress = f.waiting;
   in.waiting_in_progress_seconds = f.waiting_seconds;
   for (size_t w = 0; w < kWindowsUs.size(); ++w) {
-    in.windows[w].length_seconds = static_cast<double>(kWindowsUs[w]) / 1e6;
+    // In the first minutes after the proxy started, a window holds only what was counted since
+    // (at least the shortest window's length, so that a first arrival is not a burst).
+    const double shortest = static_cast<double>(kWindowsUs.front()) / 1e6, full = static_cast<double>(kWindowsUs[w]) / 1e6;
+    in.windows[w].length_seconds = std::clamp(f.counting_seconds, shortest, full);
     in.windows[w].accepted = static_cast<uint32_t>(f.accepted[w].count);
     in.windows[w].abandoned = static_cast<uint32_t>(f.abandoned[w].count);
     in.windows[w].accepted_wait_seconds = f.accepted[w].wait_seconds;

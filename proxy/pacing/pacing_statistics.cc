@@ -285,6 +285,7 @@ void PacingStatistics::on_event(size_t pair, const proto::Envelope& envelope) {
   }
   const proto::ReportingHeader* header = wire::reporting_header(envelope);
   if (header == nullptr) return;
+  if (counting_since_us_ == 0) counting_since_us_ = header->timestamp_us();
   if (pair < seeded_seq_.size() && header->seq() <= seeded_seq_[pair]) {
     ++events_skipped_;  // the pair's snapshot already shows it
     return;
@@ -426,6 +427,7 @@ void PacingStatistics::on_agent_event(const proto::Envelope& e, const proto::Rep
 }
 
 void PacingStatistics::seed_pair(size_t pair, uint64_t seq, const std::vector<proto::InteractionInfoT>& open, int64_t now_us) {
+  if (counting_since_us_ == 0) counting_since_us_ = now_us;
   for (auto it = interactions_.begin(); it != interactions_.end();) {
     if (it->second.pair != pair) {
       ++it;
@@ -535,6 +537,7 @@ TargetFigures PacingStatistics::figures(size_t index, int64_t now_us) const {
   for (size_t pair : t.pairs) {
     if (pair_stale_[pair]) f.stale_pairs.push_back(pair_ids_[pair]);
   }
+  if (counting_since_us_ != 0) f.counting_seconds = std::max(0.0, static_cast<double>(now_us - counting_since_us_) / 1e6);
   return f;
 }
 

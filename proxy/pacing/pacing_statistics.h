@@ -81,6 +81,9 @@ struct TargetFigures {
   std::array<WindowCounts, 3> reactive_arrivals;  // reactive interactions submitted, per window
   AgentCounts agents;
   std::vector<std::string> stale_pairs;  // pairs serving the target whose stream stopped, not reseeded yet
+  // How long the statistics have counted (since the first pair's state or event): a window
+  // longer than that holds only this much of the past, which a rate must divide by.
+  double counting_seconds = 0;
 };
 
 class PacingStatistics {
@@ -197,6 +200,7 @@ class PacingStatistics {
   std::vector<std::string> pair_ids_;                                  // by pair
   uint64_t events_counted_ = 0;
   uint64_t events_skipped_ = 0;
+  int64_t counting_since_us_ = 0;  // the first seed's time or the first event's, 0: neither yet
 };
 
 }  // namespace ix::pacing

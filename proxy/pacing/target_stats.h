@@ -11,7 +11,7 @@ namespace ix::pacing {
 // Proactive interactions that finished waiting within one sliding window: accepted means
 // delivered to and accepted by an agent, abandoned means stopped while still waiting.
 struct WaitWindow {
-  double length_seconds = 0;   // 60, 300, 900 by default
+  double length_seconds = 0;   // 60, 300, 900 by default; less while the statistics have counted for less
   uint32_t accepted = 0;
   uint32_t abandoned = 0;
   double accepted_wait_seconds = 0;   // summed waits of the accepted ones

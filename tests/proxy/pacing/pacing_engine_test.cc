@@ -83,6 +83,24 @@ TEST_F(PacingEngineTest, ReactiveTrafficAndCapacityInUseReachThePacerInput) {
   EXPECT_EQ(chat["agents"]["busy_capacity"], 1);
 }
 
+// Two minutes after the statistics started counting, the quarter-hour window holds two minutes:
+// the reactive rate is what arrived over those, not over fifteen minutes the proxy never saw
+// (which would leave the pacer sending into capacity the reactive traffic takes).
+TEST_F(PacingEngineTest, TheReactiveRateIsOverTheTimeCountedNotTheWholeWindow) {
+  login("a1", {{"chat", 4}}, kStart);
+  ready("a1", "chat", true, kStart);
+  for (int i = 0; i < 60; ++i) submit("r" + std::to_string(i), "VQ Inbound", kStart + (i + 1) * kSecond, "chat", "Reactive");
+  const TargetStats early = engine_->pacer_input(0, kStart + 120 * kSecond, false);
+  EXPECT_DOUBLE_EQ(early.windows[2].length_seconds, 120);
+  EXPECT_DOUBLE_EQ(estimate(early, PacingPriors{}).reactive_rate, 0.5) << "60 arrivals in 120 s";
+  EXPECT_DOUBLE_EQ(engine_->pacer_input(0, kStart + 10 * kSecond, false).windows[2].length_seconds, 60)
+      << "never less than the shortest window: a first arrival is no burst";
+  const TargetStats later = engine_->pacer_input(0, kStart + 600 * kSecond, false);
+  EXPECT_DOUBLE_EQ(later.windows[2].length_seconds, 600);
+  EXPECT_DOUBLE_EQ(later.windows[0].length_seconds, 60);
+  EXPECT_DOUBLE_EQ(engine_->pacer_input(0, kStart + 3600 * kSecond, false).windows[2].length_seconds, 900);
+}
+
 // The engagement service's running totals: the first report is a baseline, the growth after it
 // is what the pacer sees over the longest window; nothing reported means the prior.
 TEST_F(PacingEngineTest, AcceptanceReportedByTheEngagementServiceReachesThePacer) {
