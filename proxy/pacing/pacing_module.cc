@@ -42,6 +42,11 @@ void PacingModule::make_target_metrics(metrics::Registry& metrics) {
     m.busy = &metrics.gauge("ix_pacing_agents_busy", "Agents of the target handling an interaction of its media.", labels);
     m.pending = &metrics.gauge("ix_pacing_pending_invitations", "Invitations sent and not yet answered.", labels);
     m.stale = &metrics.gauge("ix_pacing_stale", "1 while the target is paced progressively on stale statistics.", labels);
+    m.other_waiting = &metrics.gauge("ix_pacing_other_waiting", "Reactive interactions waiting for the target's agents.", labels);
+    for (size_t e = 0; e < kEstimateNames.size(); ++e) {
+      m.estimates[e] = &metrics.gauge("ix_pacing_estimate", "The smoothed estimates the last decision used.",
+                                      {{"target", target.name}, {"estimate", kEstimateNames[e]}});
+    }
     for (size_t w = 0; w < kWindowsUs.size(); ++w) {
       const metrics::Labels windowed = {{"target", target.name}, {"window", kWindowNames[w]}};
       m.accepted[w] = &metrics.gauge("ix_pacing_accepted", "Proactive interactions accepted by an agent within the window.", windowed);
@@ -147,7 +152,8 @@ void PacingModule::apply_reload() {
                                    [&](const config::PacingTarget& t) { return t.name == name; });
     if (stays) continue;
     TargetMetrics& m = target_metrics_[i];
-    for (metrics::Gauge* g : {m.invitations, m.waiting, m.ready, m.busy, m.pending, m.stale}) g->set(0);
+    for (metrics::Gauge* g : {m.invitations, m.waiting, m.ready, m.busy, m.pending, m.stale, m.other_waiting}) g->set(0);
+    for (metrics::Gauge* g : m.estimates) g->set(0);
     for (size_t w = 0; w < m.accepted.size(); ++w) {
       m.accepted[w]->set(0);
       m.abandoned[w]->set(0);
@@ -217,6 +223,10 @@ void PacingModule::publish() {
     m.busy->set(d.input.agents_busy);
     m.pending->set(d.input.pending_invitations);
     m.stale->set(d.input.stale ? 1 : 0);
+    m.other_waiting->set(d.input.other_waiting);
+    const Estimates& e = d.decision.estimates;
+    const double estimates[] = {e.acceptance, e.answer_delay_seconds, e.handle_time_seconds, e.patience_seconds, e.reactive_rate};
+    for (size_t k = 0; k < m.estimates.size(); ++k) m.estimates[k]->set(estimates[k]);
     for (size_t w = 0; w < d.input.windows.size(); ++w) {
       m.accepted[w]->set(d.input.windows[w].accepted);
       m.abandoned[w]->set(d.input.windows[w].abandoned);

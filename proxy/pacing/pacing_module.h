@@ -77,9 +77,14 @@ class PacingModule {
     metrics::Gauge* busy;
     metrics::Gauge* pending;
     metrics::Gauge* stale;
+    metrics::Gauge* other_waiting;
     std::array<metrics::Gauge*, 3> accepted;
     std::array<metrics::Gauge*, 3> abandoned;
+    std::array<metrics::Gauge*, 5> estimates;  // in kEstimateNames' order
   };
+  // The label values of ix_pacing_estimate.
+  static constexpr std::array<const char*, 5> kEstimateNames = {"acceptance", "answer_delay_seconds", "handle_time_seconds",
+                                                                "patience_seconds", "reactive_per_second"};
 
   void run();
   void drain();

@@ -85,6 +85,18 @@ TEST_F(PacingModuleTest, DecidesEveryRefreshPeriodOnWhatTheFeedPublished) {
   })) << module.status().dump(2);
   EXPECT_EQ(metrics.values("ix_pacing_agents_ready").size(), 2u) << "one series per target";
   EXPECT_NE(metrics.render().find("ix_pacing_invitations_allowed{target=\"VQ Chat - chat\"}"), std::string::npos);
+  // The estimates the decision used, as the status shows them.
+  const nlohmann::json estimates = module.status()["targets"][0]["estimates"];
+  EXPECT_EQ(metrics.values("ix_pacing_estimate").size(), 10u) << "five per target";
+  int compared = 0;
+  for (const auto& [labels, value] : metrics.values("ix_pacing_estimate")) {
+    for (const char* estimate : {"acceptance", "patience_seconds"}) {
+      if (labels != metrics::Labels{{"target", "VQ Chat - chat"}, {"estimate", estimate}}) continue;
+      EXPECT_DOUBLE_EQ(value, estimates[estimate].get<double>()) << estimate;
+      ++compared;
+    }
+  }
+  EXPECT_EQ(compared, 2);
 
   streaming_ = false;  // the stream stopped: progressive pacing, and the status says so
   EXPECT_TRUE(eventually(module, [](const nlohmann::json& s) {
