@@ -56,14 +56,21 @@ uint32_t window_limit(double goal, double accepted_per_hour, double dispersion) 
   return static_cast<uint32_t>(std::min<double>(std::floor(1.5 * goal * accepted_per_hour / dispersion), kWindowLimitMax + 1));
 }
 
-}  // namespace
-
-double window_safe_goal(double goal, double accepted_per_hour, double confidence, double dispersion) {
+// window_safe_goal with the largest safe Poisson mean per window limit from `safe_mean`.
+template <class SafeMean>
+double window_safe_goal_with(double goal, double accepted_per_hour, double dispersion, SafeMean safe_mean) {
   if (accepted_per_hour <= 0) return goal;
   dispersion = std::max(dispersion, 1.0);
   const uint32_t limit = window_limit(goal, accepted_per_hour, dispersion);
   if (limit > kWindowLimitMax) return goal;
-  return std::min(goal, dispersion * largest_safe_poisson_mean(limit, confidence) / accepted_per_hour);
+  return std::min(goal, dispersion * safe_mean(limit) / accepted_per_hour);
+}
+
+}  // namespace
+
+double window_safe_goal(double goal, double accepted_per_hour, double confidence, double dispersion) {
+  return window_safe_goal_with(goal, accepted_per_hour, dispersion,
+                               [confidence](uint32_t limit) { return largest_safe_poisson_mean(limit, confidence); });
 }
 
 namespace {
@@ -160,19 +167,14 @@ struct Pacer::Tables {
 };
 
 double Pacer::window_goal(double goal, double accepted_per_hour) const {
-  const double dispersion = std::max(config_.window_dispersion, 1.0);
-  if (accepted_per_hour <= 0) return goal;
-  const uint32_t limit = window_limit(goal, accepted_per_hour, dispersion);
-  if (limit > kWindowLimitMax) return goal;
-  double mean;
-  {
+  // window_safe_goal, with the safe means memoized: few limits occur, and each costs a search.
+  return window_safe_goal_with(goal, accepted_per_hour, config_.window_dispersion, [this](uint32_t limit) {
     std::lock_guard lock(tables_->mutex);
     std::vector<double>& means = tables_->safe_mean_by_limit;
     if (means.size() <= limit) means.resize(limit + 1, std::numeric_limits<double>::quiet_NaN());
     if (std::isnan(means[limit])) means[limit] = largest_safe_poisson_mean(limit, config_.window_confidence);
-    mean = means[limit];
-  }
-  return std::min(goal, dispersion * mean / accepted_per_hour);
+    return means[limit];
+  });
 }
 
 Pacer::Pacer(PacerConfig config) : config_(config), tables_(std::make_shared<Tables>()) {
