@@ -142,6 +142,50 @@ TEST_F(PacingProcessTest, StartsFromThePairsStateFollowsTheStreamSurvivesAFailov
   EXPECT_NE(human.out.find("1 ready"), std::string::npos) << human.out;
 }
 
+// proxy-1 is killed (kill -9) and started again: its statistics start once more from the pairs'
+// state — what waits now, the agents as they are — and follow the stream from there. What
+// happened while it was down is in the state (a chat abandoned meanwhile no longer waits) and
+// nothing from before the restart is counted twice.
+TEST_F(PacingProcessTest, AProxyKilledAndStartedAgainRebuildsItsStatisticsFromThePairs) {
+  start_pair(0);
+  start_pair(1);
+  start_proxy(0);
+  start_proxy(1);
+  auto desktop = proxy_client(1, proto::ClientType::AgentApplication);  // through the proxy that stays up
+  ASSERT_TRUE(log_in_ready(*desktop, "a1", 1));
+  std::vector<std::string> waiting;
+  for (int pair : {0, 1, 1}) {
+    EnvelopePtr submitted = node_client(pair, proto::ClientType::MediaServer)->call(proactive());
+    ASSERT_TRUE(submitted && submitted->body.AsEventSubmitted()) << error_text(submitted);
+    waiting.push_back(submitted->body.AsEventSubmitted()->interaction_id);
+  }
+  target_when([](const nlohmann::json& s) { return s["waiting"] == 3 && s["agents"]["ready"] == 1; });
+
+  proxies_[0]->kill(SIGKILL);
+  // While it is down: one proactive chat is abandoned, another submitted.
+  proto::RequestStopProcessingT stop;
+  stop.interaction_id = waiting[2];
+  EnvelopePtr stopped = node_client(1, proto::ClientType::MediaServer)->call(stop);
+  ASSERT_TRUE(stopped && stopped->body.AsEventAck()) << error_text(stopped);
+  EnvelopePtr meanwhile = node_client(0, proto::ClientType::MediaServer)->call(proactive());
+  ASSERT_TRUE(meanwhile && meanwhile->body.AsEventSubmitted()) << error_text(meanwhile);
+
+  start_proxy(0);
+  nlohmann::json t = target_when([](const nlohmann::json& s) { return s["waiting"] == 3 && s["agents"]["ready"] == 1 && s.contains("decision"); });
+  EXPECT_EQ(t["agents"]["logged_in"], 1);
+  EXPECT_EQ(t["windows"]["15m"]["abandoned"], 0) << "abandoned before this proxy started: in none of its windows";
+  EXPECT_EQ(t["windows"]["15m"]["accepted"], 0);
+
+  // From the stream of the restarted proxy: one more, counted once.
+  EnvelopePtr after = proxy_client(0, proto::ClientType::MediaServer)->call(proactive());
+  ASSERT_TRUE(after && after->body.AsEventSubmitted()) << error_text(after);
+  target_when([](const nlohmann::json& s) { return s["waiting"] == 4; });
+  loop_.run_for(2500);  // two more refresh periods: nothing arrives late or twice
+  t = target_when([](const nlohmann::json& s) { return s.contains("decision"); });
+  EXPECT_EQ(t["waiting"], 4);
+  EXPECT_EQ(t["agents"]["ready"], 1);
+}
+
 // The chat agents are blended: their group also serves "VQ Inbound". A reactive chat submitted
 // there is what the pacer sees as other waiting and a reactive arrival; [pacing.priors] from the
 // file are what it assumes; both show on /status and in `ixctl pacing status`, and a reload
