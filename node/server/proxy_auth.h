@@ -45,7 +45,7 @@ struct ProxyAuthResult {
   std::string text;
   // Accepted by a link certificate: the proxy it names. Empty for the shared secret, which every
   // proxy holds and so names none of them.
-  std::string proxy_id;
+  std::string proxy_id = {};
 };
 
 class ProxyAuthenticator {

@@ -38,8 +38,9 @@ namespace ix::node {
 struct ProxyIdentity {
   std::string name;      // RequestRegisterClient.client_name
   std::string instance;  // the proxy process's token (empty from a proxy that sends none)
-  std::string certified;  // the proxy its link certificate names (ProxyAuthResult::proxy_id); empty
-                          // when the shared secret authenticated it
+  // The proxy its link certificate names (ProxyAuthResult::proxy_id); empty when the shared
+  // secret authenticated it.
+  std::string certified = {};
   bool operator==(const ProxyIdentity&) const = default;
 };
 
