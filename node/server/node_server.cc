@@ -32,7 +32,8 @@ NodeServer::NodeServer(uv_loop_t* loop, std::shared_ptr<const config::ClusterCon
       metrics_(registry_),
       clock_(loop),
       lease_timer_(loop),
-      step_down_timer_(loop) {}
+      step_down_timer_(loop),
+      confirm_timer_(loop) {}
 
 NodeServer::~NodeServer() {
   *alive_ = nullptr;
@@ -99,6 +100,7 @@ Status NodeServer::start() {
 void NodeServer::stop() {
   lease_timer_.stop();
   step_down_timer_.stop();
+  confirm_timer_.stop();
   if (listener_) listener_->close();
   listener_.reset();
   close_sessions("ixnode shutting down");
@@ -231,6 +233,8 @@ void NodeServer::step_down(const std::string& why) {
 }
 
 void NodeServer::close_sessions(const std::string& why) {
+  unconfirmed_proxies_.clear();
+  confirm_timer_.stop();
   for (auto& [connection, session] : sessions_) {
     session->connection->clear_callbacks();
     session->connection->close(why);
@@ -249,15 +253,36 @@ http::HttpResponse NodeServer::start_switchover() {
   handing_over_ = true;
   drain_rounds_ = 0;
   switchovers_->inc();
-  spdlog::info("event=switchover_started epoch={}", lease_->epoch());
-  // Said first, so that proxies stop sending here and hold the pair's requests for the backup.
+  // Said first, so that proxies stop sending here and hold the pair's requests for the backup;
+  // each pings back once it heard it.
+  unconfirmed_proxies_.clear();
+  for (const auto& [connection, session] : sessions_) {
+    if (session->channel.registered() && session->channel.client_type() == proto::ClientType::Proxy) {
+      unconfirmed_proxies_.insert(session.get());
+    }
+  }
+  spdlog::info("event=switchover_started epoch={} proxies={}", lease_->epoch(), unconfirmed_proxies_.size());
   announce(proto::ServerRole::Backup);
+  confirm_timer_.start(kProxyConfirmMs, [this] {
+    if (unconfirmed_proxies_.empty()) return;
+    spdlog::warn("event=switchover_unconfirmed proxies={} waited_ms={}", unconfirmed_proxies_.size(), kProxyConfirmMs);
+    unconfirmed_proxies_.clear();
+    if (handing_over_ && !draining_) drain_for_switchover();
+  });
   drain_for_switchover();
   return http::HttpResponse::json(
       202, nlohmann::json{{"pair", options_.pair_id}, {"epoch", lease_->epoch()}, {"state", "handing over"}}.dump());
 }
 
+void NodeServer::proxy_confirmed(const Session& s) {
+  if (!unconfirmed_proxies_.erase(&s) || !unconfirmed_proxies_.empty()) return;
+  confirm_timer_.stop();
+  // The last proxy caught up: a drain waiting for it runs again, for what it sent before its ping.
+  if (handing_over_ && !draining_) drain_for_switchover();
+}
+
 void NodeServer::drain_for_switchover() {
+  draining_ = true;
   served_while_draining_ = 0;
   // An empty commit: its completion follows every commit in flight, whose replies go out first.
   store_->commit(Transaction{}, [alive = std::weak_ptr<NodeServer*>(alive_)](const Status& drained) {
@@ -267,6 +292,7 @@ void NodeServer::drain_for_switchover() {
 }
 
 void NodeServer::finish_switchover(const Status& drained) {
+  draining_ = false;
   if (!service_ || !handing_over_) return;  // stepped down meanwhile
   if (!drained) {
     // The fence refused it: the lease was no longer ours.
@@ -279,6 +305,8 @@ void NodeServer::finish_switchover(const Status& drained) {
     ++drain_rounds_;
     return drain_for_switchover();
   }
+  if (!unconfirmed_proxies_.empty()) return;  // proxy_confirmed() or the timer drains again
+  confirm_timer_.stop();
   handing_over_ = false;
   const uint64_t epoch = lease_->epoch();
   // Nothing may commit after this point: the service goes before the release is queued.
@@ -323,6 +351,7 @@ void NodeServer::on_accept(std::shared_ptr<net::Connection> connection) {
 void NodeServer::on_session_closed(Session* session) {
   if (service_ && session->proxy) service_->proxy_session_closed(*session, *session->proxy);
   else if (service_) service_->session_closed(*session);
+  proxy_confirmed(*session);
   sessions_.erase(session->connection.get());
 }
 
@@ -373,7 +402,7 @@ void NodeServer::on_message(Session& s, const proto::Envelope& e) {
     proto::EventPongT pong;
     pong.server_time_us = clock_.now_us();
     s.send(wire::encode_frame(e.ref_id(), e.client_id(), pong));
-    return;
+    return proxy_confirmed(s);
   }
   if (!wire::is_request(type)) {
     return refuse(s, e, proto::ErrorCode::RequestNotAllowed, wire::message_name(type) + " is an event, not a request");

@@ -30,8 +30,11 @@
 // an empty commit waits for every commit in flight (their replies go out), the service stops,
 // the lease is released (expiry now). Requests that arrive meanwhile — sent before their sender
 // heard the announcement — are still served, and their commits drained by one more empty commit
-// (up to kMaxDrainRounds; after that, what still comes is refused with NotPrimary), so a
-// switchover refuses nothing a proxy sent. A client registering meanwhile hears Backup. The
+// (up to kMaxDrainRounds; after that, what still comes is refused with NotPrimary). Each proxy
+// answers the announcement with a ping on the same connection, after everything it sent before
+// hearing it; the service stops only once every proxy connection's ping has arrived (or closed,
+// or kProxyConfirmMs passed: a proxy that does not ping), so a switchover refuses nothing a proxy
+// sent, however late its loop read the announcement. A client registering meanwhile hears Backup. The
 // backup, told beforehand (POST /pair/expect-takeover: try the lease every 2 ms for two
 // lease-timeouts), takes it at once. The released node waits one lease-timeout before it
 // competes again.
@@ -52,6 +55,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "cluster-config/model.h"
 #include "node/server/client_session.h"
@@ -165,6 +169,9 @@ class NodeServer {
   http::HttpResponse start_switchover();
   // Queues the empty commit that follows every commit in flight; finish_switchover() after it.
   void drain_for_switchover();
+  // A proxy connection pinged after the switchover's announcement (or closed): all it sent
+  // before hearing it has arrived.
+  void proxy_confirmed(const Session& s);
   void finish_switchover(const Status& drained);
   http::HttpResponse expect_takeover();
   void on_accept(std::shared_ptr<net::Connection> connection);
@@ -195,6 +202,7 @@ class NodeServer {
   std::unordered_map<net::Connection*, std::unique_ptr<Session>> sessions_;
   net::Timer lease_timer_;      // the backup's next try
   net::Timer step_down_timer_;  // a step-down scheduled by may_answer()
+  net::Timer confirm_timer_;    // a switchover's bound on the proxies' pings
   std::unique_ptr<Store> store_;                // built by make_store() at start, in either role
   std::unique_ptr<Lease> lease_;                // the pair's lease in store_
   std::unique_ptr<InteractionService> service_;  // while primary
@@ -203,6 +211,10 @@ class NodeServer {
   static constexpr int kMaxDrainRounds = 4;     // drains that may serve late arrivals
   int drain_rounds_ = 0;                        // drains completed in this switchover
   uint64_t served_while_draining_ = 0;          // requests served since the last drain was queued
+  bool draining_ = false;                       // a switchover's empty commit is in flight
+  // The proxy connections whose ping, after the switchover's announcement, has not arrived yet.
+  std::unordered_set<const Session*> unconfirmed_proxies_;
+  static constexpr uint64_t kProxyConfirmMs = 250;
   bool taking_over_ = false;                    // won the lease; draining the store before loading
   uint64_t eager_until_ns_ = 0;                 // monotonic: try the lease every 2 ms until then
   bool said_standing_by_ = false;               // the standing_by line was logged for this wait

@@ -4,12 +4,15 @@
 
 #include <endian.h>
 #include <libpq-fe.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cstring>
 #include <deque>
 #include <string_view>
 #include <unordered_map>
+
+#include "protocol/log.h"
 
 namespace ix::node {
 
@@ -574,11 +577,24 @@ Result<LeaseOutcome> PostgresStore::apply_lease(const LeaseCommand& command) {
 
 Result<LeaseOutcome> PostgresStore::try_lease_once(const LeaseCommand& command, bool& retry) {
   if (Status s = exec(writer_, "BEGIN"); !s) return s.error();
+  // A holder frozen while its batch's results were on their way (SIGSTOP, a stall) keeps its
+  // transaction open and the pair's lease row locked (ix_check_fence): the server is not idle in
+  // that transaction (idle_in_transaction_session_timeout does not end it), it waits for the
+  // frozen process to read. So an acquire waits for the row at most a backup's try interval.
+  const bool pair_acquire = command.op == LeaseOp::kAcquire && command.name == kPairLeaseName;
+  if (pair_acquire) {
+    const int64_t wait_ms = std::max<int64_t>(50, options_.dead_peer_timeout.count() / 5);
+    if (Status s = exec(writer_, ("SET LOCAL lock_timeout = " + std::to_string(wait_ms)).c_str()); !s) return s.error();
+  }
   std::optional<LeaseRecord> current;
   {
     Params p;
     p.text(command.name);
     PgResult read = p.exec(writer_, "SELECT holder, fencing, expires_ms FROM leases WHERE name = $1 FOR UPDATE");
+    if (pair_acquire && read && !read.ok()) {
+      const char* state = pq().PQresultErrorField(read.get(), PG_DIAG_SQLSTATE);
+      if (state != nullptr && std::strcmp(state, "55P03") == 0) return take_from_frozen_holder(command, retry);  // lock_not_available
+    }
     if (!read.ok()) return Error{0, "PostgreSQL: reading a lease: " + (read ? read.error() : trimmed(pq().PQerrorMessage(writer_)))};
     if (read.rows() == 1) current = LeaseRecord{command.name, read.text(0, 0), static_cast<uint64_t>(read.int8(0, 1)), read.int8(0, 2)};
   }
@@ -600,6 +616,35 @@ Result<LeaseOutcome> PostgresStore::try_lease_once(const LeaseCommand& command, 
   }
   if (Status s = exec(writer_, "COMMIT"); !s) return s.error();
   return outcome;
+}
+
+Result<LeaseOutcome> PostgresStore::take_from_frozen_holder(const LeaseCommand& command, bool& retry) {
+  rollback(writer_);
+  Params p;
+  p.text(command.name);
+  // The row as last committed: the holder's last renewal.
+  PgResult read = p.exec(writer_, "SELECT holder, fencing, expires_ms FROM leases WHERE name = $1");
+  if (!read.ok() || read.rows() != 1) {
+    return Error{0, "PostgreSQL: reading a locked lease: " + (read ? read.error() : trimmed(pq().PQerrorMessage(writer_)))};
+  }
+  const LeaseRecord current{command.name, read.text(0, 0), static_cast<uint64_t>(read.int8(0, 1)), read.int8(0, 2)};
+  // Still within its term: a holder that is merely busy keeps the row (and its lease).
+  if (lease_held(current, command.now_ms)) return decide_lease(current, command);
+  // Run out: its open transaction can only be a deposed holder's, which would be fenced anyway.
+  // End that session (PostgreSQL then rolls the transaction back and frees the row), and try again.
+  PgResult ended = p.exec(writer_,
+                          "SELECT pg_terminate_backend(l.pid) FROM leases r JOIN pg_locks l ON l.locktype = 'transactionid' "
+                          "AND l.transactionid = r.xmax AND l.granted AND l.mode = 'ExclusiveLock' "
+                          "WHERE r.name = $1 AND l.pid <> pg_backend_pid()");
+  if (!ended.ok()) {
+    return Error{0, "PostgreSQL: ending the session that holds an expired lease: " +
+                        (ended ? ended.error() : trimmed(pq().PQerrorMessage(writer_)))};
+  }
+  spdlog::warn("event=lease_holder_session_ended lease={} holder={} epoch={} sessions={} reason={}", quote(command.name),
+               quote(current.holder), current.fencing, ended.rows(),
+               quote("its lease ran out while its open transaction kept the lease row locked (a stalled holder)"));
+  retry = true;
+  return Error{0, "retry"};
 }
 
 Result<LoadedState> PostgresStore::load() {

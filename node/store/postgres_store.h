@@ -74,6 +74,8 @@ class PostgresStore final : public ThreadedStore {
   Status apply(std::vector<Pending>& batch, const Fence& fence) override;
   Result<LeaseOutcome> apply_lease(const LeaseCommand& command) override;
   Result<LeaseOutcome> try_lease_once(const LeaseCommand& command, bool& retry);
+  // The pair's lease row stayed locked past lock_timeout while an acquire waited for it.
+  Result<LeaseOutcome> take_from_frozen_holder(const LeaseCommand& command, bool& retry);
   // Reader connection, under reader_mutex_.
   Result<std::vector<StoredEvent>> read(uint64_t after_seq, size_t limit) override;
   std::optional<uint64_t> read_first_seq() override;

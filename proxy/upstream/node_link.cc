@@ -148,7 +148,13 @@ void NodeLink::on_message(const proto::Envelope& envelope, std::span<const uint8
     return;
   }
   if (const proto::EventServerRoleChanged* changed = envelope.body_as_EventServerRoleChanged()) {
-    set_role(changed->role() == proto::ServerRole::Primary ? NodeRole::kPrimary : NodeRole::kBackup);
+    const NodeRole role = changed->role() == proto::ServerRole::Primary ? NodeRole::kPrimary : NodeRole::kBackup;
+    if (role_ == NodeRole::kPrimary && role == NodeRole::kBackup && channel_) {
+      // A planned switchover: the ping follows everything this link sent before it heard, and
+      // the node stops serving once every proxy's ping has arrived (its pong matches nothing).
+      channel_->send(wire::encode_ping(++next_ref_));
+    }
+    set_role(role);
     return;
   }
   auto it = ref == 0 ? pending_.end() : pending_.find(ref);

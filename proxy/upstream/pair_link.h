@@ -10,8 +10,10 @@
 // at most the pair's lease-timeout, the pair counts as reachable and send() holds its requests
 // (each also at most its own deadline); they go to the next primary once it says so, after the
 // agents are logged in there again. What the hold cannot place fails with 2002 as before. The
-// requests the old primary took before it said so are answered by it (it drains them first), so
-// a switchover costs its clients no refusal, only the hand-over's milliseconds of latency.
+// requests this proxy sent the old primary before it heard are answered by it: the NodeLink
+// pings the node as it hears, and the node drains and stops serving only once that ping (after
+// those requests on the connection) arrived. So a switchover costs its clients no refusal, only
+// the hand-over's milliseconds of latency.
 //
 // When a primary appears after the pair had none (startup, a failover to the backup, or the
 // primary coming back after a lost connection) the serving callback says so: agents the worker
