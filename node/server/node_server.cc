@@ -13,6 +13,7 @@
 #include "protocol/http/process_metrics.h"
 #include "protocol/wire/frame_codec.h"
 #include "protocol/log.h"
+#include "protocol/wire/heard_role_ping.h"
 #include "protocol/wire/kv.h"
 #include "protocol/wire/message_table.h"
 
@@ -402,7 +403,9 @@ void NodeServer::on_message(Session& s, const proto::Envelope& e) {
     proto::EventPongT pong;
     pong.server_time_us = clock_.now_us();
     s.send(wire::encode_frame(e.ref_id(), e.client_id(), pong));
-    return proxy_confirmed(s);
+    // A proxy's ping that says it heard the switchover's announcement (a probe's says nothing).
+    if (wire::is_heard_backup_ping(e)) proxy_confirmed(s);
+    return;
   }
   if (!wire::is_request(type)) {
     return refuse(s, e, proto::ErrorCode::RequestNotAllowed, wire::message_name(type) + " is an event, not a request");

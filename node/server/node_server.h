@@ -31,7 +31,7 @@
 // the lease is released (expiry now). Requests that arrive meanwhile — sent before their sender
 // heard the announcement — are still served, and their commits drained by one more empty commit
 // (up to kMaxDrainRounds; after that, what still comes is refused with NotPrimary). Each proxy
-// answers the announcement with a ping on the same connection, after everything it sent before
+// answers the announcement with a ping marked heard-role on the same connection, after all it sent before
 // hearing it; the service stops only once every proxy connection's ping has arrived (or closed,
 // or kProxyConfirmMs passed: a proxy that does not ping), so a switchover refuses nothing a proxy
 // sent, however late its loop read the announcement. A client registering meanwhile hears Backup. The

@@ -628,8 +628,13 @@ Result<LeaseOutcome> PostgresStore::take_from_frozen_holder(const LeaseCommand& 
     return Error{0, "PostgreSQL: reading a locked lease: " + (read ? read.error() : trimmed(pq().PQerrorMessage(writer_)))};
   }
   const LeaseRecord current{command.name, read.text(0, 0), static_cast<uint64_t>(read.int8(0, 1)), read.int8(0, 2)};
-  // Still within its term: a holder that is merely busy keeps the row (and its lease).
-  if (lease_held(current, command.now_ms)) return decide_lease(current, command);
+  // Still within its term: a holder that is merely busy keeps the row (and its lease); not
+  // granted this time (even to this holder: nothing was written).
+  if (lease_held(current, command.now_ms)) {
+    LeaseOutcome busy;
+    busy.record = busy.previous = current;
+    return busy;
+  }
   // Run out: its open transaction can only be a deposed holder's, which would be fenced anyway.
   // End that session (PostgreSQL then rolls the transaction back and frees the row), and try again.
   PgResult ended = p.exec(writer_,
@@ -640,9 +645,11 @@ Result<LeaseOutcome> PostgresStore::take_from_frozen_holder(const LeaseCommand& 
     return Error{0, "PostgreSQL: ending the session that holds an expired lease: " +
                         (ended ? ended.error() : trimmed(pq().PQerrorMessage(writer_)))};
   }
-  spdlog::warn("event=lease_holder_session_ended lease={} holder={} epoch={} sessions={} reason={}", quote(command.name),
-               quote(current.holder), current.fencing, ended.rows(),
-               quote("its lease ran out while its open transaction kept the lease row locked (a stalled holder)"));
+  if (ended.rows() > 0) {
+    spdlog::warn("event=lease_holder_session_ended lease={} holder={} epoch={} sessions={} reason={}", quote(command.name),
+                 quote(current.holder), current.fencing, ended.rows(),
+                 quote("its lease ran out while its open transaction kept the lease row locked (a stalled holder)"));
+  }
   retry = true;
   return Error{0, "retry"};
 }

@@ -112,6 +112,7 @@ TargetStats PacingEngine::pacer_input(const TargetFigures& f, size_t target, int
 }
 
 const std::vector<TargetDecision>& PacingEngine::decide(int64_t now_us, bool stale) {
+  statistics_.counting_from(now_us);
   const size_t targets = statistics_.target_count();
   decisions_.resize(targets);
   for (size_t i = 0; i < targets; ++i) {

@@ -285,11 +285,11 @@ void PacingStatistics::on_event(size_t pair, const proto::Envelope& envelope) {
   }
   const proto::ReportingHeader* header = wire::reporting_header(envelope);
   if (header == nullptr) return;
-  if (counting_since_us_ == 0) counting_since_us_ = header->timestamp_us();
   if (pair < seeded_seq_.size() && header->seq() <= seeded_seq_[pair]) {
     ++events_skipped_;  // the pair's snapshot already shows it
     return;
   }
+  counting_from(header->timestamp_us());
   if (wire::is_agent_event(envelope.body_type())) {
     on_agent_event(envelope, *header);
   } else {
@@ -426,8 +426,11 @@ void PacingStatistics::on_agent_event(const proto::Envelope& e, const proto::Rep
   }
 }
 
+void PacingStatistics::counting_from(int64_t now_us) {
+  if (now_us > 0 && (counting_since_us_ == 0 || now_us < counting_since_us_)) counting_since_us_ = now_us;
+}
+
 void PacingStatistics::seed_pair(size_t pair, uint64_t seq, const std::vector<proto::InteractionInfoT>& open, int64_t now_us) {
-  if (counting_since_us_ == 0) counting_since_us_ = now_us;
   for (auto it = interactions_.begin(); it != interactions_.end();) {
     if (it->second.pair != pair) {
       ++it;

@@ -81,7 +81,7 @@ struct TargetFigures {
   std::array<WindowCounts, 3> reactive_arrivals;  // reactive interactions submitted, per window
   AgentCounts agents;
   std::vector<std::string> stale_pairs;  // pairs serving the target whose stream stopped, not reseeded yet
-  // How long the statistics have counted (since the first pair's state or event): a window
+  // How long the statistics have counted (PacingStatistics::counting_from): a window
   // longer than that holds only this much of the past, which a rate must divide by.
   double counting_seconds = 0;
 };
@@ -105,6 +105,10 @@ class PacingStatistics {
 
   // Replaces what is known of a pair's interactions by the pair's open interactions at `seq`.
   void seed_pair(size_t pair, uint64_t seq, const std::vector<proto::InteractionInfoT>& open, int64_t now_us);
+  // Since when the statistics have watched: the earliest of the times given here (the engine's
+  // first decision, on the proxy's clock) and of the events counted (a seed's time is the
+  // newest change its state shows, which may be long before anyone watched: not counted).
+  void counting_from(int64_t now_us);
   // Sets an agent's media as a snapshot shows them (replacing what the stream said of those).
   struct AgentMediaState {
     std::string media;
@@ -200,7 +204,7 @@ class PacingStatistics {
   std::vector<std::string> pair_ids_;                                  // by pair
   uint64_t events_counted_ = 0;
   uint64_t events_skipped_ = 0;
-  int64_t counting_since_us_ = 0;  // the first seed's time or the first event's, 0: neither yet
+  int64_t counting_since_us_ = 0;  // see counting_from(); 0: not yet
 };
 
 }  // namespace ix::pacing

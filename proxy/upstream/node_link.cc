@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "protocol/log.h"
+#include "protocol/wire/heard_role_ping.h"
 #include "protocol/wire/messages.h"
 
 namespace ix::proxy {
@@ -152,7 +153,7 @@ void NodeLink::on_message(const proto::Envelope& envelope, std::span<const uint8
     if (role_ == NodeRole::kPrimary && role == NodeRole::kBackup && channel_) {
       // A planned switchover: the ping follows everything this link sent before it heard, and
       // the node stops serving once every proxy's ping has arrived (its pong matches nothing).
-      channel_->send(wire::encode_ping(++next_ref_));
+      channel_->send(wire::encode_heard_backup_ping(++next_ref_));
     }
     set_role(role);
     return;

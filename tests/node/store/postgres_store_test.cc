@@ -327,5 +327,50 @@ TEST_F(PostgresStoreTest, ASessionTheServerEndsIsReopenedForTheNextPieceOfWork) 
   store->close();
 }
 
+// A primary frozen with its batch's results unread keeps its transaction open, and the pair's
+// lease row locked by the fence check, on a server that is not idle in it (it waits for the
+// client to read): here a session of its own holds the row FOR UPDATE the same way. While the
+// lease is within its term the backup's acquire waits a try interval and is not granted; once the
+// term has run out it ends that session and takes the lease.
+TEST_F(PostgresStoreTest, ABackupEndsTheSessionOfAnExpiredHolderThatKeepsTheLeaseRowLocked) {
+  auto primary = open(true, "ix-frozen-primary");
+  auto backup = open();
+  ASSERT_TRUE(primary && backup);
+  auto acquire = [&](PostgresStore& via, const std::string& holder, int64_t now_ms) {
+    std::optional<Result<LeaseOutcome>> got;
+    via.lease({LeaseOp::kAcquire, kPairLeaseName, holder, 1'000, now_ms}, [&](Result<LeaseOutcome> r) { got = std::move(r); });
+    EXPECT_TRUE(loop_.run_until([&] { return got.has_value(); }, 10'000));
+    return got.value_or(Result<LeaseOutcome>(Error{0, "no answer"}));
+  };
+  Result<LeaseOutcome> first = acquire(*primary, "primary", 1'000'000);
+  ASSERT_TRUE(first.ok() && first->granted) << (first.ok() ? "" : first.error().text);
+
+  PostgresOptions options;
+  options.conninfo = conninfo_;
+  options.application_name = "ix-frozen-primary";
+  Result<pg_conn*> frozen = connect_postgres(options);
+  ASSERT_TRUE(frozen.ok()) << frozen.error().text;
+  PGresult* locked = pq().PQexec(*frozen, "BEGIN; SELECT holder FROM leases WHERE name = 'ixnode.pair' FOR UPDATE");
+  ASSERT_EQ(pq().PQresultStatus(locked), PGRES_TUPLES_OK) << pq().PQerrorMessage(*frozen);
+  pq().PQclear(locked);
+
+  Result<LeaseOutcome> early = acquire(*backup, "backup", 1'000'500);
+  ASSERT_TRUE(early.ok()) << early.error().text;
+  EXPECT_FALSE(early->granted) << "within the holder's term: a busy holder keeps its lease";
+  EXPECT_EQ(early->record.holder, "primary");
+
+  Result<LeaseOutcome> late = acquire(*backup, "backup", 1'002'000);
+  ASSERT_TRUE(late.ok()) << late.error().text;
+  EXPECT_TRUE(late->granted) << "the term ran out: the session keeping the row locked is ended";
+  EXPECT_EQ(late->record.holder, "backup");
+  EXPECT_EQ(late->record.fencing, 2u);
+  PGresult* after = pq().PQexec(*frozen, "SELECT 1");
+  EXPECT_NE(pq().PQresultStatus(after), PGRES_TUPLES_OK) << "the frozen holder's session was ended";
+  pq().PQclear(after);
+  pq().PQfinish(*frozen);
+  primary->close();
+  backup->close();
+}
+
 }  // namespace
 }  // namespace ix::node

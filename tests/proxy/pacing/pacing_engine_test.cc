@@ -101,6 +101,20 @@ TEST_F(PacingEngineTest, TheReactiveRateIsOverTheTimeCountedNotTheWholeWindow) {
   EXPECT_DOUBLE_EQ(engine_->pacer_input(0, kStart + 3600 * kSecond, false).windows[2].length_seconds, 900);
 }
 
+// After a restart the pairs' state seeds the statistics; its time is the newest change it shows,
+// an hour old here. The watch starts when the proxy does (its first decision), not then.
+TEST_F(PacingEngineTest, AnOldPairStateDoesNotLengthenTheTimeCounted) {
+  proto::InteractionInfoT waiting;
+  waiting.interaction_id = "old";
+  waiting.submitted_at_us = kStart - 3600 * kSecond;
+  engine_->statistics().seed_pair(0, 0, {waiting}, kStart - 3600 * kSecond);
+  engine_->decide(kStart, false);
+  for (int i = 0; i < 30; ++i) submit("r" + std::to_string(i), "VQ Inbound", kStart + (i + 1) * kSecond, "chat", "Reactive");
+  const TargetStats in = engine_->pacer_input(0, kStart + 120 * kSecond, false);
+  EXPECT_DOUBLE_EQ(in.windows[2].length_seconds, 120);
+  EXPECT_DOUBLE_EQ(estimate(in, PacingPriors{}).reactive_rate, 0.25) << "30 arrivals in the 120 s watched";
+}
+
 // The engagement service's running totals: the first report is a baseline, the growth after it
 // is what the pacer sees over the longest window; nothing reported means the prior.
 TEST_F(PacingEngineTest, AcceptanceReportedByTheEngagementServiceReachesThePacer) {
