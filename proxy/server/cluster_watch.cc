@@ -132,13 +132,22 @@ void ClusterWatch::sample() {
   // The slow part (one GET per process, two for proxies and serving nodes) runs without the lock.
   nlohmann::json s = config::admin_status(*config, 1000);
   std::map<std::string, std::map<std::string, double>> proxy_errors;  // proxy → code → total answered
-  std::map<std::string, std::pair<double, double>> upstream;          // pair → seconds and replies, all proxies
+  // pair → the seconds and replies every proxy's requests to it added since that proxy's last
+  // sample (since it started, the first time it is seen or after it restarted)
+  std::map<std::string, std::pair<double, double>> upstream;
   for (auto& proxy : s["proxies"]) {
     ProxyTotals totals;
     add_proxy_details(*config, proxy, 1000, totals);
-    if (!totals.errors.empty()) proxy_errors[proxy.value("id", "")] = std::move(totals.errors);
-    for (const auto& [pair, seconds] : totals.upstream_seconds) upstream[pair].first += seconds;
-    for (const auto& [pair, replies] : totals.upstream_replies) upstream[pair].second += replies;
+    const std::string id = proxy.value("id", "");
+    if (!totals.errors.empty()) proxy_errors[id] = std::move(totals.errors);
+    for (const auto& [pair, replies] : totals.upstream_replies) {
+      const double seconds = totals.upstream_seconds[pair];
+      auto& [seconds_before, replies_before] = upstream_totals_[id][pair];
+      const bool restarted = replies < replies_before || seconds < seconds_before;
+      upstream[pair].first += restarted ? seconds : seconds - seconds_before;
+      upstream[pair].second += restarted ? replies : replies - replies_before;
+      seconds_before = seconds, replies_before = replies;
+    }
   }
   // pair → its serving node's request, error and commit totals
   struct NodeTotals {
@@ -218,15 +227,9 @@ void ClusterWatch::sample() {
     }
     totals.serving = serving;
     // What a request to the pair takes through the proxies (sent to the node, answered), over the
-    // replies every proxy had since the last sample (since they started, at the first), else the
-    // last one measured. A proxy that restarted or did not answer makes the totals shrink: no
-    // figure from that sample.
-    const auto [upstream_seconds, upstream_replies] = upstream[id];
-    if (upstream_replies > totals.upstream_replies && upstream_seconds >= totals.upstream_seconds) {
-      totals.latency_ms = 1000 * (upstream_seconds - totals.upstream_seconds) / (upstream_replies - totals.upstream_replies);
-    }
+    // replies the proxies had since their last samples, else the last one measured.
+    if (const auto [seconds, replies] = upstream[id]; replies > 0) totals.latency_ms = 1000 * seconds / replies;
     if (totals.latency_ms >= 0) pair["latency_ms"] = totals.latency_ms;
-    totals.upstream_seconds = upstream_seconds, totals.upstream_replies = upstream_replies;
     const double count = failovers[id];
     if (count > totals.failovers) totals.last_failover_ms = unix_ms();
     totals.failovers = count;

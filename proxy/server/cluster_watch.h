@@ -79,14 +79,13 @@ class ClusterWatch {
     double seq = -1;  // the serving node's event_log_seq
     double commit_seconds = 0, commits = 0;  // the serving node's ix_node_commit_seconds sum and count
     double commit_ms = -1;                   // its mean commit time when last measured; -1: none yet
-    // ix_proxy_upstream_seconds of every proxy for the pair, summed: seconds and replies at the
-    // last sample, and the mean reply time when last measured (-1: none yet).
-    double upstream_seconds = 0, upstream_replies = 0;
-    double latency_ms = -1;
+    double latency_ms = -1;  // the mean time of the proxies' requests to it when last measured; -1: none yet
     double failovers = 0;
     int64_t last_failover_ms = 0;
   };
   std::map<std::string, PairTotals> pair_totals_;
+  // Per proxy and pair: ix_proxy_upstream_seconds' sum and count when the proxy last answered.
+  std::map<std::string, std::map<std::string, std::pair<double, double>>> upstream_totals_;
 };
 
 }  // namespace ix::proxy
