@@ -2,13 +2,15 @@
 // serving node says, on its open connection, that it is the backup, the pair's requests are held
 // — not refused — and go to the next primary when it announces itself; if none does within the
 // pair's lease-timeout they fail with 2002. A primary that drops its connection is no hand-over:
-// its pair refuses at once, as before.
+// its pair refuses at once, as before. The link answers the old primary's announcement with a ping
+// saying it heard it, after whatever it had sent there.
 #include <gtest/gtest.h>
 
 #include <optional>
 
 #include "protocol/net/listener.h"
 #include "protocol/net/message_channel.h"
+#include "protocol/wire/heard_role_ping.h"
 #include "protocol/wire/messages.h"
 #include "proxy/upstream/pair_link.h"
 #include "tests/support/frame_peers.h"
@@ -47,6 +49,8 @@ class ScriptedNode {
     requests_.clear();
   }
   size_t received() const { return requests_.size() + answered_; }
+  // Pings saying the peer heard this node announce Backup (wire/heard_role_ping.h).
+  size_t heard_backup_pings() const { return heard_backup_pings_; }
 
  private:
   void on_accept(std::shared_ptr<net::Connection> connection) {
@@ -58,6 +62,10 @@ class ScriptedNode {
         registered.role = role_;
         registered.node_id = "pair-1";
         c->send(wire::encode_frame(e.ref_id(), 0, registered));
+        return;
+      }
+      if (wire::is_heard_backup_ping(e)) {
+        ++heard_backup_pings_;
         return;
       }
       requests_.push_back({c, e.ref_id(), e.client_id()});
@@ -76,6 +84,7 @@ class ScriptedNode {
   };
   std::vector<Request> requests_;
   size_t answered_ = 0;
+  size_t heard_backup_pings_ = 0;
 };
 
 class PairLinkHandOverTest : public ::testing::Test {
@@ -128,6 +137,7 @@ TEST_F(PairLinkHandOverTest, RequestsHeldDuringAHandOverGoToTheNextPrimary) {
   ASSERT_TRUE(send());
   loop_.run_for(50);
   EXPECT_FALSE(reply_.has_value()) << "held, not refused";
+  EXPECT_EQ(a_->heard_backup_pings(), 1u) << "the old primary hears that the proxy heard it (it may stop serving)";
   EXPECT_EQ(a_->received(), 0u);
   EXPECT_EQ(b_->received(), 0u);
 
