@@ -49,7 +49,7 @@ class NodePairFixture : public ::testing::Test {
         .endpoint("primary", primary_port_, primary_admin_)
         .endpoint("backup", backup_port_, backup_admin_)
         .set_in("storage", "sqlite-path", "data/pair-1.db")
-        .setting("lease-timeout", "1s")
+        .setting("lease-timeout", lease_timeout_)
         .setting("delivering-timeout", delivering_timeout_)
         .setting("handling-timeout", handling_timeout_)
         .setting("event-log-retention", retention_)
@@ -107,6 +107,7 @@ class NodePairFixture : public ::testing::Test {
   std::string delivering_timeout_ = "30s";
   std::string handling_timeout_ = "180m";
   std::string retention_ = "7d";
+  std::string lease_timeout_ = "1s";
   int max_live_interactions_ = 1'000'000;
   TestLoop loop_;
   std::filesystem::path dir_;
