@@ -38,6 +38,7 @@ ProxyWorker::ProxyWorker(uv_loop_t* loop, std::shared_ptr<const RoutingTable> ta
       options_(std::move(options)),
       metrics_(metrics),
       table_(std::move(table)),
+      clock_(loop),
       sessions_gauge_(&metrics.gauge("ix_proxy_client_sessions", "Open client connections")) {
   declare_metrics();
   auto links = std::make_unique<LinkPairCalls>(loop_, links_, table_);
@@ -173,6 +174,7 @@ void ProxyWorker::build_links() {
       options.reply_seconds = &metrics_.histogram(
           kUpstreamSeconds, "Time from sending a request to a pair to its reply, per worker (a held pull's excluded)",
           metrics::latency_buckets_seconds(), {{"pair", pair.id}, {"worker", std::to_string(options_.index)}});
+      options.clock = &clock_;
       if (pair.tls.enabled) {
         Result<std::shared_ptr<net::TlsContext>> tls = config::client_tls(pair.tls, proxy_->link_tls);
         if (!tls) {
@@ -255,7 +257,7 @@ void ProxyWorker::on_session_closed(uint64_t session_id) {
 void ProxyWorker::on_client_message(Session& session, const proto::Envelope& envelope) {
   const proto::Message type = envelope.body_type();
   if (type == proto::Message::RequestRegisterClient) return register_client(session, envelope);
-  Call call{session.id, envelope.ref_id(), envelope.client_id(), type, RouteKind::kUnsupported, uv_hrtime()};
+  Call call{session.id, envelope.ref_id(), envelope.client_id(), type, RouteKind::kUnsupported, clock_.now_ns()};
   if (!wire::is_request(type)) {
     return reply_error(call, wire::make_error(proto::ErrorCode::RequestNotAllowed, wire::message_name(type) + " is an event, not a request"));
   }
@@ -268,7 +270,7 @@ void ProxyWorker::on_client_message(Session& session, const proto::Envelope& env
 }
 
 void ProxyWorker::register_client(Session& session, const proto::Envelope& envelope) {
-  const Call call{session.id, envelope.ref_id(), envelope.client_id(), envelope.body_type(), RouteKind::kUnsupported, uv_hrtime()};
+  const Call call{session.id, envelope.ref_id(), envelope.client_id(), envelope.body_type(), RouteKind::kUnsupported, clock_.now_ns()};
   const proto::ClientType type = session.channel.client_type();
   if (type == proto::ClientType::Proxy || type == proto::ClientType::Unknown) {
     reply_error(call, wire::make_error(proto::ErrorCode::InvalidAttribute,
@@ -389,7 +391,7 @@ void ProxyWorker::count(const Call& call, Outcome outcome) {
   metrics::Histogram*& latency = route_latency_[static_cast<size_t>(call.route)];
   if (!latency) latency = &route_latency(call.route);
   // A pull's time held waiting for work is its own series, so that the latency is the proxy's.
-  const uint64_t elapsed = uv_hrtime() - call.started_ns;
+  const uint64_t elapsed = clock_.now_ns() - call.started_ns;
   latency->observe(static_cast<double>(elapsed - std::min(elapsed, call.held_ns)) / 1e9);
   if (call.route == RouteKind::kPull) pull_hold_->observe(static_cast<double>(call.held_ns) / 1e9);
 }

@@ -36,6 +36,7 @@
 #include "protocol/net/listener.h"
 #include "protocol/net/message_channel.h"
 #include "protocol/net/timer.h"
+#include "protocol/net/turn_clock.h"
 #include "proxy/reporting/reporting_feed.h"
 #include "proxy/route/pair_answer.h"
 #include "proxy/route/routing_table.h"
@@ -150,6 +151,7 @@ class ProxyWorker : private ReplySink, private ReportingOutlet {
   WorkerOptions options_;
   metrics::Registry& metrics_;
   std::shared_ptr<const RoutingTable> table_;
+  net::TurnClock clock_;  // stamps requests and their replies (the links hold it: declared before them)
   // Declared before the links: destroyed after them, so that requests the links fail on the way
   // out still find their handlers' state.
   ClientIdMap clients_;

@@ -120,7 +120,7 @@ bool NodeLink::send(const std::function<std::vector<uint8_t>(uint64_t)>& encode,
   }
   channel_->send(std::move(frame));
   const bool observed = options_.reply_seconds && timeout_ms <= options_.request_timeout_ms;
-  pending_.emplace(ref, Pending{std::move(on_reply), observed ? uv_hrtime() : 0});
+  pending_.emplace(ref, Pending{std::move(on_reply), observed ? options_.clock->now_ns() : 0});
   deadlines_.start(ref, timeout_ms ? timeout_ms : options_.request_timeout_ms);
   return true;
 }
@@ -164,7 +164,7 @@ void NodeLink::on_message(const proto::Envelope& envelope, std::span<const uint8
     if (ref == 0 && on_event_) on_event_(envelope, payload);
     return;
   }
-  if (it->second.sent_ns) options_.reply_seconds->observe(static_cast<double>(uv_hrtime() - it->second.sent_ns) / 1e9);
+  if (it->second.sent_ns) options_.reply_seconds->observe(static_cast<double>(options_.clock->now_ns() - it->second.sent_ns) / 1e9);
   ReplyCallback callback = std::move(it->second.on_reply);
   pending_.erase(it);
   deadlines_.cancel(ref);

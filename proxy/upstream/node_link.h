@@ -44,6 +44,7 @@
 #include "protocol/net/message_channel.h"
 #include "protocol/net/request_timers.h"
 #include "protocol/net/timer.h"
+#include "protocol/net/turn_clock.h"
 #include "protocol/result.h"
 
 namespace ix::proxy {
@@ -73,8 +74,10 @@ struct NodeLinkOptions {
   uint64_t request_timeout_ms = 10'000;
   // Where each request's time to its reply is observed (ix_proxy_upstream_seconds{pair,worker}),
   // except a request given a longer deadline than request_timeout_ms (a held pull, whose wait
-  // for work is not the node's latency). Null: not observed. Owned by the link's worker.
+  // for work is not the node's latency). Null: not observed. Owned by the link's worker, as is
+  // the clock that stamps the sends and replies (required with reply_seconds).
   metrics::Histogram* reply_seconds = nullptr;
+  net::TurnClock* clock = nullptr;
 };
 
 // Probe rounds (a missed deadline, then an answered ping) without an in-time reply in between
