@@ -170,7 +170,7 @@ void Connection::clear_callbacks() {
 }
 
 void Connection::notify_drained() {
-  if (queued_bytes_ != 0 || !on_drained_ || state_ != State::kOpen) return;
+  if (flushing_early_ || queued_bytes_ != 0 || !on_drained_ || state_ != State::kOpen) return;
   std::function<void()> drained = std::move(on_drained_);
   on_drained_ = nullptr;
   drained();
@@ -293,6 +293,7 @@ void Connection::on_tls_input(std::span<const uint8_t> data) {
 }
 
 void Connection::write(std::vector<uint8_t>&& bytes) {
+  flush_early();
   if (pending_.empty() && !is_closing() && !bytes.empty()) {
     const size_t size = bytes.size();
     pending_ = std::move(bytes);
@@ -304,8 +305,18 @@ void Connection::write(std::vector<uint8_t>&& bytes) {
 
 void Connection::write(std::span<const uint8_t> bytes) {
   if (is_closing() || bytes.empty()) return;
+  flush_early();
   pending_.insert(pending_.end(), bytes.begin(), bytes.end());
   queued(bytes.size());
+}
+
+std::span<uint8_t> Connection::append(size_t size) {
+  if (is_closing() || size == 0) return {};
+  flush_early();
+  const size_t start = pending_.size();
+  pending_.resize(start + size);
+  queued(size);
+  return {pending_.data() + start, size};
 }
 
 void Connection::queued(size_t size) {
@@ -321,8 +332,23 @@ void Connection::queued(size_t size) {
   }
 }
 
+void Connection::flush_early() {
+  if (options_.flush_at_bytes == 0 || state_ != State::kOpen || writes_in_flight_ != 0) return;
+  if (early_flush_at_ == 0) early_flush_at_ = options_.flush_at_bytes;
+  if (pending_.size() < early_flush_at_) return;
+  const size_t next = early_flush_at_ * 2;
+  flushing_early_ = true;
+  flush();
+  flushing_early_ = false;
+  early_flush_at_ = next;
+  // The turn's end still flushes what follows, and runs a when_drained callback.
+  if (state_ == State::kOpen) uv_prepare_start(&flush_handle_, [](uv_prepare_t* p) { owner(p->data)->flush(); });
+}
+
 void Connection::flush() {
   uv_prepare_stop(&flush_handle_);
+  early_flush_at_ = 0;
+  if (pending_.empty()) notify_drained();  // everything left early in this turn
   if (pending_.empty() || (state_ != State::kOpen && state_ != State::kClosing)) return;
   std::vector<uint8_t> data;
   data.swap(pending_);

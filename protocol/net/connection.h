@@ -45,6 +45,12 @@ struct ConnectionOptions {
   uint64_t idle_timeout_ms = 0;     // 0 = never time out an idle peer
   uint64_t connect_timeout_ms = 5000;
   uint64_t close_linger_ms = 2000;  // graceful close gives up on undelivered output after this
+  // Cut-through (0: off): output pending at least this long goes out before the next write is
+  // queued, in the middle of the loop's turn, when nothing is in flight; each further piece in
+  // the same turn waits for twice as much; the rest goes at the turn's end as usual. A forwarder
+  // that cuts a large read into many frames thus hands the first ones on while it still works
+  // on the rest, instead of moving the whole batch as one block through every hop.
+  size_t flush_at_bytes = 0;
 };
 
 struct ConnectionStats {
@@ -90,6 +96,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void write(std::span<const uint8_t> bytes);
   // The same, taking over the buffer when nothing else is queued (no copy).
   void write(std::vector<uint8_t>&& bytes);
+  // Queues `size` bytes that the caller writes into the returned span at once, before anything
+  // else is queued: a frame built straight in the output buffer, with no copy of its own. Empty
+  // once the connection is closing.
+  std::span<uint8_t> append(size_t size);
   // Graceful close: stop reading, deliver what is queued (bounded by close_linger_ms), close.
   void close(std::string reason = "closed locally");
   // Immediate close; queued output is dropped.
@@ -126,6 +136,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void deliver(std::span<const uint8_t> data);
   void queued(size_t size);  // accounts newly pending bytes: flush scheduling, backpressure
   void flush();
+  void flush_early();  // cut-through: before a write, when flush_at_bytes is pending
   void submit_write(std::vector<uint8_t> data, size_t accounted);
   void drain_tls_output(size_t accounted);
   void on_write_done(WriteRequest* request, int status);
@@ -162,6 +173,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::vector<uint8_t> pending_;  // written but not yet flushed (plaintext)
   size_t queued_bytes_ = 0;       // pending + in flight
   int writes_in_flight_ = 0;
+  size_t early_flush_at_ = 0;   // this turn's cut-through threshold (flush_at_bytes, doubling)
+  bool flushing_early_ = false;  // when_drained callbacks wait for the turn's end
   uint64_t last_read_ms_ = 0;
 
   ssl_st* ssl_ = nullptr;

@@ -19,6 +19,13 @@ void MessageChannel::send(wire::Frame&& frame) {
   connection_->write(std::move(frame));
 }
 
+void MessageChannel::send_readdressed(std::span<const uint8_t> payload, uint64_t ref_id, uint64_t client_id) {
+  std::span<uint8_t> out = connection_->append(wire::readdressed_size(payload.size()));
+  if (out.empty()) return;
+  ++stats_.frames_out;
+  wire::write_readdressed(out, payload, ref_id, client_id);
+}
+
 void MessageChannel::send_error(uint64_t ref_id, uint64_t client_id, proto::ErrorCode code,
                                 std::string text) {
   send(wire::encode_error(ref_id, client_id, code, std::move(text)));

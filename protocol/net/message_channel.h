@@ -75,6 +75,9 @@ class MessageChannel {
   // Sends one complete frame (from wire::encode_*).
   void send(std::span<const uint8_t> frame);
   void send(wire::Frame&& frame);
+  // Sends a verified envelope re-addressed to ref_id and client_id (wire::write_readdressed),
+  // built straight in the connection's output buffer.
+  void send_readdressed(std::span<const uint8_t> payload, uint64_t ref_id, uint64_t client_id);
   void send_error(uint64_t ref_id, uint64_t client_id, proto::ErrorCode code, std::string text);
 
   bool registered() const { return registered_; }

@@ -1,5 +1,6 @@
 #include "protocol/wire/messages.h"
 
+#include <cassert>
 #include <chrono>
 #include <cstring>
 
@@ -40,6 +41,12 @@ Frame readdress_envelope(std::span<const uint8_t> payload, uint64_t ref_id, uint
 }
 
 void append_readdressed(Frame& out, std::span<const uint8_t> payload, uint64_t ref_id, uint64_t client_id) {
+  const size_t start = out.size();
+  out.resize(start + readdressed_size(payload.size()));
+  write_readdressed(std::span<uint8_t>(out).subspan(start), payload, ref_id, client_id);
+}
+
+void write_readdressed(std::span<uint8_t> out, std::span<const uint8_t> payload, uint64_t ref_id, uint64_t client_id) {
   // Layout of the new payload (offsets from its start; every one 8-aligned where it matters):
   //   0 root offset -> 24 | 4 "IXC1" | 8 vtable (5 fields) | 24 table: soffset, body, extension,
   //   body_type, ref_id, client_id | 56 the original payload, untouched.
@@ -49,10 +56,10 @@ void append_readdressed(Frame& out, std::span<const uint8_t> payload, uint64_t r
   const auto position = [&](const void* table) { return static_cast<size_t>(static_cast<const uint8_t*>(table) - payload.data()); };
 
   static_assert(readdressed_size(0) == kFrameHeaderSize + kOriginal);
-  const size_t start = out.size();
-  out.resize(start + readdressed_size(payload.size()), 0);
-  uint8_t* p = out.data() + start + kFrameHeaderSize;
-  flatbuffers::WriteScalar<uint32_t>(out.data() + start, static_cast<uint32_t>(kOriginal + payload.size()));
+  assert(out.size() == readdressed_size(payload.size()));
+  uint8_t* p = out.data() + kFrameHeaderSize;
+  std::memset(p, 0, kOriginal);
+  flatbuffers::WriteScalar<uint32_t>(out.data(), static_cast<uint32_t>(kOriginal + payload.size()));
   flatbuffers::WriteScalar<uint32_t>(p, kTable);
   std::memcpy(p + 4, proto::EnvelopeIdentifier(), 4);
   const uint16_t vtable[] = {4 + 5 * 2, kTableSize, kRef, kClient, kBodyType,

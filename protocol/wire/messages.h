@@ -46,6 +46,8 @@ Frame readdress_envelope(std::span<const uint8_t> payload, uint64_t ref_id, uint
 void append_readdressed(Frame& out, std::span<const uint8_t> payload, uint64_t ref_id, uint64_t client_id);
 // Bytes append_readdressed adds for a payload of `payload_size` bytes.
 constexpr size_t readdressed_size(size_t payload_size) { return kFrameHeaderSize + 56 + payload_size; }
+// The same frame written into `out`, which holds exactly readdressed_size(payload.size()) bytes.
+void write_readdressed(std::span<uint8_t> out, std::span<const uint8_t> payload, uint64_t ref_id, uint64_t client_id);
 
 Frame encode_ack(uint64_t ref_id, uint64_t client_id);
 Frame encode_error(uint64_t ref_id, uint64_t client_id, proto::ErrorCode code, std::string text);

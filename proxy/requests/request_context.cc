@@ -9,7 +9,7 @@ void ReplySink::answer(const Call& call, const PairAnswer& answer) {
   if (answer.kind == PairAnswer::Kind::kRefused) {
     return reply(call, wire::encode_error(call.ref_id, call.client_id, answer.error), Outcome::kRefused);
   }
-  reply(call, wire::readdress_envelope(*answer.payload, call.ref_id, call.client_id), Outcome::kOk);
+  reply_readdressed(call, *answer.payload, Outcome::kOk);
 }
 
 RequestContext::RequestContext(PairCalls& pair_calls, ReplySink& reply_sink, ClientIdMap& client_ids,
@@ -43,8 +43,7 @@ bool RequestContext::forward(const Call& call, PairIndex pair, const Outgoing& r
   auto on_reply = [this, call, inspect = std::move(inspect)](const UpstreamReply& r) {
     if (!r.envelope) return replies.reply_error(call, r.error);
     if (inspect) inspect(*r.envelope);
-    replies.reply(call, wire::readdress_envelope(r.payload, call.ref_id, call.client_id),
-                  r.envelope->body_type() == proto::Message::EventError ? Outcome::kRefused : Outcome::kOk);
+    replies.reply_readdressed(call, r.payload, r.envelope->body_type() == proto::Message::EventError ? Outcome::kRefused : Outcome::kOk);
   };
   return calls.forward(pair, request, upstream(call), std::move(on_reply));
 }

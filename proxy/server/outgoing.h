@@ -41,6 +41,9 @@ class Outgoing {
     if (!native_) native_.reset(proto::GetEnvelope(bytes_.data())->UnPack());
     return *native_;
   }
+  // A native envelope (built or changed by the proxy); otherwise bytes() are the client's.
+  bool is_native() const { return native_ != nullptr; }
+  std::span<const uint8_t> bytes() const { return bytes_; }
   wire::Frame encode(uint64_t ref_id, uint64_t client_id) const {
     if (!native_) return wire::readdress_envelope(bytes_, ref_id, client_id);
     native_->ref_id = ref_id;

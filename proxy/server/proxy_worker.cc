@@ -28,6 +28,11 @@ const std::string& process_instance() {
   return token;
 }
 
+// Cut-through on the clients' and the nodes' connections (net::ConnectionOptions): a window of
+// requests or replies cut from one read leaves in pieces from 16 KiB, so the next hop starts on
+// the first ones while this loop still works on the rest.
+constexpr size_t kCutThroughBytes = 16 * 1024;
+
 }  // namespace
 
 ProxyWorker::ProxyWorker(uv_loop_t* loop, std::shared_ptr<const RoutingTable> table, WorkerOptions options,
@@ -67,6 +72,7 @@ ProxyWorker::~ProxyWorker() { stop(); }
 Status ProxyWorker::start() {
   net::ListenerOptions listen_options;
   listen_options.reuse_port = true;
+  listen_options.connection.flush_at_bytes = kCutThroughBytes;
   if (proxy_->tls.enabled) {
     Result<std::shared_ptr<net::TlsContext>> tls = config::server_tls(proxy_->tls);
     if (!tls) return tls.error();
@@ -158,6 +164,7 @@ void ProxyWorker::build_links() {
   link_options.max_frame_size = proxy_->settings.max_frame_size;
   link_options.request_timeout_ms = request_timeout_ms();
   link_options.connector.connection.connect_timeout_ms = std::min<uint64_t>(request_timeout_ms(), 5000);
+  link_options.connector.connection.flush_at_bytes = kCutThroughBytes;
   link_options.connector.max_backoff_ms = 2000;  // a returning node is used again within two seconds
 
   std::map<std::string, std::unique_ptr<PairLink>> kept;
@@ -343,6 +350,12 @@ void ProxyWorker::send_to_session(uint64_t session_id, wire::Frame frame) {
 
 void ProxyWorker::reply(const Call& call, wire::Frame frame, Outcome outcome) {
   send_to_session(call.session_id, std::move(frame));
+  count(call, outcome);
+}
+
+void ProxyWorker::reply_readdressed(const Call& call, std::span<const uint8_t> payload, Outcome outcome) {
+  auto session = sessions_.find(call.session_id);
+  if (session != sessions_.end()) session->second->channel.send_readdressed(payload, call.ref_id, call.client_id);
   count(call, outcome);
 }
 

@@ -111,6 +111,7 @@ class ProxyWorker : private ReplySink, private ReportingOutlet {
 
   // Replies (ReplySink): to the call's session if it is still there, counted by outcome.
   void reply(const Call& call, wire::Frame frame, Outcome outcome) override;
+  void reply_readdressed(const Call& call, std::span<const uint8_t> payload, Outcome outcome) override;
   void reply_error(const Call& call, const Error& error) override;
   void send_to_session(uint64_t session_id, wire::Frame frame);
   void count(const Call& call, Outcome outcome);

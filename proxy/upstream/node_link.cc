@@ -100,16 +100,19 @@ void NodeLink::on_disconnected(const std::string& reason) {
   set_role(NodeRole::kDown);
 }
 
-bool NodeLink::send(const std::function<std::vector<uint8_t>(uint64_t)>& encode, ReplyCallback on_reply,
-                    uint64_t timeout_ms) {
+bool NodeLink::send(const Outgoing& request, uint64_t upstream_client, ReplyCallback on_reply, uint64_t timeout_ms) {
   if (!channel_ || role_ == NodeRole::kDown || role_ == NodeRole::kRegistering) return false;
   const uint64_t ref = ++next_ref_;
-  std::vector<uint8_t> frame = encode(ref);
+  // The client's own bytes are re-addressed straight into the connection's output; a request
+  // the proxy built is encoded first.
+  wire::Frame frame;
+  if (request.is_native()) frame = request.encode(ref, upstream_client);
   // Re-addressing a client's frame adds a root table (wire::readdress_envelope), so a frame just
   // under the proxy's limit can exceed the node's; the node would close the whole connection
   // (FrameTooLarge loses the framing). Refuse this one request instead.
   const size_t node_limit = options_.node_max_frame_size ? options_.node_max_frame_size : options_.max_frame_size;
-  const size_t payload = frame.size() - wire::kFrameHeaderSize;
+  const size_t payload =
+      (request.is_native() ? frame.size() : wire::readdressed_size(request.bytes().size())) - wire::kFrameHeaderSize;
   if (node_limit && payload > node_limit) {
     spdlog::warn("event=upstream_request_too_large node={} bytes={} limit={}", quote(name_), payload, node_limit);
     defer(std::move(on_reply),
@@ -118,7 +121,11 @@ bool NodeLink::send(const std::function<std::vector<uint8_t>(uint64_t)>& encode,
                                ", over the node's max-frame-size of " + std::to_string(node_limit) + " bytes"));
     return true;
   }
-  channel_->send(std::move(frame));
+  if (request.is_native()) {
+    channel_->send(std::move(frame));
+  } else {
+    channel_->send_readdressed(request.bytes(), ref, upstream_client);
+  }
   const bool observed = options_.reply_seconds && timeout_ms <= options_.request_timeout_ms;
   pending_.emplace(ref, Pending{std::move(on_reply), observed ? options_.clock->now_ns() : 0});
   deadlines_.start(ref, timeout_ms ? timeout_ms : options_.request_timeout_ms);

@@ -46,6 +46,7 @@
 #include "protocol/net/timer.h"
 #include "protocol/net/turn_clock.h"
 #include "protocol/result.h"
+#include "proxy/server/outgoing.h"
 
 namespace ix::proxy {
 
@@ -107,10 +108,10 @@ class NodeLink {
   // Requests still unanswered when the link is destroyed are dropped.
   void stop(const std::string& why = "");
 
-  // Sends a request built by encode(upstream_ref_id) with a deadline of timeout_ms (0: the
-  // request-timeout). Returns false — without calling on_reply — when the link cannot carry it.
-  bool send(const std::function<std::vector<uint8_t>(uint64_t upstream_ref)>& encode, ReplyCallback on_reply,
-            uint64_t timeout_ms = 0);
+  // Sends the request addressed to this link's next ref and upstream_client, with a deadline of
+  // timeout_ms (0: the request-timeout). Returns false — without calling on_reply — when the
+  // link cannot carry it.
+  bool send(const Outgoing& request, uint64_t upstream_client, ReplyCallback on_reply, uint64_t timeout_ms = 0);
 
   NodeRole role() const { return role_; }
   const std::string& name() const { return name_; }  // "pair-1 primary (127.0.0.1:7101)"

@@ -65,7 +65,7 @@ void PairLink::set_request_timeout(uint64_t ms) {
 
 bool PairLink::send(const Outgoing& request, uint64_t upstream_client, NodeLink::ReplyCallback on_reply, uint64_t timeout_ms) {
   if (NodeLink* node = primary()) {
-    return node->send([&](uint64_t ref) { return request.encode(ref, upstream_client); }, std::move(on_reply), timeout_ms);
+    return node->send(request, upstream_client, std::move(on_reply), timeout_ms);
   }
   if (!handing_over()) return false;
   const uint64_t now = uv_now(loop_);
@@ -118,7 +118,7 @@ void PairLink::release_held(NodeLink& to) {
   for (Held& h : held) {
     const uint64_t left = h.deadline_ms > now ? h.deadline_ms - now : 1;
     // The deadline left is the request's own: the hand-over's bound no longer applies once sent.
-    if (to.send([&](uint64_t ref) { return h.request.encode(ref, h.upstream_client); }, h.on_reply, left)) continue;
+    if (to.send(h.request, h.upstream_client, h.on_reply, left)) continue;
     UpstreamReply reply;
     reply.error = wire::make_error(proto::ErrorCode::ClusterLostConnection, unreachable_reason());
     h.on_reply(reply);

@@ -149,6 +149,59 @@ TEST(Connection, WhenDrainedRunsOnceEverythingQueuedHasGoneToTheSocket) {
   loop.run_until([&] { return server.connections.empty(); });
 }
 
+TEST(Connection, FlushAtBytesPassesALargeBatchOnInPiecesDuringTheTurn) {
+  TestLoop loop;
+  EchoServer server(loop.get());
+  ASSERT_TRUE(server.start()) << server.error;
+  net::ConnectionOptions cut_through;
+  cut_through.flush_at_bytes = 16 * 1024;
+  auto batched = test::connect_to(loop.get(), server.port());
+  auto early = test::connect_to(loop.get(), server.port(), nullptr, cut_through);
+  OrderedReceiver batched_echo, early_echo;
+  batched->set_on_data([&](std::span<const uint8_t> d) { batched_echo.feed(d); });
+  early->set_on_data([&](std::span<const uint8_t> d) { early_echo.feed(d); });
+  ASSERT_TRUE(loop.run_until([&] { return batched->is_open() && early->is_open(); }));
+
+  // 1,000 frames of 108 bytes queued in one turn, through each kind of write; a when_drained
+  // callback asked for in the middle.
+  int drained = 0;
+  for (uint64_t i = 0; i < 1000; ++i) {
+    for (Connection* c : {batched.get(), early.get()}) {
+      if (i % 3 == 0) {
+        c->write(numbered_frame(i, 100));
+      } else if (i % 3 == 1) {
+        const std::vector<uint8_t> frame = numbered_frame(i, 100);
+        c->write(std::span<const uint8_t>(frame));
+      } else {
+        const std::vector<uint8_t> frame = numbered_frame(i, 100);
+        std::span<uint8_t> out = c->append(frame.size());
+        ASSERT_EQ(out.size(), frame.size());
+        std::memcpy(out.data(), frame.data(), frame.size());
+      }
+    }
+    if (i == 500) early->when_drained([&] { ++drained; });
+  }
+  // Still inside the turn: without cut-through nothing has been written yet; with it, pieces of
+  // 16, 32 and 64 KiB have (108 kB queued in all), and the callback has not run inside write().
+  EXPECT_EQ(batched->stats().bytes_written, 0u);
+  EXPECT_EQ(batched->stats().writes, 0u);
+  EXPECT_GE(early->stats().writes, 2u);
+  EXPECT_GE(early->stats().bytes_written, 48u * 1024);
+  EXPECT_LT(early->stats().bytes_written, 108'000u);
+  EXPECT_EQ(drained, 0);
+
+  ASSERT_TRUE(loop.run_until([&] { return batched_echo.next == 1000 && early_echo.next == 1000; }, 10'000))
+      << batched_echo.next << " and " << early_echo.next << " of 1000";
+  EXPECT_TRUE(batched_echo.in_order);
+  EXPECT_TRUE(early_echo.in_order) << "the pieces and the turn's end keep the frames' order";
+  EXPECT_EQ(drained, 1) << "when_drained runs once, at the turn's end";
+  EXPECT_EQ(early->queued_bytes(), 0u);
+  batched->close();
+  early->close();
+  server.stop();
+  ASSERT_TRUE(loop.run_until([&] { return server.connections.empty(); }));
+}
+
 TEST(Connection, ConnectorReconnectsAfterTheServerRestarts) {
   TestLoop loop;
   auto server = std::make_unique<EchoServer>(loop.get());
