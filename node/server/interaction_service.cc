@@ -77,6 +77,7 @@ Status InteractionService::load() {
   ctx_.views = std::move(*views);
   auto state = ctx_.store.load();
   if (!state) return state.error();
+  reserve_interactions(state->interactions.size());
   for (const StoredInteraction& stored : state->interactions) {
     flatbuffers::Verifier verifier(stored.data.data(), stored.data.size());
     if (!verifier.VerifyBuffer<proto::InteractionInfo>(nullptr)) {
@@ -116,7 +117,15 @@ Status InteractionService::reload(std::shared_ptr<const config::ClusterConfig> c
   ctx_.held_pulls.answer_all_empty();
   ctx_.views = std::move(*views);
   ctx_.config = std::move(config);
+  reserve_interactions(ctx_.interactions.size());
   return {};
+}
+
+void InteractionService::reserve_interactions(size_t at_least) {
+  // Up to the pair's max-live-interactions, so that the index never grows (and stalls the loop)
+  // while the pair fills; past a cap the memory up front (8 bytes each) is not worth it.
+  constexpr size_t kReserveCap = 4'000'000;
+  ctx_.interactions.reserve(std::max(at_least, std::min<size_t>(ctx_.pair().settings.max_live_interactions, kReserveCap)));
 }
 
 void InteractionService::handle(ClientSession& s, const proto::Envelope& e) {

@@ -82,6 +82,8 @@ class InteractionService {
   void dispatch(ClientSession& s, const proto::Envelope& e);
   // Drops reporting events older than event-log-retention, then schedules the next pass.
   void apply_retention();
+  // Sizes the interaction index for the pair's max-live-interactions (and at least this many).
+  void reserve_interactions(size_t at_least);
   // Moves what one session owns (agents, locks, snapshots, workbin subscriptions) to another.
   HeldState move_session(const ClientSession& from, const ClientSession& to);
   // session_closed() with the agents' logout reason.

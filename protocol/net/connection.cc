@@ -293,7 +293,7 @@ void Connection::on_tls_input(std::span<const uint8_t> data) {
 }
 
 void Connection::write(std::vector<uint8_t>&& bytes) {
-  flush_early();
+  flush_early();  // first: a failed write there ends the connection
   if (pending_.empty() && !is_closing() && !bytes.empty()) {
     const size_t size = bytes.size();
     pending_ = std::move(bytes);
@@ -304,15 +304,15 @@ void Connection::write(std::vector<uint8_t>&& bytes) {
 }
 
 void Connection::write(std::span<const uint8_t> bytes) {
-  if (is_closing() || bytes.empty()) return;
   flush_early();
+  if (is_closing() || bytes.empty()) return;
   pending_.insert(pending_.end(), bytes.begin(), bytes.end());
   queued(bytes.size());
 }
 
 std::span<uint8_t> Connection::append(size_t size) {
-  if (is_closing() || size == 0) return {};
   flush_early();
+  if (is_closing() || size == 0) return {};
   const size_t start = pending_.size();
   pending_.resize(start + size);
   queued(size);

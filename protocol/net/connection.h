@@ -4,12 +4,14 @@
 //   with one write right before the loop next blocks, however many frames were queued in
 //   between. With nothing in flight the flush is a uv_try_write (no request, no callback on a
 //   later turn, no change to the poll set); what the socket does not take goes out through
-//   uv_write, whose buffer lives until its write callback.
+//   uv_write, whose buffer lives until its write callback. With cut-through (flush_at_bytes) a
+//   large turn's output also leaves in a few growing pieces during the turn.
 // - Backpressure: when the bytes queued for the peer pass the high watermark the connection
 //   stops reading from that peer; it resumes below the low watermark. A peer that does not read
 //   therefore cannot make us buffer more than about one watermark of its replies.
 // - Drain: when_drained(cb) runs cb once, as soon as everything queued has been handed to the
-//   socket (queued_bytes() back to 0), so a writer that holds output back (a reporting client's
+//   socket (queued_bytes() back to 0) by a turn's end flush or a write's completion, never
+//   inside write(), so a writer that holds output back (a reporting client's
 //   backlog) refills the moment the connection can take more instead of polling for it.
 // - Timers: an optional idle timeout (no bytes received), a connect timeout, and a bound on how
 //   long a graceful close waits for queued output.

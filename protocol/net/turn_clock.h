@@ -1,14 +1,16 @@
 // TurnClock: the monotonic clock (uv_hrtime, ns) read at most once per phase of a loop's turn,
 // for the per-request timestamps of a busy loop (a request's start, its reply's arrival).
 //
-// Every request handled in one phase of a turn (the frames cut from one poll's reads, one batch
-// of timers) gets the same reading, the one taken when the phase first asked; the reading is
-// forgotten right before the loop polls and right after, so no phase sees a time from before
-// its own start. An event is thus stamped late by at most the work done before it in its phase
-// (for a proxy worker, microseconds), and a loop that forwards thousands of requests per turn
-// reads the clock a few times per turn instead of several times per request (on a virtual
-// machine a clock read costs a good share of a forwarded request's CPU). HAProxy keeps its
-// `now` the same way, refreshed around each poll.
+// Every request handled in the I/O phase of a turn (the frames cut from one poll's reads) gets
+// the same reading, the one taken when the phase first asked; the reading is forgotten right
+// before the loop polls and right after, so it never spans a wait in poll. The callbacks
+// between two polls that run no I/O (closing, timers, idle) share the reading taken after the
+// last poll. An event is thus stamped early by at most the work done before it since the last
+// poll (for a proxy worker, tens of microseconds at full load), and a loop that forwards
+// thousands of requests per turn reads the clock a few times per turn instead of several times
+// per request (on a virtual machine a clock read costs a good share of a forwarded request's
+// CPU). HAProxy keeps its `now` the same way, refreshed around each poll. Between two uv_run calls
+// (a loop run in steps, as tests do) the reading taken last may be kept.
 //
 // The handles are heap-allocated and freed in their close callbacks, so a TurnClock may be
 // destroyed at any moment on its loop's thread.

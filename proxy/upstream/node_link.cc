@@ -127,7 +127,7 @@ bool NodeLink::send(const Outgoing& request, uint64_t upstream_client, ReplyCall
     channel_->send_readdressed(request.bytes(), ref, upstream_client);
   }
   const bool observed = options_.reply_seconds && timeout_ms <= options_.request_timeout_ms;
-  pending_.emplace(ref, Pending{std::move(on_reply), observed ? options_.clock->now_ns() : 0});
+  pending_.emplace(ref, Pending{std::move(on_reply), observed ? now_ns() : 0});
   deadlines_.start(ref, timeout_ms ? timeout_ms : options_.request_timeout_ms);
   return true;
 }
@@ -171,7 +171,7 @@ void NodeLink::on_message(const proto::Envelope& envelope, std::span<const uint8
     if (ref == 0 && on_event_) on_event_(envelope, payload);
     return;
   }
-  if (it->second.sent_ns) options_.reply_seconds->observe(static_cast<double>(options_.clock->now_ns() - it->second.sent_ns) / 1e9);
+  if (it->second.sent_ns) options_.reply_seconds->observe(static_cast<double>(now_ns() - it->second.sent_ns) / 1e9);
   ReplyCallback callback = std::move(it->second.on_reply);
   pending_.erase(it);
   deadlines_.cancel(ref);

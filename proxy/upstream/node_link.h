@@ -76,7 +76,7 @@ struct NodeLinkOptions {
   // Where each request's time to its reply is observed (ix_proxy_upstream_seconds{pair,worker}),
   // except a request given a longer deadline than request_timeout_ms (a held pull, whose wait
   // for work is not the node's latency). Null: not observed. Owned by the link's worker, as is
-  // the clock that stamps the sends and replies (required with reply_seconds).
+  // the clock that stamps the sends and replies (null: uv_hrtime itself).
   metrics::Histogram* reply_seconds = nullptr;
   net::TurnClock* clock = nullptr;
 };
@@ -135,6 +135,8 @@ class NodeLink {
   void on_probe_deadline();
   // Answers callback with error on the next loop turn (never from inside an API call).
   void defer(ReplyCallback callback, Error error);
+  // The worker's turn clock, or the clock itself for a link made without one.
+  uint64_t now_ns() const { return options_.clock ? options_.clock->now_ns() : uv_hrtime(); }
   void reset_suspicion();
 
   std::string name_;
