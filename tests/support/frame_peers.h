@@ -89,6 +89,15 @@ class FrameClient {
       close_reason = reason;
     });
   }
+  // A client the test drops while its connection is open (or closing) must not be called back
+  // later, when the loop finishes closing the connection (at the latest when the test's loop
+  // closes).
+  ~FrameClient() {
+    connection_->clear_callbacks();
+    connection_->abort("the test's client is gone");
+  }
+  FrameClient(const FrameClient&) = delete;
+  FrameClient& operator=(const FrameClient&) = delete;
   void send(const std::vector<uint8_t>& frame) { connection_->write(frame); }
   net::Connection& connection() { return *connection_; }
 
