@@ -129,7 +129,7 @@ namespace {
 // time on a typical frame (protocol/CMakeLists.txt builds this file at -O3 for the same reason).
 [[gnu::flatten]] bool verify_buffer(std::span<const uint8_t> payload, uint32_t max_depth, uint32_t max_tables) {
   flatbuffers::Verifier verifier(payload.data(), payload.size(), max_depth, max_tables);
-  return proto::VerifyEnvelopeBuffer(verifier);
+  return verifier.VerifyBuffer<proto::Envelope>(nullptr);  // verify_envelope checked the identifier
 }
 
 template <class T>
@@ -170,7 +170,8 @@ Result<const proto::Envelope*> verify_envelope(std::span<const uint8_t> payload,
                  "frame payload of " + std::to_string(payload.size()) +
                      " bytes is too short to hold an Envelope"};
   }
-  if (!proto::EnvelopeBufferHasIdentifier(payload.data())) {
+  // The identifier sits at bytes 4..7 (a 4-byte compare; BufferHasIdentifier is a strncmp call).
+  if (std::memcmp(payload.data() + sizeof(flatbuffers::uoffset_t), proto::EnvelopeIdentifier(), flatbuffers::kFileIdentifierLength) != 0) {
     return Error{static_cast<int>(proto::ErrorCode::MalformedMessage),
                  "frame payload does not carry the Envelope file identifier \"" +
                      std::string(proto::EnvelopeIdentifier()) + "\""};

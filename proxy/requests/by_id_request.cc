@@ -7,19 +7,19 @@ namespace ix::proxy {
 
 namespace {
 
-void send_to_owner(RequestContext& ctx, const Call& call, const Outgoing& request, PairIndex owner, const std::string& id,
+void send_to_owner(RequestContext& ctx, const Call& call, const Outgoing& request, PairIndex owner, std::string_view id,
                    bool from_cache) {
   RequestContext::Inspect inspect;
   if (from_cache) {
     // A cached owner that no longer has it: forget, so the next request asks again.
-    inspect = [&ctx, id](const proto::Envelope& reply) {
+    inspect = [&ctx, id = std::string(id)](const proto::Envelope& reply) {
       const proto::EventError* error = reply.body_as_EventError();
       if (error && error->code() == static_cast<int>(proto::ErrorCode::UnknownInteraction)) ctx.cache.forget(id);
     };
   }
   if (!ctx.forward(call, owner, request, std::move(inspect))) {
     ctx.replies.reply_error(call, wire::make_error(proto::ErrorCode::ClusterInteractionNotAccessible,
-                                                   "interaction " + id + " belongs to node pair " + ctx.table->pair_id(owner) +
+                                                   "interaction " + std::string(id) + " belongs to node pair " + ctx.table->pair_id(owner) +
                                                        ", which cannot be reached: " + ctx.calls.unreachable_reason(owner)));
   }
 }
@@ -29,13 +29,15 @@ void send_to_owner(RequestContext& ctx, const Call& call, const Outgoing& reques
 void handle_by_interaction_id(RequestContext& ctx, const Call& call, const proto::Envelope& envelope, Outgoing request) {
   const flatbuffers::String* id_attribute = interaction_id_of(envelope);
   if (!id_attribute || id_attribute->size() == 0) return ctx.replies.reply_error(call, missing_attribute(call.type, "interaction_id"));
-  const std::string id = id_attribute->str();
-  OwnerPlan plan = plan_owner_lookup(*ctx.table, ctx.cache, id);
+  // A view into the request's buffer: most requests are routed by the ID's tag without a copy.
+  const std::string_view id_view = id_attribute->string_view();
+  OwnerPlan plan = plan_owner_lookup(*ctx.table, ctx.cache, id_view);
   if (plan.owner) {
     if (plan.from_cache) ctx.cache_hits.inc();
-    return send_to_owner(ctx, call, request, *plan.owner, id, plan.from_cache);
+    return send_to_owner(ctx, call, request, *plan.owner, id_view, plan.from_cache);
   }
   ctx.cache_misses.inc();
+  const std::string id(id_view);
   if (call.type == proto::Message::RequestGetProperties) {
     // The request is its own lookup: the owner's answer is the reply.
     return ctx.calls.ask_all(plan.ask, request, ctx.upstream(call), [&ctx, table = ctx.table, call, id](std::vector<PairAnswer> answers) {

@@ -4,7 +4,7 @@
 
 namespace ix::proxy {
 
-std::optional<PairIndex> InteractionCache::find(const std::string& interaction_id) {
+std::optional<PairIndex> InteractionCache::find(std::string_view interaction_id) {
   auto it = by_id_.find(interaction_id);
   if (it == by_id_.end()) {
     ++misses_;
@@ -29,7 +29,7 @@ void InteractionCache::remember(const std::string& interaction_id, PairIndex pai
   by_id_.emplace(interaction_id, Entry{pair, std::prev(oldest_first_.end())});
 }
 
-void InteractionCache::forget(const std::string& interaction_id) {
+void InteractionCache::forget(std::string_view interaction_id) {
   auto it = by_id_.find(interaction_id);
   if (it == by_id_.end()) return;
   oldest_first_.erase(it->second.age);

@@ -8,6 +8,7 @@
 #include <list>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "proxy/route/routing_table.h"
@@ -18,9 +19,9 @@ class InteractionCache {
  public:
   explicit InteractionCache(size_t capacity) : capacity_(capacity) {}
 
-  std::optional<PairIndex> find(const std::string& interaction_id);
+  std::optional<PairIndex> find(std::string_view interaction_id);
   void remember(const std::string& interaction_id, PairIndex pair);
-  void forget(const std::string& interaction_id);
+  void forget(std::string_view interaction_id);
   // Forgets every entry of these pairs (a reload removed them); returns how many.
   size_t forget_pairs(const PairSet& pairs);
 
@@ -36,7 +37,12 @@ class InteractionCache {
   };
   size_t capacity_;
   std::list<std::string> oldest_first_;
-  std::unordered_map<std::string, Entry> by_id_;
+  // Looked up by string_view (the ID in the request's buffer) without a copy.
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view id) const { return std::hash<std::string_view>{}(id); }
+  };
+  std::unordered_map<std::string, Entry, Hash, std::equal_to<>> by_id_;
   uint64_t hits_ = 0, misses_ = 0;
 };
 

@@ -4,7 +4,7 @@
 
 namespace ix::proxy {
 
-OwnerPlan plan_owner_lookup(const RoutingTable& table, InteractionCache& cache, const std::string& interaction_id) {
+OwnerPlan plan_owner_lookup(const RoutingTable& table, InteractionCache& cache, std::string_view interaction_id) {
   if (std::optional<PairIndex> tagged = table.owner_by_tag(interaction_id)) return {tagged, {}, false};
   if (std::optional<PairIndex> cached = cache.find(interaction_id)) {
     if (table.has(*cached)) return {cached, {}, true};

@@ -13,6 +13,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "protocol/result.h"
@@ -29,7 +30,7 @@ struct OwnerPlan {
   bool from_cache = false;
 };
 
-OwnerPlan plan_owner_lookup(const RoutingTable& table, InteractionCache& cache, const std::string& interaction_id);
+OwnerPlan plan_owner_lookup(const RoutingTable& table, InteractionCache& cache, std::string_view interaction_id);
 
 Result<PairIndex> decide_owner(const RoutingTable& table, const std::string& interaction_id,
                                const std::vector<PairAnswer>& answers);

@@ -393,9 +393,10 @@ metrics::Counter& ProxyWorker::error_counter(int code) {
 }
 
 void ProxyWorker::count(const Call& call, Outcome outcome) {
+  static_assert(sizeof(proto::Message) == 1, "request_counters_ has a row per message type");
   static constexpr const char* kOutcomes[] = {"ok", "refused", "error"};
   const size_t o = static_cast<size_t>(outcome);
-  std::array<metrics::Counter*, 3>& counters = request_counters_[static_cast<int>(call.type)];
+  std::array<metrics::Counter*, 3>& counters = request_counters_[static_cast<uint8_t>(call.type)];
   if (!counters[o]) {
     counters[o] = &metrics_.counter(kRequests, kRequestsHelp,
                                     {{"request", wire::message_name(call.type)}, {"route", route_name(call.route)}, {"result", kOutcomes[o]}});

@@ -168,7 +168,7 @@ class ProxyWorker : private ReplySink, private ReportingOutlet {
   bool stopping_ = false;
 
   // Metrics looked up once and kept: the registry's lookup takes a lock and builds label strings.
-  std::unordered_map<int, std::array<metrics::Counter*, 3>> request_counters_;  // by message type, outcome
+  std::array<std::array<metrics::Counter*, 3>, 256> request_counters_{};  // by message type (a uint8_t), outcome
   std::unordered_map<int, metrics::Counter*> error_counters_;                     // by code
   std::array<metrics::Histogram*, kRouteKindCount> route_latency_{};              // by RouteKind
   metrics::Gauge* sessions_gauge_;

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <utility>
+
 #include "protocol/log.h"
 #include "protocol/wire/heard_role_ping.h"
 #include "protocol/wire/messages.h"
@@ -22,7 +24,9 @@ NodeLink::NodeLink(uv_loop_t* loop, std::string name, net::Endpoint endpoint, No
     : name_(std::move(name)),
       options_(std::move(options)),
       connector_(loop, std::move(endpoint), options_.connector),
-      deadlines_(loop, [this](uint64_t ref) { on_deadline(ref); }),
+      // The deadlines ask the slot table (and the registration and probe refs) which refs still wait.
+      deadlines_(loop, [this](uint64_t ref) { on_deadline(ref); },
+                 [this](uint64_t ref) { return ref == registration_ref_ || ref == probe_ref_ || pending_.find(ref); }),
       next_turn_(loop) {
   connector_.set_on_connected([this](const std::shared_ptr<net::Connection>& c) { on_connected(c); });
   connector_.set_on_disconnected([this](const std::string& reason, uint64_t) { on_disconnected(reason); });
@@ -42,11 +46,10 @@ void NodeLink::stop(const std::string& why) {
   role_ = NodeRole::kDown;
   reset_suspicion();
   const std::string text = why.empty() ? "the proxy is closing its connection to " + name_ : why + " (" + name_ + ")";
-  for (auto& [ref, pending] : pending_) {
+  for (auto& [ref, pending] : pending_.take_all()) {
     deadlines_.cancel(ref);
     defer(std::move(pending.on_reply), wire::make_error(proto::ErrorCode::ClusterLostConnection, text));
   }
-  pending_.clear();
 }
 
 void NodeLink::defer(ReplyCallback callback, Error error) {
@@ -64,8 +67,8 @@ void NodeLink::defer(ReplyCallback callback, Error error) {
 }
 
 void NodeLink::reset_suspicion() {
-  if (probe_ref_) deadlines_.cancel(probe_ref_);
-  probe_ref_ = 0;
+  const uint64_t probe = std::exchange(probe_ref_, 0);
+  if (probe) deadlines_.cancel(probe);
   misses_ = 0;
   suspect_ = false;
 }
@@ -82,7 +85,7 @@ void NodeLink::on_connected(const std::shared_ptr<net::Connection>& connection) 
     on_unreadable(ids, code, text);
   });
   reset_suspicion();
-  registration_ref_ = ++next_ref_;
+  registration_ref_ = pending_.unslotted_ref();
   channel_->send(wire::encode_register_client(registration_ref_, proto::ClientType::Proxy, options_.proxy_name, {},
                                               options_.proxy_secret, options_.proxy_instance));
   deadlines_.start(registration_ref_, options_.request_timeout_ms);
@@ -92,7 +95,7 @@ void NodeLink::on_connected(const std::shared_ptr<net::Connection>& connection) 
 void NodeLink::on_disconnected(const std::string& reason) {
   const bool was_up = role_ != NodeRole::kDown;
   channel_.reset();
-  deadlines_.cancel(registration_ref_);
+  deadlines_.cancel(std::exchange(registration_ref_, 0));
   reset_suspicion();
   last_error_ = reason;
   if (was_up) spdlog::warn("event=upstream_lost node={} reason={}", quote(name_), quote(reason));
@@ -102,7 +105,8 @@ void NodeLink::on_disconnected(const std::string& reason) {
 
 bool NodeLink::send(const Outgoing& request, uint64_t upstream_client, ReplyCallback on_reply, uint64_t timeout_ms) {
   if (!channel_ || role_ == NodeRole::kDown || role_ == NodeRole::kRegistering) return false;
-  const uint64_t ref = ++next_ref_;
+  const bool observed = options_.reply_seconds && timeout_ms <= options_.request_timeout_ms;
+  const uint64_t ref = pending_.add(Pending{std::move(on_reply), observed ? now_ns() : 0});
   // The client's own bytes are re-addressed straight into the connection's output; a request
   // the proxy built is encoded first.
   wire::Frame frame;
@@ -115,7 +119,7 @@ bool NodeLink::send(const Outgoing& request, uint64_t upstream_client, ReplyCall
       (request.is_native() ? frame.size() : wire::readdressed_size(request.bytes().size())) - wire::kFrameHeaderSize;
   if (node_limit && payload > node_limit) {
     spdlog::warn("event=upstream_request_too_large node={} bytes={} limit={}", quote(name_), payload, node_limit);
-    defer(std::move(on_reply),
+    defer(std::move(pending_.take(ref)->on_reply),
           wire::make_error(proto::ErrorCode::FrameTooLarge,
                            "the request is " + std::to_string(payload) + " bytes once addressed to " + name_ +
                                ", over the node's max-frame-size of " + std::to_string(node_limit) + " bytes"));
@@ -126,8 +130,6 @@ bool NodeLink::send(const Outgoing& request, uint64_t upstream_client, ReplyCall
   } else {
     channel_->send_readdressed(request.bytes(), ref, upstream_client);
   }
-  const bool observed = options_.reply_seconds && timeout_ms <= options_.request_timeout_ms;
-  pending_.emplace(ref, Pending{std::move(on_reply), observed ? now_ns() : 0});
   deadlines_.start(ref, timeout_ms ? timeout_ms : options_.request_timeout_ms);
   return true;
 }
@@ -135,8 +137,8 @@ bool NodeLink::send(const Outgoing& request, uint64_t upstream_client, ReplyCall
 void NodeLink::on_message(const proto::Envelope& envelope, std::span<const uint8_t> payload) {
   const uint64_t ref = envelope.ref_id();
   if (ref != 0 && ref == registration_ref_) {
-    deadlines_.cancel(ref);
     registration_ref_ = 0;
+    deadlines_.cancel(ref);
     const proto::EventClientRegistered* registered = envelope.body_as_EventClientRegistered();
     if (!registered) {
       const proto::EventError* error = envelope.body_as_EventError();
@@ -150,8 +152,8 @@ void NodeLink::on_message(const proto::Envelope& envelope, std::span<const uint8
   }
   if (ref != 0 && ref == probe_ref_) {
     // The node's loop answers: it is slow, not gone. Keep the connection and its sessions.
-    deadlines_.cancel(ref);
     probe_ref_ = 0;
+    deadlines_.cancel(ref);
     spdlog::info("event=upstream_probe_answered node={} misses={}", quote(name_), misses_);
     return;
   }
@@ -160,20 +162,18 @@ void NodeLink::on_message(const proto::Envelope& envelope, std::span<const uint8
     if (role_ == NodeRole::kPrimary && role == NodeRole::kBackup && channel_) {
       // A planned switchover: the ping follows everything this link sent before it heard, and
       // the node stops serving once every proxy's ping has arrived (its pong matches nothing).
-      channel_->send(wire::encode_heard_backup_ping(++next_ref_));
+      channel_->send(wire::encode_heard_backup_ping(pending_.unslotted_ref()));
     }
     set_role(role);
     return;
   }
-  auto it = ref == 0 ? pending_.end() : pending_.find(ref);
-  if (it == pending_.end()) {
+  std::optional<Pending> pending = pending_.take(ref);
+  if (!pending) {
     // Node-initiated (ref 0), or the reply to a request whose deadline already passed.
     if (ref == 0 && on_event_) on_event_(envelope, payload);
     return;
   }
-  if (it->second.sent_ns) options_.reply_seconds->observe(static_cast<double>(now_ns() - it->second.sent_ns) / 1e9);
-  ReplyCallback callback = std::move(it->second.on_reply);
-  pending_.erase(it);
+  if (pending->sent_ns) options_.reply_seconds->observe(static_cast<double>(now_ns() - pending->sent_ns) / 1e9);
   deadlines_.cancel(ref);
   if (suspect_) {
     spdlog::info("event=upstream_recovered node={}", quote(name_));
@@ -182,7 +182,7 @@ void NodeLink::on_message(const proto::Envelope& envelope, std::span<const uint8
   UpstreamReply reply;
   reply.envelope = &envelope;
   reply.payload = payload;
-  callback(reply);
+  pending->on_reply(reply);
 }
 
 void NodeLink::set_role(NodeRole role) {
@@ -194,9 +194,7 @@ void NodeLink::set_role(NodeRole role) {
 
 void NodeLink::fail_all(const std::string& why) {
   // Callbacks may send new requests (on another link); take the whole table first.
-  auto pending = std::move(pending_);
-  pending_.clear();
-  for (auto& [ref, p] : pending) {
+  for (auto& [ref, p] : pending_.take_all()) {
     deadlines_.cancel(ref);
     UpstreamReply reply;
     reply.error = wire::make_error(proto::ErrorCode::ClusterLostConnection, why);
@@ -212,10 +210,8 @@ void NodeLink::on_deadline(uint64_t ref) {
     if (channel_) channel_->connection().abort(why);
     return;
   }
-  auto it = pending_.find(ref);
-  if (it == pending_.end()) return;
-  ReplyCallback callback = std::move(it->second.on_reply);
-  pending_.erase(it);
+  std::optional<Pending> pending = pending_.take(ref);
+  if (!pending) return;
   const std::string why = "no reply from " + name_ + " within the request deadline";
   // One late reply fails its own request; whether the node is gone is for the probe to say.
   const bool probing = probe_ref_ != 0;
@@ -228,7 +224,7 @@ void NodeLink::on_deadline(uint64_t ref) {
                  quote(std::to_string(misses_) + " probe rounds without an in-time reply"));
     channel_->connection().abort(why + " (" + std::to_string(misses_) + " times in a row)");
   } else if (!probing && channel_) {
-    probe_ref_ = ++next_ref_;
+    probe_ref_ = pending_.unslotted_ref();
     channel_->send(wire::encode_ping(probe_ref_));
     deadlines_.start(probe_ref_, std::min(kProbeTimeoutMs, options_.request_timeout_ms));
     spdlog::info("event=upstream_suspect node={} probe_timeout_ms={}", quote(name_),
@@ -236,7 +232,7 @@ void NodeLink::on_deadline(uint64_t ref) {
   }
   UpstreamReply reply;
   reply.error = wire::make_error(proto::ErrorCode::ClusterLostConnection, why);
-  callback(reply);
+  pending->on_reply(reply);
 }
 
 void NodeLink::on_probe_deadline() {
@@ -251,17 +247,15 @@ void NodeLink::on_probe_deadline() {
 
 void NodeLink::on_unreadable(std::optional<wire::EnvelopeIds> ids, proto::ErrorCode code, const std::string& text) {
   const uint64_t ref = ids ? ids->ref_id : 0;
-  auto it = ref == 0 ? pending_.end() : pending_.find(ref);
+  std::optional<Pending> pending = pending_.take(ref);
   spdlog::warn("event=upstream_reply_unreadable node={} ref={} matched={} code={} reason={}", quote(name_), ref,
-               it != pending_.end(), static_cast<int>(code), quote(text));
-  if (it == pending_.end()) return;  // an event of the node's own, or a reply whose request timed out
-  ReplyCallback callback = std::move(it->second.on_reply);
-  pending_.erase(it);
+               pending.has_value(), static_cast<int>(code), quote(text));
+  if (!pending) return;  // an event of the node's own, or a reply whose request timed out
   deadlines_.cancel(ref);
   ++unreadable_replies_;
   UpstreamReply reply;
   reply.error = wire::make_error(code, "the reply of " + name_ + " cannot be read: " + text);
-  callback(reply);
+  pending->on_reply(reply);
 }
 
 }  // namespace ix::proxy

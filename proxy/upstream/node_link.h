@@ -36,7 +36,6 @@
 #include <optional>
 #include <span>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "protocol/http/metrics.h"
@@ -47,6 +46,7 @@
 #include "protocol/net/turn_clock.h"
 #include "protocol/result.h"
 #include "proxy/server/outgoing.h"
+#include "proxy/upstream/in_flight_table.h"
 
 namespace ix::proxy {
 
@@ -148,10 +148,9 @@ class NodeLink {
     ReplyCallback on_reply;
     uint64_t sent_ns = 0;  // 0: its reply time is not observed
   };
-  std::unordered_map<uint64_t, Pending> pending_;
+  InFlightTable<Pending> pending_;  // also hands out the registration's and the probes' refs
   std::vector<std::pair<ReplyCallback, Error>> deferred_;  // answered on the next turn
   net::Timer next_turn_;
-  uint64_t next_ref_ = 0;
   uint64_t registration_ref_ = 0;
   uint64_t probe_ref_ = 0;  // the ping in flight after a missed deadline, or 0
   int misses_ = 0;          // probe rounds since the last in-time reply
