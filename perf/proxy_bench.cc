@@ -66,6 +66,8 @@ std::string cluster_config(const Ports& p, int workers) {
          "[[node-pairs]]\nid = \"pair-1\"\ntag = \"b1\"\ntenants = [\"101\"]\n" +
          endpoint("node-pairs.primary", p.node, p.node_admin) + endpoint("node-pairs.backup", p.backup, p.backup_admin) +
          "[node-pairs.storage]\nsqlite-path = \"pair-1.db\"\n"
+         // Every round's submits stay open: room for many rounds.
+         "[node-pairs.settings]\nmax-live-interactions = 100000000\n"
          "[[proxy-clusters]]\nid = \"bench\"\n" + proxy("proxy", p.proxy, p.proxy_admin) +
          proxy("baseline", p.baseline, p.baseline_admin) + "[[queues]]\nid = \"inbound\"\ntenant = \"101\"\n" +
          // The proxy authenticates to the node with a secret (main sets the variable).

@@ -8,12 +8,9 @@ namespace ix::net {
 RequestTimers::RequestTimers(uv_loop_t* loop, ExpireCallback on_expire)
     : loop_(loop), on_expire_(std::move(on_expire)), timer_(loop) {}
 
-RequestTimers::RequestTimers(uv_loop_t* loop, ExpireCallback on_expire, LiveCheck is_live)
-    : loop_(loop), on_expire_(std::move(on_expire)), is_live_(std::move(is_live)), timer_(loop) {}
-
 void RequestTimers::start(uint64_t id, uint64_t timeout_ms) {
   const uint64_t deadline = uv_now(loop_) + timeout_ms;
-  if (!is_live_) by_id_[id] = deadline;  // a restarted id's old entry is no longer live
+  by_id_[id] = deadline;  // a restarted id's old entry is no longer live
   if (in_order_.empty() || in_order_.back().deadline <= deadline) {
     in_order_.push_back({deadline, id});
   } else {
@@ -23,9 +20,12 @@ void RequestTimers::start(uint64_t id, uint64_t timeout_ms) {
 }
 
 bool RequestTimers::cancel(uint64_t id) {
-  if (!is_live_ && by_id_.erase(id) == 0) return false;
+  if (by_id_.erase(id) == 0) return false;
+  if (by_id_.empty()) {  // an idle owner must not keep its loop alive
+    clear();
+    return true;
+  }
   drop_dead_fronts();
-  if (empty()) clear();  // an idle owner must not keep its loop alive
   return true;
 }
 
@@ -38,7 +38,6 @@ void RequestTimers::clear() {
 }
 
 bool RequestTimers::live(const Entry& e) const {
-  if (is_live_) return is_live_(e.id);
   auto it = by_id_.find(e.id);
   return it != by_id_.end() && it->second == e.deadline;
 }
@@ -51,7 +50,7 @@ void RequestTimers::drop_dead_fronts() {
 }
 
 void RequestTimers::arm() {
-  if (empty()) return;
+  if (by_id_.empty()) return;
   uint64_t earliest = UINT64_MAX;
   if (!in_order_.empty()) earliest = in_order_.front().deadline;
   if (!out_of_order_.empty()) earliest = std::min(earliest, out_of_order_.begin()->first);
@@ -87,7 +86,7 @@ void RequestTimers::on_timer() {
     by_id_.erase(next.id);
     expired.push_back(next);
   }
-  if (!is_live_ && by_id_.empty()) {
+  if (by_id_.empty()) {
     in_order_.clear();
     out_of_order_.clear();
   }

@@ -9,11 +9,6 @@
 // request once warm) and a cancelled one is dropped from the queue lazily — at once when it is
 // at the front, which is where in-order replies find it. A deadline earlier than the last one
 // queued (a shorter timeout) goes to a small ordered map beside the queue.
-//
-// Which ids still wait is kept in a hash map, unless the owner says so itself (is_live): a
-// proxy's upstream link keeps its requests in a slot table where a lookup costs less than a
-// hash map's (proxy/upstream/in_flight_table.h). Such an owner starts each id once and forgets
-// an id (is_live turns false) before it cancels it.
 #pragma once
 
 #include <uv.h>
@@ -31,20 +26,16 @@ namespace ix::net {
 class RequestTimers {
  public:
   using ExpireCallback = std::function<void(uint64_t id)>;
-  using LiveCheck = std::function<bool(uint64_t id)>;
 
   RequestTimers(uv_loop_t* loop, ExpireCallback on_expire);
-  RequestTimers(uv_loop_t* loop, ExpireCallback on_expire, LiveCheck is_live);
 
   // Starts (or restarts) the deadline of id, timeout_ms from now.
   void start(uint64_t id, uint64_t timeout_ms);
-  // Returns false when id had no deadline (already expired or never started); always true for an
-  // owner that keeps its ids.
+  // Returns false when id had no deadline (already expired or never started).
   bool cancel(uint64_t id);
   // Drops every deadline without expiring it (the owner is shutting down).
   void clear();
-  // Deadlines waiting (for an owner that keeps its ids: queued, some perhaps already forgotten).
-  size_t size() const { return is_live_ ? in_order_.size() + out_of_order_.size() : by_id_.size(); }
+  size_t size() const { return by_id_.size(); }
 
  private:
   struct Entry {
@@ -52,18 +43,16 @@ class RequestTimers {
     uint64_t id;
   };
   bool live(const Entry& e) const;
-  bool empty() const { return is_live_ ? in_order_.empty() && out_of_order_.empty() : by_id_.empty(); }
   void drop_dead_fronts();
   void arm();
   void on_timer();
 
   uv_loop_t* loop_;
   ExpireCallback on_expire_;
-  LiveCheck is_live_;  // null: by_id_ says
   Timer timer_;
   std::deque<Entry> in_order_;                     // deadlines in start order, non-decreasing
   std::multimap<uint64_t, uint64_t> out_of_order_;  // deadline -> id, for the ones that came earlier
-  std::unordered_map<uint64_t, uint64_t> by_id_;    // live id -> its deadline (unless is_live_)
+  std::unordered_map<uint64_t, uint64_t> by_id_;    // live id -> its deadline
   uint64_t armed_for_ = 0;
 };
 

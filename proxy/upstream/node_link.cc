@@ -2,8 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <utility>
-
 #include "protocol/log.h"
 #include "protocol/wire/heard_role_ping.h"
 #include "protocol/wire/messages.h"
@@ -24,9 +22,7 @@ NodeLink::NodeLink(uv_loop_t* loop, std::string name, net::Endpoint endpoint, No
     : name_(std::move(name)),
       options_(std::move(options)),
       connector_(loop, std::move(endpoint), options_.connector),
-      // The deadlines ask the slot table (and the registration and probe refs) which refs still wait.
-      deadlines_(loop, [this](uint64_t ref) { on_deadline(ref); },
-                 [this](uint64_t ref) { return ref == registration_ref_ || ref == probe_ref_ || pending_.find(ref); }),
+      deadlines_(loop, [this](uint64_t ref) { on_deadline(ref); }),
       next_turn_(loop) {
   connector_.set_on_connected([this](const std::shared_ptr<net::Connection>& c) { on_connected(c); });
   connector_.set_on_disconnected([this](const std::string& reason, uint64_t) { on_disconnected(reason); });
@@ -67,8 +63,8 @@ void NodeLink::defer(ReplyCallback callback, Error error) {
 }
 
 void NodeLink::reset_suspicion() {
-  const uint64_t probe = std::exchange(probe_ref_, 0);
-  if (probe) deadlines_.cancel(probe);
+  if (probe_ref_) deadlines_.cancel(probe_ref_);
+  probe_ref_ = 0;
   misses_ = 0;
   suspect_ = false;
 }
@@ -95,7 +91,7 @@ void NodeLink::on_connected(const std::shared_ptr<net::Connection>& connection) 
 void NodeLink::on_disconnected(const std::string& reason) {
   const bool was_up = role_ != NodeRole::kDown;
   channel_.reset();
-  deadlines_.cancel(std::exchange(registration_ref_, 0));
+  deadlines_.cancel(registration_ref_);
   reset_suspicion();
   last_error_ = reason;
   if (was_up) spdlog::warn("event=upstream_lost node={} reason={}", quote(name_), quote(reason));
@@ -137,8 +133,8 @@ bool NodeLink::send(const Outgoing& request, uint64_t upstream_client, ReplyCall
 void NodeLink::on_message(const proto::Envelope& envelope, std::span<const uint8_t> payload) {
   const uint64_t ref = envelope.ref_id();
   if (ref != 0 && ref == registration_ref_) {
-    registration_ref_ = 0;
     deadlines_.cancel(ref);
+    registration_ref_ = 0;
     const proto::EventClientRegistered* registered = envelope.body_as_EventClientRegistered();
     if (!registered) {
       const proto::EventError* error = envelope.body_as_EventError();
@@ -152,8 +148,8 @@ void NodeLink::on_message(const proto::Envelope& envelope, std::span<const uint8
   }
   if (ref != 0 && ref == probe_ref_) {
     // The node's loop answers: it is slow, not gone. Keep the connection and its sessions.
-    probe_ref_ = 0;
     deadlines_.cancel(ref);
+    probe_ref_ = 0;
     spdlog::info("event=upstream_probe_answered node={} misses={}", quote(name_), misses_);
     return;
   }

@@ -2,8 +2,6 @@
 
 #include <gtest/gtest.h>
 
-#include <set>
-
 #include "tests/support/test_loop.h"
 
 namespace ix::net {
@@ -71,39 +69,6 @@ TEST(RequestTimers, OnlyTheDeadlinesLeftUncancelledExpireAndAnIdleOwnerLetsItsLo
   timers.start(1, 60000);
   EXPECT_TRUE(timers.cancel(1));
   // Nothing is pending: the loop must not be kept alive by a forgotten timer.
-  EXPECT_FALSE(uv_loop_alive(loop.get()));
-  EXPECT_EQ(expired.size(), 2u);
-}
-
-TEST(RequestTimers, AnOwnerThatKeepsItsIdsSaysWhichStillWait) {
-  // The proxy link's pattern, its ids in a table of its own: whatever the owner has forgotten
-  // never expires, the rest does in deadline order, and an owner with nothing left lets its loop end.
-  test::TestLoop loop;
-  std::set<uint64_t> waiting;
-  std::vector<uint64_t> expired;
-  RequestTimers timers(
-      loop.get(), [&](uint64_t id) { expired.push_back(id); waiting.erase(id); },
-      [&](uint64_t id) { return waiting.count(id) > 0; });
-  for (uint64_t id = 1; id <= 1000; ++id) {
-    waiting.insert(id);
-    timers.start(id, 40);
-  }
-  waiting.insert(5000);
-  timers.start(5000, 10);
-  for (uint64_t id = 1; id <= 1000; ++id) {
-    if (id == 500) continue;
-    waiting.erase(id);
-    EXPECT_TRUE(timers.cancel(id));
-  }
-  // Queued: 5000, 500 and the 500 forgotten behind it (dropped as they reach the front).
-  EXPECT_EQ(timers.size(), 502u);
-  ASSERT_TRUE(loop.run_until([&] { return expired.size() == 2; }));
-  EXPECT_EQ(expired, (std::vector<uint64_t>{5000, 500}));
-  EXPECT_EQ(timers.size(), 0u);
-  waiting.insert(1001);
-  timers.start(1001, 60000);
-  waiting.erase(1001);
-  timers.cancel(1001);
   EXPECT_FALSE(uv_loop_alive(loop.get()));
   EXPECT_EQ(expired.size(), 2u);
 }
