@@ -352,12 +352,14 @@ void Connection::flush() {
   if (pending_.empty() || (state_ != State::kOpen && state_ != State::kClosing)) return;
   std::vector<uint8_t> data;
   data.swap(pending_);
+  pending_.swap(spare_);
   const size_t accounted = data.size();
   if (ssl_ == nullptr) {
     submit_write(std::move(data), accounted);
     return;
   }
   SSL_write(ssl_, data.data(), static_cast<int>(data.size()));
+  recycle(std::move(data));
   drain_tls_output(accounted);
 }
 
@@ -396,6 +398,7 @@ void Connection::submit_write(std::vector<uint8_t> data, size_t accounted) {
       stats_.bytes_written += offset;
     }
     if (offset == data.size()) {
+      recycle(std::move(data));
       queued_bytes_ -= accounted;
       if (backpressure_paused_ && queued_bytes_ <= options_.low_watermark) {
         backpressure_paused_ = false;
@@ -428,6 +431,7 @@ void Connection::on_write_done(WriteRequest* request, int status) {
   --writes_in_flight_;
   queued_bytes_ -= request->accounted;
   stats_.bytes_written += request->data.size() - request->offset;
+  recycle(std::move(request->data));
   delete request;
   if (status != 0) {
     if (status != UV_ECANCELED) abort("write failed: " + uv_error_text(status));
@@ -439,6 +443,14 @@ void Connection::on_write_done(WriteRequest* request, int status) {
   }
   notify_drained();
   maybe_finish_graceful_close();
+}
+
+void Connection::recycle(std::vector<uint8_t>&& written) {
+  // Up to 64 KiB: a connection that once sent a large burst does not hold its size for good.
+  constexpr size_t kMaxSpareBytes = 64 * 1024;
+  if (written.capacity() <= spare_.capacity() || written.capacity() > kMaxSpareBytes) return;
+  written.clear();
+  spare_ = std::move(written);
 }
 
 void Connection::arm_idle_timer(uint64_t timeout_ms) {

@@ -142,6 +142,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void submit_write(std::vector<uint8_t> data, size_t accounted);
   void drain_tls_output(size_t accounted);
   void on_write_done(WriteRequest* request, int status);
+  void recycle(std::vector<uint8_t>&& written);
   void update_reading();
   void arm_idle_timer(uint64_t timeout_ms);
   void on_idle_timer();
@@ -173,6 +174,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string peer_;
 
   std::vector<uint8_t> pending_;  // written but not yet flushed (plaintext)
+  // A written buffer's capacity, kept for the next output (recycle): a busy connection's output
+  // does not grow from nothing, reallocating and copying, every turn.
+  std::vector<uint8_t> spare_;
   size_t queued_bytes_ = 0;       // pending + in flight
   int writes_in_flight_ = 0;
   size_t early_flush_at_ = 0;   // this turn's cut-through threshold (flush_at_bytes, doubling)

@@ -26,6 +26,15 @@ void MessageChannel::send_readdressed(std::span<const uint8_t> payload, uint64_t
   wire::write_readdressed(out, payload, ref_id, client_id);
 }
 
+void MessageChannel::send_readdressed_in_place(std::span<const uint8_t> payload, uint64_t ref_id, uint64_t client_id) {
+  const std::optional<wire::IdFields> at = wire::id_fields(payload);
+  if (!at) return send_readdressed(payload, ref_id, client_id);
+  std::span<uint8_t> out = connection_->append(wire::kFrameHeaderSize + payload.size());
+  if (out.empty()) return;
+  ++stats_.frames_out;
+  wire::write_in_place(out, payload, *at, ref_id, client_id);
+}
+
 void MessageChannel::send_error(uint64_t ref_id, uint64_t client_id, proto::ErrorCode code,
                                 std::string text) {
   send(wire::encode_error(ref_id, client_id, code, std::move(text)));

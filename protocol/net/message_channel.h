@@ -78,6 +78,9 @@ class MessageChannel {
   // Sends a verified envelope re-addressed to ref_id and client_id (wire::write_readdressed),
   // built straight in the connection's output buffer.
   void send_readdressed(std::span<const uint8_t> payload, uint64_t ref_id, uint64_t client_id);
+  // The same for a node's envelope: its ids rewritten where they lie when it carries both
+  // (wire::write_in_place, no root table added), else as send_readdressed.
+  void send_readdressed_in_place(std::span<const uint8_t> payload, uint64_t ref_id, uint64_t client_id);
   void send_error(uint64_t ref_id, uint64_t client_id, proto::ErrorCode code, std::string text);
 
   bool registered() const { return registered_; }

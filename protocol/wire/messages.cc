@@ -140,27 +140,55 @@ bool read_at(std::span<const uint8_t> bytes, size_t at, T& out) {
   return true;
 }
 
-}  // namespace
-
-std::optional<EnvelopeIds> peek_envelope_ids(std::span<const uint8_t> payload) {
-  // The reads GetField would make, each checked against the bytes given.
+// Where the Envelope root table's field `slot` lies in payload: 0 when the field is absent (its
+// value is the default), nothing when the root table or its vtable is out of bounds. The reads
+// GetField would make, each checked against the bytes given.
+std::optional<size_t> root_field_at(std::span<const uint8_t> payload, flatbuffers::voffset_t slot) {
   uint32_t root = 0;
   int32_t to_vtable = 0;
   if (!read_at(payload, 0, root) || !read_at(payload, root, to_vtable)) return std::nullopt;
   const int64_t vtable = static_cast<int64_t>(root) - to_vtable;
   uint16_t vtable_size = 0;
   if (vtable < 0 || !read_at(payload, static_cast<size_t>(vtable), vtable_size)) return std::nullopt;
+  if (slot >= vtable_size) return 0;
+  uint16_t at = 0;
+  if (!read_at(payload, static_cast<size_t>(vtable) + slot, at)) return std::nullopt;
+  return at == 0 ? 0 : static_cast<size_t>(root) + at;
+}
+
+}  // namespace
+
+std::optional<EnvelopeIds> peek_envelope_ids(std::span<const uint8_t> payload) {
   const auto field = [&](flatbuffers::voffset_t slot, uint64_t& out) {
-    uint16_t at = 0;
-    if (slot >= vtable_size) return true;  // absent: the default, 0
-    if (!read_at(payload, static_cast<size_t>(vtable) + slot, at)) return false;
-    return at == 0 || read_at(payload, static_cast<size_t>(root) + at, out);
+    const std::optional<size_t> at = root_field_at(payload, slot);
+    return at && (*at == 0 || read_at(payload, *at, out));
   };
   EnvelopeIds ids;
   if (!field(proto::Envelope::VT_REF_ID, ids.ref_id) || !field(proto::Envelope::VT_CLIENT_ID, ids.client_id)) {
     return std::nullopt;
   }
   return ids;
+}
+
+std::optional<IdFields> id_fields(std::span<const uint8_t> payload) {
+  const std::optional<size_t> ref_at = root_field_at(payload, proto::Envelope::VT_REF_ID);
+  const std::optional<size_t> client_at = root_field_at(payload, proto::Envelope::VT_CLIENT_ID);
+  if (!ref_at || !client_at || *ref_at == 0 || *client_at == 0) return std::nullopt;
+  if (*ref_at + 8 > payload.size() || *client_at + 8 > payload.size()) return std::nullopt;
+  return IdFields{*ref_at, *client_at};
+}
+
+void write_in_place(std::span<uint8_t> out, std::span<const uint8_t> payload, const IdFields& at, uint64_t ref_id,
+                    uint64_t client_id) {
+  assert(out.size() == kFrameHeaderSize + payload.size());
+  const auto put = [&out](size_t offset, auto value) {
+    value = flatbuffers::EndianScalar(value);
+    std::memcpy(out.data() + offset, &value, sizeof(value));  // the output buffer has no alignment
+  };
+  put(0, static_cast<uint32_t>(payload.size()));
+  std::memcpy(out.data() + kFrameHeaderSize, payload.data(), payload.size());
+  put(kFrameHeaderSize + at.ref_at, ref_id);
+  put(kFrameHeaderSize + at.client_at, client_id);
 }
 
 Result<const proto::Envelope*> verify_envelope(std::span<const uint8_t> payload,

@@ -49,6 +49,20 @@ constexpr size_t readdressed_size(size_t payload_size) { return kFrameHeaderSize
 // The same frame written into `out`, which holds exactly readdressed_size(payload.size()) bytes.
 void write_readdressed(std::span<uint8_t> out, std::span<const uint8_t> payload, uint64_t ref_id, uint64_t client_id);
 
+// Where a verified envelope keeps its ref_id and client_id, when it carries both (every envelope
+// a node writes for a request it was sent does: both ids are nonzero). Such a frame can be
+// re-addressed in place — the payload copied with those 16 bytes rewritten, no root table added
+// (56 bytes shorter than write_readdressed's). Only for a producer that writes plain buffers (a
+// node): in a crafted one the ids' bytes could also belong to the body.
+struct IdFields {
+  size_t ref_at = 0;  // offsets in the payload
+  size_t client_at = 0;
+};
+std::optional<IdFields> id_fields(std::span<const uint8_t> payload);
+// The frame written into `out`, which holds exactly kFrameHeaderSize + payload.size() bytes.
+void write_in_place(std::span<uint8_t> out, std::span<const uint8_t> payload, const IdFields& at, uint64_t ref_id,
+                    uint64_t client_id);
+
 Frame encode_ack(uint64_t ref_id, uint64_t client_id);
 Frame encode_error(uint64_t ref_id, uint64_t client_id, proto::ErrorCode code, std::string text);
 Frame encode_error(uint64_t ref_id, uint64_t client_id, const Error& error);

@@ -52,7 +52,8 @@ class ReplySink {
   virtual void reply(const Call& call, wire::Frame frame, Outcome outcome) = 0;
   virtual void reply_error(const Call& call, const Error& error) = 0;
   // A node's verified reply, re-addressed to the call's client. The worker writes it straight
-  // into the client's connection; by default it is re-addressed into a frame of its own.
+  // into the client's connection, its ids rewritten in place (wire::write_in_place); by default
+  // it is re-addressed into a frame of its own.
   virtual void reply_readdressed(const Call& call, std::span<const uint8_t> payload, Outcome outcome) {
     reply(call, wire::readdress_envelope(payload, call.ref_id, call.client_id), outcome);
   }

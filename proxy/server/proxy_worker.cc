@@ -355,7 +355,7 @@ void ProxyWorker::reply(const Call& call, wire::Frame frame, Outcome outcome) {
 
 void ProxyWorker::reply_readdressed(const Call& call, std::span<const uint8_t> payload, Outcome outcome) {
   auto session = sessions_.find(call.session_id);
-  if (session != sessions_.end()) session->second->channel.send_readdressed(payload, call.ref_id, call.client_id);
+  if (session != sessions_.end()) session->second->channel.send_readdressed_in_place(payload, call.ref_id, call.client_id);
   count(call, outcome);
 }
 

@@ -419,6 +419,32 @@ TEST(Messages, EnvelopeIdsAreReadFromTheRootTableOfAnUnverifiableBuffer) {
   }
 }
 
+TEST(Messages, AnEnvelopeCarryingBothIdsIsReaddressedInPlace) {
+  proto::EventPropertiesT info;  // a get-properties reply
+  info.interaction = std::make_unique<proto::InteractionInfoT>();
+  info.interaction->interaction_id = "p1-00000000000000a3";
+  info.interaction->user_data = kv_list({{"Subject", "order 55021"}, {"Score", 42}});
+  const Frame frame = encode_frame(0x1122334455667788ull, 42, info);
+  std::span<const uint8_t> payload = std::span<const uint8_t>(frame).subspan(kFrameHeaderSize);
+  const std::optional<IdFields> at = id_fields(payload);
+  ASSERT_TRUE(at);
+  // To a client that uses no client_id: the field stays, written as 0.
+  Frame moved(kFrameHeaderSize + payload.size());
+  write_in_place(moved, payload, *at, 7, 0);
+  EXPECT_EQ(moved.size(), frame.size());
+  auto envelope = verify_envelope(std::span<const uint8_t>(moved).subspan(kFrameHeaderSize));
+  ASSERT_TRUE(envelope.ok()) << envelope.error().text;
+  EXPECT_EQ((*envelope)->ref_id(), 7u);
+  EXPECT_EQ((*envelope)->client_id(), 0u);
+  proto::EventPropertiesT read;
+  (*envelope)->body_as_EventProperties()->UnPackTo(&read);
+  EXPECT_EQ(read, info);
+  EXPECT_EQ(readdressed_size(payload.size()) - moved.size(), 56u);  // what the wrapper would add
+  // An id left at its default is not in the buffer: nowhere to write it.
+  const Frame no_client = encode_frame(9, 0, info);
+  EXPECT_FALSE(id_fields(std::span<const uint8_t>(no_client).subspan(kFrameHeaderSize)));
+}
+
 TEST(Messages, EveryErrorCodeIsDocumented) {
   std::ifstream in(IX_SOURCE_DIR "/docs/errors.md");
   std::stringstream doc;
