@@ -1,5 +1,6 @@
 #include "protocol/wire/messages.h"
 
+#include <algorithm>
 #include <cassert>
 #include <chrono>
 #include <cstring>
@@ -140,27 +141,47 @@ bool read_at(std::span<const uint8_t> bytes, size_t at, T& out) {
   return true;
 }
 
-// Where the Envelope root table's field `slot` lies in payload: 0 when the field is absent (its
-// value is the default), nothing when the root table or its vtable is out of bounds. The reads
-// GetField would make, each checked against the bytes given.
-std::optional<size_t> root_field_at(std::span<const uint8_t> payload, flatbuffers::voffset_t slot) {
+// The Envelope's root table as GetField would find it, each read checked against the bytes
+// given; nothing when the table or its vtable is out of bounds.
+struct RootTable {
+  size_t at = 0;      // the table
+  size_t vtable = 0;  // its vtable
+  uint16_t vtable_size = 0;
+  uint16_t table_size = 0;  // the table's inline bytes (the vtable's second entry)
+};
+
+std::optional<RootTable> read_root_table(std::span<const uint8_t> payload) {
   uint32_t root = 0;
   int32_t to_vtable = 0;
   if (!read_at(payload, 0, root) || !read_at(payload, root, to_vtable)) return std::nullopt;
   const int64_t vtable = static_cast<int64_t>(root) - to_vtable;
-  uint16_t vtable_size = 0;
-  if (vtable < 0 || !read_at(payload, static_cast<size_t>(vtable), vtable_size)) return std::nullopt;
-  if (slot >= vtable_size) return 0;
+  if (vtable < 0) return std::nullopt;
+  RootTable table;
+  table.at = root;
+  table.vtable = static_cast<size_t>(vtable);
+  if ( !read_at(payload, table.vtable, table.vtable_size) ||
+      !read_at(payload, table.vtable + 2, table.table_size)) {
+    return std::nullopt;
+  }
+  return table;
+}
+
+// Where the root table's field `slot` lies in payload: 0 when the field is absent (its value is
+// the default), nothing when its vtable entry is out of bounds.
+std::optional<size_t> root_field_at(std::span<const uint8_t> payload, const RootTable& table, flatbuffers::voffset_t slot) {
+  if (slot >= table.vtable_size) return 0;
   uint16_t at = 0;
-  if (!read_at(payload, static_cast<size_t>(vtable) + slot, at)) return std::nullopt;
-  return at == 0 ? 0 : static_cast<size_t>(root) + at;
+  if (!read_at(payload, table.vtable + slot, at)) return std::nullopt;
+  return at == 0 ? 0 : table.at + at;
 }
 
 }  // namespace
 
 std::optional<EnvelopeIds> peek_envelope_ids(std::span<const uint8_t> payload) {
+  const std::optional<RootTable> table = read_root_table(payload);
+  if (!table) return std::nullopt;
   const auto field = [&](flatbuffers::voffset_t slot, uint64_t& out) {
-    const std::optional<size_t> at = root_field_at(payload, slot);
+    const std::optional<size_t> at = root_field_at(payload, *table, slot);
     return at && (*at == 0 || read_at(payload, *at, out));
   };
   EnvelopeIds ids;
@@ -171,10 +192,15 @@ std::optional<EnvelopeIds> peek_envelope_ids(std::span<const uint8_t> payload) {
 }
 
 std::optional<IdFields> id_fields(std::span<const uint8_t> payload) {
-  const std::optional<size_t> ref_at = root_field_at(payload, proto::Envelope::VT_REF_ID);
-  const std::optional<size_t> client_at = root_field_at(payload, proto::Envelope::VT_CLIENT_ID);
-  if (!ref_at || !client_at || *ref_at == 0 || *client_at == 0) return std::nullopt;
-  if (*ref_at + 8 > payload.size() || *client_at + 8 > payload.size()) return std::nullopt;
+  const std::optional<RootTable> table = read_root_table(payload);
+  if (!table) return std::nullopt;
+  const std::optional<size_t> ref_at = root_field_at(payload, *table, proto::Envelope::VT_REF_ID);
+  const std::optional<size_t> client_at = root_field_at(payload, *table, proto::Envelope::VT_CLIENT_ID);
+  // Both inside the table's own bytes (after its vtable offset), apart, and inside the payload:
+  // the 16 bytes rewritten are the two ids and nothing else.
+  const size_t end = std::min<size_t>(table->at + table->table_size, payload.size());
+  const auto inside = [&](const std::optional<size_t>& at) { return at && *at >= table->at + 4 && *at + 8 <= end; };
+  if (!inside(ref_at) || !inside(client_at) || (*ref_at < *client_at + 8 && *client_at < *ref_at + 8)) return std::nullopt;
   return IdFields{*ref_at, *client_at};
 }
 

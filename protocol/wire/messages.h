@@ -49,8 +49,8 @@ constexpr size_t readdressed_size(size_t payload_size) { return kFrameHeaderSize
 // The same frame written into `out`, which holds exactly readdressed_size(payload.size()) bytes.
 void write_readdressed(std::span<uint8_t> out, std::span<const uint8_t> payload, uint64_t ref_id, uint64_t client_id);
 
-// Where a verified envelope keeps its ref_id and client_id, when it carries both (every envelope
-// a node writes for a request it was sent does: both ids are nonzero). Such a frame can be
+// Where a verified envelope keeps its ref_id and client_id, when it carries both inside its root
+// table (a node's reply to a client's request does: both ids are nonzero). Such a frame can be
 // re-addressed in place — the payload copied with those 16 bytes rewritten, no root table added
 // (56 bytes shorter than write_readdressed's). Only for a producer that writes plain buffers (a
 // node): in a crafted one the ids' bytes could also belong to the body.

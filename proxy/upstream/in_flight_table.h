@@ -1,8 +1,8 @@
 // InFlightTable: a link's requests in flight, by the ref each was sent with. The link chooses the
 // refs, so a ref names its request's slot (its low 32 bits) and that slot's use (the high bits,
-// from a counter): sending and answering a request neither hashes nor allocates once the table
-// has grown to the link's peak, and a late reply to an earlier use of a slot matches nothing.
-// Refs are never 0. Single-threaded.
+// from a 32-bit counter): sending and answering a request neither hashes nor allocates once the
+// table has grown to the link's peak, and a late reply to an earlier use of a slot matches
+// nothing (unless 2^32 refs were handed out meanwhile). Refs are never 0. Single-threaded.
 #pragma once
 
 #include <cassert>

@@ -148,7 +148,7 @@ class NodeLink {
     ReplyCallback on_reply;
     uint64_t sent_ns = 0;  // 0: its reply time is not observed
   };
-  InFlightTable<Pending> pending_;  // also hands out the registration's and the probes' refs
+  InFlightTable<Pending> pending_;  // also hands out the refs of the registration and the pings
   std::vector<std::pair<ReplyCallback, Error>> deferred_;  // answered on the next turn
   net::Timer next_turn_;
   uint64_t registration_ref_ = 0;

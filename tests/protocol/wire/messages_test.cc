@@ -443,6 +443,16 @@ TEST(Messages, AnEnvelopeCarryingBothIdsIsReaddressedInPlace) {
   // An id left at its default is not in the buffer: nowhere to write it.
   const Frame no_client = encode_frame(9, 0, info);
   EXPECT_FALSE(id_fields(std::span<const uint8_t>(no_client).subspan(kFrameHeaderSize)));
+  // A root table whose ids would lie past the bytes given, or on each other: not rewritten.
+  EXPECT_FALSE(id_fields(payload.first(at->client_at + 4)));
+  std::vector<uint8_t> overlapping(payload.begin(), payload.end());
+  uint32_t root = 0;
+  int32_t to_vtable = 0;
+  std::memcpy(&root, overlapping.data(), 4);
+  std::memcpy(&to_vtable, overlapping.data() + root, 4);
+  const uint16_t ref_field = static_cast<uint16_t>(at->ref_at - root);  // client_id's entry -> ref_id's bytes
+  std::memcpy(overlapping.data() + (root - to_vtable) + proto::Envelope::VT_CLIENT_ID, &ref_field, 2);
+  EXPECT_FALSE(id_fields(overlapping));
 }
 
 TEST(Messages, EveryErrorCodeIsDocumented) {

@@ -19,6 +19,7 @@ TEST(InFlightTable, AReplyFindsItsRequestOnceAndALateOneFindsNothing) {
   EXPECT_FALSE(table.take(b));  // answered already
   // b's slot is used again: the new ref differs, and the old one still matches nothing.
   const uint64_t c = table.add("c");
+  EXPECT_EQ(c & 0xffffffffu, b & 0xffffffffu);  // the same slot
   EXPECT_NE(c, b);
   EXPECT_FALSE(table.take(b));
   EXPECT_EQ(*table.find(c), "c");
@@ -28,7 +29,7 @@ TEST(InFlightTable, AReplyFindsItsRequestOnceAndALateOneFindsNothing) {
   EXPECT_FALSE(table.take(c + 1));  // a slot that was never used
 }
 
-TEST(InFlightTable, UnslottedRefsMatchNothingAndNeverRepeat) {
+TEST(InFlightTable, UnslottedRefsMatchNothingAndDoNotRepeat) {
   InFlightTable<int> table;
   std::set<uint64_t> refs;
   for (int i = 0; i < 100; ++i) {
@@ -52,7 +53,9 @@ TEST(InFlightTable, TakeAllEmptiesTheTable) {
   for (const auto& [ref, value] : all) EXPECT_EQ(live.count(ref), 1u) << value;
   EXPECT_EQ(table.size(), 0u);
   for (uint64_t ref : live) EXPECT_FALSE(table.find(ref));
-  EXPECT_NE(table.add(42), 0u);
+  const uint64_t next = table.add(42);
+  EXPECT_NE(next, 0u);
+  EXPECT_EQ(live.count(next), 0u);  // refs do not repeat after a reconnect empties the table
   EXPECT_EQ(table.size(), 1u);
 }
 
