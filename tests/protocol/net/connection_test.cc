@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "protocol/net/connector.h"
 #include "protocol/net/listener.h"
 #include "protocol/wire/frame_codec.h"
@@ -199,6 +201,48 @@ TEST(Connection, FlushAtBytesPassesALargeBatchOnInPiecesDuringTheTurn) {
   EXPECT_EQ(early->queued_bytes(), 0u);
   batched->close();
   early->close();
+  server.stop();
+  ASSERT_TRUE(loop.run_until([&] { return server.connections.empty(); }));
+}
+
+TEST(Connection, OutputBuffersReusedAcrossTurnsCarryEveryFrameWhole) {
+  // Turns of output below, at and far above the buffer a connection keeps between turns, through
+  // every kind of write: each frame arrives whole, in order, and nothing of an earlier turn's
+  // buffer reappears (a frame's every byte is checked, not only its number).
+  TestLoop loop;
+  EchoServer server(loop.get());
+  ASSERT_TRUE(server.start()) << server.error;
+  auto client = test::connect_to(loop.get(), server.port());
+  wire::FrameDecoder decoder;
+  uint64_t next = 0;
+  bool whole = true;
+  client->set_on_data([&](std::span<const uint8_t> d) {
+    decoder.feed(d, [&](std::span<const uint8_t> payload) {
+      const std::vector<uint8_t> expected = numbered_frame(next, payload.size() - 8);
+      if (!std::equal(payload.begin(), payload.end(), expected.begin() + wire::kFrameHeaderSize)) whole = false;
+      ++next;
+    });
+  });
+  ASSERT_TRUE(loop.run_until([&] { return client->is_open(); }));
+  uint64_t sent = 0;
+  for (size_t turn_bytes : {200u, 20'000u, 300u, 100'000u, 50u, 16'000u, 70'000u, 10u}) {
+    for (size_t queued = 0; queued < turn_bytes; ++sent) {
+      std::vector<uint8_t> frame = numbered_frame(sent, 20 + sent % 180);
+      queued += frame.size();
+      if (sent % 3 == 0) {
+        client->write(std::move(frame));
+      } else if (sent % 3 == 1) {
+        client->write(std::span<const uint8_t>(frame));
+      } else {
+        std::span<uint8_t> out = client->append(frame.size());
+        ASSERT_EQ(out.size(), frame.size());
+        std::memcpy(out.data(), frame.data(), frame.size());
+      }
+    }
+    ASSERT_TRUE(loop.run_until([&] { return next == sent; }, 10'000)) << next << " of " << sent;
+  }
+  EXPECT_TRUE(whole);
+  client->close();
   server.stop();
   ASSERT_TRUE(loop.run_until([&] { return server.connections.empty(); }));
 }
