@@ -159,7 +159,7 @@ std::optional<RootTable> read_root_table(std::span<const uint8_t> payload) {
   RootTable table;
   table.at = root;
   table.vtable = static_cast<size_t>(vtable);
-  if ( !read_at(payload, table.vtable, table.vtable_size) ||
+  if (!read_at(payload, table.vtable, table.vtable_size) ||
       !read_at(payload, table.vtable + 2, table.table_size)) {
     return std::nullopt;
   }
