@@ -12,6 +12,7 @@
 #include <ctime>
 #include <iostream>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "perf/pacing_sim.h"
@@ -26,15 +27,25 @@ using ix::perf::PacingScenario;
 // Our pacer passes the bar in a scenario when its abandonment's confidence interval reaches down
 // to the goal, at most 5 % of its hourly windows are over 1.5 × goal, and its occupancy is at
 // least open-loop Erlang-A's and that of every baseline whose abandonment is within the goal.
-bool passes_bar(const PacingScenario& s, const std::vector<PacingOutcome>& results) {
+// Whether a baseline's abandonment is "within the goal" is read two ways: its long-run rate at
+// or under the goal (the words, taken literally), or the same test as ours — interval
+// and hourly windows (a baseline with a third of its hours over 4.5 % does not keep the goal).
+// Returns what fails, empty when the bar is met.
+std::string bar_failures(const PacingScenario& s, const std::vector<PacingOutcome>& results, bool same_test) {
+  auto keeps_goal = [&](const PacingOutcome& o) { return o.abandon_ci_low <= s.goal && o.windows_over_share <= 0.05; };
   const PacingOutcome& ours = results.back();
-  if (ours.abandon_ci_low > s.goal || ours.windows_over_share > 0.05) return false;
+  std::string failures;
+  auto fail = [&](const std::string& what) { failures += (failures.empty() ? "" : ", ") + what; };
+  if (ours.abandon_ci_low > s.goal) fail("own abandonment");
+  if (ours.windows_over_share > 0.05) fail("own windows");
   for (const PacingOutcome& o : results) {
     if (o.policy == PacingPolicy::kIxcluster) continue;
-    const bool must_beat = o.policy == PacingPolicy::kErlangA || o.abandon_rate <= s.goal;
-    if (must_beat && ours.occupancy < o.occupancy) return false;
+    const bool within_goal = same_test ? keeps_goal(o) : o.abandon_rate <= s.goal;
+    if ((o.policy == PacingPolicy::kErlangA || within_goal) && ours.occupancy < o.occupancy) {
+      fail("below " + std::string(to_string(o.policy)));
+    }
   }
-  return true;
+  return failures;
 }
 
 void print_json(const PacingScenario& s, const PacingOutcome& o) {
@@ -62,7 +73,11 @@ void print_text(const PacingScenario& s, const std::vector<PacingOutcome>& resul
                 100 * o.abandon_ci_high, 100 * o.windows_over_share, 100 * o.occupancy,
                 erlang_occupancy > 0 ? o.occupancy / erlang_occupancy : 0.0);
   }
-  std::printf("  bar: %s\n", passes_bar(s, results) ? "met" : "NOT MET");
+  for (const bool same_test : {false, true}) {
+    const std::string failures = bar_failures(s, results, same_test);
+    std::printf("  bar%s: %s%s%s\n", same_test ? " (baselines held to our test)" : "", failures.empty() ? "met" : "NOT MET (",
+                failures.c_str(), failures.empty() ? "" : ")");
+  }
 }
 
 // The reduced §4.5 grid: the reference prototype's case, impatient customers with rare and slow
@@ -161,11 +176,12 @@ int main(int argc, char** argv) {
   bool single = false;
   for (CLI::Option* o : scenario_flags) single = single || o->count() > 0;
   const std::vector<PacingScenario> scenarios = single ? std::vector<PacingScenario>{s} : default_grid(s);
-  int met = 0;
+  int met = 0, met_same_test = 0;
   for (const PacingScenario& scenario : scenarios) {
     std::vector<PacingOutcome> results;
     for (PacingPolicy policy : ix::perf::kAllPolicies) results.push_back(simulate_pacing(scenario, policy));
-    met += passes_bar(scenario, results);
+    met += bar_failures(scenario, results, false).empty();
+    met_same_test += bar_failures(scenario, results, true).empty();
     if (json) {
       for (const PacingOutcome& o : results) print_json(scenario, o);
     } else {
@@ -173,6 +189,9 @@ int main(int argc, char** argv) {
       std::fflush(stdout);
     }
   }
-  if (!json) std::printf("bar met in %d of %zu scenarios\n", met, scenarios.size());
+  if (!json) {
+    std::printf("bar met in %d of %zu scenarios (%d with baselines held to our test)\n", met, scenarios.size(),
+                met_same_test);
+  }
   return 0;
 }

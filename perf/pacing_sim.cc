@@ -46,13 +46,22 @@ enum class AgentState { kReady, kBusy, kNotReady, kOff };
 struct Agent {
   AgentState state = AgentState::kReady;
   bool leaving = false;  // logs out after the interaction in hand
-  Rng breaks;
+};
+
+// What a customer brings, drawn when it arrives from the stream of its kind (proactive or
+// reactive), so that the i-th reactive customer is the same under every policy whatever the
+// proactive traffic did: its patience, its handle time, and the break its agent takes after it.
+struct Customer {
+  double patience = 0, handle_time = 0;
+  bool break_after = false;  // the agent goes not ready after this interaction...
+  double break_seconds = 0;  // ...for this long
 };
 
 struct Interaction {
   double arrival = 0;
   bool proactive = true;
   bool done = false;  // served or abandoned
+  Customer customer;
 };
 
 // One finished wait or answer, kept while it is inside the longest window.
@@ -68,15 +77,12 @@ class Simulation {
       : s_(s),
         policy_(policy),
         invitation_rng_(s.seed * 0x9E3779B97F4A7C15ull + 1),
-        patience_rng_(s.seed * 0x9E3779B97F4A7C15ull + 2),
-        handle_rng_(s.seed * 0x9E3779B97F4A7C15ull + 3),
+        proactive_rng_(s.seed * 0x9E3779B97F4A7C15ull + 2),
+        reactive_customer_rng_(s.seed * 0x9E3779B97F4A7C15ull + 3),
         reactive_rng_(s.seed * 0x9E3779B97F4A7C15ull + 4),
         policy_rng_(s.seed * 0x9E3779B97F4A7C15ull + 5) {
     agents_.resize(s.agents);
-    for (uint32_t i = 0; i < s.agents; ++i) {
-      agents_[i].breaks.seed(s.seed * 0x9E3779B97F4A7C15ull + 1000 + i);
-      ready_.push_back(i);
-    }
+    for (uint32_t i = 0; i < s.agents; ++i) ready_.push_back(i);
     end_ = (s.warmup_hours + s.hours) * 3600;
     warmup_ = s.warmup_hours * 3600;
     windows_.resize(static_cast<size_t>(std::ceil(s.hours)));
@@ -158,12 +164,19 @@ class Simulation {
     if (accepted) arrive(true);
   }
 
+  Customer draw_customer(Rng& rng) const {
+    Customer c;
+    c.patience = exponential(rng, s_.patience_seconds);
+    c.handle_time = exponential(rng, s_.handle_time_seconds);
+    c.break_after = uniform(rng) < s_.break_probability;
+    c.break_seconds = exponential(rng, s_.break_seconds);  // drawn either way: as many draws per customer
+    return c;
+  }
+
   void arrive(bool proactive) {
     const uint64_t id = interactions_.size();
-    interactions_.push_back({now_, proactive, false});
-    // Patience and handle time are drawn per interaction, in arrival order.
-    const double patience = exponential(patience_rng_, s_.patience_seconds);
-    handle_times_.push_back(exponential(handle_rng_, s_.handle_time_seconds));
+    const Customer c = draw_customer(proactive ? proactive_rng_ : reactive_customer_rng_);
+    interactions_.push_back({now_, proactive, false, c});
     if (proactive) {
       ++proactive_total_;
       if (now_ >= warmup_) {
@@ -182,7 +195,7 @@ class Simulation {
     queue_.push_back(id);
     if (proactive) ++waiting_proactive_;
     ++waiting_all_;
-    schedule(now_ + patience, EventType::kAbandon, id);
+    schedule(now_ + c.patience, EventType::kAbandon, id);
   }
 
   struct Window {
@@ -215,22 +228,23 @@ class Simulation {
     agents_[agent].state = AgentState::kBusy;
     ++busy_count_;
     in_service_[agent] = id;
-    schedule(now_ + handle_times_[id], EventType::kServiceEnd, agent);
+    schedule(now_ + x.customer.handle_time, EventType::kServiceEnd, agent);
   }
 
   void service_end(uint32_t agent) {
     --busy_count_;
     const uint64_t id = in_service_[agent];
-    if (interactions_[id].proactive) handled_.push_back({now_, handle_times_[id], false});
+    const Interaction& x = interactions_[id];
+    if (x.proactive) handled_.push_back({now_, x.customer.handle_time, false});
     Agent& a = agents_[agent];
     if (a.leaving) {
       a.state = AgentState::kOff;
       return;
     }
-    if (uniform(a.breaks) < s_.break_probability) {
+    if (x.customer.break_after) {
       a.state = AgentState::kNotReady;
       ++not_ready_count_;
-      schedule(now_ + exponential(a.breaks, s_.break_seconds), EventType::kBreakEnd, agent);
+      schedule(now_ + x.customer.break_seconds, EventType::kBreakEnd, agent);
       return;
     }
     agent_ready(agent);
@@ -419,7 +433,7 @@ class Simulation {
 
   const PacingScenario s_;
   const PacingPolicy policy_;
-  Rng invitation_rng_, patience_rng_, handle_rng_, reactive_rng_, policy_rng_;
+  Rng invitation_rng_, proactive_rng_, reactive_customer_rng_, reactive_rng_, policy_rng_;
   std::priority_queue<Event, std::vector<Event>, std::greater<>> events_;
   uint64_t seq_ = 0;
   double now_ = 0, end_ = 0, warmup_ = 0, acceptance_step_time_ = 0;
@@ -428,7 +442,6 @@ class Simulation {
   std::vector<uint64_t> in_service_ = std::vector<uint64_t>(s_.agents);
   uint32_t busy_count_ = 0, not_ready_count_ = 0;
   std::vector<Interaction> interactions_;
-  std::vector<double> handle_times_;
   std::vector<bool> invitation_accepts_;
   std::vector<double> invitation_sent_;
   std::deque<uint64_t> queue_;

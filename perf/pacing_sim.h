@@ -6,9 +6,11 @@
 // simulation per (scenario, policy); single-threaded, no shared state.
 //
 // Common random numbers: each stochastic element draws from its own stream seeded from the
-// scenario's seed — the i-th invitation's answer, the i-th interaction's patience and handle
-// time, each agent's breaks, the reactive arrivals — so policies are compared on the same
-// customers and a policy that makes the same decisions sees exactly the same run.
+// scenario's seed — the i-th invitation's answer; the i-th proactive customer's patience, handle
+// time and the break its agent takes after it; the same for the i-th reactive customer, from a
+// stream of its own; the reactive arrivals — so policies are compared on the same customers (the
+// reactive ones whatever the proactive traffic did) and a policy that makes the same decisions
+// sees exactly the same run.
 #pragma once
 
 #include <cstdint>

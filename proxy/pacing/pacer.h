@@ -11,11 +11,12 @@
 //  2. Otherwise free capacity first (the progressive count above), then as many more as the
 //     abandonment budget allows. At four horizons h (¼, ½, 1 and 2 answer delays) the
 //     acceptances that arrive within h, X ~ Binomial(pending + k, p̂·(1 − e^{−h/delay})), meet
-//     the free slots plus those that free up within h, less the reactive arrivals that come
-//     first (both at a pessimistic quantile); the j-th that finds none abandons with
+//     the free slots plus those that free up within h (rounded down), less the reactive
+//     arrivals that come first (rounded up); the j-th that finds none abandons with
 //     probability 1 − r^j, r = nμ/(nμ + θ) (it needs j completions before its patience runs
 //     out, as in M/M/n+M). The largest k whose expected abandonments stay within
-//     goal_eff · E[X] at every horizon is sent.
+//     goal_eff · E[X] at every horizon is sent. When reactive traffic shares the agents, the
+//     free slots are checked like the rest: a reactive customer can take one first.
 //  3. goal_eff = min(goal · setpoint, the window-safe goal) · trim. The window-safe goal lowers
 //     the goal for small groups, whose hourly windows hold few interactions (one abandonment in
 //     twenty is already 5 %), as the Agent Pacing guide advises. trim is a slow, bounded integral
@@ -46,7 +47,6 @@ struct PacerConfig {
   double window_confidence = 0.01;   // hourly windows over 1.5 × goal allowed by the window-safe goal
   double window_dispersion = 1.5;     // abandonments come in clusters of about this size
   double lookahead_share = 1.0;      // look ahead this share of the mean answer delay
-  double lookahead_quantile = 1.28;  // frees and reactive arrivals counted at their ~10 % worst case
   double trim_min = 0.25, trim_max = 8;
   double trim_time_constant_seconds = 1800;  // how slowly the integral correction moves
 };

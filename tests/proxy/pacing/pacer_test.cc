@@ -1,7 +1,7 @@
 // The Pacer (proxy/pacing/pacer.h) on hand-made states: what an operator would notice — nothing
 // sent into a queue with no agent free, many into a large idle group, pending invitations
-// counted, the progressive fallback on stale statistics, no swing on a handful of observations,
-// the integral trim — plus its two building blocks against independent computations.
+// counted, free slots a reactive customer may take first, the progressive fallback on stale
+// statistics, no swing on a handful of observations, the integral trim — plus its two building blocks against independent computations.
 #include "proxy/pacing/pacer.h"
 
 #include <gtest/gtest.h>
@@ -80,6 +80,26 @@ TEST(Pacer, FreeCapacityFirst) {
   EXPECT_EQ(decide(s), 1u);
   s.pending_invitations = 1;
   EXPECT_EQ(decide(s), 0u);
+}
+
+TEST(Pacer, FreeSlotsAReactiveCustomerCanTakeFirstAreChecked) {
+  // One agent sharing its queue with reactive customers (3 in the last 15 minutes): one may take
+  // the free slot while the invitation is answered, and the accepted customer would then wait a
+  // whole handling time — a window's worth of abandonment in a group this small. Nothing is sent.
+  TargetStats s = group(1, 0);
+  s.reactive_arrivals = 3;
+  PacerState state;
+  PacingDecision d = Pacer().decide(s, state);
+  EXPECT_EQ(d.invitations, 0u);
+  EXPECT_EQ(d.free_capacity_share, 0u);
+  // Twenty agents free of fifty, the same trickle of reactive customers: the free slots are
+  // still filled, and more.
+  s = group(20, 30);
+  s.reactive_arrivals = 3;
+  state = {};
+  d = Pacer().decide(s, state);
+  EXPECT_GT(d.invitations, 20u);
+  EXPECT_EQ(d.free_capacity_share, 20u);
 }
 
 TEST(Pacer, StaleStatisticsFallBackToProgressive) {
