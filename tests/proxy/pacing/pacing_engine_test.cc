@@ -69,7 +69,10 @@ TEST_F(PacingEngineTest, ReactiveTrafficAndCapacityInUseReachThePacerInput) {
   ready("a1", "chat", true, kStart);
   submit("r1", "VQ Inbound", kStart, "chat", "Reactive");
   party("r1", "a1", kStart + kSecond, true);
-  EXPECT_EQ(chat_decision(kStart + 2 * kSecond).decision.free_capacity_share, 1u) << "one of two slots free";
+  const TargetDecision& first = chat_decision(kStart + 2 * kSecond);
+  EXPECT_EQ(first.input.free_capacity, 1u) << "one of two slots free";
+  EXPECT_EQ(first.input.busy_capacity, 1u);
+  EXPECT_EQ(first.input.reactive_arrivals, 1u);
 
   submit("r2", "VQ Inbound", kStart + 3 * kSecond, "chat", "Reactive");
   const TargetDecision& d = chat_decision(kStart + 4 * kSecond);
