@@ -205,7 +205,8 @@ PacingDecision Pacer::decide(const TargetStats& s, PacerState& state) const {
   d.estimates = e;
 
   // Free capacity first: one invitation per free slot that no waiting interaction and no
-  // pending invitation has claimed yet.
+  // pending invitation has claimed yet (checked like the rest when reactive traffic shares the
+  // agents, below).
   const int64_t free = s.free_capacity;
   const int64_t claimed = static_cast<int64_t>(s.waiting) + s.other_waiting + s.pending_invitations;
   const auto progressive = static_cast<uint32_t>(std::max<int64_t>(0, free - claimed));
