@@ -77,9 +77,9 @@ class Simulation {
       : s_(s),
         policy_(policy),
         invitation_rng_(s.seed * 0x9E3779B97F4A7C15ull + 1),
-        proactive_rng_(s.seed * 0x9E3779B97F4A7C15ull + 2),
+        proactive_customer_rng_(s.seed * 0x9E3779B97F4A7C15ull + 2),
         reactive_customer_rng_(s.seed * 0x9E3779B97F4A7C15ull + 3),
-        reactive_rng_(s.seed * 0x9E3779B97F4A7C15ull + 4),
+        reactive_arrival_rng_(s.seed * 0x9E3779B97F4A7C15ull + 4),
         policy_rng_(s.seed * 0x9E3779B97F4A7C15ull + 5) {
     agents_.resize(s.agents);
     for (uint32_t i = 0; i < s.agents; ++i) ready_.push_back(i);
@@ -93,7 +93,7 @@ class Simulation {
   PacingOutcome run() {
     schedule(0, EventType::kTick, 0);
     if (s_.stats_lag_seconds > 0) schedule(std::max(0.0, s_.refresh_seconds - s_.stats_lag_seconds), EventType::kSnapshot, 1);
-    if (s_.reactive_per_minute > 0) schedule(exponential(reactive_rng_, 60 / s_.reactive_per_minute), EventType::kReactive, 0);
+    if (s_.reactive_per_minute > 0) schedule(exponential(reactive_arrival_rng_, 60 / s_.reactive_per_minute), EventType::kReactive, 0);
     schedule(warmup_ + s_.staffing_step_at * (end_ - warmup_), EventType::kStaffingStep, 0);
     acceptance_step_time_ = warmup_ + s_.acceptance_step_at * (end_ - warmup_);
     while (!events_.empty()) {
@@ -134,7 +134,7 @@ class Simulation {
         break;
       case EventType::kReactive:
         arrive(false);
-        schedule(now_ + exponential(reactive_rng_, 60 / s_.reactive_per_minute), EventType::kReactive, 0);
+        schedule(now_ + exponential(reactive_arrival_rng_, 60 / s_.reactive_per_minute), EventType::kReactive, 0);
         break;
       case EventType::kStaffingStep: staffing_step(); break;
     }
@@ -175,7 +175,7 @@ class Simulation {
 
   void arrive(bool proactive) {
     const uint64_t id = interactions_.size();
-    const Customer c = draw_customer(proactive ? proactive_rng_ : reactive_customer_rng_);
+    const Customer c = draw_customer(proactive ? proactive_customer_rng_ : reactive_customer_rng_);
     interactions_.push_back({now_, proactive, false, c});
     if (proactive) {
       ++proactive_total_;
@@ -433,7 +433,7 @@ class Simulation {
 
   const PacingScenario s_;
   const PacingPolicy policy_;
-  Rng invitation_rng_, proactive_rng_, reactive_customer_rng_, reactive_rng_, policy_rng_;
+  Rng invitation_rng_, proactive_customer_rng_, reactive_customer_rng_, reactive_arrival_rng_, policy_rng_;
   std::priority_queue<Event, std::vector<Event>, std::greater<>> events_;
   uint64_t seq_ = 0;
   double now_ = 0, end_ = 0, warmup_ = 0, acceptance_step_time_ = 0;
